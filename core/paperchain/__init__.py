@@ -1,0 +1,3 @@
+"""Paperchain: a plugin-based runtime for document workflows."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,87 @@
+"""Building a component's settings object from user-written values, with readable errors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import attrs
+import cattrs
+
+from .errors import ConfigError
+
+_converter = cattrs.Converter(forbid_extra_keys=True)
+
+
+class _WrongType(TypeError):
+    pass
+
+
+def _strict(kind: type, accepted: tuple[type, ...]):
+    # cattrs would turn "300" into 300 and 1 into "1"; a user who wrote the wrong type should hear it.
+    def structure(value, _type):
+        if isinstance(value, bool) and kind is not bool or not isinstance(value, accepted):
+            raise _WrongType(f"expected {kind.__name__}, got {value!r} ({type(value).__name__})")
+        return kind(value)
+
+    return structure
+
+
+for _kind, _accepted in ((int, (int,)), (float, (int, float)), (str, (str,)), (bool, (bool,))):
+    _converter.register_structure_hook(_kind, _strict(_kind, _accepted))
+
+
+def _format(exc: BaseException, type_) -> str:
+    if isinstance(exc, _WrongType):
+        return str(exc)
+    return cattrs.v.format_exception(exc, type_)
+
+
+def settings_fields(cls: type | None) -> dict[str, str]:
+    """``{field name: type as text}`` of a settings class, for listings and error messages."""
+    if cls is None:
+        return {}
+    return {f.name: _type_name(f.type) for f in attrs.fields(cls)}
+
+
+def structure_settings(cls: type | None, values: Mapping[str, Any] | None, *, where: str) -> Any:
+    """Build ``cls`` from ``values``; on failure raise ConfigError naming ``where`` and each bad key.
+
+    ``where`` reads like "step 'export' of workflow invoices.toml, table [with]". Keys may be
+    written with dashes or underscores. With ``cls`` None the values are returned as a dict.
+    """
+    values = {str(k).replace("-", "_"): v for k, v in (values or {}).items()}
+    if cls is None:
+        return values
+    try:
+        return _converter.structure(values, cls)
+    except cattrs.ClassValidationError as exc:
+        problems = _describe(exc, cls)
+    except (TypeError, ValueError) as exc:  # validators raise these directly
+        problems = [str(exc)]
+    expected = ", ".join(f"{name}: {typ}" for name, typ in settings_fields(cls).items()) or "no settings"
+    raise ConfigError(
+        f"Invalid settings in {where}: " + "; ".join(problems) + ".",
+        hint=f"expected {expected}",
+    )
+
+
+def _describe(exc: cattrs.ClassValidationError, cls: type) -> list[str]:
+    problems = []
+    for message in cattrs.transform_error(exc, path="", format_exception=_format):
+        # cattrs says "invalid value for type, expected int @ $.dpi"; say "dpi: expected int".
+        text, _, path = message.rpartition(" @ ")
+        key = path.lstrip("$").lstrip(".") or "(table)"
+        text = text.replace("invalid value for type, ", "")
+        if text.startswith("extra fields found"):
+            names = text.split("(")[-1].rstrip(")") if "(" in text else text
+            problems.append(f"unknown key(s) {names}")
+            continue
+        problems.append(f"{key}: {text}")
+    return problems or [str(exc)]
+
+
+def _type_name(tp: Any) -> str:
+    if isinstance(tp, type):
+        return tp.__name__
+    return str(tp).replace("typing.", "")
