@@ -32,8 +32,8 @@ for _kind, _accepted in ((int, (int,)), (float, (int, float)), (str, (str,)), (b
 
 
 def _format(exc: BaseException, type_) -> str:
-    if isinstance(exc, _WrongType):
-        return str(exc)
+    if isinstance(exc, _WrongType) or (type_ is None and isinstance(exc, ValueError)):
+        return str(exc)  # our own type errors and validators' messages are already readable
     return cattrs.v.format_exception(exc, type_)
 
 

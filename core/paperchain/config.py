@@ -1,0 +1,154 @@
+"""The deployment's configuration: plugins.toml, overridden by ``PAPERCHAIN_*`` variables.
+
+plugins.toml::
+
+    [paperchain]
+    data_dir = ".paperchain"      # relative to this file
+    concurrency = 64              # steps running at once, all workflows together
+    run_concurrency = 64          # runs of one workflow at once (a workflow may set less)
+    workers = 0                   # process-pool size for CPU-heavy steps (0: one per core)
+    durability = "process"        # "process": survives kill -9; "power": fsync every commit
+    expose_env = []               # process variables workflows may read as env.NAME
+    workflows_dir = "examples/workflows"
+
+    [plugins]
+    load = []                     # only these plugins (empty: every installed one)
+    disable = []                  # never these
+
+    [plugins.export]              # one table per plugin
+    enabled = true
+
+    [components."export.pdf"]     # defaults for a component's settings (checked against its class)
+    page_size = "Letter"
+
+Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_CONCURRENCY,
+PAPERCHAIN_WORKERS, PAPERCHAIN_LOAD_PLUGINS and PAPERCHAIN_DISABLE_PLUGINS (comma-separated),
+PAPERCHAIN_STRICT_PLUGINS=1.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import attrs
+
+from paperchain_sdk import ConfigError
+from paperchain_sdk.settings import structure_settings
+
+from .tomlfile import load_toml
+
+
+@attrs.define
+class KernelSettings:
+    data_dir: str = ".paperchain"
+    concurrency: int = 64
+    run_concurrency: int = 64
+    workers: int = 0
+    durability: str = attrs.field(default="process", validator=attrs.validators.in_(("process", "power")))
+    expose_env: list[str] = attrs.Factory(list)
+    workflows_dir: str = ""
+    ledger: str = ""
+
+
+@attrs.define
+class PluginSelection:
+    load: list[str] = attrs.Factory(list)
+    disable: list[str] = attrs.Factory(list)
+
+
+@attrs.frozen
+class Config:
+    source: str
+    data_dir: Path
+    kernel: KernelSettings
+    load: tuple[str, ...] = ()
+    disable: tuple[str, ...] = ()
+    strict: bool = False
+    components: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    workflows_dir: Path | None = None
+
+    @property
+    def workers(self) -> int:
+        return self.kernel.workers or os.cpu_count() or 1
+
+    def wants(self, plugin: str) -> bool:
+        """Whether the selection lets a plugin load."""
+        if plugin in self.disable:
+            return False
+        return not self.load or plugin in self.load
+
+
+def _split(value: str | None) -> tuple[str, ...]:
+    return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
+    if explicit:
+        return Path(explicit)
+    if os.environ.get("PAPERCHAIN_CONFIG"):
+        return Path(os.environ["PAPERCHAIN_CONFIG"])
+    candidate = Path.cwd() / "plugins.toml"
+    return candidate if candidate.exists() else None
+
+
+def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None = None, env=os.environ) -> Config:
+    """Read plugins.toml (if any) and the environment into a Config; errors name file, table and key."""
+    file = find_config_file(path)
+    raw: dict[str, Any] = load_toml(file, "configuration file") if file else {}
+    source = str(file) if file else "the defaults (no plugins.toml)"
+    base = file.parent if file else Path.cwd()
+    unknown = set(raw) - {"paperchain", "plugins", "components"}
+    if unknown:
+        raise ConfigError(
+            f"{source} has unknown table(s) {', '.join(sorted(unknown))}.",
+            hint="the tables are [paperchain], [plugins], [plugins.<name>] and [components.<name>]",
+        )
+    kernel_table = dict(raw.get("paperchain", {}))
+    kernel_table.update(overrides or {})
+    for key, var in (("data_dir", "PAPERCHAIN_DATA_DIR"), ("concurrency", "PAPERCHAIN_CONCURRENCY"), ("workers", "PAPERCHAIN_WORKERS")):
+        if env.get(var):
+            value = env[var]
+            if key != "data_dir":
+                if not value.isdigit():
+                    raise ConfigError(f"{var}={value!r} is not a whole number.", hint=f"set {var} to e.g. 8")
+                value = int(value)
+            kernel_table[key] = value
+    kernel = structure_settings(KernelSettings, kernel_table, where=f"{source}, table [paperchain]")
+
+    plugins_raw = dict(raw.get("plugins", {}))
+    per_plugin = {k: v for k, v in plugins_raw.items() if isinstance(v, dict)}
+    selection = structure_settings(
+        PluginSelection, {k: v for k, v in plugins_raw.items() if k not in per_plugin}, where=f"{source}, table [plugins]"
+    )
+    disabled = list(selection.disable)
+    for name, table in per_plugin.items():
+        extra = set(table) - {"enabled"}
+        if extra:
+            raise ConfigError(
+                f"{source}, table [plugins.{name}] has unknown key(s) {', '.join(sorted(extra))}.",
+                hint="a plugin's table takes only 'enabled'; component settings go in [components.<component name>]",
+            )
+        enabled = table.get("enabled", True)
+        if not isinstance(enabled, bool):
+            raise ConfigError(f"{source}, table [plugins.{name}], key enabled: expected true or false, got {enabled!r}.")
+        if not enabled:
+            disabled.append(name)
+    load = _split(env.get("PAPERCHAIN_LOAD_PLUGINS")) or tuple(selection.load)
+    disabled.extend(_split(env.get("PAPERCHAIN_DISABLE_PLUGINS")))
+    components = raw.get("components", {})
+    if not isinstance(components, dict) or not all(isinstance(v, dict) for v in components.values()):
+        raise ConfigError(f"{source}: [components] must hold one table per component, e.g. [components.\"export.pdf\"].")
+    data_dir = Path(kernel.data_dir)
+    workflows_dir = Path(kernel.workflows_dir) if kernel.workflows_dir else None
+    return Config(
+        source=source,
+        data_dir=data_dir if data_dir.is_absolute() else base / data_dir,
+        kernel=kernel,
+        load=load,
+        disable=tuple(disabled),
+        strict=env.get("PAPERCHAIN_STRICT_PLUGINS", "") not in ("", "0", "false"),
+        components=components,
+        workflows_dir=(workflows_dir if workflows_dir is None or workflows_dir.is_absolute() else base / workflows_dir),
+    )

@@ -1,0 +1,111 @@
+"""Ingesting documents into the blob store and the database, and reading them back."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+from paperchain_sdk import Document, InputError
+from paperchain_sdk.media import claimed_media_type, sniff_media_type
+
+# Names that promise a format we can recognise from its first bytes.
+_CHECKABLE = {
+    "application/pdf", "image/png", "image/jpeg", "image/tiff", "image/gif",
+    "application/zip", "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+}
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+
+
+def check_readable(path: Path) -> None:
+    if not path.exists():
+        raise InputError(f"{path} does not exist.", hint="check the path, or that the file was not moved")
+    if not path.is_file():
+        raise InputError(f"{path} is not a regular file.", hint="pass files, or folders to take every file inside")
+    if not os.access(path, os.R_OK):
+        raise InputError(f"{path} cannot be read (permission denied).", hint=f"chmod u+r {path}")
+
+
+def detect_media_type(path: Path) -> str:
+    """What the content is; refuse a file whose name claims a format its content is not."""
+    sniffed = sniff_media_type(path)
+    claimed = claimed_media_type(path.name)
+    if claimed in _CHECKABLE and sniffed != claimed and not (claimed in _CHECKABLE and sniffed == "application/zip" and "zip" in claimed):
+        raise InputError(
+            f"{path.name} is named like {claimed} but its content is {_describe(sniffed)}.",
+            hint="the file is damaged or misnamed: check where it came from, or rename it to its real type",
+        )
+    if claimed and claimed.startswith("text/") and sniffed == "application/octet-stream":
+        raise InputError(f"{path.name} is named like text but holds binary data.", hint="check the file; rename it if it is not text")
+    return sniffed
+
+
+def _describe(media_type: str) -> str:
+    return "not a format we recognise" if media_type == "application/octet-stream" else media_type
+
+
+class Documents:
+    def __init__(self, kernel):
+        self._k = kernel
+
+    async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None) -> Document:
+        """Store a file (once per content) and return it as a Document. Bad files raise InputError."""
+        path = Path(path)
+        check_readable(path)
+        media_type = await asyncio.to_thread(detect_media_type, path)
+        if path.stat().st_size == 0:
+            raise InputError(f"{path.name} is empty (0 bytes).", hint="check that the file was completely written")
+        digest, size, _ = await asyncio.to_thread(self._k.blobs.put_file, path)
+        db = self._k.db
+        await db.execute(
+            "INSERT OR IGNORE INTO documents (id, name, media_type, size, created, metadata, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (digest, name or path.name, media_type, size, now(), json.dumps(metadata or {}), "[]"),
+        )
+        await db.commit()
+        document = await self.get(digest)
+        await self._k.emit("document.ingested", digest, {"name": document.name, "media_type": media_type, "size": size})
+        return document
+
+    async def get(self, document_id: str) -> Document:
+        async with self._k.db.execute(
+            "SELECT id, name, media_type, size, text, metadata, tags FROM documents WHERE id = ? AND deleted IS NULL",
+            (document_id,),
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise InputError(f"There is no document {document_id}.", hint="`paperchain documents list` shows them")
+        async with self._k.db.execute("SELECT analyzer, data FROM findings WHERE document_id = ?", (document_id,)) as cursor:
+            findings = {analyzer: json.loads(data) async for analyzer, data in cursor}
+        return Document(
+            id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(self._k.blobs.path(row[0])),
+            text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
+        )
+
+    def set_text(self, document_id: str, text: str):
+        return self._k.journal.execute("UPDATE documents SET text = ? WHERE id = ?", (text, document_id))
+
+    def update(self, document: Document):
+        return self._k.journal.execute(
+            "UPDATE documents SET text = ?, metadata = ?, tags = ? WHERE id = ?",
+            (document.text, json.dumps(document.metadata), json.dumps(list(document.tags)), document.id),
+        )
+
+
+def expand_paths(items) -> list[Path]:
+    """Files as given, and every file (not hidden, sorted) under each folder given."""
+    paths: list[Path] = []
+    for item in items:
+        item = Path(item)
+        if item.is_dir():
+            paths.extend(
+                p for p in sorted(item.rglob("*"))
+                if p.is_file() and not any(part.startswith(".") for part in p.relative_to(item).parts)
+            )
+        else:
+            paths.append(item)
+    return paths

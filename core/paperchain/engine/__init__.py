@@ -1,0 +1,1 @@
+"""The workflow engine: workflow definitions, expressions, and durable execution."""

@@ -1,0 +1,556 @@
+"""Durable execution of workflows: batches of runs, each a DAG of steps.
+
+Everything that matters is written through the journal as whole rows: a run or step is never
+only in memory once it has started. After a crash, ``resume()`` picks up every unfinished batch:
+documents not yet ingested are ingested, steps that finished keep their outputs and are not run
+again, steps that were in flight run again with the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import json
+import logging
+import os
+import random
+import traceback
+import uuid
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from paperchain_sdk import (
+    Artifact, Batch, BatchItem, ConfigError, Document, DocumentUpdate, Findings, InputError,
+    PaperchainError, Prediction, Result, RunContext,
+)
+from paperchain_sdk.contracts import STEP_METHOD
+
+from ..documents import now
+from . import expressions
+from .slots import PrioritySlots
+from .workflow import Step, Workflow, build_workflow
+
+log = logging.getLogger(__name__)
+
+FINAL = {"succeeded", "failed", "skipped"}
+UNFINISHED_RUN = ("queued", "running")
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{uuid.uuid4().hex[:20]}"
+
+
+@attrs.define
+class StepState:
+    id: str
+    uses: str
+    status: str = "pending"
+    attempts: int = 0
+    outputs: dict = attrs.Factory(dict)
+    error: str | None = None
+    error_detail: str | None = None
+    started: str | None = None
+    finished: str | None = None
+    continued: bool = False
+
+    def ok(self) -> bool:
+        return self.status == "succeeded" or (self.status == "failed" and self.continued)
+
+
+@attrs.define
+class RunState:
+    id: str
+    batch_id: str
+    seq: int
+    kind: str  # document | inputs | batch
+    workflow: Workflow
+    document_id: str | None
+    inputs: dict
+    status: str = "queued"
+    created: str = attrs.Factory(now)
+    started: str | None = None
+    finished: str | None = None
+    error: str | None = None
+    source: str = ""
+    steps: dict[str, StepState] = attrs.Factory(dict)
+    document: Document | None = None
+    batch: Batch | None = None
+
+    def row(self) -> dict:
+        return {
+            "id": self.id, "batch_id": self.batch_id, "seq": self.seq, "kind": self.kind,
+            "workflow": self.workflow.name, "workflow_hash": self.workflow.hash, "document_id": self.document_id,
+            "source": self.source, "status": self.status, "inputs": json.dumps(self.inputs), "created": self.created,
+            "started": self.started, "finished": self.finished, "error": self.error,
+            "idempotency_key": f"{self.batch_id}:{self.seq}",
+        }
+
+
+class Engine:
+    def __init__(self, kernel):
+        self.k = kernel
+        cfg = kernel.config.kernel
+        self.slots = PrioritySlots(cfg.concurrency)
+        self._run_limits: dict[str, asyncio.Semaphore] = {}
+        self._pool = None
+        self._random = random.Random()
+        self._workflows: dict[str, Workflow] = {}
+        self.listeners: list[Callable[[RunState], None]] = []  # told when each run finishes
+
+    # -- batches --------------------------------------------------------------------------
+
+    async def submit(self, workflow: Workflow, paths=(), inputs: dict | None = None, *, source: str = "cli") -> str:
+        """Record a batch durably (before any work), ingest its documents, create its runs."""
+        batch_id = new_id("batch")
+        paths = [str(Path(p).resolve()) for p in paths]
+        await self._save_workflow(workflow)
+        await self.k.journal.upsert("batches", {
+            "id": batch_id, "workflow": workflow.name, "workflow_hash": workflow.hash, "status": "ingesting",
+            "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(paths),
+            "total": max(len(paths), 1),
+        })
+        await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(paths)})
+        await self._ingest(batch_id, workflow, paths, inputs or {}, source, start=0)
+        return batch_id
+
+    async def _ingest(self, batch_id: str, workflow: Workflow, paths: list[str], inputs: dict, source: str, start: int) -> None:
+        pending = []
+        if not paths and start == 0:
+            run = self._new_run(batch_id, 0, "inputs", workflow, None, inputs, source)
+            pending.append(self.k.journal.upsert("runs", run.row()))
+        for seq in range(start, len(paths)):
+            try:
+                document = await self.k.documents.ingest(paths[seq])
+                run = self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
+            except PaperchainError as exc:  # a bad file fails its own run; the batch goes on
+                run = self._new_run(batch_id, seq, "document", workflow, None, inputs, source)
+                run.status, run.error, run.finished = "failed", exc.message + (f" ({exc.hint})" if exc.hint else ""), now()
+            pending.append(self.k.journal.upsert("runs", run.row()))
+        pending.append(self.k.journal.execute("UPDATE batches SET status = 'running' WHERE id = ?", (batch_id,)))
+        await asyncio.gather(*pending)
+
+    def _new_run(self, batch_id, seq, kind, workflow, document_id, inputs, source) -> RunState:
+        return RunState(id=new_id("run"), batch_id=batch_id, seq=seq, kind=kind, workflow=workflow,
+                        document_id=document_id, inputs=self._inputs(workflow, inputs), source=source)
+
+    @staticmethod
+    def _inputs(workflow: Workflow, given: dict) -> dict:
+        defaults = {k: (v.get("default") if isinstance(v, dict) else v) for k, v in workflow.inputs.items()}
+        return {**defaults, **given}
+
+    async def run_batch(self, batch_id: str) -> str:
+        """Run every unfinished run of a batch, then its batch steps; return the batch status."""
+        workflow = await self._batch_workflow(batch_id)
+        runs = await self._load_runs(batch_id, workflow, kinds=("document", "inputs"))
+        limit = self._run_limits.setdefault(
+            workflow.name, asyncio.Semaphore(min(workflow.concurrency or 10**9, self.k.config.kernel.run_concurrency))
+        )
+
+        async def guarded(run: RunState):
+            async with limit:
+                await self._execute_run(run)
+
+        await asyncio.gather(*(guarded(r) for r in runs if r.status in UNFINISHED_RUN))
+        if workflow.batch_steps:
+            await self._run_batch_steps(batch_id, workflow)
+        async with self.k.db.execute(
+            "SELECT count(*) FROM runs WHERE batch_id = ? AND status != 'succeeded'", (batch_id,)
+        ) as cursor:
+            failed = (await cursor.fetchone())[0]
+        status = "failed" if failed else "succeeded"
+        await self.k.journal.execute("UPDATE batches SET status = ?, finished = ? WHERE id = ?", (status, now(), batch_id))
+        await self.k.emit("batch.finished", batch_id, {"status": status, "workflow": workflow.name}, durable=True)
+        return status
+
+    async def _run_batch_steps(self, batch_id: str, workflow: Workflow) -> None:
+        existing = await self._load_runs(batch_id, workflow, kinds=("batch",))
+        run = existing[0] if existing else None
+        if run is None:
+            run = self._new_run(batch_id, -1, "batch", workflow, None, {}, "batch")
+            await self.k.journal.upsert("runs", run.row())
+        if run.status in UNFINISHED_RUN:
+            run.batch = await self.load_batch(batch_id, workflow.name)
+            await self._execute_run(run)
+
+    async def resume(self) -> list[str]:
+        """Finish every batch a crash or stop left unfinished; return their ids."""
+        async with self.k.db.execute(
+            "SELECT id, paths, inputs FROM batches WHERE status IN ('ingesting', 'running') ORDER BY created"
+        ) as cursor:
+            batches = await cursor.fetchall()
+        for batch_id, paths, inputs in batches:
+            workflow = await self._batch_workflow(batch_id)
+            async with self.k.db.execute("SELECT count(*), max(seq) FROM runs WHERE batch_id = ? AND kind != 'batch'", (batch_id,)) as c:
+                count, last = await c.fetchone()
+            paths = json.loads(paths)
+            if count == 0 or (last is not None and last + 1 < len(paths)):
+                await self._ingest(batch_id, workflow, paths, json.loads(inputs), "resume", start=0 if count == 0 else last + 1)
+            await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
+            await self.run_batch(batch_id)
+        return [b[0] for b in batches]
+
+    # -- loading state -----------------------------------------------------------------------
+
+    async def _save_workflow(self, workflow: Workflow) -> None:
+        self._workflows[workflow.hash] = workflow
+        await self.k.journal.upsert("workflow_versions", {
+            "hash": workflow.hash, "name": workflow.name, "definition": json.dumps(workflow.definition), "created": now(),
+        })
+
+    async def _workflow(self, digest: str) -> Workflow:
+        workflow = self._workflows.get(digest)
+        if workflow is None:
+            async with self.k.db.execute("SELECT definition FROM workflow_versions WHERE hash = ?", (digest,)) as c:
+                row = await c.fetchone()
+            workflow = build_workflow(json.loads(row[0]), origin=f"workflow version {digest[:12]}", registry=self.k.registry)
+            self._workflows[digest] = workflow
+        return workflow
+
+    async def _batch_workflow(self, batch_id: str) -> Workflow:
+        async with self.k.db.execute("SELECT workflow_hash FROM batches WHERE id = ?", (batch_id,)) as c:
+            row = await c.fetchone()
+        if row is None:
+            raise ConfigError(f"There is no batch {batch_id}.")
+        return await self._workflow(row[0])
+
+    async def _load_runs(self, batch_id: str, workflow: Workflow, kinds: tuple[str, ...]) -> list[RunState]:
+        marks = ",".join("?" for _ in kinds)
+        async with self.k.db.execute(
+            f"SELECT id, seq, kind, document_id, inputs, status, created, started, finished, error, source "
+            f"FROM runs WHERE batch_id = ? AND kind IN ({marks}) ORDER BY seq", (batch_id, *kinds),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        runs = [
+            RunState(id=r[0], batch_id=batch_id, seq=r[1], kind=r[2], workflow=workflow, document_id=r[3],
+                     inputs=json.loads(r[4] or "{}"), status=r[5], created=r[6], started=r[7], finished=r[8],
+                     error=r[9], source=r[10] or "")
+            for r in rows
+        ]
+        unfinished = {r.id: r for r in runs if r.status in UNFINISHED_RUN}
+        if unfinished:
+            marks = ",".join("?" for _ in unfinished)
+            async with self.k.db.execute(
+                f"SELECT run_id, step_id, uses, status, attempts, outputs, error, error_detail, started, finished, continued "
+                f"FROM steps WHERE run_id IN ({marks})", tuple(unfinished),
+            ) as cursor:
+                async for row in cursor:
+                    unfinished[row[0]].steps[row[1]] = StepState(
+                        id=row[1], uses=row[2], status=row[3], attempts=row[4], outputs=json.loads(row[5] or "{}"),
+                        error=row[6], error_detail=row[7], started=row[8], finished=row[9], continued=bool(row[10]),
+                    )
+        return runs
+
+    async def load_batch(self, batch_id: str, workflow_name: str) -> Batch:
+        """The batch as batch-scoped components see it: each run with its document, outputs, artifacts."""
+        items = []
+        async with self.k.db.execute(
+            "SELECT id, status, document_id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)
+        ) as cursor:
+            runs = await cursor.fetchall()
+        for run_id, status, document_id in runs:
+            outputs = {}
+            async with self.k.db.execute("SELECT step_id, outputs FROM steps WHERE run_id = ?", (run_id,)) as c:
+                async for step_id, data in c:
+                    outputs[step_id] = json.loads(data or "{}")
+            artifacts = []
+            async with self.k.db.execute(
+                "SELECT name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY step_id", (run_id,)
+            ) as c:
+                async for name, media_type, sha, size in c:
+                    artifacts.append(Artifact(name=name, media_type=media_type, path=str(self.k.blobs.path(sha)), sha256=sha, size=size))
+            document = await self.k.documents.get(document_id) if document_id else None
+            items.append(BatchItem(run_id=run_id, status=status, document=document, outputs=outputs, artifacts=artifacts))
+        return Batch(id=batch_id, workflow=workflow_name, items=items)
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def _execute_run(self, run: RunState) -> None:
+        steps = run.workflow.batch_steps if run.kind == "batch" else run.workflow.steps
+        for step in steps:
+            run.steps.setdefault(step.id, StepState(id=step.id, uses=step.uses))
+        resumed = run.status == "running"
+        run.status, run.started = "running", run.started or now()
+        self.k.journal.upsert("runs", run.row())
+        if run.document_id:
+            run.document = await self.k.documents.get(run.document_id)
+        await self.k.emit("run.resumed" if resumed else "run.started", run.id, self._run_data(run))
+
+        pending = [s for s in steps if run.steps[s.id].status not in FINAL]
+        running: dict[asyncio.Task, Step] = {}
+        try:
+            while pending or running:
+                for step in [s for s in pending if all(run.steps[n].status in FINAL for n in s.needs)]:
+                    pending.remove(step)
+                    running[asyncio.create_task(self._execute_step(run, step))] = step
+                done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    running.pop(task)
+                    task.result()
+        except BaseException:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        failed = [s for s in steps if run.steps[s.id].status == "failed" and not run.steps[s.id].continued]
+        run.status = "failed" if failed else "succeeded"
+        if failed:
+            first = run.steps[failed[0].id]
+            run.error = f"step {failed[0].id!r} failed: {first.error}"
+        run.finished = now()
+        await self.k.journal.upsert("runs", run.row())
+        await self.k.emit(f"run.{run.status}", run.id, self._run_data(run), durable=True)
+        for listener in self.listeners:
+            listener(run)
+
+    def _run_data(self, run: RunState) -> dict:
+        data = {"workflow": run.workflow.name, "batch": run.batch_id, "status": run.status, "document": run.document_id}
+        if run.error:
+            data["error"] = run.error
+        return data
+
+    # -- steps ----------------------------------------------------------------------------------
+
+    async def _execute_step(self, run: RunState, step: Step) -> None:
+        state = run.steps[step.id]
+        context = self._context(run, step)
+        where = f"step {step.id!r} of workflow {run.workflow.name!r}"
+        try:
+            should_run = (
+                expressions.condition(step.if_, context, where=f"{where}, if") if step.if_
+                else all(run.steps[n].ok() for n in step.needs)
+            )
+        except ConfigError as exc:
+            return await self._finish_failed(run, step, state, exc.message, None)
+        if not should_run:
+            state.status, state.finished = "skipped", now()
+            self._save_step(run, state)
+            await self.k.emit("step.skipped", f"{run.id}/{step.id}", {"run": run.id, "step": step.id})
+            return
+        try:
+            entry = self.k.registry.get(step.uses)
+            rendered = expressions.render(step.with_, context, where=f"{where}, with")
+            options = rendered if entry.kind == "model" else self.k.registry.settings_for(entry, rendered, where=f"{where}, with")
+            self._check_scope(entry, run, step)
+        except PaperchainError as exc:
+            return await self._finish_failed(run, step, state, str(exc), None)
+
+        key = f"{run.id}:{step.id}"
+        for number in range(step.retry.attempts):
+            last = number == step.retry.attempts - 1
+            async with self.slots.acquire(step.priority):
+                state.attempts += 1
+                state.status, state.started, state.error = "running", now(), None
+                intent = self._save_step(run, state, key)
+                self._save_attempt(run, state, "running")
+                if entry.spec.side_effects:
+                    await intent  # the intent is durable before the world is touched
+                await self.k.emit("step.started", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "attempt": state.attempts})
+                try:
+                    result = await self._call(entry, run, step, options, state.attempts, key)
+                    state.outputs = await self._absorb(entry, run, step, result)
+                except asyncio.CancelledError:
+                    raise
+                except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
+                    message, detail, retryable = self._describe(exc, step)
+                    state.error, state.error_detail = message, detail
+                    self._save_attempt(run, state, "failed")
+                    if last or not retryable:
+                        return await self._finish_failed(run, step, state, message, detail)
+                else:
+                    state.status, state.finished = "succeeded", now()
+                    self._save_attempt(run, state, "succeeded")
+                    self._save_step(run, state, key)
+                    await self.k.emit("step.succeeded", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "attempt": state.attempts})
+                    return
+            delay = step.retry.delay(state.attempts, self._random)
+            await self.k.emit("step.retrying", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "error": state.error, "delay": delay})
+            await asyncio.sleep(delay)
+
+    async def _finish_failed(self, run, step, state, message, detail) -> None:
+        state.status, state.error, state.error_detail, state.finished = "failed", message, detail, now()
+        state.continued = step.continue_on_error
+        self._save_step(run, state)
+        await self.k.emit("step.failed", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "error": message})
+
+    def _check_scope(self, entry, run: RunState, step: Step) -> None:
+        if entry.kind in ("exporter", "analyzer") and getattr(entry.spec, "scope", "document") == "document" and run.document is None:
+            raise ConfigError(
+                f"step {step.id!r} uses the {entry.kind} {step.uses!r}, which needs a document, but this run has none.",
+                hint="start the workflow with files (paperchain run WORKFLOW FILE…), or move the step",
+            )
+
+    def _describe(self, exc: BaseException, step: Step) -> tuple[str, str | None, bool]:
+        if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+            return f"timed out after {step.timeout:g} s", None, True
+        if isinstance(exc, PaperchainError):
+            return str(exc), None, exc.retryable
+        name = type(exc).__name__
+        if name == "ProcessExpired":  # pebble: the worker process died (crash, OOM kill)
+            return f"the worker process died: {exc}", None, True
+        return f"{name}: {exc}", "".join(traceback.format_exception(exc)), True
+
+    def _context(self, run: RunState, step: Step) -> dict[str, Any]:
+        needs = [run.steps[n] for n in step.needs]
+        doc = run.document
+        env = {k: os.environ[k] for k in self.k.config.kernel.expose_env if k in os.environ}
+        env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
+        env.update(run.workflow.env)
+        return {
+            "inputs": run.inputs,
+            "steps": {s.id: {"outputs": s.outputs, "status": s.status, "outcome": s.status,
+                             "conclusion": "succeeded" if s.ok() else s.status} for s in run.steps.values() if s.status in FINAL},
+            "document": None if doc is None else {
+                "id": doc.id, "name": doc.name, "stem": doc.stem, "media_type": doc.media_type, "size": doc.size,
+                "text": doc.text, "metadata": doc.metadata, "tags": list(doc.tags), "findings": doc.findings,
+            },
+            "env": env,
+            "run": {"id": run.id, "batch": run.batch_id, "workflow": run.workflow.name},
+            "batch": None if run.batch is None else {"id": run.batch.id, "size": len(run.batch.items)},
+            "success": lambda: all(s.ok() for s in needs),
+            "failure": lambda: any(s.status == "failed" and not s.continued for s in needs),
+            "always": lambda: True,
+            "cancelled": lambda: False,
+        }
+
+    # -- calling components ------------------------------------------------------------------------
+
+    async def _call(self, entry, run: RunState, step: Step, options, attempt: int, key: str):
+        spec = entry.spec
+        kind = spec.kind
+        if kind == "action":
+            ctx = RunContext(run_id=run.id, step_id=step.id, workflow=run.workflow.name, attempt=attempt,
+                             idempotency_key=key, document=run.document, batch=run.batch, inputs=run.inputs,
+                             work_dir=str(self.k.work_dir(run.id, step.id)))
+            method, args = "run", (ctx, options)
+        elif kind == "exporter" and getattr(spec, "scope", "document") == "batch":
+            method, args = "export_batch", (run.batch, options)
+        elif kind == "model":
+            method, args = "predict", (options,)
+        else:
+            method, args = STEP_METHOD[kind], (run.document, options)
+        if spec.cpu_bound:
+            awaitable = self._in_pool(entry, method, args, step.timeout)
+        else:
+            component = self.k.registry.instance(spec.name)
+            bound = getattr(component, method)
+            awaitable = bound(*args) if inspect.iscoroutinefunction(bound) else asyncio.to_thread(bound, *args)
+        return await asyncio.wait_for(awaitable, step.timeout) if step.timeout else await awaitable
+
+    async def _in_pool(self, entry, method: str, args: tuple, timeout: float | None):
+        from . import worker
+
+        impl = entry.spec.impl
+        ref = impl if isinstance(impl, str) else f"{impl.__module__}:{impl.__qualname__}"
+        component = self.k.registry.instance(entry.spec.name)  # validates settings once, in-process
+        future = self.pool().schedule(worker.call, args=(ref, component.settings, method, args), timeout=timeout)
+        try:
+            return await asyncio.wrap_future(future)
+        except asyncio.CancelledError:
+            future.cancel()  # pebble stops the worker running it
+            raise
+        except BaseException as exc:
+            if type(exc).__name__ == "TimeoutError" and timeout:
+                raise asyncio.TimeoutError() from None
+            raise
+
+    def pool(self):
+        if self._pool is None:
+            import multiprocessing
+
+            import pebble
+
+            from . import worker
+
+            context = multiprocessing.get_context("forkserver")
+            context.set_forkserver_preload(["paperchain.engine.worker", "paperchain_sdk"])
+            self._pool = pebble.ProcessPool(max_workers=self.k.config.workers, initializer=worker.init_worker, context=context)
+        return self._pool
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            self._pool.close()
+            await asyncio.to_thread(self._pool.join, 10)
+            self._pool = None
+
+    # -- results ----------------------------------------------------------------------------------------
+
+    async def _absorb(self, entry, run: RunState, step: Step, result) -> dict:
+        kind = entry.kind
+        if kind == "exporter":
+            if not isinstance(result, Artifact):
+                raise TypeError(f"{step.uses} returned {type(result).__name__}; an exporter must return an Artifact")
+            outputs = await self._store_artifact(run, step, result)
+        elif kind == "analyzer":
+            if not isinstance(result, Findings):
+                raise TypeError(f"{step.uses} returned {type(result).__name__}; an analyzer must return Findings")
+            outputs = dict(result.data)
+            self.k.journal.upsert("findings", {
+                "document_id": run.document.id, "analyzer": step.uses, "run_id": run.id, "step_id": step.id,
+                "data": json.dumps(result.data), "summary": result.summary, "created": now(),
+            })
+            run.document = attrs.evolve(run.document, findings={**run.document.findings, step.uses: dict(result.data)})
+        elif kind == "model":
+            if not isinstance(result, Prediction):
+                raise TypeError(f"{step.uses} returned {type(result).__name__}; a model must return a Prediction")
+            outputs = attrs.asdict(result)
+        else:
+            if result is None:
+                result = {}
+            if isinstance(result, Result):
+                outputs = dict(result.outputs)
+                stored = [await self._store_artifact(run, step, a) for a in result.artifacts]
+                if stored:
+                    outputs["artifacts"] = stored
+                if result.document is not None:
+                    self._apply_update(run, result.document)
+            elif isinstance(result, dict):
+                outputs = result
+            else:
+                raise TypeError(f"{step.uses} returned {type(result).__name__}; an action returns a dict or a Result")
+        try:
+            json.dumps(outputs)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"{step.uses} returned outputs that are not JSON-serialisable: {exc}") from None
+        return outputs
+
+    def _apply_update(self, run: RunState, update: DocumentUpdate) -> None:
+        if run.document is None:
+            raise InputError("the step asked to update the run's document, but this run has no document")
+        doc = run.document
+        run.document = attrs.evolve(
+            doc,
+            text=update.text if update.text is not None else doc.text,
+            metadata={**doc.metadata, **update.metadata},
+            tags=tuple(dict.fromkeys((*doc.tags, *update.tags))),
+        )
+        self.k.documents.update(run.document)
+
+    async def _store_artifact(self, run: RunState, step: Step, artifact: Artifact) -> dict:
+        blobs = self.k.blobs
+        if artifact.data is not None:
+            digest, size, path = await asyncio.to_thread(blobs.put_bytes, artifact.data)
+        else:
+            digest, size, path = await asyncio.to_thread(blobs.put_file, artifact.path, move=True)
+        self.k.journal.upsert("artifacts", {
+            "run_id": run.id, "step_id": step.id, "name": artifact.name, "sha256": digest,
+            "media_type": artifact.media_type, "size": size, "document_id": run.document_id, "created": now(),
+        })
+        return {"name": artifact.name, "media_type": artifact.media_type, "sha256": digest, "size": size, "path": str(path)}
+
+    # -- persistence helpers --------------------------------------------------------------------------
+
+    def _save_step(self, run: RunState, state: StepState, key: str = "") -> asyncio.Future:
+        return self.k.journal.upsert("steps", {
+            "run_id": run.id, "step_id": state.id, "uses": state.uses, "status": state.status,
+            "attempts": state.attempts, "outputs": json.dumps(state.outputs), "error": state.error,
+            "error_detail": state.error_detail, "started": state.started, "finished": state.finished,
+            "idempotency_key": key or f"{run.id}:{state.id}", "continued": int(state.continued),
+        })
+
+    def _save_attempt(self, run: RunState, state: StepState, status: str) -> asyncio.Future:
+        return self.k.journal.upsert("attempts", {
+            "run_id": run.id, "step_id": state.id, "attempt": state.attempts, "status": status,
+            "started": state.started, "finished": None if status == "running" else now(), "error": state.error,
+        })

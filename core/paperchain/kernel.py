@@ -1,0 +1,178 @@
+"""The kernel: loads plugins, owns the store and the engine, and announces events.
+
+Constructing a Kernel loads plugins (sync, cheap: light hook modules only); ``await open()``
+opens the database and blob store and calls ``paperchain_startup``; ``await close()`` drains the
+journal, stops the process pool and calls ``paperchain_shutdown``.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+import shutil
+from pathlib import Path
+from typing import Any, Callable, Iterable
+
+import aiosqlite
+
+from paperchain_sdk import Event
+
+from .config import Config
+from .documents import Documents
+from .engine.runner import Engine
+from .engine.workflow import Workflow, load_workflow
+from .loader import discover, import_builtins, new_plugin_manager, register_objects
+from .registry import Registry
+from .store.blobs import BlobStore
+from .store.journal import Journal
+from .store.schema import migrate
+
+log = logging.getLogger(__name__)
+
+
+class Kernel:
+    def __init__(self, config: Config, *, plugins: Iterable[Any] | None = None, builtins: bool = True):
+        """Load plugins: every installed one the config selects, or exactly ``plugins`` when given."""
+        self.config = config
+        self.data_dir = config.data_dir
+        self.pm = new_plugin_manager()
+        if plugins is None:
+            self.plugins = discover(self.pm, config)
+        else:
+            objects = ([import_builtins()] if builtins else []) + list(plugins)
+            self.plugins = register_objects(self.pm, objects, strict=True)
+        self.registry = Registry(config.components, config.source)
+        self.registry.collect(self.pm, self.plugins)
+        self.db: aiosqlite.Connection | None = None
+        self.journal: Journal | None = None
+        self.blobs: BlobStore | None = None
+        self.documents = Documents(self)
+        self.engine: Engine | None = None
+        self.listeners: list[Callable[[Event], None]] = []
+        self._seq = 0
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "paperchain.db"
+
+    def check(self) -> None:
+        """Refuse to run an ambiguous or misconfigured deployment."""
+        self.registry.check()
+        self.registry.validate_config()
+
+    def trigger_names(self) -> set[str]:
+        return {"manual", *(e.spec.name for e in self.registry.entries("trigger"))}
+
+    def load_workflow(self, source) -> Workflow:
+        return load_workflow(source, registry=self.registry, triggers=self.trigger_names())
+
+    def component(self, name: str) -> Any:
+        return self.registry.instance(name)
+
+    def work_dir(self, run_id: str, step_id: str) -> Path:
+        path = self.data_dir / "work" / run_id / step_id
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def open(self) -> "Kernel":
+        self.check()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        migrate(self.db_path)
+        self.db = await aiosqlite.connect(self.db_path)
+        sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
+        for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
+            await self.db.execute(f"PRAGMA {pragma}")
+        self.blobs = BlobStore(self.data_dir / "blobs")
+        self.journal = Journal(self.db)
+        self.journal.start()
+        async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
+            self._seq = (await cursor.fetchone())[0]
+        self.engine = Engine(self)
+        await self.call_lifecycle("paperchain_startup", kernel=self)
+        return self
+
+    async def close(self) -> None:
+        if self.db is None:
+            return
+        try:
+            await self.call_lifecycle("paperchain_shutdown", kernel=self)
+            await self.engine.close()
+            await self.journal.close()
+        finally:
+            await self.db.close()
+            self.db = None
+            shutil.rmtree(self.data_dir / "work", ignore_errors=True)
+
+    async def __aenter__(self):
+        return await self.open()
+
+    async def __aexit__(self, *exc):
+        await self.close()
+
+    # -- hooks and events ---------------------------------------------------------------------------
+
+    def call_each(self, hook_name: str, **kwargs) -> list[tuple[str, Any]]:
+        """Call every implementation of a hook on its own, so one failure never hides the others.
+
+        Returns ``(plugin name, result or exception)`` pairs. Each implementation gets only the
+        arguments it asks for.
+        """
+        results = []
+        for impl in getattr(self.pm.hook, hook_name).get_hookimpls():
+            try:
+                results.append((impl.plugin_name, impl.function(**{a: kwargs[a] for a in impl.argnames})))
+            except Exception as exc:  # noqa: BLE001 - isolated by design
+                results.append((impl.plugin_name, exc))
+        return results
+
+    async def call_lifecycle(self, hook_name: str, **kwargs) -> list[tuple[str, Any]]:
+        """Call a lifecycle hook and await whatever its implementations return."""
+        results = []
+        for plugin, result in self.call_each(hook_name, **kwargs):
+            if inspect.isawaitable(result):
+                try:
+                    result = await result
+                except Exception as exc:  # noqa: BLE001
+                    result = exc
+            if isinstance(result, Exception):
+                log.error("plugin %s failed in %s: %s", plugin, hook_name, result, exc_info=result)
+            results.append((plugin, result))
+        return results
+
+    async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
+        """Record an event in the durable log and tell listeners and ``paperchain_event`` plugins."""
+        self._seq += 1
+        event = Event(type=type, subject=subject, data=data or {}, seq=self._seq)
+        written = self.journal.upsert("events", {
+            "seq": event.seq, "type": type, "subject": subject, "time": event.time, "data": json.dumps(event.data),
+        })
+        if durable:
+            await written
+        for listener in self.listeners:
+            listener(event)
+        if self.pm.hook.paperchain_event.get_hookimpls():
+            await self.call_lifecycle("paperchain_event", event=event, kernel=self)
+        return event
+
+    def routes(self) -> list:
+        """Every plugin's HTTP routes (``paperchain_routes``), for the API server."""
+        routes = []
+        for plugin, result in self.call_each("paperchain_routes", kernel=self):
+            if isinstance(result, Exception):
+                log.error("plugin %s failed in paperchain_routes: %s", plugin, result)
+                continue
+            routes.extend(result or ())
+        return routes
+
+    def commands(self) -> list:
+        """Every plugin's command specs (``paperchain_commands``)."""
+        specs = []
+        for plugin, result in self.call_each("paperchain_commands"):
+            if isinstance(result, Exception):
+                log.error("plugin %s failed in paperchain_commands: %s", plugin, result)
+                continue
+            specs.extend(result or ())
+        return specs
