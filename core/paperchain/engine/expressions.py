@@ -17,7 +17,7 @@ from typing import Any
 
 from paperchain_sdk import ConfigError
 
-EXPRESSION = re.compile(r"\$\{\{(.*?)\}\}", re.DOTALL)
+EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)  # never spans two expressions
 _WORDS = {"null": "none", "true": "true", "false": "false"}
 
 

@@ -21,7 +21,8 @@ from paperchain_sdk import KINDS, ConfigError
 __all__ = ["NAME_RE", "create_plugin"]
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
-_PLACEHOLDER = re.compile(r"\{\{\s*([a-z_]+)\s*\}\}")
+# ``${{ … }}`` is a workflow expression, written as is into generated READMEs and tests.
+_PLACEHOLDER = re.compile(r"(?<!\$)\{\{\s*([a-z_]+)\s*\}\}")
 _USAGE = "usage.md"  # a fragment of the README, not copied as a file
 
 # kind: (component name suffix, one-line summary of what the generated component does)

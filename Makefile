@@ -1,0 +1,57 @@
+# Two commands do everything on a fresh Debian machine with Python 3.11:
+#   make run    set up, then run the example workflow over the example documents
+#   make test   set up, then run the whole test suite
+# Re-running is quick: the environment is rebuilt only when a pyproject.toml changes.
+
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+SYSTEM_STAMP := $(VENV)/.system
+PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
+# Debian packages the plugins need (fonts for PDF export).
+DEBIAN_PACKAGES := fonts-dejavu-core
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-fast bench clean system-deps
+
+setup: $(STAMP) $(SYSTEM_STAMP)
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): $(PY) pyproject.toml sdk/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS)) Makefile
+	$(PY) -m pip install --quiet --disable-pip-version-check -e sdk -e '.[test]' $(foreach d,$(PLUGIN_DIRS),-e '$(d)[test]')
+	@touch $(STAMP)
+
+# Installs missing Debian packages when run as root; otherwise says what to install.
+$(SYSTEM_STAMP): Makefile | $(PY)
+	@missing=$$(for p in $(DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ]; then \
+	    echo "Installing Debian packages: $$missing"; \
+	    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing) >/dev/null; \
+	  else \
+	    echo "Please install these Debian packages: sudo apt-get install $$missing"; exit 1; \
+	  fi; \
+	fi
+	@touch $(SYSTEM_STAMP)
+
+system-deps: $(SYSTEM_STAMP)
+
+run: setup
+	$(VENV)/bin/paperchain run examples/workflows/report.toml examples/documents
+
+test: setup
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-fast: setup
+	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+bench: setup
+	$(PY) bench/engine.py
+	$(PY) bench/startup.py
+	$(PY) bench/memory.py
+
+clean:
+	rm -rf $(VENV) .paperchain paperchain-output

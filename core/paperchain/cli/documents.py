@@ -1,0 +1,98 @@
+"""``documents list/show/search``."""
+
+from __future__ import annotations
+
+import click
+
+from .common import console, styled, table, with_open_kernel
+from .main import cli
+
+
+@cli.group()
+def documents():
+    """Documents in the store."""
+
+
+@documents.command("list")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1))
+@click.pass_context
+def documents_list(ctx, limit):
+    """The most recently ingested documents."""
+
+    async def body(kernel):
+        async with kernel.db.execute(
+            "SELECT id, name, media_type, size, created, length(text) FROM documents WHERE deleted IS NULL "
+            "ORDER BY created DESC LIMIT ?", (limit,),
+        ) as cursor:
+            rows = await cursor.fetchall()
+        t = table("id", "name", "type", "bytes", "text", "ingested")
+        for row in rows:
+            t.add_row(row[0][:16], row[1], row[2], str(row[3]), f"{row[5] or 0} chars", row[4][:19])
+        console().print(t)
+
+    with_open_kernel(ctx, body)
+
+
+@documents.command("show")
+@click.argument("document_id")
+@click.pass_context
+def documents_show(ctx, document_id):
+    """One document (an id prefix is enough): metadata, findings, text excerpt, runs."""
+    import json
+
+    from paperchain_sdk import InputError
+
+    async def body(kernel):
+        async with kernel.db.execute("SELECT id FROM documents WHERE id LIKE ? || '%' LIMIT 2", (document_id,)) as c:
+            ids = [r[0] for r in await c.fetchall()]
+        if len(ids) != 1:
+            raise InputError(f"{'No' if not ids else 'More than one'} document has an id starting with {document_id!r}.",
+                             hint="`paperchain documents list` shows the ids")
+        doc = await kernel.documents.get(ids[0])
+        out = console()
+        out.print(f"[bold]{doc.name}[/bold]  {doc.media_type}, {doc.size} bytes\nsha256 {doc.id}\nblob   {doc.path}")
+        if doc.metadata:
+            out.print(f"metadata {json.dumps(doc.metadata, ensure_ascii=False)}")
+        for analyzer, data in doc.findings.items():
+            out.print(f"findings of {analyzer}: {json.dumps(data, ensure_ascii=False)[:300]}")
+        text = (doc.text or "").strip()
+        out.print(f"text ({len(text)} chars): {text[:400]!r}" if text else "no text extracted yet")
+        async with kernel.db.execute(
+            "SELECT id, workflow, status FROM runs WHERE document_id = ? ORDER BY created DESC LIMIT 10", (doc.id,)
+        ) as c:
+            for run_id, workflow, status in await c.fetchall():
+                out.print(f"run {run_id} {workflow} {styled(status)}")
+
+    with_open_kernel(ctx, body)
+
+
+@documents.command("search")
+@click.argument("query")
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.pass_context
+def documents_search(ctx, query, limit):
+    """Full-text search over names and text (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
+    import sqlite3
+
+    from paperchain_sdk import InputError
+
+    async def body(kernel):
+        try:
+            async with kernel.db.execute(
+                "SELECT d.id, d.name, snippet(documents_fts, 1, '[', ']', '…', 12) FROM documents_fts "
+                "JOIN documents d ON d.rowid = documents_fts.rowid WHERE documents_fts MATCH ? AND d.deleted IS NULL "
+                "ORDER BY rank LIMIT ?", (query, limit),
+            ) as cursor:
+                rows = await cursor.fetchall()
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"The search {query!r} is not valid: {exc}.",
+                             hint='use words, "exact phrases", OR, NOT and prefix* ; quote words with punctuation') from None
+        if not rows:
+            click.echo("No document matches.")
+            return
+        t = table("id", "name", "match")
+        for row in rows:
+            t.add_row(row[0][:16], row[1], row[2] or "")
+        console().print(t)
+
+    with_open_kernel(ctx, body)
