@@ -32,8 +32,10 @@ for _kind, _accepted in ((int, (int,)), (float, (int, float)), (str, (str,)), (b
 
 
 def _format(exc: BaseException, type_) -> str:
-    if isinstance(exc, _WrongType) or (type_ is None and isinstance(exc, ValueError)):
-        return str(exc)  # our own type errors and validators' messages are already readable
+    if isinstance(exc, _WrongType):
+        return str(exc)
+    if type_ is None and isinstance(exc, ValueError):  # an attrs validator: its first argument is the message
+        return exc.args[0] if exc.args and isinstance(exc.args[0], str) else str(exc)
     return cattrs.v.format_exception(exc, type_)
 
 
@@ -71,13 +73,13 @@ def _describe(exc: cattrs.ClassValidationError, cls: type) -> list[str]:
     for message in cattrs.transform_error(exc, path="", format_exception=_format):
         # cattrs says "invalid value for type, expected int @ $.dpi"; say "dpi: expected int".
         text, _, path = message.rpartition(" @ ")
-        key = path.lstrip("$").lstrip(".") or "(table)"
+        key = path.lstrip("$").lstrip(".")
         text = text.replace("invalid value for type, ", "")
         if text.startswith("extra fields found"):
             names = text.split("(")[-1].rstrip(")") if "(" in text else text
             problems.append(f"unknown key(s) {names}")
             continue
-        problems.append(f"{key}: {text}")
+        problems.append(f"{key}: {text}" if key else text)
     return problems or [str(exc)]
 
 

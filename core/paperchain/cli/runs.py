@@ -109,14 +109,17 @@ async def _report(kernel, batch_id: str, out: Path) -> int:
             kernel.blobs.export(artifact.sha256, folder / _safe(artifact.name))
 
     out_console = console()
-    t = table("#", "document", "status", "steps", "details", title=f"{outcome.workflow}: batch {batch_id}")
-    for index, run in enumerate(outcome.runs, start=1):
-        done = sum(1 for s in run.steps.values() if s.status == "succeeded")
-        t.add_row(str(index), run.document_name or "-", styled(run.status), f"{done}/{len(run.steps)}", run.error or "")
+    t = table("#", "document", "status", "steps", "artifacts", title=f"{outcome.workflow}: batch {batch_id}")
+    rows = [(str(i), run.document_name or "-", run) for i, run in enumerate(outcome.runs, start=1)]
     if outcome.batch_run:
-        run = outcome.batch_run
-        t.add_row("batch", "(all documents)", styled(run.status), f"{len(run.steps)}", run.error or "")
+        rows.append(("batch", "(all documents)", outcome.batch_run))
+    for label, name, run in rows:
+        done = sum(1 for s in run.steps.values() if s.status == "succeeded")
+        t.add_row(label, name, styled(run.status), f"{done}/{len(run.steps)}", str(len(run.artifacts)))
     out_console.print(t)
+    for label, name, run in rows:  # whole lines, so long errors stay readable and greppable
+        if run.error:
+            out_console.print(f"[red]#{label} {name}:[/red] {run.error}", soft_wrap=True, highlight=False)
     counts = ", ".join(f"{n} {status}" for status, n in sorted(outcome.counts().items()))
     out_console.print(f"Batch [bold]{outcome.status}[/bold]: {counts}.")
     if any(r.artifacts for r in outcome.runs) or (outcome.batch_run and outcome.batch_run.artifacts):
