@@ -41,7 +41,8 @@ class Document:
 
     ``id`` is the SHA-256 of the bytes, ``path`` a readable file holding them (in the kernel's
     blob store, or anywhere for tests). ``text`` is the best text known so far (set by a text
-    extraction or OCR step), ``findings`` maps analyzer names to what they found.
+    extraction or OCR step), ``findings`` maps analyzer component names to the ``data`` of the
+    Findings they returned (plain JSON, as stored).
     """
 
     id: str
@@ -86,8 +87,9 @@ class Document:
 class Artifact:
     """A file a component produced: an export, a receipt, an enhanced image.
 
-    Give either ``data`` (bytes) or ``path`` (a file the kernel moves into the blob store). Once
-    stored, the kernel returns a copy with ``sha256``, ``size`` and ``path`` set and ``data`` None.
+    Give either ``data`` (bytes) or ``path`` (a file the kernel moves into the blob store: returning
+    it hands the file over; a component that fails before returning deletes its own file). Batch
+    items carry stored artifacts, with ``sha256``, ``size`` and ``path`` (in the blob store) set.
     """
 
     name: str

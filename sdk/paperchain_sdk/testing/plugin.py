@@ -29,8 +29,10 @@ def paperchain_document(tmp_path):
 
 @pytest.fixture
 def paperchain_kernel(tmp_path):
-    pytest.importorskip("paperchain", reason="the paperchain_kernel fixture needs the kernel: pip install paperchain")
-    from paperchain.harness import KernelHarness
+    harness_module = pytest.importorskip(
+        "paperchain.harness", reason="the paperchain_kernel fixture needs the kernel: pip install paperchain"
+    )
+    KernelHarness = harness_module.KernelHarness
 
     made: list = []
 
