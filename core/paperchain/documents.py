@@ -54,22 +54,27 @@ class Documents:
         self._k = kernel
 
     async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None) -> Document:
-        """Store a file (once per content) and return it as a Document. Bad files raise InputError."""
+        """Store a file (once per content) and return it as a Document. Bad files raise InputError.
+
+        The database row goes through the journal (group commit); await ``kernel.journal.flush()``
+        when it must be durable before going on.
+        """
         path = Path(path)
+        media_type, (digest, size, blob) = await asyncio.to_thread(self._store, path)
+        name = name or path.name
+        self._k.journal.execute(
+            "INSERT OR IGNORE INTO documents (id, name, media_type, size, created, metadata, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (digest, name, media_type, size, now(), json.dumps(metadata or {}), "[]"),
+        )
+        await self._k.emit("document.ingested", digest, {"name": name, "media_type": media_type, "size": size})
+        return Document(id=digest, name=name, media_type=media_type, size=size, path=str(blob), metadata=metadata or {})
+
+    def _store(self, path: Path):
         check_readable(path)
-        media_type = await asyncio.to_thread(detect_media_type, path)
+        media_type = detect_media_type(path)
         if path.stat().st_size == 0:
             raise InputError(f"{path.name} is empty (0 bytes).", hint="check that the file was completely written")
-        digest, size, _ = await asyncio.to_thread(self._k.blobs.put_file, path)
-        db = self._k.db
-        await db.execute(
-            "INSERT OR IGNORE INTO documents (id, name, media_type, size, created, metadata, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (digest, name or path.name, media_type, size, now(), json.dumps(metadata or {}), "[]"),
-        )
-        await db.commit()
-        document = await self.get(digest)
-        await self._k.emit("document.ingested", digest, {"name": document.name, "media_type": media_type, "size": size})
-        return document
+        return media_type, self._k.blobs.put_file(path)
 
     async def get(self, document_id: str) -> Document:
         async with self._k.db.execute(

@@ -70,10 +70,10 @@ class Kernel:
     def component(self, name: str) -> Any:
         return self.registry.instance(name)
 
-    def work_dir(self, run_id: str, step_id: str) -> Path:
-        path = self.data_dir / "work" / run_id / step_id
-        path.mkdir(parents=True, exist_ok=True)
-        return path
+    def work_dir(self, run_id: str, step_id: str | None = None) -> Path:
+        """Where a step may keep scratch files (created by ``ctx.scratch()`` on first use)."""
+        path = self.data_dir / "work" / run_id
+        return path / step_id if step_id else path
 
     # -- lifecycle ------------------------------------------------------------------------------
 

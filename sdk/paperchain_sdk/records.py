@@ -178,6 +178,13 @@ class RunContext:
     inputs: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
     work_dir: str = ""
 
+    def scratch(self) -> Path:
+        """The step's scratch folder (``work_dir``), created on first use; the kernel removes it
+        when the run ends."""
+        path = Path(self.work_dir)
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
     @property
     def logger(self):
         import logging

@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import random
+import shutil
 import traceback
 import uuid
 from pathlib import Path
@@ -35,6 +36,7 @@ from .workflow import Step, Workflow, build_workflow
 log = logging.getLogger(__name__)
 
 FINAL = {"succeeded", "failed", "skipped"}
+_INGEST_AT_ONCE = 8
 UNFINISHED_RUN = ("queued", "running")
 
 
@@ -120,14 +122,19 @@ class Engine:
         if not paths and start == 0:
             run = self._new_run(batch_id, 0, "inputs", workflow, None, inputs, source)
             pending.append(self.k.journal.upsert("runs", run.row()))
-        for seq in range(start, len(paths)):
+
+        async def one(seq: int) -> RunState:
             try:
                 document = await self.k.documents.ingest(paths[seq])
-                run = self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
+                return self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
             except PaperchainError as exc:  # a bad file fails its own run; the batch goes on
                 run = self._new_run(batch_id, seq, "document", workflow, None, inputs, source)
                 run.status, run.error, run.finished = "failed", exc.message + (f" ({exc.hint})" if exc.hint else ""), now()
-            pending.append(self.k.journal.upsert("runs", run.row()))
+                return run
+
+        for chunk in range(start, len(paths), _INGEST_AT_ONCE):  # hashing overlaps disk reads
+            for run in await asyncio.gather(*map(one, range(chunk, min(chunk + _INGEST_AT_ONCE, len(paths))))):
+                pending.append(self.k.journal.upsert("runs", run.row()))
         pending.append(self.k.journal.execute("UPDATE batches SET status = 'running' WHERE id = ?", (batch_id,)))
         await asyncio.gather(*pending)
 
@@ -299,6 +306,9 @@ class Engine:
             first = run.steps[failed[0].id]
             run.error = f"step {failed[0].id!r} failed: {first.error}"
         run.finished = now()
+        scratch = self.k.work_dir(run.id)
+        if scratch.exists():
+            await asyncio.to_thread(shutil.rmtree, scratch, True)
         await self.k.journal.upsert("runs", run.row())
         await self.k.emit(f"run.{run.status}", run.id, self._run_data(run), durable=True)
         for listener in self.listeners:
