@@ -313,6 +313,11 @@ class Engine:
         await self.k.emit(f"run.{run.status}", run.id, self._run_data(run), durable=True)
         for listener in self.listeners:
             listener(run)
+        # What a finished run produced is in the database now; holding it would make a batch's
+        # memory grow with its size (1,000 documents of 1 MB each would keep their text).
+        run.document = run.batch = None
+        for state in run.steps.values():
+            state.outputs = {}
 
     def _run_data(self, run: RunState) -> dict:
         data = {"workflow": run.workflow.name, "batch": run.batch_id, "status": run.status, "document": run.document_id}
