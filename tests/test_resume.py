@@ -101,8 +101,11 @@ def test_kill_minus_nine_then_resume_finishes_everything_once(tmp_path):
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        if db.exists() and count(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'") >= 10:
-            break
+        try:
+            if count(db, "SELECT count(*) FROM runs WHERE status = 'succeeded'") >= 10:
+                break
+        except sqlite3.OperationalError:  # not created yet
+            pass
         time.sleep(0.02)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
