@@ -76,9 +76,10 @@ class Documents:
             raise InputError(f"{path.name} is empty (0 bytes).", hint="check that the file was completely written")
         return media_type, self._k.blobs.put_file(path)
 
-    async def get(self, document_id: str) -> Document:
+    async def get(self, document_id: str, *, text: bool = True) -> Document:
         async with self._k.db.execute(
-            "SELECT id, name, media_type, size, text, metadata, tags FROM documents WHERE id = ? AND deleted IS NULL",
+            f"SELECT id, name, media_type, size, {'text' if text else 'NULL'}, metadata, tags FROM documents "
+            "WHERE id = ? AND deleted IS NULL",
             (document_id,),
         ) as cursor:
             row = await cursor.fetchone()

@@ -64,7 +64,8 @@ class BatchOutcome:
         return counts
 
 
-async def load_run(kernel, run_id: str) -> RunOutcome:
+async def load_run(kernel, run_id: str, *, outputs: bool = True) -> RunOutcome:
+    """A run as stored. ``outputs=False`` leaves step outputs out (they may hold whole texts)."""
     db = kernel.db
     async with db.execute(
         "SELECT r.id, r.kind, r.status, r.document_id, d.name, r.error FROM runs r "
@@ -77,8 +78,8 @@ async def load_run(kernel, run_id: str) -> RunOutcome:
         raise ConfigError(f"There is no run {run_id}.", hint="`paperchain runs list` shows the runs")
     steps = {}
     async with db.execute(
-        "SELECT step_id, uses, status, attempts, outputs, error, started, finished FROM steps WHERE run_id = ? ORDER BY started",
-        (run_id,),
+        f"SELECT step_id, uses, status, attempts, {'outputs' if outputs else 'NULL'}, error, started, finished "
+        "FROM steps WHERE run_id = ? ORDER BY started", (run_id,),
     ) as cursor:
         async for s in cursor:
             steps[s[0]] = StepOutcome(s[0], s[1], s[2], s[3], json.loads(s[4] or "{}"), s[5], s[6], s[7])
@@ -91,14 +92,14 @@ async def load_run(kernel, run_id: str) -> RunOutcome:
     return RunOutcome(row[0], row[1], row[2], row[3], row[4], row[5], steps, tuple(artifacts))
 
 
-async def load_batch(kernel, batch_id: str) -> BatchOutcome:
+async def load_batch(kernel, batch_id: str, *, outputs: bool = True) -> BatchOutcome:
     async with kernel.db.execute("SELECT workflow, status FROM batches WHERE id = ?", (batch_id,)) as cursor:
         workflow, status = await cursor.fetchone()
     async with kernel.db.execute("SELECT id, kind FROM runs WHERE batch_id = ? ORDER BY seq", (batch_id,)) as cursor:
         rows = await cursor.fetchall()
     runs, batch_run = [], None
     for run_id, kind in rows:
-        outcome = await load_run(kernel, run_id)
+        outcome = await load_run(kernel, run_id, outputs=outputs)
         if kind == "batch":
             batch_run = outcome
         else:

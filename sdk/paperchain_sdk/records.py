@@ -153,7 +153,11 @@ class BatchItem:
 
 @attrs.frozen(kw_only=True)
 class Batch:
-    """A batch of runs of one workflow, given to batch-scoped exporters (CSV, bundle …)."""
+    """A batch of runs of one workflow, given to batch-scoped exporters (CSV, bundle …).
+
+    Built to fit in memory for any batch size: items' documents carry no ``text`` (open the file
+    at ``document.path``), and output values over 64 KiB are replaced by a note of their size.
+    """
 
     id: str
     workflow: str

@@ -98,7 +98,7 @@ def _safe(name: str) -> str:
 async def _report(kernel, batch_id: str, out: Path) -> int:
     from ..outcomes import load_batch
 
-    outcome = await load_batch(kernel, batch_id)
+    outcome = await load_batch(kernel, batch_id, outputs=False)  # a summary needs no outputs
     folder = out / batch_id
     for index, run in enumerate(outcome.runs):
         sub = folder / f"{index + 1:04d}-{_safe(Path(run.document_name or 'run').stem)}"

@@ -40,6 +40,19 @@ _INGEST_AT_ONCE = 8
 UNFINISHED_RUN = ("queued", "running")
 
 
+_LARGE = 64 * 1024
+
+
+def _elide_large(value):
+    if isinstance(value, str) and len(value) > _LARGE:
+        return f"[{len(value)} characters, left out of batch views]"
+    if isinstance(value, dict):
+        return {k: _elide_large(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_elide_large(v) for v in value]
+    return value
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
@@ -250,7 +263,11 @@ class Engine:
         return runs
 
     async def load_batch(self, batch_id: str, workflow_name: str) -> Batch:
-        """The batch as batch-scoped components see it: each run with its document, outputs, artifacts."""
+        """The batch as batch-scoped components see it: each run with its document, outputs, artifacts.
+
+        So that a batch of any size fits in memory, documents come without their text and output
+        values over 64 KiB are replaced by a note of their size.
+        """
         items = []
         async with self.k.db.execute(
             "SELECT id, status, document_id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)
@@ -260,14 +277,14 @@ class Engine:
             outputs = {}
             async with self.k.db.execute("SELECT step_id, outputs FROM steps WHERE run_id = ?", (run_id,)) as c:
                 async for step_id, data in c:
-                    outputs[step_id] = json.loads(data or "{}")
+                    outputs[step_id] = _elide_large(json.loads(data or "{}"))
             artifacts = []
             async with self.k.db.execute(
                 "SELECT name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY step_id", (run_id,)
             ) as c:
                 async for name, media_type, sha, size in c:
                     artifacts.append(Artifact(name=name, media_type=media_type, path=str(self.k.blobs.path(sha)), sha256=sha, size=size))
-            document = await self.k.documents.get(document_id) if document_id else None
+            document = await self.k.documents.get(document_id, text=False) if document_id else None
             items.append(BatchItem(run_id=run_id, status=status, document=document, outputs=outputs, artifacts=artifacts))
         return Batch(id=batch_id, workflow=workflow_name, items=items)
 
