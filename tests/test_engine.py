@@ -205,8 +205,12 @@ def test_actions_update_the_document_and_search_finds_it(kernel, paperchain_docu
 
 def test_cpu_bound_builtin_runs_in_the_process_pool(kernel, paperchain_document):
     doc = paperchain_document("letter.txt", "Grüße aus Köln")
-    outcome = kernel.run({"name": "pool", "steps": [{"id": "text", "uses": "document.text"}]}, files=[doc.path])
-    assert outcome.runs[0].steps["text"].outputs["text"] == "Grüße aus Köln"
+    outcome = kernel.run({"name": "pool", "steps": [
+        {"id": "text", "uses": "document.text"},
+        step("show", needs=["text"], **{"with": {"value": "${{ document.text }}"}}),
+    ]}, files=[doc.path])
+    assert outcome.runs[0].steps["text"].outputs["words"] == 3
+    assert outcome.runs[0].steps["show"].outputs["value"] == "Grüße aus Köln"
     assert kernel.kernel.engine._pool is not None
 
 

@@ -14,19 +14,12 @@ import shutil
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-import aiosqlite
-
 from paperchain_sdk import Event
 
 from .config import Config
 from .documents import Documents
-from .engine.runner import Engine
-from .engine.workflow import Workflow, load_workflow
 from .loader import discover, import_builtins, new_plugin_manager, register_objects
 from .registry import Registry
-from .store.blobs import BlobStore
-from .store.journal import Journal
-from .store.schema import migrate
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +37,11 @@ class Kernel:
             self.plugins = register_objects(self.pm, objects, strict=True)
         self.registry = Registry(config.components, config.source)
         self.registry.collect(self.pm, self.plugins)
-        self.db: aiosqlite.Connection | None = None
-        self.journal: Journal | None = None
-        self.blobs: BlobStore | None = None
+        self.db = None  # aiosqlite connection, once open()
+        self.journal = None
+        self.blobs = None
         self.documents = Documents(self)
-        self.engine: Engine | None = None
+        self.engine = None
         self.listeners: list[Callable[[Event], None]] = []
         self._seq = 0
 
@@ -64,7 +57,9 @@ class Kernel:
     def trigger_names(self) -> set[str]:
         return {"manual", *(e.spec.name for e in self.registry.entries("trigger"))}
 
-    def load_workflow(self, source) -> Workflow:
+    def load_workflow(self, source):
+        from .engine.workflow import load_workflow
+
         return load_workflow(source, registry=self.registry, triggers=self.trigger_names())
 
     def component(self, name: str) -> Any:
@@ -78,6 +73,14 @@ class Kernel:
     # -- lifecycle ------------------------------------------------------------------------------
 
     async def open(self) -> "Kernel":
+        # Imported here so listing plugins and --help never pay for the store and the engine.
+        import aiosqlite
+
+        from .engine.runner import Engine
+        from .store.blobs import BlobStore
+        from .store.journal import Journal
+        from .store.schema import migrate
+
         self.check()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.db_path)

@@ -88,7 +88,6 @@ def test_plain_text_passes_the_action_contract(paperchain_document):
     result = check_component(SPEC, document=doc)
     assert isinstance(result, Result)
     assert result.outputs == {
-        "text": "Pay invoice 42\nby Friday.\n",
         "pages": 0,
         "characters": 26,
         "words": 5,
@@ -101,20 +100,20 @@ def test_plain_text_passes_the_action_contract(paperchain_document):
 
 def test_utf8_byte_order_mark_is_stripped(paperchain_document):
     doc = paperchain_document("bom.txt", "\ufeffNaïve résumé".encode("utf-8"))
-    assert run_component(SPEC, document=doc).outputs["text"] == "Naïve résumé"
+    assert run_component(SPEC, document=doc).document.text == "Naïve résumé"
 
 
 def test_utf16_with_byte_order_mark(paperchain_document):
     doc = paperchain_document("wide.txt", "Grüße, 世界".encode("utf-16"))
     assert doc.media_type == "application/octet-stream"  # the sniffer sees NULs; the BOM says text
-    assert run_component(SPEC, document=doc).outputs["text"] == "Grüße, 世界"
+    assert run_component(SPEC, document=doc).document.text == "Grüße, 世界"
 
 
 def test_json_is_text(paperchain_document):
     doc = paperchain_document("data.json", '{"total": "12.50 €"}')
     result = run_component(SPEC, document=doc)
     assert result.outputs["media_type"] == "application/json"
-    assert result.outputs["text"] == '{"total": "12.50 €"}'
+    assert result.document.text == '{"total": "12.50 €"}'
 
 
 def test_non_utf8_text_names_the_file_and_the_encoding_option(paperchain_document):
@@ -130,7 +129,7 @@ def test_non_utf8_text_with_the_encoding_option(paperchain_document, media_type)
     fields = {"media_type": media_type} if media_type else {}
     doc = paperchain_document("legacy.txt", "Café crème à 3 €".encode("cp1252"), **fields)
     result = run_component(SPEC, document=doc, options={"encoding": "cp1252"})
-    assert result.outputs["text"] == "Café crème à 3 €"
+    assert result.document.text == "Café crème à 3 €"
 
 
 def test_wrong_fallback_encoding_is_reported(paperchain_document):
@@ -143,12 +142,18 @@ def test_unknown_encoding_is_a_config_error(paperchain_document):
     fails(paperchain_document("a.txt", "x"), ConfigError, encoding="klingon")
 
 
+def with_text(result):
+    """The step's outputs plus the text it gave the document, for compact assertions."""
+    return {**result.outputs, "text": result.document.text}
+
+
 # --- born-digital PDFs --------------------------------------------------------------------------
 
 
 def test_born_digital_pdf(born_digital):
     result = check_component(SPEC, document=born_digital)
-    out = result.outputs
+    out = with_text(result)
+    assert "text" not in result.outputs  # the text lives on the document, once
     assert out["text"] == "\f".join(PAGES)
     assert out["text"].split("\f")[1] == "Zweite Seite: Grüße aus Köln, café."
     assert (out["pages"], out["empty_pages"], out["media_type"]) == (3, [], "application/pdf")
@@ -162,7 +167,7 @@ def test_born_digital_pdf(born_digital):
     [("2", [2]), ("1,3", [1, 3]), ("2-", [2, 3]), (" 3 , 1-2 ", [1, 2, 3]), ("1-2,2", [1, 2])],
 )
 def test_page_ranges(born_digital, pages, expected):
-    out = run_component(SPEC, document=born_digital, options={"pages": pages}).outputs
+    out = with_text(run_component(SPEC, document=born_digital, options={"pages": pages}))
     assert out["text"] == "\f".join(PAGES[n - 1] for n in expected)
     assert out["pages"] == len(expected)
 
@@ -192,7 +197,7 @@ def test_max_pages(born_digital):
     err = fails(born_digital, max_pages=2)
     assert "letter.pdf has 3 pages to read, more than max_pages (2)" in err.message
     assert "pages" in err.hint
-    out = run_component(SPEC, document=born_digital, options={"max_pages": 2, "pages": "1-2"}).outputs
+    out = with_text(run_component(SPEC, document=born_digital, options={"max_pages": 2, "pages": "1-2"}))
     assert out["pages"] == 2
 
 
@@ -203,7 +208,7 @@ def test_encrypted_pdf(paperchain_document):
     err = fails(doc, password="wrong")
     assert "secret.pdf is an encrypted PDF and the password given does not open it" in err.message
     assert "password" in err.hint
-    out = run_component(SPEC, document=doc, options={"password": "open sesame"}).outputs
+    out = with_text(run_component(SPEC, document=doc, options={"password": "open sesame"}))
     assert out["text"] == "Salary: 1 million"
 
 
@@ -240,7 +245,7 @@ def test_damaged_page(paperchain_document):
     err = fails(doc, allow_empty=True)
     assert "torn.pdf: page 2 is damaged" in err.message
     assert "pages option" in err.hint
-    out = run_component(SPEC, document=doc, options={"pages": "1", "allow_empty": True}).outputs
+    out = with_text(run_component(SPEC, document=doc, options={"pages": "1", "allow_empty": True}))
     assert out["empty_pages"] == [1]
 
 
@@ -251,21 +256,21 @@ def test_pdf_without_a_text_layer(name):
     err = fails(doc)
     assert f"{name} has no text layer" in err.message
     assert "paperchain-ocr" in err.hint and "allow_empty" in err.hint
-    out = run_component(SPEC, document=doc, options={"allow_empty": True}).outputs
+    out = with_text(run_component(SPEC, document=doc, options={"allow_empty": True}))
     assert (out["text"], out["words"], out["pages"], out["empty_pages"]) == ("", 0, 1, [1])
 
 
 def test_scanned_multipage_with_one_ocr_layer():
     # multipage.pdf: six scans; only page 4 (a chart) carries a text layer.
     doc = sample("multipage.pdf")
-    out = run_component(SPEC, document=doc).outputs
+    out = with_text(run_component(SPEC, document=doc))
     assert out["pages"] == 6
     assert out["empty_pages"] == [1, 2, 3, 5, 6]
     page4 = out["text"].split("\f")[3]
     assert "Percentage" in page4 and "Oppose" in page4
     assert "\r" not in out["text"]
     assert "no text layer in pages 1-3" in fails(doc, pages="1-3").message
-    assert run_component(SPEC, document=doc, options={"pages": "4"}).outputs["text"] == page4
+    assert with_text(run_component(SPEC, document=doc, options={"pages": "4"}))["text"] == page4
 
 
 # --- other media types --------------------------------------------------------------------------

@@ -131,8 +131,9 @@ class DocumentText(Action):
                 hint="document.text reads plain text (text/*, JSON, XML …) and PDF files; "
                 "convert the document to one of those first",
             )
+        # The text itself goes to the document (``${{ document.text }}``), not into the outputs:
+        # stored twice it would double the database and the memory a batch needs.
         outputs = {
-            "text": text,
             "pages": len(pages),
             "characters": len(text),
             "words": len(text.split()),

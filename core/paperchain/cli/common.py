@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import click
 
 
@@ -27,6 +25,8 @@ def warn_failed_plugins(kernel) -> None:
 
 def with_open_kernel(ctx: click.Context, body):
     """Open the store, run ``await body(kernel)``, close; return its result."""
+    import asyncio
+
     kernel = kernel_for(ctx)
 
     async def main():

@@ -36,7 +36,7 @@ from .workflow import Step, Workflow, build_workflow
 log = logging.getLogger(__name__)
 
 FINAL = {"succeeded", "failed", "skipped"}
-_INGEST_AT_ONCE = 8
+_INGEST_AT_ONCE = 16
 UNFINISHED_RUN = ("queued", "running")
 
 
@@ -64,6 +64,7 @@ class StepState:
     status: str = "pending"
     attempts: int = 0
     outputs: dict = attrs.Factory(dict)
+    outputs_json: str = "{}"  # encoded once, when the step finishes
     error: str | None = None
     error_detail: str | None = None
     started: str | None = None
@@ -113,6 +114,10 @@ class Engine:
         self._random = random.Random()
         self._workflows: dict[str, Workflow] = {}
         self.listeners: list[Callable[[RunState], None]] = []  # told when each run finishes
+        # The process environment workflows may read, computed once (not per step).
+        self._env = {k: os.environ[k] for k in cfg.expose_env if k in os.environ}
+        self._env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
+        self._work_base = str(kernel.work_dir(""))
 
     # -- batches --------------------------------------------------------------------------
 
@@ -145,9 +150,14 @@ class Engine:
                 run.status, run.error, run.finished = "failed", exc.message + (f" ({exc.hint})" if exc.hint else ""), now()
                 return run
 
-        for chunk in range(start, len(paths), _INGEST_AT_ONCE):  # hashing overlaps disk reads
-            for run in await asyncio.gather(*map(one, range(chunk, min(chunk + _INGEST_AT_ONCE, len(paths))))):
-                pending.append(self.k.journal.upsert("runs", run.row()))
+        window = asyncio.Semaphore(_INGEST_AT_ONCE)  # hashing and copying overlap, in input order
+
+        async def windowed(seq: int) -> RunState:
+            async with window:
+                return await one(seq)
+
+        for run in await asyncio.gather(*map(windowed, range(start, len(paths)))):
+            pending.append(self.k.journal.upsert("runs", run.row()))
         pending.append(self.k.journal.execute("UPDATE batches SET status = 'running' WHERE id = ?", (batch_id,)))
         await asyncio.gather(*pending)
 
@@ -258,6 +268,7 @@ class Engine:
                 async for row in cursor:
                     unfinished[row[0]].steps[row[1]] = StepState(
                         id=row[1], uses=row[2], status=row[3], attempts=row[4], outputs=json.loads(row[5] or "{}"),
+                        outputs_json=row[5] or "{}",
                         error=row[6], error_detail=row[7], started=row[8], finished=row[9], continued=bool(row[10]),
                     )
         return runs
@@ -334,7 +345,7 @@ class Engine:
         # memory grow with its size (1,000 documents of 1 MB each would keep their text).
         run.document = run.batch = None
         for state in run.steps.values():
-            state.outputs = {}
+            state.outputs, state.outputs_json = {}, "{}"
 
     def _run_data(self, run: RunState) -> dict:
         data = {"workflow": run.workflow.name, "batch": run.batch_id, "status": run.status, "document": run.document_id}
@@ -381,7 +392,7 @@ class Engine:
                 await self.k.emit("step.started", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "attempt": state.attempts})
                 try:
                     result = await self._call(entry, run, step, options, state.attempts, key)
-                    state.outputs = await self._absorb(entry, run, step, result)
+                    state.outputs, state.outputs_json = await self._absorb(entry, run, step, result)
                 except asyncio.CancelledError:
                     raise
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
@@ -426,9 +437,7 @@ class Engine:
     def _context(self, run: RunState, step: Step) -> dict[str, Any]:
         needs = [run.steps[n] for n in step.needs]
         doc = run.document
-        env = {k: os.environ[k] for k in self.k.config.kernel.expose_env if k in os.environ}
-        env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
-        env.update(run.workflow.env)
+        env = {**self._env, **run.workflow.env} if run.workflow.env else self._env
         return {
             "inputs": run.inputs,
             "steps": {s.id: {"outputs": s.outputs, "status": s.status, "outcome": s.status,
@@ -454,7 +463,7 @@ class Engine:
         if kind == "action":
             ctx = RunContext(run_id=run.id, step_id=step.id, workflow=run.workflow.name, attempt=attempt,
                              idempotency_key=key, document=run.document, batch=run.batch, inputs=run.inputs,
-                             work_dir=str(self.k.work_dir(run.id, step.id)))
+                             work_dir=f"{self._work_base}/{run.id}/{step.id}")
             method, args = "run", (ctx, options)
         elif kind == "exporter" and getattr(spec, "scope", "document") == "batch":
             method, args = "export_batch", (run.batch, options)
@@ -508,7 +517,7 @@ class Engine:
 
     # -- results ----------------------------------------------------------------------------------------
 
-    async def _absorb(self, entry, run: RunState, step: Step, result) -> dict:
+    async def _absorb(self, entry, run: RunState, step: Step, result) -> tuple[dict, str]:
         kind = entry.kind
         if kind == "exporter":
             if not isinstance(result, Artifact):
@@ -542,10 +551,10 @@ class Engine:
             else:
                 raise TypeError(f"{step.uses} returned {type(result).__name__}; an action returns a dict or a Result")
         try:
-            json.dumps(outputs)
+            encoded = json.dumps(outputs)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"{step.uses} returned outputs that are not JSON-serialisable: {exc}") from None
-        return outputs
+        return outputs, encoded
 
     def _apply_update(self, run: RunState, update: DocumentUpdate) -> None:
         if run.document is None:
@@ -576,7 +585,7 @@ class Engine:
     def _save_step(self, run: RunState, state: StepState, key: str = "") -> asyncio.Future:
         return self.k.journal.upsert("steps", {
             "run_id": run.id, "step_id": state.id, "uses": state.uses, "status": state.status,
-            "attempts": state.attempts, "outputs": json.dumps(state.outputs), "error": state.error,
+            "attempts": state.attempts, "outputs": state.outputs_json, "error": state.error,
             "error_detail": state.error_detail, "started": state.started, "finished": state.finished,
             "idempotency_key": key or f"{run.id}:{state.id}", "continued": int(state.continued),
         })

@@ -80,10 +80,7 @@ class Workflow:
     env: dict[str, str] = attrs.Factory(dict)
     concurrency: int | None = None
     definition: dict[str, Any] = attrs.field(factory=dict, eq=False, repr=False)
-
-    @property
-    def hash(self) -> str:
-        return hashlib.sha256(json.dumps(self.definition, sort_keys=True).encode()).hexdigest()
+    hash: str = ""  # SHA-256 of the definition: which exact version a run used
 
     def step(self, step_id: str) -> Step:
         for step in (*self.steps, *self.batch_steps):
@@ -145,6 +142,7 @@ def build_workflow(data: dict, *, origin: str, registry=None, triggers: set[str]
         name=name.strip(), steps=steps, batch_steps=batch_steps, description=str(data.get("description", "")),
         on=on, inputs=dict(data.get("inputs", {})), env={k: str(v) for k, v in data.get("env", {}).items()},
         concurrency=concurrency, definition=data,
+        hash=hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest(),
     )
     if triggers is not None:
         for trigger in on:
