@@ -52,6 +52,14 @@ class BatchOutcome:
     status: str
     runs: tuple[RunOutcome, ...]  # document (or inputs) runs, in input order
     batch_run: RunOutcome | None  # the batch steps' run, if the workflow has batch steps
+    paths: tuple[str, ...] = ()  # the input files, in the same order as runs
+
+    def label(self, index: int) -> str:
+        """The document's name, or the input file's for a file that could not be ingested."""
+        run = self.runs[index]
+        if run.document_name:
+            return run.document_name
+        return self.paths[index].rsplit("/", 1)[-1] if index < len(self.paths) else "-"
 
     @property
     def succeeded(self) -> bool:
@@ -93,8 +101,8 @@ async def load_run(kernel, run_id: str, *, outputs: bool = True) -> RunOutcome:
 
 
 async def load_batch(kernel, batch_id: str, *, outputs: bool = True) -> BatchOutcome:
-    async with kernel.db.execute("SELECT workflow, status FROM batches WHERE id = ?", (batch_id,)) as cursor:
-        workflow, status = await cursor.fetchone()
+    async with kernel.db.execute("SELECT workflow, status, paths FROM batches WHERE id = ?", (batch_id,)) as cursor:
+        workflow, status, paths = await cursor.fetchone()
     async with kernel.db.execute("SELECT id, kind FROM runs WHERE batch_id = ? ORDER BY seq", (batch_id,)) as cursor:
         rows = await cursor.fetchall()
     runs, batch_run = [], None
@@ -104,4 +112,4 @@ async def load_batch(kernel, batch_id: str, *, outputs: bool = True) -> BatchOut
             batch_run = outcome
         else:
             runs.append(outcome)
-    return BatchOutcome(batch_id, workflow, status, tuple(runs), batch_run)
+    return BatchOutcome(batch_id, workflow, status, tuple(runs), batch_run, tuple(json.loads(paths or "[]")))

@@ -29,7 +29,7 @@ def _parse_inputs(pairs) -> dict:
 
 @cli.command()
 @click.argument("workflow", type=click.Path(dir_okay=False))
-@click.argument("paths", nargs=-1, type=click.Path())
+@click.argument("paths", nargs=-1, type=click.Path(readable=False))  # bad files fail their own runs
 @click.option("-i", "--input", "inputs", multiple=True, metavar="KEY=VALUE", help="A workflow input (repeatable).")
 @click.option("--out", default="paperchain-output", type=click.Path(file_okay=False), show_default=True,
               help="Where to place the results (linked from the blob store).")
@@ -110,7 +110,7 @@ async def _report(kernel, batch_id: str, out: Path) -> int:
 
     out_console = console()
     t = table("#", "document", "status", "steps", "artifacts", title=f"{outcome.workflow}: batch {batch_id}")
-    rows = [(str(i), run.document_name or "-", run) for i, run in enumerate(outcome.runs, start=1)]
+    rows = [(str(i + 1), outcome.label(i), run) for i, run in enumerate(outcome.runs)]
     if outcome.batch_run:
         rows.append(("batch", "(all documents)", outcome.batch_run))
     for label, name, run in rows:
