@@ -48,7 +48,12 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
 
-bench: setup
+# The peer library for bench/engine.py lives in its own venv (see bench/README.md for the pin).
+.venv-bench/bin/python:
+	$(PYTHON) -m venv .venv-bench
+	.venv-bench/bin/pip install --quiet "prefect>=3,<4" "fastapi==0.139.2"
+
+bench: setup .venv-bench/bin/python
 	$(PY) bench/engine.py
 	$(PY) bench/startup.py
 	$(PY) bench/memory.py
