@@ -79,10 +79,11 @@ class _progress:
         self.total = total
 
     def __enter__(self):
+        from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
         self.bar = Progress(TextColumn("runs"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                            transient=True, disable=not sys.stderr.isatty(), console=None)
+                            transient=True, disable=not sys.stderr.isatty(), console=Console(stderr=True))
         self.bar.__enter__()
         task = self.bar.add_task("runs", total=self.total)
         return lambda: self.bar.advance(task)
