@@ -35,7 +35,7 @@ def detect_media_type(path: Path) -> str:
     """What the content is; refuse a file whose name claims a format its content is not."""
     sniffed = sniff_media_type(path)
     claimed = claimed_media_type(path.name)
-    if claimed in _CHECKABLE and sniffed != claimed and not (claimed in _CHECKABLE and sniffed == "application/zip" and "zip" in claimed):
+    if claimed in _CHECKABLE and sniffed != claimed:
         raise InputError(
             f"{path.name} is named like {claimed} but its content is {_describe(sniffed)}.",
             hint="the file is damaged or misnamed: check where it came from, or rename it to its real type",
@@ -91,9 +91,6 @@ class Documents:
             id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(self._k.blobs.path(row[0])),
             text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
         )
-
-    def set_text(self, document_id: str, text: str):
-        return self._k.journal.execute("UPDATE documents SET text = ? WHERE id = ?", (text, document_id))
 
     def update(self, document: Document):
         return self._k.journal.execute(

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-import cattrs
 
 from paperchain_sdk import ConfigError
 from paperchain_sdk.contracts import STEP_METHOD

@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import attrs
 import pluggy
 
 from ..contracts import STEP_METHOD
@@ -99,6 +98,3 @@ def run_component(
 async def _await(awaitable):
     return await awaitable
 
-
-def is_attrs_instance(value: Any) -> bool:
-    return attrs.has(type(value))
