@@ -8,7 +8,7 @@ import json
 import os
 from pathlib import Path
 
-from paperchain_sdk import Document, InputError
+from paperchain_sdk import Document, InputError, NotFoundError
 from paperchain_sdk.media import claimed_media_type, sniff_media_type
 
 # Names that promise a format we can recognise from its first bytes.
@@ -84,13 +84,28 @@ class Documents:
         ) as cursor:
             row = await cursor.fetchone()
         if row is None:
-            raise InputError(f"There is no document {document_id}.", hint="`paperchain documents list` shows them")
+            raise NotFoundError(f"There is no document {document_id}.", hint="`paperchain documents list` shows them")
         async with self._k.db.execute("SELECT analyzer, data FROM findings WHERE document_id = ?", (document_id,)) as cursor:
             findings = {analyzer: json.loads(data) async for analyzer, data in cursor}
         return Document(
             id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(self._k.blobs.path(row[0])),
             text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
         )
+
+    async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
+        """Documents with text and a label: non-empty ``tags``, or the metadata key ``metadata.<key>``."""
+        if field == "tags":
+            where = "tags IS NOT NULL AND tags != '[]'"
+        elif field.startswith("metadata.") and field[9:].replace("_", "").replace("-", "").isalnum():
+            where = f"json_extract(metadata, '$.\"{field[9:]}\"') IS NOT NULL"
+        else:
+            raise InputError(f"cannot read labels from {field!r}.", hint="use 'tags' or 'metadata.<key>'")
+        sql = (f"SELECT id, name, media_type, size, text, metadata, tags FROM documents WHERE deleted IS NULL "
+               f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created" + (f" LIMIT {int(limit)}" if limit else ""))
+        async with self._k.db.execute(sql) as cursor:
+            rows = await cursor.fetchall()
+        return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(self._k.blobs.path(r[0])), text=r[4],
+                         metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]")) for r in rows]
 
     def update(self, document: Document):
         return self._k.journal.execute(

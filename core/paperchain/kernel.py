@@ -7,6 +7,7 @@ journal, stops the process pool and calls ``paperchain_shutdown``.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import json
 import logging
@@ -20,6 +21,7 @@ from .config import Config
 from .documents import Documents
 from .loader import discover, import_builtins, new_plugin_manager, register_objects
 from .registry import Registry
+from .workflows import Workflows
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +44,10 @@ class Kernel:
         self.blobs = None
         self.documents = Documents(self)
         self.engine = None
+        self.workflows = Workflows(self)
         self.listeners: list[Callable[[Event], None]] = []
         self._seq = 0
+        self._batches: dict[str, asyncio.Task] = {}  # batches running in the background
 
     @property
     def db_path(self) -> Path:
@@ -101,6 +105,10 @@ class Kernel:
         if self.db is None:
             return
         try:
+            # Unfinished batches stay "running" in the database; the next start resumes them.
+            for task in list(self._batches.values()):
+                task.cancel()
+            await asyncio.gather(*self._batches.values(), return_exceptions=True)
             await self.call_lifecycle("paperchain_shutdown", kernel=self)
             await self.engine.close()
             await self.journal.close()
@@ -114,6 +122,39 @@ class Kernel:
 
     async def __aexit__(self, *exc):
         await self.close()
+
+    # -- runs -----------------------------------------------------------------------------------
+
+    async def submit(self, workflow: str, *, documents=(), paths=(), inputs: dict | None = None,
+                     idempotency_key: str = "", source: str = "", created_by: str = "") -> str:
+        """Start runs of a saved, enabled workflow in the background; return the batch id at once
+        (after the batch and its runs are recorded). A repeated idempotency key starts nothing."""
+        wf = await self.workflows.workflow(workflow)
+        batch_id, created = await self.engine.create_batch(
+            wf, paths, inputs, documents=documents, source=source or "api",
+            idempotency_key=idempotency_key, created_by=created_by,
+        )
+        if created:
+            self.start_batch(batch_id)
+        return batch_id
+
+    def start_batch(self, batch_id: str) -> asyncio.Task:
+        """Run a recorded batch in the background (once per process)."""
+        task = self._batches.get(batch_id)
+        if task is None:
+            task = asyncio.create_task(self._run_in_background(batch_id))
+            self._batches[batch_id] = task
+        return task
+
+    async def _run_in_background(self, batch_id: str) -> None:
+        try:
+            await self.engine.run_batch(batch_id)
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the batch's runs record their own failures
+            log.exception("batch %s stopped", batch_id)
+        finally:
+            self._batches.pop(batch_id, None)
 
     # -- hooks and events ---------------------------------------------------------------------------
 

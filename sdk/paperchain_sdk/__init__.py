@@ -1,6 +1,15 @@
 """Paperchain's plugin SDK: hook specs, records, specs and contracts. Import from here."""
 
-from .errors import ConfigError, InputError, MissingDependency, PaperchainError, TransientError
+from .errors import (
+    ConfigError,
+    ConflictError,
+    InputError,
+    MissingDependency,
+    NotFoundError,
+    PaperchainError,
+    PermissionDenied,
+    TransientError,
+)
 from .hookspecs import hookimpl
 from .media import claimed_media_type, sniff_media_type
 from .records import (

@@ -53,3 +53,21 @@ class TransientError(PaperchainError):
     """Something outside failed for now (a server down, a lock held); retrying may succeed."""
 
     retryable = True
+
+
+class NotFoundError(PaperchainError):
+    """What was asked for does not exist (a document, run, entry …). The API answers 404."""
+
+    retryable = False
+
+
+class ConflictError(PaperchainError):
+    """The request clashes with the current state (a name taken, a nonce reused …). The API answers 409."""
+
+    retryable = False
+
+
+class PermissionDenied(PaperchainError):
+    """The caller is known but not allowed to do this. The API answers 403."""
+
+    retryable = False

@@ -1,18 +1,65 @@
-"""What plugins may rely on from the kernel object handed to lifecycle hooks."""
+"""What plugins may rely on from the kernel object handed to lifecycle and route hooks.
+
+A plugin never imports ``paperchain``; it receives the running kernel as ``kernel`` in
+``paperchain_startup``, ``paperchain_shutdown``, ``paperchain_event`` and ``paperchain_routes``
+and may use exactly what this protocol lists.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Any, Protocol
 
-from .records import Event
+from .records import Document, Event
+
+
+class BlobStoreAPI(Protocol):
+    """The content-addressed store (SHA-256) for bytes: documents, artifacts, model files."""
+
+    def put_bytes(self, data: bytes) -> tuple[str, int, Path]:
+        """Store bytes once per content; return ``(sha256, size, path)``. The file is read-only."""
+
+    def put_file(self, source: str | Path, *, move: bool = False) -> tuple[str, int, Path]:
+        """Store a file (streamed in chunks); return ``(sha256, size, path)``."""
+
+    def path(self, sha256: str) -> Path:
+        """Where the blob with this digest lives (it may not exist)."""
+
+
+class DocumentsAPI(Protocol):
+    async def get(self, document_id: str, *, text: bool = True) -> Document:
+        """A stored document with its findings; raises NotFoundError if there is none."""
+
+    async def ingest(self, path: str | Path, *, name: str | None = None, metadata: dict | None = None) -> Document:
+        """Store a file as a document (once per content) and return it."""
+
+    async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
+        """Documents with text and a non-empty ``tags`` list (``field='tags'``) or a metadata key
+        (``field='metadata.<key>'``): the training data users have labeled."""
 
 
 class KernelAPI(Protocol):
     data_dir: Path
+    """The deployment's data directory; a plugin keeps its own files under ``data_dir/<plugin>``."""
 
-    async def emit(self, event: Event) -> None:
-        """Record an event durably and pass it to every ``paperchain_event`` implementation."""
+    db_path: Path
+    """The SQLite database (WAL). Plugins may open their own connection and keep their own tables
+    in it, named with the plugin's prefix (``ledger_entries``, ``models_versions`` …)."""
+
+    blobs: BlobStoreAPI
+    documents: DocumentsAPI
+
+    async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
+        """Record an event (``type`` dotted, e.g. ``ledger.appended``) in the kernel's event log and
+        pass it to every ``paperchain_event`` implementation and live API subscriber. With
+        ``durable=True`` it returns once the event is committed."""
 
     def component(self, name: str) -> Any:
-        """The instance of an installed component, by name (imported on first use)."""
+        """The instance of an installed component, by name (imported on first use); this is how a
+        plugin uses another's service, e.g. ``kernel.component("notify.email").send(message)``."""
+
+    async def submit(self, workflow: str, *, documents: tuple[str, ...] = (), paths: tuple[str, ...] = (),
+                     inputs: dict | None = None, idempotency_key: str = "", source: str = "") -> str:
+        """Start runs of a saved workflow (by name) for stored documents (ids), files (paths) or
+        inputs alone; return the batch id. The same non-empty ``idempotency_key`` returns the
+        first batch's id instead of starting another."""

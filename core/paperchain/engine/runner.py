@@ -53,6 +53,9 @@ def _elide_large(value):
     return value
 
 
+DOCUMENT_ENTRY = "document:"  # a batch entry naming a stored document instead of a file
+
+
 def new_id(prefix: str) -> str:
     return f"{prefix}_{uuid.uuid4().hex[:20]}"
 
@@ -118,22 +121,49 @@ class Engine:
         self._env = {k: os.environ[k] for k in cfg.expose_env if k in os.environ}
         self._env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
         self._work_base = str(kernel.work_dir(""))
+        self._batch_keys: dict[str, str] = {}
 
     # -- batches --------------------------------------------------------------------------
 
-    async def submit(self, workflow: Workflow, paths=(), inputs: dict | None = None, *, source: str = "cli") -> str:
-        """Record a batch durably (before any work), ingest its documents, create its runs."""
+    async def submit(self, workflow: Workflow, paths=(), inputs: dict | None = None, *, documents=(),
+                     source: str = "cli", idempotency_key: str = "", created_by: str = "") -> str:
+        """Record a batch durably (before any work), ingest its files, create its runs.
+
+        ``paths`` are files to ingest, ``documents`` ids of stored documents; with neither, one run
+        gets ``inputs`` alone. A repeated non-empty ``idempotency_key`` returns the first batch's id.
+        """
+        return (await self.create_batch(workflow, paths, inputs, documents=documents, source=source,
+                                        idempotency_key=idempotency_key, created_by=created_by))[0]
+
+    async def create_batch(self, workflow: Workflow, paths=(), inputs: dict | None = None, *, documents=(),
+                           source: str = "cli", idempotency_key: str = "", created_by: str = "") -> tuple[str, bool]:
+        """As :meth:`submit`, also saying whether this call created the batch (False: a repeat)."""
+        if idempotency_key:
+            known = self._batch_keys.get(idempotency_key)
+            if known is None:
+                found = await self._batch_for_key(idempotency_key)
+                known = self._batch_keys.get(idempotency_key) or found  # a twin may have claimed it meanwhile
+            if known:
+                return known, False
         batch_id = new_id("batch")
-        paths = [str(Path(p).resolve()) for p in paths]
+        if idempotency_key:  # claimed before the first await, so a concurrent twin sees it
+            self._batch_keys[idempotency_key] = batch_id
+        entries = [str(Path(p).resolve()) for p in paths] + [DOCUMENT_ENTRY + d for d in documents]
         await self._save_workflow(workflow)
         await self.k.journal.upsert("batches", {
             "id": batch_id, "workflow": workflow.name, "workflow_hash": workflow.hash, "status": "ingesting",
-            "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(paths),
-            "total": max(len(paths), 1),
+            "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(entries),
+            "total": max(len(entries), 1), "idempotency_key": idempotency_key or None, "source": source,
+            "created_by": created_by or None,
         })
-        await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(paths)})
-        await self._ingest(batch_id, workflow, paths, inputs or {}, source, start=0)
-        return batch_id
+        await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(entries), "source": source})
+        await self._ingest(batch_id, workflow, entries, inputs or {}, source, start=0)
+        return batch_id, True
+
+    async def _batch_for_key(self, key: str) -> str | None:
+        async with self.k.db.execute("SELECT id FROM batches WHERE idempotency_key = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
 
     async def _ingest(self, batch_id: str, workflow: Workflow, paths: list[str], inputs: dict, source: str, start: int) -> None:
         pending = []
@@ -143,7 +173,11 @@ class Engine:
 
         async def one(seq: int) -> RunState:
             try:
-                document = await self.k.documents.ingest(paths[seq])
+                entry = paths[seq]
+                if entry.startswith(DOCUMENT_ENTRY):
+                    document = await self.k.documents.get(entry[len(DOCUMENT_ENTRY):], text=False)
+                else:
+                    document = await self.k.documents.ingest(entry)
                 return self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
             except PaperchainError as exc:  # a bad file fails its own run; the batch goes on
                 run = self._new_run(batch_id, seq, "document", workflow, None, inputs, source)
@@ -223,11 +257,12 @@ class Engine:
 
     # -- loading state -----------------------------------------------------------------------
 
-    async def _save_workflow(self, workflow: Workflow) -> None:
+    async def _save_workflow(self, workflow: Workflow, created_by: str = "") -> None:
         self._workflows[workflow.hash] = workflow
-        await self.k.journal.upsert("workflow_versions", {
-            "hash": workflow.hash, "name": workflow.name, "definition": json.dumps(workflow.definition), "created": now(),
-        })
+        await self.k.journal.execute(
+            "INSERT OR IGNORE INTO workflow_versions (hash, name, definition, created, created_by) VALUES (?, ?, ?, ?, ?)",
+            (workflow.hash, workflow.name, json.dumps(workflow.definition), now(), created_by or None),
+        )
 
     async def _workflow(self, digest: str) -> Workflow:
         workflow = self._workflows.get(digest)

@@ -59,7 +59,51 @@ def _v1(db: sqlite_utils.Database) -> None:
     db["events"].create({"seq": int, "type": str, "subject": str, "time": str, "data": str}, pk="seq")
 
 
-MIGRATIONS = [_v1]
+def _v2(db: sqlite_utils.Database) -> None:
+    """The API: saved workflows, users, keys, the audit log, step logs, idempotent batches."""
+    db["batches"].add_column("idempotency_key", str)
+    db["batches"].add_column("source", str)
+    db["batches"].add_column("created_by", str)
+    db["batches"].create_index(["idempotency_key"], unique=True)
+    db["batches"].create_index(["created"])
+    db["runs"].create_index(["workflow", "created"])
+    db["runs"].create_index(["document_id"])
+    db["documents"].add_column("deleted_by", str)
+    db["documents"].add_column("created_by", str)
+    db["documents"].add_column("tenant", str)
+    db["documents"].create_index(["created"])
+    db["workflows"].create(
+        {"name": str, "hash": str, "enabled": int, "created": str, "updated": str, "created_by": str,
+         "origin": str, "tenant": str},
+        pk="name",
+    )
+    db["workflow_versions"].add_column("created_by", str)
+    db["workflow_versions"].create_index(["name", "created"])
+    db["users"].create(
+        {"name": str, "password_hash": str, "role": str, "tenant": str, "created": str, "disabled": int},
+        pk="name",
+    )
+    db["api_keys"].create(
+        {"id": str, "secret_hash": str, "name": str, "owner": str, "role": str, "scopes": str,
+         "created": str, "last_used": str, "revoked": str, "expires": str},
+        pk="id",
+    )
+    db["refresh_tokens"].create(
+        {"id": str, "owner": str, "created": str, "expires": str, "revoked": str}, pk="id",
+    )
+    db["audit"].create(
+        {"id": int, "time": str, "actor": str, "action": str, "target": str, "ip": str,
+         "outcome": str, "status": int, "details": str},
+        pk="id",
+    )
+    db["audit"].create_index(["time"])
+    db["step_logs"].create(
+        {"run_id": str, "step_id": str, "attempt": int, "seq": int, "time": str, "level": str, "message": str},
+        pk=("run_id", "step_id", "attempt", "seq"),
+    )
+
+
+MIGRATIONS = [_v1, _v2]
 
 
 def migrate(path: Path) -> int:

@@ -1,0 +1,102 @@
+"""Helpers for plugins that add HTTP routes (``paperchain_routes``).
+
+The API server wraps every route in the same middleware: authentication, roles, rate limits,
+size limits, audit and error handling. A plugin's handler is a plain aiohttp handler; decorate it
+with :func:`endpoint` to say who may call it and what it takes and returns, which also puts it
+in the OpenAPI document. Raise :class:`~paperchain_sdk.errors.PaperchainError` subclasses for
+failures: InputError/ConfigError answer 400, NotFoundError 404, ConflictError 409,
+PermissionDenied 403, MissingDependency 503, all as ``{"error": {"code", "message", "details"}}``.
+
+This module does not import aiohttp: the SDK stays light.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import attrs
+
+from .errors import InputError
+from .settings import structure_settings
+
+ROLES = ("viewer", "editor", "admin")
+PRINCIPAL_KEY = "paperchain.principal"
+
+
+@attrs.frozen(kw_only=True)
+class Principal:
+    """Who is calling: a user (by password login) or an API key acting for its owner."""
+
+    name: str
+    role: str  # viewer < editor < admin
+    kind: str = "user"  # "user" or "key"
+    scopes: tuple[str, ...] = ()
+    tenant: str = ""
+
+    def allows(self, role: str) -> bool:
+        return ROLES.index(self.role) >= ROLES.index(role)
+
+
+@attrs.frozen(kw_only=True)
+class EndpointDoc:
+    summary: str = ""
+    role: str | None = None  # None: viewer for GET/HEAD, editor otherwise
+    public: bool = False  # no authentication (e.g. a signed webhook)
+    request: type | None = None  # an attrs class: the JSON body
+    response: type | None = None  # an attrs class: the JSON answer
+    query: type | None = None  # an attrs class: the query parameters
+    status: int = 200
+    tags: tuple[str, ...] = ()
+    audit: bool | None = None  # None: audit every non-GET call
+
+
+def endpoint(*, summary: str = "", role: str | None = None, public: bool = False, request: type | None = None,
+             response: type | None = None, query: type | None = None, status: int = 200,
+             tags: tuple[str, ...] = (), audit: bool | None = None) -> Callable:
+    """Describe a route handler: who may call it and the attrs classes of its body and answer."""
+    if role is not None and role not in ROLES:
+        raise ValueError(f"role must be one of {ROLES}, not {role!r}")
+    doc = EndpointDoc(summary=summary, role=role, public=public, request=request, response=response,
+                      query=query, status=status, tags=tuple(tags), audit=audit)
+
+    def decorate(handler):
+        handler.__paperchain_endpoint__ = doc
+        return handler
+
+    return decorate
+
+
+def endpoint_doc(handler) -> EndpointDoc:
+    return getattr(handler, "__paperchain_endpoint__", None) or EndpointDoc()
+
+
+def principal(request) -> Principal:
+    """The authenticated caller of a request (set by the server before the handler runs)."""
+    return request[PRINCIPAL_KEY]
+
+
+async def read_json(request, cls: type | None = None) -> Any:
+    """The request's JSON body, built into ``cls`` (an attrs class) with strict, readable errors."""
+    if request.content_type != "application/json":
+        raise InputError(f"expected a JSON body (Content-Type: application/json), got {request.content_type!r}.",
+                         hint="send the body as JSON with that header")
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise InputError(f"the body is not valid JSON: {exc}.", hint="check the JSON syntax") from None
+    if cls is None:
+        return body
+    if not isinstance(body, dict):
+        raise InputError("the JSON body must be an object.", hint="send {...} with the documented fields")
+    return structure_settings(cls, body, where="request body")
+
+
+def to_json(value: Any) -> Any:
+    """attrs instances (nested too) as plain JSON-ready data."""
+    if attrs.has(type(value)):
+        return {k: to_json(v) for k, v in attrs.asdict(value, recurse=False).items()}
+    if isinstance(value, dict):
+        return {k: to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [to_json(v) for v in value]
+    return value
