@@ -9,8 +9,8 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-# Debian packages the plugins need (fonts for PDF export).
-DEBIAN_PACKAGES := fonts-dejavu-core
+# Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR).
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
 PYTEST_ARGS ?=
 
 .PHONY: setup run test test-fast bench clean system-deps

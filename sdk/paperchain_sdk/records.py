@@ -246,7 +246,8 @@ class RunRequest:
 
     workflow: str
     inputs: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
-    documents: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    documents: tuple[str, ...] = attrs.field(default=(), converter=tuple)  # ids of stored documents
+    paths: tuple[str, ...] = attrs.field(default=(), converter=tuple)  # files to ingest
     idempotency_key: str = ""
     source: str = ""
 

@@ -48,6 +48,9 @@ def cli(ctx, config_path, debug):
     ctx.ensure_object(dict)
     ctx.obj["config_path"] = config_path
     ctx.obj["debug"] = debug
+    from .common import with_open_kernel
+
+    ctx.meta["paperchain.with_open_kernel"] = with_open_kernel  # for plugins' commands (paperchain_sdk.cli)
 
 
 def _register() -> None:
