@@ -53,6 +53,26 @@ class KernelSettings:
 
 
 @attrs.define
+class ApiSettings:
+    """The [api] table: how `paperchain serve` listens and protects itself."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    max_body: int = 1024 * 1024  # JSON bodies, bytes
+    max_upload: int = 2 * 1024**3  # document uploads, bytes
+    upload_types: list[str] = attrs.Factory(list)  # media types accepted on upload; empty: any recognised type
+    rate: float = 50.0  # requests per second per API key or user (token bucket refill)
+    burst: int = 200  # bucket size per key or user
+    ip_rate: float = 100.0  # requests per second per client address
+    ip_burst: int = 400
+    cors_origins: list[str] = attrs.Factory(list)  # empty: CORS off
+    token_minutes: int = 15  # access token (JWT) lifetime
+    refresh_days: int = 30
+    heartbeat: float = 15.0  # seconds between WebSocket/SSE heartbeats
+    subscriber_queue: int = 1000  # events held for a slow live client before it is dropped
+
+
+@attrs.define
 class PluginSelection:
     load: list[str] = attrs.Factory(list)
     disable: list[str] = attrs.Factory(list)
@@ -68,6 +88,7 @@ class Config:
     strict: bool = False
     components: dict[str, dict[str, Any]] = attrs.Factory(dict)
     workflows_dir: Path | None = None
+    api: ApiSettings = attrs.Factory(ApiSettings)
 
     @property
     def workers(self) -> int:
@@ -99,12 +120,13 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
     raw: dict[str, Any] = load_toml(file, "configuration file") if file else {}
     source = str(file) if file else "the defaults (no plugins.toml)"
     base = file.parent if file else Path.cwd()
-    unknown = set(raw) - {"paperchain", "plugins", "components"}
+    unknown = set(raw) - {"paperchain", "plugins", "components", "api"}
     if unknown:
         raise ConfigError(
             f"{source} has unknown table(s) {', '.join(sorted(unknown))}.",
-            hint="the tables are [paperchain], [plugins], [plugins.<name>] and [components.<name>]",
+            hint="the tables are [paperchain], [api], [plugins], [plugins.<name>] and [components.<name>]",
         )
+    api = structure_settings(ApiSettings, raw.get("api", {}), where=f"{source}, table [api]")
     kernel_table = dict(raw.get("paperchain", {}))
     kernel_table.update(overrides or {})
     for key, var in (("data_dir", "PAPERCHAIN_DATA_DIR"), ("concurrency", "PAPERCHAIN_CONCURRENCY"), ("workers", "PAPERCHAIN_WORKERS")):
@@ -151,4 +173,5 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
         strict=env.get("PAPERCHAIN_STRICT_PLUGINS", "") not in ("", "0", "false"),
         components=components,
         workflows_dir=(workflows_dir if workflows_dir is None or workflows_dir.is_absolute() else base / workflows_dir),
+        api=api,
     )

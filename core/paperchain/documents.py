@@ -31,17 +31,18 @@ def check_readable(path: Path) -> None:
         raise InputError(f"{path} cannot be read (permission denied).", hint=f"chmod u+r {path}")
 
 
-def detect_media_type(path: Path) -> str:
+def detect_media_type(path: Path, name: str | None = None) -> str:
     """What the content is; refuse a file whose name claims a format its content is not."""
     sniffed = sniff_media_type(path)
-    claimed = claimed_media_type(path.name)
+    name = name or path.name
+    claimed = claimed_media_type(name)
     if claimed in _CHECKABLE and sniffed != claimed:
         raise InputError(
-            f"{path.name} is named like {claimed} but its content is {_describe(sniffed)}.",
+            f"{name} is named like {claimed} but its content is {_describe(sniffed)}.",
             hint="the file is damaged or misnamed: check where it came from, or rename it to its real type",
         )
     if claimed and claimed.startswith("text/") and sniffed == "application/octet-stream":
-        raise InputError(f"{path.name} is named like text but holds binary data.", hint="check the file; rename it if it is not text")
+        raise InputError(f"{name} is named like text but holds binary data.", hint="check the file; rename it if it is not text")
     return sniffed
 
 
@@ -53,14 +54,15 @@ class Documents:
     def __init__(self, kernel):
         self._k = kernel
 
-    async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None) -> Document:
+    async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None,
+                     move: bool = False) -> Document:
         """Store a file (once per content) and return it as a Document. Bad files raise InputError.
 
         The database row goes through the journal (group commit); await ``kernel.journal.flush()``
         when it must be durable before going on.
         """
         path = Path(path)
-        media_type, (digest, size, blob) = await asyncio.to_thread(self._store, path)
+        media_type, (digest, size, blob) = await asyncio.to_thread(self._store, path, name, move)
         name = name or path.name
         self._k.journal.execute(
             "INSERT OR IGNORE INTO documents (id, name, media_type, size, created, metadata, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -69,12 +71,12 @@ class Documents:
         await self._k.emit("document.ingested", digest, {"name": name, "media_type": media_type, "size": size})
         return Document(id=digest, name=name, media_type=media_type, size=size, path=str(blob), metadata=metadata or {})
 
-    def _store(self, path: Path):
+    def _store(self, path: Path, name: str | None = None, move: bool = False):
         check_readable(path)
-        media_type = detect_media_type(path)
+        media_type = detect_media_type(path, name)
         if path.stat().st_size == 0:
-            raise InputError(f"{path.name} is empty (0 bytes).", hint="check that the file was completely written")
-        return media_type, self._k.blobs.put_file(path)
+            raise InputError(f"{name or path.name} is empty (0 bytes).", hint="check that the file was completely written")
+        return media_type, self._k.blobs.put_file(path, move=move)
 
     async def get(self, document_id: str, *, text: bool = True) -> Document:
         async with self._k.db.execute(

@@ -138,17 +138,18 @@ class Kernel:
             self.start_batch(batch_id)
         return batch_id
 
-    def start_batch(self, batch_id: str) -> asyncio.Task:
-        """Run a recorded batch in the background (once per process)."""
+    def start_batch(self, batch_id: str, *, resume: bool = False) -> asyncio.Task:
+        """Run a recorded batch in the background (once per process); ``resume`` first ingests
+        whatever a stop left un-ingested."""
         task = self._batches.get(batch_id)
         if task is None:
-            task = asyncio.create_task(self._run_in_background(batch_id))
+            task = asyncio.create_task(self._run_in_background(batch_id, resume))
             self._batches[batch_id] = task
         return task
 
-    async def _run_in_background(self, batch_id: str) -> None:
+    async def _run_in_background(self, batch_id: str, resume: bool) -> None:
         try:
-            await self.engine.run_batch(batch_id)
+            await (self.engine.resume_batch(batch_id) if resume else self.engine.run_batch(batch_id))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the batch's runs record their own failures

@@ -48,16 +48,21 @@ class EndpointDoc:
     status: int = 200
     tags: tuple[str, ...] = ()
     audit: bool | None = None  # None: audit every non-GET call
+    body: str | None = None  # a non-JSON body's media type, e.g. "application/octet-stream" for an upload
+    produces: str = "application/json"  # the answer's media type (a download: "application/octet-stream")
+    many: bool = False  # the answer is {"items": [response...], "next": cursor}
 
 
 def endpoint(*, summary: str = "", role: str | None = None, public: bool = False, request: type | None = None,
              response: type | None = None, query: type | None = None, status: int = 200,
-             tags: tuple[str, ...] = (), audit: bool | None = None) -> Callable:
+             tags: tuple[str, ...] = (), audit: bool | None = None, body: str | None = None,
+             produces: str = "application/json", many: bool = False) -> Callable:
     """Describe a route handler: who may call it and the attrs classes of its body and answer."""
     if role is not None and role not in ROLES:
         raise ValueError(f"role must be one of {ROLES}, not {role!r}")
     doc = EndpointDoc(summary=summary, role=role, public=public, request=request, response=response,
-                      query=query, status=status, tags=tuple(tags), audit=audit)
+                      query=query, status=status, tags=tuple(tags), audit=audit, body=body, produces=produces,
+                      many=many)
 
     def decorate(handler):
         handler.__paperchain_endpoint__ = doc

@@ -23,14 +23,15 @@ from typing import Any, Callable
 import attrs
 
 from paperchain_sdk import (
-    Artifact, Batch, BatchItem, ConfigError, Document, DocumentUpdate, Findings, InputError,
-    PaperchainError, Prediction, Result, RunContext,
+    Artifact, Batch, BatchItem, ConfigError, ConflictError, Document, DocumentUpdate, Findings, InputError,
+    NotFoundError, PaperchainError, Prediction, Result, RunContext,
 )
 from paperchain_sdk.contracts import STEP_METHOD
 
 from ..documents import now
 from . import expressions
 from .slots import PrioritySlots
+from .steplogs import StepLogs, current as current_step
 from .workflow import Step, Workflow, build_workflow
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 FINAL = {"succeeded", "failed", "skipped"}
 _INGEST_AT_ONCE = 16
 UNFINISHED_RUN = ("queued", "running")
+RETRYABLE_STEP = ("failed", "skipped", "cancelled")
 
 
 _LARGE = 64 * 1024
@@ -122,6 +124,10 @@ class Engine:
         self._env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
         self._work_base = str(kernel.work_dir(""))
         self._batch_keys: dict[str, str] = {}
+        self._run_tasks: dict[str, asyncio.Task] = {}  # runs waiting or running in this process
+        self._cancelled: set[str] = set()  # runs a user cancelled (not a shutdown)
+        self.logs = StepLogs(kernel.journal)
+        logging.getLogger().addHandler(self.logs)
 
     # -- batches --------------------------------------------------------------------------
 
@@ -213,10 +219,28 @@ class Engine:
         )
 
         async def guarded(run: RunState):
-            async with limit:
-                await self._execute_run(run)
+            try:
+                async with limit:
+                    await self._execute_run(run)
+            except asyncio.CancelledError:
+                if run.id not in self._cancelled:
+                    raise  # a shutdown: the run stays unfinished and is resumed on the next start
+                await self._mark_cancelled(run)
+            finally:
+                self._run_tasks.pop(run.id, None)
 
-        await asyncio.gather(*(guarded(r) for r in runs if r.status in UNFINISHED_RUN))
+        tasks = []
+        for run in runs:
+            if run.status in UNFINISHED_RUN:
+                self._run_tasks[run.id] = task = asyncio.create_task(guarded(run))
+                tasks.append(task)
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
         if workflow.batch_steps:
             await self._run_batch_steps(batch_id, workflow)
         async with self.k.db.execute(
@@ -227,6 +251,56 @@ class Engine:
         await self.k.journal.execute("UPDATE batches SET status = ?, finished = ? WHERE id = ?", (status, now(), batch_id))
         await self.k.emit("batch.finished", batch_id, {"status": status, "workflow": workflow.name}, durable=True)
         return status
+
+    async def cancel_run(self, run_id: str) -> str:
+        """Stop a queued or running run; its running steps are interrupted. Returns the run's status."""
+        async with self.k.db.execute("SELECT status FROM runs WHERE id = ?", (run_id,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            raise NotFoundError(f"there is no run {run_id}.", hint="GET /api/v1/runs lists them")
+        if row[0] not in UNFINISHED_RUN:
+            raise ConflictError(f"the run {run_id} has already {row[0]}.", hint="only queued or running runs can be cancelled")
+        task = self._run_tasks.get(run_id)
+        self._cancelled.add(run_id)
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+        else:  # recorded but not running in this process (e.g. left by a stopped server)
+            await self.k.journal.execute("UPDATE runs SET status = 'cancelled', finished = ?, error = ? WHERE id = ?",
+                                         (now(), "cancelled by a user", run_id))
+            await self.k.emit("run.cancelled", run_id, {}, durable=True)
+        return "cancelled"
+
+    async def _mark_cancelled(self, run: RunState) -> None:
+        run.status, run.finished, run.error = "cancelled", now(), "cancelled by a user"
+        for state in run.steps.values():
+            if state.status == "running":
+                state.status, state.finished, state.error = "cancelled", now(), "cancelled by a user"
+                self._save_step(run, state)
+        await self.k.journal.upsert("runs", run.row())
+        await self.k.emit("run.cancelled", run.id, self._run_data(run), durable=True)
+
+    async def retry_run(self, run_id: str) -> str:
+        """Make a failed or cancelled run runnable again from its failed steps (finished steps keep
+        their outputs); return its batch id, which the caller runs."""
+        async with self.k.db.execute("SELECT batch_id, status, kind, document_id FROM runs WHERE id = ?", (run_id,)) as c:
+            row = await c.fetchone()
+        if row is None:
+            raise NotFoundError(f"there is no run {run_id}.", hint="GET /api/v1/runs lists them")
+        batch_id, status, kind, document_id = row
+        if status not in ("failed", "cancelled"):
+            raise ConflictError(f"the run {run_id} is {status}; only failed or cancelled runs can be retried.")
+        if kind == "document" and document_id is None:
+            raise ConflictError(f"the run {run_id} failed before its file was stored, so there is nothing to retry.",
+                                hint="upload the file again and start a new run")
+        marks = ",".join("?" for _ in RETRYABLE_STEP)
+        self.k.journal.execute(f"UPDATE steps SET status = 'queued', error = NULL, error_detail = NULL, finished = NULL, "
+                               f"continued = 0 WHERE run_id = ? AND status IN ({marks})", (run_id, *RETRYABLE_STEP))
+        self.k.journal.execute("UPDATE runs SET status = 'queued', error = NULL, finished = NULL WHERE id = ?", (run_id,))
+        await self.k.journal.execute("UPDATE batches SET status = 'running', finished = NULL WHERE id = ?", (batch_id,))
+        self._cancelled.discard(run_id)
+        await self.k.emit("run.retried", run_id, {"batch": batch_id}, durable=True)
+        return batch_id
 
     async def _run_batch_steps(self, batch_id: str, workflow: Workflow) -> None:
         existing = await self._load_runs(batch_id, workflow, kinds=("batch",))
@@ -241,19 +315,26 @@ class Engine:
     async def resume(self) -> list[str]:
         """Finish every batch a crash or stop left unfinished; return their ids."""
         async with self.k.db.execute(
-            "SELECT id, paths, inputs FROM batches WHERE status IN ('ingesting', 'running') ORDER BY created"
+            "SELECT id FROM batches WHERE status IN ('ingesting', 'running') ORDER BY created"
         ) as cursor:
-            batches = await cursor.fetchall()
-        for batch_id, paths, inputs in batches:
-            workflow = await self._batch_workflow(batch_id)
-            async with self.k.db.execute("SELECT count(*), max(seq) FROM runs WHERE batch_id = ? AND kind != 'batch'", (batch_id,)) as c:
-                count, last = await c.fetchone()
-            paths = json.loads(paths)
-            if count == 0 or (last is not None and last + 1 < len(paths)):
-                await self._ingest(batch_id, workflow, paths, json.loads(inputs), "resume", start=0 if count == 0 else last + 1)
-            await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
-            await self.run_batch(batch_id)
-        return [b[0] for b in batches]
+            batches = [row[0] for row in await cursor.fetchall()]
+        for batch_id in batches:
+            await self.resume_batch(batch_id)
+        return batches
+
+    async def resume_batch(self, batch_id: str) -> str:
+        """Ingest what a stop left un-ingested, then run what is unfinished; return the batch status."""
+        async with self.k.db.execute("SELECT paths, inputs, source FROM batches WHERE id = ?", (batch_id,)) as cursor:
+            paths, inputs, source = await cursor.fetchone()
+        workflow = await self._batch_workflow(batch_id)
+        async with self.k.db.execute("SELECT count(*), max(seq) FROM runs WHERE batch_id = ? AND kind != 'batch'", (batch_id,)) as c:
+            count, last = await c.fetchone()
+        paths = json.loads(paths)
+        if count == 0 or (last is not None and last + 1 < len(paths)):
+            await self._ingest(batch_id, workflow, paths, json.loads(inputs), source or "resume",
+                               start=0 if count == 0 else last + 1)
+        await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
+        return await self.run_batch(batch_id)
 
     # -- loading state -----------------------------------------------------------------------
 
@@ -404,7 +485,7 @@ class Engine:
         if not should_run:
             state.status, state.finished = "skipped", now()
             self._save_step(run, state)
-            await self.k.emit("step.skipped", f"{run.id}/{step.id}", {"run": run.id, "step": step.id})
+            await self.k.emit("step.skipped", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id})
             return
         try:
             entry = self.k.registry.get(step.uses)
@@ -424,33 +505,42 @@ class Engine:
                 self._save_attempt(run, state, "running")
                 if entry.spec.side_effects:
                     await intent  # the intent is durable before the world is touched
-                await self.k.emit("step.started", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "attempt": state.attempts})
+                await self.k.emit("step.started", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "attempt": state.attempts})
+                where = (run.id, step.id, state.attempts)
+                token = current_step.set(where)
+                self.logs.write(where, "info", f"attempt {state.attempts} of {step.uses} started")
                 try:
                     result = await self._call(entry, run, step, options, state.attempts, key)
                     state.outputs, state.outputs_json = await self._absorb(entry, run, step, result)
                 except asyncio.CancelledError:
+                    self.logs.write(where, "warning", "cancelled")
                     raise
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
                     message, detail, retryable = self._describe(exc, step)
                     state.error, state.error_detail = message, detail
+                    self.logs.write(where, "error", f"failed: {message}" + ("" if retryable else " (not retryable)"))
                     self._save_attempt(run, state, "failed")
                     if last or not retryable:
                         return await self._finish_failed(run, step, state, message, detail)
                 else:
+                    self.logs.write(where, "info", "succeeded")
                     state.status, state.finished = "succeeded", now()
                     self._save_attempt(run, state, "succeeded")
                     self._save_step(run, state, key)
-                    await self.k.emit("step.succeeded", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "attempt": state.attempts})
+                    await self.k.emit("step.succeeded", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "attempt": state.attempts})
                     return
+                finally:
+                    current_step.reset(token)
+                    self.logs.done(where)
             delay = step.retry.delay(state.attempts, self._random)
-            await self.k.emit("step.retrying", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "error": state.error, "delay": delay})
+            await self.k.emit("step.retrying", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "error": state.error, "delay": delay})
             await asyncio.sleep(delay)
 
     async def _finish_failed(self, run, step, state, message, detail) -> None:
         state.status, state.error, state.error_detail, state.finished = "failed", message, detail, now()
         state.continued = step.continue_on_error
         self._save_step(run, state)
-        await self.k.emit("step.failed", f"{run.id}/{step.id}", {"run": run.id, "step": step.id, "error": message})
+        await self.k.emit("step.failed", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "error": message})
 
     def _check_scope(self, entry, run: RunState, step: Step) -> None:
         if entry.kind in ("exporter", "analyzer") and getattr(entry.spec, "scope", "document") == "document" and run.document is None:
@@ -545,6 +635,7 @@ class Engine:
         return self._pool
 
     async def close(self) -> None:
+        logging.getLogger().removeHandler(self.logs)
         if self._pool is not None:
             self._pool.close()
             await asyncio.to_thread(self._pool.join, 10)

@@ -1,0 +1,311 @@
+"""Users, passwords, tokens and API keys.
+
+- Passwords are hashed with argon2id (argon2-cffi); there is no default password: the first admin
+  comes from `paperchain users create` or PAPERCHAIN_ADMIN_PASSWORD on first start.
+- Login gives a short-lived JWT (PyJWT, HS256, key kept under the data directory, mode 0600) and a
+  refresh token that is rotated on use and stored hashed.
+- API keys look like ``pck_<id>_<secret>``; only SHA-256 of the secret is stored (a random
+  256-bit secret needs no slow hash), they carry a role no higher than their owner's and scopes,
+  can expire and be revoked, and record when they were last used.
+
+Keys and users are cached in memory (one process serves the API), so authenticating a request
+costs no database round trip; every change goes through this class and updates the cache.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import os
+import re
+import secrets
+import time
+from datetime import datetime, timedelta, timezone
+
+import attrs
+
+from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
+from paperchain_sdk.web import ROLES, Principal
+
+from ..documents import now
+
+NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+MIN_PASSWORD = 10
+SCOPE = re.compile(r"^(\*|[a-z][a-z0-9_-]*(:read|:write)?)$")
+
+
+class AuthError(Exception):
+    """Authentication failed: the API answers 401 with this message."""
+
+
+@attrs.define
+class KeyRecord:
+    id: str
+    secret_hash: str
+    name: str
+    owner: str
+    role: str
+    scopes: tuple[str, ...]
+    created: str
+    expires: str | None
+    revoked: str | None
+    last_used: str | None
+    tenant: str = ""
+
+
+def _hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _lower_role(a: str, b: str) -> str:
+    return ROLES[min(ROLES.index(a), ROLES.index(b))]
+
+
+class Accounts:
+    def __init__(self, kernel, *, token_minutes: int = 15, refresh_days: int = 30):
+        import argon2
+
+        self.k = kernel
+        self.token_seconds = token_minutes * 60
+        self.refresh_days = refresh_days
+        self.hasher = argon2.PasswordHasher()
+        self.users: dict[str, dict] = {}
+        self.keys: dict[str, KeyRecord] = {}
+        self._used: dict[str, float] = {}  # key id -> when last_used was last written
+        self.secret = self._signing_key()
+
+    def _signing_key(self) -> bytes:
+        path = self.k.data_dir / "api" / "jwt.key"
+        path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        if not path.exists():
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(secrets.token_bytes(32))
+        return path.read_bytes()
+
+    async def load(self) -> None:
+        async with self.k.db.execute("SELECT name, password_hash, role, tenant, created, disabled FROM users") as c:
+            for name, pw, role, tenant, created, disabled in await c.fetchall():
+                self.users[name] = {"name": name, "password_hash": pw, "role": role, "tenant": tenant or "",
+                                    "created": created, "disabled": bool(disabled)}
+        async with self.k.db.execute(
+            "SELECT id, secret_hash, name, owner, role, scopes, created, expires, revoked, last_used FROM api_keys"
+        ) as c:
+            for row in await c.fetchall():
+                record = KeyRecord(*row[:5], tuple(json.loads(row[5] or "[]")), *row[6:])
+                record.tenant = self.users.get(record.owner, {}).get("tenant", "")
+                self.keys[record.id] = record
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def _check_password(self, password: str) -> None:
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
+            raise InputError(f"the password must have at least {MIN_PASSWORD} characters.", hint="choose a longer one")
+
+    async def create_user(self, name: str, password: str, role: str = "viewer", tenant: str = "") -> dict:
+        if not NAME.match(name or ""):
+            raise InputError(f"{name!r} is not a valid user name.", hint="use 1-64 letters, digits, '_', '.', '@' or '-'")
+        if role not in ROLES:
+            raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
+        self._check_password(password)
+        if name in self.users:
+            raise ConflictError(f"the user {name!r} exists.", hint="choose another name")
+        user = {"name": name, "password_hash": self.hasher.hash(password), "role": role, "tenant": tenant or "",
+                "created": now(), "disabled": False}
+        await self.k.journal.upsert("users", {**user, "disabled": 0, "tenant": tenant or None})
+        self.users[name] = user
+        return self.public(user)
+
+    async def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
+                          password: str | None = None) -> dict:
+        user = self.user(name)
+        if role is not None:
+            if role not in ROLES:
+                raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
+            user["role"] = role
+        if disabled is not None:
+            user["disabled"] = bool(disabled)
+        if password is not None:
+            self._check_password(password)
+            user["password_hash"] = self.hasher.hash(password)
+        await self.k.journal.upsert("users", {**user, "disabled": int(user["disabled"]), "tenant": user["tenant"] or None})
+        return self.public(user)
+
+    def user(self, name: str) -> dict:
+        if name not in self.users:
+            raise NotFoundError(f"there is no user {name!r}.", hint="GET /api/v1/users lists them")
+        return self.users[name]
+
+    @staticmethod
+    def public(user: dict) -> dict:
+        return {k: user[k] for k in ("name", "role", "tenant", "created", "disabled")}
+
+    async def ensure_admin_from_env(self, env=os.environ) -> str | None:
+        """Create the first admin from PAPERCHAIN_ADMIN_PASSWORD when there are no users yet."""
+        if self.users or not env.get("PAPERCHAIN_ADMIN_PASSWORD"):
+            return None
+        name = env.get("PAPERCHAIN_ADMIN_USER", "admin")
+        await self.create_user(name, env["PAPERCHAIN_ADMIN_PASSWORD"], "admin")
+        await self.k.journal.flush()
+        return name
+
+    # -- tokens ---------------------------------------------------------------------------------
+
+    async def login(self, name: str, password: str) -> dict:
+        import argon2
+
+        user = self.users.get(name)
+        try:
+            if user is None:
+                self.hasher.hash(password or "x")  # the same work either way: no user-name oracle by timing
+                raise AuthError("wrong user name or password")
+            self.hasher.verify(user["password_hash"], password or "")
+        except argon2.exceptions.VerificationError:
+            raise AuthError("wrong user name or password") from None
+        if user["disabled"]:
+            raise AuthError(f"the user {name!r} is disabled")
+        return await self._tokens(user)
+
+    async def _tokens(self, user: dict) -> dict:
+        import jwt
+
+        issued = int(time.time())
+        access = jwt.encode({"sub": user["name"], "role": user["role"], "tenant": user["tenant"], "iat": issued,
+                             "exp": issued + self.token_seconds, "typ": "access"}, self.secret, algorithm="HS256")
+        refresh_id, refresh_secret = secrets.token_hex(8), secrets.token_urlsafe(32)
+        expires = datetime.now(timezone.utc) + timedelta(days=self.refresh_days)
+        await self.k.journal.upsert("refresh_tokens", {
+            "id": f"{refresh_id}:{_hash(refresh_secret)}", "owner": user["name"], "created": now(),
+            "expires": expires.isoformat(), "revoked": None,
+        })
+        return {"access_token": access, "token_type": "Bearer", "expires_in": self.token_seconds,
+                "refresh_token": f"pcr_{refresh_id}_{refresh_secret}"}
+
+    async def refresh(self, token: str) -> dict:
+        row_id = self._refresh_row_id(token)
+        async with self.k.db.execute("SELECT owner, expires, revoked FROM refresh_tokens WHERE id = ?", (row_id,)) as c:
+            row = await c.fetchone()
+        if row is None or row[2] or row[1] < datetime.now(timezone.utc).isoformat():
+            raise AuthError("the refresh token is unknown, expired or already used; log in again")
+        await self.k.journal.execute("UPDATE refresh_tokens SET revoked = ? WHERE id = ?", (now(), row_id))
+        user = self.users.get(row[0])
+        if user is None or user["disabled"]:
+            raise AuthError("the user of this refresh token is gone or disabled")
+        return await self._tokens(user)
+
+    async def logout(self, token: str) -> None:
+        await self.k.journal.execute("UPDATE refresh_tokens SET revoked = ? WHERE id = ?", (now(), self._refresh_row_id(token)))
+
+    @staticmethod
+    def _refresh_row_id(token: str) -> str:
+        parts = (token or "").split("_")
+        if len(parts) < 3 or parts[0] != "pcr":
+            raise AuthError("that is not a refresh token (they start with 'pcr_')")
+        return f"{parts[1]}:{_hash('_'.join(parts[2:]))}"
+
+    # -- API keys -------------------------------------------------------------------------------
+
+    async def create_key(self, owner: Principal, name: str, role: str | None, scopes: list[str],
+                         expires_days: int | None) -> tuple[KeyRecord, str]:
+        role = role or owner.role
+        if role not in ROLES:
+            raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
+        if not owner.allows(role):
+            raise PermissionDenied(f"a {owner.role} cannot create a key with the role {role!r}.",
+                                   hint="ask for a role no higher than your own")
+        scopes = list(scopes or ["*"])
+        bad = [s for s in scopes if not isinstance(s, str) or not SCOPE.match(s)]
+        if bad:
+            raise InputError(f"invalid scope(s) {bad}.", hint="write '*', '<area>' or '<area>:read', e.g. 'documents:read'")
+        if expires_days is not None and expires_days <= 0:
+            raise InputError("expires_days must be positive.", hint="leave it out for a key that does not expire")
+        key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
+        expires = (datetime.now(timezone.utc) + timedelta(days=expires_days)).isoformat() if expires_days else None
+        record = KeyRecord(id=key_id, secret_hash=_hash(secret), name=name or key_id, owner=owner.name, role=role,
+                           scopes=tuple(scopes), created=now(), expires=expires, revoked=None, last_used=None,
+                           tenant=owner.tenant)
+        await self.k.journal.upsert("api_keys", self._key_row(record))
+        self.keys[key_id] = record
+        return record, f"pck_{key_id}_{secret}"
+
+    @staticmethod
+    def _key_row(record: KeyRecord) -> dict:
+        row = attrs.asdict(record)
+        row.pop("tenant")
+        row["scopes"] = json.dumps(list(record.scopes))
+        return row
+
+    async def revoke_key(self, key_id: str, by: Principal) -> KeyRecord:
+        record = self.keys.get(key_id)
+        if record is None or (record.owner != by.name and not by.allows("admin")):
+            raise NotFoundError(f"there is no key {key_id!r} of yours.", hint="GET /api/v1/keys lists them")
+        if record.revoked is None:
+            record.revoked = now()
+            await self.k.journal.upsert("api_keys", self._key_row(record))
+        return record
+
+    @staticmethod
+    def key_view(record: KeyRecord) -> dict:
+        return {"id": record.id, "name": record.name, "owner": record.owner, "role": record.role,
+                "scopes": list(record.scopes), "created": record.created, "expires": record.expires,
+                "revoked": record.revoked, "last_used": record.last_used}
+
+    # -- authentication -------------------------------------------------------------------------
+
+    def authenticate(self, header: str | None, api_key: str | None) -> Principal:
+        """The principal behind an Authorization header (Bearer JWT or key) or X-API-Key."""
+        token = api_key
+        if token is None and header:
+            scheme, _, value = header.partition(" ")
+            if scheme.lower() != "bearer" or not value:
+                raise AuthError("the Authorization header must be 'Bearer <token or API key>'")
+            token = value.strip()
+        if not token:
+            raise AuthError("authentication required: send 'Authorization: Bearer <token>' or 'X-API-Key: <key>'")
+        if token.startswith("pck_"):
+            return self._key_principal(token)
+        return self._jwt_principal(token)
+
+    def _jwt_principal(self, token: str) -> Principal:
+        import jwt
+
+        try:
+            claims = jwt.decode(token, self.secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the access token has expired; refresh it at /api/v1/auth/refresh") from None
+        except jwt.InvalidTokenError:
+            raise AuthError("the access token is invalid") from None
+        user = self.users.get(claims["sub"])
+        if user is None or user["disabled"] or claims.get("typ") != "access":
+            raise AuthError("the access token's user is gone or disabled")
+        # The role is read now, not from the token, so a demotion applies at once.
+        return Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"])
+
+    def _key_principal(self, token: str) -> Principal:
+        parts = token.split("_", 2)
+        record = self.keys.get(parts[1]) if len(parts) == 3 else None
+        if record is None or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
+            raise AuthError("the API key is not valid")
+        if record.revoked:
+            raise AuthError("the API key was revoked")
+        stamp = now()
+        if record.expires and record.expires < stamp:
+            raise AuthError("the API key has expired")
+        owner = self.users.get(record.owner)
+        if owner is None or owner["disabled"]:
+            raise AuthError("the API key's owner is gone or disabled")
+        record.last_used = stamp
+        if time.monotonic() - self._used.get(record.id, -1e9) > 60:  # write at most once a minute per key
+            self._used[record.id] = time.monotonic()
+            self.k.journal.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (stamp, record.id))
+        return Principal(name=record.owner, role=_lower_role(record.role, owner["role"]), kind="key",
+                         scopes=record.scopes, tenant=owner["tenant"])
+
+
+def scope_allows(scopes: tuple[str, ...], area: str, write: bool) -> bool:
+    """Whether key scopes cover a request to an API area ('documents', 'runs', 'ledger' …)."""
+    for scope in scopes:
+        if scope == "*" or scope == area or scope == f"{area}:write" or (not write and scope == f"{area}:read"):
+            return True
+    return False

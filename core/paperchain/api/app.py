@@ -1,0 +1,115 @@
+"""The application factory: ``create_app(kernel)`` builds the aiohttp app serving the API.
+
+There is no module-level app. The kernel is opened by the caller (``paperchain serve`` or a
+test); the app's start-up loads accounts, resumes unfinished batches and starts triggers, and its
+clean-up stops them.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import attrs
+from aiohttp import web
+
+from .. import __version__
+from ..config import ApiSettings
+from .accounts import Accounts
+from .audit import Audit
+from .live import Hub
+from .metrics import Metrics
+from .middleware import STATE, pipeline
+from .ratelimit import TokenBuckets
+
+log = logging.getLogger("paperchain.api")
+
+
+@attrs.define
+class State:
+    kernel: object
+    settings: ApiSettings
+    accounts: Accounts
+    audit: Audit
+    metrics: Metrics
+    hub: Hub
+    ip_buckets: TokenBuckets
+    key_buckets: TokenBuckets
+    openapi: dict | None = None
+    triggers: object = None
+
+    def cors_headers(self, request) -> dict:
+        origin = request.headers.get("Origin")
+        if not origin or origin not in self.settings.cors_origins and "*" not in self.settings.cors_origins:
+            return {}
+        return {"Access-Control-Allow-Origin": origin, "Vary": "Origin",
+                "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
+                "Access-Control-Allow-Headers": "Authorization, Content-Type, X-API-Key, Last-Event-ID",
+                "Access-Control-Max-Age": "600"}
+
+
+def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = True,
+               load_workflows: bool = True) -> web.Application:
+    """The API application for an opened kernel."""
+    from .routes import accounts, documents, events, plugins, runs, system, workflows
+
+    settings = settings or kernel.config.api
+    metrics = Metrics(kernel)
+    state = State(
+        kernel=kernel, settings=settings,
+        accounts=Accounts(kernel, token_minutes=settings.token_minutes, refresh_days=settings.refresh_days),
+        audit=Audit(kernel), metrics=metrics, hub=Hub(kernel, queue_size=settings.subscriber_queue, metrics=metrics),
+        ip_buckets=TokenBuckets(settings.ip_rate, settings.ip_burst),
+        key_buckets=TokenBuckets(settings.rate, settings.burst),
+    )
+    app = web.Application(middlewares=[pipeline], client_max_size=settings.max_body)
+    app[STATE] = state
+    for module in (system, accounts, documents, workflows, runs, plugins, events):
+        app.router.add_routes(module.routes)
+    for route in kernel.routes():  # plugins' own routes, under the same middleware
+        try:
+            app.router.add_routes([route])
+        except Exception as exc:  # noqa: BLE001 - one bad plugin route must not stop the server
+            log.error("a plugin route was not added: %s", exc)
+    system.add_docs(app)
+
+    async def start(app):
+        await state.accounts.load()
+        await state.audit.load()
+        created = await state.accounts.ensure_admin_from_env()
+        if created:
+            log.warning("created the admin user %r from PAPERCHAIN_ADMIN_PASSWORD", created)
+        if load_workflows and kernel.config.workflows_dir and kernel.config.workflows_dir.is_dir():
+            await kernel.workflows.load_dir(kernel.config.workflows_dir)
+        for batch_id in await _unfinished(kernel):
+            kernel.start_batch(batch_id, resume=True)
+        if triggers:
+            state.triggers = await _start_triggers(kernel)
+
+    async def stop(app):
+        if state.triggers is not None:
+            await state.triggers.stop()
+        for sub in list(state.hub.subscribers):
+            state.hub.drop(sub)
+
+    app.on_startup.append(start)
+    app.on_shutdown.append(stop)
+    return app
+
+
+async def _unfinished(kernel) -> list[str]:
+    async with kernel.db.execute("SELECT id FROM batches WHERE status IN ('ingesting', 'running') ORDER BY created") as c:
+        return [row[0] for row in await c.fetchall()]
+
+
+async def _start_triggers(kernel):
+    try:
+        from ..trigger_host import TriggerHost
+    except ImportError:  # the trigger host arrives with the triggers plugin's work
+        return None
+    host = TriggerHost(kernel)
+    await host.start()
+    return host
+
+
+def version() -> str:
+    return __version__

@@ -1,0 +1,131 @@
+"""Live events: every kernel event, as CloudEvents 1.0 JSON, to WebSocket and SSE subscribers.
+
+- Topics: ``runs`` (run, step and batch events), ``run:<id>``, ``workflow:<name>``, ``documents``,
+  ``notifications`` (the subscriber's own), ``audit`` (admins), ``*`` (all a role may see).
+- ``since``: a client that reconnects says the last ``sequence`` it saw and first receives every
+  later event from the durable event log, then live ones, with no gap and no repeat.
+- Backpressure: each subscriber has a bounded queue; a client that lets it fill is dropped (told
+  to reconnect with ``since``) so one slow reader never stalls the server or other readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from paperchain_sdk import Event
+from paperchain_sdk.web import Principal
+
+_RUN_KINDS = ("run.", "step.", "batch.")
+
+
+def cloudevent(event: Event) -> str:
+    return json.dumps({
+        "specversion": "1.0", "id": str(event.seq), "source": "/paperchain", "type": f"io.paperchain.{event.type}",
+        "subject": event.subject, "time": event.time, "datacontenttype": "application/json",
+        "sequence": str(event.seq), "data": dict(event.data),
+    })
+
+
+def matches(topic: str, event: Event, who: Principal) -> bool:
+    kind, data = event.type, event.data
+    if kind.startswith("notification."):
+        return topic in ("notifications", "*") and data.get("user") == who.name
+    if kind.startswith("audit."):
+        return topic in ("audit", "*") and who.allows("admin")
+    if topic == "*":
+        return True
+    if topic == "runs":
+        return kind.startswith(_RUN_KINDS)
+    if topic == "documents":
+        return kind.startswith("document.")
+    if topic.startswith("run:"):
+        run_id = topic[4:]
+        return (kind.startswith("run.") and event.subject == run_id) or (kind.startswith("step.") and data.get("run") == run_id)
+    if topic.startswith("workflow:"):
+        name = topic[9:]
+        return data.get("workflow") == name or (kind.startswith("workflow.") and event.subject == name)
+    return False
+
+
+def check_topics(topics) -> list[str]:
+    from paperchain_sdk import InputError
+
+    if not isinstance(topics, list) or not all(isinstance(t, str) for t in topics) or not topics:
+        raise InputError("topics must be a non-empty list of strings.",
+                         hint="e.g. [\"runs\"], [\"run:<id>\"], [\"workflow:<name>\"], [\"documents\"], [\"notifications\"]")
+    for topic in topics:
+        if topic not in ("runs", "documents", "notifications", "audit", "*") and not topic.startswith(("run:", "workflow:")):
+            raise InputError(f"unknown topic {topic!r}.",
+                             hint="topics: runs, run:<id>, workflow:<name>, documents, notifications, audit, *")
+    return topics
+
+
+class Subscriber:
+    def __init__(self, who: Principal, topics: list[str], size: int):
+        self.who = who
+        self.topics = topics
+        self.queue: asyncio.Queue = asyncio.Queue(size)
+        self.dropped = False
+        self.last_seq = 0  # the highest sequence handed to this client
+
+    def wants(self, event: Event) -> bool:
+        return any(matches(t, event, self.who) for t in self.topics)
+
+
+class Hub:
+    def __init__(self, kernel, *, queue_size: int, metrics=None):
+        self.k = kernel
+        self.queue_size = queue_size
+        self.metrics = metrics
+        self.subscribers: set[Subscriber] = set()
+        kernel.listeners.append(self.publish)
+
+    def publish(self, event: Event) -> None:
+        if not self.subscribers:
+            return
+        encoded = None
+        for sub in list(self.subscribers):
+            if sub.dropped or not sub.wants(event):
+                continue
+            if encoded is None:
+                encoded = cloudevent(event)  # once per event, however many subscribers
+            try:
+                sub.queue.put_nowait((event.seq, encoded))
+            except asyncio.QueueFull:
+                self.drop(sub)
+
+    def drop(self, sub: Subscriber) -> None:
+        sub.dropped = True
+        self.subscribers.discard(sub)
+        if self.metrics:
+            self.metrics.dropped.inc()
+        try:
+            sub.queue.put_nowait(None)
+        except asyncio.QueueFull:
+            sub.queue.get_nowait()
+            sub.queue.put_nowait(None)
+
+    async def subscribe(self, who: Principal, topics: list[str], since: int | None) -> tuple[Subscriber, list]:
+        """Register a subscriber; return it and the backlog (events after ``since``) to send first."""
+        sub = Subscriber(who, check_topics(topics), self.queue_size)
+        self.subscribers.add(sub)  # live events queue up while the backlog is read
+        backlog = []
+        if since is not None:
+            await self.k.journal.flush()
+            async with self.k.db.execute(
+                "SELECT seq, type, subject, time, data FROM events WHERE seq > ? ORDER BY seq", (since,)
+            ) as cursor:
+                async for seq, kind, subject, time, data in cursor:
+                    event = Event(type=kind, subject=subject or "", data=json.loads(data or "{}"), time=time, seq=seq)
+                    if sub.wants(event):
+                        backlog.append((seq, cloudevent(event)))
+        sub.last_seq = backlog[-1][0] if backlog else (since or 0)
+        return sub, backlog
+
+    def unsubscribe(self, sub: Subscriber) -> None:
+        self.subscribers.discard(sub)
+
+    @property
+    def seq(self) -> int:
+        return self.k._seq

@@ -1,0 +1,65 @@
+"""Small helpers the route modules share."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from aiohttp import web
+
+from paperchain_sdk import InputError
+from paperchain_sdk.web import PRINCIPAL_KEY, to_json
+
+from ..middleware import STATE
+from ..openapi import parse_query
+
+
+def state(request: web.Request):
+    return request.app[STATE]
+
+
+def kernel(request: web.Request):
+    return request.app[STATE].kernel
+
+
+def who(request: web.Request):
+    return request[PRINCIPAL_KEY]
+
+
+def reply(value: Any, status: int = 200) -> web.Response:
+    return web.json_response(to_json(value), status=status, dumps=_dumps)
+
+
+def page(items: list, next_cursor: str | None) -> web.Response:
+    return reply({"items": items, "next": next_cursor})
+
+
+def _dumps(value) -> str:
+    return json.dumps(value, default=str)
+
+
+def query(request: web.Request, cls: type):
+    return parse_query(cls, request.rel_url.query)
+
+
+def encode_cursor(*values) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str | None, size: int) -> list | None:
+    if not cursor:
+        return None
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        if isinstance(values, list) and len(values) == size:
+            return values
+    except (ValueError, UnicodeDecodeError):
+        pass
+    raise InputError("the cursor is not valid.", hint="pass back the 'next' value of the previous page unchanged")
+
+
+def audit_target(request: web.Request, target: str, **details) -> None:
+    request["audit.target"] = target
+    if details:
+        request["audit.details"] = details

@@ -1,0 +1,251 @@
+"""Documents: streaming upload, download, metadata, list, full-text search, soft delete."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import tempfile
+from pathlib import Path
+
+from aiohttp import web
+
+from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.web import endpoint, read_json
+
+from ...documents import now
+from ..errors import ApiError
+from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
+from .common import audit_target, decode_cursor, encode_cursor, kernel, page, query, reply, state, who
+
+routes = web.RouteTableDef()
+_CHUNK = 256 * 1024
+_SAFE_NAME = re.compile(r"[^\w.\- ()+,@]")
+_COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
+
+
+def _out(row) -> DocumentOut:
+    return DocumentOut(id=row[0], name=row[1], media_type=row[2], size=row[3], created=row[4],
+                       metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), created_by=row[7],
+                       has_text=bool(row[8]))
+
+
+def _tenant_clause(request) -> tuple[str, tuple]:
+    tenant = who(request).tenant
+    return (" AND tenant = ?", (tenant,)) if tenant else ("", ())
+
+
+async def _row(request, document_id: str):
+    clause, params = _tenant_clause(request)
+    async with kernel(request).db.execute(
+        f"SELECT {_COLUMNS} FROM documents WHERE id = ? AND deleted IS NULL{clause}", (document_id, *params),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
+    return row
+
+
+def clean_name(name: str | None) -> str:
+    """A file name a client sent, reduced to its last part with no path tricks."""
+    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = _SAFE_NAME.sub("_", base).lstrip(".")
+    return base[:200] or "upload"
+
+
+@routes.post("/api/v1/documents")
+@endpoint(summary="Upload a document: multipart/form-data (field 'file') or the raw bytes as the body "
+                  "(name it with ?name=). Streamed to disk, never held in memory.",
+          role="editor", query=UploadQuery, body="multipart/form-data,application/octet-stream",
+          response=DocumentOut, status=201, tags=("documents",))
+async def upload(request):
+    s = state(request)
+    limit = s.settings.max_upload
+    if request.content_length is not None and request.content_length > limit:
+        raise ApiError(413, "payload_too_large", f"the upload is {request.content_length} bytes; the limit is {limit}",
+                       {"limit": limit})
+    params = query(request, UploadQuery)
+    tmp_dir = kernel(request).data_dir / "blobs" / "tmp"
+    fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if request.content_type.startswith("multipart/"):
+                name = await _copy_multipart(request, out, limit)
+            else:
+                name = params.name
+                await _copy_stream(request.content, out, limit)
+        name = clean_name(name)
+        if os.path.getsize(tmp) == 0:
+            raise InputError(f"{name} is empty (0 bytes).", hint="send the file's bytes")
+        document = await kernel(request).documents.ingest(tmp, name=name, move=True)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    allowed = s.settings.upload_types
+    if allowed and document.media_type not in allowed:
+        raise ApiError(415, "unsupported_media_type", f"{name} is {document.media_type}, which this server does not accept",
+                       {"accepted": allowed})
+    p = who(request)
+    await kernel(request).journal.execute(
+        # An upload of deleted content brings the document back.
+        "UPDATE documents SET created_by = coalesce(created_by, ?), tenant = coalesce(tenant, ?), deleted = NULL, "
+        "deleted_by = NULL WHERE id = ?",
+        (p.name, p.tenant or None, document.id),
+    )
+    audit_target(request, f"document:{document.id}", name=name, size=document.size)
+    return reply(_out(await _row(request, document.id)), 201)
+
+
+async def _copy_stream(stream, out, limit: int) -> None:
+    size = 0
+    while chunk := await stream.read(_CHUNK):
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, "payload_too_large", f"the upload is over the limit of {limit} bytes", {"limit": limit})
+        out.write(chunk)
+
+
+async def _copy_multipart(request, out, limit: int) -> str:
+    try:
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if part.name == "file":
+                size = 0
+                while chunk := await part.read_chunk(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        raise ApiError(413, "payload_too_large", f"the upload is over the limit of {limit} bytes",
+                                       {"limit": limit})
+                    out.write(chunk)
+                return part.filename or "upload"
+            await part.release()
+    except (ValueError, AssertionError) as exc:
+        raise InputError(f"the multipart body is malformed: {exc}.", hint="send a form with a 'file' field") from None
+    raise InputError("the form has no 'file' field.", hint="send the document as the form field 'file'")
+
+
+@routes.get("/api/v1/documents")
+@endpoint(summary="List documents, newest first, with filters and cursor pagination", query=DocumentQuery,
+          response=DocumentOut, many=True, tags=("documents",))
+async def list_documents(request):
+    q = query(request, DocumentQuery)
+    where, params = ["deleted IS NULL"], []
+    clause, tenant = _tenant_clause(request)
+    if clause:
+        where.append("tenant = ?")
+        params.extend(tenant)
+    for column, op, value in (("media_type", "=", q.media_type), ("created", ">=", q.created_after),
+                              ("created", "<", q.created_before)):
+        if value:
+            where.append(f"{column} {op} ?")
+            params.append(value)
+    if q.name:
+        where.append("instr(lower(name), lower(?)) > 0")
+        params.append(q.name)
+    if q.tag:
+        where.append("EXISTS (SELECT 1 FROM json_each(documents.tags) WHERE value = ?)")
+        params.append(q.tag)
+    after = decode_cursor(q.cursor, 2)
+    if after:
+        where.append("(created < ? OR (created = ? AND id < ?))")
+        params.extend([after[0], after[0], after[1]])
+    async with kernel(request).db.execute(
+        f"SELECT {_COLUMNS} FROM documents WHERE {' AND '.join(where)} ORDER BY created DESC, id DESC LIMIT ?",
+        (*params, q.limit + 1),
+    ) as cursor:
+        rows = await cursor.fetchall()
+    more = len(rows) > q.limit
+    rows = rows[:q.limit]
+    return page([_out(r) for r in rows], encode_cursor(rows[-1][4], rows[-1][0]) if more else None)
+
+
+@routes.get("/api/v1/documents/search")
+@endpoint(summary="Full-text search over names and text (SQLite FTS5 syntax)", query=SearchQuery,
+          response=SearchHit, many=True, tags=("documents",))
+async def search(request):
+    q = query(request, SearchQuery)
+    clause, params = _tenant_clause(request)
+    clause = clause.replace("tenant", "d.tenant")
+    try:
+        async with kernel(request).db.execute(
+            "SELECT d.id, d.name, d.media_type, snippet(documents_fts, 1, '[', ']', '…', 12), bm25(documents_fts) "
+            "FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
+            f"WHERE documents_fts MATCH ? AND d.deleted IS NULL{clause} ORDER BY bm25(documents_fts) LIMIT ?",
+            (q.q, *params, q.limit),
+        ) as cursor:
+            rows = await cursor.fetchall()
+    except sqlite3.OperationalError as exc:
+        raise InputError(f"the search {q.q!r} is not valid: {exc}.",
+                         hint='use words, "quoted phrases", OR, NOT and prefix*') from None
+    return page([SearchHit(id=r[0], name=r[1], media_type=r[2], snippet=r[3] or "", rank=r[4]) for r in rows], None)
+
+
+@routes.get("/api/v1/documents/{id}")
+@endpoint(summary="A document's metadata", response=DocumentOut, tags=("documents",))
+async def get_document(request):
+    return reply(_out(await _row(request, request.match_info["id"])))
+
+
+@routes.get("/api/v1/documents/{id}/content")
+@endpoint(summary="Download a document's bytes", produces="application/octet-stream", tags=("documents",))
+async def download(request):
+    row = await _row(request, request.match_info["id"])
+    path = Path(kernel(request).blobs.path(row[0]))
+    if not path.exists():
+        raise NotFoundError(f"the bytes of document {row[0]} are missing from the blob store.",
+                            hint="restore the data directory from a backup")
+    response = web.FileResponse(path, headers={
+        "Content-Type": row[2], "Content-Disposition": f'attachment; filename="{clean_name(row[1])}"',
+    })
+    return response
+
+
+@routes.get("/api/v1/documents/{id}/text")
+@endpoint(summary="A document's extracted text", produces="text/plain", tags=("documents",))
+async def document_text(request):
+    document_id = (await _row(request, request.match_info["id"]))[0]
+    async with kernel(request).db.execute("SELECT text FROM documents WHERE id = ?", (document_id,)) as cursor:
+        text = (await cursor.fetchone())[0]
+    if not text:
+        raise NotFoundError(f"document {document_id} has no text yet.", hint="run a workflow with a text or OCR step")
+    return web.Response(text=text, content_type="text/plain")
+
+
+@routes.patch("/api/v1/documents/{id}")
+@endpoint(summary="Change a document's name, metadata (merged) or tags (replaced)", role="editor",
+          request=DocumentPatch, response=DocumentOut, tags=("documents",))
+async def update_document(request):
+    row = await _row(request, request.match_info["id"])
+    body = await read_json(request, DocumentPatch)
+    name, metadata, tags = row[1], json.loads(row[5] or "{}"), json.loads(row[6] or "[]")
+    changed = []
+    if body.name is not None:
+        if not body.name.strip():
+            raise InputError("the name must not be empty.")
+        name, _ = clean_name(body.name), changed.append("name")
+    if body.metadata is not None:
+        metadata = {**metadata, **body.metadata}
+        metadata = {k: v for k, v in metadata.items() if v is not None}  # null removes a key
+        changed.append("metadata")
+    if body.tags is not None:
+        tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
+        changed.append("tags")
+    await kernel(request).journal.execute("UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
+                                          (name, json.dumps(metadata), json.dumps(tags), row[0]))
+    audit_target(request, f"document:{row[0]}", fields=changed)
+    if changed:
+        await kernel(request).emit("document.updated", row[0], {"fields": changed, "by": who(request).name})
+    return reply(_out(await _row(request, row[0])))
+
+
+@routes.delete("/api/v1/documents/{id}")
+@endpoint(summary="Delete a document (soft: hidden, kept for the audit trail)", role="editor", status=204,
+          tags=("documents",))
+async def delete_document(request):
+    row = await _row(request, request.match_info["id"])
+    await kernel(request).journal.execute("UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
+                                          (now(), who(request).name, row[0]))
+    audit_target(request, f"document:{row[0]}", name=row[1])
+    await kernel(request).emit("document.deleted", row[0], {"by": who(request).name})
+    return web.Response(status=204)

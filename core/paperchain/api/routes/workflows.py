@@ -1,0 +1,108 @@
+"""Workflows: create or replace (JSON or TOML), validate without saving, list, get, delete,
+enable and disable; every version is kept."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from paperchain_sdk import InputError
+from paperchain_sdk.web import endpoint
+
+from ...workflows import parse_definition
+from ..errors import ApiError
+from ..schemas import Validation, WorkflowOut, WorkflowVersion
+from .common import audit_target, kernel, page, reply, who
+
+routes = web.RouteTableDef()
+_MEDIA = "application/json,application/toml"
+
+
+async def _definition(request) -> dict:
+    media = request.content_type
+    if media not in ("application/json", "application/toml", "text/toml", "text/x-toml"):
+        raise ApiError(415, "unsupported_media_type",
+                       f"send the workflow as JSON (application/json) or TOML (application/toml), not {media!r}")
+    return parse_definition(await request.read(), "toml" if "toml" in media else "json")
+
+
+def _out(saved) -> WorkflowOut:
+    return WorkflowOut(name=saved.name, hash=saved.hash, enabled=saved.enabled, created=saved.created,
+                       updated=saved.updated, created_by=saved.created_by, origin=saved.origin,
+                       description=saved.description, triggers=list(saved.triggers), steps=list(saved.steps),
+                       definition=saved.definition)
+
+
+@routes.get("/api/v1/workflows")
+@endpoint(summary="List saved workflows", response=WorkflowOut, many=True, tags=("workflows",))
+async def list_workflows(request):
+    return page([_out(w) for w in await kernel(request).workflows.list()], None)
+
+
+@routes.post("/api/v1/workflows")
+@endpoint(summary="Create a workflow from JSON or TOML (409 if the name exists)", role="editor", body=_MEDIA,
+          response=WorkflowOut, status=201, tags=("workflows",))
+async def create_workflow(request):
+    definition = await _definition(request)
+    saved = await kernel(request).workflows.save(definition, origin="api", created_by=who(request).name, create_only=True)
+    audit_target(request, f"workflow:{saved.name}", hash=saved.hash)
+    return reply(_out(saved), 201)
+
+
+@routes.post("/api/v1/workflows/validate")
+@endpoint(summary="Validate a workflow without saving it (the CLI's errors, as 400)", role="viewer", body=_MEDIA,
+          response=Validation, tags=("workflows",), audit=False)
+async def validate(request):
+    workflow = kernel(request).workflows.validate(await _definition(request))
+    return reply(Validation(valid=True, name=workflow.name, steps=[s.id for s in workflow.steps],
+                            batch_steps=[s.id for s in workflow.batch_steps], triggers=list(workflow.on)))
+
+
+@routes.get("/api/v1/workflows/{name}")
+@endpoint(summary="A workflow's current version", response=WorkflowOut, tags=("workflows",))
+async def get_workflow(request):
+    return reply(_out(await kernel(request).workflows.get(request.match_info["name"])))
+
+
+@routes.put("/api/v1/workflows/{name}")
+@endpoint(summary="Create or replace a workflow (a new version when the definition changed)", role="editor",
+          body=_MEDIA, response=WorkflowOut, tags=("workflows",))
+async def replace_workflow(request):
+    name = request.match_info["name"]
+    definition = await _definition(request)
+    if "name" not in definition:
+        raise InputError("the workflow has no 'name'.", hint=f'add name = "{name}"')
+    saved = await kernel(request).workflows.save(definition, origin="api", created_by=who(request).name, name=name)
+    audit_target(request, f"workflow:{name}", hash=saved.hash)
+    return reply(_out(saved))
+
+
+@routes.delete("/api/v1/workflows/{name}")
+@endpoint(summary="Delete a workflow (its versions stay for the runs that used them)", role="editor", status=204,
+          tags=("workflows",))
+async def delete_workflow(request):
+    name = request.match_info["name"]
+    audit_target(request, f"workflow:{name}")
+    await kernel(request).workflows.delete(name)
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/workflows/{name}/enable")
+@endpoint(summary="Enable a workflow", role="editor", response=WorkflowOut, tags=("workflows",))
+async def enable(request):
+    audit_target(request, f"workflow:{request.match_info['name']}")
+    return reply(_out(await kernel(request).workflows.set_enabled(request.match_info["name"], True)))
+
+
+@routes.post("/api/v1/workflows/{name}/disable")
+@endpoint(summary="Disable a workflow: it keeps its versions but starts no runs", role="editor",
+          response=WorkflowOut, tags=("workflows",))
+async def disable(request):
+    audit_target(request, f"workflow:{request.match_info['name']}")
+    return reply(_out(await kernel(request).workflows.set_enabled(request.match_info["name"], False)))
+
+
+@routes.get("/api/v1/workflows/{name}/versions")
+@endpoint(summary="Every saved version of a workflow, newest first", response=WorkflowVersion, many=True,
+          tags=("workflows",))
+async def versions(request):
+    return page(await kernel(request).workflows.versions(request.match_info["name"]), None)
