@@ -61,3 +61,110 @@ class KernelHarness:
             self._runner.run(self.kernel.close())
         finally:
             self._runner.close()
+
+
+class Reply:
+    """An API answer: ``status``, ``headers``, ``body`` (bytes) and ``json`` (parsed, or None)."""
+
+    def __init__(self, status: int, headers, body: bytes):
+        self.status, self.headers, self.body = status, headers, body
+        try:
+            import json
+
+            self.json = json.loads(body) if body else None
+        except ValueError:
+            self.json = None
+
+    def __repr__(self) -> str:
+        return f"<Reply {self.status} {self.body[:200]!r}>"
+
+
+class ApiHarness:
+    """A real API server (``paperchain serve``'s app) on a free loopback port, for tests.
+
+    ``await start()`` opens a kernel with only the given plugins, serves it, creates an admin and
+    logs in; ``await request(method, path, ...)`` calls it as the admin (or with ``token=``);
+    ``await user(name, role)`` makes another user and returns their access token.
+    """
+
+    def __init__(self, plugins: Iterable[Any], *, data_dir: Path, config: dict | None = None, api: dict | None = None,
+                 builtins: bool = True, triggers: bool = True):
+        from .config import ApiSettings
+
+        config = dict(config or {})
+        settings = KernelSettings(**config.pop("paperchain", {}))
+        components = config.pop("components", {})
+        self.config = Config(source="the test's config", data_dir=Path(data_dir), kernel=settings,
+                             components=components, api=ApiSettings(**(api or {})))
+        self.kernel = Kernel(self.config, plugins=plugins, builtins=builtins)
+        self.triggers = triggers
+        self.url = ""
+        self.token = ""
+        self._runner = self.session = self.app = None
+
+    async def start(self) -> "ApiHarness":
+        import secrets
+
+        import aiohttp
+        from aiohttp import web
+
+        from .api.app import create_app
+
+        await self.kernel.open()
+        self.app = create_app(self.kernel, triggers=self.triggers, load_workflows=False)
+        self._runner = web.AppRunner(self.app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.url = f"http://127.0.0.1:{self._runner.addresses[0][1]}"
+        self.session = aiohttp.ClientSession()
+        self.token = await self.user("admin", "admin", password=secrets.token_urlsafe(16))
+        return self
+
+    @property
+    def state(self):
+        from .api.middleware import STATE
+
+        return self.app[STATE]
+
+    async def user(self, name: str, role: str = "viewer", *, tenant: str = "", password: str | None = None) -> str:
+        """Create a user and return an access token for them."""
+        import secrets
+
+        password = password or secrets.token_urlsafe(16)
+        await self.state.accounts.create_user(name, password, role, tenant)
+        reply = await self.request("POST", "/api/v1/auth/login", token=None,
+                                   json={"username": name, "password": password})
+        assert reply.status == 200, reply
+        return reply.json["access_token"]
+
+    async def request(self, method: str, path: str, *, token: str | None | bool = True, headers: dict | None = None,
+                      **kwargs) -> Reply:
+        headers = dict(headers or {})
+        if token is True:
+            token = self.token
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        async with self.session.request(method, self.url + path, headers=headers, **kwargs) as response:
+            return Reply(response.status, response.headers, await response.read())
+
+    async def wait_run(self, run_id: str, timeout: float = 30) -> dict:
+        """Poll a run until it is finished; return it as the API shows it."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            reply = await self.request("GET", f"/api/v1/runs/{run_id}")
+            if reply.json and reply.json.get("status") not in ("queued", "running"):
+                return reply.json
+            if loop.time() > deadline:
+                raise TimeoutError(f"run {run_id} still {reply.json and reply.json.get('status')} after {timeout} s")
+            await asyncio.sleep(0.05)
+
+    async def close(self) -> None:
+        try:
+            if self.session is not None:
+                await self.session.close()
+            if self._runner is not None:
+                await self._runner.cleanup()
+        finally:
+            await self.kernel.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+import typing
 from typing import Any
 
 import attrs
@@ -29,6 +30,23 @@ def _strict(kind: type, accepted: tuple[type, ...]):
 
 for _kind, _accepted in ((int, (int,)), (float, (int, float)), (str, (str,)), (bool, (bool,))):
     _converter.register_structure_hook(_kind, _strict(_kind, _accepted))
+
+
+def _is_sequence(tp) -> bool:
+    return typing.get_origin(tp) in (list, tuple, set, frozenset)
+
+
+def _structure_sequence(value, tp):
+    # cattrs would turn "abc" into ['a', 'b', 'c']; a list was asked for.
+    if not isinstance(value, (list, tuple)):
+        raise _WrongType(f"expected a list, got {value!r} ({type(value).__name__})")
+    origin, args = typing.get_origin(tp), typing.get_args(tp)
+    item = args[0] if args else typing.Any
+    items = [v if item is typing.Any else _converter.structure(v, item) for v in value]
+    return origin(items)
+
+
+_converter.register_structure_hook_func(_is_sequence, _structure_sequence)
 
 
 def _format(exc: BaseException, type_) -> str:

@@ -12,6 +12,7 @@ This module does not import aiohttp: the SDK stays light.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 import attrs
@@ -20,7 +21,6 @@ from .errors import InputError
 from .settings import structure_settings
 
 ROLES = ("viewer", "editor", "admin")
-PRINCIPAL_KEY = "paperchain.principal"
 
 
 @attrs.frozen(kw_only=True)
@@ -77,7 +77,22 @@ def endpoint_doc(handler) -> EndpointDoc:
 
 def principal(request) -> Principal:
     """The authenticated caller of a request (set by the server before the handler runs)."""
-    return request[PRINCIPAL_KEY]
+    return request[_principal_key()]
+
+
+@functools.cache
+def _principal_key():
+    from aiohttp import web
+
+    return web.RequestKey("paperchain.principal", Principal)
+
+
+def __getattr__(name: str):
+    # ``PRINCIPAL_KEY``: the aiohttp request key holding the Principal, made on first use so that
+    # importing the SDK never imports aiohttp.
+    if name == "PRINCIPAL_KEY":
+        return _principal_key()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 async def read_json(request, cls: type | None = None) -> Any:

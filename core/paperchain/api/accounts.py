@@ -218,8 +218,8 @@ class Accounts:
         bad = [s for s in scopes if not isinstance(s, str) or not SCOPE.match(s)]
         if bad:
             raise InputError(f"invalid scope(s) {bad}.", hint="write '*', '<area>' or '<area>:read', e.g. 'documents:read'")
-        if expires_days is not None and expires_days <= 0:
-            raise InputError("expires_days must be positive.", hint="leave it out for a key that does not expire")
+        if expires_days is not None and not 0 < expires_days <= 3650:
+            raise InputError("expires_days must be between 1 and 3650.", hint="leave it out for a key that does not expire")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
         expires = (datetime.now(timezone.utc) + timedelta(days=expires_days)).isoformat() if expires_days else None
         record = KeyRecord(id=key_id, secret_hash=_hash(secret), name=name or key_id, owner=owner.name, role=role,

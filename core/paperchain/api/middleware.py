@@ -17,6 +17,9 @@ from .errors import ApiError, from_http, from_paperchain
 
 log = logging.getLogger("paperchain.api")
 STATE = web.AppKey("paperchain", object)
+AUDIT_ACTOR = web.RequestKey("paperchain.audit.actor", str)  # set by a handler when the actor is not the caller
+AUDIT_TARGET = web.RequestKey("paperchain.audit.target", str)
+AUDIT_DETAILS = web.RequestKey("paperchain.audit.details", dict)
 
 _HEADERS = {
     "X-Content-Type-Options": "nosniff",
@@ -114,9 +117,9 @@ async def _audit(request, state, template: str, status: int) -> None:
     outcome = "success" if status < 400 else "denied" if status in (401, 403, 429) else "failed"
     try:
         await state.audit.record(
-            actor=request.get("audit.actor") or (who.name if who else "anonymous"),
-            action=f"{request.method} {template}", target=request.get("audit.target") or request.path,
-            ip=request.remote or "", outcome=outcome, status=status, details=request.get("audit.details"),
+            actor=request.get(AUDIT_ACTOR) or (who.name if who else "anonymous"),
+            action=f"{request.method} {template}", target=request.get(AUDIT_TARGET) or request.path,
+            ip=request.remote or "", outcome=outcome, status=status, details=request.get(AUDIT_DETAILS),
         )
     except Exception:  # noqa: BLE001 - a failed audit write is logged; the response stands
         log.exception("audit entry not recorded for %s %s", request.method, request.path)

@@ -10,6 +10,12 @@ Fixtures:
     (modules or objects with hook implementations; no entry-point discovery). The harness runs
     workflows synchronously: ``harness.run(workflow, files=[...], inputs={...})``. Needs the
     ``paperchain`` distribution installed; the test is skipped with that advice otherwise.
+``paperchain_api``
+    ``await paperchain_api(*plugins, config=None, api=None) -> harness``: the real API server
+    (``paperchain serve``'s application, with authentication, roles and every plugin's routes) on a
+    free loopback port. ``await harness.request("GET", "/api/v1/...", json=..., token=...)``
+    calls it as an admin unless another ``token`` is given; ``await harness.user(name, role)``
+    returns a token for a new user. Needs pytest-asyncio (async tests).
 """
 
 from __future__ import annotations
@@ -46,6 +52,31 @@ def paperchain_kernel(tmp_path):
     yield factory
     for harness in made:
         harness.close()
+
+
+try:
+    import pytest_asyncio
+except ImportError:  # async fixtures need pytest-asyncio; the sync fixtures above work without it
+    pytest_asyncio = None
+
+if pytest_asyncio is not None:
+
+    @pytest_asyncio.fixture
+    async def paperchain_api(tmp_path):
+        harness_module = pytest.importorskip(
+            "paperchain.harness", reason="the paperchain_api fixture needs the kernel: pip install paperchain"
+        )
+        made: list = []
+
+        async def factory(*plugins, config=None, api=None, builtins: bool = True, triggers: bool = True):
+            harness = harness_module.ApiHarness(plugins, data_dir=tmp_path / f"api-{len(made)}", config=config,
+                                                api=api, builtins=builtins, triggers=triggers)
+            made.append(harness)
+            return await harness.start()
+
+        yield factory
+        for harness in made:
+            await harness.close()
 
 
 def pytest_configure(config):

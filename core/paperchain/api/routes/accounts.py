@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from paperchain_sdk import ConflictError
 from paperchain_sdk.web import endpoint, read_json
 
 from ..accounts import AuthError
 from ..errors import ApiError
+from ..middleware import AUDIT_ACTOR
 from ..schemas import AuditOut, AuditQuery, KeyCreated, KeyIn, KeyOut, Login, Me, Refresh, Tokens, UserIn, UserOut, UserPatch
 from .common import audit_target, query, reply, state, who
 
@@ -19,7 +21,7 @@ routes = web.RouteTableDef()
           request=Login, response=Tokens, tags=("auth",))
 async def login(request):
     body = await read_json(request, Login)
-    request["audit.actor"] = body.username
+    request[AUDIT_ACTOR] = body.username
     try:
         return reply(await state(request).accounts.login(body.username, body.password))
     except AuthError as exc:
@@ -80,6 +82,9 @@ async def update_user(request):
     body = await read_json(request, UserPatch)
     name = request.match_info["name"]
     audit_target(request, f"user:{name}", role=body.role, disabled=body.disabled, password=body.password is not None)
+    if name == who(request).name and (body.disabled or (body.role is not None and body.role != "admin")):
+        raise ConflictError("you cannot disable or demote yourself: no admin might be left.",
+                            hint="ask another admin to do it")
     return reply(await state(request).accounts.update_user(name, role=body.role, disabled=body.disabled,
                                                             password=body.password))
 

@@ -11,7 +11,7 @@ from aiohttp import web
 from paperchain_sdk import InputError
 from paperchain_sdk.web import PRINCIPAL_KEY, to_json
 
-from ..middleware import STATE
+from ..middleware import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ..openapi import parse_query
 
 
@@ -60,6 +60,6 @@ def decode_cursor(cursor: str | None, size: int) -> list | None:
 
 
 def audit_target(request: web.Request, target: str, **details) -> None:
-    request["audit.target"] = target
+    request[AUDIT_TARGET] = target
     if details:
-        request["audit.details"] = details
+        request[AUDIT_DETAILS] = details

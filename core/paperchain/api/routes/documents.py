@@ -8,8 +8,10 @@ import re
 import sqlite3
 import tempfile
 from pathlib import Path
+from urllib.parse import unquote
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import endpoint, read_json
@@ -49,7 +51,7 @@ async def _row(request, document_id: str):
 
 def clean_name(name: str | None) -> str:
     """A file name a client sent, reduced to its last part with no path tricks."""
-    base = os.path.basename((name or "").replace("\\", "/")).strip()
+    base = os.path.basename(unquote(name or "").replace("\\", "/")).strip()
     base = _SAFE_NAME.sub("_", base).lstrip(".")
     return base[:200] or "upload"
 
@@ -66,6 +68,9 @@ async def upload(request):
         raise ApiError(413, "payload_too_large", f"the upload is {request.content_length} bytes; the limit is {limit}",
                        {"limit": limit})
     params = query(request, UploadQuery)
+    if request.content_type == "application/x-www-form-urlencoded":
+        raise ApiError(415, "unsupported_media_type", "a document upload is multipart/form-data (field 'file') "
+                       "or the raw bytes (e.g. application/octet-stream), not a url-encoded form")
     tmp_dir = kernel(request).data_dir / "blobs" / "tmp"
     fd, tmp = tempfile.mkstemp(dir=tmp_dir, prefix="upload-")
     try:
@@ -120,7 +125,7 @@ async def _copy_multipart(request, out, limit: int) -> str:
                     out.write(chunk)
                 return part.filename or "upload"
             await part.release()
-    except (ValueError, AssertionError) as exc:
+    except (ValueError, AssertionError, HttpProcessingError) as exc:
         raise InputError(f"the multipart body is malformed: {exc}.", hint="send a form with a 'file' field") from None
     raise InputError("the form has no 'file' field.", hint="send the document as the form field 'file'")
 
@@ -188,7 +193,7 @@ async def get_document(request):
 
 
 @routes.get("/api/v1/documents/{id}/content")
-@endpoint(summary="Download a document's bytes", produces="application/octet-stream", tags=("documents",))
+@endpoint(summary="Download a document's bytes (with its own media type)", produces="*/*", tags=("documents",))
 async def download(request):
     row = await _row(request, request.match_info["id"])
     path = Path(kernel(request).blobs.path(row[0]))

@@ -165,7 +165,7 @@ async def artifacts(request):
 
 
 @routes.get("/api/v1/runs/{id}/artifacts/{step}/{name}")
-@endpoint(summary="Download one artifact", produces="application/octet-stream", tags=("runs",))
+@endpoint(summary="Download one artifact (with its own media type)", produces="*/*", tags=("runs",))
 async def artifact(request):
     run = await _load(request, request.match_info["id"])
     step, name = request.match_info["step"], request.match_info["name"]

@@ -1,0 +1,111 @@
+"""Documents through the API: upload (multipart and raw), download, list, search, change, delete."""
+
+import aiohttp
+
+from kernel_support import SHARED_DOCUMENTS
+
+
+async def _upload(api, name, data, token=True):
+    form = aiohttp.FormData()
+    form.add_field("file", data, filename=name, content_type="application/octet-stream")
+    return await api.request("POST", "/api/v1/documents", data=form, token=token)
+
+
+async def test_upload_download_and_metadata(api):
+    scan = (SHARED_DOCUMENTS / "typewriter.png").read_bytes()
+    reply = await _upload(api, "typewriter.png", scan)
+    assert reply.status == 201, reply
+    doc = reply.json
+    assert doc["media_type"] == "image/png" and doc["size"] == len(scan) and doc["created_by"] == "admin"
+    raw = await api.request("POST", "/api/v1/documents?name=note.txt", data=b"hello paperchain world",
+                            headers={"Content-Type": "application/octet-stream"})
+    assert raw.status == 201 and raw.json["name"] == "note.txt" and raw.json["media_type"] == "text/plain"
+    content = await api.request("GET", f"/api/v1/documents/{doc['id']}/content")
+    assert content.status == 200 and content.body == scan
+    assert "attachment" in content.headers["Content-Disposition"]
+    assert (await api.request("GET", f"/api/v1/documents/{doc['id']}")).json["name"] == "typewriter.png"
+    assert (await api.request("GET", "/api/v1/documents/" + "0" * 64)).status == 404
+
+
+async def test_bad_uploads_are_refused_and_store_nothing(api):
+    too_big = await api.request("POST", "/api/v1/documents?name=big.bin", data=b"x" * 1_000_001)
+    assert too_big.status == 413 and too_big.json["error"]["code"] == "payload_too_large"
+    streamed = await _upload(api, "big.txt", b"y" * 1_200_000)  # no Content-Length check can catch a form part
+    assert streamed.status == 413
+    lying = await _upload(api, "invoice.pdf", b"this is not a pdf at all")
+    assert lying.status == 400 and "named like application/pdf" in lying.json["error"]["message"]
+    empty = await _upload(api, "empty.txt", b"")
+    assert empty.status == 400 and "empty" in empty.json["error"]["message"]
+    form = aiohttp.FormData()
+    form.add_field("attachment", b"data", filename="a.txt")
+    no_file = await api.request("POST", "/api/v1/documents", data=form)
+    assert no_file.status == 400 and "'file'" in no_file.json["error"]["message"]
+    urlencoded = await api.request("POST", "/api/v1/documents", data={"file": "x"})
+    assert urlencoded.status == 415
+    listed = await api.request("GET", "/api/v1/documents")
+    assert listed.json["items"] == []
+    tmp = list((api.kernel.data_dir / "blobs" / "tmp").iterdir())
+    assert tmp == []  # no partial upload left behind
+
+
+async def test_path_traversal_names_are_neutralised(api):
+    reply = await _upload(api, "../../etc/passwd.txt", b"root:x:0:0")
+    assert reply.status == 201 and reply.json["name"] == "passwd.txt"
+    traversal = await api.request("GET", "/api/v1/documents/..%2F..%2Fpaperchain.db/content")
+    assert traversal.status == 404
+    dotted = await api.request("GET", "/api/v1/runs/x/artifacts/a/..")
+    assert dotted.status in (400, 404)
+
+
+async def test_list_filters_and_cursor_pagination(api):
+    ids = []
+    for i in range(5):
+        reply = await api.request("POST", f"/api/v1/documents?name=doc{i}.txt", data=f"document number {i}".encode())
+        ids.append(reply.json["id"])
+    first = await api.request("GET", "/api/v1/documents?limit=2")
+    assert len(first.json["items"]) == 2 and first.json["next"]
+    seen = [d["id"] for d in first.json["items"]]
+    cursor = first.json["next"]
+    while cursor:
+        page = await api.request("GET", f"/api/v1/documents?limit=2&cursor={cursor}")
+        seen += [d["id"] for d in page.json["items"]]
+        cursor = page.json["next"]
+    assert sorted(seen) == sorted(ids) and len(seen) == 5
+    assert (await api.request("GET", "/api/v1/documents?limit=0")).status == 400
+    assert (await api.request("GET", "/api/v1/documents?limit=abc")).status == 400
+    assert (await api.request("GET", "/api/v1/documents?cursor=garbage")).status == 400
+    assert (await api.request("GET", "/api/v1/documents?bogus=1")).status == 400
+    named = await api.request("GET", "/api/v1/documents?name=DOC3")
+    assert [d["name"] for d in named.json["items"]] == ["doc3.txt"]
+
+
+async def test_change_tags_search_and_soft_delete(api):
+    doc = (await api.request("POST", "/api/v1/documents?name=inv.txt", data=b"invoice from acme")).json
+    events = []
+    api.kernel.listeners.append(events.append)
+    patched = await api.request("PATCH", f"/api/v1/documents/{doc['id']}",
+                                json={"tags": ["invoice", "acme"], "metadata": {"supplier": "ACME"}})
+    assert patched.status == 200 and patched.json["tags"] == ["acme", "invoice"]
+    assert any(e.type == "document.updated" and e.data["fields"] == ["metadata", "tags"] for e in events)
+    tagged = await api.request("GET", "/api/v1/documents?tag=invoice")
+    assert [d["id"] for d in tagged.json["items"]] == [doc["id"]]
+    await api.kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", ("invoice from acme corp", doc["id"]))
+    hits = await api.request("GET", "/api/v1/documents/search?q=acme")
+    assert [h["id"] for h in hits.json["items"]] == [doc["id"]]
+    bad = await api.request("GET", '/api/v1/documents/search?q="unbalanced')
+    assert bad.status == 400 and "not valid" in bad.json["error"]["message"]
+    malformed = await api.request("PATCH", f"/api/v1/documents/{doc['id']}", data=b"{not json",
+                                  headers={"Content-Type": "application/json"})
+    assert malformed.status == 400 and "JSON" in malformed.json["error"]["message"]
+    wrong_type = await api.request("PATCH", f"/api/v1/documents/{doc['id']}", data=b"tags=x",
+                                   headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert wrong_type.status == 415
+    wrong_field = await api.request("PATCH", f"/api/v1/documents/{doc['id']}", json={"tags": "not-a-list"})
+    assert wrong_field.status == 400
+    assert (await api.request("DELETE", f"/api/v1/documents/{doc['id']}")).status == 204
+    assert (await api.request("GET", f"/api/v1/documents/{doc['id']}")).status == 404
+    async with api.kernel.db.execute("SELECT deleted, deleted_by FROM documents WHERE id = ?", (doc["id"],)) as c:
+        deleted, by = await c.fetchone()
+    assert deleted and by == "admin"  # soft: the row is kept
+    audit = (await api.request("GET", "/api/v1/audit?action=DELETE")).json["items"]
+    assert audit[-1]["target"] == f"document:{doc['id']}"

@@ -1,0 +1,146 @@
+"""Workflows and runs through the API: versions, validation, start, cancel, retry, logs, artifacts."""
+
+import asyncio
+
+WAIT = {"name": "waiter", "steps": [{"id": "a", "uses": "test.wait", "with": {"seconds": 0.01}},
+                                    {"id": "b", "uses": "test.wait", "needs": ["a"]}]}
+TOML = b'''name = "texty"
+[[steps]]
+id = "text"
+uses = "document.text"
+'''
+
+
+async def test_workflow_lifecycle_and_versions(api):
+    created = await api.request("POST", "/api/v1/workflows", json=WAIT)
+    assert created.status == 201 and created.json["steps"] == ["a", "b"] and created.json["enabled"]
+    assert (await api.request("POST", "/api/v1/workflows", json=WAIT)).status == 409
+    toml = await api.request("POST", "/api/v1/workflows", data=TOML, headers={"Content-Type": "application/toml"})
+    assert toml.status == 201 and toml.json["name"] == "texty"
+    changed = {**WAIT, "description": "now described"}
+    assert (await api.request("PUT", "/api/v1/workflows/waiter", json=changed)).status == 200
+    versions = await api.request("GET", "/api/v1/workflows/waiter/versions")
+    assert len(versions.json["items"]) == 2
+    mismatch = await api.request("PUT", "/api/v1/workflows/other", json=WAIT)
+    assert mismatch.status == 400 and "agree" in mismatch.json["error"]["details"]["hint"]
+    names = [w["name"] for w in (await api.request("GET", "/api/v1/workflows")).json["items"]]
+    assert names == ["texty", "waiter"]
+    assert (await api.request("POST", "/api/v1/workflows/waiter/disable")).json["enabled"] is False
+    refused = await api.request("POST", "/api/v1/runs", json={"workflow": "waiter"})
+    assert refused.status == 409 and "disabled" in refused.json["error"]["message"]
+    assert (await api.request("POST", "/api/v1/workflows/waiter/enable")).json["enabled"] is True
+    assert (await api.request("DELETE", "/api/v1/workflows/waiter")).status == 204
+    assert (await api.request("GET", "/api/v1/workflows/waiter")).status == 404
+
+
+async def test_validation_gives_the_cli_errors_and_saves_nothing(api):
+    from paperchain_sdk import ConfigError
+
+    bad = {"name": "bad", "steps": [{"id": "x", "uses": "test.wiat"}]}
+    reply = await api.request("POST", "/api/v1/workflows/validate", json=bad)
+    try:
+        api.kernel.workflows.validate(bad)
+    except ConfigError as exc:
+        cli_message = exc.message
+    assert reply.status == 400 and reply.json["error"]["message"] == cli_message
+    assert "test.wait" in reply.json["error"]["details"]["hint"]  # did you mean
+    good = await api.request("POST", "/api/v1/workflows/validate", json=WAIT)
+    assert good.status == 200 and good.json["valid"] and good.json["steps"] == ["a", "b"]
+    assert (await api.request("GET", "/api/v1/workflows")).json["items"] == []
+    broken = await api.request("POST", "/api/v1/workflows/validate", data=b"name = ", headers={"Content-Type": "application/toml"})
+    assert broken.status == 400 and "TOML" in broken.json["error"]["message"]
+    wrong = await api.request("POST", "/api/v1/workflows/validate", data=b"<xml/>", headers={"Content-Type": "text/xml"})
+    assert wrong.status == 415
+
+
+async def test_start_a_run_for_a_document_and_read_it_back(api):
+    await api.request("POST", "/api/v1/workflows", data=TOML, headers={"Content-Type": "application/toml"})
+    doc = (await api.request("POST", "/api/v1/documents?name=a.txt", data=b"some words to count")).json
+    started = await api.request("POST", "/api/v1/runs", json={"workflow": "texty", "documents": [doc["id"]]})
+    assert started.status == 202 and len(started.json["runs"]) == 1
+    run = await api.wait_run(started.json["runs"][0])
+    assert run["status"] == "succeeded" and run["document"] == doc["id"]
+    step = run["steps"][0]
+    assert step["id"] == "text" and step["attempts"][0]["status"] == "succeeded" and step["attempts"][0]["seconds"] >= 0
+    logs = await api.request("GET", f"/api/v1/runs/{run['id']}/logs")
+    assert [line["message"] for line in logs.json["items"]][-1] == "succeeded"
+    text = await api.request("GET", f"/api/v1/documents/{doc['id']}/text")
+    assert text.body == b"some words to count"
+    listed = await api.request("GET", "/api/v1/runs?workflow=texty&status=succeeded")
+    assert [r["id"] for r in listed.json["items"]] == [run["id"]]
+    unknown = await api.request("POST", "/api/v1/runs", json={"workflow": "texty", "documents": ["nope"]})
+    assert unknown.status == 404
+    missing = await api.request("POST", "/api/v1/runs", json={"workflow": "nothing-here"})
+    assert missing.status == 404
+
+
+async def test_idempotency_key_starts_one_batch(api):
+    await api.request("POST", "/api/v1/workflows", json=WAIT)
+    body = {"workflow": "waiter", "idempotency_key": "order-42"}
+    first, second = await asyncio.gather(api.request("POST", "/api/v1/runs", json=body),
+                                         api.request("POST", "/api/v1/runs", json=body))
+    assert first.json["batch"] == second.json["batch"]
+    async with api.kernel.db.execute("SELECT count(*) FROM batches WHERE workflow = 'waiter'") as c:
+        assert (await c.fetchone())[0] == 1
+
+
+async def test_cancel_a_running_run(api):
+    await api.request("POST", "/api/v1/workflows",
+                      json={"name": "slow", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 30}}]})
+    run_id = (await api.request("POST", "/api/v1/runs", json={"workflow": "slow"})).json["runs"][0]
+    for _ in range(100):
+        if (await api.request("GET", f"/api/v1/runs/{run_id}")).json["status"] == "running":
+            break
+        await asyncio.sleep(0.02)
+    cancelled = await api.request("POST", f"/api/v1/runs/{run_id}/cancel")
+    assert cancelled.status == 200 and cancelled.json["status"] == "cancelled"
+    again = await api.request("POST", f"/api/v1/runs/{run_id}/cancel")
+    assert again.status == 409
+
+
+async def test_retry_a_failed_run_from_the_failed_step(api, tmp_path):
+    marker = tmp_path / "fixed"
+    await api.request("POST", "/api/v1/workflows", json={"name": "fragile", "steps": [
+        {"id": "first", "uses": "test.wait", "with": {"seconds": 0}},
+        {"id": "fragile", "uses": "test.fail_until_fixed", "needs": ["first"], "with": {"marker": str(marker)}},
+        {"id": "after", "uses": "test.wait", "needs": ["fragile"], "with": {"seconds": 0}},
+    ]})
+    run_id = (await api.request("POST", "/api/v1/runs", json={"workflow": "fragile"})).json["runs"][0]
+    failed = await api.wait_run(run_id)
+    assert failed["status"] == "failed" and "marker" in failed["error"]
+    assert (await api.request("POST", f"/api/v1/runs/{run_id}/retry")).status == 202
+    await asyncio.sleep(0)  # the retry fails again: nothing fixed yet
+    assert (await api.wait_run(run_id))["status"] == "failed"
+    marker.write_text("ok")
+    assert (await api.request("POST", f"/api/v1/runs/{run_id}/retry")).status == 202
+    done = await api.wait_run(run_id)
+    steps = {s["id"]: s for s in done["steps"]}
+    assert done["status"] == "succeeded"
+    assert len(steps["first"]["attempts"]) == 1  # the finished step was not run again
+    assert [a["status"] for a in steps["fragile"]["attempts"]] == ["failed", "failed", "succeeded"]
+    assert (await api.request("POST", f"/api/v1/runs/{run_id}/retry")).status == 409
+
+
+async def test_artifacts_list_and_download(paperchain_api):
+    from api_support import TestPlugin
+    from paperchain_sdk import ActionSpec, Artifact, Result, hookimpl
+    from paperchain_sdk.contracts import Action
+
+    class Writer(Action):
+        def run(self, ctx, inputs):
+            return Result(outputs={}, artifacts=[Artifact(name="hello.txt", media_type="text/plain", data=b"hello")])
+
+    class Plugin:
+        @hookimpl
+        def paperchain_actions(self):
+            return [ActionSpec(name="test.write", impl=Writer)]
+
+    api = await paperchain_api(TestPlugin(), Plugin())
+    await api.request("POST", "/api/v1/workflows", json={"name": "w", "steps": [{"id": "out", "uses": "test.write"}]})
+    run_id = (await api.request("POST", "/api/v1/runs", json={"workflow": "w"})).json["runs"][0]
+    await api.wait_run(run_id)
+    items = (await api.request("GET", f"/api/v1/runs/{run_id}/artifacts")).json["items"]
+    assert [(a["step"], a["name"], a["size"]) for a in items] == [("out", "hello.txt", 5)]
+    got = await api.request("GET", f"/api/v1/runs/{run_id}/artifacts/out/hello.txt")
+    assert got.status == 200 and got.body == b"hello"
+    assert (await api.request("GET", f"/api/v1/runs/{run_id}/artifacts/out/nope.txt")).status == 404
