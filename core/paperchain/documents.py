@@ -6,6 +6,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
 
 from paperchain_sdk import Document, InputError, NotFoundError
@@ -53,6 +54,28 @@ def _describe(media_type: str) -> str:
 class Documents:
     def __init__(self, kernel):
         self._k = kernel
+        # API rows by id: a read-mostly cache (a GET costs no database round trip); every write
+        # path below and in the API forgets the row it changes.
+        self._rows: "OrderedDict[str, tuple]" = OrderedDict()
+        self.encoded: dict[str, bytes] = {}  # the API's JSON for a cached row, dropped with it
+
+    async def row(self, document_id: str, columns: str) -> tuple | None:
+        """The ``documents`` row (``columns``, then ``tenant`` and ``deleted``), cached."""
+        row = self._rows.get(document_id)
+        if row is None:
+            async with self._k.db.execute(f"SELECT {columns}, tenant, deleted FROM documents WHERE id = ?",
+                                          (document_id,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            self._rows[document_id] = row
+            if len(self._rows) > 10_000:
+                self.encoded.pop(self._rows.popitem(last=False)[0], None)
+        return row
+
+    def forget(self, document_id: str) -> None:
+        self._rows.pop(document_id, None)
+        self.encoded.pop(document_id, None)
 
     async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None,
                      move: bool = False) -> Document:
@@ -110,6 +133,7 @@ class Documents:
                          metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]")) for r in rows]
 
     def update(self, document: Document):
+        self.forget(document.id)
         return self._k.journal.execute(
             "UPDATE documents SET text = ?, metadata = ?, tags = ? WHERE id = ?",
             (document.text, json.dumps(document.metadata), json.dumps(list(document.tags)), document.id),

@@ -57,10 +57,13 @@ class KernelHarness:
         return self._runner.run(resume())
 
     def close(self) -> None:
+        if self._runner is None:
+            return
         try:
             self._runner.run(self.kernel.close())
         finally:
             self._runner.close()
+            self._runner = None
 
 
 class Reply:

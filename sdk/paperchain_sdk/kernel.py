@@ -44,7 +44,9 @@ class KernelAPI(Protocol):
 
     db_path: Path
     """The SQLite database (WAL). Plugins may open their own connection and keep their own tables
-    in it, named with the plugin's prefix (``ledger_entries``, ``models_versions`` …)."""
+    in it, named with the plugin's prefix (``ledger_entries``, ``models_versions`` …). Write through
+    your own connection only from a worker thread (``asyncio.to_thread``): a blocking write on the
+    event loop stalls the kernel's journal, and both wait until "database is locked"."""
 
     blobs: BlobStoreAPI
     documents: DocumentsAPI

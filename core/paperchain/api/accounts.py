@@ -73,6 +73,7 @@ class Accounts:
         self.users: dict[str, dict] = {}
         self.keys: dict[str, KeyRecord] = {}
         self._used: dict[str, float] = {}  # key id -> when last_used was last written
+        self._principals: dict[str, Principal] = {}  # key id -> its (immutable) principal
         self.secret = self._signing_key()
 
     def _signing_key(self) -> bytes:
@@ -289,18 +290,22 @@ class Accounts:
             raise AuthError("the API key is not valid")
         if record.revoked:
             raise AuthError("the API key was revoked")
-        stamp = now()
-        if record.expires and record.expires < stamp:
+        if record.expires and record.expires < now():
             raise AuthError("the API key has expired")
         owner = self.users.get(record.owner)
         if owner is None or owner["disabled"]:
             raise AuthError("the API key's owner is gone or disabled")
-        record.last_used = stamp
-        if time.monotonic() - self._used.get(record.id, -1e9) > 60:  # write at most once a minute per key
-            self._used[record.id] = time.monotonic()
-            self.k.journal.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (stamp, record.id))
-        return Principal(name=record.owner, role=_lower_role(record.role, owner["role"]), kind="key",
-                         scopes=record.scopes, tenant=owner["tenant"])
+        clock = time.monotonic()
+        if clock - self._used.get(record.id, -1e9) > 60:  # last_used is kept to the minute: one write a minute
+            self._used[record.id] = clock
+            record.last_used = now()
+            self.k.journal.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (record.last_used, record.id))
+        role = _lower_role(record.role, owner["role"])
+        cached = self._principals.get(record.id)
+        if cached is None or cached.role != role or cached.tenant != owner["tenant"]:
+            cached = self._principals[record.id] = Principal(name=record.owner, role=role, kind="key",
+                                                             scopes=record.scopes, tenant=owner["tenant"])
+        return cached
 
 
 def scope_allows(scopes: tuple[str, ...], area: str, write: bool) -> bool:

@@ -25,9 +25,20 @@ class Metrics:
                                registry=self.registry)
         self.plugin_failures.set(sum(1 for p in kernel.plugins if p.status == "failed"))
         self._active_runs = 0
+        self._children: dict[tuple, tuple] = {}
         self.queue.set_function(lambda: self._active_runs)
         self.batches.set_function(lambda: len(kernel._batches))
         kernel.listeners.append(self.observe)
+
+    def request(self, method: str, route: str, status: int, seconds: float) -> None:
+        # labels() costs a lock and a tuple hash per call: keep the children.
+        key = (method, route, status)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children[key] = (self.requests.labels(method, route, str(status)),
+                                              self.latency.labels(method, route))
+        children[0].inc()
+        children[1].observe(seconds)
 
     def observe(self, event) -> None:
         kind = event.type

@@ -78,8 +78,7 @@ async def pipeline(request: web.Request, handler):
         if cors:
             headers.update(cors)
     status = response.status
-    state.metrics.requests.labels(request.method, template, str(status)).inc()
-    state.metrics.latency.labels(request.method, template).observe(time.perf_counter() - started)
+    state.metrics.request(request.method, template, status, time.perf_counter() - started)
     if doc is not None and request.method not in _READS and (doc.audit is not False) or (doc and doc.audit):
         await _audit(request, state, template, status)
     return response

@@ -14,7 +14,7 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.web import endpoint, read_json
+from paperchain_sdk.web import endpoint, read_json, to_json
 
 from ...documents import now
 from ..errors import ApiError
@@ -39,14 +39,16 @@ def _tenant_clause(request) -> tuple[str, tuple]:
 
 
 async def _row(request, document_id: str):
-    clause, params = _tenant_clause(request)
-    async with kernel(request).db.execute(
-        f"SELECT {_COLUMNS} FROM documents WHERE id = ? AND deleted IS NULL{clause}", (document_id, *params),
-    ) as cursor:
-        row = await cursor.fetchone()
-    if row is None:
+    row = await kernel(request).documents.row(document_id, _COLUMNS)
+    tenant = who(request).tenant
+    if row is None or row[-1] is not None or (tenant and row[-2] != tenant):
         raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
     return row
+
+
+async def _write(request, document_id: str, sql: str, params: tuple) -> None:
+    await kernel(request).journal.execute(sql, params)
+    kernel(request).documents.forget(document_id)
 
 
 def clean_name(name: str | None) -> str:
@@ -92,7 +94,8 @@ async def upload(request):
         raise ApiError(415, "unsupported_media_type", f"{name} is {document.media_type}, which this server does not accept",
                        {"accepted": allowed})
     p = who(request)
-    await kernel(request).journal.execute(
+    await _write(
+        request, document.id,
         # An upload of deleted content brings the document back.
         "UPDATE documents SET created_by = coalesce(created_by, ?), tenant = coalesce(tenant, ?), deleted = NULL, "
         "deleted_by = NULL WHERE id = ?",
@@ -189,7 +192,12 @@ async def search(request):
 @routes.get("/api/v1/documents/{id}")
 @endpoint(summary="A document's metadata", response=DocumentOut, tags=("documents",))
 async def get_document(request):
-    return reply(_out(await _row(request, request.match_info["id"])))
+    row = await _row(request, request.match_info["id"])
+    cache = kernel(request).documents.encoded
+    body = cache.get(row[0])
+    if body is None:
+        body = cache[row[0]] = json.dumps(to_json(_out(row))).encode()
+    return web.Response(body=body, content_type="application/json")
 
 
 @routes.get("/api/v1/documents/{id}/content")
@@ -236,8 +244,8 @@ async def update_document(request):
     if body.tags is not None:
         tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
         changed.append("tags")
-    await kernel(request).journal.execute("UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
-                                          (name, json.dumps(metadata), json.dumps(tags), row[0]))
+    await _write(request, row[0], "UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
+                 (name, json.dumps(metadata), json.dumps(tags), row[0]))
     audit_target(request, f"document:{row[0]}", fields=changed)
     if changed:
         await kernel(request).emit("document.updated", row[0], {"fields": changed, "by": who(request).name})
@@ -249,8 +257,8 @@ async def update_document(request):
           tags=("documents",))
 async def delete_document(request):
     row = await _row(request, request.match_info["id"])
-    await kernel(request).journal.execute("UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
-                                          (now(), who(request).name, row[0]))
+    await _write(request, row[0], "UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
+                 (now(), who(request).name, row[0]))
     audit_target(request, f"document:{row[0]}", name=row[1])
     await kernel(request).emit("document.deleted", row[0], {"by": who(request).name})
     return web.Response(status=204)

@@ -1,0 +1,150 @@
+"""``paperchain models …``: the registry, training, predictions and recommendations from the shell."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from paperchain_sdk.cli import with_kernel
+
+
+def _service(kernel):
+    from .service import ModelService, current
+
+    try:
+        return current()
+    except Exception:  # noqa: BLE001 - started outside paperchain_startup (plugin disabled in config)
+        return ModelService(kernel).open()
+
+
+def _echo(value) -> None:
+    click.echo(json.dumps(value, indent=2, default=str))
+
+
+@click.group()
+def models():
+    """Model registry, training, predictions and recommendations."""
+
+
+@models.command("list")
+def list_models():
+    """List registered models with their production and staging versions."""
+    async def body(kernel):
+        return _service(kernel).registry.names()
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.argument("name")
+def show(name):
+    """Show a model's versions, metadata and metrics."""
+    async def body(kernel):
+        return [v.to_json() for v in _service(kernel).registry.versions(name)]
+    _echo(with_kernel(body))
+
+
+@models.command("import")
+@click.argument("name")
+@click.argument("onnx_file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--labels", default="", help="comma-separated class labels, in the model's output order")
+def import_model(name, onnx_file, labels):
+    """Import an ONNX file as a new version of NAME."""
+    async def body(kernel):
+        return _service(kernel).registry.import_onnx(name, onnx_file.read_bytes(), created_by="cli",
+                                                     labels=[s for s in labels.split(",") if s]).to_json()
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version", type=int)
+@click.argument("stage", type=click.Choice(["staging", "production"]), default="production")
+def promote(name, version, stage):
+    """Put VERSION of NAME in STAGE (production by default)."""
+    async def body(kernel):
+        return _service(kernel).registry.promote(name, version, stage, by="cli").to_json()
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.argument("name")
+def rollback(name):
+    """Put the previous production version of NAME back."""
+    async def body(kernel):
+        return _service(kernel).registry.rollback(name, by="cli").to_json()
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.argument("name")
+@click.argument("version", type=int, required=False)
+@click.option("--force", is_flag=True, help="also delete a version in production")
+def delete(name, version, force):
+    """Delete VERSION of NAME (or every version)."""
+    async def body(kernel):
+        return _service(kernel).registry.delete(name, version, force=force)
+    _echo({"deleted": with_kernel(body)})
+
+
+@models.command()
+@click.argument("name")
+@click.argument("text", nargs=-1, required=True)
+@click.option("--version", default="", help="a version number, 'staging' or 'production'")
+def classify(name, text, version):
+    """Classify TEXT (one or more strings) with the text model NAME."""
+    async def body(kernel):
+        svc = _service(kernel)
+        model = svc.registry.resolve(name, version)
+        return [{"label": p.label, "probabilities": p.probabilities}
+                for p in svc.predictor.predict_batch(model, texts=list(text))]
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.argument("name")
+@click.option("--field", default="tags", help="labels from 'tags' or 'metadata.<key>'")
+@click.option("--algorithm", type=click.Choice(["logistic", "svm"]), default="logistic")
+@click.option("--records", "records_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="train a tabular model from a CSV or JSON file instead of labeled documents")
+@click.option("--task", type=click.Choice(["classification", "regression", "clustering"]), default="classification",
+              help="with --records")
+@click.option("--target", default=None, help="with --records: the column to predict")
+@click.option("--clusters", default=3, help="with --task clustering")
+@click.option("--promote/--no-promote", default=False, help="put the new version in production")
+def train(name, field, algorithm, records_file, task, target, clusters, promote):
+    """Train a new version of NAME and wait for it (labeled documents, or --records)."""
+    request = {"task": "text", "field": field, "algorithm": algorithm, "promote": promote}
+    if records_file is not None:
+        content = records_file.read_text(encoding="utf-8")
+        data = {"csv": content} if records_file.suffix.lower() == ".csv" else {"records": json.loads(content)}
+        request = {"task": task, "target": target, "clusters": clusters, "promote": promote,
+                   "algorithm": "linear", **data}
+
+    async def body(kernel):
+        return await _service(kernel).train_now(name, request, by="cli")
+    job = with_kernel(body)
+    _echo(job)
+    if job["status"] != "succeeded":
+        raise click.ClickException(job["error"] or job["status"])
+
+
+@models.command()
+@click.argument("user")
+@click.option("-n", default=10, show_default=True)
+@click.option("--method", type=click.Choice(["hybrid", "als", "item", "content", "popular"]), default="hybrid")
+@click.option("--include-seen", is_flag=True)
+def recommend(user, n, method, include_seen):
+    """Documents recommended to USER."""
+    async def body(kernel):
+        return _service(kernel).recommender.recommend(user, n, not include_seen, method)
+    _echo(with_kernel(body))
+
+
+@models.command()
+@click.option("-k", default=10, show_default=True)
+def evaluate(k):
+    """Precision@k of each recommender on a held-out split of the recorded interactions."""
+    async def body(kernel):
+        return _service(kernel).recommender.evaluate(k)
+    _echo(with_kernel(body))

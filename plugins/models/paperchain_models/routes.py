@@ -1,0 +1,183 @@
+"""HTTP routes under /api/v1/models/ (mounted by the kernel's authenticated server)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from aiohttp import web
+from paperchain_sdk import InputError
+from paperchain_sdk import web as pweb
+
+from . import service as _service
+
+PREFIX = "/api/v1/models"
+MAX_MODEL_BYTES = 512 * 1024 * 1024
+
+
+def _int(request, key: str, default: int, low: int = 1, high: int = 1000) -> int:
+    raw = request.query.get(key)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise InputError(f"query parameter {key}={raw!r} is not a whole number.", hint=f"give {key}={default}") from None
+    if not low <= value <= high:
+        raise InputError(f"{key} must be between {low} and {high}, got {value}.", hint=f"give {key}={default}")
+    return value
+
+
+def _version_number(request) -> int:
+    try:
+        return int(request.match_info["version"])
+    except ValueError:
+        raise InputError(f"version {request.match_info['version']!r} is not a number.", hint="e.g. /versions/3") from None
+
+
+@pweb.endpoint(summary="List registered models", tags=("models",))
+async def list_models(request):
+    return web.json_response({"models": await asyncio.to_thread(_service.current().registry.names)})
+
+
+@pweb.endpoint(summary="A model's versions with their metadata and metrics", tags=("models",))
+async def show_model(request):
+    versions = await asyncio.to_thread(_service.current().registry.versions, request.match_info["name"])
+    return web.json_response({"name": request.match_info["name"], "versions": [v.to_json() for v in versions]})
+
+
+@pweb.endpoint(summary="Import an ONNX file (the request body) as a new version", role="editor", status=201,
+               tags=("models",))
+async def import_model(request):
+    if request.content_type not in ("application/octet-stream", "application/onnx"):
+        raise InputError(f"send the ONNX file as the body with Content-Type application/octet-stream, "
+                         f"not {request.content_type!r}.", hint="curl --data-binary @model.onnx -H 'Content-Type: application/octet-stream'")
+    data = await request.content.read(MAX_MODEL_BYTES + 1)
+    if len(data) > MAX_MODEL_BYTES:
+        raise InputError("the model file is larger than 512 MiB.", hint="serve larger models another way")
+    labels = [s for s in request.query.get("labels", "").split(",") if s]
+    svc = _service.current()
+    version = await asyncio.to_thread(svc.registry.import_onnx, request.match_info["name"], data,
+                                      created_by=pweb.principal(request).name, labels=labels,
+                                      task=request.query.get("task", ""))
+    return web.json_response(version.to_json(), status=201)
+
+
+@pweb.endpoint(summary="Promote a version to staging or production", role="editor", tags=("models",))
+async def promote(request):
+    body = await pweb.read_json(request)
+    stage = body.get("stage", "production") if isinstance(body, dict) else None
+    version = await asyncio.to_thread(_service.current().registry.promote, request.match_info["name"],
+                                      _version_number(request), stage, by=pweb.principal(request).name)
+    return web.json_response(version.to_json())
+
+
+@pweb.endpoint(summary="Put the previous production version back", role="editor", tags=("models",))
+async def rollback(request):
+    version = await asyncio.to_thread(_service.current().registry.rollback, request.match_info["name"],
+                                      by=pweb.principal(request).name)
+    return web.json_response(version.to_json())
+
+
+@pweb.endpoint(summary="Delete one version (force=true for a production one)", role="admin", tags=("models",))
+async def delete_version(request):
+    deleted = await asyncio.to_thread(_service.current().registry.delete, request.match_info["name"],
+                                      _version_number(request), force=request.query.get("force") == "true")
+    return web.json_response({"deleted": deleted})
+
+
+@pweb.endpoint(summary="Delete a model and all its versions (force=true if one is in production)", role="admin",
+               tags=("models",))
+async def delete_model(request):
+    deleted = await asyncio.to_thread(_service.current().registry.delete, request.match_info["name"],
+                                      force=request.query.get("force") == "true")
+    return web.json_response({"deleted": deleted})
+
+
+@pweb.endpoint(summary="Predict a batch: {texts: [...]}, {records: [...]} or {inputs: {...}}; version optional",
+               role="viewer", tags=("models",))
+async def predict(request):
+    body = await pweb.read_json(request)
+    if not isinstance(body, dict):
+        raise InputError("the body must be an object.", hint='send {"texts": ["..."]}')
+    given = [k for k in ("texts", "records", "inputs") if k in body]
+    if len(given) != 1:
+        raise InputError(f"give exactly one of texts, records or inputs; got {sorted(body)}.",
+                         hint='send {"texts": ["..."]}')
+    svc = _service.current()
+    version = await asyncio.to_thread(svc.registry.resolve, request.match_info["name"], str(body.get("version", "") or ""))
+    predictions = await asyncio.to_thread(svc.predictor.predict_batch, version, **{given[0]: body[given[0]]})
+    return web.json_response({"model": version.name, "version": version.version,
+                              "predictions": [pweb.to_json(p) for p in predictions]})
+
+
+@pweb.endpoint(summary="Train a new version in the background; answers the job id at once", role="editor",
+               status=202, tags=("models",))
+async def train(request):
+    body = await pweb.read_json(request)
+    if not isinstance(body, dict):
+        raise InputError("the body must be an object.", hint='send {"task": "text", "field": "tags"}')
+    job = await _service.current().start_training(request.match_info["name"], body, by=pweb.principal(request).name)
+    return web.json_response({"job": job, "status": "queued"}, status=202)
+
+
+@pweb.endpoint(summary="A training job's status, progress and result", tags=("models",))
+async def job(request):
+    return web.json_response(await asyncio.to_thread(_service.current().job, request.match_info["job"]))
+
+
+@pweb.endpoint(summary="Record an interaction of the caller with a document (viewed, downloaded, starred)",
+               role="viewer", status=201, audit=False, tags=("recommendations",))
+async def interact(request):
+    body = await pweb.read_json(request)
+    if not isinstance(body, dict):
+        raise InputError("the body must be an object.", hint='send {"document": "ID", "kind": "viewed"}')
+    row = await asyncio.to_thread(_service.current().recommender.record, pweb.principal(request).name,
+                                  body.get("document"), body.get("kind", "viewed"), body.get("weight"))
+    return web.json_response(row, status=201)
+
+
+@pweb.endpoint(summary="Documents recommended to the caller", tags=("recommendations",))
+async def recommend(request):
+    svc = _service.current()
+    n = _int(request, "n", 10, 1, 500)
+    exclude_seen = request.query.get("exclude_seen", "true") != "false"
+    method = request.query.get("method", "hybrid")
+    user = pweb.principal(request).name
+    items = await asyncio.to_thread(svc.recommender.recommend, user, n, exclude_seen, method)
+    return web.json_response({"user": user, "method": method, "items": items})
+
+
+@pweb.endpoint(summary="Documents similar to a document (by interactions and text)", tags=("recommendations",))
+async def similar(request):
+    svc = _service.current()
+    items = await svc.recommender.similar_async(request.match_info["document"], _int(request, "n", 10, 1, 500),
+                                                request.query.get("method", "hybrid"))
+    return web.json_response({"document": request.match_info["document"], "items": items})
+
+
+@pweb.endpoint(summary="Precision@k of each recommender on a held-out split of the interactions",
+               tags=("recommendations",))
+async def evaluate(request):
+    svc = _service.current()
+    k = _int(request, "k", 10, 1, 100)
+    report = await asyncio.to_thread(svc.recommender.evaluate, k)
+    return web.json_response(report)
+
+
+def routes() -> list:
+    return [
+        web.get(f"{PREFIX}/registry", list_models),
+        web.get(f"{PREFIX}/registry/{{name}}", show_model),
+        web.post(f"{PREFIX}/registry/{{name}}/versions", import_model),
+        web.post(f"{PREFIX}/registry/{{name}}/versions/{{version}}/promote", promote),
+        web.post(f"{PREFIX}/registry/{{name}}/rollback", rollback),
+        web.delete(f"{PREFIX}/registry/{{name}}/versions/{{version}}", delete_version),
+        web.delete(f"{PREFIX}/registry/{{name}}", delete_model),
+        web.post(f"{PREFIX}/registry/{{name}}/predict", predict),
+        web.post(f"{PREFIX}/registry/{{name}}/train", train),
+        web.get(f"{PREFIX}/jobs/{{job}}", job),
+        web.post(f"{PREFIX}/interactions", interact),
+        web.get(f"{PREFIX}/recommendations", recommend),
+        web.get(f"{PREFIX}/recommendations/evaluation", evaluate),
+        web.get(f"{PREFIX}/similar/{{document}}", similar),
+    ]
