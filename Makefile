@@ -1,6 +1,7 @@
 # Two commands do everything on a fresh Debian machine with Python 3.11:
-#   make run    set up, then run the example workflow over the example documents
-#   make test   set up, then run the whole test suite
+#   make run      set up, then serve the API on http://127.0.0.1:8080 (docs at /docs)
+#   make test     set up, then run the whole test suite
+#   make example  set up, then run the example workflow over the example documents (no server)
 # Re-running is quick: the environment is rebuilt only when a pyproject.toml changes.
 
 PYTHON ?= python3
@@ -13,7 +14,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-fast bench clean system-deps
+.PHONY: setup run example test test-fast bench clean system-deps
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -39,7 +40,12 @@ $(SYSTEM_STAMP): Makefile | $(PY)
 
 system-deps: $(SYSTEM_STAMP)
 
+# The first admin: PAPERCHAIN_ADMIN_PASSWORD=... make run (first start only), or
+# .venv/bin/paperchain users create NAME --role admin
 run: setup
+	$(VENV)/bin/paperchain serve
+
+example: setup
 	$(VENV)/bin/paperchain run examples/workflows/report.toml examples/documents
 
 test: setup
