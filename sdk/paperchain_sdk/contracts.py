@@ -27,7 +27,13 @@ class Component:
 
 
 class Trigger(Component, abc.ABC):
-    """A long-lived source of run requests. ``settings`` is the workflow's ``on.<trigger>`` table."""
+    """A long-lived source of run requests. ``settings`` is the workflow's ``on.<trigger>`` table
+    (over plugins.toml's defaults); one instance is made per workflow that names the trigger.
+
+    Optional: ``attach(self, kernel, workflow)`` is called before ``start`` when defined, with the
+    running kernel (see :class:`paperchain_sdk.kernel.KernelAPI`) and the workflow's name, for
+    triggers that watch kernel events or keep state in the database.
+    """
 
     @abc.abstractmethod
     async def start(self, emit: Callable[[RunRequest], Awaitable[str]]) -> None:

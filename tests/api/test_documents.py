@@ -86,7 +86,7 @@ async def test_change_tags_search_and_soft_delete(api):
     patched = await api.request("PATCH", f"/api/v1/documents/{doc['id']}",
                                 json={"tags": ["invoice", "acme"], "metadata": {"supplier": "ACME"}})
     assert patched.status == 200 and patched.json["tags"] == ["acme", "invoice"]
-    assert any(e.type == "document.updated" and e.data["fields"] == ["metadata", "tags"] for e in events)
+    assert any(e.type == "document.updated" and e.data["fields"] == ["metadata.supplier", "tags"] for e in events)
     tagged = await api.request("GET", "/api/v1/documents?tag=invoice")
     assert [d["id"] for d in tagged.json["items"]] == [doc["id"]]
     await api.kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", ("invoice from acme corp", doc["id"]))

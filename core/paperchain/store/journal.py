@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 
 import aiosqlite
 
@@ -79,9 +80,7 @@ class Journal:
             for sql, params, _ in batch:
                 groups.setdefault(sql, []).append(params)
             try:
-                for sql, rows in groups.items():
-                    await self._conn.executemany(sql, rows)
-                await self._conn.commit()
+                await self._commit(groups)
                 self.commits += 1
             except Exception as exc:  # a failed commit fails every writer in it, loudly
                 log.exception("journal commit failed")
@@ -96,6 +95,23 @@ class Journal:
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
+
+
+    async def _commit(self, groups: dict[str, list[tuple]], tries: int = 50) -> None:
+        for attempt in range(tries):
+            try:
+                for sql, rows in groups.items():
+                    await self._conn.executemany(sql, rows)
+                await self._conn.commit()
+                return
+            except sqlite3.OperationalError as exc:
+                # Plugins write this database on their own connections. When this connection still
+                # reads an older snapshot (a cursor being iterated), SQLite refuses the write at
+                # once (SQLITE_BUSY_SNAPSHOT) instead of waiting out busy_timeout: retry shortly.
+                if "locked" not in str(exc) or attempt == tries - 1:
+                    raise
+                await self._conn.rollback()
+                await asyncio.sleep(0.005 * (attempt + 1))
 
 
 def _retrieve(future: asyncio.Future) -> None:

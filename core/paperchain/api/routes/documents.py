@@ -236,19 +236,24 @@ async def update_document(request):
     if body.name is not None:
         if not body.name.strip():
             raise InputError("the name must not be empty.")
-        name, _ = clean_name(body.name), changed.append("name")
+        if clean_name(body.name) != name:
+            name = clean_name(body.name)
+            changed.append("name")
     if body.metadata is not None:
-        metadata = {**metadata, **body.metadata}
-        metadata = {k: v for k, v in metadata.items() if v is not None}  # null removes a key
-        changed.append("metadata")
+        before = metadata
+        metadata = {k: v for k, v in {**metadata, **body.metadata}.items() if v is not None}  # null removes a key
+        changed.extend(f"metadata.{k}" for k in sorted(body.metadata) if before.get(k) != metadata.get(k))
     if body.tags is not None:
-        tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
-        changed.append("tags")
+        new_tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
+        if new_tags != tags:
+            changed.append("tags")
+        tags = new_tags
     await _write(request, row[0], "UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
                  (name, json.dumps(metadata), json.dumps(tags), row[0]))
     audit_target(request, f"document:{row[0]}", fields=changed)
     if changed:
-        await kernel(request).emit("document.updated", row[0], {"fields": changed, "by": who(request).name})
+        # The data-change trigger reacts to this event: which fields changed, and the tags now.
+        await kernel(request).emit("document.updated", row[0], {"fields": changed, "tags": tags, "by": who(request).name})
     return reply(_out(await _row(request, row[0])))
 
 

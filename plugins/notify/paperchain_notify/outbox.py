@@ -1,0 +1,254 @@
+"""The durable outbox (``notify_outbox`` in the kernel's database) and the task that works it.
+
+Each row is one message to one recipient. The worker claims due rows, most urgent first, sends
+them concurrently, and records each outcome: ``sent``; back to ``queued`` with the reason and a
+doubled delay for a retryable failure; ``failed`` (the dead-letter list) after the last attempt
+or at once for a failure no retry can fix. A repeated idempotency key returns the first message.
+Rows a crash left ``sending`` are queued again at start (the receiver sees the same key).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import sqlite3
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from paperchain_sdk import PaperchainError
+
+from .transports import Item
+
+log = logging.getLogger("paperchain.notify")
+
+_SCHEMA = (
+    """CREATE TABLE IF NOT EXISTS notify_outbox (
+        id TEXT PRIMARY KEY, channel TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
+        recipient TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
+        priority INTEGER NOT NULL, send_at REAL NOT NULL, next_try REAL NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff REAL NOT NULL,
+        status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, sent REAL)""",
+    "CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, next_try)",
+    """CREATE TABLE IF NOT EXISTS notify_inbox (
+        id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
+        data TEXT NOT NULL, created REAL NOT NULL, read REAL)""",
+    "CREATE INDEX IF NOT EXISTS notify_inbox_user ON notify_inbox (user, created)",
+)
+_COLUMNS = ("id", "channel", "idempotency_key", "recipient", "subject", "body", "payload", "priority", "send_at",
+            "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent")
+CLAIM = 256  # rows claimed per round
+CONCURRENCY = 64  # deliveries in flight
+
+
+class Outbox:
+    def __init__(self, kernel, channels: dict[str, Any]):
+        self.kernel = kernel
+        self.channels = channels  # component name -> channel component (has .deliver(item))
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify-outbox")
+        self._conn: sqlite3.Connection | None = None
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+        self._waiters: dict[str, list[asyncio.Future]] = {}
+        self._limit = asyncio.Semaphore(CONCURRENCY)
+
+    # -- database (one thread, one connection) ---------------------------------------------------
+
+    def _db(self) -> sqlite3.Connection:
+        if self._conn is None:
+            conn = sqlite3.connect(str(self.kernel.db_path), isolation_level=None, check_same_thread=False)
+            for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=NORMAL"):
+                conn.execute(f"PRAGMA {pragma}")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+            self._conn = conn
+        return self._conn
+
+    async def call(self, fn, *args):
+        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        def recover():
+            self._db().execute("UPDATE notify_outbox SET status = 'queued' WHERE status = 'sending'")
+
+        await self.call(recover)
+        self._task = asyncio.ensure_future(self._work())
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            await asyncio.gather(self._task, return_exceptions=True)
+            self._task = None
+        for channel in {id(c): c for c in self.channels.values()}.values():
+            await channel.close()
+
+        def shut():
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
+
+        await self.call(shut)
+        self._pool.shutdown(wait=False)
+
+    # -- queueing ------------------------------------------------------------------------------------
+
+    async def enqueue(self, rows: list[dict]) -> list[dict]:
+        """Store messages (dicts of the outbox columns); return each stored row (the first one for a
+        repeated idempotency key)."""
+        now = time.time()
+        for row in rows:
+            row.setdefault("id", "msg_" + uuid.uuid4().hex)
+            row.update(status="queued", attempts=0, reason="", created=now, sent=None,
+                       next_try=max(row["send_at"], now))
+
+        def insert():
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                db.executemany(
+                    f"INSERT OR IGNORE INTO notify_outbox ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
+                    [tuple(r[c] for c in _COLUMNS) for r in rows],
+                )
+                stored = []
+                for r in rows:
+                    found = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE idempotency_key = ?",
+                                       (r["idempotency_key"],)).fetchone()
+                    stored.append(dict(zip(_COLUMNS, found)))
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return stored
+
+        stored = await self.call(insert)
+        self._wake.set()
+        return stored
+
+    async def get(self, message_id: str) -> dict | None:
+        def read():
+            row = self._db().execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE id = ?", (message_id,)).fetchone()
+            return dict(zip(_COLUMNS, row)) if row else None
+
+        return await self.call(read)
+
+    async def dead_letters(self, limit: int = 100) -> list[dict]:
+        def read():
+            cursor = self._db().execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'failed' ORDER BY created DESC LIMIT ?", (limit,))
+            return [dict(zip(_COLUMNS, r)) for r in cursor]
+
+        return await self.call(read)
+
+    async def wait(self, message_ids: list[str], timeout: float) -> list[dict]:
+        """Wait until each message is sent or failed (or the timeout passes); return the rows."""
+        deadline = time.monotonic() + timeout
+        rows = []
+        for message_id in message_ids:
+            while True:
+                row = await self.get(message_id)
+                if row is None or row["status"] in ("sent", "failed") or time.monotonic() >= deadline:
+                    break
+                future = asyncio.get_running_loop().create_future()
+                self._waiters.setdefault(message_id, []).append(future)
+                try:
+                    await asyncio.wait_for(future, timeout=min(1.0, max(0.01, deadline - time.monotonic())))
+                except TimeoutError:
+                    pass
+            rows.append(row)
+        return rows
+
+    # -- the worker -----------------------------------------------------------------------------------
+
+    async def _work(self) -> None:
+        while True:
+            try:
+                claimed = await self.call(self._claim, time.time())
+            except sqlite3.Error as exc:
+                log.error("notify outbox: %s", exc)
+                claimed = []
+            if claimed:
+                results = await asyncio.gather(*(self._deliver(row) for row in claimed))
+                await self.call(self._record, results)
+                self._notify_waiters(results)
+                continue
+            next_due = await self.call(self._next_due)
+            delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
+            self._wake.clear()
+            try:
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+            except TimeoutError:
+                pass
+
+    def _claim(self, now: float) -> list[dict]:
+        db = self._db()
+        # Look before taking the write lock: an idle outbox never blocks the kernel's writers.
+        if db.execute("SELECT 1 FROM notify_outbox WHERE status = 'queued' AND next_try <= ? LIMIT 1", (now,)).fetchone() is None:
+            return []
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            rows = [dict(zip(_COLUMNS, r)) for r in db.execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'queued' AND next_try <= ? "
+                "ORDER BY priority DESC, next_try, created LIMIT ?", (now, CLAIM))]
+            db.executemany("UPDATE notify_outbox SET status = 'sending' WHERE id = ?", [(r["id"],) for r in rows])
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        return rows
+
+    def _next_due(self) -> float | None:
+        row = self._db().execute("SELECT min(next_try) FROM notify_outbox WHERE status = 'queued'").fetchone()
+        return row[0] if row else None
+
+    async def _deliver(self, row: dict) -> tuple[dict, str, str]:
+        """(row, new status, reason or detail)."""
+        attempts = row["attempts"] + 1
+        channel = self.channels.get(row["channel"])
+        async with self._limit:
+            try:
+                if channel is None:
+                    raise PaperchainError(f"no notifier {row['channel']!r} is installed")
+                payload = json.loads(row["payload"])
+                item = Item(id=row["id"], channel=row["channel"], recipient=row["recipient"], subject=row["subject"],
+                            body=row["body"], data=payload.get("data", {}), attachments=payload.get("attachments", []),
+                            options=payload.get("options", {}), key=row["idempotency_key"], priority=row["priority"])
+                detail = await channel.deliver(item)
+                return row, "sent", detail or ""
+            except PaperchainError as exc:
+                reason, retry = str(exc), exc.retryable
+            except Exception as exc:  # noqa: BLE001 - an unexpected error is recorded, then retried
+                reason, retry = f"{type(exc).__name__}: {exc}", True
+        if retry and attempts < row["max_attempts"]:
+            delay = row["backoff"] * (2 ** (attempts - 1)) * random.uniform(0.9, 1.1)
+            row["next_try"] = time.time() + delay
+            return row, "queued", f"attempt {attempts} failed: {reason}"
+        if retry:
+            reason = f"gave up after {attempts} attempts: {reason}"
+        log.warning("notify: message %s to %s failed: %s", row["id"], row["recipient"], reason)
+        return row, "failed", reason
+
+    def _record(self, results) -> None:
+        db = self._db()
+        now = time.time()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.executemany(
+                "UPDATE notify_outbox SET status = ?, reason = ?, attempts = attempts + 1, next_try = ?, sent = ? WHERE id = ?",
+                [(status, reason if status != "sent" else "", row["next_try"], now if status == "sent" else None, row["id"])
+                 for row, status, reason in results],
+            )
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+
+    def _notify_waiters(self, results) -> None:
+        for row, status, _ in results:
+            for future in self._waiters.pop(row["id"], []):
+                if not future.done():
+                    future.set_result(status)

@@ -1,0 +1,84 @@
+"""HTTP routes: the caller's in-app inbox, delivery tracking and the dead-letter list."""
+
+from __future__ import annotations
+
+import json
+import time
+
+from aiohttp import web
+from paperchain_sdk import ConfigError, NotFoundError
+from paperchain_sdk.web import endpoint, principal
+
+from .lifecycle import OUTBOXES
+
+
+def build_routes(kernel) -> list:
+    routes = web.RouteTableDef()
+
+    def outbox():
+        found = OUTBOXES.get(str(kernel.db_path))
+        if found is None:
+            raise ConfigError("the notify outbox is not running.", hint="it starts with the kernel (paperchain serve)")
+        return found
+
+    @routes.get("/api/v1/notify/inbox")
+    @endpoint(summary="The caller's in-app notifications, newest first (?unread=true for unread only)",
+              role="viewer", tags=("notify",))
+    async def inbox(request: web.Request) -> web.Response:
+        user = principal(request).name
+        unread = request.query.get("unread", "").lower() in ("1", "true", "yes")
+        try:
+            limit = max(1, min(500, int(request.query.get("limit", "100"))))
+        except ValueError:
+            limit = 100
+
+        def read():
+            sql = "SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ?"
+            if unread:
+                sql += " AND read IS NULL"
+            rows = outbox()._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, limit)).fetchall()
+            return [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
+                    for i, t, b, d, c, r in rows]
+
+        return web.json_response({"items": await outbox().call(read), "next": None})
+
+    @routes.post("/api/v1/notify/inbox/{id}/read")
+    @endpoint(summary="Mark one of the caller's notifications read", role="viewer", tags=("notify",), audit=False)
+    async def mark_read(request: web.Request) -> web.Response:
+        user, message_id = principal(request).name, request.match_info["id"]
+
+        def mark():
+            db = outbox()._db()
+            found = db.execute("SELECT read FROM notify_inbox WHERE id = ? AND user = ?", (message_id, user)).fetchone()
+            if found is None:
+                return None
+            if found[0] is None:
+                db.execute("UPDATE notify_inbox SET read = ? WHERE id = ?", (time.time(), message_id))
+            return True
+
+        if await outbox().call(mark) is None:
+            raise NotFoundError(f"you have no notification {message_id!r}.", hint="GET /api/v1/notify/inbox lists yours")
+        return web.json_response({"id": message_id, "read": True})
+
+    @routes.get("/api/v1/notify/messages/{id}")
+    @endpoint(summary="Delivery status of one outgoing message (queued, sent, failed with the reason)",
+              role="editor", tags=("notify",))
+    async def message(request: web.Request) -> web.Response:
+        row = await outbox().get(request.match_info["id"])
+        if row is None:
+            raise NotFoundError(f"there is no message {request.match_info['id']!r}.")
+        return web.json_response(_public(row))
+
+    @routes.get("/api/v1/notify/dead-letters")
+    @endpoint(summary="Messages the outbox gave up on, newest first", role="admin", tags=("notify",))
+    async def dead_letters(request: web.Request) -> web.Response:
+        return web.json_response({"messages": [_public(r) for r in await outbox().dead_letters()]})
+
+    return list(routes)
+
+
+def _public(row: dict) -> dict:
+    keep = ("id", "channel", "recipient", "subject", "priority", "status", "reason", "attempts", "created", "sent")
+    out = {k: row[k] for k in keep}
+    out["status"] = "queued" if out["status"] == "sending" else out["status"]
+    return out

@@ -1,0 +1,119 @@
+"""What every trigger here shares: the kernel and workflow it serves, its tasks, event listening.
+
+The trigger host constructs a trigger per workflow as ``Impl(settings)`` and then calls
+``attach(kernel, workflow)`` before ``start(emit)``; a trigger built without a kernel (a unit
+test) may still run the parts that need none.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from paperchain_sdk import ConfigError, RunRequest
+from paperchain_sdk.contracts import Trigger
+
+log = logging.getLogger("paperchain.triggers")
+
+_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+
+
+def parse_duration(value: Any, *, where: str) -> float:
+    """Seconds from a number or text like "30s", "5m", "1.5h"."""
+    if isinstance(value, bool) or value is None:
+        raise ConfigError(f"{where}: a duration is required.", hint='write seconds (30) or text like "30s", "5m", "1h"')
+    if isinstance(value, (int, float)):
+        seconds = float(value)
+    else:
+        match = _DURATION.match(str(value))
+        if not match:
+            raise ConfigError(f"{where}: {value!r} is not a duration.", hint='write seconds (30) or text like "30s", "5m", "1h"')
+        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
+    if seconds <= 0:
+        raise ConfigError(f"{where}: the duration must be positive, got {value!r}.")
+    return seconds
+
+
+class HostedTrigger(Trigger):
+    """A trigger bound to one workflow of one kernel."""
+
+    name = "trigger"
+
+    def __init__(self, settings: Any = None):
+        super().__init__(settings)
+        self.kernel = None
+        self.workflow = ""
+        self._emit: Callable[[RunRequest], Awaitable[str]] | None = None
+        self._tasks: set[asyncio.Task] = set()
+        self._listener = None
+        self._stopped = asyncio.Event()
+
+    def attach(self, kernel, workflow: str) -> None:
+        self.kernel, self.workflow = kernel, workflow
+
+    @property
+    def where(self) -> str:
+        return f"[on.{self.name}] of workflow {self.workflow!r}"
+
+    def require_kernel(self):
+        if self.kernel is None:
+            raise ConfigError(f"the {self.name!r} trigger needs a running kernel.",
+                              hint="start it through the trigger host (`paperchain serve`)")
+        return self.kernel
+
+    async def start(self, emit: Callable[[RunRequest], Awaitable[str]]) -> None:
+        self._emit = emit
+        self._stopped.clear()
+        await self.begin()
+
+    async def begin(self) -> None:  # what start does once emit is known
+        raise NotImplementedError
+
+    async def stop(self) -> None:
+        self._stopped.set()
+        if self._listener is not None and self.kernel is not None:
+            try:
+                self.kernel.listeners.remove(self._listener)
+            except ValueError:
+                pass
+            self._listener = None
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        self._emit = None
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def spawn(self, coroutine) -> asyncio.Task:
+        task = asyncio.ensure_future(coroutine)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+        return task
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("trigger %s of workflow %r: %s", self.name, self.workflow, task.exception(),
+                      exc_info=task.exception())
+
+    def listen(self, on_event: Callable[[Any], None]) -> None:
+        """Receive every kernel event (synchronously: hand slow work to :meth:`spawn`)."""
+        kernel = self.require_kernel()
+        self._listener = on_event
+        kernel.listeners.append(on_event)
+
+    async def fire(self, request: RunRequest) -> str | None:
+        """Emit a run request unless stopped; a failure to submit is logged, never raised."""
+        if self._emit is None or self._stopped.is_set():
+            return None
+        try:
+            return await self._emit(request)
+        except Exception as exc:  # noqa: BLE001 - one refused run must not stop the trigger
+            log.error("trigger %s of workflow %r could not start a run: %s", self.name, self.workflow, exc)
+            return None
