@@ -59,10 +59,16 @@ test-fast: setup
 	$(PYTHON) -m venv .venv-bench
 	.venv-bench/bin/pip install --quiet "prefect>=3,<4" "fastapi==0.139.2"
 
+# Peers the benchmarks run in the same invocation: each plugin's [bench] extra, plus Debian's
+# ghostscript (OCRmyPDF needs it) and wrk (HTTP load).
+BENCH_DEBIAN_PACKAGES := ghostscript wrk
+BENCH_SCRIPTS := engine startup memory api ocr text vision ledger models als triggers notify
+
 bench: setup .venv-bench/bin/python
-	$(PY) bench/engine.py
-	$(PY) bench/startup.py
-	$(PY) bench/memory.py
+	@missing=$$(for p in $(BENCH_DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi
+	$(PY) -m pip install --quiet --disable-pip-version-check $(foreach d,$(PLUGIN_DIRS),-e '$(d)[bench]')
+	@for b in $(BENCH_SCRIPTS); do echo "== bench/$$b.py"; $(PY) bench/$$b.py || exit 1; done
 
 clean:
 	rm -rf $(VENV) .paperchain paperchain-output
