@@ -1,0 +1,265 @@
+"""What goes in the log: notarizations, accounts, signed records, mints and audit batches.
+
+Every entry is canonical JSON with a ``kind``. Rules that depend on the state (nonces, balances,
+one vote per ballot) are checked inside the writer's transaction, so two racing records can never
+both spend the same units; a refused record leaves the tree exactly as it was.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from typing import Any
+
+from paperchain_sdk import ConflictError, InputError, NotFoundError
+
+from . import accounts
+from .accounts import canonical
+from .log import LedgerLog, now
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+RECORD_TYPES = ("document", "transfer", "certificate", "vote")
+MAX_TEXT = 4096
+
+
+def _text(body: dict, field: str, limit: int = MAX_TEXT) -> str:
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip() or len(value) > limit:
+        raise InputError(f"record body field {field!r} must be a non-empty string of at most {limit} characters")
+    return value
+
+
+def _sha(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not SHA256_HEX.match(value):
+        raise InputError(f"{field} must be a SHA-256 digest: 64 lower-case hex digits, got {value!r}")
+    return value
+
+
+def _amount(value: Any) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise InputError(f"amount must be a whole number of units above 0, got {value!r}")
+    return value
+
+
+def _body(kind: str, body: Any) -> dict:
+    """Check a record body's shape (no state needed); unknown fields are refused."""
+    if not isinstance(body, dict):
+        raise InputError("the record's body must be an object")
+    allowed = {"document": {"sha256", "metadata"}, "transfer": {"to", "amount", "memo"},
+               "certificate": {"document", "statement"}, "vote": {"ballot", "choice"}}[kind]
+    extra = set(body) - allowed
+    if extra:
+        raise InputError(f"unknown field(s) {sorted(extra)} in a {kind} record", hint=f"allowed: {sorted(allowed)}")
+    if kind == "document":
+        _sha(body.get("sha256"), "body.sha256")
+        if not isinstance(body.get("metadata", {}), dict):
+            raise InputError("body.metadata must be an object")
+    elif kind == "transfer":
+        if not isinstance(body.get("to"), str):
+            raise InputError("body.to must be the receiving account's id")
+        _amount(body.get("amount"))
+        if "memo" in body:
+            _text(body, "memo", 500)
+    elif kind == "certificate":
+        _sha(body.get("document"), "body.document")
+        _text(body, "statement")
+    else:
+        _text(body, "ballot", 200)
+        _text(body, "choice", 200)
+    return body
+
+
+def check_record(record: Any) -> dict:
+    if not isinstance(record, dict):
+        raise InputError("a record must be an object with type, account, nonce and body")
+    if set(record) != {"type", "account", "nonce", "body"}:
+        raise InputError(f"a record has exactly the fields type, account, nonce and body; got {sorted(record)}")
+    if record["type"] not in RECORD_TYPES:
+        raise InputError(f"record type {record['type']!r} is unknown", hint=f"use one of {', '.join(RECORD_TYPES)}")
+    nonce = record["nonce"]
+    if not isinstance(nonce, int) or isinstance(nonce, bool) or nonce < 1:
+        raise InputError(f"nonce must be a whole number from 1, got {nonce!r}")
+    _body(record["type"], record["body"])
+    return record
+
+
+class Book:
+    """The ledger's services over one LedgerLog."""
+
+    def __init__(self, log: LedgerLog, *, scrypt_n: int = accounts.SCRYPT_N):
+        self.log = log
+        self.scrypt_n = scrypt_n
+
+    # -- notarization -------------------------------------------------------------------------------
+
+    def _receipt(self, done) -> dict:
+        """The receipt the writer built with the commit (or, if it could not, one built here)."""
+        return done.receipt if done.receipt is not None else self.log.receipt(done.first, done.size, done.note)
+
+    def notarize(self, sha256: str, metadata: dict | None = None, *, key: str = "") -> dict:
+        """Record a document's digest (and metadata); return its receipt. The same ``key`` twice
+        returns the first receipt instead of appending again."""
+        _sha(sha256, "the document's sha256")
+        entry = canonical({"kind": "notarization", "sha256": sha256, "metadata": metadata or {}, "time": now()})
+
+        def index_document(cur, first):
+            cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (sha256, first))
+
+        done = self.log.append_many([entry], key=key, check=index_document, receipt=True)
+        if done.receipt is not None:
+            return done.receipt
+        if done.existed:
+            return self.log.receipt(done.first)
+        return self.log.receipt(done.first, done.size, done.note)
+
+    def find_document(self, sha256: str) -> list[int]:
+        _sha(sha256, "sha256")
+        return [row[0] for row in self.log.query("SELECT idx FROM ledger_documents WHERE sha256 = ? ORDER BY idx", (sha256,))]
+
+    # -- accounts ----------------------------------------------------------------------------------
+
+    def create_account(self, name: str, passphrase: str | None = None, public_key: bytes | None = None) -> dict:
+        """A new account: a key pair sealed with ``passphrase`` (custodial), or only the
+        ``public_key`` of a pair the owner keeps."""
+        if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", name):
+            raise InputError(f"account name {name!r} is not valid",
+                             hint="use 1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
+        if (passphrase is None) == (public_key is None):
+            raise InputError("give either a passphrase (the ledger keeps the sealed key) or a public key, not both")
+        sealed = None
+        if public_key is None:
+            seed, public_key = accounts.new_keypair()
+            sealed = accounts.seal(seed, passphrase, accounts.account_id(public_key), self.scrypt_n)
+        elif len(public_key) != 32:
+            raise InputError("an Ed25519 public key is 32 bytes")
+        ident = accounts.account_id(public_key)
+        entry = canonical({"kind": "account", "id": ident, "name": name,
+                           "public_key": base64.b64encode(public_key).decode(), "time": now()})
+
+        def insert(cur, first):
+            if cur.execute("SELECT 1 FROM ledger_accounts WHERE name = ? OR id = ?", (name, ident)).fetchone():
+                raise ConflictError(f"an account named {name!r} (or with this key) exists already")
+            cur.execute("INSERT INTO ledger_accounts VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
+                        (ident, name, public_key, sealed, first, now()))
+
+        done = self.log.append_many([entry], check=insert, receipt=True)
+        return {**self.account(ident), "receipt": self._receipt(done)}
+
+    def account(self, ident: str) -> dict:
+        rows = self.log.query("SELECT id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL "
+                              "FROM ledger_accounts WHERE id = ? OR name = ?", (ident, ident))
+        if not rows:
+            raise NotFoundError(f"no account {ident!r}", hint="list accounts with GET /api/v1/ledger/accounts")
+        return self._account_dict(rows[0])
+
+    def accounts(self) -> list[dict]:
+        rows = self.log.query("SELECT id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL "
+                              "FROM ledger_accounts ORDER BY idx")
+        return [self._account_dict(r) for r in rows]
+
+    @staticmethod
+    def _account_dict(row) -> dict:
+        return {"id": row[0], "name": row[1], "public_key": base64.b64encode(row[2]).decode(), "balance": row[3],
+                "nonce": row[4], "index": row[5], "created": row[6], "custodial": bool(row[7])}
+
+    def balances(self) -> dict[str, int]:
+        return {row[0]: row[1] for row in self.log.query("SELECT id, balance FROM ledger_accounts ORDER BY idx")}
+
+    # -- signed records ----------------------------------------------------------------------------
+
+    def sign(self, account: str, passphrase: str, type: str, body: dict) -> tuple[dict, bytes]:
+        """Sign a record with a custodial account's sealed key, using its next nonce."""
+        info = self.account(account)
+        row = self.log.query("SELECT secret FROM ledger_accounts WHERE id = ?", (info["id"],))[0]
+        seed = accounts.unseal(row[0], passphrase, info["id"])
+        record = check_record({"type": type, "account": info["id"], "nonce": info["nonce"] + 1, "body": body})
+        return record, accounts.sign_record(seed, record)
+
+    def submit(self, record: Any, signature: bytes | str) -> dict:
+        """Append a signed record if its signature, nonce and the state allow it; return its receipt.
+
+        Refusals (bad signature, reused nonce, overdraft, second vote …) raise with nothing appended.
+        """
+        record = check_record(record)
+        if isinstance(signature, str):
+            try:
+                signature = base64.b64decode(signature, validate=True)
+            except binascii.Error:
+                raise InputError("the signature is not base64") from None
+        rows = self.log.query("SELECT public_key FROM ledger_accounts WHERE id = ?", (record["account"],))
+        if not rows:
+            raise NotFoundError(f"no account {record['account']!r}")
+        if not accounts.signature_valid(rows[0][0], record, signature):
+            raise InputError(f"the signature does not match the record and account {record['account']}.",
+                             hint="sign the canonical JSON of the record (sorted keys, no spaces) with the account's key")
+        entry = canonical({"kind": "record", "record": record, "signature": base64.b64encode(signature).decode()})
+        done = self.log.append_many([entry], check=lambda cur, first: self._apply(cur, first, record), receipt=True)
+        return self._receipt(done)
+
+    @staticmethod
+    def _apply(cur, first: int, record: dict) -> None:
+        account, nonce, body = record["account"], record["nonce"], record["body"]
+        current = cur.execute("SELECT nonce, balance FROM ledger_accounts WHERE id = ?", (account,)).fetchone()
+        if nonce <= current[0]:
+            raise ConflictError(f"nonce {nonce} of account {account} was used already (last used: {current[0]}); "
+                                "the record is a replay.", hint=f"sign the record again with nonce {current[0] + 1}")
+        if nonce != current[0] + 1:
+            raise ConflictError(f"nonce {nonce} skips ahead: account {account} expects nonce {current[0] + 1}.",
+                                hint="records of an account are applied in nonce order")
+        kind = record["type"]
+        if kind == "transfer":
+            amount, to = body["amount"], body["to"]
+            if to == account:
+                raise InputError("a transfer needs two different accounts")
+            if not cur.execute("SELECT 1 FROM ledger_accounts WHERE id = ?", (to,)).fetchone():
+                raise NotFoundError(f"the receiving account {to!r} does not exist")
+            if current[1] < amount:
+                raise ConflictError(f"overdraft: account {account} holds {current[1]} units and cannot send {amount}.",
+                                    hint="balances never go negative")
+            cur.execute("UPDATE ledger_accounts SET balance = balance - ? WHERE id = ?", (amount, account))
+            cur.execute("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, to))
+        elif kind == "vote":
+            taken = cur.execute("SELECT idx FROM ledger_votes WHERE ballot = ? AND account = ?",
+                                (body["ballot"], account)).fetchone()
+            if taken:
+                raise ConflictError(f"account {account} already voted on ballot {body['ballot']!r} (entry {taken[0]}).")
+            cur.execute("INSERT INTO ledger_votes VALUES (?, ?, ?, ?)", (body["ballot"], account, body["choice"], first))
+        elif kind == "document":
+            cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (body["sha256"], first))
+        cur.execute("UPDATE ledger_accounts SET nonce = ? WHERE id = ?", (nonce, account))
+
+    def mint(self, account: str, amount: int, memo: str = "") -> dict:
+        """Create units in an account: the log operator's act, recorded in the log like any other."""
+        _amount(amount)
+        ident = self.account(account)["id"]
+        entry = canonical({"kind": "mint", "account": ident, "amount": amount, "memo": memo, "time": now()})
+
+        def credit(cur, first):
+            cur.execute("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, ident))
+
+        done = self.log.append_many([entry], check=credit, receipt=True)
+        return self._receipt(done)
+
+    def votes(self, ballot: str) -> dict[str, int]:
+        rows = self.log.query("SELECT choice, count(*) FROM ledger_votes WHERE ballot = ? GROUP BY choice", (ballot,))
+        return dict(rows)
+
+    # -- audit anchoring ---------------------------------------------------------------------------
+
+    def anchor_audit(self, items: list[dict]) -> int:
+        """Append one entry holding a batch of audit entries; return its index."""
+        entry = canonical({"kind": "audit", "entries": items})
+        ids = [str(item.get("id", "")) for item in items if item.get("id") not in (None, "")]
+
+        def remember(cur, first):
+            cur.executemany("INSERT OR IGNORE INTO ledger_anchors VALUES (?, ?)", [(i, first) for i in ids])
+
+        return self.log.append_many([entry], check=remember).first
+
+    def audit_anchor(self, audit_id: str) -> dict:
+        """The receipt of the batch that anchors audit entry ``audit_id``."""
+        rows = self.log.query("SELECT idx FROM ledger_anchors WHERE audit_id = ?", (str(audit_id),))
+        if not rows:
+            raise NotFoundError(f"audit entry {audit_id!r} is not anchored (yet)")
+        return self.log.receipt(rows[0][0])

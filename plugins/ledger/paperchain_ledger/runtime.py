@@ -1,0 +1,151 @@
+"""Which log a component uses: the kernel's (``<data_dir>/ledger``), opened at start-up, or the
+one its ``path`` setting names. Also batches the kernel's audit events into the log."""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import logging
+import threading
+from pathlib import Path
+
+from paperchain_sdk import ConfigError
+
+from .book import Book
+from .log import LedgerLog
+from .settings import LedgerSettings
+
+log = logging.getLogger(__name__)
+_lock = threading.Lock()
+_books: dict[Path, Book] = {}
+_kernels: dict[int, "KernelLedger"] = {}
+_active: Book | None = None
+
+
+def open_book(directory: str | Path, settings: LedgerSettings | None = None) -> Book:
+    """The log in ``directory``, opened once per process (the writer thread must be the only one)."""
+    settings = settings or LedgerSettings()
+    directory = Path(directory).resolve()
+    with _lock:
+        book = _books.get(directory)
+        if book is None:
+            ledger = LedgerLog(directory, origin=settings.origin, max_batch=settings.max_batch,
+                               tile_cache=settings.tile_cache, max_entry_bytes=settings.max_entry_bytes)
+            book = _books[directory] = Book(ledger, scrypt_n=settings.scrypt_n)
+        return book
+
+
+def close_book(book: Book) -> None:
+    with _lock:
+        for directory, open_one in list(_books.items()):
+            if open_one is book:
+                del _books[directory]
+    book.log.close()
+
+
+def close_all() -> None:
+    for book in list(_books.values()):
+        close_book(book)
+
+
+atexit.register(close_all)
+
+
+def book_for(settings: LedgerSettings | None) -> Book:
+    """What a component uses: its ``path`` if set, else the running kernel's log."""
+    path = getattr(settings, "path", "")
+    if path:
+        return open_book(path, settings)
+    if _active is None:
+        raise ConfigError("the ledger is not open: no Paperchain kernel has started in this process.",
+                          hint="run the component inside `paperchain`, or set its `path` setting to a ledger directory")
+    return _active
+
+
+class KernelLedger:
+    """A kernel's log and its pending audit entries."""
+
+    def __init__(self, kernel, settings: LedgerSettings):
+        self.settings = settings
+        self.book = open_book(settings.path or Path(kernel.data_dir) / "ledger", settings)
+        self.audit: list[dict] = []
+        self.flusher: asyncio.Task | None = None
+
+    def add_audit(self, data: dict) -> None:
+        self.audit.append(dict(data))
+        if self.flusher is None or self.flusher.done():
+            self.flusher = asyncio.get_running_loop().create_task(self._flush_later())
+
+    async def _flush_later(self) -> None:
+        await asyncio.sleep(self.settings.audit_flush_seconds)
+        await self.flush()
+
+    async def flush(self) -> None:
+        while self.audit:
+            batch, self.audit = self.audit[:1000], self.audit[1000:]
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, self.book.anchor_audit, batch)
+            except Exception:  # noqa: BLE001 - keep them for the next flush
+                log.exception("anchoring %d audit entries failed; they stay queued", len(batch))
+                self.audit[:0] = batch
+                return
+
+    async def close(self) -> None:
+        if self.flusher is not None and not self.flusher.done():
+            self.flusher.cancel()
+            await asyncio.gather(self.flusher, return_exceptions=True)
+        await self.flush()
+
+
+def settings_of(kernel) -> LedgerSettings:
+    from . import LEDGER
+
+    try:
+        return kernel.component(LEDGER).settings or LedgerSettings()
+    except Exception as exc:  # noqa: BLE001 - e.g. the ledger component disabled: use the defaults
+        log.debug("ledger settings unavailable (%s); using defaults", exc)
+        return LedgerSettings()
+
+
+def attach(kernel) -> Book:
+    """Open the kernel's log (creating it and its key on first start)."""
+    global _active
+    state = _kernels.get(id(kernel))
+    if state is None:
+        state = _kernels[id(kernel)] = KernelLedger(kernel, settings_of(kernel))
+    _active = state.book
+    return state.book
+
+
+def book_for_kernel(kernel) -> Book:
+    return attach(kernel)
+
+
+def record_audit(kernel, data: dict) -> None:
+    state = _kernels.get(id(kernel))
+    if state is None:
+        attach(kernel)
+        state = _kernels[id(kernel)]
+    if state.settings.audit_anchor:
+        state.add_audit(data)
+
+
+async def flush_audit(kernel) -> None:
+    state = _kernels.get(id(kernel))
+    if state is not None:
+        await state.flush()
+
+
+async def detach(kernel) -> None:
+    """Append pending audit entries, then close the kernel's log."""
+    global _active
+    state = _kernels.pop(id(kernel), None)
+    if state is None:
+        return
+    try:
+        await state.close()
+    finally:
+        if _active is state.book:
+            _active = None
+        if not any(s.book is state.book for s in _kernels.values()):
+            close_book(state.book)

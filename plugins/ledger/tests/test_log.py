@@ -1,0 +1,261 @@
+"""The log: receipts verify offline, checkpoints are refused when they should be, tampering is
+found, appends are durable and shared between concurrent writers."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import sqlite3
+import stat
+import threading
+
+import pytest
+from paperchain_ledger import merkle
+from paperchain_ledger.integrity import verify_log
+from paperchain_ledger.log import LedgerLog
+from paperchain_ledger.note import Checkpoint, generate_signer
+from paperchain_ledger.verifier import (
+    VerificationError,
+    verify_extension,
+    verify_receipt,
+)
+from paperchain_sdk import ConfigError, InputError, NotFoundError
+
+
+def vkey(log):
+    return (log.directory / "log.vkey").read_text()
+
+
+def test_the_key_is_created_once_and_private(tmp_path):
+    first = LedgerLog(tmp_path / "l")
+    key = vkey(first)
+    first.close()
+    assert stat.S_IMODE((tmp_path / "l" / "log.key").stat().st_mode) == 0o600
+    again = LedgerLog(tmp_path / "l")
+    assert vkey(again) == key and str(again.signer.verifier) + "\n" == key
+    again.close()
+    os.chmod(tmp_path / "l" / "log.key", 0o644)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        LedgerLog(tmp_path / "l")
+
+
+def test_a_receipt_verifies_offline_and_a_tampered_one_does_not(log):
+    log.append_many([b"x%d" % i for i in range(10)])
+    receipt = log.append(b"the entry")
+    summary = verify_receipt(json.dumps(receipt), vkey(log))
+    assert summary["index"] == 10 and summary["tree_size"] == 11
+    forged = dict(receipt, entry=base64.b64encode(b"another entry").decode())
+    with pytest.raises(VerificationError, match="not proven"):
+        verify_receipt(forged, vkey(log))
+    moved = dict(receipt, index=9)
+    with pytest.raises(VerificationError):
+        verify_receipt(moved, vkey(log))
+    note = receipt["checkpoint"].replace("\n11\n", "\n12\n")
+    with pytest.raises(VerificationError, match="not valid"):
+        verify_receipt(dict(receipt, checkpoint=note), vkey(log))
+
+
+def test_a_checkpoint_signed_by_another_key_is_refused(log, tmp_path):
+    receipt = log.append(b"entry")
+    other = LedgerLog(tmp_path / "other")
+    try:
+        with pytest.raises(VerificationError, match="not signed by"):
+            verify_receipt(receipt, vkey(other))
+        # Same name, another key: the key id differs, so it is refused too.
+        impostor, _ = generate_signer(log.origin)
+        forged = Checkpoint(log.origin, 1, log.root()).sign(impostor)
+        with pytest.raises(VerificationError, match="not signed by"):
+            verify_receipt(dict(receipt, checkpoint=forged), vkey(log))
+    finally:
+        other.close()
+
+
+def test_a_checkpoint_that_does_not_extend_an_earlier_one_is_refused(log):
+    log.append_many([b"a", b"b", b"c"])
+    earlier = log.latest()[2]
+    log.append_many([b"d", b"e"])
+    later = log.latest()[2]
+    proof = [base64.b64encode(p).decode() for p in log.consistency_proof(3, 5)]
+    old, new = verify_extension(earlier, later, proof, vkey(log))
+    assert (old.size, new.size) == (3, 5)
+    # A forked log: same key, but entries rewritten after size 2.
+    forked_root = merkle.root_of_hashes(merkle.leaf_hashes([b"a", b"b", b"X", b"d", b"e"]))
+    fork = Checkpoint(log.origin, 5, forked_root).sign(log.signer)
+    with pytest.raises(VerificationError, match="not an extension"):
+        verify_extension(earlier, fork, proof, vkey(log))
+    with pytest.raises(VerificationError, match="smaller"):
+        verify_extension(later, earlier, proof, vkey(log))
+    receipt = log.receipt(4)
+    verify_receipt(receipt, vkey(log), earlier_checkpoint=earlier, consistency_proof=proof)
+    with pytest.raises(VerificationError):
+        verify_receipt(receipt, vkey(log), earlier_checkpoint=earlier, consistency_proof=proof[:-1])
+
+
+def test_the_log_survives_a_restart(tmp_path):
+    first = LedgerLog(tmp_path / "l")
+    first.append_many([b"%d" % i for i in range(700)])
+    root, size = first.root(), first.size
+    first.close()
+    again = LedgerLog(tmp_path / "l")
+    try:
+        assert (again.size, again.root()) == (size, root)
+        receipt = again.append(b"after restart")
+        assert verify_receipt(receipt, vkey(again))["tree_size"] == 701
+        assert again.root(700) == root
+    finally:
+        again.close()
+
+
+def test_concurrent_appenders_share_commits(log):
+    receipts, errors = [], []
+
+    def writer(n):
+        try:
+            for i in range(20):
+                receipts.append(log.append(b"writer %d entry %d" % (n, i)))
+        except Exception as exc:  # noqa: BLE001
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and log.size == 400
+    assert sorted(r["index"] for r in receipts) == list(range(400))
+    key = vkey(log)
+    for r in receipts:
+        verify_receipt(r, key)
+    commits = log.query("SELECT count(*) FROM ledger_checkpoints")[0][0] - 1
+    assert commits < 400  # group commit: several appends shared a transaction
+    assert verify_log(log.directory).ok
+
+
+def test_idempotency_key_appends_once(log):
+    first = log.append_many([b"once"], key="run-1:notarize")
+    again = log.append_many([b"once"], key="run-1:notarize")
+    assert again.existed and again.first == first.first and log.size == 1
+
+
+def test_bad_requests_are_clear(log):
+    with pytest.raises(NotFoundError):
+        log.entry(0)
+    log.append_many([b"a"])
+    with pytest.raises(NotFoundError):
+        log.inclusion_proof(1)
+    with pytest.raises(NotFoundError):
+        log.root(5)
+    with pytest.raises(InputError):
+        log.consistency_proof(0, 1)
+    with pytest.raises(InputError):
+        log.append_many(["text, not bytes"])
+
+
+def _flip_entry_byte(directory, index):
+    db = sqlite3.connect(directory / "ledger.db")
+    (blob,) = db.execute("SELECT data FROM ledger_bundles WHERE idx = ?", (index >> 8,)).fetchone()
+    at, pos = 0, index & 255
+    for _ in range(pos):
+        at += 4 + int.from_bytes(blob[at:at + 4], "big")
+    data = bytearray(blob)
+    data[at + 4 + 2] ^= 0x01  # a byte inside the entry, past its length prefix
+    db.execute("UPDATE ledger_bundles SET data = ? WHERE idx = ?", (bytes(data), index >> 8))
+    db.commit()
+    db.close()
+
+
+@pytest.mark.parametrize("victim", [0, 300, 1234, 1299])
+def test_verify_finds_a_flipped_byte(log, victim):
+    for start in range(0, 1300, 100):
+        log.append_many([b"entry number %05d" % i for i in range(start, start + 100)])
+    assert verify_log(log.directory).ok
+    _flip_entry_byte(log.directory, victim)
+    report = verify_log(log.directory)
+    assert not report.ok and report.first_bad_entry == victim
+
+
+def test_verify_finds_an_altered_tree_node(log):
+    log.append_many([b"%d" % i for i in range(600)])
+    db = sqlite3.connect(log.directory / "ledger.db")
+    (blob,) = db.execute("SELECT hashes FROM ledger_tiles WHERE level = 0 AND idx = 1").fetchone()
+    data = bytearray(blob)
+    data[-1] ^= 0xFF  # the last inner node of the second tile
+    db.execute("UPDATE ledger_tiles SET hashes = ? WHERE level = 0 AND idx = 1", (bytes(data),))
+    db.commit()
+    db.close()
+    report = verify_log(log.directory)
+    assert not report.ok and report.first_bad_entry == 256
+
+
+def test_the_writers_receipt_equals_one_built_later(log):
+    log.append_many([b"r%d" % i for i in range(300)])
+    receipt = log.append(b"the last one")
+    assert receipt["index"] == 300
+    assert receipt == log.receipt(300, tree_size=301)
+    assert verify_receipt(receipt, str(log.signer.verifier))["tree_size"] == 301
+
+
+def test_queued_batches_commit_in_order_with_checked_items_between(log):
+    """Unchecked batches are built ahead of their commits; a checked item in between waits for
+    them. Every answer, the tree and the stored rows must agree with one batch at a time."""
+    from paperchain_ledger.log import Pending
+
+    entries = [b"q%d" % i for i in range(3000)]
+    futures = []
+    for at in range(0, 3000, 300):
+        futures.append(log.submit(Pending(entries[at:at + 300])))
+        if at == 900:
+            futures.append(log.submit(Pending([b"checked"], key="k-1")))
+    answers = [f.result() for f in futures]
+    firsts = [a.first for a in answers]
+    assert firsts == sorted(firsts) and log.size == 3001
+    expected = entries[:1200] + [b"checked"] + entries[1200:]
+    assert [log.entry(i) for i in (0, 1199, 1200, 1201, 3000)] == [expected[i] for i in (0, 1199, 1200, 1201, 3000)]
+    assert log.root() == merkle.root_of_hashes(merkle.leaf_hashes(expected))
+    for a in answers:
+        assert log.checkpoint_at(a.size) == a.note
+    assert verify_log(log.directory).ok
+
+
+def test_a_failed_commit_fails_its_batch_and_the_log_goes_on(tmp_path):
+    """A batch whose commit fails is answered with a TransientError; batches built on top of it
+    are refused too (never committed on a tree that does not exist); the log then goes on."""
+    from paperchain_ledger.log import Pending
+    from paperchain_sdk import TransientError
+
+    log = LedgerLog(tmp_path / "flaky", max_batch=300)
+    try:
+        log.append_many([b"a", b"b"])
+        real, calls = LedgerLog._write_rows, []
+
+        def flaky(cur, work):
+            calls.append(1)
+            if len(calls) == 2:
+                raise sqlite3.OperationalError("disk I/O error (simulated)")
+            real(cur, work)
+
+        log._write_rows = flaky
+        batches = [[b"b%d-%d" % (n, i) for i in range(300)] for n in range(4)]
+        futures = [log.submit(Pending(batch)) for batch in batches]
+        committed = [b"a", b"b"]
+        outcomes = []
+        for batch, future in zip(batches, futures):
+            try:
+                done = future.result()
+            except TransientError:
+                outcomes.append("failed")
+                continue
+            assert done.first == len(committed)
+            committed += batch
+            outcomes.append("ok")
+        assert outcomes[0] == "ok" and outcomes[1] == "failed"
+        del log._write_rows
+        log.append_many([b"after"])
+        committed.append(b"after")
+        assert log.size == len(committed)
+        assert log.root() == merkle.root_of_hashes(merkle.leaf_hashes(committed))
+        assert log.entry(len(committed) - 1) == b"after"
+    finally:
+        log.close()
+    assert verify_log(tmp_path / "flaky").ok
