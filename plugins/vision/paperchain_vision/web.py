@@ -1,0 +1,86 @@
+"""``GET /api/v1/vision/similar/{document_id}``: documents whose images look like this one's."""
+
+from __future__ import annotations
+
+import asyncio
+
+import attrs
+from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.settings import structure_settings
+from paperchain_sdk.web import endpoint, to_json
+
+from .index import HashIndex
+from .settings import HASH_ALGORITHMS
+
+
+def _check_algorithm(instance, attribute, value):
+    if value not in HASH_ALGORITHMS:
+        raise ValueError(f"algorithm must be one of {', '.join(HASH_ALGORITHMS)}, got {value!r}")
+
+
+def _check_distance(instance, attribute, value):
+    if not 0 <= value <= 256:
+        raise ValueError(f"max_distance must be between 0 and 256, got {value}")
+
+
+@attrs.frozen(kw_only=True)
+class SimilarQuery:
+    max_distance: int = attrs.field(default=10, validator=_check_distance)
+    algorithm: str = attrs.field(default="phash", validator=_check_algorithm)
+    limit: int = 50
+
+
+@attrs.frozen(kw_only=True)
+class Match:
+    document_id: str
+    distance: int
+    page: int
+    matched_page: int
+
+
+@attrs.frozen(kw_only=True)
+class SimilarAnswer:
+    document_id: str
+    algorithm: str
+    max_distance: int
+    matches: list[Match]
+
+
+def parse_query(query) -> SimilarQuery:
+    values = {}
+    for key, value in dict(query).items():
+        if key in ("max_distance", "limit"):
+            try:
+                values[key] = int(value)
+            except ValueError:
+                raise InputError(f"{key} must be a whole number, got {value!r}.", hint=f"e.g. ?{key}=10") from None
+        else:
+            values[key] = value
+    try:
+        return structure_settings(SimilarQuery, values, where="the query string")
+    except Exception as exc:  # ConfigError: for an HTTP caller that is bad input
+        raise InputError(str(exc)) from None
+
+
+def make_routes(kernel):
+    from aiohttp import web
+
+    routes = web.RouteTableDef()
+
+    @routes.get("/api/v1/vision/similar/{document_id}")
+    @endpoint(summary="Documents whose images are within max_distance bits of this document's perceptual hashes",
+              query=SimilarQuery, response=SimilarAnswer, tags=("vision",))
+    async def similar(request):
+        document_id = request.match_info["document_id"]
+        query = parse_query(request.query)
+        index = HashIndex(kernel.db_path)
+        if not await asyncio.to_thread(index.hashes_of, document_id, query.algorithm):
+            raise NotFoundError(f"Document {document_id} has no perceptual hashes in the index.",
+                                hint="run a workflow with the vision.hashes step over it first")
+        matches = await asyncio.to_thread(index.similar, document_id, algorithm=query.algorithm,
+                                          max_distance=query.max_distance, limit=query.limit)
+        answer = SimilarAnswer(document_id=document_id, algorithm=query.algorithm, max_distance=query.max_distance,
+                               matches=[Match(**m) for m in matches])
+        return web.json_response(to_json(answer))
+
+    return list(routes)

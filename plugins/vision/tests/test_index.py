@@ -1,0 +1,87 @@
+"""The similar-image index: SQLite in the kernel db, filled by the event hook, served by the route."""
+
+from __future__ import annotations
+
+import pytest
+from paperchain_sdk import InputError, NotFoundError
+
+import paperchain_vision
+from paperchain_vision.index import HashIndex
+from paperchain_vision.web import parse_query
+
+
+def findings(*phashes):
+    return {"hash_size": 8, "pages": [{"page": i + 1, "ahash": h, "dhash": h, "phash": h} for i, h in enumerate(phashes)]}
+
+
+def test_index_search_by_hamming_distance(tmp_path):
+    index = HashIndex(tmp_path / "k.db")
+    index.add("a", findings("ffffffff00000000"))
+    index.add("b", findings("ffffffff00000001", "0000000000000000"))  # one bit from a
+    index.add("c", findings("00000000ffffffff"))  # 64 bits from a
+    assert index.similar("a", max_distance=4) == [{"document_id": "b", "distance": 1, "page": 1, "matched_page": 1}]
+    assert [m["document_id"] for m in index.similar("a", max_distance=64)] == ["b", "c"]
+    index.add("b", findings("0000000000000000"))  # re-indexing replaces
+    assert index.similar("a", max_distance=4) == []
+    assert index.similar("nobody") == []
+
+
+def test_query_parsing():
+    assert parse_query({"max_distance": "3"}).max_distance == 3
+    for bad in ({"max_distance": "x"}, {"max_distance": "999"}, {"algorithm": "md5"}):
+        with pytest.raises(InputError):
+            parse_query(bad)
+
+
+@pytest.mark.slow
+def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, tmp_path):
+    import shutil
+
+    from aiohttp import web
+    from aiohttp.test_utils import TestClient, TestServer
+
+    copy = tmp_path / "baiona-copy.png"
+    shutil.copy(testdata / "crom.png", copy)
+    with open(copy, "ab") as fh:  # same pixels, different bytes: another document
+        fh.write(b"\0")
+    kernel = paperchain_kernel(paperchain_vision)
+    outcome = kernel.run({"name": "hash", "steps": [{"id": "h", "uses": "vision.hashes"}]},
+                         files=[testdata / "crom.png", copy, testdata / "typewriter.png"])
+    assert outcome.succeeded
+    k = kernel.kernel
+    index = HashIndex(k.db_path)
+    original = [r for r in index_docs(k.db_path)]
+    assert len(original) == 3
+
+    async def call():
+        app = web.Application()
+        app.add_routes(paperchain_vision.paperchain_routes(kernel=k))
+        async with TestClient(TestServer(app)) as client:
+            doc_id = next(d for d in original if index.hashes_of(d, "phash")[0][2] == index.hashes_of(d, "phash")[0][2])
+            answers = {}
+            for d in original:
+                resp = await client.get(f"/api/v1/vision/similar/{d}?max_distance=0")
+                assert resp.status == 200
+                answers[d] = await resp.json()
+            return doc_id, answers
+
+    _, answers = kernel.call(call())
+    twins = [d for d, a in answers.items() if a["matches"]]
+    assert len(twins) == 2  # crom.png and its copy find each other at distance 0
+    assert all(answers[d]["matches"][0]["distance"] == 0 for d in twins)
+
+    handler = [r for r in paperchain_vision.paperchain_routes(kernel=k)][0].handler
+
+    class FakeRequest:  # the route's own error for a document never hashed
+        match_info = {"document_id": "nope"}
+        query = {}
+
+    with pytest.raises(NotFoundError):
+        kernel.call(handler(FakeRequest()))
+
+
+def index_docs(db_path):
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        return [r[0] for r in conn.execute("SELECT DISTINCT document_id FROM vision_hashes")]
