@@ -8,12 +8,24 @@ import numpy as np
 import pytest
 from paperchain_models import training
 from paperchain_models.onnx_io import coerce_inputs, describe_onnx
-from paperchain_models.textnorm import normalize_text
+from paperchain_models.textnorm import TOKEN_PATTERN, fold_text, normalize_text
 from paperchain_sdk import InputError
 
 
 def test_normalization_removes_case_accents_and_extra_space():
     assert normalize_text("  Señor\tMÜLLER  Ça\n") == "senor muller ca"
+    assert normalize_text("A\x0b\x1c B\r\n\n  c ") == "a b c"  # every ASCII whitespace, as str.split() sees it
+
+
+MESSY_TEXTS = ["  Señor\tMÜLLER  Ça\n", "Invoice\n\nTOTAL:\t 42,00 EUR\r\n  due\x0c now ", "a\u2003b\u00a0cc  dd\u3000Éé",
+               "ÅÄÖ åäö Straße  Œuvre\n\t", "x_y  __ a1  1a\x1f\x1d b", ""]
+
+
+@pytest.mark.parametrize("text", MESSY_TEXTS)
+def test_serving_fold_gives_the_training_tokens(text):
+    import re
+
+    assert re.findall(TOKEN_PATTERN, fold_text(text)) == re.findall(TOKEN_PATTERN, normalize_text(text))
 
 
 @pytest.mark.parametrize("algorithm", ["logistic", "svm"])
@@ -29,6 +41,17 @@ def test_text_classifier_converts_exactly(algorithm, text_maker):
     inputs, outputs = describe_onnx(trained.onnx)
     assert inputs == [{"name": "text", "type": "tensor(string)", "shape": [None, 1]}]
     assert [o["name"] for o in outputs] == ["label", "probabilities"]
+    # onnxruntime's own tokenizer (RE2) sees the same tokens in serving's folded text as in training's
+    import onnxruntime as ort
+    from paperchain_models.inference import ensure_utf8_locale
+
+    ensure_utf8_locale()
+    session = ort.InferenceSession(trained.onnx, providers=["CPUExecutionProvider"])
+    messy = [text.replace(" ", "\n\t ", 3).upper() + "  Ça\r\n" for text in texts[:5]] + MESSY_TEXTS
+    folded, normalized = ([[f(text)] for text in messy] for f in (fold_text, normalize_text))
+    for mine, theirs in zip(session.run(None, {"text": np.array(folded, dtype=object)}),
+                            session.run(None, {"text": np.array(normalized, dtype=object)})):
+        assert np.array_equal(mine, theirs)
 
 
 def test_text_training_refuses_unusable_labels():

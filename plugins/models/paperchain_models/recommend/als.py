@@ -17,68 +17,115 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+_BLOCKS = 1024  # strided row blocks per half-step (see als_half_step)
+
 
 @njit(cache=True, parallel=True, fastmath=True)
 def als_half_step(indptr, indices, confidence, X, Y, YtY, cg_steps):
-    """Update every row of X in place given Y; ``YtY`` is Y^T Y + reg I (float32)."""
+    """Update every row of X in place given Y; ``YtY`` is Y^T Y + reg I (float32).
+
+    Rows are dealt to threads in strided blocks (block b takes rows b, b + blocks, ...): item ids
+    usually follow popularity, and the even chunks of a plain prange would give the first thread
+    most of the interactions. Each block reuses its CG work vectors.
+    """
     users, factors = X.shape
-    for u in prange(users):
-        start, end = indptr[u], indptr[u + 1]
-        x = X[u]
+    blocks = min(users, _BLOCKS)
+    for b in prange(blocks):
         r = np.empty(factors, dtype=np.float32)
         p = np.empty(factors, dtype=np.float32)
         ap = np.empty(factors, dtype=np.float32)
-        # r = b - A x
+        for u in range(b, users, blocks):
+            _cg_update(indptr[u], indptr[u + 1], indices, confidence, X[u], Y, YtY, cg_steps, r, p, ap)
+
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _cg_update(start, end, indices, confidence, x, Y, YtY, cg_steps, r, p, ap):
+    """A few CG steps on one row's normal equations, warm-started from x (updated in place)."""
+    factors = x.shape[0]
+    # r = b - A x, with b = sum_i c_i y_i and A x = YtY x + sum_i (c_i - 1)(y_i . x) y_i
+    _matvec(YtY, x, r)
+    for f in range(factors):
+        r[f] = -r[f]
+    _add_rows(start, end, indices, confidence, Y, x, r, np.float32(1.0), np.float32(-1.0))
+    rsold = np.float32(0.0)
+    for f in range(factors):
+        p[f] = r[f]
+        rsold += r[f] * r[f]
+    if rsold < 1e-20:
+        return
+    for _ in range(cg_steps):
+        _matvec(YtY, p, ap)  # ap = A p
+        _add_rows(start, end, indices, confidence, Y, p, ap, np.float32(0.0), np.float32(1.0))
+        pap = np.float32(0.0)
         for f in range(factors):
-            acc = np.float32(0.0)
-            for g in range(factors):
-                acc += YtY[f, g] * x[g]
-            r[f] = -acc
-        for k in range(start, end):
-            i = indices[k]
-            c = confidence[k]
-            dot = np.float32(0.0)
-            for f in range(factors):
-                dot += Y[i, f] * x[f]
-            scale = c - (c - np.float32(1.0)) * dot
-            for f in range(factors):
-                r[f] += scale * Y[i, f]
-        rsold = np.float32(0.0)
+            pap += p[f] * ap[f]
+        alpha = rsold / pap
+        rsnew = np.float32(0.0)
         for f in range(factors):
-            p[f] = r[f]
-            rsold += r[f] * r[f]
-        if rsold < 1e-20:
-            continue
-        for _ in range(cg_steps):
-            for f in range(factors):
-                acc = np.float32(0.0)
-                for g in range(factors):
-                    acc += YtY[f, g] * p[g]
-                ap[f] = acc
-            for k in range(start, end):
-                i = indices[k]
-                c1 = confidence[k] - np.float32(1.0)
-                dot = np.float32(0.0)
-                for f in range(factors):
-                    dot += Y[i, f] * p[f]
-                scale = c1 * dot
-                for f in range(factors):
-                    ap[f] += scale * Y[i, f]
-            pap = np.float32(0.0)
-            for f in range(factors):
-                pap += p[f] * ap[f]
-            alpha = rsold / pap
-            rsnew = np.float32(0.0)
-            for f in range(factors):
-                x[f] += alpha * p[f]
-                r[f] -= alpha * ap[f]
-                rsnew += r[f] * r[f]
-            if rsnew < 1e-20:
-                break
-            beta = rsnew / rsold
-            for f in range(factors):
-                p[f] = r[f] + beta * p[f]
-            rsold = rsnew
+            x[f] += alpha * p[f]
+            r[f] -= alpha * ap[f]
+            rsnew += r[f] * r[f]
+        if rsnew < 1e-20:
+            return
+        beta = rsnew / rsold
+        for f in range(factors):
+            p[f] = r[f] + beta * p[f]
+        rsold = rsnew
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _add_rows(start, end, indices, confidence, Y, v, out, base, sign):
+    """out += sum_k (base c_k + sign (c_k - 1)(y_k . v)) y_k over the row's items k.
+
+    base 1, sign -1 gives the residual's terms; base 0, sign 1 the (C - I) part of A v. Items go
+    four at a time: the four dot products are independent, so they overlap instead of each
+    waiting for the previous reduction (about 10% faster than two at a time, 25% than one).
+    """
+    factors = v.shape[0]
+    one = np.float32(1.0)
+    k = start
+    while k + 3 < end:
+        y0, y1, y2, y3 = Y[indices[k]], Y[indices[k + 1]], Y[indices[k + 2]], Y[indices[k + 3]]
+        d0 = np.float32(0.0)
+        d1 = np.float32(0.0)
+        d2 = np.float32(0.0)
+        d3 = np.float32(0.0)
+        for f in range(factors):
+            d0 += y0[f] * v[f]
+            d1 += y1[f] * v[f]
+            d2 += y2[f] * v[f]
+            d3 += y3[f] * v[f]
+        c0, c1, c2, c3 = confidence[k], confidence[k + 1], confidence[k + 2], confidence[k + 3]
+        s0 = base * c0 + sign * (c0 - one) * d0
+        s1 = base * c1 + sign * (c1 - one) * d1
+        s2 = base * c2 + sign * (c2 - one) * d2
+        s3 = base * c3 + sign * (c3 - one) * d3
+        for f in range(factors):
+            out[f] += (s0 * y0[f] + s1 * y1[f]) + (s2 * y2[f] + s3 * y3[f])
+        k += 4
+    while k < end:
+        y = Y[indices[k]]
+        d = np.float32(0.0)
+        for f in range(factors):
+            d += y[f] * v[f]
+        c = confidence[k]
+        s = base * c + sign * (c - one) * d
+        for f in range(factors):
+            out[f] += s * y[f]
+        k += 1
+
+
+@njit(cache=True, fastmath=True, inline="always")
+def _matvec(M, v, out):
+    """out = M v for a small square matrix, one contiguous row at a time."""
+    n = v.shape[0]
+    for f in range(n):
+        row = M[f]
+        acc = np.float32(0.0)
+        for g in range(n):
+            acc += row[g] * v[g]
+        out[f] = acc
 
 
 def als_half_step_reference(indptr, indices, confidence, X, Y, YtY, cg_steps):
