@@ -1,0 +1,78 @@
+"""Paperchain text analyzers: language, keywords, entities, sentiment, summary, readability,
+statistics and MinHash near-duplicates.
+
+This module is what the ``paperchain`` entry point loads, so it stays light: implementations are
+named by import string; numpy, numba, langdetect, yake, phonenumbers … load on first use.
+"""
+
+from __future__ import annotations
+
+from paperchain_sdk import AnalyzerSpec, hookimpl
+
+from .settings import (
+    EntitiesSettings,
+    KeywordsSettings,
+    LanguageSettings,
+    NearDuplicatesSettings,
+    ReadabilitySettings,
+    SentimentSettings,
+    StatsSettings,
+    SummarySettings,
+)
+
+__version__ = "0.1.0"
+
+
+@hookimpl
+def paperchain_analyzers():
+    return [
+        AnalyzerSpec(name="text.language", impl="paperchain_text.language:LanguageAnalyzer",
+                     summary="The text's language (langdetect, fixed seed) with candidate probabilities",
+                     settings=LanguageSettings, cpu_bound=True),
+        AnalyzerSpec(name="text.keywords", impl="paperchain_text.keywords:KeywordsAnalyzer",
+                     summary="Key phrases by YAKE, with the language's stop words",
+                     settings=KeywordsSettings, cpu_bound=True),
+        AnalyzerSpec(name="text.entities", impl="paperchain_text.entities:EntitiesAnalyzer",
+                     summary="Validated emails, URLs, phone numbers, dates, money, IBANs (mod-97) and EU VAT numbers",
+                     settings=EntitiesSettings, cpu_bound=True),
+        AnalyzerSpec(name="text.sentiment", impl="paperchain_text.sentiment:SentimentAnalyzer",
+                     summary="Sentiment in [-1, 1]: VADER for English, a naive-Bayes model for Spanish",
+                     settings=SentimentSettings, cpu_bound=True),
+        AnalyzerSpec(name="text.summary", impl="paperchain_text.summary:SummaryAnalyzer",
+                     summary="Extractive summary: the top sentences by TextRank (Numba kernels)",
+                     settings=SummarySettings, cpu_bound=True),
+        AnalyzerSpec(name="text.readability", impl="paperchain_text.readability:ReadabilityAnalyzer",
+                     summary="Readability indices by language (textstat): Flesch, Fernández Huerta …",
+                     settings=ReadabilitySettings, cpu_bound=True),
+        AnalyzerSpec(name="text.stats", impl="paperchain_text.stats:StatsAnalyzer",
+                     summary="Characters, words, sentences, paragraphs, lexical diversity, frequent words",
+                     settings=StatsSettings),
+        # Not cpu_bound: it runs in a thread of the kernel's process, where paperchain_startup
+        # recorded the kernel's database (see paperchain_text.runtime). Signing takes microseconds.
+        AnalyzerSpec(name="text.near_duplicates", impl="paperchain_text.near_duplicates:NearDuplicatesAnalyzer",
+                     summary="MinHash signature in an LSH index (SQLite); returns documents with similar text",
+                     settings=NearDuplicatesSettings),
+    ]
+
+
+@hookimpl
+def paperchain_startup(kernel):
+    from .runtime import register_kernel
+
+    register_kernel(kernel.data_dir, kernel.db_path)
+
+
+@hookimpl
+def paperchain_shutdown(kernel):
+    from .runtime import unregister_kernel
+
+    unregister_kernel(kernel.data_dir)
+
+
+@hookimpl
+def paperchain_routes(kernel):
+    from .routes import (
+        make_routes,  # imports aiohttp: only the API server asks for routes
+    )
+
+    return make_routes(kernel)

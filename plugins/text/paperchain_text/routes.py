@@ -1,0 +1,81 @@
+"""HTTP route: GET /api/v1/text/similar/{document_id}?threshold=0.5&limit=20.
+
+Answers from the kernel's near-duplicate index (default parameters, or those of plugins.toml's
+``[components."text.near_duplicates"]``). A document not indexed yet but with text is signed on
+the fly (not inserted).
+"""
+
+from __future__ import annotations
+
+import attrs
+from aiohttp import web
+from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.web import endpoint, to_json
+
+from . import runtime
+from .near_duplicates import index_parameters
+from .settings import NearDuplicatesSettings
+
+
+@attrs.frozen(kw_only=True)
+class SimilarQuery:
+    threshold: float = 0.5
+    limit: int = 20
+
+
+@attrs.frozen(kw_only=True)
+class SimilarDocument:
+    document_id: str
+    jaccard: float
+
+
+@attrs.frozen(kw_only=True)
+class SimilarAnswer:
+    document_id: str
+    threshold: float
+    indexed: bool
+    similar: tuple[SimilarDocument, ...]
+
+
+def parse_query(query) -> SimilarQuery:
+    values = {}
+    for name, kind in (("threshold", float), ("limit", int)):
+        if name in query:
+            try:
+                values[name] = kind(query[name])
+            except ValueError:
+                raise InputError(f"{name} must be a number, got {query[name]!r}.", hint="e.g. ?threshold=0.7&limit=10") from None
+    parsed = SimilarQuery(**values)
+    if not 0 < parsed.threshold <= 1:
+        raise InputError(f"threshold must be in (0, 1], got {parsed.threshold}.", hint="e.g. ?threshold=0.7")
+    if not 1 <= parsed.limit <= 1000:
+        raise InputError(f"limit must be between 1 and 1000, got {parsed.limit}.", hint="e.g. ?limit=20")
+    return parsed
+
+
+def make_routes(kernel) -> list:
+    routes = web.RouteTableDef()
+
+    @routes.get("/api/v1/text/similar/{document_id}")
+    @endpoint(summary="Documents whose text is a near-duplicate of this one (MinHash LSH)", query=SimilarQuery,
+              response=SimilarAnswer, tags=("text",))
+    async def similar(request):
+        document_id = request.match_info["document_id"]
+        query = parse_query(request.query)
+        # The deployment's settings of the analyzer (plugins.toml), so both use the same index.
+        options = kernel.component("text.near_duplicates").settings or NearDuplicatesSettings()
+        index = runtime.open_index(kernel.db_path, **index_parameters(options))
+        signature = index.signature(document_id)
+        indexed = signature is not None
+        if not indexed:
+            doc = await kernel.documents.get(document_id)  # NotFoundError (404) if there is none
+            if doc.text is None:
+                raise NotFoundError(f"document {document_id} has no text and is not in the near-duplicate index.",
+                                    hint="run a workflow with document.text (or OCR) and text.near_duplicates on it")
+            signature = index.hasher.sign(doc.text)
+        matches = index.query(signature, threshold=query.threshold, limit=query.limit, exclude=document_id)
+        answer = SimilarAnswer(document_id=document_id, threshold=query.threshold, indexed=indexed,
+                               similar=tuple(SimilarDocument(document_id=m.document_id, jaccard=m.jaccard) for m in matches))
+        return web.json_response(to_json(answer))
+
+    return list(routes)

@@ -1,0 +1,102 @@
+"""The plugin as the kernel sees it: specs, laziness, options, documents without text."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+from paperchain_sdk import ConfigError, Findings, InputError
+from paperchain_sdk.testing import check_component, check_spec, run_component
+
+ANALYZERS = ["text.language", "text.keywords", "text.entities", "text.sentiment", "text.summary",
+             "text.readability", "text.stats", "text.near_duplicates"]
+
+
+def options_for(name, tmp_path):
+    return {"index_path": str(tmp_path / "index.db")} if name == "text.near_duplicates" else {}
+
+
+def test_offers_every_analyzer(specs):
+    assert list(specs) == ANALYZERS
+    for spec in specs.values():
+        assert spec.kind == "analyzer" and isinstance(spec.impl, str) and spec.summary
+        check_spec(spec)
+
+
+def test_light_module_imports_no_heavy_library():
+    code = (
+        "import json, sys, paperchain_text\n"
+        "specs = paperchain_text.paperchain_analyzers()\n"
+        "heavy = ['numpy', 'numba', 'langdetect', 'yake', 'phonenumbers', 'stdnum', 'vaderSentiment',\n"
+        "         'sentiment_analysis_spanish', 'sklearn', 'textstat', 'aiohttp']\n"
+        "print(json.dumps([len(specs), [m for m in heavy if m in sys.modules]]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [8, []]
+
+
+@pytest.mark.parametrize("name", ANALYZERS)
+def test_document_without_text_says_to_add_a_text_step(specs, text_document, tmp_path, name):
+    scan = text_document(None, name="scan.pdf")
+    with pytest.raises(InputError) as caught:
+        run_component(specs[name], document=scan, options=options_for(name, tmp_path))
+    assert "scan.pdf" in caught.value.message and "document.text" in caught.value.hint
+    assert "OCR" in caught.value.hint
+
+
+@pytest.mark.parametrize("name", ANALYZERS)
+@pytest.mark.parametrize("text", ["", "   \n\n ", "1234 5678 — …"])
+def test_empty_or_wordless_text_gives_findings(specs, text_document, tmp_path, name, text):
+    findings = check_component(specs[name], document=text_document(text), options=options_for(name, tmp_path))
+    assert isinstance(findings, Findings) and findings.summary
+    json.dumps(findings.data)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ANALYZERS)
+def test_huge_text_is_handled(specs, text_document, tmp_path, name, english):
+    huge = (english + "\n\n") * 6_000  # about 3.4 MB
+    findings = check_component(specs[name], document=text_document(huge), options=options_for(name, tmp_path))
+    json.dumps(findings.data)
+    if name in ("text.keywords", "text.entities", "text.sentiment", "text.readability"):
+        assert findings.data["truncated"] is True
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "says"),
+    [
+        ("text.keywords", {"top": 0}, "between 1 and 100"),
+        ("text.keywords", {"language": "English"}, "two-letter"),
+        ("text.entities", {"region": "Spain"}, "two-letter"),
+        ("text.sentiment", {"language": "fr"}, "'auto', 'en', 'es'"),
+        ("text.summary", {"damping": 1.5}, "between 0.01 and 0.99"),
+        ("text.near_duplicates", {"scheme": "md5"}, "datasketch-affine32"),
+        ("text.near_duplicates", {"bands": 300}, "cannot exceed num_perm"),
+        ("text.near_duplicates", {"threshold": "high"}, "expected float"),
+        ("text.stats", {"colour": "red"}, "unknown key"),
+    ],
+)
+def test_bad_options_raise_config_error(specs, text_document, name, options, says):
+    with pytest.raises(ConfigError) as caught:
+        run_component(specs[name], document=text_document("Some text here."), options=options)
+    assert says in str(caught.value)
+
+
+def test_unknown_phone_region_is_a_config_error(specs, text_document):
+    with pytest.raises(ConfigError, match="phonenumbers knows"):
+        run_component(specs["text.entities"], document=text_document("call 555 0100"), options={"region": "QQ"})
+
+
+def test_near_duplicates_outside_a_kernel_needs_an_index_path(specs, text_document):
+    with pytest.raises(ConfigError, match="index_path"):
+        run_component(specs["text.near_duplicates"], document=text_document("words to sign here"))
+
+
+def test_an_index_path_that_is_not_a_database_is_a_config_error(specs, text_document, tmp_path):
+    not_sqlite = tmp_path / "notes.txt"
+    not_sqlite.write_text("this is not an SQLite database, just some text that is long enough " * 20)
+    with pytest.raises(ConfigError, match="cannot be opened"):
+        run_component(specs["text.near_duplicates"], document=text_document("words to sign here"),
+                      options={"index_path": str(not_sqlite)})
