@@ -55,9 +55,11 @@ def serve(ctx, host, port, no_triggers):
                 await runner.cleanup()
             await kernel.close()
 
+    from aiohttp.web_runner import GracefulExit
+
     try:
         asyncio.run(main())
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, GracefulExit):  # Ctrl-C or SIGTERM: a clean stop
         click.echo("Stopped. Unfinished runs resume at the next start.", err=True)
 
 

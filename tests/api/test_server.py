@@ -1,0 +1,85 @@
+"""Serving details: CORS, headers, the first admin, `paperchain serve` and `users create` for real."""
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+from kernel_support import run_cli
+
+
+async def test_cors_is_off_by_default_and_configurable(api, paperchain_api):
+    from api_support import TestPlugin
+
+    plain = await api.request("GET", "/api/v1/documents", headers={"Origin": "https://app.example"})
+    assert "Access-Control-Allow-Origin" not in plain.headers
+    preflight = await api.request("OPTIONS", "/api/v1/documents", token=None, headers={"Origin": "https://app.example"})
+    assert preflight.status == 405 and "Access-Control-Allow-Origin" not in preflight.headers
+    open_api = await paperchain_api(TestPlugin(), api={"cors_origins": ["https://app.example"]})
+    allowed = await open_api.request("OPTIONS", "/api/v1/documents", token=None,
+                                     headers={"Origin": "https://app.example", "Access-Control-Request-Method": "POST"})
+    assert allowed.status == 204 and allowed.headers["Access-Control-Allow-Origin"] == "https://app.example"
+    other = await open_api.request("GET", "/api/v1/documents", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in other.headers
+
+
+async def test_security_headers(api):
+    reply = await api.request("GET", "/api/v1/documents")
+    assert reply.headers["X-Frame-Options"] == "DENY"
+    assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
+    assert reply.headers["Cache-Control"] == "no-store"
+    docs = await api.request("GET", "/docs", token=None)
+    assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
+
+
+async def test_first_admin_only_from_the_environment(api):
+    accounts = api.state.accounts
+    assert await accounts.ensure_admin_from_env({"PAPERCHAIN_ADMIN_PASSWORD": "x" * 12}) is None  # users exist
+    accounts.users.clear()
+    assert await accounts.ensure_admin_from_env({}) is None  # no password: no user, never a default one
+    assert await accounts.ensure_admin_from_env({"PAPERCHAIN_ADMIN_PASSWORD": "long enough pw",
+                                                 "PAPERCHAIN_ADMIN_USER": "root"}) == "root"
+    assert accounts.users["root"]["role"] == "admin"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_paperchain_serve_and_users_create(tmp_path):
+    (tmp_path / "plugins.toml").write_text('[paperchain]\ndata_dir = "data"\n')
+    short = run_cli("users", "create", "alice", "--role", "admin", cwd=tmp_path, env={"PAPERCHAIN_NEW_PASSWORD": "short"})
+    assert short.returncode != 0 and "at least 10 characters" in short.stdout + short.stderr
+    made = run_cli("users", "create", "alice", "--role", "admin", cwd=tmp_path,
+                   env={"PAPERCHAIN_NEW_PASSWORD": "alice-password-1"})
+    assert made.returncode == 0, made.stderr
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k != "PAPERCHAIN_CONFIG"}
+    server = subprocess.Popen([sys.executable, "-m", "paperchain", "serve", "--port", str(port)], cwd=tmp_path,
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                urllib.request.urlopen(base + "/health", timeout=1)
+                break
+            except (urllib.error.URLError, ConnectionError):
+                time.sleep(0.05)
+        request = urllib.request.Request(base + "/api/v1/auth/login", method="POST",
+                                         data=json.dumps({"username": "alice", "password": "alice-password-1"}).encode(),
+                                         headers={"Content-Type": "application/json"})
+        token = json.load(urllib.request.urlopen(request, timeout=5))["access_token"]
+        me = urllib.request.Request(base + "/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        assert json.load(urllib.request.urlopen(me, timeout=5))["role"] == "admin"
+    finally:
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=20)
+    assert server.returncode in (0, -signal.SIGINT, 130), err.decode()[-2000:]
+    assert b"Traceback" not in err
