@@ -19,7 +19,7 @@ from paperchain_sdk.web import endpoint, read_json, to_json
 from ...documents import now
 from ..errors import ApiError
 from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
-from .common import audit_target, decode_cursor, encode_cursor, kernel, page, query, reply, state, who
+from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 
 routes = web.RouteTableDef()
 _CHUNK = 256 * 1024
@@ -154,18 +154,8 @@ async def list_documents(request):
     if q.tag:
         where.append("EXISTS (SELECT 1 FROM json_each(documents.tags) WHERE value = ?)")
         params.append(q.tag)
-    after = decode_cursor(q.cursor, 2)
-    if after:
-        where.append("(created < ? OR (created = ? AND id < ?))")
-        params.extend([after[0], after[0], after[1]])
-    async with kernel(request).db.execute(
-        f"SELECT {_COLUMNS} FROM documents WHERE {' AND '.join(where)} ORDER BY created DESC, id DESC LIMIT ?",
-        (*params, q.limit + 1),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    more = len(rows) > q.limit
-    rows = rows[:q.limit]
-    return page([_out(r) for r in rows], encode_cursor(rows[-1][4], rows[-1][0]) if more else None)
+    return await newest_first(request, select=f"SELECT {_COLUMNS} FROM documents", where=where, values=params,
+                              created="created", key="id", limit=q.limit, cursor=q.cursor, created_at=4, convert=_out)
 
 
 @routes.get("/api/v1/documents/search")

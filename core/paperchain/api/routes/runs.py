@@ -12,7 +12,7 @@ from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import endpoint, read_json
 
 from ..schemas import ArtifactOut, AttemptOut, BatchStarted, LogLine, RunOut, RunQuery, RunStart, StepOut
-from .common import audit_target, decode_cursor, encode_cursor, kernel, page, query, reply, state, who
+from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 from .documents import clean_name
 
 routes = web.RouteTableDef()
@@ -84,18 +84,9 @@ async def list_runs(request):
         if value:
             where.append(f"{column} = ?")
             values.append(value)
-    after = decode_cursor(q.cursor, 2)
-    if after:
-        where.append("(r.created < ? OR (r.created = ? AND r.id < ?))")
-        values.extend([after[0], after[0], after[1]])
-    async with kernel(request).db.execute(
-        f"SELECT {_RUN_COLUMNS} FROM runs r JOIN batches b ON b.id = r.batch_id WHERE {' AND '.join(where)} "
-        "ORDER BY r.created DESC, r.id DESC LIMIT ?", (*values, q.limit + 1),
-    ) as cursor:
-        rows = await cursor.fetchall()
-    more = len(rows) > q.limit
-    rows = rows[:q.limit]
-    return page([_run(r) for r in rows], encode_cursor(rows[-1][7], rows[-1][0]) if more else None)
+    return await newest_first(request, select=f"SELECT {_RUN_COLUMNS} FROM runs r JOIN batches b ON b.id = r.batch_id",
+                              where=where, values=values, created="r.created", key="r.id", limit=q.limit,
+                              cursor=q.cursor, created_at=7, convert=_run)
 
 
 @routes.get("/api/v1/runs/{id}")
