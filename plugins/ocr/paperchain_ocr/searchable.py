@@ -1,0 +1,77 @@
+"""The searchable PDF: each page as it looked, with tesseract's invisible text layer on top.
+
+Tesseract writes a text-only PDF per page (``textonly_pdf=1``); pypdfium2 places it as a form
+XObject over the original PDF page, or over a new page holding the image for image documents.
+Pages that were not OCRed (they already carried text) are copied unchanged.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .sources import PDFIUM_LOCK, open_pdf
+
+
+def build(doc, kind: str, layers: dict[int, bytes], page_images, out_path: str, password: str = "") -> None:
+    """Write the searchable PDF to ``out_path``.
+
+    ``layers`` maps 1-based page numbers to tesseract's text-only PDF of that page;
+    ``page_images`` yields ``(number, pixels, dpi)`` for image documents (unused for PDFs).
+    """
+    import pypdfium2 as pdfium
+
+    with PDFIUM_LOCK:
+        out = pdfium.PdfDocument.new()
+        try:
+            if kind == "pdf":
+                source = open_pdf(doc, password)
+                try:
+                    out.import_pages(source)
+                finally:
+                    source.close()
+            else:
+                for number, pixels, dpi in page_images:
+                    _add_image_page(out, pixels, dpi, pdfium)
+            for number, layer in sorted(layers.items()):
+                _overlay(out, number - 1, layer, pdfium)
+            out.save(out_path)
+        finally:
+            out.close()
+
+
+def _add_image_page(out, pixels: np.ndarray, dpi: int, pdfium) -> None:
+    from PIL import Image
+
+    height, width = pixels.shape[:2]
+    w_pt, h_pt = width * 72.0 / dpi, height * 72.0 / dpi
+    page = out.new_page(w_pt, h_pt)
+    image = pdfium.PdfImage.new(out)
+    bitmap = pdfium.PdfBitmap.from_pil(Image.fromarray(pixels))
+    try:
+        image.set_bitmap(bitmap)
+    finally:
+        bitmap.close()
+    image.set_matrix(pdfium.PdfMatrix().scale(w_pt, h_pt))
+    page.insert_obj(image)
+    page.gen_content()
+    page.close()
+
+
+def _overlay(out, index: int, layer: bytes, pdfium) -> None:
+    text_pdf = pdfium.PdfDocument(layer)
+    try:
+        page = out[index]
+        try:
+            target_w, target_h = page.get_size()
+            layer_w, layer_h = text_pdf.get_page_size(0)
+            xobject = text_pdf.page_as_xobject(0, out)
+            form = xobject.as_pageobject()
+            # Pixels were rounded when the page was rasterized: stretch the layer to the exact box.
+            left, bottom = page.get_mediabox()[:2]
+            form.set_matrix(pdfium.PdfMatrix().scale(target_w / layer_w, target_h / layer_h).translate(left, bottom))
+            page.insert_obj(form)
+            page.gen_content()
+        finally:
+            page.close()
+    finally:
+        text_pdf.close()
