@@ -48,20 +48,24 @@ class Recommender:
             return self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM models_interactions").fetchone()
 
     def _fitted(self):
-        version = self._data_version()
         with self._fit_lock:
-            if self._cache is None or self._cache[0] != version:
-                users, documents, R, texts = self._matrix()
+            if self._cache is None or self._cache[0] != self._data_version():
+                version, users, documents, R, texts = self._matrix()
                 model = Recommenders(R, texts=texts, factors=self.factors, iterations=self.iterations)
                 self._cache = (version, users, documents, model, R, texts)
             return self._cache
 
     def _matrix(self):
+        # The version is read with the rows, so the cache is labelled with the data it was built from.
         with self.lock:
+            version = self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM models_interactions").fetchone()
             rows = self.conn.execute("SELECT user, document, sum(weight) FROM models_interactions "
-                                     "GROUP BY user, document").fetchall()
-            docs = self.conn.execute("SELECT id, text FROM documents WHERE deleted IS NULL ORDER BY created LIMIT ?",
-                                     (MAX_DOCUMENTS,)).fetchall()
+                                     "GROUP BY user, document ORDER BY user, document").fetchall()
+            docs = self.conn.execute("SELECT id, text FROM documents WHERE deleted IS NULL ORDER BY created, id "
+                                     "LIMIT ?", (MAX_DOCUMENTS,)).fetchall()
+        # Columns in id order, not ingest order: documents ingested together finish in any order, and the
+        # column order seeds ALS (row i of the random start), so the model must not depend on it.
+        docs.sort()
         documents = {doc_id: i for i, (doc_id, _) in enumerate(docs)}
         texts = [text for _, text in docs]
         users: dict[str, int] = {}
@@ -73,7 +77,7 @@ class Recommender:
             c.append(documents[document])
             w.append(weight)
         R = sp.csr_matrix((np.asarray(w, dtype=np.float32), (r, c)), shape=(max(1, len(users)), max(1, len(documents))))
-        return users, list(documents), R, texts or [None]
+        return version, users, list(documents), R, texts or [None]
 
     # -- answers --------------------------------------------------------------------------------------
 
