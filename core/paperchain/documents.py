@@ -126,7 +126,7 @@ class Documents:
         else:
             raise InputError(f"cannot read labels from {field!r}.", hint="use 'tags' or 'metadata.<key>'")
         sql = (f"SELECT id, name, media_type, size, text, metadata, tags FROM documents WHERE deleted IS NULL "
-               f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created" + (f" LIMIT {int(limit)}" if limit else ""))
+               f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
         async with self._k.db.execute(sql) as cursor:
             rows = await cursor.fetchall()
         return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(self._k.blobs.path(r[0])), text=r[4],
