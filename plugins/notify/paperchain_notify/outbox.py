@@ -52,6 +52,7 @@ class Outbox:
         self._conn: sqlite3.Connection | None = None
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
+        self._stopping = False
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -73,6 +74,8 @@ class Outbox:
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._stopping = False
+
         def recover():
             self._db().execute("UPDATE notify_outbox SET status = 'queued' WHERE status = 'sending'")
 
@@ -81,6 +84,10 @@ class Outbox:
 
     async def stop(self) -> None:
         if self._task is not None:
+            # A flag as well as cancel(): on Python 3.11, wait_for() can swallow a cancellation that
+            # lands just as its inner wait finishes, and the loop would go on waiting forever.
+            self._stopping = True
+            self._wake.set()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -165,7 +172,7 @@ class Outbox:
     # -- the worker -----------------------------------------------------------------------------------
 
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 claimed = await self.call(self._claim, time.time())
             except sqlite3.Error as exc:
