@@ -74,6 +74,7 @@ class Accounts:
         self.keys: dict[str, KeyRecord] = {}
         self._used: dict[str, float] = {}  # key id -> when last_used was last written
         self._principals: dict[str, Principal] = {}  # key id -> its (immutable) principal
+        self._checked: dict[str, KeyRecord] = {}  # key strings already verified (revocation is checked on the record)
         self.secret = self._signing_key()
 
     def _signing_key(self) -> bytes:
@@ -284,10 +285,15 @@ class Accounts:
         return Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"])
 
     def _key_principal(self, token: str) -> Principal:
-        parts = token.split("_", 2)
-        record = self.keys.get(parts[1]) if len(parts) == 3 else None
-        if record is None or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
-            raise AuthError("the API key is not valid")
+        record = self._checked.get(token)  # a key whose secret was verified already
+        if record is None:
+            parts = token.split("_", 2)
+            record = self.keys.get(parts[1]) if len(parts) == 3 else None
+            if record is None or not hmac.compare_digest(record.secret_hash, _hash(parts[2])):
+                raise AuthError("the API key is not valid")
+            if len(self._checked) > 10_000:
+                self._checked.clear()
+            self._checked[token] = record
         if record.revoked:
             raise AuthError("the API key was revoked")
         if record.expires and record.expires < now():

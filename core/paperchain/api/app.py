@@ -61,6 +61,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
         ip_buckets=TokenBuckets(settings.ip_rate, settings.ip_burst),
         key_buckets=TokenBuckets(settings.rate, settings.burst),
     )
+    metrics.subscribers.set_function(lambda: len(state.hub.subscribers))
     app = web.Application(middlewares=[pipeline], client_max_size=settings.max_body)
     app[STATE] = state
     for module in (system, accounts, documents, workflows, runs, plugins, events):

@@ -2,18 +2,55 @@
 
 from __future__ import annotations
 
+import bisect
+
+_BOUNDS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class RequestCollector:
+    """Request counts and latencies kept as plain numbers and turned into metric families only
+    when /metrics is scraped: a request costs a dict update, not the client library's locks."""
+
+    def __init__(self):
+        self.counts: dict[tuple, int] = {}
+        self.latency: dict[tuple, list] = {}  # (method, route) -> [count per bucket..., +Inf count, sum]
+
+    def add(self, method: str, route: str, status: int, seconds: float) -> None:
+        key = (method, route, status)
+        self.counts[key] = self.counts.get(key, 0) + 1
+        cells = self.latency.get(key[:2])
+        if cells is None:
+            cells = self.latency[key[:2]] = [0] * (len(_BOUNDS) + 1) + [0.0]
+        cells[bisect.bisect_left(_BOUNDS, seconds)] += 1
+        cells[-1] += seconds
+
+    def collect(self):
+        from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily
+
+        counter = CounterMetricFamily("paperchain_http_requests", "HTTP requests", labels=["method", "route", "status"])
+        for (method, route, status), count in self.counts.items():
+            counter.add_metric([method, route, str(status)], count)
+        yield counter
+        histogram = HistogramMetricFamily("paperchain_http_request_seconds", "HTTP request latency",
+                                          labels=["method", "route"])
+        for (method, route), cells in self.latency.items():
+            running, buckets = 0, []
+            for bound, count in zip((*map(str, _BOUNDS), "+Inf"), cells[:-1]):
+                running += count
+                buckets.append((bound, running))
+            histogram.add_metric([method, route], buckets, sum_value=cells[-1])
+        yield histogram
+
 
 class Metrics:
     def __init__(self, kernel):
-        from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+        from prometheus_client import CollectorRegistry, Counter, Gauge
 
         self.k = kernel
         self.registry = CollectorRegistry()
-        self.requests = Counter("paperchain_http_requests", "HTTP requests", ["method", "route", "status"],
-                                registry=self.registry)
-        self.latency = Histogram("paperchain_http_request_seconds", "HTTP request latency", ["method", "route"],
-                                 registry=self.registry,
-                                 buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.http = RequestCollector()
+        self.registry.register(self.http)
+        self.request = self.http.add
         self.runs = Counter("paperchain_runs", "Runs finished, by status", ["workflow", "status"], registry=self.registry)
         self.steps = Counter("paperchain_steps", "Steps finished, by status", ["uses", "status"], registry=self.registry)
         self.queue = Gauge("paperchain_runs_queued", "Runs waiting or running in this process", registry=self.registry)
@@ -25,20 +62,9 @@ class Metrics:
                                registry=self.registry)
         self.plugin_failures.set(sum(1 for p in kernel.plugins if p.status == "failed"))
         self._active_runs = 0
-        self._children: dict[tuple, tuple] = {}
         self.queue.set_function(lambda: self._active_runs)
         self.batches.set_function(lambda: len(kernel._batches))
         kernel.listeners.append(self.observe)
-
-    def request(self, method: str, route: str, status: int, seconds: float) -> None:
-        # labels() costs a lock and a tuple hash per call: keep the children.
-        key = (method, route, status)
-        children = self._children.get(key)
-        if children is None:
-            children = self._children[key] = (self.requests.labels(method, route, str(status)),
-                                              self.latency.labels(method, route))
-        children[0].inc()
-        children[1].observe(seconds)
 
     def observe(self, event) -> None:
         kind = event.type

@@ -28,8 +28,11 @@ _HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
 }
-_API_CSP = "default-src 'none'; frame-ancestors 'none'"
-_DOCS_CSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'"
+_API_HEADERS = {**_HEADERS, "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+                "Cache-Control": "no-store"}
+_DOCS_HEADERS = {**_HEADERS, "Cache-Control": "no-store", "Content-Security-Policy":
+                 "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                 "connect-src 'self'; frame-ancestors 'none'"}
 _READS = ("GET", "HEAD")
 _PUBLIC = EndpointDoc(public=True, audit=False)
 
@@ -49,7 +52,7 @@ async def pipeline(request: web.Request, handler):
     if doc is not None and request.path.startswith("/docs"):
         doc = _PUBLIC  # the docs page and its static files
     template = (route.resource.canonical if route.resource is not None else "unmatched") if doc else "unmatched"
-    cors = state.cors_headers(request)
+    cors = state.cors_headers(request) if state.settings.cors_origins else None
     try:
         if request.method == "OPTIONS" and cors:
             response = web.Response(status=204)
@@ -72,9 +75,7 @@ async def pipeline(request: web.Request, handler):
                             {"reference": reference}).response()
     if not response.prepared:
         headers = response.headers
-        headers.update(_HEADERS)
-        headers.setdefault("Content-Security-Policy", _DOCS_CSP if request.path.startswith("/docs") else _API_CSP)
-        headers.setdefault("Cache-Control", "no-store")
+        headers.update(_DOCS_HEADERS if request.path.startswith("/docs") else _API_HEADERS)
         if cors:
             headers.update(cors)
     status = response.status
