@@ -14,6 +14,8 @@ kernel, one thread per user) and ``als_half_step_reference`` (NumPy, for the tes
 
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 from numba import njit, prange
 
@@ -277,6 +279,9 @@ def als_half_step_cupy(indptr, indices, confidence, X, Y, YtY, cg_steps):
 
 
 def gpu_available() -> bool:
+    """CuPy installed (the optional `gpu` extra) and a GPU it can use."""
+    if importlib.util.find_spec("cupy") is None:
+        return False
     import cupy
 
     return bool(cupy.is_available())
@@ -301,6 +306,11 @@ def fit_als(indptr, indices, confidence, n_items: int, *, factors: int = 64, reg
         backend = "cupy" if gpu_available() else "numba"
     reg_eye = np.float32(regularization) * np.eye(factors, dtype=np.float32)
     if backend == "cupy":
+        if not gpu_available():
+            from paperchain_sdk import MissingDependency
+
+            raise MissingDependency("the CuPy backend needs CuPy and a CUDA GPU, and this machine has none.",
+                                    hint="install paperchain-models[gpu] on a GPU machine, or use backend = \"auto\"")
         import cupy
 
         d = [cupy.asarray(a) for a in (indptr.astype(np.int32), indices, confidence,
