@@ -49,7 +49,7 @@ def test_loss_matches_the_dense_reference_and_falls(problem):
 
 
 def test_loss_is_the_same_as_implicits(problem):
-    implicit_als = pytest.importorskip("implicit.cpu._als", reason="implicit is in the bench extra")
+    implicit_als = pytest.importorskip("implicit.cpu._als", reason="implicit is in the test extra")
     R, *_ = problem
     X, Y = als.fit_als(R.indptr, R.indices, R.data, R.shape[1], factors=8, regularization=0.1, iterations=3,
                        backend="numba")
