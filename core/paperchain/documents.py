@@ -73,6 +73,9 @@ class Documents:
                 self.encoded.pop(self._rows.popitem(last=False)[0], None)
         return row
 
+    def cached(self, document_id: str) -> tuple | None:
+        return self._rows.get(document_id)
+
     def forget(self, document_id: str) -> None:
         self._rows.pop(document_id, None)
         self.encoded.pop(document_id, None)

@@ -21,6 +21,7 @@ from .errors import InputError
 from .settings import structure_settings
 
 ROLES = ("viewer", "editor", "admin")
+_RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 
 @attrs.frozen(kw_only=True)
@@ -34,7 +35,7 @@ class Principal:
     tenant: str = ""
 
     def allows(self, role: str) -> bool:
-        return ROLES.index(self.role) >= ROLES.index(role)
+        return _RANK[self.role] >= _RANK[role]
 
 
 @attrs.frozen(kw_only=True)

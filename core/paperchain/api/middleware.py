@@ -93,7 +93,8 @@ async def _handle(request, handler, state, doc):
         raise ApiError(429, "rate_limited", "too many requests from this address", {"retry_after": round(wait, 3)},
                        headers={"Retry-After": str(max(1, round(wait)))})
     if not doc.public:
-        who = state.accounts.authenticate(request.headers.get("Authorization"), request.headers.get("X-API-Key"))
+        headers = request.headers
+        who = state.accounts.authenticate(headers.get("Authorization"), headers.get("X-API-Key"))
         request[PRINCIPAL_KEY] = who
         wait = state.key_buckets.take(f"{who.kind}:{who.name}")
         if wait:

@@ -18,6 +18,7 @@ from paperchain_sdk.web import endpoint, read_json, to_json
 
 from ...documents import now
 from ..errors import ApiError
+from ..middleware import STATE
 from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
 from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 
@@ -39,7 +40,8 @@ def _tenant_clause(request) -> tuple[str, tuple]:
 
 
 async def _row(request, document_id: str):
-    row = await kernel(request).documents.row(document_id, _COLUMNS)
+    documents = request.app[STATE].kernel.documents
+    row = documents.cached(document_id) or await documents.row(document_id, _COLUMNS)
     tenant = who(request).tenant
     if row is None or row[-1] is not None or (tenant and row[-2] != tenant):
         raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
@@ -183,7 +185,7 @@ async def search(request):
 @endpoint(summary="A document's metadata", response=DocumentOut, tags=("documents",))
 async def get_document(request):
     row = await _row(request, request.match_info["id"])
-    cache = kernel(request).documents.encoded
+    cache = request.app[STATE].kernel.documents.encoded
     body = cache.get(row[0])
     if body is None:
         body = cache[row[0]] = json.dumps(to_json(_out(row))).encode()
