@@ -86,21 +86,6 @@ class UploadQuery:
 
 
 @attrs.define
-class WorkflowOut:
-    name: str
-    hash: str
-    enabled: bool
-    created: str
-    updated: str
-    created_by: str
-    origin: str
-    description: str
-    triggers: list[str]
-    steps: list[str]
-    definition: dict[str, Any]
-
-
-@attrs.define
 class WorkflowVersion:
     hash: str
     created: str

@@ -5,6 +5,7 @@ messages in the durable outbox, which delivers them through :meth:`Channel.deliv
 
 from __future__ import annotations
 
+import abc
 import datetime as dt
 import json
 from typing import Any
@@ -99,8 +100,9 @@ class Channel(Action, Notifier):
             raise InputError(f"{self.name}: no recipients.", hint="set 'to' in the step's with table")
         return list(options.to)
 
+    @abc.abstractmethod
     async def deliver(self, item) -> str:
-        raise NotImplementedError
+        """Send one queued item; return a short note of what happened."""
 
     async def close(self) -> None:
         pass

@@ -7,6 +7,7 @@ test) may still run the parts that need none.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import re
@@ -70,8 +71,9 @@ class HostedTrigger(Trigger):
         self._stopped.clear()
         await self.begin()
 
-    async def begin(self) -> None:  # what start does once emit is known
-        raise NotImplementedError
+    @abc.abstractmethod
+    async def begin(self) -> None:
+        """What start does once emit is known."""
 
     async def stop(self) -> None:
         self._stopped.set()

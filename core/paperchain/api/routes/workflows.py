@@ -8,9 +8,9 @@ from aiohttp import web
 from paperchain_sdk import InputError
 from paperchain_sdk.web import endpoint
 
-from ...workflows import parse_definition
+from ...workflows import SavedWorkflow, parse_definition
 from ..errors import ApiError
-from ..schemas import Validation, WorkflowOut, WorkflowVersion
+from ..schemas import Validation, WorkflowVersion
 from .common import audit_target, kernel, page, reply, who
 
 routes = web.RouteTableDef()
@@ -25,27 +25,20 @@ async def _definition(request) -> dict:
     return parse_definition(await request.read(), "toml" if "toml" in media else "json")
 
 
-def _out(saved) -> WorkflowOut:
-    return WorkflowOut(name=saved.name, hash=saved.hash, enabled=saved.enabled, created=saved.created,
-                       updated=saved.updated, created_by=saved.created_by, origin=saved.origin,
-                       description=saved.description, triggers=list(saved.triggers), steps=list(saved.steps),
-                       definition=saved.definition)
-
-
 @routes.get("/api/v1/workflows")
-@endpoint(summary="List saved workflows", response=WorkflowOut, many=True, tags=("workflows",))
+@endpoint(summary="List saved workflows", response=SavedWorkflow, many=True, tags=("workflows",))
 async def list_workflows(request):
-    return page([_out(w) for w in await kernel(request).workflows.list()], None)
+    return page(await kernel(request).workflows.list(), None)
 
 
 @routes.post("/api/v1/workflows")
 @endpoint(summary="Create a workflow from JSON or TOML (409 if the name exists)", role="editor", body=_MEDIA,
-          response=WorkflowOut, status=201, tags=("workflows",))
+          response=SavedWorkflow, status=201, tags=("workflows",))
 async def create_workflow(request):
     definition = await _definition(request)
     saved = await kernel(request).workflows.save(definition, origin="api", created_by=who(request).name, create_only=True)
     audit_target(request, f"workflow:{saved.name}", hash=saved.hash)
-    return reply(_out(saved), 201)
+    return reply(saved, 201)
 
 
 @routes.post("/api/v1/workflows/validate")
@@ -58,14 +51,14 @@ async def validate(request):
 
 
 @routes.get("/api/v1/workflows/{name}")
-@endpoint(summary="A workflow's current version", response=WorkflowOut, tags=("workflows",))
+@endpoint(summary="A workflow's current version", response=SavedWorkflow, tags=("workflows",))
 async def get_workflow(request):
-    return reply(_out(await kernel(request).workflows.get(request.match_info["name"])))
+    return reply(await kernel(request).workflows.get(request.match_info["name"]))
 
 
 @routes.put("/api/v1/workflows/{name}")
 @endpoint(summary="Create or replace a workflow (a new version when the definition changed)", role="editor",
-          body=_MEDIA, response=WorkflowOut, tags=("workflows",))
+          body=_MEDIA, response=SavedWorkflow, tags=("workflows",))
 async def replace_workflow(request):
     name = request.match_info["name"]
     definition = await _definition(request)
@@ -73,7 +66,7 @@ async def replace_workflow(request):
         raise InputError("the workflow has no 'name'.", hint=f'add name = "{name}"')
     saved = await kernel(request).workflows.save(definition, origin="api", created_by=who(request).name, name=name)
     audit_target(request, f"workflow:{name}", hash=saved.hash)
-    return reply(_out(saved))
+    return reply(saved)
 
 
 @routes.delete("/api/v1/workflows/{name}")
@@ -87,18 +80,18 @@ async def delete_workflow(request):
 
 
 @routes.post("/api/v1/workflows/{name}/enable")
-@endpoint(summary="Enable a workflow", role="editor", response=WorkflowOut, tags=("workflows",))
+@endpoint(summary="Enable a workflow", role="editor", response=SavedWorkflow, tags=("workflows",))
 async def enable(request):
     audit_target(request, f"workflow:{request.match_info['name']}")
-    return reply(_out(await kernel(request).workflows.set_enabled(request.match_info["name"], True)))
+    return reply(await kernel(request).workflows.set_enabled(request.match_info["name"], True))
 
 
 @routes.post("/api/v1/workflows/{name}/disable")
 @endpoint(summary="Disable a workflow: it keeps its versions but starts no runs", role="editor",
-          response=WorkflowOut, tags=("workflows",))
+          response=SavedWorkflow, tags=("workflows",))
 async def disable(request):
     audit_target(request, f"workflow:{request.match_info['name']}")
-    return reply(_out(await kernel(request).workflows.set_enabled(request.match_info["name"], False)))
+    return reply(await kernel(request).workflows.set_enabled(request.match_info["name"], False))
 
 
 @routes.get("/api/v1/workflows/{name}/versions")
