@@ -57,7 +57,7 @@ class Documents:
         # API rows by id: a read-mostly cache (a GET costs no database round trip); every write
         # path below and in the API forgets the row it changes.
         self._rows: "OrderedDict[str, tuple]" = OrderedDict()
-        self.encoded: dict[str, bytes] = {}  # the API's JSON for a cached row, dropped with it
+        self.encoded: dict[str, tuple] = {}  # (tenant, the API's JSON) for a cached live row, dropped with it
 
     async def row(self, document_id: str, columns: str) -> tuple | None:
         """The ``documents`` row (``columns``, then ``tenant`` and ``deleted``), cached."""

@@ -126,7 +126,7 @@ class ApiHarness:
 
     @property
     def state(self):
-        from .api.middleware import STATE
+        from .api.guard import STATE
 
         return self.app[STATE]
 

@@ -1,6 +1,6 @@
 """Helpers for plugins that add HTTP routes (``paperchain_routes``).
 
-The API server wraps every route in the same middleware: authentication, roles, rate limits,
+The API server wraps every route in the same guard: authentication, roles, rate limits,
 size limits, audit and error handling. A plugin's handler is a plain aiohttp handler; decorate it
 with :func:`endpoint` to say who may call it and what it takes and returns, which also puts it
 in the OpenAPI document. Raise :class:`~paperchain_sdk.errors.PaperchainError` subclasses for

@@ -138,3 +138,27 @@ async def test_tenants_do_not_see_each_other(api):
     assert (await api.request("GET", "/api/v1/documents", token=b)).json["items"] == []
     assert (await api.request("GET", f"/api/v1/documents/{doc}", token=a)).status == 200
     assert (await api.request("GET", f"/api/v1/documents/{doc}")).status == 200  # an admin with no tenant sees all
+
+
+async def test_demotion_and_disabling_apply_to_the_next_request(api):
+    """Verified credentials are remembered (grants); any account change must still apply at once."""
+    token = await api.user("dora", "editor")
+    made = await api.request("POST", "/api/v1/keys", token=token, json={"name": "dora-key"})
+    key = made.json["key"]
+    for credential in (token, key):  # remembered after this request
+        assert (await api.request("POST", "/api/v1/documents?name=a.txt", token=credential, data=b"x")).status == 201
+    assert (await api.request("PATCH", "/api/v1/users/dora", json={"role": "viewer"})).status == 200
+    for credential in (token, key):
+        refused = await api.request("POST", "/api/v1/documents?name=b.txt", token=credential, data=b"y")
+        assert refused.status == 403 and "editor" in refused.json["error"]["message"]
+    assert (await api.request("PATCH", "/api/v1/users/dora", json={"disabled": True})).status == 200
+    for credential in (token, key):
+        assert (await api.request("GET", "/api/v1/documents", token=credential)).status == 401
+
+
+async def test_a_remembered_token_still_expires(api):
+    accounts = api.state.accounts
+    soon = jwt.encode({"sub": "admin", "typ": "access", "exp": int(time.time()) + 2}, accounts.secret, algorithm="HS256")
+    assert (await api.request("GET", "/api/v1/documents", token=soon)).status == 200
+    grant = accounts.bearer_grants[f"Bearer {soon}"]
+    assert grant.until <= time.monotonic() + 2  # remembered no longer than the token lives

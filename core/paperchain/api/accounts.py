@@ -9,7 +9,10 @@
   can expire and be revoked, and record when they were last used.
 
 Keys and users are cached in memory (one process serves the API), so authenticating a request
-costs no database round trip; every change goes through this class and updates the cache.
+costs no database round trip; every change goes through this class and updates the cache. A
+credential that passed is remembered as a ``Grant`` (principal, rate-limit bucket, role rank) until
+its token or key expires, for at most a minute (when a key's last-used time is written), or until
+any user or key changes: a revocation or demotion applies to the next request.
 """
 
 from __future__ import annotations
@@ -54,12 +57,27 @@ class KeyRecord:
     tenant: str = ""
 
 
+@attrs.frozen
+class Grant:
+    """What a verified credential may do, worked out once: read on every request."""
+
+    principal: Principal
+    bucket: tuple[str, str]  # the rate-limit bucket: (kind, name)
+    rank: int  # the principal's role rank (ROLES order)
+    every_area: bool  # its scopes include '*'
+    until: float  # time.monotonic() after which the credential is checked again
+
+
+GRANT_SECONDS = 60.0
+_RANKS = {role: rank for rank, role in enumerate(ROLES)}
+
+
 def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def _lower_role(a: str, b: str) -> str:
-    return ROLES[min(ROLES.index(a), ROLES.index(b))]
+    return ROLES[min(_RANKS[a], _RANKS[b])]
 
 
 class Accounts:
@@ -75,6 +93,8 @@ class Accounts:
         self._used: dict[str, float] = {}  # key id -> when last_used was last written
         self._principals: dict[str, Principal] = {}  # key id -> its (immutable) principal
         self._checked: dict[str, KeyRecord] = {}  # key strings already verified (revocation is checked on the record)
+        self.key_grants: dict[str, Grant] = {}  # X-API-Key value -> its grant
+        self.bearer_grants: dict[str, Grant] = {}  # Authorization value -> its grant
         self.secret = self._signing_key()
 
     def _signing_key(self) -> bytes:
@@ -131,6 +151,7 @@ class Accounts:
         if password is not None:
             self._check_password(password)
             user["password_hash"] = self.hasher.hash(password)
+        self.forget_grants()
         await self.k.journal.upsert("users", {**user, "disabled": int(user["disabled"]), "tenant": user["tenant"] or None})
         return self.public(user)
 
@@ -244,6 +265,7 @@ class Accounts:
             raise NotFoundError(f"there is no key {key_id!r} of yours.", hint="GET /api/v1/keys lists them")
         if record.revoked is None:
             record.revoked = now()
+            self.forget_grants()
             await self.k.journal.upsert("api_keys", self._key_row(record))
         return record
 
@@ -255,8 +277,33 @@ class Accounts:
 
     # -- authentication -------------------------------------------------------------------------
 
+    def forget_grants(self) -> None:
+        """Drop every remembered credential: the next request of each is checked in full."""
+        self.key_grants.clear()
+        self.bearer_grants.clear()
+
+    def grant(self, header: str | None, api_key: str | None, clock: float) -> Grant:
+        """``authenticate``, remembered: what a request with these headers may do at ``clock``
+        (``time.monotonic()``)."""
+        grants, credential = (self.key_grants, api_key) if api_key is not None else (self.bearer_grants, header)
+        grant = grants.get(credential)
+        if grant is not None and grant.until > clock:
+            return grant
+        who, expires = self._verify(header, api_key)
+        until = clock + GRANT_SECONDS if expires is None else min(clock + GRANT_SECONDS, clock + expires - time.time())
+        grant = Grant(principal=who, bucket=(who.kind, who.name), rank=_RANKS[who.role], every_area="*" in who.scopes,
+                      until=until)
+        if len(grants) >= 10_000:
+            grants.clear()
+        grants[credential] = grant
+        return grant
+
     def authenticate(self, header: str | None, api_key: str | None) -> Principal:
         """The principal behind an Authorization header (Bearer JWT or key) or X-API-Key."""
+        return self._verify(header, api_key)[0]
+
+    def _verify(self, header: str | None, api_key: str | None) -> tuple[Principal, float | None]:
+        """The principal, and when its credential expires (epoch seconds; None: no expiry)."""
         token = api_key
         if token is None and header:
             scheme, _, value = header.partition(" ")
@@ -269,7 +316,7 @@ class Accounts:
             return self._key_principal(token)
         return self._jwt_principal(token)
 
-    def _jwt_principal(self, token: str) -> Principal:
+    def _jwt_principal(self, token: str) -> tuple[Principal, float]:
         import jwt
 
         try:
@@ -282,9 +329,10 @@ class Accounts:
         if user is None or user["disabled"] or claims.get("typ") != "access":
             raise AuthError("the access token's user is gone or disabled")
         # The role is read now, not from the token, so a demotion applies at once.
-        return Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"])
+        return (Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"]),
+                float(claims["exp"]))
 
-    def _key_principal(self, token: str) -> Principal:
+    def _key_principal(self, token: str) -> tuple[Principal, float | None]:
         record = self._checked.get(token)  # a key whose secret was verified already
         if record is None:
             parts = token.split("_", 2)
@@ -296,7 +344,8 @@ class Accounts:
             self._checked[token] = record
         if record.revoked:
             raise AuthError("the API key was revoked")
-        if record.expires and record.expires < now():
+        expires = datetime.fromisoformat(record.expires).timestamp() if record.expires else None
+        if expires is not None and expires <= time.time():
             raise AuthError("the API key has expired")
         owner = self.users.get(record.owner)
         if owner is None or owner["disabled"]:
@@ -311,7 +360,7 @@ class Accounts:
         if cached is None or cached.role != role or cached.tenant != owner["tenant"]:
             cached = self._principals[record.id] = Principal(name=record.owner, role=role, kind="key",
                                                              scopes=record.scopes, tenant=owner["tenant"])
-        return cached
+        return cached, expires
 
 
 def scope_allows(scopes: tuple[str, ...], area: str, write: bool) -> bool:

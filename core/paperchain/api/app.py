@@ -18,7 +18,7 @@ from .accounts import Accounts
 from .audit import Audit
 from .live import Hub
 from .metrics import Metrics
-from .middleware import STATE, pipeline
+from .guard import STATE, UNMATCHED, guard_routes
 from .ratelimit import TokenBuckets
 
 log = logging.getLogger("paperchain.api")
@@ -62,16 +62,17 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
         key_buckets=TokenBuckets(settings.rate, settings.burst),
     )
     metrics.subscribers.set_function(lambda: len(state.hub.subscribers))
-    app = web.Application(middlewares=[pipeline], client_max_size=settings.max_body)
+    app = web.Application(client_max_size=settings.max_body)
     app[STATE] = state
     for module in (system, accounts, documents, workflows, runs, plugins, events):
-        app.router.add_routes(module.routes)
-    for route in kernel.routes():  # plugins' own routes, under the same middleware
+        app.router.add_routes(guard_routes(module.routes, state))
+    for route in kernel.routes():  # plugins' own routes, behind the same guard
         try:
-            app.router.add_routes([route])
+            app.router.add_routes(guard_routes([route], state))
         except Exception as exc:  # noqa: BLE001 - one bad plugin route must not stop the server
             log.error("a plugin route was not added: %s", exc)
-    system.add_docs(app)
+    app.router.add_routes(guard_routes(system.docs_routes(), state))
+    app.router.add_routes(guard_routes([web.route("*", UNMATCHED, system.no_route)], state))  # last: 404 and 405
 
     async def start(app):
         await state.accounts.load()

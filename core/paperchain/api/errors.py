@@ -29,7 +29,7 @@ _STATUS = (
 
 
 class ApiError(Exception):
-    """An HTTP error with our JSON body; raise it from handlers and middleware."""
+    """An HTTP error with our JSON body; raise it from handlers and the guard."""
 
     def __init__(self, status: int, code: str, message: str, details: Any = None, headers: dict | None = None):
         super().__init__(message)

@@ -10,19 +10,26 @@ class TokenBuckets:
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000):
         self.rate, self.burst, self.max_keys = rate, burst, max_keys
-        self._buckets: dict[str, tuple[float, float]] = {}  # key -> (tokens, last refill)
+        self._buckets: dict[object, list[float]] = {}  # key -> [tokens, last refill]
 
-    def take(self, key: str) -> float:
-        """0 if allowed; otherwise the seconds until a token is available (for Retry-After)."""
-        now = time.monotonic()
-        tokens, last = self._buckets.get(key, (self.burst, now))
-        tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= 1:
-            if len(self._buckets) >= self.max_keys and key not in self._buckets:
+    def take(self, key, now: float | None = None) -> float:
+        """0 if allowed; otherwise the seconds until a token is available (for Retry-After).
+        ``now`` is ``time.monotonic()``, passed by a caller that has read the clock already."""
+        if now is None:
+            now = time.monotonic()
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            if len(self._buckets) >= self.max_keys:
                 self._prune(now)
-            self._buckets[key] = (tokens - 1, now)
+            bucket = self._buckets[key] = [self.burst, now]
+        tokens = bucket[0] + (now - bucket[1]) * self.rate
+        if tokens > self.burst:
+            tokens = self.burst
+        bucket[1] = now
+        if tokens >= 1:
+            bucket[0] = tokens - 1
             return 0.0
-        self._buckets[key] = (tokens, now)
+        bucket[0] = tokens
         return (1 - tokens) / self.rate
 
     def _prune(self, now: float) -> None:

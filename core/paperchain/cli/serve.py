@@ -25,7 +25,7 @@ def serve(ctx, host, port, no_triggers):
     from aiohttp import web
 
     from ..api.app import create_app
-    from ..api.middleware import STATE
+    from ..api.guard import STATE
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)

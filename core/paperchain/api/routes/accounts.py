@@ -9,7 +9,7 @@ from paperchain_sdk.web import endpoint, read_json
 
 from ..accounts import AuthError
 from ..errors import ApiError
-from ..middleware import AUDIT_ACTOR
+from ..guard import AUDIT_ACTOR
 from ..schemas import AuditOut, AuditQuery, KeyCreated, KeyIn, KeyOut, Login, Me, Refresh, Tokens, UserIn, UserOut, UserPatch
 from .common import audit_target, query, reply, state, who
 

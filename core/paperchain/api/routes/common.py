@@ -11,7 +11,7 @@ from aiohttp import web
 from paperchain_sdk import InputError
 from paperchain_sdk.web import PRINCIPAL_KEY, to_json
 
-from ..middleware import AUDIT_DETAILS, AUDIT_TARGET, STATE
+from ..guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ..openapi import parse_query
 
 

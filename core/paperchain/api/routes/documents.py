@@ -14,11 +14,11 @@ from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.web import endpoint, read_json, to_json
+from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, read_json, to_json
 
 from ...documents import now
 from ..errors import ApiError
-from ..middleware import STATE
+from ..guard import STATE
 from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
 from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 
@@ -58,6 +58,69 @@ def clean_name(name: str | None) -> str:
     base = os.path.basename(unquote(name or "").replace("\\", "/")).strip()
     base = _SAFE_NAME.sub("_", base).lstrip(".")
     return base[:200] or "upload"
+
+
+# The routes on one document come first: aiohttp tries a path's routes in the order they were
+# added, and reading one document is the most frequent request.
+@routes.get("/api/v1/documents/{id}")
+@endpoint(summary="A document's metadata", response=DocumentOut, tags=("documents",))
+async def get_document(request):
+    # The most frequent read: answered from the encoded-JSON cache, which holds live documents only.
+    document_id = request.match_info["id"]
+    documents = request.app[STATE].kernel.documents
+    cached = documents.encoded.get(document_id)
+    if cached is None:
+        row = await _row(request, document_id)
+        cached = documents.encoded[row[0]] = (row[-2], json.dumps(to_json(_out(row))).encode())
+    else:
+        tenant = request[PRINCIPAL_KEY].tenant
+        if tenant and cached[0] != tenant:
+            raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
+    return web.Response(body=cached[1], content_type="application/json")
+
+
+@routes.patch("/api/v1/documents/{id}")
+@endpoint(summary="Change a document's name, metadata (merged) or tags (replaced)", role="editor",
+          request=DocumentPatch, response=DocumentOut, tags=("documents",))
+async def update_document(request):
+    row = await _row(request, request.match_info["id"])
+    body = await read_json(request, DocumentPatch)
+    name, metadata, tags = row[1], json.loads(row[5] or "{}"), json.loads(row[6] or "[]")
+    changed = []
+    if body.name is not None:
+        if not body.name.strip():
+            raise InputError("the name must not be empty.")
+        if clean_name(body.name) != name:
+            name = clean_name(body.name)
+            changed.append("name")
+    if body.metadata is not None:
+        before = metadata
+        metadata = {k: v for k, v in {**metadata, **body.metadata}.items() if v is not None}  # null removes a key
+        changed.extend(f"metadata.{k}" for k in sorted(body.metadata) if before.get(k) != metadata.get(k))
+    if body.tags is not None:
+        new_tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
+        if new_tags != tags:
+            changed.append("tags")
+        tags = new_tags
+    await _write(request, row[0], "UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
+                 (name, json.dumps(metadata), json.dumps(tags), row[0]))
+    audit_target(request, f"document:{row[0]}", fields=changed)
+    if changed:
+        # The data-change trigger reacts to this event: which fields changed, and the tags now.
+        await kernel(request).emit("document.updated", row[0], {"fields": changed, "tags": tags, "by": who(request).name})
+    return reply(_out(await _row(request, row[0])))
+
+
+@routes.delete("/api/v1/documents/{id}")
+@endpoint(summary="Delete a document (soft: hidden, kept for the audit trail)", role="editor", status=204,
+          tags=("documents",))
+async def delete_document(request):
+    row = await _row(request, request.match_info["id"])
+    await _write(request, row[0], "UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
+                 (now(), who(request).name, row[0]))
+    audit_target(request, f"document:{row[0]}", name=row[1])
+    await kernel(request).emit("document.deleted", row[0], {"by": who(request).name})
+    return web.Response(status=204)
 
 
 @routes.post("/api/v1/documents")
@@ -181,17 +244,6 @@ async def search(request):
     return page([SearchHit(id=r[0], name=r[1], media_type=r[2], snippet=r[3] or "", rank=r[4]) for r in rows], None)
 
 
-@routes.get("/api/v1/documents/{id}")
-@endpoint(summary="A document's metadata", response=DocumentOut, tags=("documents",))
-async def get_document(request):
-    row = await _row(request, request.match_info["id"])
-    cache = request.app[STATE].kernel.documents.encoded
-    body = cache.get(row[0])
-    if body is None:
-        body = cache[row[0]] = json.dumps(to_json(_out(row))).encode()
-    return web.Response(body=body, content_type="application/json")
-
-
 @routes.get("/api/v1/documents/{id}/content")
 @endpoint(summary="Download a document's bytes (with its own media type)", produces="*/*", tags=("documents",))
 async def download(request):
@@ -215,47 +267,3 @@ async def document_text(request):
     if not text:
         raise NotFoundError(f"document {document_id} has no text yet.", hint="run a workflow with a text or OCR step")
     return web.Response(text=text, content_type="text/plain")
-
-
-@routes.patch("/api/v1/documents/{id}")
-@endpoint(summary="Change a document's name, metadata (merged) or tags (replaced)", role="editor",
-          request=DocumentPatch, response=DocumentOut, tags=("documents",))
-async def update_document(request):
-    row = await _row(request, request.match_info["id"])
-    body = await read_json(request, DocumentPatch)
-    name, metadata, tags = row[1], json.loads(row[5] or "{}"), json.loads(row[6] or "[]")
-    changed = []
-    if body.name is not None:
-        if not body.name.strip():
-            raise InputError("the name must not be empty.")
-        if clean_name(body.name) != name:
-            name = clean_name(body.name)
-            changed.append("name")
-    if body.metadata is not None:
-        before = metadata
-        metadata = {k: v for k, v in {**metadata, **body.metadata}.items() if v is not None}  # null removes a key
-        changed.extend(f"metadata.{k}" for k in sorted(body.metadata) if before.get(k) != metadata.get(k))
-    if body.tags is not None:
-        new_tags = sorted({str(t).strip() for t in body.tags if str(t).strip()})
-        if new_tags != tags:
-            changed.append("tags")
-        tags = new_tags
-    await _write(request, row[0], "UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
-                 (name, json.dumps(metadata), json.dumps(tags), row[0]))
-    audit_target(request, f"document:{row[0]}", fields=changed)
-    if changed:
-        # The data-change trigger reacts to this event: which fields changed, and the tags now.
-        await kernel(request).emit("document.updated", row[0], {"fields": changed, "tags": tags, "by": who(request).name})
-    return reply(_out(await _row(request, row[0])))
-
-
-@routes.delete("/api/v1/documents/{id}")
-@endpoint(summary="Delete a document (soft: hidden, kept for the audit trail)", role="editor", status=204,
-          tags=("documents",))
-async def delete_document(request):
-    row = await _row(request, request.match_info["id"])
-    await _write(request, row[0], "UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
-                 (now(), who(request).name, row[0]))
-    audit_target(request, f"document:{row[0]}", name=row[1])
-    await kernel(request).emit("document.deleted", row[0], {"by": who(request).name})
-    return web.Response(status=204)

@@ -60,10 +60,33 @@ async def docs_page(request):
     return web.FileResponse(_STATIC / "docs.html")
 
 
-def add_docs(app: web.Application) -> None:
+def static_files(root: Path):
+    """A handler serving the files under ``root`` (and nothing outside it) by their relative path."""
+    root = root.resolve()
+
+    async def serve(request):
+        target = (root / request.match_info["path"]).resolve()
+        if not target.is_relative_to(root) or not target.is_file():
+            raise web.HTTPNotFound()
+        return web.FileResponse(target)
+
+    return serve
+
+
+def docs_routes() -> list[web.RouteDef]:
     """/docs: Swagger UI from the openapi-ui-bundles package, served locally (works offline)."""
     from openapi_ui_bundles import swagger_ui
 
-    app.router.add_get("/docs", docs_page)
-    app.router.add_static("/docs/swagger/", swagger_ui.static_path)
-    app.router.add_static("/docs/static/", _STATIC)
+    return [web.get("/docs", docs_page), web.get("/docs/swagger/{path:.+}", static_files(Path(swagger_ui.static_path))),
+            web.get("/docs/static/{path:.+}", static_files(_STATIC))]
+
+
+async def no_route(request):
+    """The catch-all route: 405 with Allow when another method has this path, else 404."""
+    allowed: set[str] = set()
+    for resource in request.app.router.resources():
+        if resource is not request.match_info.route.resource:
+            allowed |= (await resource.resolve(request))[1]
+    if allowed:
+        raise web.HTTPMethodNotAllowed(request.method, allowed)
+    raise web.HTTPNotFound()

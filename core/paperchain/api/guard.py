@@ -1,0 +1,172 @@
+"""Every route is wrapped here when the app is built: rate limits, authentication, roles and
+scopes, errors in one shape, security headers, CORS, metrics and the audit log.
+
+A wrapper per route rather than an aiohttp middleware: what a route needs (its endpoint
+description, template, role, API area, audit rule) is worked out once, at start-up, and aiohttp
+runs no middleware chain per request. Paths with no route reach a catch-all route registered
+last (``UNMATCHED``), so their 404 and 405 answers get the same error shape and headers.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import time
+import uuid
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from paperchain_sdk import PaperchainError
+from paperchain_sdk.web import PRINCIPAL_KEY, ROLES, EndpointDoc, endpoint_doc
+
+from .accounts import AuthError, scope_allows
+from .errors import ApiError, from_http, from_paperchain
+
+log = logging.getLogger("paperchain.api")
+STATE = web.AppKey("paperchain", object)
+AUDIT_ACTOR = web.RequestKey("paperchain.audit.actor", str)  # set by a handler when the actor is not the caller
+AUDIT_TARGET = web.RequestKey("paperchain.audit.target", str)
+AUDIT_DETAILS = web.RequestKey("paperchain.audit.details", dict)
+UNMATCHED = "/{unmatched:.*}"
+
+# JSON answers get the headers that act on any response (OWASP's REST list, plus CORP);
+# Referrer-Policy and Cross-Origin-Opener-Policy act on HTML documents only, so the docs page
+# gets those too. Prebuilt multidicts: adding one to a response skips re-hashing the names.
+_API_HEADERS = CIMultiDict({
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Cross-Origin-Resource-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
+    "Cache-Control": "no-store",
+})
+_DOCS_HEADERS = CIMultiDict({
+    **_API_HEADERS,
+    "Referrer-Policy": "no-referrer",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Content-Security-Policy": "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+                               "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'",
+})
+_READS = ("GET", "HEAD")
+_RANKS = {role: rank for rank, role in enumerate(ROLES)}
+_PUBLIC = EndpointDoc(public=True, audit=False)
+
+
+def api_area(path: str) -> str:
+    """The part of a path that key scopes name: 'documents' for /api/v1/documents/…, 'metrics' for /metrics."""
+    parts = path.split("/")
+    return parts[3] if len(parts) > 3 and parts[1] == "api" else parts[1] if len(parts) > 1 else ""
+
+
+def guard_routes(routes, state) -> list[web.RouteDef]:
+    """Route definitions with each handler wrapped by ``guard``."""
+    guarded = []
+    for route in routes:
+        if not isinstance(route, web.RouteDef):
+            raise TypeError(f"{route!r} is not a route definition (web.get, web.post, web.route …)")
+        guarded.append(web.RouteDef(route.method, route.path, guard(route.handler, route.method, route.path, state),
+                                    route.kwargs))
+    return guarded
+
+
+def guard(handler, method: str, template: str, state):
+    """``handler`` behind the API's checks; ``template`` is the route's path as registered."""
+    docs = template.startswith("/docs")
+    unmatched = template == UNMATCHED
+    doc = _PUBLIC if docs or unmatched else endpoint_doc(handler)
+    label = "unmatched" if unmatched else template
+    response_headers = _DOCS_HEADERS if docs else _API_HEADERS
+    area = api_area(template)
+    fixed_write = None if method == "*" else method not in _READS
+    audit = doc.audit  # True: always; None: changes only; False: never
+    needs_json, public = doc.request is not None, doc.public
+    cors = bool(state.settings.cors_origins)
+    fixed_rank = None if doc.role is None and fixed_write is None else _RANKS[doc.role or _role_for(fixed_write)]
+    ip_take, key_take = state.ip_buckets.take, state.key_buckets.take
+    stats = state.metrics.http.route(label)
+    pending, fold_at, monotonic = stats.pending, stats.FOLD_AT, time.monotonic
+    grant_for, key_grants, bearer_grants = state.accounts.grant, state.accounts.key_grants, state.accounts.bearer_grants
+
+    async def guarded(request):
+        started = monotonic()
+        write = fixed_write if fixed_write is not None else request.method not in _READS
+        allow = state.cors_headers(request) if cors else None
+        try:
+            if allow and request.method == "OPTIONS":
+                response = web.Response(status=204)
+            else:
+                wait = ip_take(request.remote or "-", started)
+                if wait:
+                    raise _limited("too many requests from this address", wait)
+                if not public:
+                    headers = request.headers
+                    api_key = headers.get("X-API-Key")  # the remembered grant first, without a call
+                    grant = key_grants.get(api_key) if api_key is not None else bearer_grants.get(
+                        headers.get("Authorization"))
+                    if grant is None or grant.until <= started:
+                        grant = grant_for(headers.get("Authorization"), api_key, started)
+                    request[PRINCIPAL_KEY] = who = grant.principal
+                    wait = key_take(grant.bucket, started)
+                    if wait:
+                        raise _limited("too many requests for this key or user", wait)
+                    if grant.rank < (fixed_rank if fixed_rank is not None else _RANKS[_role_for(write)]):
+                        needed = doc.role or _role_for(write)
+                        raise ApiError(403, "forbidden", f"this needs the {needed} role; you are {who.role}")
+                    if not grant.every_area and not scope_allows(who.scopes, area, write):
+                        raise ApiError(403, "forbidden", f"this API key's scopes {list(who.scopes)} do not cover "
+                                       f"{'writing' if write else 'reading'} {area}")
+                if needs_json and request.content_type != "application/json":
+                    raise ApiError(415, "unsupported_media_type", "send the body as JSON (Content-Type: "
+                                   f"application/json), not {request.content_type!r}")
+                response = await handler(request)
+        except ApiError as exc:
+            response = exc.response()
+        except AuthError as exc:
+            response = ApiError(401, "unauthorized", str(exc), headers={"WWW-Authenticate": "Bearer"}).response()
+        except PaperchainError as exc:
+            response = from_paperchain(exc).response()
+        except web.HTTPException as exc:
+            if exc.status < 400:
+                raise
+            response = from_http(exc).response()
+        except Exception:  # noqa: BLE001 - never a traceback to the client
+            reference = uuid.uuid4().hex[:12]
+            log.exception("unexpected error %s in %s %s", reference, request.method, request.path)
+            response = ApiError(500, "internal", "an unexpected error occurred; it has been logged",
+                                {"reference": reference}).response()
+        if not response.prepared:
+            headers = response.headers
+            headers.update(response_headers)
+            if allow:
+                headers.update(allow)
+        status = response.status
+        pending.append((request.method, status, monotonic() - started))
+        if len(pending) >= fold_at:
+            stats.fold()
+        if audit or (audit is None and write):
+            await _audit(request, state, label, status)
+        return response
+
+    return functools.wraps(handler)(guarded)
+
+
+def _role_for(write: bool) -> str:
+    return "editor" if write else "viewer"
+
+
+def _limited(message: str, wait: float) -> ApiError:
+    return ApiError(429, "rate_limited", message, {"retry_after": round(wait, 3)},
+                    headers={"Retry-After": str(max(1, round(wait)))})
+
+
+async def _audit(request, state, template: str, status: int) -> None:
+    who = request.get(PRINCIPAL_KEY)
+    outcome = "success" if status < 400 else "denied" if status in (401, 403, 429) else "failed"
+    try:
+        await state.audit.record(
+            actor=request.get(AUDIT_ACTOR) or (who.name if who else "anonymous"),
+            action=f"{request.method} {template}", target=request.get(AUDIT_TARGET) or request.path,
+            ip=request.remote or "", outcome=outcome, status=status, details=request.get(AUDIT_DETAILS),
+        )
+    except Exception:  # noqa: BLE001 - a failed audit write is logged; the response stands
+        log.exception("audit entry not recorded for %s %s", request.method, request.path)
