@@ -155,9 +155,9 @@ def durable(writers: int, per_writer: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--entries", type=int, default=1_000_000, help="entries to append (default 1,000,000)")
-    parser.add_argument("--batch", type=int, default=10_000, help="entries per durable append (default 10,000)")
-    parser.add_argument("--window", type=int, default=4,
-                        help="batches the loader keeps queued (default 4; 1 = wait for each commit)")
+    parser.add_argument("--batch", type=int, default=50_000, help="entries per durable append (default 50,000)")
+    parser.add_argument("--window", type=int, default=2,
+                        help="batches the loader keeps queued (default 2; 1 = wait for each commit)")
     parser.add_argument("--inclusions", type=int, default=10_000)
     parser.add_argument("--consistencies", type=int, default=1_000)
     parser.add_argument("--writers", type=int, default=50)

@@ -92,7 +92,7 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}
     ocrmypdf = [sys.executable, "-m", "ocrmypdf", "--skip-text", "--jobs", str(jobs), "--output-type", "pdf",
                 "--image-dpi", "300", "--quiet", str(sample), str(peer_pdf)]
-    ours_times, busy, cpu_ratio, peer_times, ideal_times, breakdowns = [], [], [], [], [], []
+    ours_times, busy, cpu_ratio, peer_times, ideal_times, breakdowns, best_times = [], [], [], [], [], [], []
     for _ in range(rounds):
         start, before = time.perf_counter(), os.times()
         ours = run_component(spec, document=Document.from_path(sample), options={"jobs": jobs, "outputs": ["pdf"]})
@@ -117,6 +117,9 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
         # the tesseract times summed, divided by the jobs. The other stages are timed on the way.
         breakdown, layers = single_pages(sample, ours.outputs["page_stats"], work)
         ideal_times.append(sum(page["tesseract_s"] for page in breakdown) / jobs)
+        # Pages cannot be split: the best any scheduler can do is the best assignment of whole
+        # pages (each its render + write + tesseract time alone) to the jobs, found by trying all.
+        best_times.append(best_makespan([p["render_s"] + p["write_s"] + p["tesseract_s"] for p in breakdown], jobs))
         # Load-proof: all CPU of the run over the CPU of tesseract alone on each page (1 = no
         # work beyond tesseract's; rendering, writing and assembly make up the rest).
         cpu_ratio.append(ours_cpu / sum(page["tesseract_cpu_s"] for page in breakdown))
@@ -129,6 +132,8 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
         "paperchain_s": round(ours_s, 3), "ocrmypdf_s": round(peer_s, 3), "ideal_s": round(ideal_s, 3),
         "paperchain_pages_per_s": round(ocr_pages / ours_s, 3), "ocrmypdf_pages_per_s": round(ocr_pages / peer_s, 3),
         "speed_vs_ocrmypdf": round(peer_s / ours_s, 3), "fraction_of_ideal": round(ideal_s / ours_s, 3),
+        "best_whole_page_schedule_s": round(statistics.median(best_times), 3),
+        "best_schedule_fraction_of_ideal": round(ideal_s / statistics.median(best_times), 3),
         "cpu_busy_fraction": round(statistics.median(busy), 3),
         "cpu_vs_tesseract_alone": round(statistics.median(cpu_ratio), 3),
         "each_round": {"paperchain_s": [round(t, 3) for t in ours_times], "ocrmypdf_s": [round(t, 3) for t in peer_times],
@@ -138,6 +143,25 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
         "accuracy_paperchain": accuracy(ours_text, numbers),
         "accuracy_ocrmypdf": accuracy(page_texts_from_pdf(peer_pdf), numbers),
     }
+
+
+def best_makespan(times: list[float], jobs: int) -> float:
+    """The shortest time in which ``jobs`` workers can finish pages of these times (exhaustive:
+    the sample has a handful of pages)."""
+    import itertools
+
+    if len(times) > 12:  # too many to try every assignment: the longest-first rule instead
+        loads = [0.0] * jobs
+        for t in sorted(times, reverse=True):
+            loads[loads.index(min(loads))] += t
+        return max(loads)
+    best = float("inf")
+    for assignment in itertools.product(range(jobs), repeat=len(times)):
+        loads = [0.0] * jobs
+        for worker, t in zip(assignment, times):
+            loads[worker] += t
+        best = min(best, max(loads))
+    return best
 
 
 def single_pages(sample: Path, page_stats: list[dict], work: Path) -> tuple[list[dict], dict[int, bytes]]:
@@ -278,6 +302,8 @@ def main(argv=None) -> int:
         print(f"{'OCRmyPDF':<14}{o['ocrmypdf_s']:>9}{o['ocrmypdf_pages_per_s']:>9}"
               f"{o['accuracy_ocrmypdf']['f1']:>9}{o['accuracy_ocrmypdf']['recall']:>8}")
         print(f"{'ideal':<14}{o['ideal_s']:>9}")
+        print(f"{'best schedule':<14}{o['best_whole_page_schedule_s']:>9}   whole pages, each as fast as alone: "
+              f"{o['best_schedule_fraction_of_ideal']} of the ideal is the most any scheduler reaches here")
         print(f"speed vs OCRmyPDF: {o['speed_vs_ocrmypdf']}x; fraction of the ideal: {o['fraction_of_ideal']}; "
               f"cores busy: {o['cpu_busy_fraction']}; "
               f"CPU of the run / CPU of tesseract alone: {o['cpu_vs_tesseract_alone']}")
