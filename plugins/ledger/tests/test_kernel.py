@@ -10,7 +10,7 @@ import pytest
 from paperchain_sdk.testing import check_plugin
 
 import paperchain_ledger
-from paperchain_ledger import runtime
+from paperchain_ledger import runtime, tiles
 from paperchain_ledger.integrity import verify_log
 from paperchain_ledger.verifier import verify_receipt
 
@@ -113,7 +113,7 @@ def test_cli_verify_and_verify_receipt(tmp_path, monkeypatch):
     db = sqlite3.connect(tmp_path / "ledger" / "ledger.db")
     (blob,) = db.execute("SELECT data FROM ledger_bundles WHERE idx = 1").fetchone()
     data = bytearray(blob)
-    data[4 + 3] ^= 0x20  # entry 256's fourth byte
+    data[tiles.entry_span(blob, 0)[0] + 3] ^= 0x20  # entry 256's fourth byte
     db.execute("UPDATE ledger_bundles SET data = ? WHERE idx = 1", (bytes(data),))
     db.commit()
     db.close()

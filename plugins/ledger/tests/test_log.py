@@ -11,7 +11,7 @@ import stat
 import threading
 
 import pytest
-from paperchain_ledger import merkle
+from paperchain_ledger import merkle, tiles
 from paperchain_ledger.integrity import verify_log
 from paperchain_ledger.log import LedgerLog
 from paperchain_ledger.note import Checkpoint, generate_signer
@@ -155,11 +155,9 @@ def test_bad_requests_are_clear(log):
 def _flip_entry_byte(directory, index):
     db = sqlite3.connect(directory / "ledger.db")
     (blob,) = db.execute("SELECT data FROM ledger_bundles WHERE idx = ?", (index >> 8,)).fetchone()
-    at, pos = 0, index & 255
-    for _ in range(pos):
-        at += 4 + int.from_bytes(blob[at:at + 4], "big")
+    start, _ = tiles.entry_span(blob, index & 255)
     data = bytearray(blob)
-    data[at + 4 + 2] ^= 0x01  # a byte inside the entry, past its length prefix
+    data[start + 2] ^= 0x01  # a byte inside the entry
     db.execute("UPDATE ledger_bundles SET data = ? WHERE idx = ?", (bytes(data), index >> 8))
     db.commit()
     db.close()
