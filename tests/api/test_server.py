@@ -34,11 +34,11 @@ async def test_security_headers(api):
     assert "default-src 'none'" in reply.headers["Content-Security-Policy"]
     assert reply.headers["Cache-Control"] == "no-store"
     assert reply.headers["X-Content-Type-Options"] == "nosniff"
-    assert reply.headers["Cross-Origin-Resource-Policy"] == "same-origin"
     docs = await api.request("GET", "/docs", token=None)
     assert "script-src 'self'" in docs.headers["Content-Security-Policy"]
     assert docs.headers["Referrer-Policy"] == "no-referrer"  # the HTML-only headers, on the HTML page
     assert docs.headers["Cross-Origin-Opener-Policy"] == "same-origin"
+    assert docs.headers["Cross-Origin-Resource-Policy"] == "same-origin"
     missing = await api.request("GET", "/no/such/page")  # the catch-all route answers in the same shape
     assert missing.status == 404 and missing.json["error"]["code"] == "not_found"
     assert missing.headers["X-Frame-Options"] == "DENY"

@@ -1,4 +1,10 @@
-"""Token buckets: per API key or user, and per client address."""
+"""Token buckets: per API key or user, and per client address.
+
+Kept as GCRA (the generic cell rate algorithm), which is a token bucket written as one number
+per key: the time at which the bucket would be full again. A request moves that time one
+interval (1 / rate) later; it is refused when the time lies more than ``burst`` intervals ahead.
+Same answers as counting tokens, with one float per key and no refill arithmetic.
+"""
 
 from __future__ import annotations
 
@@ -10,30 +16,27 @@ class TokenBuckets:
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000):
         self.rate, self.burst, self.max_keys = rate, burst, max_keys
-        self._buckets: dict[object, list[float]] = {}  # key -> [tokens, last refill]
+        self._interval = 1.0 / rate
+        self._tolerance = burst / rate  # how far ahead of now the full-again time may run
+        self._full_at: dict[object, float] = {}
 
     def take(self, key, now: float | None = None) -> float:
         """0 if allowed; otherwise the seconds until a token is available (for Retry-After).
         ``now`` is ``time.monotonic()``, passed by a caller that has read the clock already."""
         if now is None:
             now = time.monotonic()
-        bucket = self._buckets.get(key)
-        if bucket is None:
-            if len(self._buckets) >= self.max_keys:
-                self._prune(now)
-            bucket = self._buckets[key] = [self.burst, now]
-        tokens = bucket[0] + (now - bucket[1]) * self.rate
-        if tokens > self.burst:
-            tokens = self.burst
-        bucket[1] = now
-        if tokens >= 1:
-            bucket[0] = tokens - 1
-            return 0.0
-        bucket[0] = tokens
-        return (1 - tokens) / self.rate
+        full_at = self._full_at.get(key, now)
+        if full_at < now:
+            full_at = now
+        ahead = full_at + self._interval - now
+        if ahead > self._tolerance + 1e-9:  # the epsilon absorbs float rounding at exactly `burst`
+            return ahead - self._tolerance
+        if len(self._full_at) >= self.max_keys and key not in self._full_at:
+            self._prune(now)
+        self._full_at[key] = full_at + self._interval
+        return 0.0
 
     def _prune(self, now: float) -> None:
         # Buckets that have refilled completely carry no state worth keeping.
-        full = [k for k, (t, last) in self._buckets.items() if t + (now - last) * self.rate >= self.burst]
-        for key in full:
-            del self._buckets[key]
+        for key in [k for k, full_at in self._full_at.items() if full_at <= now]:
+            del self._full_at[key]
