@@ -43,6 +43,7 @@ system-deps: $(SYSTEM_STAMP)
 # The first admin: PAPERCHAIN_ADMIN_PASSWORD=... make run (first start only), or
 # .venv/bin/paperchain users create NAME --role admin
 run: setup
+	mkdir -p inbox  # the example workflow 'intake' watches it
 	$(VENV)/bin/paperchain serve
 
 example: setup
