@@ -112,14 +112,15 @@ def rotate90(image):
     return cp.ascontiguousarray(cp.rot90(image, k=-1))
 
 
-def line_direction_scores(binary):
-    dark = binary == 0
-    h, w = binary.shape
-    rows = dark.sum(axis=1).astype(cp.float64) / w
-    cols = dark.sum(axis=0).astype(cp.float64) / h
-    horizontal = float((cp.diff(rows) ** 2).sum()) / max(h - 1, 1)
-    vertical = float((cp.diff(cols) ** 2).sum()) / max(w - 1, 1)
-    return horizontal, vertical
+def rotate180(image):
+    return cp.ascontiguousarray(image[::-1, ::-1])
+
+
+def upright_evidence(binary):
+    from .kernels import ascender_share
+
+    rows = cp.asnumpy((binary == 0).sum(axis=1).astype(cp.int64))  # the profile is small: read on the host
+    return ascender_share(rows, max(2, binary.shape[1] // 500))
 
 
 def _best_angle(ys, xs, height, width, start, stop, step):
@@ -134,7 +135,19 @@ def _best_angle(ys, xs, height, width, start, stop, step):
         score = float((cp.diff(hist).astype(cp.float64) ** 2).sum())
         if score > best:
             best, best_a = score, a
-    return best_a
+    return best_a, best
+
+
+def line_directions(gray, max_skew: float) -> tuple[float, float]:
+    grid = gray[::SKEW_STRIDE, ::SKEW_STRIDE]
+    ys, xs = cp.nonzero(grid <= otsu_threshold(gray))
+    if ys.size < 100:
+        return 0.0, 0.0
+    ys, xs = ys.astype(cp.float64), xs.astype(cp.float64)
+    h, w = (n // SKEW_STRIDE + 1 for n in gray.shape)
+    across = _best_angle(ys, xs, h, w, -max_skew, max_skew, COARSE_STEP)[1]
+    down = _best_angle(xs, (h - 1) - ys, w, h, -max_skew, max_skew, COARSE_STEP)[1]
+    return across / (w * w * max(h - 1, 1)), down / (h * h * max(w - 1, 1))
 
 
 def estimate_skew(gray, max_skew: float) -> float:
@@ -144,6 +157,6 @@ def estimate_skew(gray, max_skew: float) -> float:
         return 0.0
     ys, xs = ys.astype(cp.float64), xs.astype(cp.float64)
     h, w = (n // SKEW_STRIDE + 1 for n in gray.shape)
-    coarse = _best_angle(ys, xs, h, w, -max_skew, max_skew, COARSE_STEP)
+    coarse = _best_angle(ys, xs, h, w, -max_skew, max_skew, COARSE_STEP)[0]
     lo, hi = max(-max_skew, coarse - COARSE_STEP), min(max_skew, coarse + COARSE_STEP)
-    return _best_angle(ys, xs, h, w, lo, hi, FINE_STEP)
+    return _best_angle(ys, xs, h, w, lo, hi, FINE_STEP)[0]

@@ -365,28 +365,55 @@ def _pixel(gray, y, x, fill):
     return float(fill)
 
 
-@njit(cache=True, nogil=True)
-def line_direction_scores(binary):
-    """(horizontal, vertical): how strongly dark pixels form rows vs columns.
-
-    Text lines give the row profile sharp steps; a page turned by 90 degrees gives them to the
-    column profile instead.
-    """
+@njit(cache=True)
+def dark_rows(binary):
+    """Dark pixels (value 0) in each row of a binary page."""
     h, w = binary.shape
     rows = np.zeros(h, np.int64)
-    cols = np.zeros(w, np.int64)
     for y in range(h):
+        line = binary[y]
+        count = 0
         for x in range(w):
-            if binary[y, x] == 0:
-                rows[y] += 1
-                cols[x] += 1
-    # mean squared step of the dark fraction, so pages of any shape compare
-    horizontal = 0.0
-    for i in range(h - 1):
-        d = (rows[i + 1] - rows[i]) / w
-        horizontal += d * d
-    vertical = 0.0
-    for i in range(w - 1):
-        d = (cols[i + 1] - cols[i]) / h
-        vertical += d * d
-    return horizontal / max(h - 1, 1), vertical / max(w - 1, 1)
+            count += line[x] == 0
+        rows[y] = count
+    return rows
+
+
+@njit(cache=True)
+def ascender_share(rows, floor):
+    """(share, lines): of the ink outside the x-height band of each text line, the part above it.
+
+    A text line is a run of rows with more than ``floor`` dark pixels; its x-height band is the
+    rows holding at least 40% of the line's densest row. Latin text has far more ascenders
+    (b d f h k l t, capitals, digits) than descenders (g j p q y), so the share is well above
+    one half on an upright page and well below it on a page turned upside down."""
+    h = rows.shape[0]
+    above = 0
+    below = 0
+    lines = 0
+    y = 0
+    while y < h:
+        if rows[y] <= floor:
+            y += 1
+            continue
+        start = y
+        while y < h and rows[y] > floor:
+            y += 1
+        if y - start < 6:  # specks and rules, not lines of text
+            continue
+        line = rows[start:y]
+        peak = line.max()
+        top = -1
+        bottom = -1
+        for i in range(line.shape[0]):
+            if line[i] * 10 >= peak * 4:
+                if top < 0:
+                    top = i
+                bottom = i
+        for i in range(top):
+            above += line[i]
+        for i in range(bottom + 1, line.shape[0]):
+            below += line[i]
+        lines += 1
+    outside = above + below
+    return (above / outside if outside else 0.5), lines

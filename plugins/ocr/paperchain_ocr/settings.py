@@ -62,7 +62,8 @@ class PreprocessSettings:
     sauvola_window: side of Sauvola's window in pixels (odd); sauvola_k: its sensitivity.
     deskew:         estimate the skew of the text lines and level them; max_skew: degrees searched.
     denoise:        3x3 median filter (salt-and-pepper specks).
-    orientation:    turn pages whose text lines run vertically by 90 degrees.
+    orientation:    turn pages whose text lines run vertically by 90 degrees, and pages that are
+                    upside down (more ink below the lines than above) by 180.
     backend:        ``auto`` (CuPy when a GPU is visible, else Numba), ``cpu`` or ``gpu``.
     dpi:            resolution PDF pages are rasterized at (and assumed for images without one).
     max_pixels:     refuse pages larger than this many pixels before decoding them.

@@ -1,4 +1,5 @@
-"""Pure NumPy references for the kernels scikit-image has no function for (skew, line direction)."""
+"""Pure NumPy references for the kernels scikit-image has no function for (skew, line direction,
+upside-down evidence)."""
 
 from __future__ import annotations
 
@@ -33,9 +34,31 @@ def estimate_skew(gray, max_skew, level, stride=2, coarse=0.5, fine=0.05):
     return best(max(-max_skew, c - coarse), min(max_skew, c + coarse), fine)
 
 
-def line_direction_scores(binary):
-    dark = binary == 0
-    h, w = binary.shape
-    rows = dark.sum(axis=1) / w
-    cols = dark.sum(axis=0) / h
-    return float((np.diff(rows) ** 2).sum() / max(h - 1, 1)), float((np.diff(cols) ** 2).sum() / max(w - 1, 1))
+def line_directions(gray, max_skew, level, stride=2, step=0.5):
+    """(across, down), each the best projection score within ``max_skew``, as fractions per bin."""
+    grid = gray[::stride, ::stride]
+    ys, xs = np.nonzero(grid <= level)
+    ys, xs = ys.astype(np.float64), xs.astype(np.float64)
+    h, w = (n // stride + 1 for n in gray.shape)
+    angles = [-max_skew + i * step for i in range(int(math.floor(2 * max_skew / step + 0.5)) + 1)]
+    across = max(projection_score(ys, xs, a, h, w) for a in angles)
+    down = max(projection_score(xs, (h - 1) - ys, a, w, h) for a in angles)
+    return across / (w * w * max(h - 1, 1)), down / (h * h * max(w - 1, 1))
+
+
+def ascender_share(binary, floor):
+    """The upside-down evidence in plain NumPy: text lines as runs of rows with ink, the x-height
+    band as the rows with at least 40% of the line's peak, and the ink above vs below it."""
+    rows = (binary == 0).sum(axis=1)
+    above = below = lines = 0
+    inked = np.concatenate([[False], rows > floor, [False]])
+    edges = np.flatnonzero(np.diff(inked.astype(np.int8)))
+    for start, stop in zip(edges[::2], edges[1::2]):
+        if stop - start < 6:
+            continue
+        line = rows[start:stop]
+        band = np.flatnonzero(line * 10 >= line.max() * 4)
+        above += int(line[:band[0]].sum())
+        below += int(line[band[-1] + 1:].sum())
+        lines += 1
+    return (above / (above + below) if above + below else 0.5), lines

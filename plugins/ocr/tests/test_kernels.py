@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pytest
 import ocr_reference as ref
@@ -89,7 +91,7 @@ def test_skew_estimate_matches_reference_and_levels_the_page(page):
     assert abs(cpu.estimate_skew(leveled, 5.0)) <= 0.1
 
 
-def test_line_direction_matches_reference_and_sees_a_turned_page():
+def test_line_directions_match_reference_and_see_a_turned_page(page):
     import pypdfium2 as pdfium
 
     pdf = pdfium.PdfDocument(str(ref.TESTDATA / "multipage.pdf"))
@@ -97,13 +99,71 @@ def test_line_direction_matches_reference_and_sees_a_turned_page():
         text_page = np.ascontiguousarray(pdf[5].render(scale=150 / 72, grayscale=True).to_numpy())
     finally:
         pdf.close()
-    binary = kernels.threshold(text_page, kernels.otsu_threshold(text_page))
-    ours = kernels.line_direction_scores(binary)
-    assert ours == pytest.approx(ref.line_direction_scores(binary), rel=1e-9)
-    horizontal, vertical = ours
-    assert horizontal > vertical
-    turned_h, turned_v = kernels.line_direction_scores(np.ascontiguousarray(np.rot90(binary)))
-    assert turned_v > turned_h
+    across, down = cpu.line_directions(text_page, 5.0)
+    theirs = ref.line_directions(text_page, 5.0, kernels.otsu_threshold(text_page))
+    assert (across, down) == pytest.approx(theirs, rel=1e-9)
+    assert across > down
+    turned_across, turned_down = cpu.line_directions(np.ascontiguousarray(np.rot90(text_page)), 5.0)
+    assert turned_down > turned_across
+    # the skewed two-column brochure: its lines still run across (at 0 degrees, columns won)
+    skewed_across, skewed_down = cpu.line_directions(page, 5.0)
+    assert skewed_across > skewed_down
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_pages():
+    """Real pages at 150 dpi: scans with many lines of text, and three with almost none."""
+    import pypdfium2 as pdfium
+    from PIL import Image
+
+    pages = {name: np.asarray(Image.open(ref.TESTDATA / name).convert("L")) for name in ("typewriter.png", "baiona.png")}
+    for name, numbers in (("skew.pdf", [1]), ("multipage.pdf", [1, 3, 5, 6]), ("graph.pdf", [1])):
+        pdf = pdfium.PdfDocument(str(ref.TESTDATA / name))
+        try:
+            for n in numbers:
+                pages[f"{name} p{n}"] = np.ascontiguousarray(pdf[n - 1].render(scale=150 / 72, grayscale=True).to_numpy())
+        finally:
+            pdf.close()
+    return pages
+
+
+def test_upside_down_evidence_matches_reference():
+    for gray in _shared_pages().values():
+        binary = kernels.threshold(gray, kernels.otsu_threshold(gray))
+        floor = max(2, binary.shape[1] // 500)
+        ours = kernels.ascender_share(kernels.dark_rows(binary), floor)
+        theirs = ref.ascender_share(binary, floor)
+        assert ours[1] == theirs[1] and ours[0] == pytest.approx(theirs[0], abs=1e-12)
+
+
+def test_orientation_turns_upside_down_scans_back_and_leaves_the_rest():
+    from types import SimpleNamespace
+
+    from paperchain_ocr.preprocess import preprocess
+
+    options = SimpleNamespace(binarize="none", deskew=True, max_skew=5.0, denoise=False, orientation=True)
+    turned_back = []
+    for name, gray in _shared_pages().items():
+        upright, report = preprocess(gray, options, "cpu")
+        assert report.get("rotated", 0) % 360 == 0, f"{name} was upright but turned: {report}"
+        flipped, report = preprocess(np.ascontiguousarray(gray[::-1, ::-1]), options, "cpu")
+        if report.get("rotated") == 180:
+            turned_back.append(name)
+    # every page with lines of text is found upside down; the graph and the two-line pages are left as they are
+    assert sorted(turned_back) == ["multipage.pdf p1", "multipage.pdf p5", "multipage.pdf p6", "skew.pdf p1",
+                                   "typewriter.png"]
+
+
+@pytest.mark.parametrize("name", ["typewriter.png", "skew.pdf p1"])
+def test_orientation_brings_a_scan_back_from_every_quarter_turn(name):
+    from types import SimpleNamespace
+
+    from paperchain_ocr.preprocess import preprocess
+
+    gray = _shared_pages()[name]
+    options = SimpleNamespace(binarize="none", deskew=True, max_skew=5.0, denoise=False, orientation=True)
+    turns = [preprocess(np.ascontiguousarray(np.rot90(gray, k)), options, "cpu")[1].get("rotated", 0) for k in range(4)]
+    assert turns == [0, 90, 180, 270]  # np.rot90 turns counter-clockwise; ours turn clockwise
 
 
 @pytest.mark.skipif(not gpu_available(), reason="CuPy sees no CUDA device")
@@ -118,3 +178,7 @@ def test_gpu_backend_mirrors_the_numba_kernels(page, color):  # pragma: no cover
     assert np.array_equal(gpu.asnumpy(gpu.median3(g)), kernels.median3(page))
     assert np.abs(gpu.asnumpy(gpu.rotate(g, 1.8, 255)).astype(int) - kernels.rotate(page, 1.8, 255)).max() <= 1
     assert gpu.estimate_skew(g, 5.0) == pytest.approx(cpu.estimate_skew(page, 5.0))
+    assert gpu.line_directions(g, 5.0) == pytest.approx(cpu.line_directions(page, 5.0), rel=1e-9)
+    binary = kernels.threshold(page, kernels.otsu_threshold(page))
+    assert gpu.upright_evidence(gpu.asarray(binary)) == pytest.approx(cpu.upright_evidence(binary))
+    assert np.array_equal(gpu.asnumpy(gpu.rotate180(g)), cpu.rotate180(page))
