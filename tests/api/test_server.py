@@ -10,6 +10,7 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 from kernel_support import run_cli
 
 
@@ -44,6 +45,9 @@ async def test_security_headers(api):
     assert missing.headers["X-Frame-Options"] == "DENY"
     wrong_method = await api.request("PUT", "/health")
     assert wrong_method.status == 405 and "GET" in wrong_method.headers["Allow"]
+    for sneaky in ("/docs/static/%2e%2e/%2e%2e/guard.py", "/docs/swagger/..%2F..%2F__init__.py"):
+        outside = await api.request("GET", sneaky, token=None)  # the docs' files, and nothing beside them
+        assert outside.status == 404, sneaky
 
 
 async def test_first_admin_only_from_the_environment(api):
@@ -92,3 +96,25 @@ def test_paperchain_serve_and_users_create(tmp_path):
         out, err = server.communicate(timeout=20)
     assert server.returncode in (0, -signal.SIGINT, 130), err.decode()[-2000:]
     assert b"Traceback" not in err
+
+
+async def test_docs_files_never_leave_their_folder(tmp_path):
+    from aiohttp import web
+    from aiohttp.test_utils import make_mocked_request
+
+    from paperchain.api.routes.system import static_files
+
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "page.js").write_text("ok")
+    (tmp_path / "secret.txt").write_text("no")
+    serve = static_files(tmp_path / "docs")
+
+    def asking(path):
+        request = make_mocked_request("GET", "/docs/static/x")
+        request._match_info = {"path": path}
+        return request
+
+    assert isinstance(await serve(asking("page.js")), web.FileResponse)
+    for sneaky in ("../secret.txt", "../../etc/passwd", "/etc/passwd", "", "."):
+        with pytest.raises(web.HTTPNotFound):
+            await serve(asking(sneaky))
