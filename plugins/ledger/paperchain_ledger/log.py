@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import collections
 import concurrent.futures
+import json
 import logging
 import os
 import queue
@@ -75,8 +76,6 @@ _INSERT_TILES = ("INSERT OR REPLACE INTO ledger_tiles (id, level, idx, width, ha
 def _packed(rows) -> tuple[bytes, str]:
     """Rows whose last column is bytes, as (all those bytes joined, JSON list of the other columns
     with each row's first byte (1-based, as SQL's substr counts) and length)."""
-    import json
-
     parts, spec, at = [], [], 1
     for *columns, data in rows:
         parts.append(data)
@@ -557,7 +556,7 @@ class LedgerLog:
     def _build(self, batch: list[Pending], answers: list, entries: list[bytes], base: tuple, bundle: bytes) -> _Work:
         """Everything a batch writes, computed in memory on top of state ``base``."""
         work = _Work(batch, answers, base)
-        work.state, work.bundle, work.bundle_rows, work.touched = base, bundle, [], []
+        work.state, work.bundle, work.bundle_rows, work.touched = base, bundle, None, []
         if entries:
             size, frontier, _, _ = base
             sha = merkle._sha256
@@ -578,8 +577,7 @@ class LedgerLog:
         the writer's hashing instead of waiting for it at every row."""
         if work.state is work.base:
             return
-        blob, spec = _packed((k, data) for k, data in work.bundle_rows)
-        cur.execute(_INSERT_BUNDLES, (blob, spec))
+        cur.execute(_INSERT_BUNDLES, work.bundle_rows)
         blob, spec = _packed((tiles.tile_id(lv, k), lv, k, width, data) for lv, k, width, data in work.touched)
         cur.execute(_INSERT_TILES, (blob, spec))
         size, _, root, note = work.state
@@ -658,20 +656,29 @@ class LedgerLog:
                     log.warning("ledger receipt for entry %s: %s", first, exc)
             item.future.set_result(Appended((first, 1 if existed else len(item.entries), size, note, existed, receipt)))
 
-    def _bundle_rows(self, size: int, entries: list[bytes], bundle: bytes) -> tuple[list, bytes]:
+    def _bundle_rows(self, size: int, entries: list[bytes], bundle: bytes) -> tuple[tuple[bytes, str], bytes]:
         """The bundle rows a batch writes (the current partial bundle ``bundle``, extended, then
-        new ones), and the encoded partial bundle left at the end."""
-        width, encode = tiles.WIDTH, tiles.encode_bundle
+        new ones) packed for ``_INSERT_BUNDLES`` in one join, and the partial bundle left at the end."""
+        width = tiles.WIDTH
         k, n = size >> tiles.HEIGHT, len(entries)
         take = min(width - (size & (width - 1)), n)
-        rows = [(k, encode((tiles.decode_bundle(bundle) if bundle else []) + entries[:take]))]
+        groups = [(k, (tiles.decode_bundle(bundle) if bundle else []) + entries[:take])]
         at = take
         while at < n:
             k += 1
             take = min(width, n - at)
-            rows.append((k, encode(entries[at:at + take])))
+            groups.append((k, entries[at:at + take]))
             at += take
-        return rows, (b"" if (size + n) & (width - 1) == 0 else rows[-1][1])
+        parts, spec, first = [], [], 1  # substr counts from 1
+        for k, group in groups:
+            header, length = tiles.bundle_header(group)
+            parts.append(header)
+            parts.extend(group)
+            spec.append([k, first, length])
+            first += length
+        blob = b"".join(parts)
+        tail = b"" if (size + n) & (width - 1) == 0 else blob[spec[-1][1] - 1:]
+        return (blob, json.dumps(spec)), tail
 
     def _checkpoint_loop(self, pause: float = 0.05) -> None:
         conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)

@@ -167,11 +167,18 @@ _U32 = next(code for code in "IL" if array(code).itemsize == 4)
 _SWAP = sys.byteorder == "little"  # lengths are stored big-endian
 
 
-def encode_bundle(entries: Sequence[bytes]) -> bytes:
+def bundle_header(entries: Sequence[bytes]) -> tuple[bytes, int]:
+    """The bytes a bundle of ``entries`` starts with (count, lengths), and the whole bundle's size."""
     lengths = array(_U32, map(len, entries))
+    total = sum(lengths)
     if _SWAP:
         lengths.byteswap()
-    return _LEN.pack(len(entries)) + lengths.tobytes() + b"".join(entries)
+    header = _LEN.pack(len(entries)) + lengths.tobytes()
+    return header, len(header) + total
+
+
+def encode_bundle(entries: Sequence[bytes]) -> bytes:
+    return bundle_header(entries)[0] + b"".join(entries)
 
 
 def _lengths(blob: bytes) -> array:
