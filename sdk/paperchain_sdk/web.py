@@ -21,7 +21,7 @@ from .errors import InputError
 from .settings import structure_settings
 
 ROLES = ("viewer", "editor", "admin")
-_RANK = {role: rank for rank, role in enumerate(ROLES)}
+ROLE_RANKS = {role: rank for rank, role in enumerate(ROLES)}  # a higher rank may do what a lower one may
 
 
 @attrs.frozen(kw_only=True)
@@ -35,7 +35,7 @@ class Principal:
     tenant: str = ""
 
     def allows(self, role: str) -> bool:
-        return _RANK[self.role] >= _RANK[role]
+        return ROLE_RANKS[self.role] >= ROLE_RANKS[role]
 
 
 @attrs.frozen(kw_only=True)

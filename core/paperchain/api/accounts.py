@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, timezone
 import attrs
 
 from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
-from paperchain_sdk.web import ROLES, Principal
+from paperchain_sdk.web import ROLE_RANKS, ROLES, Principal
 
 from ..documents import now
 
@@ -69,7 +69,6 @@ class Grant:
 
 
 GRANT_SECONDS = 60.0
-_RANKS = {role: rank for rank, role in enumerate(ROLES)}
 
 
 def _hash(secret: str) -> str:
@@ -77,7 +76,7 @@ def _hash(secret: str) -> str:
 
 
 def _lower_role(a: str, b: str) -> str:
-    return ROLES[min(_RANKS[a], _RANKS[b])]
+    return ROLES[min(ROLE_RANKS[a], ROLE_RANKS[b])]
 
 
 class Accounts:
@@ -291,7 +290,7 @@ class Accounts:
             return grant
         who, expires = self._verify(header, api_key)
         until = clock + GRANT_SECONDS if expires is None else min(clock + GRANT_SECONDS, clock + expires - time.time())
-        grant = Grant(principal=who, bucket=(who.kind, who.name), rank=_RANKS[who.role], every_area="*" in who.scopes,
+        grant = Grant(principal=who, bucket=(who.kind, who.name), rank=ROLE_RANKS[who.role], every_area="*" in who.scopes,
                       until=until)
         if len(grants) >= 10_000:
             grants.clear()

@@ -18,7 +18,7 @@ from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
 
 from paperchain_sdk import PaperchainError
-from paperchain_sdk.web import PRINCIPAL_KEY, ROLES, EndpointDoc, endpoint_doc
+from paperchain_sdk.web import PRINCIPAL_KEY, ROLE_RANKS, EndpointDoc, endpoint_doc
 
 from .accounts import AuthError, scope_allows
 from .errors import ApiError, from_http, from_paperchain
@@ -52,7 +52,6 @@ _DOCS_HEADERS = CIMultiDict({
 })
 _API_KEY = istr("X-API-Key")  # header names as istr: looked up without lower-casing them per request
 _READS = ("GET", "HEAD")
-_RANKS = {role: rank for rank, role in enumerate(ROLES)}
 _PUBLIC = EndpointDoc(public=True, audit=False)
 
 
@@ -85,7 +84,7 @@ def guard(handler, method: str, template: str, state):
     audit = doc.audit  # True: always; None: changes only; False: never
     needs_json, public = doc.request is not None, doc.public
     cors = bool(state.settings.cors_origins)
-    fixed_rank = None if doc.role is None and fixed_write is None else _RANKS[doc.role or _role_for(fixed_write)]
+    fixed_rank = None if doc.role is None and fixed_write is None else ROLE_RANKS[doc.role or _role_for(fixed_write)]
     ip_take, key_take = state.ip_buckets.take, state.key_buckets.take
     stats = state.metrics.http.route(label)
     pending, fold_at, monotonic = stats.pending, stats.FOLD_AT, time.monotonic
@@ -113,7 +112,7 @@ def guard(handler, method: str, template: str, state):
                     wait = key_take(grant.bucket, started)
                     if wait:
                         raise _limited("too many requests for this key or user", wait)
-                    if grant.rank < (fixed_rank if fixed_rank is not None else _RANKS[_role_for(write)]):
+                    if grant.rank < (fixed_rank if fixed_rank is not None else ROLE_RANKS[_role_for(write)]):
                         needed = doc.role or _role_for(write)
                         raise ApiError(403, "forbidden", f"this needs the {needed} role; you are {who.role}")
                     if not grant.every_area and not scope_allows(who.scopes, area, write):
