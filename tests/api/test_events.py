@@ -98,6 +98,7 @@ async def test_server_sent_events_fallback(api):
     events = []
     async with api.session.get(f"{api.url}/api/v1/events/stream?topics=run:{run_id}&since=0", headers=headers) as resp:
         assert resp.headers["Content-Type"].startswith("text/event-stream")
+        assert resp.headers["X-Content-Type-Options"] == "nosniff" and resp.headers["Cache-Control"] == "no-store"
         async with asyncio.timeout(10):
             async for line in resp.content:
                 if line.startswith(b"data: "):

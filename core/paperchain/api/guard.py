@@ -36,14 +36,15 @@ UNMATCHED = "/{unmatched:.*}"
 # HTML documents, and Cross-Origin-Resource-Policy guards answers a browser would fetch with
 # ambient credentials (cookies), which this API never accepts. The docs page (HTML, served
 # without a token) gets all of them. Prebuilt multidicts: adding one skips re-hashing the names.
-_API_HEADERS = CIMultiDict({
+# A handler that prepares its own response (a stream) sets API_HEADERS itself.
+API_HEADERS = CIMultiDict({
     "X-Content-Type-Options": "nosniff",
     "X-Frame-Options": "DENY",
     "Content-Security-Policy": "default-src 'none'; frame-ancestors 'none'",
     "Cache-Control": "no-store",
 })
 _DOCS_HEADERS = CIMultiDict({
-    **_API_HEADERS,
+    **API_HEADERS,
     "Referrer-Policy": "no-referrer",
     "Cross-Origin-Opener-Policy": "same-origin",
     "Cross-Origin-Resource-Policy": "same-origin",
@@ -78,7 +79,7 @@ def guard(handler, method: str, template: str, state):
     unmatched = template == UNMATCHED
     doc = _PUBLIC if docs or unmatched else endpoint_doc(handler)
     label = "unmatched" if unmatched else template
-    response_headers = _DOCS_HEADERS if docs else _API_HEADERS
+    response_headers = _DOCS_HEADERS if docs else API_HEADERS
     area = api_area(template)
     fixed_write = None if method == "*" else method not in _READS
     audit = doc.audit  # True: always; None: changes only; False: never

@@ -22,6 +22,7 @@ from paperchain_sdk.web import PRINCIPAL_KEY, endpoint
 
 from ..accounts import AuthError
 from ..errors import ApiError
+from ..guard import API_HEADERS
 from ..schemas import EventsQuery
 from .common import query, state
 
@@ -149,8 +150,8 @@ async def sse(request):
         sub, backlog = await s.hub.subscribe(request[PRINCIPAL_KEY], [t for t in q.topics.split(",") if t], since)
     except PaperchainError as exc:
         raise ApiError(400, "invalid_input", str(exc)) from None
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
+    # prepared here, before the guard sees it: the security headers go on now
+    response = web.StreamResponse(headers={**API_HEADERS, "Content-Type": "text/event-stream", "X-Accel-Buffering": "no"})
     await response.prepare(request)
     try:
         for seq, encoded in backlog:
