@@ -15,7 +15,7 @@ class TokenBuckets:
     """``rate`` tokens per second up to ``burst``; each request takes one."""
 
     def __init__(self, rate: float, burst: int, *, max_keys: int = 100_000):
-        self.rate, self.burst, self.max_keys = rate, burst, max_keys
+        self.max_keys = max_keys
         self._interval = 1.0 / rate
         self._tolerance = burst / rate  # how far ahead of now the full-again time may run
         self._full_at: dict[object, float] = {}
