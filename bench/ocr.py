@@ -5,8 +5,9 @@ kernels against scikit-image on an A4 page at 300 dpi.
     .venv/bin/python bench/ocr.py --quick    # 3 runs per kernel, 1 round of the first and last pages
 
 Kernels and their peers run alternately and report medians; each OCR round runs paperchain-ocr,
-OCRmyPDF and every OCRed page alone (rendered and recognized exactly as the plugin does: the
-ideal is those tesseract times summed over the jobs), and the medians of the rounds are compared.
+OCRmyPDF and every OCRed page alone (rendered, cropped and recognized exactly as the plugin does:
+the ideal is those tesseract times summed over the jobs; in the first round tesseract also reads
+each whole page, for the ideal on whole pages), and the medians of the rounds are compared.
 Prints tables with ratios and the per-page time breakdown, and writes bench/results/ocr.json.
 Word accuracy is measured against the reference transcriptions in plugins/ocr/tests/data.
 """
@@ -115,11 +116,13 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
         # The ideal: each OCRed page alone, rendered and recognized exactly as paperchain-ocr does
         # (same pypdfium2 rendering, same tesseract invocation and outputs), one after the other;
         # the tesseract times summed, divided by the jobs. The other stages are timed on the way.
-        breakdown, layers = single_pages(sample, ours.outputs["page_stats"], work)
+        breakdown, layers = single_pages(sample, ours.outputs["page_stats"], work, whole_pages=not breakdowns)
         ideal_times.append(sum(page["tesseract_s"] for page in breakdown) / jobs)
+        if not breakdowns:
+            whole_ideal = sum(page["tesseract_whole_page_s"] for page in breakdown) / jobs
         # Pages cannot be split: the best any scheduler can do is the best assignment of whole
         # pages (each its render + write + tesseract time alone) to the jobs, found by trying all.
-        best_times.append(best_makespan([p["render_s"] + p["write_s"] + p["tesseract_s"] for p in breakdown], jobs))
+        best_times.append(best_makespan([p["render_s"] + p["crop_s"] + p["write_s"] + p["tesseract_s"] for p in breakdown], jobs))
         # Load-proof: all CPU of the run over the CPU of tesseract alone on each page (1 = no
         # work beyond tesseract's; rendering, writing and assembly make up the rest).
         cpu_ratio.append(ours_cpu / sum(page["tesseract_cpu_s"] for page in breakdown))
@@ -132,6 +135,7 @@ def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: i
         "paperchain_s": round(ours_s, 3), "ocrmypdf_s": round(peer_s, 3), "ideal_s": round(ideal_s, 3),
         "paperchain_pages_per_s": round(ocr_pages / ours_s, 3), "ocrmypdf_pages_per_s": round(ocr_pages / peer_s, 3),
         "speed_vs_ocrmypdf": round(peer_s / ours_s, 3), "fraction_of_ideal": round(ideal_s / ours_s, 3),
+        "ideal_whole_pages_s": round(whole_ideal, 3), "fraction_of_whole_page_ideal": round(whole_ideal / ours_s, 3),
         "best_whole_page_schedule_s": round(statistics.median(best_times), 3),
         "best_schedule_fraction_of_ideal": round(ideal_s / statistics.median(best_times), 3),
         "cpu_busy_fraction": round(statistics.median(busy), 3),
@@ -164,13 +168,22 @@ def best_makespan(times: list[float], jobs: int) -> float:
     return best
 
 
-def single_pages(sample: Path, page_stats: list[dict], work: Path) -> tuple[list[dict], dict[int, bytes]]:
-    """Render, write and recognize each OCRed page alone, as paperchain-ocr does, timing each stage."""
+def _tesseract(engine, tesseract: str, image: Path, number: int):
+    start, before = time.perf_counter(), os.times()
+    ocr = engine.recognize_file(image, tesseract=tesseract, languages="eng", psm=3, dpi=300, timeout=600,
+                                hocr=False, pdf=True, page_label=f"page {number}")
+    seconds, after = time.perf_counter() - start, os.times()
+    return ocr, seconds, after.children_user - before.children_user + after.children_system - before.children_system
+
+
+def single_pages(sample: Path, page_stats: list[dict], work: Path, whole_pages: bool) -> tuple[list[dict], dict]:
+    """Render, crop, write and recognize each OCRed page alone, as paperchain-ocr does, timing each
+    stage; with ``whole_pages``, tesseract on the uncropped page too."""
     from PIL import Image
 
     from paperchain_sdk import Document
 
-    from paperchain_ocr import engine, sources
+    from paperchain_ocr import crop, engine, sources
 
     engine.single_thread_environment()
     tesseract = engine.find_tesseract("tesseract")
@@ -185,17 +198,21 @@ def single_pages(sample: Path, page_stats: list[dict], work: Path) -> tuple[list
             with sources.PDFIUM_LOCK:
                 pixels = sources.render_page(doc, pdf, number - 1, 300 / 72)
             render_s = time.perf_counter() - start
+            start = time.perf_counter()
+            region = crop.find(pixels, 300)
+            crop_s = time.perf_counter() - start
             image = work / f"single-{number}.pgm"
-            write_s = timed(lambda pixels=pixels, image=image: Image.fromarray(pixels).save(image))
-            start, before = time.perf_counter(), os.times()
-            ocr = engine.recognize_file(image, tesseract=tesseract, languages="eng", psm=3, dpi=300, timeout=600,
-                                        hocr=False, pdf=True, page_label=f"page {number}")
-            tesseract_s, after = time.perf_counter() - start, os.times()
-            tesseract_cpu_s = after.children_user - before.children_user + after.children_system - before.children_system
-            layers[number] = ocr.text_pdf
-            rows.append({"page": number, "megapixels": round(pixels.size / 1e6, 1), "render_s": round(render_s, 3),
-                         "write_s": round(write_s, 3), "tesseract_s": round(tesseract_s, 3),
-                         "tesseract_cpu_s": round(tesseract_cpu_s, 3)})
+            write_s = timed(lambda pixels=region.of(pixels), image=image: Image.fromarray(pixels).save(image))
+            ocr, tesseract_s, tesseract_cpu_s = _tesseract(engine, tesseract, image, number)
+            layers[number] = (ocr.text_pdf, region)
+            row = {"page": number, "megapixels": round(pixels.size / 1e6, 1),
+                   "cropped_megapixels": round(region.width * region.height / 1e6, 1), "render_s": round(render_s, 3),
+                   "crop_s": round(crop_s, 3), "write_s": round(write_s, 3), "tesseract_s": round(tesseract_s, 3),
+                   "tesseract_cpu_s": round(tesseract_cpu_s, 3)}
+            if whole_pages:  # the page as rendered, uncropped: what tesseract alone would be given
+                Image.fromarray(pixels).save(image)
+                row["tesseract_whole_page_s"] = round(_tesseract(engine, tesseract, image, number)[1], 3)
+            rows.append(row)
     finally:
         pdf.close()
     return rows, layers
@@ -243,7 +260,8 @@ gray = np.full((64, 64), 255, np.uint8); gray[20:40, 10:50] = 0
 rgb = np.stack([gray] * 3, axis=-1)
 kernels.grayscale(rgb); kernels.threshold(gray, kernels.otsu_threshold(gray))
 kernels.sauvola_binarize(gray, 25, 0.2, 127.5); kernels.median3(gray); kernels.rotate(gray, 1.0, 255)
-cpu.estimate_skew(gray, 5.0); kernels.line_direction_scores(gray)
+cpu.estimate_skew(gray, 5.0); cpu.line_directions(gray, 5.0); cpu.upright_evidence(kernels.threshold(gray, 128))
+kernels.ink_box(gray, 128); kernels.ink_runs(gray, 128); kernels.grayscale_bgr(np.dstack([rgb, gray]))
 print(time.perf_counter() - start)
 """
 
@@ -301,16 +319,19 @@ def main(argv=None) -> int:
               f"{o['accuracy_paperchain']['f1']:>9}{o['accuracy_paperchain']['recall']:>8}")
         print(f"{'OCRmyPDF':<14}{o['ocrmypdf_s']:>9}{o['ocrmypdf_pages_per_s']:>9}"
               f"{o['accuracy_ocrmypdf']['f1']:>9}{o['accuracy_ocrmypdf']['recall']:>8}")
-        print(f"{'ideal':<14}{o['ideal_s']:>9}")
+        print(f"{'ideal':<14}{o['ideal_s']:>9}   tesseract alone on each page as paperchain-ocr gives it (cropped to its ink)")
+        print(f"{'whole pages':<14}{o['ideal_whole_pages_s']:>9}   the same ideal with tesseract given each whole page "
+              f"(first round): {o['fraction_of_whole_page_ideal']} of it")
         print(f"{'best schedule':<14}{o['best_whole_page_schedule_s']:>9}   whole pages, each as fast as alone: "
               f"{o['best_schedule_fraction_of_ideal']} of the ideal is the most any scheduler reaches here")
         print(f"speed vs OCRmyPDF: {o['speed_vs_ocrmypdf']}x; fraction of the ideal: {o['fraction_of_ideal']}; "
               f"cores busy: {o['cpu_busy_fraction']}; "
               f"CPU of the run / CPU of tesseract alone: {o['cpu_vs_tesseract_alone']}")
-        print(f"\n{'page alone':<12}{'MP':>7}{'render s':>10}{'write s':>9}{'tesseract s':>13}{'its CPU s':>11}")
+        print(f"\n{'page alone':<12}{'MP':>7}{'cropped MP':>12}{'render s':>10}{'crop s':>8}{'write s':>9}"
+              f"{'tesseract s':>13}{'its CPU s':>11}")
         for row in o["single_pages"]:
-            print(f"{row['page']:<12}{row['megapixels']:>7}{row['render_s']:>10}{row['write_s']:>9}"
-                  f"{row['tesseract_s']:>13}{row['tesseract_cpu_s']:>11}")
+            print(f"{row['page']:<12}{row['megapixels']:>7}{row['cropped_megapixels']:>12}{row['render_s']:>10}"
+                  f"{row['crop_s']:>8}{row['write_s']:>9}{row['tesseract_s']:>13}{row['tesseract_cpu_s']:>11}")
         print(f"searchable PDF assembly: {o['searchable_pdf_s']} s")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2))

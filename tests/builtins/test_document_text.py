@@ -13,7 +13,7 @@ import pytest
 from paperchain_sdk import (
     ActionSpec, ConfigError, Document, DocumentUpdate, InputError, PaperchainError, Result,
 )
-from paperchain_sdk.testing import check_component, run_component
+from paperchain_sdk.testing import check_component, pdf_from_objects, run_component
 
 from paperchain.builtins.document_text import DocumentText, DocumentTextSettings
 
@@ -48,20 +48,6 @@ def make_pdf(pages: list[str], **encryption) -> bytes:
     if encryption:
         pdf.set_encryption(**encryption)  # RC4: needs nothing beyond fpdf2
     return bytes(pdf.output())
-
-
-def build_pdf(objects: list[bytes]) -> bytes:
-    """A minimal PDF with a correct xref table, from the bodies of its objects (1 is the catalog)."""
-    out = b"%PDF-1.4\n"
-    offsets = []
-    for number, body in enumerate(objects, 1):
-        offsets.append(len(out))
-        out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
-    xref = len(out)
-    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
-    out += b"".join(b"%010d 00000 n \n" % offset for offset in offsets)
-    out += b"trailer\n<</Size %d/Root 1 0 R>>\nstartxref\n%d\n%%%%EOF\n" % (len(objects) + 1, xref)
-    return out
 
 
 @pytest.fixture(scope="module")
@@ -232,7 +218,7 @@ def test_truncated_pdf(paperchain_document):
 
 
 def test_zero_page_pdf(paperchain_document):
-    data = build_pdf([b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"])
+    data = pdf_from_objects([b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[]/Count 0>>"])
     doc = paperchain_document("hollow.pdf", data)
     assert "hollow.pdf is a PDF with no pages" in fails(doc).message
 
@@ -241,7 +227,7 @@ def test_damaged_page(paperchain_document):
     # The page tree lists a second page whose object does not exist.
     catalog, tree = b"<</Type/Catalog/Pages 2 0 R>>", b"<</Type/Pages/Kids[3 0 R 9 0 R]/Count 2>>"
     page = b"<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>"
-    doc = paperchain_document("torn.pdf", build_pdf([catalog, tree, page]))
+    doc = paperchain_document("torn.pdf", pdf_from_objects([catalog, tree, page]))
     err = fails(doc, allow_empty=True)
     assert "torn.pdf: page 2 is damaged" in err.message
     assert "pages option" in err.hint

@@ -80,7 +80,8 @@ class PageOcr:
     words: tuple[Word, ...]
     tsv: str
     hocr: bytes | None
-    text_pdf: bytes | None  # one page: the invisible text layer only, sized like the page
+    text_pdf: bytes | None  # one page: the invisible text layer only, sized like the image OCRed
+    crop: object = None  # the crop.Crop of the page that tesseract read (None: the image as given)
 
     @property
     def text(self) -> str:

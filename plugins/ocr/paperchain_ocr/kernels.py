@@ -33,6 +33,28 @@ def grayscale(rgb):
 
 
 @njit(cache=True, nogil=True)
+def grayscale_bgr(bgr):
+    """``(h, w, 3 or 4)`` uint8 BGR or BGRA (PDFium's pixel layouts; alpha not premultiplied) ->
+    ``(h, w)`` luma with the weights of :func:`grayscale`, BGRA composited onto white."""
+    h, w, c = bgr.shape
+    out = np.empty((h, w), np.uint8)
+    flat_in = np.ascontiguousarray(bgr).reshape(h * w * c)
+    flat_out = out.reshape(h * w)
+    if c == 3:  # a constant stride in each loop, so both vectorize
+        for i in range(h * w):
+            j = 3 * i
+            v = 0.0721 * flat_in[j] + 0.7154 * flat_in[j + 1] + 0.2125 * flat_in[j + 2]
+            flat_out[i] = np.uint8(min(255.0, v + 0.5))
+    else:
+        for i in range(h * w):
+            j = 4 * i
+            v = 0.0721 * flat_in[j] + 0.7154 * flat_in[j + 1] + 0.2125 * flat_in[j + 2]
+            v = 255.0 - (255.0 - v) * (flat_in[j + 3] / 255.0)
+            flat_out[i] = np.uint8(min(255.0, v + 0.5))
+    return out
+
+
+@njit(cache=True, nogil=True)
 def histogram(gray):
     # Four partial histograms: a page is mostly one level (white), and increments of the same
     # counter in a row wait on each other; interleaving four counters breaks that chain.
@@ -417,3 +439,47 @@ def ascender_share(rows, floor):
         lines += 1
     outside = above + below
     return (above / outside if outside else 0.5), lines
+
+
+@njit(cache=True, nogil=True)
+def ink_box(gray, level):
+    """``(top, bottom, left, right)``, half-open, of the pixels at or below ``level``; all zeros
+    on a page without any. Rows are tested by their minimum (a reduction LLVM vectorizes); only
+    the rows between the first and last inked one are scanned for the side bounds, each from its
+    end inwards and no further than the bound found so far."""
+    h, w = gray.shape
+    top = 0
+    while top < h and gray[top].min() > level:
+        top += 1
+    if top == h:
+        return 0, 0, 0, 0
+    bottom = h
+    while gray[bottom - 1].min() > level:
+        bottom -= 1
+    left = w
+    right = 0
+    for y in range(top, bottom):
+        row = gray[y]
+        for x in range(left):
+            if row[x] <= level:
+                left = x
+                break
+        for x in range(w - 1, right - 1, -1):
+            if row[x] <= level:
+                right = x + 1
+                break
+    return top, bottom, left, right
+
+
+@njit(cache=True, nogil=True)
+def ink_runs(gray, level):
+    """Runs of pixels at or below ``level`` along the rows (each row's first pixel compared with
+    its neighbour like the others, so the loop has no branch and vectorizes)."""
+    h, w = gray.shape
+    runs = 0
+    for y in range(h):
+        row = gray[y]
+        runs += row[0] <= level
+        for x in range(1, w):
+            runs += (row[x] <= level) & (row[x - 1] > level)
+    return runs

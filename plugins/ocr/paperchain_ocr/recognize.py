@@ -2,7 +2,8 @@
 searchable PDF.
 
 Pages are rendered one after the other (PDFium is not thread-safe) and recognized several at a
-time: each worker thread preprocesses its page with ``nogil`` Numba kernels and runs its own
+time, the costliest waiting page first (:mod:`.schedule`): each worker thread preprocesses its
+page with ``nogil`` Numba kernels, crops it to its ink (:mod:`.crop`) and runs its own
 single-threaded tesseract process, so ``jobs`` pages use ``jobs`` cores.
 """
 
@@ -12,29 +13,29 @@ import os
 import re
 import tempfile
 import threading
-from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from pathlib import Path
 
 from paperchain_sdk import Artifact, DocumentUpdate, InputError, Result
 from paperchain_sdk.contracts import Action
 
-from . import engine, sources
+from . import crop, engine, schedule, sources
 
 
 def needs_preprocessing(options) -> bool:
     return options.binarize != "none" or options.deskew or options.denoise or options.orientation
 
 
-def document_pages(doc, options, *, force: bool, largest_first: bool = False):
+def document_pages(doc, options, *, force: bool, smallest_first: bool = False):
     kind = sources.media_kind(doc)
     if kind == "pdf":
         return kind, sources.pdf_pages(doc, dpi=options.dpi, max_pixels=options.max_pixels, force=force,
-                                       largest_first=largest_first)
+                                       smallest_first=smallest_first)
     return kind, sources.image_pages(doc, dpi=options.dpi, max_pixels=options.max_pixels)
 
 
-def prepare_page(page, options, folder: Path) -> tuple[Path, dict]:
-    """Preprocess the page if asked and write it where tesseract reads it (uncompressed PNM)."""
+def prepare_page(page, options, folder: Path) -> tuple[Path, dict, crop.Crop]:
+    """Preprocess the page if asked, crop it to its ink (unless ``crop`` is off) and write that
+    where tesseract reads it (uncompressed PNM)."""
     from PIL import Image
 
     pixels, report = page.image, {}
@@ -42,9 +43,12 @@ def prepare_page(page, options, folder: Path) -> tuple[Path, dict]:
         from .preprocess import preprocess
 
         pixels, report = preprocess(pixels, options, options.backend)
+    region = crop.find(pixels, page.dpi) if options.crop else crop.whole(pixels)
+    if not region.whole:
+        report["cropped_to"] = [region.left, region.top, region.width, region.height]
     path = folder / f"page-{page.number:05d}.{'pgm' if pixels.ndim == 2 else 'ppm'}"
-    Image.fromarray(pixels).save(path)
-    return path, report
+    Image.fromarray(region.of(pixels)).save(path)
+    return path, report, region
 
 
 class Recognize(Action):
@@ -59,50 +63,57 @@ class Recognize(Action):
         engine.check_languages(tesseract, inputs.languages)
         engine.single_thread_environment()
         jobs = inputs.jobs or os.cpu_count() or 1
-        # With several workers, the largest page goes first so that they all finish together.
-        kind, pages = document_pages(doc, inputs, force=inputs.force, largest_first=jobs > 1)
+        # With several workers, small pages render first so that they all get going at once.
+        kind, pages = document_pages(doc, inputs, force=inputs.force, smallest_first=jobs > 1)
         folder = Path(tempfile.mkdtemp(prefix="ocr-", dir=ctx.scratch()))
         results = self._recognize_all(doc, pages, inputs, tesseract, folder, jobs)
         return self._result(doc, kind, results, inputs)
 
     def _recognize_all(self, doc, pages, inputs, tesseract: str, folder: Path, jobs: int) -> dict[int, tuple]:
-        ahead = threading.BoundedSemaphore(jobs * 2)  # pages rendered but not yet recognized
+        """Render pages here, one after the other; ``jobs`` worker threads each take the costliest
+        page waiting (see :mod:`.schedule`) and recognize it. The first failure stops them all."""
+        queue = schedule.PageQueue(window=jobs * 2)
         results: dict[int, tuple] = {}
+        failures: dict[int, BaseException] = {}
 
-        def work(page):
-            try:
-                path, report = prepare_page(page, inputs, folder)
-                ocr = engine.recognize_file(
-                    path, tesseract=tesseract, languages=inputs.languages, psm=inputs.psm, dpi=page.dpi,
-                    timeout=inputs.timeout, hocr="hocr" in inputs.outputs, pdf="pdf" in inputs.outputs,
-                    page_label=f"{doc.name} page {page.number}",
-                )
-                path.unlink(missing_ok=True)
-                return page.number, ("ocr", ocr, report, page.dpi)
-            finally:
-                ahead.release()
+        def recognize(page) -> tuple:
+            path, report, region = prepare_page(page, inputs, folder)
+            ocr = engine.recognize_file(
+                path, tesseract=tesseract, languages=inputs.languages, psm=inputs.psm, dpi=page.dpi,
+                timeout=inputs.timeout, hocr="hocr" in inputs.outputs, pdf="pdf" in inputs.outputs,
+                page_label=f"{doc.name} page {page.number}",
+            )
+            path.unlink(missing_ok=True)
+            return "ocr", crop.place(ocr, region), report, page.dpi
 
-        with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="ocr-page") as pool:
-            futures = []
-            try:
-                for page in pages:
-                    if page.image is None:
-                        results[page.number] = ("text layer", page.text, {}, page.dpi)
-                        continue
-                    ahead.acquire()
-                    futures.append(pool.submit(work, page))
-                    if futures[-1].done() and futures[-1].exception():
-                        break
-            finally:
-                done, _ = wait(futures, return_when=FIRST_EXCEPTION)
-                failed = [f for f in done if f.exception() is not None]
-                if failed:
-                    for future in futures:
-                        future.cancel()
-                    raise min(failed, key=futures.index).exception()
-            for future in futures:
-                number, result = future.result()
-                results[number] = result
+        def worker() -> None:
+            while (page := queue.take()) is not None:
+                try:
+                    results[page.number] = recognize(page)
+                except BaseException as exc:  # re-raised below, in the step's thread
+                    failures[page.number] = exc
+                    queue.stop()
+
+        threads = [threading.Thread(target=worker, name=f"ocr-page-{i}", daemon=True) for i in range(jobs)]
+        for thread in threads:
+            thread.start()
+        try:
+            for page in pages:
+                if page.image is None:
+                    results[page.number] = ("text layer", page.text, {}, page.dpi)
+                else:  # one worker takes pages in order: no estimate needed
+                    queue.put(schedule.estimated_cost(page.image) if jobs > 1 else 0, page)
+        except schedule.Stopped:
+            pass  # a worker failed: its error is raised below
+        except BaseException:
+            queue.stop()
+            raise
+        finally:
+            queue.close()
+            for thread in threads:
+                thread.join()
+        if failures:
+            raise failures[min(failures)]
         if not results:
             raise InputError(f"{doc.name} has no pages.", hint="check the file")
         return dict(sorted(results.items()))
@@ -162,7 +173,7 @@ class Recognize(Action):
             if kind != "pdf":
                 images = ((p.number, p.image, p.dpi) for p in
                           sources.image_pages(doc, dpi=inputs.dpi, max_pixels=inputs.max_pixels))
-            searchable.build(doc, kind, {n: o.text_pdf for n, o in ocred.items()}, images, out_path)
+            searchable.build(doc, kind, {n: (o.text_pdf, o.crop) for n, o in ocred.items()}, images, out_path)
         except BaseException:
             os.unlink(out_path)
             raise

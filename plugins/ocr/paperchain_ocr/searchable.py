@@ -15,7 +15,8 @@ from .sources import PDFIUM_LOCK, open_pdf
 def build(doc, kind: str, layers: dict[int, bytes], page_images, out_path: str, password: str = "") -> None:
     """Write the searchable PDF to ``out_path``.
 
-    ``layers`` maps 1-based page numbers to tesseract's text-only PDF of that page;
+    ``layers`` maps 1-based page numbers to tesseract's text-only PDF of that page and the
+    :class:`~paperchain_ocr.crop.Crop` it was read from (None: the whole page);
     ``page_images`` yields ``(number, pixels, dpi)`` for image documents (unused for PDFs).
     """
     import pypdfium2 as pdfium
@@ -32,8 +33,8 @@ def build(doc, kind: str, layers: dict[int, bytes], page_images, out_path: str, 
             else:
                 for number, pixels, dpi in page_images:
                     _add_image_page(out, pixels, dpi, pdfium)
-            for number, layer in sorted(layers.items()):
-                _overlay(out, number - 1, layer, pdfium)
+            for number, (layer, region) in sorted(layers.items()):
+                _overlay(out, number - 1, layer, region, pdfium)
             out.save(out_path)
         finally:
             out.close()
@@ -57,7 +58,7 @@ def _add_image_page(out, pixels: np.ndarray, dpi: int, pdfium) -> None:
     page.close()
 
 
-def _overlay(out, index: int, layer: bytes, pdfium) -> None:
+def _overlay(out, index: int, layer: bytes, region, pdfium) -> None:
     text_pdf = pdfium.PdfDocument(layer)
     try:
         page = out[index]
@@ -66,9 +67,12 @@ def _overlay(out, index: int, layer: bytes, pdfium) -> None:
             layer_w, layer_h = text_pdf.get_page_size(0)
             xobject = text_pdf.page_as_xobject(0, out)
             form = xobject.as_pageobject()
-            # Pixels were rounded when the page was rasterized: stretch the layer to the exact box.
             left, bottom = page.get_mediabox()[:2]
-            form.set_matrix(pdfium.PdfMatrix().scale(target_w / layer_w, target_h / layer_h).translate(left, bottom))
+            if region is None:  # pixels were rounded when rasterizing: stretch to the exact box
+                scale_x, scale_y, x, y = target_w / layer_w, target_h / layer_h, left, bottom
+            else:
+                scale_x, scale_y, x, y = region.layer_matrix((layer_w, layer_h), (left, bottom, target_w, target_h))
+            form.set_matrix(pdfium.PdfMatrix().scale(scale_x, scale_y).translate(x, y))
             page.insert_obj(form)
             page.gen_content()
         finally:

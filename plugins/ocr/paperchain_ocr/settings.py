@@ -89,6 +89,8 @@ class RecognizeSettings(PreprocessSettings):
     psm:        tesseract's page segmentation mode (0-13; 3 = automatic).
     outputs:    artifacts to produce: ``pdf`` (searchable PDF), ``hocr``, ``tsv``.
     force:      OCR PDF pages that already carry text too (their text layer is otherwise kept).
+    crop:       give tesseract only the inked part of each page (with a margin); results keep the
+                whole page's coordinates. Large blank areas cost tesseract time and add nothing.
     timeout:    seconds one page may take in tesseract before the step fails.
     jobs:       pages recognized at once (0 = one per CPU core).
     tesseract:  the tesseract command (a name on PATH or a path).
@@ -98,6 +100,7 @@ class RecognizeSettings(PreprocessSettings):
     psm: int = attrs.field(default=3, validator=_between(0, 13))
     outputs: tuple[str, ...] = attrs.field(default=("pdf", "hocr"), converter=tuple, validator=_check_outputs)
     force: bool = False
+    crop: bool = True
     timeout: float = attrs.field(default=120.0, validator=_between(0.1, 3600))
     jobs: int = attrs.field(default=0, validator=_between(0, 256))
     tesseract: str = "tesseract"

@@ -144,13 +144,13 @@ def open_pdf(doc, password: str = ""):
 
 
 def pdf_pages(doc, *, dpi: int, max_pixels: int, force: bool, password: str = "",
-              largest_first: bool = False) -> Iterator[Page]:
+              smallest_first: bool = False) -> Iterator[Page]:
     """Each page of a PDF: rendered in gray at ``dpi``, or only its text when it already has some.
 
     Every page's size and text layer are checked first, so a page over ``max_pixels`` is refused
-    before anything is rendered. With ``largest_first`` the pages to OCR come in the order that
-    finishes parallel workers together: the smallest first (a worker recognizes it while the
-    largest renders), then the rest from the largest down, as the longest-job-first rule has it.
+    before anything is rendered. With ``smallest_first`` the pages to OCR are rendered from the
+    smallest up, so parallel workers get going at once and huge pages render while they are busy
+    (which page each worker takes is :mod:`.schedule`'s choice).
     """
     scale = dpi / 72.0
     with PDFIUM_LOCK:
@@ -166,9 +166,8 @@ def pdf_pages(doc, *, dpi: int, max_pixels: int, force: bool, password: str = ""
                 yield Page(number=index + 1, dpi=dpi, text=text)
             else:
                 to_render.append((width * height, index))
-        if largest_first and len(to_render) > 2:
-            by_size = sorted(to_render, key=lambda item: (-item[0], item[1]))
-            to_render = [by_size[-1], *by_size[:-1]]
+        if smallest_first:
+            to_render.sort()
         for _, index in to_render:
             with PDFIUM_LOCK:
                 pixels = render_page(doc, pdf, index, scale)
@@ -212,9 +211,39 @@ def render_page(doc, pdf, index: int, scale: float) -> np.ndarray:
     try:
         page = pdf[index]
         try:
-            pixels = np.array(page.render(scale=scale, grayscale=True).to_numpy(), copy=True)
+            pixels = scanned_image(page, scale)
+            if pixels is None:
+                pixels = np.array(page.render(scale=scale, grayscale=True).to_numpy(), copy=True)
         finally:
             page.close()
     except pdfium.PdfiumError:
         raise _damaged(doc, index) from None
     return pixels[..., 0].copy() if pixels.ndim == 3 else pixels
+
+
+def scanned_image(page, scale: float) -> np.ndarray | None:
+    """The page in gray when it is a scan: one upright image covering the page with exactly the
+    pixels a render at ``scale`` would have; None otherwise.
+
+    PDFium then draws the image by itself, at its own size, with its masks and decode arrays, and
+    skips compositing a page: 0.43 s instead of 0.81 s for the shared sample's 81-megapixel page.
+    """
+    import pypdfium2.raw as pdfium_c
+
+    from .kernels import grayscale_bgr
+
+    if page.get_rotation() or pdfium_c.FPDFPage_CountObjects(page.raw) != 1:
+        return None
+    image = next(page.get_objects(max_depth=1))
+    if image.type != pdfium_c.FPDF_PAGEOBJ_IMAGE:
+        return None
+    a, b, c, d, _, _ = image.get_matrix().get()
+    width_pt, height_pt = page.get_size()
+    left, bottom = page.get_cropbox()[:2]
+    bounds = (left, bottom, left + width_pt, bottom + height_pt)
+    if b or c or a <= 0 or d <= 0 or any(abs(x - y) > 0.5 for x, y in zip(image.get_bounds(), bounds)):
+        return None
+    if tuple(image.get_px_size()) != (round(width_pt * scale), round(height_pt * scale)):
+        return None  # another resolution: the render resamples it
+    pixels = image.get_bitmap(render=True, scale_to_original=True).to_numpy()
+    return pixels.copy() if pixels.ndim == 2 else grayscale_bgr(pixels)

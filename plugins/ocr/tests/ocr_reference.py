@@ -1,5 +1,5 @@
 """Pure NumPy references for the kernels scikit-image has no function for (skew, line direction,
-upside-down evidence)."""
+upside-down evidence, the ink's bounding box and runs)."""
 
 from __future__ import annotations
 
@@ -62,3 +62,16 @@ def ascender_share(binary, floor):
         below += int(line[band[-1] + 1:].sum())
         lines += 1
     return (above / (above + below) if above + below else 0.5), lines
+
+
+def ink_box(gray, level):
+    """Half-open (top, bottom, left, right) of the pixels <= level; zeros when there are none."""
+    rows, cols = np.nonzero(gray <= level)
+    if rows.size == 0:
+        return 0, 0, 0, 0
+    return rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+
+
+def ink_runs(gray, level):
+    ink = gray <= level
+    return int(ink[:, 0].sum() + (ink[:, 1:] & ~ink[:, :-1]).sum())

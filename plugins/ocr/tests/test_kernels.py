@@ -182,3 +182,28 @@ def test_gpu_backend_mirrors_the_numba_kernels(page, color):  # pragma: no cover
     binary = kernels.threshold(page, kernels.otsu_threshold(page))
     assert gpu.upright_evidence(gpu.asarray(binary)) == pytest.approx(cpu.upright_evidence(binary))
     assert np.array_equal(gpu.asnumpy(gpu.rotate180(g)), cpu.rotate180(page))
+
+
+def test_ink_box_and_runs_match_numpy(page):
+    level = 128
+    assert kernels.ink_box(page, level) == ref.ink_box(page, level)
+    assert kernels.ink_runs(page, level) == ref.ink_runs(page, level)
+    blank = np.full((40, 50), 255, np.uint8)
+    assert kernels.ink_box(blank, level) == (0, 0, 0, 0) and kernels.ink_runs(blank, level) == 0
+    speck = blank.copy()
+    speck[7, 49] = speck[30, 3] = 0  # ink on the last column and near the bottom-left
+    assert kernels.ink_box(speck, level) == ref.ink_box(speck, level) == (7, 31, 3, 50)
+    assert kernels.ink_runs(speck, level) == 2
+    full = np.zeros((3, 4), np.uint8)
+    assert kernels.ink_box(full, level) == (0, 3, 0, 4) and kernels.ink_runs(full, level) == 3
+
+
+def test_grayscale_bgr_matches_the_rgb_kernel_and_composites_alpha_on_white(color):
+    bgr = np.ascontiguousarray(color[..., ::-1])
+    assert np.array_equal(kernels.grayscale_bgr(bgr), kernels.grayscale(color))
+    alpha = np.random.default_rng(3).integers(0, 256, color.shape[:2], dtype=np.uint8)
+    bgra = np.ascontiguousarray(np.dstack([bgr, alpha]))
+    luma = kernels.grayscale(color).astype(float)
+    expected = np.clip(255 - (255 - luma) * alpha / 255 + 0.5, 0, 255).astype(np.uint8)
+    assert np.abs(kernels.grayscale_bgr(bgra).astype(int) - expected).max() <= 1
+    assert np.all(kernels.grayscale_bgr(np.dstack([bgr, np.zeros_like(alpha)])) == 255)  # transparent: white

@@ -108,15 +108,15 @@ def test_in_a_workflow_the_text_reaches_the_document(paperchain_kernel, document
     assert outcome.succeeded, outcome
 
 
-def test_pdf_pages_come_largest_first_for_parallel_workers(documents):
+def test_pdf_pages_render_smallest_first_for_parallel_workers(documents):
     from paperchain_ocr import sources
 
     doc = Document.from_path(documents / "multipage.pdf")
     in_order = list(sources.pdf_pages(doc, dpi=50, max_pixels=10**9, force=False))
-    scheduled = list(sources.pdf_pages(doc, dpi=50, max_pixels=10**9, force=False, largest_first=True))
-    # Page 4 keeps its text layer (nothing to render); of the rest the smallest starts a worker
-    # while the 81-megapixel page 2 renders, then the others from the largest down.
+    scheduled = list(sources.pdf_pages(doc, dpi=50, max_pixels=10**9, force=False, smallest_first=True))
+    # Page 4 keeps its text layer (nothing to render); the rest come from the smallest up, so the
+    # 81-megapixel page 2 renders last, while the workers are busy.
     assert [p.number for p in in_order] == [4, 1, 2, 3, 5, 6]
-    assert [p.number for p in scheduled] == [4, 1, 2, 5, 6, 3]
+    assert [p.number for p in scheduled] == [4, 1, 3, 5, 6, 2]
     assert all(np.array_equal(a.image, b.image) for a in in_order for b in scheduled
                if a.number == b.number and a.image is not None)
