@@ -53,7 +53,7 @@ async def test_expired_forged_and_malformed_tokens(api):
     expired = jwt.encode({"sub": "admin", "typ": "access", "exp": int(time.time()) - 5}, secret, algorithm="HS256")
     reply = await api.request("GET", "/api/v1/documents", token=expired)
     assert reply.status == 401 and "expired" in reply.json["error"]["message"]
-    forged = jwt.encode({"sub": "admin", "typ": "access", "exp": int(time.time()) + 60}, b"not the key, but as long as one", algorithm="HS256")
+    forged = jwt.encode({"sub": "admin", "typ": "access", "exp": int(time.time()) + 60}, b"not the key, but just as long as one", algorithm="HS256")
     assert (await api.request("GET", "/api/v1/documents", token=forged)).status == 401
     basic = await api.request("GET", "/api/v1/documents", token=None, headers={"Authorization": "Basic YWRtaW46eA=="})
     assert basic.status == 401
