@@ -20,7 +20,7 @@ import threading
 
 import numpy as np
 
-from . import kernels
+from . import cpu, crop, kernels
 
 # Tesseract's fixed time per page, in ink runs (about 0.1 s at 16 µs a run).
 FIXED_RUNS = 6000
@@ -28,10 +28,8 @@ FIXED_RUNS = 6000
 
 def estimated_cost(pixels: np.ndarray) -> int:
     """Tesseract's time on the page, in ink runs (only their order matters)."""
-    from .crop import ink_level
-
-    gray = pixels if pixels.ndim == 2 else kernels.grayscale(np.ascontiguousarray(pixels[..., :3]))
-    return FIXED_RUNS + int(kernels.ink_runs(gray, ink_level(gray)))
+    gray = cpu.to_gray(pixels)
+    return FIXED_RUNS + int(kernels.ink_runs(gray, crop.ink_level(gray)))
 
 
 class Stopped(Exception):
