@@ -93,7 +93,8 @@ _BBOX = re.compile(rb"bbox (\d+) (\d+) (\d+) (\d+)")
 _PAGE_BBOX = re.compile(rb"(class=['\"]ocr_page['\"][^>]*?)bbox \d+ \d+ \d+ \d+")
 
 
-def whole(pixels: np.ndarray) -> Crop:
+def whole_page(pixels: np.ndarray) -> Crop:
+    """The page itself, as a crop: what tesseract reads when cropping is off or saves little."""
     height, width = pixels.shape[:2]
     return Crop(0, 0, width, height, width, height)
 
@@ -117,7 +118,7 @@ def find(pixels: np.ndarray, dpi: int) -> Crop:
     top, left = max(0, top - margin), max(0, left - margin)
     bottom, right = min(height, bottom + margin), min(width, right + margin)
     if (bottom - top) * (right - left) > (1 - MIN_SAVING) * width * height:
-        return whole(gray)
+        return whole_page(gray)
     return Crop(left, top, right - left, bottom - top, width, height)
 
 

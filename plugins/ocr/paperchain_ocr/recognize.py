@@ -43,7 +43,7 @@ def prepare_page(page, options, folder: Path) -> tuple[Path, dict, crop.Crop]:
         from .preprocess import preprocess
 
         pixels, report = preprocess(pixels, options, options.backend)
-    region = crop.find(pixels, page.dpi) if options.crop else crop.whole(pixels)
+    region = crop.find(pixels, page.dpi) if options.crop else crop.whole_page(pixels)
     if not region.whole:
         report["cropped_to"] = [region.left, region.top, region.width, region.height]
     path = folder / f"page-{page.number:05d}.{'pgm' if pixels.ndim == 2 else 'ppm'}"

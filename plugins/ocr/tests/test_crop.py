@@ -56,7 +56,7 @@ def test_tsv_and_hocr_move_to_page_coordinates():
             b"<span class='ocrx_word' title='bbox 10 20 40 60; x_wconf 96'>word</span></div></body>")
     moved = region.hocr(hocr)
     assert b"bbox 0 0 1000 800; ppageno 0" in moved and b"bbox 110 70 140 110; x_wconf 96" in moved
-    assert crop.whole(np.zeros((800, 1000))).tsv(tsv) == tsv
+    assert crop.whole_page(np.zeros((800, 1000))).tsv(tsv) == tsv
 
 
 def test_text_layer_lands_where_the_crop_lies():
