@@ -10,8 +10,9 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
-# Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR).
-DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa
+# Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR;
+# qpdf makes the encrypted-PDF fixtures the OCR tests refuse).
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf
 PYTEST_ARGS ?=
 
 .PHONY: setup run example test test-fast bench clean system-deps

