@@ -13,6 +13,9 @@ This module does not import aiohttp: the SDK stays light.
 from __future__ import annotations
 
 import functools
+import base64
+import binascii
+import math
 from typing import Any, Callable
 
 import attrs
@@ -20,6 +23,7 @@ import attrs
 from .errors import InputError
 from .settings import structure_settings
 
+SQL_INT_MAX = 2**63 - 1  # the largest integer SQLite and PostgreSQL's bigint store
 ROLES = ("viewer", "editor", "admin")
 ROLE_RANKS = {role: rank for rank, role in enumerate(ROLES)}  # a higher rank may do what a lower one may
 
@@ -105,6 +109,7 @@ async def read_json(request, cls: type | None = None) -> Any:
         body = await request.json()
     except ValueError as exc:
         raise InputError(f"the body is not valid JSON: {exc}.", hint="check the JSON syntax") from None
+    check_json_numbers(body)
     if cls is None:
         return body
     if not isinstance(body, dict):
@@ -121,3 +126,70 @@ def to_json(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [to_json(v) for v in value]
     return value
+
+
+# -- parsing what a client sends: every failure is an InputError (400) naming the field -----------
+
+
+def parse_int(value: str, field: str, *, minimum: int = 0, maximum: int = SQL_INT_MAX) -> int:
+    """A path or query value as a whole number in ``[minimum, maximum]``.
+
+    Only ASCII digits count (``str.isdigit`` also accepts '²', which ``int`` refuses), and the
+    default ``maximum`` keeps the number storable in a 64-bit database column.
+    """
+    text = value.strip() if isinstance(value, str) else ""
+    digits = text[1:] if text[:1] == "-" else text
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 19:
+        raise InputError(f"{field} must be a whole number from {minimum} to {maximum}, got {value!r}.")
+    number = int(text)
+    if not minimum <= number <= maximum:
+        raise InputError(f"{field} must be a whole number from {minimum} to {maximum}, got {value!r}.")
+    return number
+
+
+def decode_base64(value: str, field: str) -> bytes:
+    """Standard base64 (with padding) as bytes."""
+    try:
+        return base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
+        raise InputError(f"{field} must be standard base64 (A-Z, a-z, 0-9, '+', '/', padded with '='), "
+                         f"got {_excerpt(value)}.") from None
+
+
+def decode_hex(value: str, field: str, *, size: int | None = None) -> bytes:
+    """Hexadecimal digits as bytes; with ``size``, exactly that many bytes."""
+    try:
+        data = bytes.fromhex(value) if value.isascii() else None
+    except ValueError:
+        data = None
+    if data is None or size is not None and len(data) != size:
+        wanted = f"{2 * size} hex digits" if size else "hex digits (0-9, a-f) in pairs"
+        raise InputError(f"{field} must be {wanted}, got {_excerpt(value)}.")
+    return data
+
+
+def check_json_numbers(value: Any, where: str = "body") -> None:
+    """Refuse integers past 64 bits and NaN/Infinity anywhere in a parsed JSON body, naming the field.
+
+    Python's JSON reader accepts both, but no database column or other client can hold them.
+    """
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int):
+        if not -SQL_INT_MAX - 1 <= value <= SQL_INT_MAX:
+            raise InputError(f"{where} is {value}, past the 64-bit integer range "
+                             f"({-SQL_INT_MAX - 1} to {SQL_INT_MAX}).")
+    elif isinstance(value, float):
+        if not math.isfinite(value):
+            raise InputError(f"{where} is {value}; JSON numbers must be finite.")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            check_json_numbers(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            check_json_numbers(item, f"{where}[{index}]")
+
+
+def _excerpt(value: Any) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."

@@ -118,3 +118,26 @@ async def test_docs_files_never_leave_their_folder(tmp_path):
     for sneaky in ("../secret.txt", "../../etc/passwd", "/etc/passwd", "", "."):
         with pytest.raises(web.HTTPNotFound):
             await serve(asking(sneaky))
+
+
+# -- numbers a database cannot hold: a 400 naming the field, never a 500 --------------------------
+
+BIG = 99999999999999999999  # past 64-bit integers
+
+
+@pytest.mark.parametrize("query", [f"after={BIG}", f"after=-{BIG}", "after=%C2%B2", "limit=1e3"])
+async def test_audit_query_numbers_out_of_range_answer_400(api, query):
+    reply = await api.request("GET", f"/api/v1/audit?{query}")
+    assert reply.status == 400, reply
+    assert "query parameter" in reply.json["error"]["message"]
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"name": "k", "expires_days": BIG}, "body.expires_days"),
+    ('{"name": "k", "expires_days": NaN}', "body.expires_days"),
+])
+async def test_json_numbers_past_64_bits_or_not_finite_answer_400(api, body, field):
+    kwargs = {"data": body, "headers": {"Content-Type": "application/json"}} if isinstance(body, str) else {"json": body}
+    reply = await api.request("POST", "/api/v1/keys", **kwargs)
+    assert reply.status == 400, reply
+    assert field in reply.json["error"]["message"]

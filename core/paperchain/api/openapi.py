@@ -6,6 +6,7 @@ routes are described the same way, so the document always matches what the serve
 
 from __future__ import annotations
 
+import math
 import re
 import types
 import typing
@@ -14,7 +15,7 @@ from typing import Any
 import attrs
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import endpoint_doc
+from paperchain_sdk.web import SQL_INT_MAX, endpoint_doc, parse_int
 
 from .schemas import Error
 
@@ -104,8 +105,12 @@ def parse_query(cls: type, query) -> Any:
                 if raw.lower() not in ("true", "false", "1", "0"):
                     raise ValueError
                 values[name] = raw.lower() in ("true", "1")
-            elif base in (int, float):
-                values[name] = base(raw)
+            elif base is int:  # bounded: a number past 64 bits would overflow the database's integers
+                values[name] = parse_int(raw, f"query parameter {name}", minimum=-SQL_INT_MAX - 1)
+            elif base is float:
+                values[name] = float(raw)
+                if not math.isfinite(values[name]):
+                    raise ValueError
             else:
                 values[name] = raw
         except ValueError:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import binascii
 import hashlib
 from functools import partial
 from typing import Any
@@ -16,7 +15,7 @@ import attrs
 from aiohttp import web
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import endpoint, read_json
+from paperchain_sdk.web import decode_base64, endpoint, parse_int, read_json
 
 from . import runtime
 from .merkle import leaf_hash
@@ -145,22 +144,13 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _decode(value: str, field: str) -> bytes:
-    try:
-        return base64.b64decode(value, validate=True)
-    except binascii.Error:
-        raise InputError(f"{field} is not valid base64") from None
-
-
 def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
     value = request.match_info.get(name, request.query.get(name))
     if value is None or value == "":
         if default is None and name not in ("tree_size", "second"):
             raise InputError(f"the query parameter {name!r} is required")
         return default
-    if not value.isdigit():
-        raise InputError(f"{name} must be a whole number >= 0, got {value!r}")
-    return int(value)
+    return parse_int(value, name)
 
 
 def ledger_routes(kernel) -> list[web.RouteDef]:
@@ -179,7 +169,7 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
         body = await read_json(request, AppendRequest)
         if bool(body.text) == bool(body.data_base64):
             raise InputError("give the entry as either `text` or `data_base64`")
-        data = body.text.encode() if body.text else _decode(body.data_base64, "data_base64")
+        data = body.text.encode() if body.text else decode_base64(body.data_base64, "data_base64")
         return web.json_response(await call(lambda b: b.log.append(data)), status=201)
 
     @routes.get(PREFIX + "/entries/{index}")
@@ -250,7 +240,7 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
               request=AccountRequest, response=AccountResponse, status=201, tags=TAGS)
     async def create_account(request):
         body = await read_json(request, AccountRequest)
-        public = _decode(body.public_key, "public_key") if body.public_key is not None else None
+        public = decode_base64(body.public_key, "public_key") if body.public_key is not None else None
         made = await call(lambda b: b.create_account(body.name, body.passphrase, public))
         made.pop("receipt", None)
         return web.json_response(made, status=201)
@@ -274,7 +264,8 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
         if body.record is not None:
             if not body.signature:
                 raise InputError("a record needs its `signature` (base64 Ed25519 over the canonical JSON)")
-            done = await call(lambda b: b.submit(body.record, body.signature))
+            signature = decode_base64(body.signature, "signature")
+            done = await call(lambda b: b.submit(body.record, signature))
         else:
             if not (body.account and body.passphrase and body.type and body.body is not None):
                 raise InputError("give `record` and `signature`, or `account`, `passphrase`, `type` and `body`")
@@ -300,7 +291,10 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
         body = await read_json(request, VerifyRequest)
         if bool(body.sha256) == bool(body.data_base64):
             raise InputError("give either `sha256` or `data_base64`")
-        digest = body.sha256.lower() if body.sha256 else hashlib.sha256(_decode(body.data_base64, "data_base64")).hexdigest()
+        if body.sha256:
+            digest = body.sha256.lower()
+        else:
+            digest = hashlib.sha256(decode_base64(body.data_base64, "data_base64")).hexdigest()
 
         def look(b):
             found = b.find_document(digest)
