@@ -11,11 +11,12 @@ expression inside other text is interpolated as text.
 from __future__ import annotations
 
 import functools
-import json
 import re
 from typing import Any
 
 from paperchain_sdk import ConfigError
+
+from . import sandbox
 
 EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)  # never spans two expressions
 _WORDS = {"null": "none", "true": "true", "false": "false"}
@@ -23,19 +24,7 @@ _WORDS = {"null": "none", "true": "true", "false": "false"}
 
 @functools.lru_cache(maxsize=1)
 def _environment():
-    from jinja2 import StrictUndefined
-    from jinja2.sandbox import ImmutableSandboxedEnvironment
-
-    env = ImmutableSandboxedEnvironment(undefined=StrictUndefined)
-    env.globals.update(
-        contains=lambda haystack, needle: needle in haystack if haystack is not None else False,
-        startsWith=lambda s, prefix: str(s).startswith(str(prefix)),
-        endsWith=lambda s, suffix: str(s).endswith(str(suffix)),
-        format=lambda template, *args: str(template).format(*args),
-        toJSON=lambda value: json.dumps(value, sort_keys=True),
-        fromJSON=lambda text: json.loads(text),
-    )
-    return env
+    return sandbox.environment()
 
 
 def translate(expression: str) -> str:
@@ -76,7 +65,9 @@ def compile_expression(expression: str):
     try:
         return _environment().compile_expression(translate(expression), undefined_to_none=False)
     except TemplateSyntaxError as exc:
-        raise ConfigError(f"The expression `{expression.strip()}` is not valid: {exc.message}.") from None
+        raise ConfigError(f"The expression `{expression.strip()[:200]}` is not valid: {exc.message}.") from None
+    except (RecursionError, MemoryError):
+        raise ConfigError(f"The expression `{expression.strip()[:200]}` is nested too deeply to read.") from None
 
 
 def check(value: Any) -> None:
@@ -101,23 +92,39 @@ def has_expression(value: Any) -> bool:
 
 
 def evaluate(expression: str, context: dict[str, Any], *, where: str) -> Any:
-    from jinja2 import Undefined, UndefinedError
+    """The expression's value as plain data. Whatever goes wrong (a missing name, a refused
+    operation, an error of any type inside Jinja or a helper) raises ConfigError, never anything else."""
+    from jinja2 import UndefinedError
     from jinja2.exceptions import SecurityError
 
+    shown = expression.strip()
+    if len(shown) > 200:
+        shown = shown[:200] + "…"
     try:
-        value = compile_expression(expression)(**context)
-        if isinstance(value, Undefined):  # an unsafe or missing name comes back as Undefined
-            value._fail_with_undefined_error()
-        return value
+        return sandbox.plain(compile_expression(expression)(**context))
+    except ConfigError:
+        raise
     except UndefinedError as exc:
         raise ConfigError(
-            f"The expression `{expression.strip()}` in {where} refers to something that does not exist: {exc.message}.",
+            f"The expression `{shown}` in {where} refers to something that does not exist: {exc.message}.",
             hint="check the step id and output name; `paperchain runs show RUN` lists each step's outputs",
         ) from None
     except SecurityError as exc:
-        raise ConfigError(f"The expression `{expression.strip()}` in {where} is not allowed: {str(exc).rstrip('.')}.") from None
-    except (TypeError, ValueError, ZeroDivisionError, KeyError, AttributeError) as exc:
-        raise ConfigError(f"The expression `{expression.strip()}` in {where} failed: {str(exc).rstrip('.')}.") from None
+        raise ConfigError(f"The expression `{shown}` in {where} is not allowed: {_reason(exc)}.") from None
+    except MemoryError:
+        raise ConfigError(f"The expression `{shown}` in {where} needs more memory than there is.") from None
+    except RecursionError:
+        raise ConfigError(f"The expression `{shown}` in {where} is nested too deeply.") from None
+    except Exception as exc:  # noqa: BLE001 - user text: any failure is the step's, never the engine's
+        reason = _reason(exc)
+        if not isinstance(exc, sandbox.ExpressionError):
+            reason = f"{type(exc).__name__}: {reason}"
+        raise ConfigError(f"The expression `{shown}` in {where} failed: {reason}.") from None
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).rstrip(".") or type(exc).__name__
+    return text if len(text) <= 300 else text[:300] + "…"
 
 
 def render(value: Any, context: dict[str, Any], *, where: str) -> Any:
@@ -128,7 +135,7 @@ def render(value: Any, context: dict[str, Any], *, where: str) -> Any:
             return evaluate(whole.group(1), context, where=where)
         if "${{" not in value:
             return value
-        return EXPRESSION.sub(lambda m: _as_text(evaluate(m.group(1), context, where=where)), value)
+        return EXPRESSION.sub(lambda m: sandbox.as_text(evaluate(m.group(1), context, where=where)), value)
     if isinstance(value, dict):
         return {k: render(v, context, where=f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):
@@ -141,11 +148,3 @@ def condition(text: str, context: dict[str, Any], *, where: str) -> bool:
     stripped = text.strip()
     whole = EXPRESSION.fullmatch(stripped)
     return bool(evaluate(whole.group(1) if whole else stripped, context, where=where))
-
-
-def _as_text(value: Any) -> str:
-    if isinstance(value, (dict, list)):
-        return json.dumps(value)
-    if value is None:
-        return ""
-    return str(value)

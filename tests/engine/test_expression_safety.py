@@ -1,0 +1,71 @@
+"""Expressions are user text: whatever they do, they fail their step cleanly and reveal nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from paperchain.engine import expressions
+from paperchain_sdk import ConfigError
+
+SECRET = "s3cr3t-planted-by-the-test"
+
+
+@pytest.fixture
+def planted(monkeypatch):
+    monkeypatch.setenv("PAPERCHAIN_TEST_SECRET", SECRET)
+
+
+def evaluate(text: str, **context):
+    return expressions.evaluate(text, {"document": {"size": 10**6, "name": "a.txt"}, "inputs": {}, **context},
+                                where="the test")
+
+
+@pytest.mark.parametrize("text", [
+    "format('{0.__globals__[re].enum.sys.modules[os].environ[PAPERCHAIN_TEST_SECRET]}', contains)",
+    "format('{0.__globals__}', contains)",
+    "format('{0[0]}', 'abc')",
+    "format('{0!r}', 'abc')",
+    "format('{0:>99999999}', 'abc')",
+    "format('{}', 'abc')",
+    "format('{name}', 'abc')",
+])
+def test_format_allows_only_positional_fields(planted, text):
+    with pytest.raises(ConfigError) as caught:
+        evaluate(text)
+    assert SECRET not in str(caught.value)
+    assert "format()" in caught.value.message
+
+
+def test_format_follows_github_actions():
+    assert evaluate("format('{0} and {1}, {{literal}} {0}', 'a', 2)") == "a and 2, {literal} a"
+    assert evaluate("format('{0}: {1}', null, [1, 2])") == ': [1, 2]'
+
+
+@pytest.mark.parametrize("text, said", [
+    ("format('{0} {1}', 'x')", "argument {1}"),
+    ("format('{0', 'x')", "format()"),
+    ("(range(document.size)|length) > 0", "range"),
+    ("'a' * 10**12", "too large"),
+    ("10 ** (10 ** 10)", "too large"),
+    ("fromJSON('[' * 100000 + ']' * 100000)", "fromJSON"),
+    ("fromJSON('{')", "fromJSON"),
+    ("toJSON(contains)", "toJSON"),
+    ("contains(1, 2)", "failed"),
+    ("'%099999999d' % 1", "too large"),
+    ("'{0:>999999999}'.format(1)", "numbered fields"),
+    ("'x'|center(999999999)", "too large"),
+])
+def test_every_failure_is_a_config_error(text, said):
+    with pytest.raises(ConfigError) as caught:
+        evaluate(text)
+    assert said in caught.value.message
+    assert "the test" in caught.value.message
+
+
+@pytest.mark.parametrize("text", ["contains", "range(3)", "[1, 2]|map('string')", "cycler(1, 2)", "namespace()"])
+def test_the_value_of_an_expression_is_plain_data_or_an_error(text):
+    try:
+        value = evaluate(text)
+    except ConfigError:
+        return
+    assert isinstance(value, (str, int, float, bool, list, dict, type(None)))
