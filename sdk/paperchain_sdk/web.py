@@ -109,7 +109,7 @@ async def read_json(request, cls: type | None = None) -> Any:
         body = await request.json()
     except ValueError as exc:
         raise InputError(f"the body is not valid JSON: {exc}.", hint="check the JSON syntax") from None
-    check_json_numbers(body)
+    check_json_values(body)
     if cls is None:
         return body
     if not isinstance(body, dict):
@@ -168,14 +168,20 @@ def decode_hex(value: str, field: str, *, size: int | None = None) -> bytes:
     return data
 
 
-def check_json_numbers(value: Any, where: str = "body") -> None:
-    """Refuse integers past 64 bits and NaN/Infinity anywhere in a parsed JSON body, naming the field.
-
-    Python's JSON reader accepts both, but no database column or other client can hold them.
-    """
-    if isinstance(value, bool):
+def check_json_values(value: Any, where: str = "body") -> None:
+    """Refuse, naming the field, what Python's JSON reader accepts but nothing downstream can hold:
+    integers past 64 bits (no database column), NaN and Infinity (not JSON), and strings with lone
+    UTF-16 surrogates such as "\\ud8ac" (not Unicode text; they cannot be encoded to UTF-8)."""
+    if isinstance(value, str):
+        if not value.isascii():
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise InputError(f"{where} is not valid Unicode text (it holds a lone UTF-16 surrogate).",
+                                 hint="escape a character outside the BMP as a pair of surrogates") from None
+    elif isinstance(value, bool):
         return
-    if isinstance(value, int):
+    elif isinstance(value, int):
         if not -SQL_INT_MAX - 1 <= value <= SQL_INT_MAX:
             raise InputError(f"{where} is {value}, past the 64-bit integer range "
                              f"({-SQL_INT_MAX - 1} to {SQL_INT_MAX}).")
@@ -184,10 +190,11 @@ def check_json_numbers(value: Any, where: str = "body") -> None:
             raise InputError(f"{where} is {value}; JSON numbers must be finite.")
     elif isinstance(value, dict):
         for key, item in value.items():
-            check_json_numbers(item, f"{where}.{key}")
+            check_json_values(key, f"{where} (a key)")
+            check_json_values(item, f"{where}.{key}")
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            check_json_numbers(item, f"{where}[{index}]")
+            check_json_values(item, f"{where}[{index}]")
 
 
 def _excerpt(value: Any) -> str:

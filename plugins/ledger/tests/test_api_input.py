@@ -44,3 +44,11 @@ async def test_numbers_that_only_look_like_digits_answer_400(api, path):
     reply = await api.request("GET", path)
     assert reply.status == 400, reply
     assert "whole number" in reply.json["error"]["message"]
+
+
+async def test_a_lone_surrogate_in_text_answers_400(api):
+    # "\ud8ac" alone is valid JSON but not Unicode: it cannot become UTF-8 for scrypt or SQLite.
+    body = '{"name": "ann", "passphrase": "\\u00d2\\ud8ac\\u007f"}'
+    reply = await api.request("POST", "/api/v1/ledger/accounts", data=body, headers={"Content-Type": "application/json"})
+    assert reply.status == 400, reply
+    assert "body.passphrase" in reply.json["error"]["message"]
