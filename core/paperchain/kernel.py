@@ -42,6 +42,7 @@ class Kernel:
         self.db = None  # aiosqlite connection, once open()
         self.journal = None
         self.blobs = None
+        self.keyring = None  # per-tenant id and data keys, once open()
         self.documents = Documents(self)
         self.engine = None
         self.workflows = Workflows(self)
@@ -83,6 +84,7 @@ class Kernel:
         from .engine.runner import Engine
         from .store.blobs import BlobStore
         from .store.journal import Journal
+        from .store.keys import Keyring
         from .store.schema import migrate
 
         self.check()
@@ -92,6 +94,7 @@ class Kernel:
         sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
+        self.keyring = Keyring(self.data_dir, self.db_path)
         self.blobs = BlobStore(self.data_dir / "blobs")
         self.journal = Journal(self.db)
         self.journal.start()
@@ -126,13 +129,16 @@ class Kernel:
     # -- runs -----------------------------------------------------------------------------------
 
     async def submit(self, workflow: str, *, documents=(), paths=(), inputs: dict | None = None,
-                     idempotency_key: str = "", source: str = "", created_by: str = "") -> str:
+                     idempotency_key: str = "", source: str = "", created_by: str = "",
+                     tenant: str | None = None) -> str:
         """Start runs of a saved, enabled workflow in the background; return the batch id at once
-        (after the batch and its runs are recorded). A repeated idempotency key starts nothing."""
-        wf = await self.workflows.workflow(workflow)
+        (after the batch and its runs are recorded). A repeated idempotency key starts nothing.
+        ``tenant`` is the caller's (None: the operator or a trigger, naming the workflow by its ref);
+        the batch records the tenant its runs belong to."""
+        wf, run_tenant = await self.workflows.runnable(workflow, tenant=tenant)
         batch_id, created = await self.engine.create_batch(
             wf, paths, inputs, documents=documents, source=source or "api",
-            idempotency_key=idempotency_key, created_by=created_by,
+            idempotency_key=idempotency_key, created_by=created_by, tenant=run_tenant,
         )
         if created:
             self.start_batch(batch_id)

@@ -35,7 +35,7 @@ class TriggerHost:
         self.kernel.listeners.append(self._on_event)
         for saved in await self.kernel.workflows.list(enabled=True):
             async with self._lock:
-                await self._start_workflow(saved.name, saved.definition)
+                await self._start_workflow(saved.ref, saved.definition)
 
     async def stop(self) -> None:
         self._started = False
@@ -57,7 +57,7 @@ class TriggerHost:
             except PaperchainError:  # deleted
                 return
             if saved.enabled:
-                await self._start_workflow(saved.name, saved.definition)
+                await self._start_workflow(saved.ref, saved.definition)
 
     # -- internals -------------------------------------------------------------------------------
 

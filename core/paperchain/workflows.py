@@ -4,6 +4,15 @@ A workflow saved here has a current version (its definition's SHA-256, kept in
 ``workflow_versions`` with every earlier one) and an ``enabled`` flag; a disabled workflow keeps
 its versions but starts no runs. ``paperchain serve`` saves every file in ``workflows_dir`` at
 start-up, so editing a file and restarting makes a new version.
+
+Every workflow belongs to a tenant (``''``: the deployment-wide scope of the operator, who sees
+every tenant's). A tenant sees, runs and changes its own workflows, and may read and run the ones
+an admin shared with it (``workflow_shares``; ``'*'`` shares with every tenant). A tenant's own
+workflow of the same name hides a shared one. The operator names a tenant's workflow by its
+*ref*, ``<tenant>:<name>`` (a deployment-wide workflow's ref is its name); triggers and
+``kernel.submit`` use refs too, so ``POST /hooks/acme:invoices`` starts tenant acme's workflow.
+Workflow files load into the deployment-wide scope and are shared with every tenant when first
+saved; an admin may withdraw that share, and a restart does not bring it back.
 """
 
 from __future__ import annotations
@@ -15,7 +24,7 @@ from typing import Any
 
 import attrs
 
-from paperchain_sdk import ConfigError, ConflictError, NotFoundError
+from paperchain_sdk import ConfigError, ConflictError, NotFoundError, PermissionDenied
 
 from .documents import now
 
@@ -25,6 +34,9 @@ class SavedWorkflow:
     name: str
     hash: str
     enabled: bool
+    tenant: str = ""
+    ref: str = ""
+    shared: bool = False  # seen through a share: the caller may read and run it, not change it
     created: str
     updated: str
     created_by: str
@@ -56,7 +68,27 @@ def parse_definition(text: str | bytes, media_type: str) -> dict:
     return data
 
 
+ALL_TENANTS = "*"
+_COLUMNS = ("w.tenant, w.name, w.hash, w.enabled, w.created, w.updated, w.created_by, w.origin, v.definition")
+_KEYS = ("tenant", "name", "hash", "enabled", "created", "updated", "created_by", "origin", "definition")
+_SELECT = f"SELECT {_COLUMNS} FROM workflows w JOIN workflow_versions v ON v.hash = w.hash"
+# The shares a tenant (bound twice as ?) receives: its own name or every tenant's.
+_SHARED_WITH = "EXISTS (SELECT 1 FROM workflow_shares s WHERE s.owner = w.tenant AND s.name = w.name AND s.tenant IN (?, '*'))"
+
+
+def workflow_ref(tenant: str, name: str) -> str:
+    """How the operator, triggers and events name a workflow: ``name``, or ``tenant:name`` in a tenant."""
+    return f"{tenant}:{name}" if tenant else name
+
+
+def _not_found(name: str) -> NotFoundError:
+    return NotFoundError(f"there is no workflow named {name!r}.", hint="GET /api/v1/workflows lists them")
+
+
 class Workflows:
+    """Saved workflows by scope. ``tenant`` arguments are the caller's tenant: ``None`` or ``''``
+    for the operator (who names any workflow by its ref), a tenant's name for its users."""
+
     def __init__(self, kernel):
         self._k = kernel
 
@@ -67,29 +99,41 @@ class Workflows:
         return build_workflow(definition, origin=origin, registry=self._k.registry, triggers=self._k.trigger_names())
 
     async def save(self, definition: dict, *, origin: str = "api", created_by: str = "",
-                   name: str | None = None, create_only: bool = False) -> SavedWorkflow:
-        """Validate and save a definition as the workflow's current version (a no-op if unchanged)."""
+                   name: str | None = None, create_only: bool = False, tenant: str | None = None,
+                   share_with_all: bool = False) -> SavedWorkflow:
+        """Validate and save a definition as the current version of the workflow of that name in
+        ``tenant``'s scope (a no-op if unchanged). ``share_with_all`` shares a newly created
+        workflow with every tenant (read and run)."""
+        scope = tenant or ""
         workflow = self.validate(definition, origin=origin)
         if name is not None and workflow.name != name:
             raise ConfigError(f"the definition is named {workflow.name!r} but was sent to {name!r}.",
                               hint="make the URL and the definition's 'name' agree")
-        current = await self._row(workflow.name)
+        current = await self._own(scope, workflow.name)
         if create_only and current is not None:
             raise ConflictError(f"a workflow named {workflow.name!r} exists.",
                                 hint=f"PUT /api/v1/workflows/{workflow.name} replaces it")
         stamp = now()
         await self._k.engine._save_workflow(workflow, created_by=created_by)
+        self._k.journal.execute(
+            "INSERT OR IGNORE INTO workflow_history (tenant, name, hash, created, created_by) VALUES (?, ?, ?, ?, ?)",
+            (scope, workflow.name, workflow.hash, stamp, created_by or None))
+        if current is None and share_with_all:
+            self._k.journal.upsert("workflow_shares", {"owner": scope, "name": workflow.name, "tenant": ALL_TENANTS,
+                                                       "created": stamp, "created_by": created_by or None})
         await self._k.journal.upsert("workflows", {
-            "name": workflow.name, "hash": workflow.hash, "enabled": 1 if current is None else current["enabled"],
+            "tenant": scope, "name": workflow.name, "hash": workflow.hash,
+            "enabled": 1 if current is None else current["enabled"],
             "created": current["created"] if current else stamp, "updated": stamp,
-            "created_by": current["created_by"] if current else created_by, "origin": origin, "tenant": None,
+            "created_by": current["created_by"] if current else created_by, "origin": origin,
         })
         if current is None or current["hash"] != workflow.hash:
-            await self._k.emit("workflow.saved", workflow.name, {"hash": workflow.hash, "origin": origin})
-        return await self.get(workflow.name)
+            await self._emit("workflow.saved", scope, workflow.name, {"hash": workflow.hash, "origin": origin})
+        return self._saved(await self._own(scope, workflow.name))
 
     async def load_dir(self, folder: Path) -> list[str]:
-        """Save every workflow file in a folder; return the names saved. A bad file is logged, not fatal."""
+        """Save every workflow file in a folder (deployment-wide, shared with every tenant when
+        first saved); return the names saved. A bad file is logged, not fatal."""
         import logging
 
         saved = []
@@ -97,28 +141,53 @@ class Workflows:
             try:
                 text = path.read_text(encoding="utf-8")
                 media = "toml" if path.suffix == ".toml" else "json"
-                saved.append((await self.save(parse_definition(text, media), origin=str(path), created_by="files")).name)
+                saved.append((await self.save(parse_definition(text, media), origin=str(path), created_by="files",
+                                              share_with_all=True)).name)
             except ConfigError as exc:
                 logging.getLogger(__name__).error("workflow %s not loaded: %s", path, exc)
         return saved
 
-    async def _row(self, name: str) -> dict | None:
-        async with self._k.db.execute(
-            "SELECT w.name, w.hash, w.enabled, w.created, w.updated, w.created_by, w.origin, v.definition "
-            "FROM workflows w JOIN workflow_versions v ON v.hash = w.hash WHERE w.name = ?", (name,),
-        ) as cursor:
-            row = await cursor.fetchone()
-        if row is None:
-            return None
-        keys = ("name", "hash", "enabled", "created", "updated", "created_by", "origin", "definition")
-        return dict(zip(keys, row))
+    # -- finding a workflow -------------------------------------------------------------------
+
+    async def _fetch(self, where: str, params: tuple) -> list[dict]:
+        async with self._k.db.execute(f"{_SELECT} WHERE {where} ORDER BY w.tenant, w.name", params) as cursor:
+            return [dict(zip(_KEYS, row)) for row in await cursor.fetchall()]
+
+    async def _own(self, scope: str, name: str) -> dict | None:
+        rows = await self._fetch("w.tenant = ? AND w.name = ?", (scope, name))
+        return rows[0] if rows else None
+
+    async def _find(self, name: str, tenant: str | None) -> tuple[dict, bool]:
+        """The row ``name`` means to a caller of ``tenant`` and whether it reaches them through a share."""
+        if not tenant:
+            row = await self._own("", name)
+            if row is None and ":" in name:
+                row = await self._own(*name.split(":", 1))
+            if row is None:
+                raise _not_found(name)
+            return row, False
+        row = await self._own(tenant, name)
+        if row is not None:
+            return row, False
+        rows = await self._fetch(f"w.name = ? AND w.tenant != ? AND {_SHARED_WITH}", (name, tenant, tenant))
+        if not rows:
+            raise _not_found(name)
+        return rows[0], True  # the deployment-wide one ('' sorts first) before another tenant's
+
+    async def _writable(self, name: str, tenant: str | None) -> dict:
+        row, shared = await self._find(name, tenant)
+        if shared:
+            raise PermissionDenied(f"the workflow {name!r} is shared with your tenant to read and run, not to change.",
+                                   hint=f"PUT /api/v1/workflows/{name} saves a copy of your own under that name")
+        return row
 
     @staticmethod
-    def _saved(row: dict) -> SavedWorkflow:
+    def _saved(row: dict, shared: bool = False) -> SavedWorkflow:
         definition = json.loads(row["definition"])
         on = definition.get("on", {"manual": {}})
         return SavedWorkflow(
-            name=row["name"], hash=row["hash"], enabled=bool(row["enabled"]), created=row["created"],
+            name=row["name"], hash=row["hash"], enabled=bool(row["enabled"]), tenant=row["tenant"],
+            ref=workflow_ref(row["tenant"], row["name"]), shared=shared, created=row["created"],
             updated=row["updated"], created_by=row["created_by"] or "", origin=row["origin"] or "",
             description=str(definition.get("description", "")),
             triggers=tuple(on if isinstance(on, (dict, list)) else ()),
@@ -126,44 +195,87 @@ class Workflows:
             definition=definition,
         )
 
-    async def get(self, name: str) -> SavedWorkflow:
-        row = await self._row(name)
-        if row is None:
-            raise NotFoundError(f"there is no workflow named {name!r}.", hint="GET /api/v1/workflows lists them")
-        return self._saved(row)
+    async def get(self, name: str, *, tenant: str | None = None) -> SavedWorkflow:
+        return self._saved(*await self._find(name, tenant))
 
-    async def workflow(self, name: str):
-        """The current version as an engine Workflow, refusing a disabled one."""
-        saved = await self.get(name)
-        if not saved.enabled:
+    async def runnable(self, name: str, *, tenant: str | None = None):
+        """``(engine Workflow, the tenant its runs belong to)``, refusing a disabled workflow. A run
+        belongs to its caller's tenant, or (for the operator and triggers) to the workflow's."""
+        row, _ = await self._find(name, tenant)
+        if not row["enabled"]:
             raise ConflictError(f"the workflow {name!r} is disabled.", hint=f"enable it: POST /api/v1/workflows/{name}/enable")
-        return await self._k.engine._workflow(saved.hash)
+        return await self._k.engine._workflow(row["hash"]), tenant or row["tenant"]
 
-    async def list(self, *, enabled: bool | None = None) -> list[SavedWorkflow]:
-        sql = ("SELECT w.name, w.hash, w.enabled, w.created, w.updated, w.created_by, w.origin, v.definition "
-               "FROM workflows w JOIN workflow_versions v ON v.hash = w.hash")
-        if enabled is not None:
-            sql += f" WHERE w.enabled = {int(enabled)}"
-        async with self._k.db.execute(sql + " ORDER BY w.name") as cursor:
-            rows = await cursor.fetchall()
-        keys = ("name", "hash", "enabled", "created", "updated", "created_by", "origin", "definition")
-        return [self._saved(dict(zip(keys, r))) for r in rows]
+    async def workflow(self, name: str, *, tenant: str | None = None):
+        """The current version as an engine Workflow, refusing a disabled one."""
+        return (await self.runnable(name, tenant=tenant))[0]
 
-    async def set_enabled(self, name: str, enabled: bool) -> SavedWorkflow:
-        await self.get(name)
-        await self._k.journal.execute("UPDATE workflows SET enabled = ?, updated = ? WHERE name = ?", (int(enabled), now(), name))
-        await self._k.emit("workflow.enabled" if enabled else "workflow.disabled", name, {})
-        return await self.get(name)
+    async def list(self, *, enabled: bool | None = None, tenant: str | None = None) -> list[SavedWorkflow]:
+        """The operator's list is every tenant's; a tenant's is its own, then those shared with it."""
+        flag = "" if enabled is None else f" AND w.enabled = {int(enabled)}"
+        if not tenant:
+            return [self._saved(r) for r in await self._fetch("1 = 1" + flag, ())]
+        own = await self._fetch("w.tenant = ?" + flag, (tenant,))
+        names = {r["name"] for r in own}
+        shared, seen = [], set()
+        for row in await self._fetch(f"w.tenant != ? AND {_SHARED_WITH}{flag}", (tenant, tenant)):
+            if row["name"] not in names and row["name"] not in seen:
+                seen.add(row["name"])
+                shared.append(self._saved(row, True))
+        return sorted([self._saved(r) for r in own] + shared, key=lambda w: w.name)
 
-    async def delete(self, name: str) -> None:
-        """Forget the workflow's name; its versions stay, because past runs refer to them."""
-        await self.get(name)
-        await self._k.journal.execute("DELETE FROM workflows WHERE name = ?", (name,))
-        await self._k.emit("workflow.deleted", name, {})
+    # -- changes ------------------------------------------------------------------------------
 
-    async def versions(self, name: str) -> list[dict]:
-        await self.get(name)
+    async def set_enabled(self, name: str, enabled: bool, *, tenant: str | None = None) -> SavedWorkflow:
+        row = await self._writable(name, tenant)
+        await self._k.journal.execute("UPDATE workflows SET enabled = ?, updated = ? WHERE tenant = ? AND name = ?",
+                                      (int(enabled), now(), row["tenant"], row["name"]))
+        await self._emit("workflow.enabled" if enabled else "workflow.disabled", row["tenant"], row["name"], {})
+        return self._saved(await self._own(row["tenant"], row["name"]))
+
+    async def delete(self, name: str, *, tenant: str | None = None) -> None:
+        """Forget the workflow's name and shares; its versions stay, because past runs refer to them."""
+        row = await self._writable(name, tenant)
+        self._k.journal.execute("DELETE FROM workflow_shares WHERE owner = ? AND name = ?", (row["tenant"], row["name"]))
+        await self._k.journal.execute("DELETE FROM workflows WHERE tenant = ? AND name = ?", (row["tenant"], row["name"]))
+        await self._emit("workflow.deleted", row["tenant"], row["name"], {})
+
+    async def versions(self, name: str, *, tenant: str | None = None) -> list[dict]:
+        row, _ = await self._find(name, tenant)
         async with self._k.db.execute(
-            "SELECT hash, created, created_by FROM workflow_versions WHERE name = ? ORDER BY created DESC", (name,),
+            "SELECT hash, created, created_by FROM workflow_history WHERE tenant = ? AND name = ? ORDER BY created DESC",
+            (row["tenant"], row["name"]),
         ) as cursor:
             return [{"hash": h, "created": c, "created_by": b or ""} for h, c, b in await cursor.fetchall()]
+
+    # -- sharing (the operator's admins) ------------------------------------------------------
+
+    async def share(self, ref: str, with_tenant: str, *, by: str = "") -> list[str]:
+        """Let ``with_tenant`` ('*': every tenant) read and run the workflow ``ref``; return its shares."""
+        if not with_tenant or not with_tenant.strip():
+            raise ConfigError("name the tenant to share with ('*' for every tenant).", hint='{"tenant": "acme"}')
+        row, _ = await self._find(ref, None)
+        if with_tenant == row["tenant"]:
+            raise ConfigError(f"the workflow {ref!r} already belongs to tenant {with_tenant!r}.")
+        await self._k.journal.upsert("workflow_shares", {"owner": row["tenant"], "name": row["name"],
+                                                          "tenant": with_tenant, "created": now(), "created_by": by or None})
+        await self._emit("workflow.shared", row["tenant"], row["name"], {"with": with_tenant})
+        return await self.shares(ref)
+
+    async def unshare(self, ref: str, with_tenant: str) -> list[str]:
+        row, _ = await self._find(ref, None)
+        await self._k.journal.execute("DELETE FROM workflow_shares WHERE owner = ? AND name = ? AND tenant = ?",
+                                      (row["tenant"], row["name"], with_tenant))
+        await self._emit("workflow.unshared", row["tenant"], row["name"], {"with": with_tenant})
+        return await self.shares(ref)
+
+    async def shares(self, ref: str) -> list[str]:
+        """The tenants the workflow ``ref`` is shared with ('*': every tenant)."""
+        row, _ = await self._find(ref, None)
+        async with self._k.db.execute("SELECT tenant FROM workflow_shares WHERE owner = ? AND name = ? ORDER BY tenant",
+                                      (row["tenant"], row["name"])) as cursor:
+            return [t for (t,) in await cursor.fetchall()]
+
+    async def _emit(self, kind: str, scope: str, name: str, data: dict) -> None:
+        # The subject is the ref (triggers restart by it); live subscribers are filtered on 'tenant'.
+        await self._k.emit(kind, workflow_ref(scope, name), {**data, "name": name, "tenant": scope})

@@ -144,3 +144,142 @@ async def test_artifacts_list_and_download(paperchain_api):
     got = await api.request("GET", f"/api/v1/runs/{run_id}/artifacts/out/hello.txt")
     assert got.status == 200 and got.body == b"hello"
     assert (await api.request("GET", f"/api/v1/runs/{run_id}/artifacts/out/nope.txt")).status == 404
+
+
+# -- tenants (issue 13) -------------------------------------------------------------------------
+
+INTAKE = {"name": "intake", "steps": [{"id": "a", "uses": "test.wait", "with": {"seconds": 0.01}}]}
+REWRITTEN = {"name": "intake", "steps": [{"id": "a", "uses": "test.wait", "with": {"seconds": 0.01}},
+                                         {"id": "leak", "uses": "test.wait", "needs": ["a"]}]}
+
+
+async def test_another_tenant_can_neither_see_nor_rewrite_a_workflow(api):
+    """The audit's reproducer: another tenant's editor rewrote a workflow that the first tenant runs."""
+    acme = await api.user("alice", "editor", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    mine = await api.request("POST", "/api/v1/workflows", json=INTAKE, token=acme)
+    assert mine.status == 201 and mine.json["tenant"] == "acme"
+    for method, path in (("GET", "/api/v1/workflows/intake"), ("GET", "/api/v1/workflows/intake/versions"),
+                         ("POST", "/api/v1/workflows/intake/disable"), ("DELETE", "/api/v1/workflows/intake")):
+        assert (await api.request(method, path, token=globex)).status == 404, (method, path)
+    assert (await api.request("GET", "/api/v1/workflows", token=globex)).json["items"] == []
+    # globex's PUT makes globex's own workflow of that name; acme's stays as it was
+    theirs = await api.request("PUT", "/api/v1/workflows/intake", json=REWRITTEN, token=globex)
+    assert theirs.status == 200 and theirs.json["tenant"] == "globex" and theirs.json["steps"] == ["a", "leak"]
+    again = await api.request("GET", "/api/v1/workflows/intake", token=acme)
+    assert again.json["hash"] == mine.json["hash"] and again.json["steps"] == ["a"]
+    assert [v["hash"] for v in (await api.request("GET", "/api/v1/workflows/intake/versions", token=acme)).json["items"]] \
+        == [mine.json["hash"]]
+    run_id = (await api.request("POST", "/api/v1/runs", json={"workflow": "intake"}, token=acme)).json["runs"][0]
+    run = await api.wait_run(run_id)
+    assert [s["id"] for s in run["steps"]] == ["a"]  # acme's definition ran, not globex's
+    # the operator sees both, each by its ref
+    refs = sorted(w["ref"] for w in (await api.request("GET", "/api/v1/workflows")).json["items"])
+    assert refs == ["acme:intake", "globex:intake"]
+    assert (await api.request("GET", "/api/v1/workflows/acme:intake")).json["steps"] == ["a"]
+
+
+async def test_an_admin_shares_a_workflow_to_read_and_run_only(api):
+    globex = await api.user("bob", "editor", tenant="globex")
+    globex_admin = await api.user("gina", "admin", tenant="globex")
+    assert (await api.request("POST", "/api/v1/workflows", json=INTAKE)).status == 201  # deployment-wide
+    assert (await api.request("GET", "/api/v1/workflows/intake", token=globex)).status == 404
+    refused = await api.request("PUT", "/api/v1/workflows/intake/shares/globex", token=globex_admin)
+    assert refused.status == 403 and "deployment" in refused.json["error"]["message"]
+    shared = await api.request("PUT", "/api/v1/workflows/intake/shares/globex")
+    assert shared.status == 200 and shared.json == {"workflow": "intake", "tenants": ["globex"]}
+    audit = (await api.request("GET", "/api/v1/audit")).json["items"]
+    assert any(e["target"] == "workflow:intake" and e["action"].startswith("PUT") for e in audit)
+    seen = await api.request("GET", "/api/v1/workflows/intake", token=globex)
+    assert seen.status == 200 and seen.json["shared"] is True
+    assert [w["name"] for w in (await api.request("GET", "/api/v1/workflows", token=globex)).json["items"]] == ["intake"]
+    for method, path in (("POST", "/api/v1/workflows/intake/disable"), ("DELETE", "/api/v1/workflows/intake")):
+        answer = await api.request(method, path, token=globex)
+        assert answer.status == 403 and "read and run" in answer.json["error"]["message"]
+    started = await api.request("POST", "/api/v1/runs", json={"workflow": "intake"}, token=globex)
+    assert started.status == 202
+    await api.wait_run(started.json["runs"][0])
+    assert (await api.request("GET", f"/api/v1/runs/{started.json['runs'][0]}", token=globex)).status == 200
+    unshared = await api.request("DELETE", "/api/v1/workflows/intake/shares/globex")
+    assert unshared.json["tenants"] == []
+    assert (await api.request("GET", "/api/v1/workflows/intake", token=globex)).status == 404
+    assert (await api.request("POST", "/api/v1/runs", json={"workflow": "intake"}, token=globex)).status == 404
+
+
+async def test_workflow_files_are_shared_with_every_tenant_until_an_admin_withdraws_it(api, tmp_path):
+    import json
+
+    folder = tmp_path / "flows"
+    folder.mkdir()
+    (folder / "intake.json").write_text(json.dumps(INTAKE))
+    globex = await api.user("bob", "viewer", tenant="globex")
+    await api.kernel.workflows.load_dir(folder)
+    assert (await api.request("GET", "/api/v1/workflows/intake", token=globex)).json["shared"] is True
+    assert (await api.request("GET", "/api/v1/workflows/intake/shares")).json["tenants"] == ["*"]
+    await api.request("DELETE", "/api/v1/workflows/intake/shares/*")
+    await api.kernel.workflows.load_dir(folder)  # a restart loads the files again
+    assert (await api.request("GET", "/api/v1/workflows/intake", token=globex)).status == 404
+
+
+async def test_a_run_belongs_to_the_tenant_recorded_with_its_batch(api):
+    """Runs used to be matched to a tenant through the user list at read time, so a run started
+    by the operator or a trigger for a tenant's workflow was invisible to that tenant."""
+    acme = await api.user("alice", "viewer", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    await api.kernel.workflows.save(INTAKE, tenant="acme")
+    started = await api.request("POST", "/api/v1/runs", json={"workflow": "acme:intake"})  # the operator, by ref
+    run_id = started.json["runs"][0]
+    await api.wait_run(run_id)
+    assert (await api.request("GET", f"/api/v1/runs/{run_id}", token=acme)).status == 200
+    assert [r["id"] for r in (await api.request("GET", "/api/v1/runs", token=acme)).json["items"]] == [run_id]
+    for method, path in (("GET", f"/api/v1/runs/{run_id}"), ("GET", f"/api/v1/runs/{run_id}/logs"),
+                         ("GET", f"/api/v1/runs/{run_id}/artifacts"), ("POST", f"/api/v1/runs/{run_id}/cancel"),
+                         ("POST", f"/api/v1/runs/{run_id}/retry")):
+        assert (await api.request(method, path, token=globex)).status == 404, (method, path)
+    assert (await api.request("GET", "/api/v1/runs", token=globex)).json["items"] == []
+    async with api.kernel.db.execute("SELECT tenant FROM batches WHERE id = ?", (started.json["batch"],)) as cursor:
+        assert (await cursor.fetchone())[0] == "acme"
+
+
+async def test_idempotency_keys_do_not_cross_tenants(api):
+    acme = await api.user("alice", "editor", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    for token in (acme, globex):
+        await api.request("POST", "/api/v1/workflows", json=INTAKE, token=token)
+    body = {"workflow": "intake", "idempotency_key": "order-7"}
+    first = (await api.request("POST", "/api/v1/runs", json=body, token=acme)).json
+    other = (await api.request("POST", "/api/v1/runs", json=body, token=globex)).json
+    assert other["batch"] != first["batch"]
+    assert (await api.request("POST", "/api/v1/runs", json=body, token=acme)).json["batch"] == first["batch"]
+    await api.wait_run(first["runs"][0])
+    await api.wait_run(other["runs"][0])
+
+
+def test_migration_keeps_existing_workflows_in_the_deployment_wide_scope(tmp_path):
+    import sqlite_utils
+
+    from paperchain.store import schema
+
+    path = tmp_path / "old.db"
+    db = sqlite_utils.Database(path)
+    for number, migration in enumerate(schema.MIGRATIONS[:3], start=1):
+        migration(db)
+        db.execute(f"PRAGMA user_version = {number}")
+    db["workflow_versions"].insert({"hash": "h1", "name": "intake", "definition": "{}", "created": "t"})
+    db["workflows"].insert({"name": "intake", "hash": "h1", "enabled": 1, "created": "t", "updated": "t",
+                            "origin": "/flows/intake.toml", "created_by": "files", "tenant": None})
+    db["workflows"].insert({"name": "typed", "hash": "h1", "enabled": 1, "created": "t", "updated": "t",
+                            "origin": "api", "created_by": "alice", "tenant": None})
+    db["users"].insert({"name": "alice", "role": "editor", "tenant": "acme"})
+    db["batches"].insert({"id": "b1", "workflow": "intake", "created_by": "alice"})
+    db["batches"].insert({"id": "b2", "workflow": "intake", "created_by": None})
+    db.conn.commit()
+    db.close()
+    schema.migrate(path)
+    db = sqlite_utils.Database(path)
+    assert [(r["tenant"], r["name"]) for r in db["workflows"].rows] == [("", "intake"), ("", "typed")]
+    # files were run by every tenant before: they stay shared to run; nothing else is
+    assert [(r["owner"], r["name"], r["tenant"]) for r in db["workflow_shares"].rows] == [("", "intake", "*")]
+    assert [(r["tenant"], r["name"], r["hash"]) for r in db["workflow_history"].rows] == [("", "intake", "h1")]
+    assert {r["id"]: r["tenant"] for r in db["batches"].rows} == {"b1": "acme", "b2": ""}
+    db.close()

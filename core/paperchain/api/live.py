@@ -6,17 +6,26 @@
   later event from the durable event log, then live ones, with no gap and no repeat.
 - Backpressure: each subscriber has a bounded queue; a client that lets it fill is dropped (told
   to reconnect with ``since``) so one slow reader never stalls the server or other readers.
+- Tenants: a subscriber of a tenant receives only events of that tenant (a run's is the one its
+  batch recorded, a document's its own, a workflow's in the event's data); an event whose tenant
+  cannot be told reaches only the operator (users without a tenant), who receives everything.
+  Those events are handed to tenant subscribers in order by one task, after the tenant is looked up.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import logging
+from collections import deque
 
 from paperchain_sdk import Event
 from paperchain_sdk.web import Principal
 
 _RUN_KINDS = ("run.", "step.", "batch.")
+_UNKNOWN = object()  # an event whose tenant is not cached yet
+_CACHE_LIMIT = 50_000
+log = logging.getLogger(__name__)
 
 
 def cloudevent(event: Event) -> str:
@@ -31,8 +40,8 @@ def matches(topic: str, event: Event, who: Principal) -> bool:
     kind, data = event.type, event.data
     if kind.startswith("notification."):
         return topic in ("notifications", "*") and data.get("user") == who.name
-    if kind.startswith("audit."):
-        return topic in ("audit", "*") and who.allows("admin")
+    if kind.startswith("audit."):  # deployment-wide: not for a tenant's admins
+        return topic in ("audit", "*") and who.allows("admin") and not who.tenant
     if topic == "*":
         return True
     if topic == "runs":
@@ -61,6 +70,67 @@ def check_topics(topics) -> list[str]:
     return topics
 
 
+def _per_user(event: Event) -> bool:
+    """Events addressed by user or role, which ``matches`` filters without a tenant."""
+    return event.type.startswith(("notification.", "audit."))
+
+
+class EventTenants:
+    """The tenant an event belongs to ('' for the deployment-wide scope, None when it cannot be
+    told), looked up in the database once per run, batch and document and then cached."""
+
+    def __init__(self, kernel):
+        self.k = kernel
+        self._batches: dict[str, str] = {}
+        self._runs: dict[str, str] = {}
+        self._documents: dict[str, str] = {}
+
+    def cached(self, event: Event):
+        """The tenant if it is known without a query, else ``_UNKNOWN``."""
+        kind, data = event.type, event.data
+        if "tenant" in data and not kind.startswith(_RUN_KINDS + ("document.",)):
+            return data["tenant"] if isinstance(data["tenant"], str) else None
+        if kind.startswith("batch."):
+            return self._batches.get(event.subject, _UNKNOWN)
+        if kind.startswith("run."):
+            return self._runs.get(event.subject, _UNKNOWN)
+        if kind.startswith("step.") or "run" in data:
+            return self._runs.get(str(data.get("run")), _UNKNOWN)
+        if kind.startswith("document.") or "document" in data:
+            return self._documents.get(event.subject if kind.startswith("document.") else str(data["document"]), _UNKNOWN)
+        return None
+
+    async def of(self, event: Event) -> str | None:
+        tenant = self.cached(event)
+        if tenant is not _UNKNOWN:
+            return tenant
+        kind, data = event.type, event.data
+        if kind.startswith("batch."):
+            return await self._lookup(self._batches, event.subject, "SELECT coalesce(tenant, '') FROM batches WHERE id = ?")
+        if kind.startswith(("run.", "step.")) or "run" in data:
+            run_id = event.subject if kind.startswith("run.") else str(data.get("run"))
+            return await self._lookup(self._runs, run_id, "SELECT coalesce(b.tenant, '') FROM runs r "
+                                      "JOIN batches b ON b.id = r.batch_id WHERE r.id = ?")
+        document_id = event.subject if kind.startswith("document.") else str(data["document"])
+        # A document's row may not carry its tenant yet: only a known tenant is cached.
+        return await self._lookup(self._documents, document_id, "SELECT tenant FROM documents WHERE id = ?")
+
+    async def _lookup(self, cache: dict, key: str, sql: str) -> str | None:
+        async with self.k.db.execute(sql, (key,)) as cursor:
+            row = await cursor.fetchone()
+        if row is None or row[0] is None:
+            return None
+        if len(cache) >= _CACHE_LIMIT:
+            cache.clear()
+        cache[key] = row[0]
+        return row[0]
+
+
+def visible(who: Principal, tenant) -> bool:
+    """Whether a subscriber may receive an event of ``tenant`` (None: unknown)."""
+    return not who.tenant or (tenant is not None and tenant is not _UNKNOWN and tenant == who.tenant)
+
+
 class Subscriber:
     def __init__(self, who: Principal, topics: list[str], size: int):
         self.who = who
@@ -79,21 +149,69 @@ class Hub:
         self.queue_size = queue_size
         self.metrics = metrics
         self.subscribers: set[Subscriber] = set()
+        self.tenants = EventTenants(kernel)
+        self._waiting: deque = deque()  # (event, tenant subscribers), in order, for _hand_out
+        self._handing_out: asyncio.Task | None = None
         kernel.listeners.append(self.publish)
 
     def publish(self, event: Event) -> None:
         if not self.subscribers:
             return
         encoded = None
+        scoped = not _per_user(event)
+        waiting = []
         for sub in list(self.subscribers):
             if sub.dropped or not sub.wants(event):
                 continue
+            if scoped and sub.who.tenant:
+                waiting.append(sub)
+                continue
             if encoded is None:
                 encoded = cloudevent(event)  # once per event, however many subscribers
+            self._put(sub, event.seq, encoded)
+        if not waiting:
+            return
+        tenant = self.tenants.cached(event)
+        if tenant is not _UNKNOWN and not self._waiting:  # nothing ahead of it: no need to wait
+            self._deliver(event, waiting, tenant, encoded)
+            return
+        self._waiting.append((event, waiting))
+        if self._handing_out is None or self._handing_out.done():
+            self._handing_out = asyncio.ensure_future(self._hand_out())
+
+    async def _hand_out(self) -> None:
+        """Give waiting events to their tenant's subscribers, in order, once each tenant is known."""
+        while self._waiting:
+            event, subs = self._waiting[0]
             try:
-                sub.queue.put_nowait((event.seq, encoded))
-            except asyncio.QueueFull:
-                self.drop(sub)
+                tenant = await self.tenants.of(event)
+            except Exception:  # noqa: BLE001 - e.g. the database closing at shutdown: nobody gets it
+                log.exception("the tenant of event %s could not be looked up", event.seq)
+                tenant = None
+            self._waiting.popleft()
+            self._deliver(event, subs, tenant, None)
+
+    def _deliver(self, event: Event, subs: list, tenant, encoded: str | None) -> None:
+        for sub in subs:
+            if sub.dropped or sub not in self.subscribers or not visible(sub.who, tenant):
+                continue
+            if encoded is None:
+                encoded = cloudevent(event)
+            self._put(sub, event.seq, encoded)
+
+    def _put(self, sub: Subscriber, seq: int, encoded: str) -> None:
+        try:
+            sub.queue.put_nowait((seq, encoded))
+        except asyncio.QueueFull:
+            self.drop(sub)
+
+    async def allowed(self, sub: Subscriber, event: Event) -> bool:
+        """Whether ``sub`` may receive ``event`` (its topics, and its tenant's)."""
+        if not sub.wants(event):
+            return False
+        if _per_user(event) or not sub.who.tenant:
+            return True
+        return visible(sub.who, await self.tenants.of(event))
 
     def drop(self, sub: Subscriber) -> None:
         sub.dropped = True
@@ -118,7 +236,7 @@ class Hub:
             ) as cursor:
                 async for seq, kind, subject, time, data in cursor:
                     event = Event(type=kind, subject=subject or "", data=json.loads(data or "{}"), time=time, seq=seq)
-                    if sub.wants(event):
+                    if await self.allowed(sub, event):
                         backlog.append((seq, cloudevent(event)))
         sub.last_seq = backlog[-1][0] if backlog else (since or 0)
         return sub, backlog

@@ -55,6 +55,12 @@ def _elide_large(value):
     return value
 
 
+def _reason(exc: BaseException) -> str:
+    """An exception as one line for a run's or step's error: its type, then its message."""
+    text = str(exc).strip() or "(no message)"
+    return f"{type(exc).__name__}: {text[:500]}"
+
+
 DOCUMENT_ENTRY = "document:"  # a batch entry naming a stored document instead of a file
 
 
@@ -142,8 +148,10 @@ class Engine:
                                         idempotency_key=idempotency_key, created_by=created_by))[0]
 
     async def create_batch(self, workflow: Workflow, paths=(), inputs: dict | None = None, *, documents=(),
-                           source: str = "cli", idempotency_key: str = "", created_by: str = "") -> tuple[str, bool]:
-        """As :meth:`submit`, also saying whether this call created the batch (False: a repeat)."""
+                           source: str = "cli", idempotency_key: str = "", created_by: str = "",
+                           tenant: str = "") -> tuple[str, bool]:
+        """As :meth:`submit`, also saying whether this call created the batch (False: a repeat).
+        ``tenant`` is the tenant its runs belong to ('' for the deployment-wide scope)."""
         if idempotency_key:
             known = self._batch_keys.get(idempotency_key)
             if known is None:
@@ -160,7 +168,7 @@ class Engine:
             "id": batch_id, "workflow": workflow.name, "workflow_hash": workflow.hash, "status": "ingesting",
             "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(entries),
             "total": max(len(entries), 1), "idempotency_key": idempotency_key or None, "source": source,
-            "created_by": created_by or None,
+            "created_by": created_by or None, "tenant": tenant or "",
         })
         await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(entries), "source": source})
         await self._ingest(batch_id, workflow, entries, inputs or {}, source, start=0)
@@ -211,7 +219,34 @@ class Engine:
         return {**defaults, **given}
 
     async def run_batch(self, batch_id: str) -> str:
-        """Run every unfinished run of a batch, then its batch steps; return the batch status."""
+        """Run every unfinished run of a batch, then its batch steps; return the batch status.
+
+        Nothing but a shutdown escapes: a run the engine itself fails on is failed with the error
+        recorded while the others go on, and a batch that cannot go on at all is failed, so no
+        batch is left ``running`` with nothing running it."""
+        return await self._supervised(batch_id, self._run_batch(batch_id))
+
+    async def _supervised(self, batch_id: str, work) -> str:
+        try:
+            return await work
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - recorded on the batch's runs, then the batch is failed
+            log.exception("batch %s could not go on", batch_id)
+            return await self._fail_batch(batch_id, f"the batch could not go on: {_reason(exc)}")
+
+    async def _fail_batch(self, batch_id: str, reason: str) -> str:
+        marks = ",".join("?" for _ in UNFINISHED_RUN)
+        self.k.journal.execute(f"UPDATE steps SET status = 'failed', error = ?, finished = ? WHERE status IN "
+                               f"('queued', 'running', 'pending') AND run_id IN (SELECT id FROM runs WHERE batch_id = ? "
+                               f"AND status IN ({marks}))", (reason, now(), batch_id, *UNFINISHED_RUN))
+        self.k.journal.execute(f"UPDATE runs SET status = 'failed', error = ?, finished = ? WHERE batch_id = ? "
+                               f"AND status IN ({marks})", (reason, now(), batch_id, *UNFINISHED_RUN))
+        await self.k.journal.execute("UPDATE batches SET status = 'failed', finished = ? WHERE id = ?", (now(), batch_id))
+        await self.k.emit("batch.finished", batch_id, {"status": "failed", "error": reason}, durable=True)
+        return "failed"
+
+    async def _run_batch(self, batch_id: str) -> str:
         workflow = await self._batch_workflow(batch_id)
         runs = await self._load_runs(batch_id, workflow, kinds=("document", "inputs"))
         limit = self._run_limits.setdefault(
@@ -226,6 +261,8 @@ class Engine:
                 if run.id not in self._cancelled:
                     raise  # a shutdown: the run stays unfinished and is resumed on the next start
                 await self._mark_cancelled(run)
+            except Exception as exc:  # noqa: BLE001 - an engine failure ends this run only
+                await self._fail_run(run, exc)
             finally:
                 self._run_tasks.pop(run.id, None)
 
@@ -280,6 +317,22 @@ class Engine:
         await self.k.journal.upsert("runs", run.row())
         await self.k.emit("run.cancelled", run.id, self._run_data(run), durable=True)
 
+    async def _fail_run(self, run: RunState, exc: Exception) -> None:
+        """Record a run the engine itself failed on (not one of its steps) as failed, with the error."""
+        log.error("run %s failed in the engine", run.id, exc_info=exc)
+        reason = f"the engine failed on this run: {_reason(exc)}"
+        run.status, run.finished, run.error = "failed", now(), reason
+        try:
+            for state in run.steps.values():
+                if state.status not in FINAL:
+                    state.status, state.finished, state.error = "failed", now(), reason
+                    self._save_step(run, state)
+            await self.k.journal.upsert("runs", run.row())
+            await self.k.emit("run.failed", run.id, self._run_data(run), durable=True)
+        except Exception:  # noqa: BLE001 - the batch's own supervision records what this could not
+            log.exception("could not record the failure of run %s", run.id)
+            raise
+
     async def retry_run(self, run_id: str) -> str:
         """Make a failed or cancelled run runnable again from its failed steps (finished steps keep
         their outputs); return its batch id, which the caller runs."""
@@ -324,6 +377,9 @@ class Engine:
 
     async def resume_batch(self, batch_id: str) -> str:
         """Ingest what a stop left un-ingested, then run what is unfinished; return the batch status."""
+        return await self._supervised(batch_id, self._resume_batch(batch_id))
+
+    async def _resume_batch(self, batch_id: str) -> str:
         async with self.k.db.execute("SELECT paths, inputs, source FROM batches WHERE id = ?", (batch_id,)) as cursor:
             paths, inputs, source = await cursor.fetchone()
         workflow = await self._batch_workflow(batch_id)
@@ -334,7 +390,7 @@ class Engine:
             await self._ingest(batch_id, workflow, paths, json.loads(inputs), source or "resume",
                                start=0 if count == 0 else last + 1)
         await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
-        return await self.run_batch(batch_id)
+        return await self._run_batch(batch_id)
 
     # -- loading state -----------------------------------------------------------------------
 
@@ -434,7 +490,7 @@ class Engine:
             while pending or running:
                 for step in [s for s in pending if all(run.steps[n].status in FINAL for n in s.needs)]:
                     pending.remove(step)
-                    running[asyncio.create_task(self._execute_step(run, step))] = step
+                    running[asyncio.create_task(self._supervised_step(run, step))] = step
                 done, _ = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
                     running.pop(task)
@@ -470,6 +526,17 @@ class Engine:
         return data
 
     # -- steps ----------------------------------------------------------------------------------
+
+    async def _supervised_step(self, run: RunState, step: Step) -> None:
+        try:
+            await self._execute_step(run, step)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - an engine failure on one step fails that step
+            log.exception("step %s of run %s failed in the engine", step.id, run.id)
+            state = run.steps[step.id]
+            await self._finish_failed(run, step, state, f"the engine failed on this step: {_reason(exc)}",
+                                      "".join(traceback.format_exception(exc)))
 
     async def _execute_step(self, run: RunState, step: Step) -> None:
         state = run.steps[step.id]

@@ -104,15 +104,77 @@ def _v2(db: sqlite_utils.Database) -> None:
 
 
 def _v3(db: sqlite_utils.Database) -> None:
-    """Tenant-scoped documents and blob keys (issue 13)."""
+    """Tenant-scoped documents and blob keys (issue 13).
+
+    A document's id is now keyed per tenant; its content's SHA-256 gets its own column (existing
+    documents keep their ids, which were that digest). Blob encryption starts on for a new data
+    directory and off for one that already holds blobs, until ``paperchain keys encrypt-existing``.
+    """
+    db["documents"].add_column("sha256", str)
+    db.execute("UPDATE documents SET sha256 = id")
+    db["documents"].create_index(["sha256", "tenant"])
+    db["blob_keys"].create(
+        {"tenant": str, "purpose": str, "version": int, "wrapped": bytes, "master": str, "created": str},
+        pk=("tenant", "purpose", "version"),
+    )
+    fresh = not db["documents"].count and not db["artifacts"].count
+    db["store_settings"].create({"name": str, "value": str}, pk="name")
+    db["store_settings"].insert({"name": "encrypt_blobs", "value": "1" if fresh else "0"})
 
 
 def _v4(db: sqlite_utils.Database) -> None:
-    """Tenant-scoped workflows, shared explicitly by an admin (issue 13)."""
+    """Tenant-scoped workflows, shared explicitly by an admin (issue 13).
+
+    A workflow is keyed by (tenant, name), '' being the deployment-wide scope, so two tenants may
+    each have one of the same name; existing workflows stay in the '' scope. Each scope keeps its
+    own version history (``workflow_history``: the content-addressed ``workflow_versions`` may be
+    shared by equal definitions of two tenants). A batch records its tenant when it is created,
+    so who may see a run never depends on a user list that can change; existing batches take
+    their creator's tenant as it is now.
+    """
+    db.execute("ALTER TABLE workflows RENAME TO workflows_v3")
+    db["workflows"].create(
+        {"tenant": str, "name": str, "hash": str, "enabled": int, "created": str, "updated": str,
+         "created_by": str, "origin": str},
+        pk=("tenant", "name"), not_null={"tenant", "name"},
+    )
+    db.execute("INSERT INTO workflows (tenant, name, hash, enabled, created, updated, created_by, origin) "
+               "SELECT coalesce(tenant, ''), name, hash, enabled, created, updated, created_by, origin FROM workflows_v3")
+    db["workflows_v3"].drop()
+    db["workflow_history"].create(
+        {"tenant": str, "name": str, "hash": str, "created": str, "created_by": str},
+        pk=("tenant", "name", "hash"), not_null={"tenant", "name", "hash"},
+    )
+    db.execute("INSERT INTO workflow_history (tenant, name, hash, created, created_by) "
+               "SELECT '', name, hash, created, created_by FROM workflow_versions")
+    # Who besides its own tenant may read and run a workflow: a tenant's name, or '*' for all.
+    db["workflow_shares"].create(
+        {"owner": str, "name": str, "tenant": str, "created": str, "created_by": str},
+        pk=("owner", "name", "tenant"), not_null={"owner", "name", "tenant"},
+    )
+    # Workflows loaded from files are shared with every tenant to run, as they are when first loaded.
+    db.execute("INSERT INTO workflow_shares (owner, name, tenant, created, created_by) "
+               "SELECT '', name, '*', updated, 'files' FROM workflows WHERE created_by = 'files'")
+    db["batches"].add_column("tenant", str)
+    db.execute("UPDATE batches SET tenant = coalesce((SELECT u.tenant FROM users u WHERE u.name = batches.created_by), '')")
+    db["batches"].create_index(["tenant", "created"])
 
 
 def _v5(db: sqlite_utils.Database) -> None:
     """Account security: login throttling, IP blocks, second factors (issue 13)."""
+    # One row per throttled account ('user:<name>') or address ('ip:<address>'); times are epoch seconds.
+    db["login_failures"].create(
+        {"key": str, "failures": int, "window_start": float, "last_failure": float, "locked_until": float},
+        pk="key",
+    )
+    db["ip_blocks"].create(
+        {"network": str, "reason": str, "created": str, "created_by": str, "expires": float}, pk="network",
+    )
+    # recovery: JSON list of [lookup prefix, argon2 hash] of the unused recovery codes.
+    db["user_mfa"].create(
+        {"user": str, "secret": str, "confirmed": str, "last_step": int, "recovery": str, "created": str},
+        pk="user",
+    )
 
 
 MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]

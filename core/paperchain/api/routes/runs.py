@@ -12,7 +12,7 @@ from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import endpoint, read_json
 
 from ..schemas import ArtifactOut, AttemptOut, BatchStarted, LogLine, RunOut, RunQuery, RunStart, StepOut
-from .common import audit_target, kernel, newest_first, page, query, reply, state, who
+from .common import audit_target, kernel, newest_first, page, query, reply, who
 from .documents import clean_name
 
 routes = web.RouteTableDef()
@@ -27,12 +27,10 @@ def _seconds(started: str | None, finished: str | None) -> float | None:
 
 
 def _tenant(request) -> tuple[str, tuple]:
-    """Users of another tenant never see a run: only batches started by the caller's tenant."""
+    """Users of another tenant never see a run: only batches recorded with the caller's tenant
+    (the operator, with no tenant, sees every run)."""
     tenant = who(request).tenant
-    if not tenant:
-        return "", ()
-    members = [u["name"] for u in state(request).accounts.users.values() if u["tenant"] == tenant]
-    return f" AND b.created_by IN ({','.join('?' for _ in members)})", tuple(members)
+    return (" AND b.tenant = ?", (tenant,)) if tenant else ("", ())
 
 
 def _run(row) -> RunOut:
@@ -61,8 +59,11 @@ async def start(request):
         from .documents import _row
 
         await _row(request, document_id)
+    tenant = who(request).tenant
+    # Keys are per tenant: another tenant's equal key neither returns nor reveals that batch.
+    key = f"{tenant}:{body.idempotency_key}" if tenant and body.idempotency_key else body.idempotency_key
     batch_id = await k.submit(body.workflow, documents=tuple(body.documents), inputs=body.inputs,
-                              idempotency_key=body.idempotency_key, source="api", created_by=who(request).name)
+                              idempotency_key=key, source="api", created_by=who(request).name, tenant=tenant)
     async with k.db.execute("SELECT id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)) as c:
         runs = [row[0] for row in await c.fetchall()]
     audit_target(request, f"batch:{batch_id}", workflow=body.workflow, documents=len(body.documents))
