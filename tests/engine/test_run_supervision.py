@@ -1,0 +1,140 @@
+"""One run, one step or one expression can never take down its batch, nor leave it `running`."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import attrs
+import pytest
+
+from paperchain.harness import KernelHarness
+from paperchain_sdk import ActionSpec, hookimpl
+from paperchain_sdk.contracts import Action
+
+
+@attrs.define
+class EchoSettings:
+    value: str = ""
+
+
+class Echo(Action):
+    async def run(self, ctx, inputs):
+        return {"value": inputs.value}
+
+
+class EchoPlugin:
+    @hookimpl
+    def paperchain_actions(self):
+        return [ActionSpec(name="test.echo", impl=Echo, settings=EchoSettings)]
+
+
+@pytest.fixture
+def kernel(paperchain_kernel):
+    return paperchain_kernel(EchoPlugin())
+
+
+@pytest.fixture
+def documents(paperchain_document):
+    """Two small documents and one over the sandbox's range limit (100,000)."""
+    return [paperchain_document("small1.txt", "one"), paperchain_document("big.txt", "x" * 100_001),
+            paperchain_document("small2.txt", "two")]
+
+
+def statuses(outcome):
+    return {run.document_name: run.status for run in outcome.runs}
+
+
+def test_an_overflowing_range_in_if_fails_only_that_step(kernel, documents):
+    outcome = kernel.run({"name": "ranged", "steps": [
+        {"id": "check", "uses": "test.echo", "if": "${{ (range(document.size)|length) > 0 }}"},
+        {"id": "after", "uses": "test.echo", "needs": ["check"]},
+    ]}, files=[d.path for d in documents])
+    assert statuses(outcome) == {"small1.txt": "succeeded", "big.txt": "failed", "small2.txt": "succeeded"}
+    assert outcome.status == "failed"  # finished: not left running
+    big = outcome.runs[1].steps["check"]
+    assert big.status == "failed" and "range" in big.error and "step 'check'" in big.error
+
+
+@pytest.mark.parametrize("value, said", [
+    ("${{ format('{0} {1}', document.name) }}", "no argument {1}"),
+    ("${{ format('{0.__globals__}', contains) }}", "only numbered fields"),
+    ("${{ 'a' * 10**12 }}", "too large"),
+    ("${{ fromJSON('[' * 50000 + ']' * 50000) }}", "fromJSON"),
+])
+def test_any_expression_error_in_with_fails_its_step_clearly(kernel, documents, value, said):
+    outcome = kernel.run({"name": "bad-with", "steps": [
+        {"id": "a", "uses": "test.echo", "with": {"value": value}},
+        {"id": "b", "uses": "test.echo"},
+    ]}, files=[d.path for d in documents[:1]])
+    run = outcome.runs[0]
+    assert run.steps["a"].status == "failed" and said in run.steps["a"].error
+    assert run.steps["b"].status == "succeeded"
+
+
+def test_the_format_escape_reveals_nothing_through_a_run(kernel, documents, monkeypatch):
+    monkeypatch.setenv("PAPERCHAIN_TEST_SECRET", "planted-secret-value")
+    outcome = kernel.run({"name": "escape", "steps": [{"id": "leak", "uses": "test.echo", "with": {
+        "value": "${{ format('{0.__globals__[re].enum.sys.modules[os].environ[PAPERCHAIN_TEST_SECRET]}', contains) }}",
+    }}]}, files=[d.path for d in documents[:1]])
+    leak = outcome.runs[0].steps["leak"]
+    assert leak.status == "failed"
+    assert "planted-secret-value" not in repr(outcome)
+
+
+def test_an_engine_failure_in_one_run_fails_that_run_and_the_others_go_on(kernel, documents, monkeypatch):
+    engine = kernel.kernel.engine
+    context = engine._context
+
+    def broken_for_big(run, step):
+        if run.document is not None and run.document.name == "big.txt":
+            raise RuntimeError("simulated engine bug")
+        return context(run, step)
+
+    monkeypatch.setattr(engine, "_context", broken_for_big)
+    outcome = kernel.run({"name": "one-bad", "steps": [{"id": "a", "uses": "test.echo"}]},
+                         files=[d.path for d in documents])
+    assert statuses(outcome) == {"small1.txt": "succeeded", "big.txt": "failed", "small2.txt": "succeeded"}
+    assert "RuntimeError: simulated engine bug" in outcome.runs[1].steps["a"].error
+    assert outcome.status == "failed"
+
+
+def test_a_memory_error_in_one_run_fails_only_that_run(kernel, documents, monkeypatch):
+    engine = kernel.kernel.engine
+    execute_run = engine._execute_run
+
+    async def dies_for_big(run):
+        if run.document_id and (await kernel.kernel.documents.get(run.document_id, text=False)).name == "big.txt":
+            raise MemoryError("simulated")
+        return await execute_run(run)
+
+    monkeypatch.setattr(engine, "_execute_run", dies_for_big)
+    outcome = kernel.run({"name": "one-bad-run", "steps": [{"id": "a", "uses": "test.echo"}]},
+                         files=[d.path for d in documents])
+    assert statuses(outcome) == {"small1.txt": "succeeded", "big.txt": "failed", "small2.txt": "succeeded"}
+    assert outcome.runs[1].error == "the engine failed on this run: MemoryError: simulated"
+    assert outcome.status == "failed"
+
+
+def test_resume_fails_a_batch_that_cannot_go_on_and_finishes_the_others(paperchain_kernel, paperchain_document, tmp_path):
+    doc = paperchain_document("a.txt", "text")
+    first = paperchain_kernel(EchoPlugin())
+    engine = first.kernel.engine
+    workflow = first.kernel.load_workflow({"name": "echoes", "steps": [{"id": "a", "uses": "test.echo"}]})
+    doomed = first.call(engine.submit(workflow, [doc.path]))
+    fine = first.call(engine.submit(workflow, [doc.path]))
+    db = first.kernel.data_dir / "paperchain.db"
+    first.close()
+    with sqlite3.connect(db) as conn:  # the doomed batch's workflow version no longer reads
+        conn.execute("UPDATE batches SET workflow_hash = 'gone' WHERE id = ?", (doomed,))
+
+    again = KernelHarness([EchoPlugin()], data_dir=first.kernel.data_dir)
+    try:
+        outcomes = {o.id: o for o in again.resume()}
+        assert outcomes[doomed].status == "failed" and outcomes[fine].status == "succeeded"
+        assert "could not go on" in outcomes[doomed].runs[0].error
+        with sqlite3.connect(db) as conn:
+            assert conn.execute("SELECT count(*) FROM batches WHERE status IN ('ingesting', 'running')").fetchone()[0] == 0
+            assert conn.execute("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0] == 0
+        assert again.resume() == []  # nothing left to crash on at the next start
+    finally:
+        again.close()
