@@ -1,14 +1,64 @@
 """Ingesting documents: content-addressed, deduplicated, type-checked, searchable."""
 
+import hashlib
 import os
 import re
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
 from paperchain_sdk import InputError
+
+
+def test_ids_are_keyed_per_tenant_and_the_digest_is_kept(paperchain_kernel, tmp_path):
+    harness = paperchain_kernel()
+    documents = harness.kernel.documents
+    (tmp_path / "a.txt").write_text("the same bytes")
+    digest = hashlib.sha256(b"the same bytes").hexdigest()
+    plain = harness.call(documents.ingest(tmp_path / "a.txt"))  # the CLI's ingest: no tenant
+    acme = harness.call(documents.ingest(tmp_path / "a.txt", tenant="acme"))
+    globex = harness.call(documents.ingest(tmp_path / "a.txt", tenant="globex"))
+    assert len({plain.id, acme.id, globex.id, digest}) == 4  # no id gives the content away
+    assert plain.sha256 == acme.sha256 == globex.sha256 == digest
+    assert harness.call(documents.get(acme.id)).sha256 == digest
+    assert harness.call(documents.ingest(tmp_path / "a.txt", tenant="acme")).id == acme.id
+    assert len({Path(d.path).name for d in (plain, acme, globex)}) == 3  # three blobs, one per tenant
+    key_file = harness.kernel.data_dir / "master.key"
+    assert key_file.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_data_directory_from_before_keyed_ids_keeps_its_documents(paperchain_kernel, tmp_path):
+    import sqlite_utils
+
+    from paperchain.store.schema import MIGRATIONS
+
+    data_dir = tmp_path / "kernel-0"  # where the fixture's first kernel lives
+    data_dir.mkdir()
+    db = sqlite_utils.Database(data_dir / "paperchain.db")
+    for migration in MIGRATIONS[:2]:
+        migration(db)
+    db.execute("PRAGMA user_version = 2")
+    content = b"stored by an older paperchain"
+    digest = hashlib.sha256(content).hexdigest()
+    db["documents"].insert({"id": digest, "name": "old.txt", "media_type": "text/plain", "size": len(content),
+                            "created": "2026-01-01T00:00:00+00:00", "metadata": "{}", "tags": "[]"})
+    db.conn.commit()
+    db.close()
+    blob = data_dir / "blobs" / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(content)
+
+    harness = paperchain_kernel()
+    old = harness.call(harness.kernel.documents.get(digest))
+    assert old.sha256 == digest and Path(old.path).read_bytes() == content
+    (tmp_path / "again.txt").write_bytes(content)
+    again = harness.call(harness.kernel.documents.ingest(tmp_path / "again.txt"))
+    assert again.id == digest  # the same content in the same (no) tenant is still the same document
+    elsewhere = harness.call(harness.kernel.documents.ingest(tmp_path / "again.txt", tenant="acme"))
+    assert elsewhere.id != digest
 
 
 def test_same_content_twice_is_stored_once(paperchain_kernel, tmp_path):

@@ -81,32 +81,53 @@ class Documents:
         self.encoded.pop(document_id, None)
 
     async def ingest(self, path: str | os.PathLike, *, name: str | None = None, metadata: dict | None = None,
-                     move: bool = False) -> Document:
-        """Store a file (once per content) and return it as a Document. Bad files raise InputError.
+                     move: bool = False, tenant: str = "", created_by: str = "") -> Document:
+        """Store a file (once per content and tenant) and return it as a Document. Bad files raise
+        InputError.
 
-        The database row goes through the journal (group commit); await ``kernel.journal.flush()``
-        when it must be durable before going on.
+        The id is the content's SHA-256 keyed by the tenant's id key (see ``store.keys``), so equal
+        bytes in two tenants are two unrelated documents, and the blob is filed under that id. A
+        document stored before ids were keyed keeps its id (its plain digest). The database row goes
+        through the journal (group commit); await ``kernel.journal.flush()`` when it must be durable
+        before going on.
         """
         path = Path(path)
-        media_type, (digest, size, blob) = await asyncio.to_thread(self._store, path, name, move)
+        media_type, staged = await asyncio.to_thread(self._stage, path, name, move)
+        try:
+            document_id = await self._existing_id(tenant, staged.sha256) or await asyncio.to_thread(
+                self._k.keyring.document_id, tenant, staged.sha256)
+        except BaseException:
+            self._k.blobs.discard(staged)
+            raise
+        blob = await asyncio.to_thread(self._k.blobs.commit, staged, document_id)
         name = name or path.name
         self._k.journal.execute(
-            "INSERT OR IGNORE INTO documents (id, name, media_type, size, created, metadata, tags) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (digest, name, media_type, size, now(), json.dumps(metadata or {}), "[]"),
+            "INSERT OR IGNORE INTO documents (id, sha256, tenant, name, media_type, size, created, metadata, tags, "
+            "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (document_id, staged.sha256, tenant or None, name, media_type, staged.size, now(),
+             json.dumps(metadata or {}), "[]", created_by or None),
         )
-        await self._k.emit("document.ingested", digest, {"name": name, "media_type": media_type, "size": size})
-        return Document(id=digest, name=name, media_type=media_type, size=size, path=str(blob), metadata=metadata or {})
+        await self._k.emit("document.ingested", document_id, {"name": name, "media_type": media_type, "size": staged.size})
+        return Document(id=document_id, name=name, media_type=media_type, size=staged.size, path=str(blob),
+                        metadata=metadata or {}, sha256=staged.sha256)
 
-    def _store(self, path: Path, name: str | None = None, move: bool = False):
+    async def _existing_id(self, tenant: str, sha256: str) -> str | None:
+        """The id this tenant's copy of this content already has (ids made before keying differ)."""
+        async with self._k.db.execute("SELECT id FROM documents WHERE sha256 = ? AND tenant IS ? LIMIT 1",
+                                      (sha256, tenant or None)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
+    def _stage(self, path: Path, name: str | None = None, move: bool = False):
         check_readable(path)
         media_type = detect_media_type(path, name)
         if path.stat().st_size == 0:
             raise InputError(f"{name or path.name} is empty (0 bytes).", hint="check that the file was completely written")
-        return media_type, self._k.blobs.put_file(path, move=move)
+        return media_type, self._k.blobs.stage(path, move=move)
 
     async def get(self, document_id: str, *, text: bool = True) -> Document:
         async with self._k.db.execute(
-            f"SELECT id, name, media_type, size, {'text' if text else 'NULL'}, metadata, tags FROM documents "
+            f"SELECT id, name, media_type, size, {'text' if text else 'NULL'}, metadata, tags, sha256 FROM documents "
             "WHERE id = ? AND deleted IS NULL",
             (document_id,),
         ) as cursor:
@@ -118,6 +139,7 @@ class Documents:
         return Document(
             id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(self._k.blobs.path(row[0])),
             text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
+            sha256=row[7] or row[0],
         )
 
     async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
@@ -128,12 +150,13 @@ class Documents:
             where = f"json_extract(metadata, '$.\"{field[9:]}\"') IS NOT NULL"
         else:
             raise InputError(f"cannot read labels from {field!r}.", hint="use 'tags' or 'metadata.<key>'")
-        sql = (f"SELECT id, name, media_type, size, text, metadata, tags FROM documents WHERE deleted IS NULL "
+        sql = (f"SELECT id, name, media_type, size, text, metadata, tags, sha256 FROM documents WHERE deleted IS NULL "
                f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
         async with self._k.db.execute(sql) as cursor:
             rows = await cursor.fetchall()
         return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(self._k.blobs.path(r[0])), text=r[4],
-                         metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]")) for r in rows]
+                         metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]"), sha256=r[7] or r[0])
+                for r in rows]
 
     def update(self, document: Document):
         self.forget(document.id)

@@ -39,8 +39,10 @@ def sha256_file(path: str | os.PathLike) -> tuple[str, int]:
 class Document:
     """A document as components see it.
 
-    ``id`` is the SHA-256 of the bytes, ``path`` a readable file holding them (in the kernel's
-    blob store, or anywhere for tests). ``text`` is the best text known so far (set by a text
+    ``id`` identifies the document (in the kernel: the bytes' SHA-256 keyed by the tenant, so two
+    tenants' copies of the same bytes are unrelated), ``sha256`` is the bytes' plain SHA-256 (the
+    id when not given), ``path`` a readable file holding them (in the kernel: a private plaintext
+    copy, or anywhere for tests). ``text`` is the best text known so far (set by a text
     extraction or OCR step), ``findings`` maps analyzer component names to the ``data`` of the
     Findings they returned (plain JSON, as stored).
     """
@@ -54,6 +56,7 @@ class Document:
     metadata: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
     tags: tuple[str, ...] = attrs.field(default=(), converter=tuple)
     findings: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
+    sha256: str = attrs.field(default=attrs.Factory(lambda self: self.id, takes_self=True))
 
     def open(self) -> BinaryIO:
         """Open the document's bytes for streaming reads."""

@@ -109,3 +109,41 @@ async def test_change_tags_search_and_soft_delete(api):
     assert deleted and by == "admin"  # soft: the row is kept
     audit = (await api.request("GET", "/api/v1/audit?action=DELETE")).json["items"]
     assert audit[-1]["target"] == f"document:{doc['id']}"
+
+
+async def test_equal_bytes_in_two_tenants_are_two_unrelated_documents(api):
+    a = await api.user("alice", "editor", tenant="acme")
+    b = await api.user("bob", "editor", tenant="globex")
+    secret = b"acme's quarterly figures, word for word"
+    mine = await api.request("POST", "/api/v1/documents?name=figures.txt", token=a, data=secret)
+    assert mine.status == 201
+    assert (await api.request("DELETE", f"/api/v1/documents/{mine.json['id']}", token=a)).status == 204
+
+    theirs = await api.request("POST", "/api/v1/documents?name=copy.txt", token=b, data=secret)
+    assert theirs.status == 201, theirs  # not a 404 naming acme's document
+    assert theirs.json["id"] != mine.json["id"] and theirs.json["name"] == "copy.txt"
+    assert theirs.json["created_by"] == "bob"
+    assert mine.json["id"] not in theirs.body.decode()  # nothing in the answer points at acme's copy
+    content = await api.request("GET", f"/api/v1/documents/{theirs.json['id']}/content", token=b)
+    assert content.status == 200 and content.body == secret
+    # acme's copy stays deleted and out of reach of globex
+    assert (await api.request("GET", f"/api/v1/documents/{mine.json['id']}", token=a)).status == 404
+    assert (await api.request("GET", f"/api/v1/documents/{mine.json['id']}", token=b)).status == 404
+    async with api.kernel.db.execute("SELECT tenant, deleted IS NOT NULL, sha256 FROM documents ORDER BY tenant") as c:
+        rows = await c.fetchall()
+    assert [(t, d) for t, d, _ in rows] == [("acme", 1), ("globex", 0)]
+    assert rows[0][2] == rows[1][2]  # the same content's SHA-256, kept for the ledger and exports
+    # the two copies are filed under different names in the blob store
+    assert api.kernel.blobs.path(mine.json["id"]) != api.kernel.blobs.path(theirs.json["id"])
+
+
+async def test_a_tenant_uploading_the_same_bytes_twice_keeps_one_document(api):
+    a = await api.user("alice", "editor", tenant="acme")
+    first = await api.request("POST", "/api/v1/documents?name=one.txt", token=a, data=b"same bytes")
+    again = await api.request("POST", "/api/v1/documents?name=two.txt", token=a, data=b"same bytes")
+    assert first.status == again.status == 201 and first.json["id"] == again.json["id"]
+    assert [d["id"] for d in (await api.request("GET", "/api/v1/documents", token=a)).json["items"]] == [first.json["id"]]
+    # deleting it and uploading it again brings this tenant's own document back
+    assert (await api.request("DELETE", f"/api/v1/documents/{first.json['id']}", token=a)).status == 204
+    back = await api.request("POST", "/api/v1/documents?name=three.txt", token=a, data=b"same bytes")
+    assert back.status == 201 and back.json["id"] == first.json["id"]

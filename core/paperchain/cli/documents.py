@@ -50,7 +50,7 @@ def documents_show(ctx, document_id):
                              hint="`paperchain documents list` shows the ids")
         doc = await kernel.documents.get(ids[0])
         out = console()
-        out.print(f"[bold]{doc.name}[/bold]  {doc.media_type}, {doc.size} bytes\nsha256 {doc.id}\nblob   {doc.path}")
+        out.print(f"[bold]{doc.name}[/bold]  {doc.media_type}, {doc.size} bytes\nid     {doc.id}\nsha256 {doc.sha256}")
         if doc.metadata:
             out.print(f"metadata {json.dumps(doc.metadata, ensure_ascii=False)}")
         for analyzer, data in doc.findings.items():

@@ -1,6 +1,7 @@
-"""A content-addressed store on disk: bytes live at ``<root>/<aa>/<bb>/<sha256>``.
+"""A content-addressed store on disk: bytes live at ``<root>/<aa>/<bb>/<name>``.
 
-The same content put twice is stored once. Files are streamed in 1 MiB chunks, so a document of
+A blob's name is its SHA-256, or a name derived from it (a document's id, keyed per tenant). The
+same content put twice under one name is stored once. Files are streamed in 1 MiB chunks, so a document of
 any size is never held in memory.
 """
 
@@ -12,7 +13,16 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import attrs
+
 _CHUNK = 1 << 20
+
+
+@attrs.frozen
+class Staged:
+    tmp: str
+    sha256: str
+    size: int
 
 
 class BlobStore:
@@ -25,10 +35,16 @@ class BlobStore:
         return self.root / sha256[:2] / sha256[2:4] / sha256
 
     def put_file(self, source: str | os.PathLike, *, move: bool = False) -> tuple[str, int, Path]:
-        """Store a file's content; return ``(sha256, size, stored path)``.
+        """Store a file's content under its SHA-256; return ``(sha256, size, stored path)``.
 
         With ``move`` the source is consumed (renamed when it is on the same filesystem).
         """
+        staged = self.stage(source, move=move)
+        return staged.sha256, staged.size, self.commit(staged, staged.sha256)
+
+    def stage(self, source: str | os.PathLike, *, move: bool = False) -> "Staged":
+        """Copy a file into the store's scratch folder, hashing it on the way; ``commit`` then
+        files it under a name chosen from its digest, or ``discard`` drops it."""
         source = Path(source)
         digest = hashlib.sha256()
         size = 0
@@ -39,12 +55,24 @@ class BlobStore:
                     digest.update(chunk)
                     out.write(chunk)
                     size += len(chunk)
-            return self._commit(tmp_name, digest.hexdigest(), size)
+        except BaseException:
+            os.unlink(tmp_name)
+            raise
         finally:
-            if os.path.exists(tmp_name):
-                os.unlink(tmp_name)
             if move and source.exists():
                 source.unlink()
+        return Staged(tmp_name, digest.hexdigest(), size)
+
+    def commit(self, staged: "Staged", name: str) -> Path:
+        """File a staged blob as ``name`` (kept once: an existing blob of that name wins)."""
+        try:
+            return self._commit(staged.tmp, name, staged.size)[2]
+        finally:
+            self.discard(staged)
+
+    def discard(self, staged: "Staged") -> None:
+        if os.path.exists(staged.tmp):
+            os.unlink(staged.tmp)
 
     def put_bytes(self, data: bytes) -> tuple[str, int, Path]:
         digest = hashlib.sha256(data).hexdigest()

@@ -71,7 +71,7 @@ def _copy(zf: zipfile.ZipFile, info: zipfile.ZipInfo, source: IO[bytes]) -> tupl
 def _document_record(doc: Document) -> dict[str, Any]:
     return {
         "id": doc.id, "name": doc.name, "media_type": doc.media_type, "size": doc.size,
-        "sha256": doc.id, "tags": list(doc.tags), "metadata": doc.metadata,
+        "sha256": doc.sha256, "tags": list(doc.tags), "metadata": doc.metadata,
     }
 
 
@@ -102,8 +102,8 @@ class _Writer:
         except OSError as exc:
             raise InputError(f"original file of {doc.name!r} cannot be read: {exc}",
                              hint="the document's blob is missing from the store; re-ingest the document") from exc
-        if digest != doc.id:
-            raise InputError(f"the file of {doc.name!r} changed: its SHA-256 is {digest}, not {doc.id}",
+        if digest != doc.sha256:
+            raise InputError(f"the file of {doc.name!r} changed: its SHA-256 is {digest}, not {doc.sha256}",
                              hint="the stored bytes no longer match the document; re-ingest it")
         return path
 

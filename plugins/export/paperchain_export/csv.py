@@ -39,7 +39,7 @@ def row_for(item: BatchItem) -> dict[str, Any]:
     doc = item.document
     if doc is None:
         return row
-    row.update(name=doc.name, media_type=doc.media_type, size=doc.size, sha256=doc.id, tags=";".join(doc.tags))
+    row.update(name=doc.name, media_type=doc.media_type, size=doc.size, sha256=doc.sha256, tags=";".join(doc.tags))
     for key, value in doc.metadata.items():
         row.update(flatten(value, f"metadata.{key}"))
     for analyzer, data in doc.findings.items():

@@ -6,7 +6,7 @@ The structure (``format`` names its version; a change that breaks readers bumps 
       "format": "paperchain.document/1",
       "title": "invoice.pdf",                 # the title option, else the document's name
       "document": {
-        "id": "<sha256>", "name": "invoice.pdf", "media_type": "application/pdf",
+        "id": "<document id>", "name": "invoice.pdf", "media_type": "application/pdf",
         "size": 1234, "sha256": "<sha256>", "tags": ["..."], "metadata": {...}
       },
       "text": "..." | null,                   # only with include_text; null when none was extracted
@@ -41,7 +41,7 @@ def as_dict(doc: Document, options: JsonSettings) -> dict[str, Any]:
             "name": doc.name,
             "media_type": doc.media_type,
             "size": doc.size,
-            "sha256": doc.id,
+            "sha256": doc.sha256,
             "tags": list(doc.tags),
             "metadata": doc.metadata,
         },

@@ -56,7 +56,7 @@ def build_report(doc: Document, options: Any) -> Report:
         ("Name", clean_line(doc.name)),
         ("Media type", doc.media_type),
         ("Size", human_size(doc.size)),
-        ("SHA-256", doc.id),
+        ("SHA-256", doc.sha256),
         ("Tags", ", ".join(clean_line(t) for t in doc.tags) or "none"),
     ))
     metadata = Table("Metadata", tuple(flatten(doc.metadata))) if doc.metadata else None

@@ -150,7 +150,9 @@ async def upload(request):
         name = clean_name(name)
         if os.path.getsize(tmp) == 0:
             raise InputError(f"{name} is empty (0 bytes).", hint="send the file's bytes")
-        document = await kernel(request).documents.ingest(tmp, name=name, move=True)
+        p = who(request)
+        document = await kernel(request).documents.ingest(tmp, name=name, move=True, tenant=p.tenant,
+                                                          created_by=p.name)
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
@@ -158,14 +160,10 @@ async def upload(request):
     if allowed and document.media_type not in allowed:
         raise ApiError(415, "unsupported_media_type", f"{name} is {document.media_type}, which this server does not accept",
                        {"accepted": allowed})
-    p = who(request)
-    await _write(
-        request, document.id,
-        # An upload of deleted content brings the document back.
-        "UPDATE documents SET created_by = coalesce(created_by, ?), tenant = coalesce(tenant, ?), deleted = NULL, "
-        "deleted_by = NULL WHERE id = ?",
-        (p.name, p.tenant or None, document.id),
-    )
+    # The id is keyed by the caller's tenant, so this is the caller's own copy: uploading content
+    # this tenant deleted brings its document back; another tenant's copy is a different document.
+    await _write(request, document.id, "UPDATE documents SET deleted = NULL, deleted_by = NULL WHERE id = ? AND tenant IS ?",
+                 (document.id, p.tenant or None))
     audit_target(request, f"document:{document.id}", name=name, size=document.size)
     return reply(_out(await _row(request, document.id)), 201)
 
