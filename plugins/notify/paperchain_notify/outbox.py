@@ -40,8 +40,10 @@ _SCHEMA = (
 )
 _COLUMNS = ("id", "channel", "idempotency_key", "recipient", "subject", "body", "payload", "priority", "send_at",
             "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent")
-CLAIM = 256  # rows claimed per round
-CONCURRENCY = 64  # deliveries in flight
+CLAIM = 256  # most rows claimed (marked 'sending') and in flight at once
+REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims stay batched
+CONCURRENCY = 64  # deliveries on the wire at once
+GAVE_UP = "gave up after"  # how a reason starts when every attempt met a retryable failure
 
 
 class Outbox:
@@ -55,6 +57,9 @@ class Outbox:
         self._stopping = False
         self._waiters: dict[str, list[asyncio.Future]] = {}
         self._limit = asyncio.Semaphore(CONCURRENCY)
+        self._in_flight: set[asyncio.Task] = set()
+        self._landed_results: list[tuple[dict, str, str]] = []
+        self._record_lock = asyncio.Lock()
 
     # -- database (one thread, one connection) ---------------------------------------------------
 
@@ -91,6 +96,11 @@ class Outbox:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
+        # Deliveries cut short stay 'sending'; the next start queues them again (same keys).
+        in_flight, self._in_flight = list(self._in_flight), set()
+        for task in in_flight:
+            task.cancel()
+        await asyncio.gather(*in_flight, return_exceptions=True)
         for channel in {id(c): c for c in self.channels.values()}.values():
             await channel.close()
 
@@ -173,25 +183,35 @@ class Outbox:
 
     async def _work(self) -> None:
         while not self._stopping:
-            try:
-                claimed = await self.call(self._claim, time.time())
-            except sqlite3.Error as exc:
-                log.error("notify outbox: %s", exc)
-                claimed = []
+            self._wake.clear()  # before looking, so a wake-up that comes while we look is kept
+            claimed = []
+            if len(self._in_flight) <= REFILL:
+                try:
+                    claimed = await self.call(self._claim, time.time(), CLAIM - len(self._in_flight))
+                except sqlite3.Error as exc:
+                    log.error("notify outbox: %s", exc)
+            for row in claimed:
+                task = asyncio.ensure_future(self._deliver_and_record(row))
+                self._in_flight.add(task)
+                task.add_done_callback(self._landed)
             if claimed:
-                results = await asyncio.gather(*(self._deliver(row) for row in claimed))
-                await self.call(self._record, results)
-                self._notify_waiters(results)
                 continue
-            next_due = await self.call(self._next_due)
-            delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
-            self._wake.clear()
+            if len(self._in_flight) > REFILL:
+                delay = 1.0  # woken when enough have landed to claim again
+            else:
+                next_due = await self.call(self._next_due)
+                delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
             except TimeoutError:
                 pass
 
-    def _claim(self, now: float) -> list[dict]:
+    def _landed(self, task: asyncio.Task) -> None:
+        self._in_flight.discard(task)
+        if len(self._in_flight) == REFILL:
+            self._wake.set()
+
+    def _claim(self, now: float, limit: int = CLAIM) -> list[dict]:
         db = self._db()
         # Look before taking the write lock: an idle outbox never blocks the kernel's writers.
         if db.execute("SELECT 1 FROM notify_outbox WHERE status = 'queued' AND next_try <= ? LIMIT 1", (now,)).fetchone() is None:
@@ -200,7 +220,7 @@ class Outbox:
         try:
             rows = [dict(zip(_COLUMNS, r)) for r in db.execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'queued' AND next_try <= ? "
-                "ORDER BY priority DESC, next_try, created LIMIT ?", (now, CLAIM))]
+                "ORDER BY priority DESC, next_try, created LIMIT ?", (now, limit))]
             db.executemany("UPDATE notify_outbox SET status = 'sending' WHERE id = ?", [(r["id"],) for r in rows])
             db.execute("COMMIT")
         except BaseException:
@@ -211,6 +231,26 @@ class Outbox:
     def _next_due(self) -> float | None:
         row = self._db().execute("SELECT min(next_try) FROM notify_outbox WHERE status = 'queued'").fetchone()
         return row[0] if row else None
+
+    async def _deliver_and_record(self, row: dict) -> None:
+        await self._record_landed(await self._deliver(row))
+
+    async def _record_landed(self, result: tuple[dict, str, str]) -> None:
+        """Commit ``result`` before returning. Group commit: outcomes that land while a commit is
+        under way wait for the lock and go together in the next one, so a burst costs a few
+        transactions, not one each, and no outcome waits for a whole round."""
+        self._landed_results.append(result)
+        async with self._record_lock:
+            batch, self._landed_results = self._landed_results, []
+            if not batch:  # an earlier commit took ours
+                return
+            try:
+                await self.call(self._record, batch)
+            except sqlite3.Error as exc:
+                # The rows stay 'sending': a restart queues them again under the same idempotency keys.
+                log.error("notify outbox: could not record %d outcome(s): %s", len(batch), exc)
+                return
+        self._notify_waiters(batch)
 
     async def _deliver(self, row: dict) -> tuple[dict, str, str]:
         """(row, new status, reason or detail)."""
@@ -223,7 +263,8 @@ class Outbox:
                 payload = json.loads(row["payload"])
                 item = Item(id=row["id"], channel=row["channel"], recipient=row["recipient"], subject=row["subject"],
                             body=row["body"], data=payload.get("data", {}), attachments=payload.get("attachments", []),
-                            options=payload.get("options", {}), key=row["idempotency_key"], priority=row["priority"])
+                            options={**payload.get("options", {}), **payload.get("secrets", {})},
+                            key=row["idempotency_key"], priority=row["priority"])
                 detail = await channel.deliver(item)
                 return row, "sent", detail or ""
             except PaperchainError as exc:
@@ -235,7 +276,7 @@ class Outbox:
             row["next_try"] = time.time() + delay
             return row, "queued", f"attempt {attempts} failed: {reason}"
         if retry:
-            reason = f"gave up after {attempts} attempts: {reason}"
+            reason = f"{GAVE_UP} {attempts} attempts: {reason}"
         log.warning("notify: message %s to %s failed: %s", row["id"], row["recipient"], reason)
         return row, "failed", reason
 
@@ -244,10 +285,13 @@ class Outbox:
         now = time.time()
         db.execute("BEGIN IMMEDIATE")
         try:
+            # A final row forgets the step's own secrets (see Channel._rows): nothing will send it
+            # again unless the step runs again, and then the step supplies them anew.
             db.executemany(
-                "UPDATE notify_outbox SET status = ?, reason = ?, attempts = attempts + 1, next_try = ?, sent = ? WHERE id = ?",
-                [(status, reason if status != "sent" else "", row["next_try"], now if status == "sent" else None, row["id"])
-                 for row, status, reason in results],
+                "UPDATE notify_outbox SET status = ?, reason = ?, attempts = attempts + 1, next_try = ?, sent = ?, "
+                "payload = CASE WHEN ? = 'queued' THEN payload ELSE json_remove(payload, '$.secrets') END WHERE id = ?",
+                [(status, reason if status != "sent" else "", row["next_try"], now if status == "sent" else None,
+                  status, row["id"]) for row, status, reason in results],
             )
             db.execute("COMMIT")
         except BaseException:

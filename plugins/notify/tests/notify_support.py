@@ -49,18 +49,25 @@ class SmtpSink:
 class Receiver:
     """An aiohttp server on loopback (on the caller's loop) recording JSON posts.
 
-    ``fail_first`` answers 503 that many times before 200; ``always`` fixes the status.
+    ``fail_first`` answers 503 that many times before 200; ``always`` fixes the status. Requests
+    to a path starting with ``hold`` get no answer until ``release`` is set. ``keys`` lists the
+    Idempotency-Key of every request as it arrives (answered or not).
     """
 
-    def __init__(self, *, fail_first: int = 0, always: int | None = None, secret: str = ""):
-        self.fail_first, self.always, self.secret = fail_first, always, secret
+    def __init__(self, *, fail_first: int = 0, always: int | None = None, secret: str = "", hold: str = ""):
+        self.fail_first, self.always, self.secret, self.hold = fail_first, always, secret, hold
         self.requests: list[dict] = []
+        self.keys: list[str] = []
         self.calls = 0
         self.bad_signatures = 0
+        self.release = asyncio.Event()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.calls += 1
+        self.keys.append(request.headers.get("Idempotency-Key", ""))
+        if self.hold and request.path.startswith(self.hold):
+            await self.release.wait()
         if self.secret:
             stamp = request.headers.get("X-Paperchain-Timestamp", "")
             expected = "sha256=" + hmac.new(self.secret.encode(), f"{stamp}.".encode() + body, hashlib.sha256).hexdigest()
@@ -85,6 +92,7 @@ class Receiver:
         return self
 
     async def __aexit__(self, *exc):
+        self.release.set()
         await self.runner.cleanup()
 
 
