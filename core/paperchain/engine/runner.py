@@ -593,7 +593,13 @@ class Engine:
                     self.logs.write(where, "info", "succeeded")
                     state.status, state.finished = "succeeded", now()
                     self._save_attempt(run, state, "succeeded")
-                    self._save_step(run, state, key)
+                    saved = self._save_step(run, state, key)
+                    if entry.spec.side_effects:
+                        # Committed (one shared group commit) before anything that needs this step
+                        # starts, and before its run is reported finished: after a kill -9, a step
+                        # recorded as done is never repeated, and one whose effect landed but whose
+                        # success was not yet committed is repeated with the same idempotency key.
+                        await saved
                     await self.k.emit("step.succeeded", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "attempt": state.attempts})
                     return
                 finally:
