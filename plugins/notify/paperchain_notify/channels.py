@@ -15,6 +15,7 @@ import attrs
 from paperchain_sdk import ConfigError, Delivery, InputError, Message, PaperchainError
 from paperchain_sdk.contracts import Action, Notifier
 
+from .outbox import GAVE_UP
 from .settings import SECRET_FIELDS, MessageSettings
 from .templates import render
 
@@ -23,9 +24,13 @@ _MESSAGE_FIELDS = {f.name for f in attrs.fields(MessageSettings)}
 
 
 class DeliveryFailed(PaperchainError):
-    """The outbox gave up on a message; retrying the step would meet the same dead letter."""
+    """The outbox gave up on a message. Running the step again sends it again (the outbox revives
+    a dead letter whose key comes back), so the step's own retries help when the failures were
+    retryable ones (timeouts, 5xx) and not when the message was refused (4xx, bad settings)."""
 
-    retryable = False
+    def __init__(self, message: str, hint: str | None = None, *, retryable: bool = False):
+        super().__init__(message, hint)
+        self.retryable = retryable
 
 
 def _document_values(document) -> dict:
@@ -118,9 +123,18 @@ class Channel(Action, Notifier):
         return {k: v for k, v in values.items()
                 if k not in _MESSAGE_FIELDS and k not in SECRET_FIELDS and v != getattr(self.settings, k, None)}
 
+    def _own_secrets(self, options) -> dict:
+        """Secrets a step set itself (not the deployment's). They travel with the message, since
+        delivery has nothing else to read them from, and the outbox erases them once the message
+        is sent or dead-lettered."""
+        return {k: getattr(options, k) for k in SECRET_FIELDS
+                if getattr(options, k, "") and getattr(options, k) != getattr(self.settings, k, None)}
+
     def _rows(self, recipients, subject, body, options, *, key, priority, attachments, data) -> list[dict]:
         send_at = send_time(options, priority)
-        payload = json.dumps({"data": data, "attachments": attachments, "options": self._transport(options)}, default=str)
+        fields = {"data": data, "attachments": attachments, "options": self._transport(options)}
+        secrets = self._own_secrets(options)
+        payload = json.dumps({**fields, "secrets": secrets} if secrets else fields, default=str)
         return [{
             "channel": self.name, "idempotency_key": f"{key}:{recipient}" if len(recipients) > 1 else key,
             "recipient": recipient, "subject": subject, "body": body, "payload": payload, "priority": priority,
@@ -153,7 +167,8 @@ class Channel(Action, Notifier):
             stored = await outbox.wait([r["id"] for r in stored], options.wait_timeout)
         failed = [r for r in stored if r["status"] == "failed"]
         if failed:
-            raise DeliveryFailed(f"{self.name}: {len(failed)} of {len(stored)} message(s) failed: {failed[0]['reason']}")
+            raise DeliveryFailed(f"{self.name}: {len(failed)} of {len(stored)} message(s) failed: {failed[0]['reason']}",
+                                 retryable=all(r["reason"].startswith(GAVE_UP) for r in failed))
         return {"messages": [{"id": r["id"], "recipient": r["recipient"], "status": _public(r["status"]),
                               "detail": r["reason"]} for r in stored],
                 "sent": sum(r["status"] == "sent" for r in stored)}

@@ -3,8 +3,10 @@
 Each row is one message to one recipient. The worker claims due rows, most urgent first, sends
 them concurrently, and records each outcome: ``sent``; back to ``queued`` with the reason and a
 doubled delay for a retryable failure; ``failed`` (the dead-letter list) after the last attempt
-or at once for a failure no retry can fix. A repeated idempotency key returns the first message.
-Rows a crash left ``sending`` are queued again at start (the receiver sees the same key).
+or at once for a failure no retry can fix. A repeated idempotency key returns the first message,
+unless that one failed: then it is queued again. Each outcome is committed as it lands (group
+commit); rows a crash left ``sending`` (posted, maybe received, outcome unknown) are queued again
+at start, and the receiver sees the same Idempotency-Key, so it can drop a repeat.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ _SCHEMA = (
 )
 _COLUMNS = ("id", "channel", "idempotency_key", "recipient", "subject", "body", "payload", "priority", "send_at",
             "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent")
+# What a dead letter takes from a message queued again under its key (id and created stay).
+_REVIVED = ("channel", "recipient", "subject", "body", "payload", "priority", "send_at", "next_try", "attempts",
+            "max_attempts", "backoff", "status", "reason", "sent")
 CLAIM = 256  # most rows claimed (marked 'sending') and in flight at once
 REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims stay batched
 CONCURRENCY = 64  # deliveries on the wire at once
@@ -115,8 +120,9 @@ class Outbox:
     # -- queueing ------------------------------------------------------------------------------------
 
     async def enqueue(self, rows: list[dict]) -> list[dict]:
-        """Store messages (dicts of the outbox columns); return each stored row (the first one for a
-        repeated idempotency key)."""
+        """Store messages (dicts of the outbox columns); return each stored row. A repeated
+        idempotency key returns the first message, so a sent or pending one never goes twice; a
+        dead-lettered one is queued again with the new content (a retried run means to send it)."""
         now = time.time()
         for row in rows:
             row.setdefault("id", "msg_" + uuid.uuid4().hex)
@@ -130,6 +136,11 @@ class Outbox:
                 db.executemany(
                     f"INSERT OR IGNORE INTO notify_outbox ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
                     [tuple(r[c] for c in _COLUMNS) for r in rows],
+                )
+                db.executemany(
+                    f"UPDATE notify_outbox SET {', '.join(f'{c} = ?' for c in _REVIVED)} "
+                    "WHERE idempotency_key = ? AND status = 'failed'",
+                    [tuple(r[c] for c in _REVIVED) + (r["idempotency_key"],) for r in rows],
                 )
                 stored = []
                 for r in rows:
