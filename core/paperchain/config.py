@@ -21,9 +21,15 @@ plugins.toml::
     [components."export.pdf"]     # defaults for a component's settings (checked against its class)
     page_size = "Letter"
 
+    [security]                    # logins, addresses, passwords, second factors (docs/security.md)
+    max_failures = 10             # failed logins per account within window_minutes before a lockout
+    deny = ["203.0.113.0/24"]     # addresses (CIDR, IPv4 or IPv6) always refused
+    mfa_roles = ["admin"]         # roles that must use a second factor (TOTP)
+
 Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_CONCURRENCY,
 PAPERCHAIN_WORKERS, PAPERCHAIN_LOAD_PLUGINS and PAPERCHAIN_DISABLE_PLUGINS (comma-separated),
-PAPERCHAIN_STRICT_PLUGINS=1.
+PAPERCHAIN_STRICT_PLUGINS=1, and PAPERCHAIN_SECURITY_<KEY> for any key of [security] (lists
+comma-separated), e.g. PAPERCHAIN_SECURITY_MFA_ROLES=admin,editor.
 """
 
 from __future__ import annotations
@@ -72,6 +78,72 @@ class ApiSettings:
     subscriber_queue: int = 1000  # events held for a slow live client before it is dropped
 
 
+def _networks(instance, attribute, value) -> None:
+    import ipaddress
+
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"{attribute.name}: {entry!r} is not an address or CIDR network "
+                             "(write e.g. '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32')") from None
+
+
+def _roles(instance, attribute, value) -> None:
+    from paperchain_sdk.web import ROLES
+
+    bad = [role for role in value if role not in ROLES]
+    if bad:
+        raise ValueError(f"{attribute.name}: {bad} are not roles (roles: {', '.join(ROLES)})")
+
+
+@attrs.define
+class SecuritySettings:
+    """The [security] table: login throttling and lockout, address lists and blocks, the password
+    policy and second factors. docs/security.md explains each key."""
+
+    max_failures: int = attrs.field(default=10, validator=attrs.validators.ge(1))  # per account, then a lockout
+    window_minutes: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))  # failures counted over this
+    lockout_minutes: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))
+    delay_after: int = attrs.field(default=3, validator=attrs.validators.ge(0))  # free failures before delays start
+    delay_seconds: float = attrs.field(default=1.0, validator=attrs.validators.ge(0))  # first delay; doubles after
+    max_delay_seconds: float = attrs.field(default=60.0, validator=attrs.validators.ge(0))
+    ip_delay_after: int = attrs.field(default=10, validator=attrs.validators.ge(0))  # per address, failed logins
+    ip_max_failures: int = attrs.field(default=30, validator=attrs.validators.ge(1))  # then the address is blocked
+    ip_max_unauthorized: int = attrs.field(default=100, validator=attrs.validators.ge(1))  # 401s, then blocked
+    block_minutes: float = attrs.field(default=15.0, validator=attrs.validators.gt(0))  # automatic blocks last this
+    allow: list[str] = attrs.field(factory=list, validator=_networks)  # non-empty: only these addresses
+    deny: list[str] = attrs.field(factory=list, validator=_networks)  # always refused
+    # Never throttled per address nor blocked (the lists above still apply): loopback, so that the
+    # local admin and the tests cannot lock themselves out. Accounts still lock.
+    exempt: list[str] = attrs.field(factory=lambda: ["127.0.0.0/8", "::1/128"], validator=_networks)
+    password_min_length: int = attrs.field(default=12, validator=attrs.validators.ge(8))
+    password_max_length: int = attrs.field(default=256, validator=attrs.validators.ge(64))
+    mfa_roles: list[str] = attrs.field(factory=list, validator=_roles)  # roles that must use TOTP
+    mfa_issuer: str = "Paperchain"  # the name authenticator apps show
+
+
+def _security_from_env(table: dict, env) -> dict:
+    """[security] with PAPERCHAIN_SECURITY_<KEY> variables laid over it."""
+    table = dict(table)
+    for field in attrs.fields(attrs.resolve_types(SecuritySettings)):
+        name = f"PAPERCHAIN_SECURITY_{field.name.upper()}"
+        value = env.get(name)
+        if value is None:
+            continue
+        if field.type == list[str]:
+            table[field.name] = [part.strip() for part in value.split(",") if part.strip()]
+        elif field.type in (int, float):
+            try:
+                table[field.name] = field.type(value)
+            except ValueError:
+                raise ConfigError(f"{name}={value!r} is not a {'whole ' if field.type is int else ''}number.",
+                                  hint=f"set {name} to e.g. {field.default}") from None
+        else:
+            table[field.name] = value
+    return table
+
+
 @attrs.define
 class PluginSelection:
     load: list[str] = attrs.Factory(list)
@@ -89,6 +161,7 @@ class Config:
     components: dict[str, dict[str, Any]] = attrs.Factory(dict)
     workflows_dir: Path | None = None
     api: ApiSettings = attrs.Factory(ApiSettings)
+    security: SecuritySettings = attrs.Factory(SecuritySettings)
 
     @property
     def workers(self) -> int:
@@ -120,13 +193,15 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
     raw: dict[str, Any] = load_toml(file, "configuration file") if file else {}
     source = str(file) if file else "the defaults (no plugins.toml)"
     base = file.parent if file else Path.cwd()
-    unknown = set(raw) - {"paperchain", "plugins", "components", "api"}
+    unknown = set(raw) - {"paperchain", "plugins", "components", "api", "security"}
     if unknown:
         raise ConfigError(
             f"{source} has unknown table(s) {', '.join(sorted(unknown))}.",
-            hint="the tables are [paperchain], [api], [plugins], [plugins.<name>] and [components.<name>]",
+            hint="the tables are [paperchain], [api], [security], [plugins], [plugins.<name>] and [components.<name>]",
         )
     api = structure_settings(ApiSettings, raw.get("api", {}), where=f"{source}, table [api]")
+    security = structure_settings(SecuritySettings, _security_from_env(raw.get("security", {}), env),
+                                  where=f"{source}, table [security] (or a PAPERCHAIN_SECURITY_* variable)")
     kernel_table = dict(raw.get("paperchain", {}))
     kernel_table.update(overrides or {})
     for key, var in (("data_dir", "PAPERCHAIN_DATA_DIR"), ("concurrency", "PAPERCHAIN_CONCURRENCY"), ("workers", "PAPERCHAIN_WORKERS")):
@@ -174,4 +249,5 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
         components=components,
         workflows_dir=(workflows_dir if workflows_dir is None or workflows_dir.is_absolute() else base / workflows_dir),
         api=api,
+        security=security,
     )

@@ -1,7 +1,10 @@
 """Users, passwords, tokens and API keys.
 
-- Passwords are hashed with argon2id (argon2-cffi); there is no default password: the first admin
-  comes from `paperchain users create` or PAPERCHAIN_ADMIN_PASSWORD on first start.
+- Passwords are hashed with argon2id (argon2-cffi) and follow the policy of ``security.passwords``
+  (NIST SP 800-63B); there is no default password: the first admin comes from
+  `paperchain users create` or PAPERCHAIN_ADMIN_PASSWORD on first start.
+- Logins are throttled and lock out, and may need a second factor (``security``): a right
+  password then answers with a short-lived MFA ticket to trade, with a code, for tokens.
 - Login gives a short-lived JWT (PyJWT, HS256, key kept under the data directory, mode 0600) and a
   refresh token that is rotated on use and stored hashed.
 - API keys look like ``pck_<id>_<secret>``; only SHA-256 of the secret is stored (a random
@@ -34,12 +37,30 @@ from paperchain_sdk.web import ROLE_RANKS, ROLES, Principal
 from ..documents import now
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
-MIN_PASSWORD = 10
 SCOPE = re.compile(r"^(\*|[a-z][a-z0-9_-]*(:read|:write)?)$")
 
 
 class AuthError(Exception):
     """Authentication failed: the API answers 401 with this message."""
+
+
+class LoginThrottled(Exception):
+    """Too many failed logins for this account or address: wait ``retry_after`` seconds."""
+
+    def __init__(self, message: str, reason: str, retry_after: float, until: float):
+        super().__init__(message)
+        self.reason, self.retry_after, self.until = reason, retry_after, until
+
+
+class SecondFactorRequired(Exception):
+    """The password was right; a second factor is needed (``setup``: one must be set up first)."""
+
+    def __init__(self, message: str, ticket: str, setup: bool, expires_in: int):
+        super().__init__(message)
+        self.ticket, self.setup, self.expires_in = ticket, setup, expires_in
+
+
+MFA_TICKET_SECONDS = 300
 
 
 @attrs.define
@@ -95,6 +116,9 @@ class Accounts:
         self.key_grants: dict[str, Grant] = {}  # X-API-Key value -> its grant
         self.bearer_grants: dict[str, Grant] = {}  # Authorization value -> its grant
         self.secret = self._signing_key()
+        from .security import Security
+
+        self.security = Security(kernel, self.hasher)
 
     def _signing_key(self) -> bytes:
         path = self.k.data_dir / "api" / "jwt.key"
@@ -117,19 +141,19 @@ class Accounts:
                 record = KeyRecord(*row[:5], tuple(json.loads(row[5] or "[]")), *row[6:])
                 record.tenant = self.users.get(record.owner, {}).get("tenant", "")
                 self.keys[record.id] = record
+        await self.security.load()
 
     # -- users ----------------------------------------------------------------------------------
 
-    def _check_password(self, password: str) -> None:
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD:
-            raise InputError(f"the password must have at least {MIN_PASSWORD} characters.", hint="choose a longer one")
+    def _check_password(self, password: str, name: str) -> None:
+        self.security.check_password(password, name)
 
     async def create_user(self, name: str, password: str, role: str = "viewer", tenant: str = "") -> dict:
         if not NAME.match(name or ""):
             raise InputError(f"{name!r} is not a valid user name.", hint="use 1-64 letters, digits, '_', '.', '@' or '-'")
         if role not in ROLES:
             raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
-        self._check_password(password)
+        self._check_password(password, name)
         if name in self.users:
             raise ConflictError(f"the user {name!r} exists.", hint="choose another name")
         user = {"name": name, "password_hash": self.hasher.hash(password), "role": role, "tenant": tenant or "",
@@ -148,7 +172,7 @@ class Accounts:
         if disabled is not None:
             user["disabled"] = bool(disabled)
         if password is not None:
-            self._check_password(password)
+            self._check_password(password, name)
             user["password_hash"] = self.hasher.hash(password)
         self.forget_grants()
         await self.k.journal.upsert("users", {**user, "disabled": int(user["disabled"]), "tenant": user["tenant"] or None})
@@ -174,20 +198,151 @@ class Accounts:
 
     # -- tokens ---------------------------------------------------------------------------------
 
-    async def login(self, name: str, password: str) -> dict:
+    async def login(self, name: str, password: str, request=None) -> dict:
+        """Tokens for a right password, after the throttle's checks; raises AuthError,
+        LoginThrottled or SecondFactorRequired. ``request`` gives the address and the audit log."""
         import argon2
 
+        keys = await self._throttle_keys(name, request)
         user = self.users.get(name)
         try:
             if user is None:
                 self.hasher.hash(password or "x")  # the same work either way: no user-name oracle by timing
                 raise AuthError("wrong user name or password")
             self.hasher.verify(user["password_hash"], password or "")
-        except argon2.exceptions.VerificationError:
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError, AuthError):
+            self._failed(keys, request)
             raise AuthError("wrong user name or password") from None
         if user["disabled"]:
             raise AuthError(f"the user {name!r} is disabled")
+        mfa = self.security.mfa
+        if mfa.enrolled(name):
+            raise SecondFactorRequired("the password is right; a second factor is needed: POST the code from your "
+                                       "authenticator app (or a recovery code) with this ticket to /api/v1/auth/mfa",
+                                       self._ticket(name, "verify"), False, MFA_TICKET_SECONDS)
+        if mfa.required(user):
+            raise SecondFactorRequired(f"the role {user['role']} must use a second factor and {name!r} has none yet: "
+                                       "POST this ticket to /api/v1/auth/mfa/setup, add the secret to an authenticator "
+                                       "app, then POST a code with the ticket to /api/v1/auth/mfa/confirm",
+                                       self._ticket(name, "setup"), True, MFA_TICKET_SECONDS)
+        self.security.throttle.succeeded(f"user:{name}")
         return await self._tokens(user)
+
+    async def second_factor(self, ticket: str, code: str, request=None) -> dict:
+        """Tokens for a login ticket and a right TOTP or recovery code."""
+        name = self.read_ticket(ticket, "verify")
+        keys = await self._throttle_keys(name, request)
+        used = await self.security.mfa.check(name, code, self.security.clock())
+        if used is None:
+            self._failed(keys, request)
+            raise AuthError("the code is wrong, expired or was used already; enter the current code from your "
+                            "authenticator app, or a recovery code")
+        self.security.throttle.succeeded(f"user:{name}")
+        tokens = await self._tokens(self.users[name])
+        if used == "recovery":
+            left = len(self.security.mfa.enrolments[name].recovery)
+            tokens["recovery_codes_left"] = left
+        return tokens
+
+    async def finish_setup(self, name: str, code: str, request=None, *, ticket: bool = False) -> dict:
+        """Confirm a second factor with its first code: recovery codes (and tokens, when the setup
+        was part of a login)."""
+        keys = await self._throttle_keys(name, request)
+        codes = await self.security.mfa.confirm(name, code, self.security.clock())
+        if codes is None:
+            self._failed(keys, request)
+            raise AuthError("the code is wrong or expired; enter the current code from your authenticator app "
+                            "(check that the device's clock is right)")
+        result = {"recovery_codes": codes}
+        if ticket:
+            self.security.throttle.succeeded(f"user:{name}")
+            result.update(await self._tokens(self.users[name]))
+        return result
+
+    async def check_own_password(self, name: str, password: str, request=None) -> None:
+        """Raise AuthError unless ``password`` is ``name``'s (counted like a failed login)."""
+        import argon2
+
+        keys = await self._throttle_keys(name, request)
+        try:
+            self.hasher.verify(self.users[name]["password_hash"], password or "")
+        except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
+            self._failed(keys, request)
+            raise AuthError("the current password is wrong") from None
+
+    async def check_own_code(self, name: str, code: str, request=None) -> str:
+        """Raise AuthError unless ``code`` is a valid second factor of ``name`` (counted like a
+        failed login); 'totp' or 'recovery' (a recovery code is used up)."""
+        keys = await self._throttle_keys(name, request)
+        used = await self.security.mfa.check(name, code, self.security.clock())
+        if used is None:
+            self._failed(keys, request)
+            raise AuthError("the code is wrong, expired or was used already")
+        return used
+
+    async def _throttle_keys(self, name: str, request) -> list[str]:
+        """The throttle counters of a login attempt; raises LoginThrottled while one must wait."""
+        security = self.security
+        address = request.remote if request is not None else None
+        keys = [f"user:{name}"]
+        if address and not security.addresses.exempt(address):
+            keys.append(f"ip:{address}")
+        now = security.clock()
+        for key in keys:
+            refusal = security.throttle.refusal(key, now)
+            if refusal is not None and await security.throttle.confirm(key):
+                when = datetime.fromtimestamp(refusal.until, timezone.utc).isoformat(timespec="seconds")
+                who = "this address" if key.startswith("ip:") else "this account"
+                wait = max(1, round(refusal.retry_after))
+                if refusal.reason == "locked":
+                    message = (f"too many failed logins for {who}: it is locked until {when} (in {wait} s); "
+                               "try again then, or ask an admin to unlock it")
+                else:
+                    message = f"too many failed logins for {who}: wait {wait} s (until {when}) before trying again"
+                raise LoginThrottled(message, refusal.reason, refusal.retry_after, refusal.until)
+        return keys
+
+    def _failed(self, keys: list[str], request) -> None:
+        security = self.security
+        now = security.clock()
+        for key in keys:
+            if not security.throttle.failed(key, now) or request is None:
+                continue
+            kind, _, name = key.partition(":")
+            if kind == "ip":
+                block = security.addresses.add(name, minutes=security.settings.block_minutes, by="automatic",
+                                               now=now, reason=f"{security.settings.ip_max_failures} failed logins "
+                                               f"within {security.settings.window_minutes:g} minutes")
+                security.audit_later(request, "security.address_blocked", f"address:{block.network}",
+                                     {"reason": block.reason, "expires": block.view(now)["expires"]})
+            else:
+                security.audit_later(request, "security.account_locked", f"user:{name}",
+                                     {"failures": security.settings.max_failures,
+                                      "minutes": security.settings.lockout_minutes})
+
+    def _ticket(self, name: str, purpose: str) -> str:
+        import jwt
+
+        issued = int(time.time())
+        return jwt.encode({"sub": name, "typ": "mfa", "purpose": purpose, "iat": issued,
+                           "exp": issued + MFA_TICKET_SECONDS}, self.secret, algorithm="HS256")
+
+    def read_ticket(self, ticket: str, purpose: str) -> str:
+        """The user name of a valid MFA ticket for ``purpose`` ('verify' or 'setup')."""
+        import jwt
+
+        try:
+            claims = jwt.decode(ticket or "", self.secret, algorithms=["HS256"], options={"require": ["exp", "sub"]})
+        except jwt.ExpiredSignatureError:
+            raise AuthError("the MFA ticket has expired; log in again") from None
+        except jwt.InvalidTokenError:
+            raise AuthError("the MFA ticket is not valid; log in again to get one") from None
+        user = self.users.get(claims["sub"])
+        if claims.get("typ") != "mfa" or claims.get("purpose") != purpose:
+            raise AuthError(f"this is not an MFA ticket for {'setting up a second factor' if purpose == 'setup' else 'a login'}")
+        if user is None or user["disabled"]:
+            raise AuthError("the MFA ticket's user is gone or disabled")
+        return user["name"]
 
     async def _tokens(self, user: dict) -> dict:
         import jwt
@@ -214,6 +369,8 @@ class Accounts:
         user = self.users.get(row[0])
         if user is None or user["disabled"]:
             raise AuthError("the user of this refresh token is gone or disabled")
+        if self.security.mfa.required(user) and not self.security.mfa.enrolled(user["name"]):
+            raise AuthError(f"the role {user['role']} now needs a second factor; log in again to set one up")
         return await self._tokens(user)
 
     async def logout(self, token: str) -> None:
@@ -288,7 +445,11 @@ class Accounts:
         grant = grants.get(credential)
         if grant is not None and grant.until > clock:
             return grant
-        who, expires = self._verify(header, api_key)
+        try:
+            who, expires = self._verify(header, api_key)
+        except AuthError:
+            self.security.unauthorized()  # counted against the address; enough of them block it
+            raise
         until = clock + GRANT_SECONDS if expires is None else min(clock + GRANT_SECONDS, clock + expires - time.time())
         grant = Grant(principal=who, bucket=(who.kind, who.name), rank=ROLE_RANKS[who.role], every_area="*" in who.scopes,
                       until=until)

@@ -99,6 +99,7 @@ def guard(handler, method: str, template: str, state):
             if allow and request.method == "OPTIONS":
                 response = web.Response(status=204)
             else:
+                state.accounts.security.check_address(request)  # deny/allow lists and blocks: 403
                 wait = ip_take(request.remote or "-", started)
                 if wait:
                     raise _limited("too many requests from this address", wait)

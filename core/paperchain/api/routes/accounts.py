@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from aiohttp import web
 
 from paperchain_sdk import ConflictError
 from paperchain_sdk.web import endpoint, read_json
 
-from ..accounts import AuthError
+from ..accounts import AuthError, LoginThrottled, SecondFactorRequired
 from ..errors import ApiError
 from ..guard import AUDIT_ACTOR
 from ..schemas import AuditOut, AuditQuery, KeyCreated, KeyIn, KeyOut, Login, Me, Refresh, Tokens, UserIn, UserOut, UserPatch
@@ -22,10 +24,25 @@ routes = web.RouteTableDef()
 async def login(request):
     body = await read_json(request, Login)
     request[AUDIT_ACTOR] = body.username
+    return await login_reply(request, state(request).accounts.login(body.username, body.password, request))
+
+
+async def login_reply(request, attempt) -> web.Response:
+    """Tokens, or the answer that says why not: 401 (wrong, or a second factor is needed with its
+    ticket) or 429 (throttled: Retry-After says when to try again)."""
     try:
-        return reply(await state(request).accounts.login(body.username, body.password))
+        return reply(await attempt)
     except AuthError as exc:
         raise ApiError(401, "unauthorized", str(exc)) from None
+    except SecondFactorRequired as exc:
+        code = "mfa_setup_required" if exc.setup else "mfa_required"
+        raise ApiError(401, code, str(exc), {"mfa_ticket": exc.ticket, "expires_in": exc.expires_in,
+                                             "methods": ["totp"] if exc.setup else ["totp", "recovery_code"]}) from None
+    except LoginThrottled as exc:
+        wait = max(1, round(exc.retry_after))
+        when = datetime.fromtimestamp(exc.until, timezone.utc).isoformat(timespec="seconds")
+        raise ApiError(429, "login_locked" if exc.reason == "locked" else "login_delayed", str(exc),
+                       {"retry_after": wait, "retry_at": when}, headers={"Retry-After": str(wait)}) from None
 
 
 @routes.post("/api/v1/auth/refresh")
@@ -133,3 +150,7 @@ async def audit_log(request):
     rows = await state(request).audit.query(actor=q.actor, action=q.action, outcome=q.outcome, since=q.since,
                                             after=q.after, limit=q.limit)
     return reply({"items": rows, "next": str(rows[-1]["id"]) if len(rows) == q.limit else None})
+
+
+# Login throttling, address blocks and second factors add their routes to this table.
+from . import account_security  # noqa: E402,F401

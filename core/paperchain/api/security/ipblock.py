@@ -1,0 +1,216 @@
+"""Which client addresses may reach the API: allow and deny lists, and temporary blocks.
+
+- ``[security] deny`` (CIDR networks, IPv4 or IPv6) is always refused; a non-empty ``allow``
+  refuses every address outside it. Both come from plugins.toml and change with it.
+- Blocks are made by admins (API or CLI, for a time or until lifted) or automatically, for
+  ``block_minutes``, when an address crosses ``ip_max_failures`` failed logins or
+  ``ip_max_unauthorized`` refused credentials (401s) within ``window_minutes``. They live in
+  the ``ip_blocks`` table; a running server re-reads it every few seconds, so a block lifted
+  from the command line takes effect without a restart.
+- ``exempt`` addresses (loopback by default) are never blocked, by hand or automatically: the
+  local admin always keeps a way in. The allow and deny lists still apply to them.
+
+Every request is checked, so the verdict for an address is remembered until the lists or
+blocks change (or its block runs out): one dictionary look-up per request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+from datetime import datetime, timezone
+
+import attrs
+
+from paperchain_sdk import InputError
+
+RELOAD_SECONDS = 5.0
+_MAX_REMEMBERED = 50_000
+
+
+@attrs.define
+class Block:
+    network: str
+    reason: str
+    created: str
+    created_by: str
+    expires: float | None  # epoch seconds; None: until lifted
+
+    def view(self, now: float) -> dict:
+        return {"network": self.network, "reason": self.reason, "created": self.created,
+                "created_by": self.created_by, "expires": _iso(self.expires) if self.expires else None,
+                "automatic": self.created_by == "automatic",
+                "seconds_left": round(self.expires - now, 3) if self.expires else None}
+
+
+def parse_network(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
+    """A CIDR network (or one address) from user input; InputError when it is neither."""
+    try:
+        return ipaddress.ip_network(str(text).strip(), strict=False)
+    except ValueError:
+        raise InputError(f"{text!r} is not an address or CIDR network.",
+                         hint="write e.g. '192.0.2.7', '198.51.100.0/24' or '2001:db8::/32'") from None
+
+
+def _address(text: str | None):
+    try:
+        address = ipaddress.ip_address(text or "")
+    except ValueError:
+        return None  # not an IP peer (e.g. a Unix socket): the lists cannot name it
+    if address.version == 6 and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+
+
+class AddressGuard:
+    def __init__(self, kernel, settings):
+        self.k = kernel
+        self.blocks: dict[str, Block] = {}
+        self._verdicts: dict[str, tuple[str | None, float]] = {}  # address -> (refusal, valid until)
+        self._unauthorized: dict[str, list[float]] = {}  # address -> [window start, count]
+        self._reload_at = 0.0
+        self._changes = 0
+        self._task: asyncio.Task | None = None
+        self.configure(settings)
+
+    def configure(self, settings) -> None:
+        self.settings = settings
+        self.allow = [ipaddress.ip_network(n, strict=False) for n in settings.allow]
+        self.deny = [ipaddress.ip_network(n, strict=False) for n in settings.deny]
+        self.exempt_networks = [ipaddress.ip_network(n, strict=False) for n in settings.exempt]
+        self._changed()
+
+    async def load(self, now: float) -> None:
+        self._reload_at = now + RELOAD_SECONDS
+        await self.k.journal.execute("DELETE FROM ip_blocks WHERE expires IS NOT NULL AND expires <= ?", (now,))
+        async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks") as cursor:
+            self.blocks = {row[0]: Block(*row) for row in await cursor.fetchall()}
+        self._changed()
+
+    def exempt(self, address: str | None) -> bool:
+        parsed = _address(address)
+        return parsed is None or any(parsed in n for n in self.exempt_networks)
+
+    # -- the check made on every request --------------------------------------------------------
+
+    def refusal(self, address: str | None, now: float) -> str | None:
+        """Why requests from ``address`` are refused now, or None."""
+        if now >= self._reload_at:
+            self._reload_soon(now)
+        verdict = self._verdicts.get(address)
+        if verdict is None or verdict[1] <= now:
+            verdict = self._verdict(address, now)
+            if len(self._verdicts) >= _MAX_REMEMBERED:
+                self._verdicts.clear()
+            self._verdicts[address] = verdict
+        return verdict[0]
+
+    def _verdict(self, address: str | None, now: float) -> tuple[str | None, float]:
+        parsed = _address(address)
+        forever = float("inf")
+        if parsed is None:
+            return None, forever
+        if any(parsed in n for n in self.deny):
+            return f"the address {address} is on the deny list ([security] deny)", forever
+        if self.allow and not any(parsed in n for n in self.allow):
+            return f"the address {address} is not on the allow list ([security] allow)", forever
+        if any(parsed in n for n in self.exempt_networks):
+            return None, forever
+        for block in self.blocks.values():
+            if (block.expires is None or block.expires > now) and parsed in ipaddress.ip_network(block.network):
+                if block.expires is None:
+                    return f"the address {address} is blocked ({block.reason}) until an admin lifts the block", forever
+                return (f"the address {address} is blocked ({block.reason}) until {_iso(block.expires)}",
+                        block.expires)
+        return None, forever
+
+    def block_of(self, address: str | None, now: float) -> Block | None:
+        parsed = _address(address)
+        for block in self.blocks.values():
+            if parsed is not None and (block.expires is None or block.expires > now) \
+                    and parsed in ipaddress.ip_network(block.network):
+                return block
+        return None
+
+    # -- automatic blocks -----------------------------------------------------------------------
+
+    def unauthorized(self, address: str | None, now: float) -> Block | None:
+        """Count a refused credential from ``address``; the block made when it crosses the limit."""
+        if self.exempt(address):
+            return None
+        counter = self._unauthorized.get(address)
+        if counter is None or now - counter[0] > self.settings.window_minutes * 60:
+            if len(self._unauthorized) >= _MAX_REMEMBERED:
+                self._unauthorized.clear()
+            counter = self._unauthorized[address] = [now, 0]
+        counter[1] += 1
+        if counter[1] < self.settings.ip_max_unauthorized:
+            return None
+        del self._unauthorized[address]
+        return self.add(address, minutes=self.settings.block_minutes, by="automatic", now=now,
+                        reason=f"{self.settings.ip_max_unauthorized} refused credentials within "
+                               f"{self.settings.window_minutes:g} minutes")
+
+    # -- changes --------------------------------------------------------------------------------
+
+    def add(self, network: str, *, minutes: float | None, reason: str, by: str, now: float) -> Block:
+        """Block ``network`` (an address or CIDR) for ``minutes`` (None: until lifted)."""
+        parsed = parse_network(network)
+        if minutes is not None and not 0 < minutes <= 525_600:
+            raise InputError("minutes must be between 1 and 525600 (a year).",
+                             hint="leave it out to block until an admin lifts the block")
+        exempt = [str(n) for n in self.exempt_networks if n.version == parsed.version and n.overlaps(parsed)]
+        if exempt:
+            raise InputError(f"{parsed} covers exempt addresses {exempt}, which are never blocked.",
+                             hint="block a narrower network, or change [security] exempt in plugins.toml")
+        block = Block(network=str(parsed), reason=reason or "blocked by an admin",
+                      created=_iso(now), created_by=by, expires=now + minutes * 60 if minutes else None)
+        self.blocks[block.network] = block
+        self.k.journal.upsert("ip_blocks", attrs.asdict(block))
+        self._changed()
+        return block
+
+    async def remove(self, network: str) -> Block | None:
+        """Lift the block on ``network``; the block that was lifted, or None."""
+        key = str(parse_network(network))
+        block = self.blocks.pop(key, None)
+        await self.k.journal.flush()
+        async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks "
+                                     "WHERE network = ?", (key,)) as cursor:
+            row = await cursor.fetchone()
+        await self.k.journal.execute("DELETE FROM ip_blocks WHERE network = ?", (key,))
+        self._changed()
+        return block or (Block(*row) if row else None)
+
+    def listing(self, now: float) -> list[dict]:
+        live = [b for b in self.blocks.values() if b.expires is None or b.expires > now]
+        return [b.view(now) for b in sorted(live, key=lambda b: b.created)]
+
+    def _changed(self) -> None:
+        self._changes += 1
+        self._verdicts.clear()
+
+    def _reload_soon(self, now: float) -> None:
+        """Re-read the blocks in the background (the command line may have changed them)."""
+        self._reload_at = now + RELOAD_SECONDS
+        if self._task is None or self._task.done():
+            try:
+                self._task = asyncio.get_running_loop().create_task(self._reload(now))
+            except RuntimeError:  # no running loop: nothing to re-read with
+                pass
+
+    async def _reload(self, now: float) -> None:
+        changes = self._changes
+        try:
+            await self.k.journal.flush()
+            async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks") as c:
+                blocks = {row[0]: Block(*row) for row in await c.fetchall()}
+        except Exception:  # noqa: BLE001 - a closed store at shutdown: keep what we have
+            return
+        if changes == self._changes and blocks != self.blocks:  # else a change made here meanwhile: next time
+            self.blocks = blocks
+            self._changed()
