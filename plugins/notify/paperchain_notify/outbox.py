@@ -106,6 +106,9 @@ class Outbox:
         for task in in_flight:
             task.cancel()
         await asyncio.gather(*in_flight, return_exceptions=True)
+        landed, self._landed_results = self._landed_results, []
+        if landed:  # outcomes cancelled while waiting for their commit: record them, not send them again
+            await self.call(self._record, landed)
         for channel in {id(c): c for c in self.channels.values()}.values():
             await channel.close()
 

@@ -6,12 +6,15 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import sqlite3
 import sys
 from collections import Counter
+from contextlib import closing
 from pathlib import Path
 
 import pytest
-from notify_support import Receiver, wait_until
+from notify_support import Receiver, config, wait_until
+from paperchain_sdk import Message
 
 WORKER = str(Path(__file__).with_name("outbox_worker.py"))
 FAST = 20
@@ -63,3 +66,23 @@ async def test_sigkill_after_posts_does_not_send_them_again(tmp_path):
     # went again after the restart, with the same Idempotency-Key, so the receiver can drop it.
     assert {key: n for key, n in times.items() if n != 1} == {f"crash:{receiver.url}/slow": 2}
     assert recorded == FAST
+
+
+def test_a_stop_records_outcomes_still_waiting_for_their_commit(kernel):
+    harness = kernel(config())
+
+    async def scenario():
+        async with Receiver() as receiver:
+            hook = harness.kernel.component("notify.webhook")
+            outbox = hook.outbox
+            await outbox._record_lock.acquire()  # as if a commit of other outcomes were under way
+            delivery = await hook.send(Message(to=(receiver.url,), subject="s", body="b", idempotency_key="stop"))
+            await wait_until(lambda: outbox._landed_results)  # answered, waiting to be recorded
+            assert len(receiver.requests) == 1
+            return delivery.message_id
+
+    message_id = harness.call(scenario())
+    db_path = harness.kernel.db_path
+    harness.close()
+    with closing(sqlite3.connect(db_path)) as db:
+        assert db.execute("SELECT status FROM notify_outbox WHERE id = ?", (message_id,)).fetchone() == ("sent",)
