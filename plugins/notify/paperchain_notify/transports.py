@@ -4,7 +4,6 @@ or another PaperchainError (give up) and returns a short detail on success."""
 from __future__ import annotations
 
 import hashlib
-import hmac
 import json
 import os
 import time
@@ -12,6 +11,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from paperchain_sdk import ConfigError, InputError, TransientError
+from paperchain_sdk.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 from .ssrf import GuardedResolver, Refused, check_url
 
@@ -67,10 +67,6 @@ async def send_email(item: Item, settings, blobs) -> str:
 # -- HTTP channels -----------------------------------------------------------------------------------
 
 
-def sign(secret: bytes, timestamp: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
-
-
 def payload(channel: str, item: Item) -> dict:
     """The JSON body each service expects from an incoming webhook."""
     subject, body = item.subject, item.body
@@ -118,8 +114,8 @@ class HttpSender:
         secret = getattr(settings, "secret", "") or (os.environ.get(settings.secret_env, "") if settings.secret_env else "")
         if secret:
             stamp = str(int(time.time()))
-            headers["X-Paperchain-Timestamp"] = stamp
-            headers["X-Paperchain-Signature"] = sign(secret.encode(), stamp, body)
+            headers[TIMESTAMP_HEADER] = stamp
+            headers[SIGNATURE_HEADER] = sign(secret, stamp, body)
         try:
             async with self._session(settings.allow_hosts).post(
                 url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=settings.timeout),

@@ -7,9 +7,10 @@ import time
 
 from aiohttp import web
 from paperchain_sdk import RunRequest
+from paperchain_sdk.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from paperchain_sdk.web import endpoint
 
-from .webhook import ACTIVE, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from .webhook import ACTIVE
 
 
 def _error(status: int, code: str, message: str) -> web.Response:

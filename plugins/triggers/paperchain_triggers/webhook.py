@@ -8,26 +8,16 @@ window (a replay; remembered in the database) is refused.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 
 from paperchain_sdk import ConfigError
+from paperchain_sdk.signatures import check_signature
 
 from .base import HostedTrigger, parse_duration
 from .state import store_for
 
-SIGNATURE_HEADER = "X-Paperchain-Signature"
-TIMESTAMP_HEADER = "X-Paperchain-Timestamp"
-
 # (database, workflow) -> the started trigger serving it; the route looks the workflow up here.
 ACTIVE: dict[tuple[str, str], WebhookTrigger] = {}
-
-
-def sign(secret: str | bytes, timestamp: str | int, body: bytes) -> str:
-    """The signature header value a sender puts on a request."""
-    key = secret.encode() if isinstance(secret, str) else secret
-    return "sha256=" + hmac.new(key, f"{timestamp}.".encode() + body, hashlib.sha256).hexdigest()
 
 
 class WebhookTrigger(HostedTrigger):
@@ -53,13 +43,4 @@ class WebhookTrigger(HostedTrigger):
 
     def verify(self, timestamp: str, signature: str, body: bytes, now: float) -> str | None:
         """None if the request is authentic and fresh, else why not."""
-        try:
-            sent = float(timestamp)
-        except (TypeError, ValueError):
-            return f"missing or malformed {TIMESTAMP_HEADER} header (Unix seconds expected)"
-        if abs(now - sent) > self.max_age:
-            return f"the request timestamp is outside the {int(self.max_age)}s window (old or clock skew)"
-        expected = sign(self.secret, timestamp, body)
-        if not signature or not hmac.compare_digest(expected, signature):
-            return f"the {SIGNATURE_HEADER} header does not match the body (HMAC-SHA256 of '<timestamp>.<body>')"
-        return None
+        return check_signature(self.secret, timestamp, signature, body, now=now, max_age=self.max_age)

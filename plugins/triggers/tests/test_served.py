@@ -4,7 +4,7 @@ import json
 import time
 
 import paperchain_triggers
-from paperchain_triggers.webhook import sign
+from paperchain_sdk.signatures import sign
 
 SECRET = "s3cret-for-the-test"
 FLOW = {"name": "hooked", "on": {"webhook": {"secret": SECRET}}, "steps": [{"id": "t", "uses": "test.wait"}]}

@@ -9,7 +9,7 @@ import aiohttp
 import paperchain_triggers
 from aiohttp import web
 from paperchain.trigger_host import TriggerHost
-from paperchain_triggers.webhook import sign
+from paperchain_sdk.signatures import sign
 from triggers_support import Recorder, settle, workflow
 
 SECRET = "s3cr3t-for-tests"
