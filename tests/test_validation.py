@@ -105,3 +105,24 @@ def test_environment_overrides_the_file(tmp_path):
     assert config.data_dir == tmp_path / "data"
     with pytest.raises(ConfigError, match="PAPERCHAIN_WORKERS='two' is not a whole number"):
         load_config(tmp_path / "plugins.toml", env={"PAPERCHAIN_WORKERS": "two"})
+
+
+@pytest.mark.parametrize("table, expected", [
+    ('cron = "bogus cron"', "'bogus cron' is not a cron expression"),
+    ('cronn = "* * * * *"', "unknown key(s) cronn"),
+    ('missed = "twice"', "missed"),
+])
+def test_trigger_settings_are_validated_like_step_settings(kernel, table, expected):
+    message = error_of(kernel, f'name = "w"\n[on.schedule]\n{table}\n' + STEP.format(id="a", uses="document.text"))
+    assert "table [on.schedule]" in message and expected in message
+
+
+def test_a_good_trigger_table_is_accepted(kernel):
+    workflow = kernel.load_workflow('name = "w"\n[on.schedule]\ncron = "0 7 * * mon-fri"\n' +
+                                    STEP.format(id="a", uses="document.text"))
+    assert workflow.on == {"schedule": {"cron": "0 7 * * mon-fri"}}
+
+
+def test_a_trigger_entry_that_is_not_a_table(kernel):
+    message = error_of(kernel, 'name = "w"\n[on]\nschedule = "daily"\n' + STEP.format(id="a", uses="document.text"))
+    assert "table [on.schedule] must be a table of the trigger's settings" in message

@@ -151,6 +151,8 @@ def build_workflow(data: dict, *, origin: str, registry=None, triggers: set[str]
                     hint=f"installed triggers: {', '.join(sorted(triggers))}",
                 )
     if registry is not None:
+        for trigger, table in on.items():
+            _check_trigger(trigger, table, registry, where)
         for step in steps:
             _check_component(step, registry, where, batch=False)
         for step in batch_steps:
@@ -243,6 +245,19 @@ def _check_graph(steps: tuple[Step, ...], where: str, key: str) -> None:
     except graphlib.CycleError as exc:
         cycle = " -> ".join(exc.args[1])
         raise ConfigError(f"{where}: the steps depend on each other in a cycle: {cycle}.", hint="remove one of these needs") from None
+
+
+def _check_trigger(trigger: str, table: Any, registry, where: str) -> None:
+    """An ``[on.<trigger>]`` table is checked against the trigger's settings, as a step's ``with`` is."""
+    label = f"{where}, table [on.{trigger}]"
+    if table is None:
+        table = {}
+    if not isinstance(table, dict):
+        raise ConfigError(f"{label} must be a table of the trigger's settings, not {type(table).__name__}.",
+                          hint=f"e.g. [on.{trigger}] followed by key = value lines, or {{}} for none")
+    if trigger not in registry or registry.get(trigger).kind != "trigger":
+        return  # `manual`, or a trigger the installed-triggers check above already judged
+    registry.settings_for(registry.get(trigger), table, where=label)
 
 
 def _check_component(step: Step, registry, where: str, *, batch: bool) -> None:

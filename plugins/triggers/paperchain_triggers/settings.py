@@ -25,9 +25,19 @@ class FolderSettings:
     inputs: dict[str, Any] = attrs.Factory(dict)
 
 
+def _valid_cron(instance, attribute, value: str) -> None:
+    """Checked when the workflow is validated, not only when the trigger starts."""
+    if value:
+        from croniter import croniter  # only when a schedule is configured
+
+        if not croniter.is_valid(value):
+            raise ValueError(f"cron: {value!r} is not a cron expression; write five fields, minute hour "
+                             'day month weekday, e.g. "*/5 * * * *" or "0 7 * * mon-fri"')
+
+
 @attrs.define(kw_only=True)
 class ScheduleSettings:
-    cron: str = ""  # e.g. "0 7 * * mon-fri"
+    cron: str = attrs.field(default="", validator=_valid_cron)  # e.g. "0 7 * * mon-fri"
     interval: Any = None  # or a fixed interval, e.g. "15m"
     timezone: str = "UTC"
     missed: str = attrs.field(default="once", validator=attrs.validators.in_(("once", "skip")))

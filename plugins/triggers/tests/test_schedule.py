@@ -118,8 +118,8 @@ def test_bad_settings_are_clear_errors(kernel, settings, message):
     harness = kernel()
 
     async def scenario():
-        trigger = _trigger(harness.kernel, FakeClock(dt.datetime(2026, 1, 1, tzinfo=UTC)), **settings)
-        with pytest.raises(ConfigError, match=message):
+        with pytest.raises(ConfigError, match=message):  # a bad cron is refused as the settings are read
+            trigger = _trigger(harness.kernel, FakeClock(dt.datetime(2026, 1, 1, tzinfo=UTC)), **settings)
             await trigger.start(Emits())
 
     harness.call(scenario())
