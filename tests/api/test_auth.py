@@ -162,3 +162,21 @@ async def test_a_remembered_token_still_expires(api):
     assert (await api.request("GET", "/api/v1/documents", token=soon)).status == 200
     grant = accounts.bearer_grants[f"Bearer {soon}"]
     assert grant.until <= time.monotonic() + 2  # remembered no longer than the token lives
+
+
+async def test_twelve_wrong_passwords_then_the_right_one_is_refused(api):
+    await api.state.accounts.create_user("mallory-target", "correct horse battery", "editor")
+    clock = [1_000_000.0]
+    api.state.accounts.security.clock = lambda: clock[0]
+    statuses = []
+    for _ in range(12):
+        wrong = await api.request("POST", "/api/v1/auth/login", token=None,
+                                  json={"username": "mallory-target", "password": "wrong password 123"})
+        statuses.append(wrong.status)
+        clock[0] += 61  # past any delay, well within the 15-minute window
+    assert statuses[:10] == [401] * 10 and statuses[10:] == [429, 429]  # the 10th failure locked the account
+    right = await api.request("POST", "/api/v1/auth/login", token=None,
+                              json={"username": "mallory-target", "password": "correct horse battery"})
+    assert right.status == 429 and right.json["error"]["code"] == "login_locked"
+    assert "access_token" not in (right.json or {})
+    assert "locked until" in right.json["error"]["message"] and int(right.headers["Retry-After"]) > 0

@@ -118,7 +118,7 @@ class Accounts:
         self.secret = self._signing_key()
         from .security import Security
 
-        self.security = Security(kernel, self.hasher)
+        self.security = Security(kernel)
 
     def _signing_key(self) -> bytes:
         path = self.k.data_dir / "api" / "jwt.key"

@@ -25,8 +25,16 @@ log = logging.getLogger("paperchain.security")
 _REQUEST: contextvars.ContextVar = contextvars.ContextVar("paperchain.security.request", default=None)
 
 
+def recovery_hasher():
+    """argon2id at OWASP's minimum (19 MiB, 2 passes, ~25 ms): recovery codes are random (60 bits),
+    so their hash need not stretch a weak secret, only keep a copied database from using them."""
+    import argon2
+
+    return argon2.PasswordHasher(time_cost=2, memory_cost=19456, parallelism=1)
+
+
 class Security:
-    def __init__(self, kernel, hasher):
+    def __init__(self, kernel):
         from ...config import SecuritySettings
 
         self.k = kernel
@@ -34,7 +42,7 @@ class Security:
         self.clock = time.time  # epoch seconds; tests replace it to move time on
         self.throttle = LoginThrottle(kernel, settings)
         self.addresses = AddressGuard(kernel, settings)
-        self.mfa = SecondFactors(kernel, settings, hasher)
+        self.mfa = SecondFactors(kernel, settings, recovery_hasher())
         self.settings = settings
         self._tasks: set[asyncio.Task] = set()
 

@@ -4,9 +4,9 @@ Length is what counts: at least ``password_min_length`` characters (12 by defaul
 ``password_max_length`` (256: any passphrase fits, and hashing cost stays bounded). No
 composition rules (no "one digit, one capital"). A password is refused when it is a common or
 breached one (``data/common-passwords.txt.gz``, origin and licences in ``data/NOTICE``), is one
-with digits or symbols only added around it ("Password123!"), repeats one short piece
-("abcabcabcabc"), is a run of consecutive characters ("123456789012"), or is the user's name
-(give or take a few characters).
+with digits or symbols only added around it ("Password123!"), repeats a piece shorter than the
+minimum ("abcabcabcabc"), is a run of consecutive characters ("123456789012"), or is the user's
+name give or take a few characters ("Alice2024!!!").
 """
 
 from __future__ import annotations
@@ -42,12 +42,12 @@ def password_problem(password: object, *, username: str = "", min_length: int = 
     if username and username.lower() in lowered and len(_EDGES.sub("", lowered.replace(username.lower(), ""))) < 4:
         return "the password must not be the user name (or the name with a few characters added).", \
             "choose something else"
-    if _repeats(lowered):
+    if _repeats(lowered, min_length):
         return ("the password repeats a short piece or is a run of consecutive characters.",
                 "choose one that is not a pattern, e.g. a few unrelated words")
     known = common_passwords()
     stripped = _EDGES.sub("", lowered)
-    if lowered in known or (len(stripped) >= 4 and (stripped in known or _repeats(stripped))):
+    if lowered in known or (len(stripped) >= 4 and (stripped in known or _repeats(stripped, min_length))):
         return ("the password is too common: it appears in lists of breached passwords (or is one with "
                 "digits or symbols added).", "choose another one that is not a known or guessable password")
     return None
@@ -60,9 +60,10 @@ def check_password(password: object, **policy) -> None:
         raise InputError(problem[0], hint=problem[1])
 
 
-def _repeats(text: str) -> bool:
-    """A short piece repeated ("abab…", "aaaa…"), or a run of consecutive characters ("1234…", "zyx…")."""
-    for size in range(1, len(text) // 2 + 1):
+def _repeats(text: str, min_length: int) -> bool:
+    """A piece too short to be a password repeated ("abab…", "aaaa…"), or a run of consecutive
+    characters ("1234…", "zyx…")."""
+    for size in range(1, min(len(text) // 2, min_length - 1) + 1):
         if len(text) % size == 0 and text[:size] * (len(text) // size) == text:
             return True
     steps = {ord(b) - ord(a) for a, b in zip(text, text[1:])}

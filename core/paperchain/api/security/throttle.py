@@ -1,7 +1,7 @@
 """Login throttling: an exponential delay after failed logins, then a temporary lockout.
 
 Failures are counted per account name ("user:<name>") and per client address ("ip:<address>")
-over a window (``window_minutes``). Past ``delay_after`` failures the next attempt must wait
+over a window (``window_minutes``). From ``delay_after`` failures on, the next attempt must wait
 ``delay_seconds``, doubling with each further failure up to ``max_delay_seconds``; at
 ``max_failures`` the account is locked for ``lockout_minutes`` (an address is blocked instead,
 see ``ipblock``). A refused attempt checks no password and counts no failure, so a locked
@@ -67,11 +67,11 @@ class LoginThrottle:
             return Refusal("locked", counter.locked_until - now, counter.locked_until)
         if now - counter.window_start > self.settings.window_minutes * 60:
             return None
-        free, _ = self._limits(key)
-        if counter.failures <= free:
+        free = max(self._limits(key)[0], 1)
+        if counter.failures < free:
             return None
         s = self.settings
-        delay = min(s.delay_seconds * 2 ** (counter.failures - free - 1), s.max_delay_seconds)
+        delay = min(s.delay_seconds * 2 ** (counter.failures - free), s.max_delay_seconds)
         until = counter.last_failure + delay
         return Refusal("delay", until - now, until) if until > now else None
 

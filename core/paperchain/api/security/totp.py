@@ -4,8 +4,8 @@
   counts only once confirmed with a first code, which also gives the user 10 recovery codes.
 - A code is accepted for the current 30-second step or one step either side (clock drift), and
   only for a step later than the last one accepted: a code seen once is never taken again.
-- Recovery codes are shown once; only an argon2 hash of each is kept, with a short plain prefix
-  so that checking one costs one hash rather than ten. Each works once.
+- Recovery codes are shown once; only an argon2id hash of each is kept (``recovery_hasher``), with
+  a short plain prefix so that checking one costs one hash rather than ten. Each works once.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ class SecondFactors:
         """Replace a user's recovery codes with 10 new ones (returned once, kept hashed)."""
         enrolment = self.enrolments[name]
         codes = ["".join(secrets.choice(_ALPHABET) for _ in range(12)) for _ in range(RECOVERY_CODES)]
-        hashes = await asyncio.to_thread(lambda: [self.hasher.hash(code) for code in codes])  # ~50 ms each
+        hashes = await asyncio.to_thread(lambda: [self.hasher.hash(code) for code in codes])
         enrolment.recovery = [[code[:_PREFIX], digest] for code, digest in zip(codes, hashes)]
         await self._save(name, enrolment)
         return [f"{c[:4]}-{c[4:8]}-{c[8:]}" for c in codes]
