@@ -129,6 +129,8 @@ class Engine:
         self._env = {k: os.environ[k] for k in cfg.expose_env if k in os.environ}
         self._env.update({k: v for k, v in os.environ.items() if k.startswith("PAPERCHAIN_VAR_")})
         self._work_base = str(kernel.work_dir(""))
+        data_dir = Path(kernel.data_dir)
+        self._data_prefixes = tuple({str(data_dir.absolute()) + os.sep, str(data_dir.resolve()) + os.sep})
         self._batch_keys: dict[str, str] = {}
         self._run_tasks: dict[str, asyncio.Task] = {}  # runs waiting or running in this process
         self._cancelled: set[str] = set()  # runs a user cancelled (not a shutdown)
@@ -749,6 +751,7 @@ class Engine:
                 outputs = result
             else:
                 raise TypeError(f"{step.uses} returned {type(result).__name__}; an action returns a dict or a Result")
+        outputs = self._hide_server_paths(outputs)
         try:
             encoded = json.dumps(outputs)
         except (TypeError, ValueError) as exc:
@@ -777,7 +780,22 @@ class Engine:
             "run_id": run.id, "step_id": step.id, "name": artifact.name, "sha256": digest,
             "media_type": artifact.media_type, "size": size, "document_id": run.document_id, "created": now(),
         })
-        return {"name": artifact.name, "media_type": artifact.media_type, "sha256": digest, "size": size, "path": str(path)}
+        # By name and digest, never the blob's path on the server (outputs are shown through the API).
+        return {"name": artifact.name, "media_type": artifact.media_type, "sha256": digest, "size": size,
+                "download": f"/api/v1/runs/{run.id}/artifacts/{step.id}/{artifact.name}"}
+
+    def _hide_server_paths(self, value):
+        """Outputs are shown to API users: a path inside the data directory becomes relative to it."""
+        if isinstance(value, str):
+            for prefix in self._data_prefixes:
+                if value.startswith(prefix):
+                    return value[len(prefix):]
+            return value
+        if isinstance(value, dict):
+            return {k: self._hide_server_paths(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [self._hide_server_paths(v) for v in value]
+        return value
 
     # -- persistence helpers --------------------------------------------------------------------------
 
