@@ -253,8 +253,13 @@ def _limited_filters() -> dict:
         check_width("slice", slices)
         return jinja_filters.sync_do_slice(value, slices, fill_with)
 
+    @pass_eval_context
+    def tojson(eval_ctx, value, indent=None):
+        check_width("tojson", indent)
+        return jinja_filters.do_tojson(eval_ctx, value, indent)
+
     return {"center": center, "indent": indent, "replace": replace, "join": join, "format": format_filter,
-            "batch": batch, "slice": slice_filter}
+            "batch": batch, "slice": slice_filter, "tojson": tojson}
 
 
 class ExpressionSandbox(ImmutableSandboxedEnvironment):
