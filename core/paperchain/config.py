@@ -76,6 +76,8 @@ class ApiSettings:
     refresh_days: int = 30
     heartbeat: float = 15.0  # seconds between WebSocket/SSE heartbeats
     subscriber_queue: int = 1000  # events held for a slow live client before it is dropped
+    body_timeout: float = 30.0  # seconds a request body may go without a byte before a 408
+    refused_interval: float = 60.0  # seconds per audit entry counting refused requests of one caller and route
 
 
 def _networks(instance, attribute, value) -> None:

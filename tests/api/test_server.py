@@ -69,7 +69,7 @@ def _free_port() -> int:
 def test_paperchain_serve_and_users_create(tmp_path):
     (tmp_path / "plugins.toml").write_text('[paperchain]\ndata_dir = "data"\n')
     short = run_cli("users", "create", "alice", "--role", "admin", cwd=tmp_path, env={"PAPERCHAIN_NEW_PASSWORD": "short"})
-    assert short.returncode != 0 and "at least 10 characters" in short.stdout + short.stderr
+    assert short.returncode != 0 and "at least 12 characters" in short.stdout + short.stderr
     made = run_cli("users", "create", "alice", "--role", "admin", cwd=tmp_path,
                    env={"PAPERCHAIN_NEW_PASSWORD": "alice-password-1"})
     assert made.returncode == 0, made.stderr

@@ -57,7 +57,8 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
     state = State(
         kernel=kernel, settings=settings,
         accounts=Accounts(kernel, token_minutes=settings.token_minutes, refresh_days=settings.refresh_days),
-        audit=Audit(kernel), metrics=metrics, hub=Hub(kernel, queue_size=settings.subscriber_queue, metrics=metrics),
+        audit=Audit(kernel, refused_interval=settings.refused_interval), metrics=metrics,
+        hub=Hub(kernel, queue_size=settings.subscriber_queue, metrics=metrics),
         ip_buckets=TokenBuckets(settings.ip_rate, settings.ip_burst),
         key_buckets=TokenBuckets(settings.rate, settings.burst),
     )
@@ -77,6 +78,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
     async def start(app):
         await state.accounts.load()
         await state.audit.load()
+        state.audit.start()
         created = await state.accounts.ensure_admin_from_env()
         if created:
             log.warning("created the admin user %r from PAPERCHAIN_ADMIN_PASSWORD", created)
@@ -92,6 +94,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
             await state.triggers.stop()
         for sub in list(state.hub.subscribers):
             state.hub.drop(sub)
+        await state.audit.stop()  # the refusal counts of the interval still open
 
     app.on_startup.append(start)
     app.on_shutdown.append(stop)

@@ -167,10 +167,17 @@ def _limited(message: str, wait: float) -> ApiError:
 async def _audit(request, state, template: str, status: int) -> None:
     who = request.get(PRINCIPAL_KEY)
     outcome = "success" if status < 400 else "denied" if status in (401, 403, 429) else "failed"
+    actor = request.get(AUDIT_ACTOR) or (who.name if who else "anonymous")
+    action = f"{request.method} {template}"
     try:
+        # Refused traffic (rate limited, unauthenticated, or blocked before anyone was known) is
+        # counted per interval; a real attempt by a known caller is an entry of its own.
+        if status in (401, 429) or status == 403 and who is None:
+            await state.audit.count_refused(actor=actor, action=action, ip=request.remote or "", outcome=outcome,
+                                            status=status)
+            return
         await state.audit.record(
-            actor=request.get(AUDIT_ACTOR) or (who.name if who else "anonymous"),
-            action=f"{request.method} {template}", target=request.get(AUDIT_TARGET) or request.path,
+            actor=actor, action=action, target=request.get(AUDIT_TARGET) or request.path,
             ip=request.remote or "", outcome=outcome, status=status, details=request.get(AUDIT_DETAILS),
         )
     except Exception:  # noqa: BLE001 - a failed audit write is logged; the response stands
