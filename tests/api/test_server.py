@@ -141,3 +141,66 @@ async def test_json_numbers_past_64_bits_or_not_finite_answer_400(api, body, fie
     reply = await api.request("POST", "/api/v1/keys", **kwargs)
     assert reply.status == 400, reply
     assert field in reply.json["error"]["message"]
+
+
+# -- bodies that never finish: a client that leaves (499), a client that goes silent (408) ---------
+
+
+async def _send_partial_upload(api, sent: int, declared: int = 100_000):
+    """Open a raw connection and send an upload's headers and ``sent`` of its ``declared`` bytes."""
+    import asyncio
+
+    port = int(api.url.rsplit(":", 1)[1])
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write((f"POST /api/v1/documents?name=a.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                  f"Authorization: Bearer {api.token}\r\nContent-Type: application/octet-stream\r\n"
+                  f"Content-Length: {declared}\r\n\r\n").encode() + b"x" * sent)
+    await writer.drain()
+    return reader, writer
+
+
+def _spooled(api) -> list:
+    from pathlib import Path
+
+    return list(Path(api.kernel.blobs.spool).iterdir())
+
+
+async def test_a_client_leaving_mid_body_is_a_499_not_a_server_error(api, caplog):
+    import asyncio
+
+    reader, writer = await _send_partial_upload(api, sent=20_000)
+    for _ in range(100):  # the server has the first bytes once its temp file holds them
+        if any(f.stat().st_size for f in _spooled(api)):
+            break
+        await asyncio.sleep(0.02)
+    writer.close()
+    await writer.wait_closed()
+    for _ in range(200):
+        entries = (await api.request("GET", "/api/v1/audit?action=POST%20/api/v1/documents")).json["items"]
+        if entries:
+            break
+        await asyncio.sleep(0.02)
+    assert [(e["status"], e["outcome"]) for e in entries] == [(499, "abandoned")]
+    metrics = (await api.request("GET", "/metrics")).body.decode()
+    assert 'route="/api/v1/documents",status="499"' in metrics
+    assert 'status="500"' not in metrics
+    assert "unexpected error" not in caplog.text
+    assert _spooled(api) == []
+
+
+async def test_a_body_that_stops_arriving_answers_408_and_leaves_no_temp_file(paperchain_api):
+    import asyncio
+
+    from api_support import TestPlugin
+
+    api = await paperchain_api(TestPlugin(), api={"body_timeout": 0.3})
+    reader, writer = await _send_partial_upload(api, sent=10)
+    try:
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 30)  # a bound for a broken server only
+        assert head.startswith(b"HTTP/1.1 408"), head
+        assert b"Connection: close" in head
+    finally:
+        writer.close()
+    assert _spooled(api) == []
+    entries = (await api.request("GET", "/api/v1/audit?action=POST%20/api/v1/documents")).json["items"]
+    assert [(e["status"], e["outcome"]) for e in entries] == [(408, "abandoned")]

@@ -36,3 +36,19 @@ def test_schemathesis_finds_no_server_errors_or_schema_violations(tmp_path):
     result = subprocess.run([sys.executable, str(REPO / "tests" / "api" / "schemathesis_run.py"), str(tmp_path)],
                             capture_output=True, text=True, timeout=540)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+
+
+async def test_components_filter_by_kind(api):
+    every = (await api.request("GET", "/api/v1/components")).json["items"]
+    actions = (await api.request("GET", "/api/v1/components?kind=action")).json["items"]
+    assert actions and {c["kind"] for c in actions} == {"action"}
+    assert len(actions) < len(every)
+    assert [c["name"] for c in actions] == [c["name"] for c in every if c["kind"] == "action"]
+
+
+@pytest.mark.parametrize("kind", ["actions", ""])
+async def test_an_unknown_component_kind_answers_400_listing_the_kinds(api, kind):
+    reply = await api.request("GET", f"/api/v1/components?kind={kind}")
+    assert reply.status == 400, reply
+    message = reply.json["error"]["message"]
+    assert all(k in message for k in ("trigger", "action", "exporter", "analyzer", "model", "ledger", "notifier"))

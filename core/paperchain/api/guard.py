@@ -9,6 +9,7 @@ last (``UNMATCHED``), so their 404 and 405 answers get the same error shape and 
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import time
@@ -90,6 +91,7 @@ def guard(handler, method: str, template: str, state):
     stats = state.metrics.http.route(label)
     pending, fold_at, monotonic = stats.pending, stats.FOLD_AT, time.monotonic
     grant_for, key_grants, bearer_grants = state.accounts.grant, state.accounts.key_grants, state.accounts.bearer_grants
+    body_timeout = state.settings.body_timeout
 
     async def guarded(request):
         started = monotonic()
@@ -123,7 +125,10 @@ def guard(handler, method: str, template: str, state):
                 if needs_json and request.content_type != "application/json":
                     raise ApiError(415, "unsupported_media_type", "send the body as JSON (Content-Type: "
                                    f"application/json), not {request.content_type!r}")
-                response = await handler(request)
+                if request.body_exists and not request.content.is_eof():
+                    response = await _with_body_timeout(handler, request, body_timeout)
+                else:
+                    response = await handler(request)
         except ApiError as exc:
             response = exc.response()
         except AuthError as exc:
@@ -134,11 +139,18 @@ def guard(handler, method: str, template: str, state):
             if exc.status < 400:
                 raise
             response = from_http(exc).response()
-        except Exception:  # noqa: BLE001 - never a traceback to the client
-            reference = uuid.uuid4().hex[:12]
-            log.exception("unexpected error %s in %s %s", reference, request.method, request.path)
-            response = ApiError(500, "internal", "an unexpected error occurred; it has been logged",
-                                {"reference": reference}).response()
+        except Exception as exc:  # noqa: BLE001 - never a traceback to the client
+            if isinstance(exc, ConnectionError) and _client_left(request):
+                # nginx's 499: the client closed the connection mid-request (usually mid-body). No
+                # server error: nothing to answer, nothing in the 5xx counts, no traceback logged.
+                log.info("client closed the connection during %s %s", request.method, request.path)
+                response = ApiError(499, "client_closed_request", "the client closed the connection "
+                                    "before the request was complete").response()
+            else:
+                reference = uuid.uuid4().hex[:12]
+                log.exception("unexpected error %s in %s %s", reference, request.method, request.path)
+                response = ApiError(500, "internal", "an unexpected error occurred; it has been logged",
+                                    {"reference": reference}).response()
         if not response.prepared:
             headers = response.headers
             headers.update(response_headers)
@@ -155,6 +167,57 @@ def guard(handler, method: str, template: str, state):
     return functools.wraps(handler)(guarded)
 
 
+class _BodyWatch:
+    """Ends a request whose body stops arriving: every ``timeout`` seconds it looks whether bytes
+    came since the last look; if none did (and the body is not complete), the deadline fires. So
+    a stalled body is refused after ``timeout`` to 2 x ``timeout`` seconds of silence, and a
+    handler still working after the whole body arrived is never cut short."""
+
+    def __init__(self, content, deadline: asyncio.Timeout, timeout: float):
+        self.content, self.deadline, self.timeout = content, deadline, timeout
+        self.loop = asyncio.get_running_loop()
+        self.seen = content.total_bytes
+        self.handle = self.loop.call_later(timeout, self.look)
+
+    def look(self) -> None:
+        if self.content.is_eof():
+            return
+        if self.content.total_bytes > self.seen:
+            self.seen = self.content.total_bytes
+            self.handle = self.loop.call_later(self.timeout, self.look)
+        else:
+            self.deadline.reschedule(self.loop.time())  # now: the handler's pending read is cancelled
+
+    def stop(self) -> None:
+        self.handle.cancel()
+
+
+async def _with_body_timeout(handler, request, timeout: float):
+    """``handler(request)``, answered 408 if the body goes ``timeout`` seconds without a byte.
+
+    The handler's read is cancelled, so its own clean-up (``finally``: a partial upload's temp
+    file) runs before the 408 goes out; the connection is closed after it."""
+    try:
+        async with asyncio.timeout(None) as deadline:
+            watch = _BodyWatch(request.content, deadline, timeout)
+            try:
+                return await handler(request)
+            finally:
+                watch.stop()
+    except TimeoutError:
+        if not deadline.expired():
+            raise
+    response = ApiError(408, "request_timeout", f"the request body stopped arriving: nothing came for {timeout:g} s",
+                        {"body_timeout": timeout}).response()
+    response.force_close()
+    return response
+
+
+def _client_left(request) -> bool:
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
 def _role_for(write: bool) -> str:
     return "editor" if write else "viewer"
 
@@ -166,7 +229,8 @@ def _limited(message: str, wait: float) -> ApiError:
 
 async def _audit(request, state, template: str, status: int) -> None:
     who = request.get(PRINCIPAL_KEY)
-    outcome = "success" if status < 400 else "denied" if status in (401, 403, 429) else "failed"
+    outcome = ("success" if status < 400 else "denied" if status in (401, 403, 429)
+               else "abandoned" if status in (408, 499) else "failed")
     actor = request.get(AUDIT_ACTOR) or (who.name if who else "anonymous")
     action = f"{request.method} {template}"
     try:

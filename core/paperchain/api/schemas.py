@@ -311,6 +311,11 @@ class PluginOut:
 
 
 @attrs.define
+class ComponentQuery:
+    kind: str | None = None  # only components of this kind: trigger, action, exporter, analyzer, model, ledger, notifier
+
+
+@attrs.define
 class ComponentOut:
     name: str
     kind: str

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from paperchain_sdk import ConfigError, NotFoundError
+from paperchain_sdk import ConfigError, InputError, NotFoundError
+from paperchain_sdk.specs import KINDS
 from paperchain_sdk.web import endpoint
 
 from ..openapi import settings_schema
-from ..schemas import ComponentOut, PluginOut
-from .common import kernel, page, reply
+from ..schemas import ComponentOut, ComponentQuery, PluginOut
+from .common import kernel, page, query, reply
 
 routes = web.RouteTableDef()
 
@@ -39,10 +40,15 @@ async def list_plugins(request):
 
 
 @routes.get("/api/v1/components")
-@endpoint(summary="Installed components with their settings' JSON Schema", response=ComponentOut, many=True,
-          tags=("plugins",))
+@endpoint(summary="Installed components with their settings' JSON Schema (of one kind with ?kind=)",
+          query=ComponentQuery, response=ComponentOut, many=True, tags=("plugins",))
 async def list_components(request):
-    entries = sorted(kernel(request).registry.entries(), key=lambda e: (e.kind, e.spec.name))
+    kind = query(request, ComponentQuery).kind
+    if kind is not None and kind not in KINDS:
+        raise InputError(f"there is no component kind {kind!r}; the kinds are {', '.join(KINDS)}.",
+                         hint="pass one of them as ?kind=, or leave kind out for every component")
+    entries = sorted((e for e in kernel(request).registry.entries() if kind is None or e.kind == kind),
+                     key=lambda e: (e.kind, e.spec.name))
     return page([_component(e) for e in entries], None)
 
 
