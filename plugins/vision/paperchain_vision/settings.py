@@ -69,7 +69,10 @@ class HashesSettings(ImageSettings):
 @attrs.frozen(kw_only=True)
 class FacesSettings(ImageSettings):
     """Face detection: scale_factor and step_ratio trade speed for recall; min_size/max_size in pixels
-    of the analysed image, which is first scaled so its longer side is at most max_side."""
+    of the analysed image, which is first scaled so its longer side is at most max_side. Of boxes
+    overlapping by more than max_overlap (of the smaller one) only the largest stays; a box stays
+    only if the second model gives it at least min_face_score and, on a colour page, at least
+    min_skin_share of its centre is skin-coloured (0 turns either check off)."""
 
     scale_factor: float = attrs.field(default=1.2, validator=_between(1.01, 4))
     step_ratio: float = attrs.field(default=1.0, validator=_between(0.1, 10))
@@ -77,6 +80,9 @@ class FacesSettings(ImageSettings):
     max_size: int = attrs.field(default=0, validator=_between(0, 100_000))
     max_side: int = attrs.field(default=1024, validator=_between(64, 20_000))
     min_neighbor_number: int = attrs.field(default=4, validator=_between(0, 100))
+    max_overlap: float = attrs.field(default=0.3, validator=_between(0, 1))
+    min_face_score: float = attrs.field(default=0.3, validator=_between(0, 1))
+    min_skin_share: float = attrs.field(default=0.2, validator=_between(0, 1))
 
 
 @attrs.frozen(kw_only=True)

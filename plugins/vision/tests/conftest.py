@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ from paperchain_sdk.testing import check_plugin
 
 import paperchain_vision
 
+sys.path.insert(0, str(Path(__file__).parent))  # faces_benchmark, importable from the tests
 TESTDATA = Path(os.environ.get("PAPERCHAIN_TESTDATA", "/work/shared/testdata")) / "documents"
 
 
