@@ -204,3 +204,10 @@ async def test_a_body_that_stops_arriving_answers_408_and_leaves_no_temp_file(pa
     assert _spooled(api) == []
     entries = (await api.request("GET", "/api/v1/audit?action=POST%20/api/v1/documents")).json["items"]
     assert [(e["status"], e["outcome"]) for e in entries] == [(408, "abandoned")]
+
+
+@pytest.mark.parametrize("last", ["\u00b2", str(BIG)])
+async def test_a_last_event_id_that_is_no_number_answers_400(api, last):
+    reply = await api.request("GET", "/api/v1/events/stream", headers={"Last-Event-ID": last})
+    assert reply.status == 400, reply
+    assert "Last-Event-ID" in reply.json["error"]["message"]

@@ -18,7 +18,7 @@ import json
 from aiohttp import WSMsgType, web
 
 from paperchain_sdk import InputError, PaperchainError
-from paperchain_sdk.web import PRINCIPAL_KEY, endpoint
+from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, parse_int
 
 from ..accounts import AuthError
 from ..errors import ApiError
@@ -144,8 +144,8 @@ async def sse(request):
     s = state(request)
     q = query(request, EventsQuery)
     since = q.since
-    if since is None and request.headers.get("Last-Event-ID", "").isdigit():
-        since = int(request.headers["Last-Event-ID"])
+    if since is None and request.headers.get("Last-Event-ID"):  # ASCII digits within 64 bits, else 400
+        since = parse_int(request.headers["Last-Event-ID"], "the Last-Event-ID header")
     try:
         sub, backlog = await s.hub.subscribe(request[PRINCIPAL_KEY], [t for t in q.topics.split(",") if t], since)
     except PaperchainError as exc:
