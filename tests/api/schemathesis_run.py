@@ -79,7 +79,12 @@ async def main(args) -> int:
                "PAPERCHAIN_FUZZ_USER": FUZZER,
                "PYTHONPATH": os.pathsep.join(filter(None, [str(Path(__file__).parent), os.environ.get("PYTHONPATH")]))}
         process = await asyncio.create_subprocess_exec(*command(api.url, key, args), env=env)
-        return await process.wait()
+        code = await process.wait()
+        me = await api.request("GET", "/api/v1/auth/me", token=None, headers={"X-API-Key": key})
+        if me.status != 200:  # the run would have tested nothing but 401s from the moment it lost its key
+            print(f"the fuzzer's own key stopped working during the run: {me}", file=sys.stderr)
+            return code or 1
+        return code
     finally:
         await api.close()
 

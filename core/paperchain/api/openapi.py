@@ -142,6 +142,8 @@ def build(app, *, title: str, version: str) -> dict:
         }
         if not doc.public:
             operation["security"] = [{"bearer": []}, {"apiKey": []}]
+            # the least role that may call it (the guard's rule), for clients and the auth matrix test
+            operation["x-paperchain-role"] = doc.role or ("viewer" if route.method in ("GET", "HEAD") else "editor")
         params = [{"name": n, "in": "path", "required": True, "schema": {"type": "string", "pattern": "^[^/]+$"}}
                   for n in _PARAM.findall(path)]
         if doc.query is not None:
