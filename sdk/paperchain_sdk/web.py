@@ -12,9 +12,9 @@ This module does not import aiohttp: the SDK stays light.
 
 from __future__ import annotations
 
-import functools
 import base64
 import binascii
+import functools
 import math
 from typing import Any, Callable
 
@@ -154,18 +154,6 @@ def decode_base64(value: str, field: str) -> bytes:
     except (binascii.Error, ValueError):  # ValueError: characters outside ASCII
         raise InputError(f"{field} must be standard base64 (A-Z, a-z, 0-9, '+', '/', padded with '='), "
                          f"got {_excerpt(value)}.") from None
-
-
-def decode_hex(value: str, field: str, *, size: int | None = None) -> bytes:
-    """Hexadecimal digits as bytes; with ``size``, exactly that many bytes."""
-    try:
-        data = bytes.fromhex(value) if value.isascii() else None
-    except ValueError:
-        data = None
-    if data is None or size is not None and len(data) != size:
-        wanted = f"{2 * size} hex digits" if size else "hex digits (0-9, a-f) in pairs"
-        raise InputError(f"{field} must be {wanted}, got {_excerpt(value)}.")
-    return data
 
 
 def check_json_values(value: Any, where: str = "body") -> None:
