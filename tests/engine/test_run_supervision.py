@@ -138,3 +138,20 @@ def test_resume_fails_a_batch_that_cannot_go_on_and_finishes_the_others(papercha
         assert again.resume() == []  # nothing left to crash on at the next start
     finally:
         again.close()
+
+
+def test_a_file_that_fails_to_store_in_any_way_fails_only_its_run(kernel, documents, monkeypatch):
+    store = kernel.kernel.documents
+    ingest = store.ingest
+
+    async def broken_for_big(path, *args, **kwargs):
+        if str(path).endswith("big.txt"):
+            raise OSError(5, "Input/output error")
+        return await ingest(path, *args, **kwargs)
+
+    monkeypatch.setattr(store, "ingest", broken_for_big)
+    outcome = kernel.run({"name": "ingest", "steps": [{"id": "a", "uses": "test.echo"}]},
+                         files=[d.path for d in documents])
+    assert [run.status for run in outcome.runs] == ["succeeded", "failed", "succeeded"]
+    assert outcome.runs[1].error == "the file could not be stored: OSError: [Errno 5] Input/output error"
+    assert outcome.status == "failed"

@@ -195,9 +195,14 @@ class Engine:
                 else:
                     document = await self.k.documents.ingest(entry)
                 return self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
-            except PaperchainError as exc:  # a bad file fails its own run; the batch goes on
+            except Exception as exc:  # noqa: BLE001 - a bad file fails its own run; the batch goes on
+                if isinstance(exc, PaperchainError):
+                    error = exc.message + (f" ({exc.hint})" if exc.hint else "")
+                else:  # otherwise a batch that failed here would fail again at every resume
+                    log.exception("could not store %s", entry)
+                    error = f"the file could not be stored: {_reason(exc)}"
                 run = self._new_run(batch_id, seq, "document", workflow, None, inputs, source)
-                run.status, run.error, run.finished = "failed", exc.message + (f" ({exc.hint})" if exc.hint else ""), now()
+                run.status, run.error, run.finished = "failed", error, now()
                 return run
 
         window = asyncio.Semaphore(_INGEST_AT_ONCE)  # hashing and copying overlap, in input order
