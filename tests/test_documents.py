@@ -69,7 +69,8 @@ def test_same_content_twice_is_stored_once(paperchain_kernel, tmp_path):
     second = harness.call(harness.kernel.documents.ingest(tmp_path / "b.txt"))
     assert first.id == second.id
     blobs = [p for p in (harness.kernel.data_dir / "blobs").rglob("*") if p.is_file()]
-    assert len(blobs) == 1 and blobs[0].read_text() == "identical bytes"
+    assert len(blobs) == 1 and b"identical bytes" not in blobs[0].read_bytes()  # encrypted at rest
+    assert harness.kernel.blobs.read_bytes(first.id) == b"identical bytes"
 
 
 @pytest.mark.parametrize("name, content, message", [

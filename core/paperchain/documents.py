@@ -92,7 +92,7 @@ class Documents:
         before going on.
         """
         path = Path(path)
-        media_type, staged = await asyncio.to_thread(self._stage, path, name, move)
+        media_type, staged = await asyncio.to_thread(self._stage, path, name, move, tenant)
         try:
             document_id = await self._existing_id(tenant, staged.sha256) or await asyncio.to_thread(
                 self._k.keyring.document_id, tenant, staged.sha256)
@@ -118,12 +118,12 @@ class Documents:
             row = await cursor.fetchone()
         return row[0] if row else None
 
-    def _stage(self, path: Path, name: str | None = None, move: bool = False):
+    def _stage(self, path: Path, name: str | None = None, move: bool = False, tenant: str = ""):
         check_readable(path)
         media_type = detect_media_type(path, name)
         if path.stat().st_size == 0:
             raise InputError(f"{name or path.name} is empty (0 bytes).", hint="check that the file was completely written")
-        return media_type, self._k.blobs.stage(path, move=move)
+        return media_type, self._k.blobs.stage(path, move=move, tenant=tenant)
 
     async def get(self, document_id: str, *, text: bool = True) -> Document:
         async with self._k.db.execute(
@@ -137,10 +137,22 @@ class Documents:
         async with self._k.db.execute("SELECT analyzer, data FROM findings WHERE document_id = ?", (document_id,)) as cursor:
             findings = {analyzer: json.loads(data) async for analyzer, data in cursor}
         return Document(
-            id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(self._k.blobs.path(row[0])),
+            id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(await self.plain_path(row[0])),
             text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
             sha256=row[7] or row[0],
         )
+
+    async def visible(self, document_ids, *, tenant: str) -> set[str]:
+        """Those of ``document_ids`` that are live documents a caller of ``tenant`` may see
+        (``''``: the deployment-wide operator, who sees every tenant's)."""
+        ids, seen = list(dict.fromkeys(document_ids)), set()
+        for at in range(0, len(ids), 500):
+            chunk = ids[at:at + 500]
+            sql = f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(chunk))}) AND deleted IS NULL"
+            async with self._k.db.execute(sql + (" AND tenant = ?" if tenant else ""),
+                                          (*chunk, *((tenant,) if tenant else ()))) as cursor:
+                seen.update(r[0] for r in await cursor.fetchall())
+        return seen
 
     async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
         """Documents with text and a label: non-empty ``tags``, or the metadata key ``metadata.<key>``."""
@@ -154,9 +166,14 @@ class Documents:
                f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
         async with self._k.db.execute(sql) as cursor:
             rows = await cursor.fetchall()
-        return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(self._k.blobs.path(r[0])), text=r[4],
+        return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(await self.plain_path(r[0])), text=r[4],
                          metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]"), sha256=r[7] or r[0])
                 for r in rows]
+
+    async def plain_path(self, document_id: str) -> Path:
+        """A readable plaintext file of the document (decrypted off the event loop when needed)."""
+        blobs = self._k.blobs
+        return blobs.plain.get(document_id) or await asyncio.to_thread(blobs.path, document_id)
 
     def update(self, document: Document):
         self.forget(document.id)

@@ -95,7 +95,7 @@ class Kernel:
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
         self.keyring = Keyring(self.data_dir, self.db_path)
-        self.blobs = BlobStore(self.data_dir / "blobs")
+        self.blobs = BlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
         self.journal = Journal(self.db)
         self.journal.start()
         async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
@@ -119,6 +119,7 @@ class Kernel:
             await self.db.close()
             self.db = None
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
+            self.blobs.close()  # its transient plaintext copies
 
     async def __aenter__(self):
         return await self.open()

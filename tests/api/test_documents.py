@@ -44,7 +44,7 @@ async def test_bad_uploads_are_refused_and_store_nothing(api):
     assert urlencoded.status == 415
     listed = await api.request("GET", "/api/v1/documents")
     assert listed.json["items"] == []
-    tmp = list((api.kernel.data_dir / "blobs" / "tmp").iterdir())
+    tmp = list((api.kernel.data_dir / "blobs" / "tmp").iterdir()) + list(api.kernel.blobs.spool.iterdir())
     assert tmp == []  # no partial upload left behind
 
 

@@ -204,6 +204,20 @@ class Keyring:
         with self._connect() as db:
             return [row[0] for row in db.execute("SELECT DISTINCT tenant FROM blob_keys ORDER BY tenant")]
 
+    # -- settings -------------------------------------------------------------------------------
+
+    @property
+    def encrypt_blobs(self) -> bool:
+        """Whether new blobs are encrypted (on for a data directory made since keys existed)."""
+        with self._connect() as db:
+            row = db.execute("SELECT value FROM store_settings WHERE name = 'encrypt_blobs'").fetchone()
+        return bool(row and row[0] == "1")
+
+    def set_encrypt_blobs(self, on: bool) -> None:
+        with self._connect() as db:
+            db.execute("INSERT OR REPLACE INTO store_settings (name, value) VALUES ('encrypt_blobs', ?)",
+                       ("1" if on else "0",))
+
     # -- rotation -------------------------------------------------------------------------------
 
     def rotate_data_keys(self) -> dict[str, int]:

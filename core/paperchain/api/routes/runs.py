@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from pathlib import Path
 
 from aiohttp import web
 
@@ -13,7 +12,7 @@ from paperchain_sdk.web import endpoint, read_json
 
 from ..schemas import ArtifactOut, AttemptOut, BatchStarted, LogLine, RunOut, RunQuery, RunStart, StepOut
 from .common import audit_target, kernel, newest_first, page, query, reply, who
-from .documents import clean_name
+from .documents import blob_response
 
 routes = web.RouteTableDef()
 _RUN_COLUMNS = ("r.id, r.batch_id, r.workflow, r.kind, r.status, r.document_id, r.source, r.created, r.started, "
@@ -170,6 +169,4 @@ async def artifact(request):
     if row is None:
         raise NotFoundError(f"run {run.id} has no artifact {name!r} from step {step!r}.",
                             hint=f"GET /api/v1/runs/{run.id}/artifacts lists them")
-    path = Path(kernel(request).blobs.path(row[0]))
-    return web.FileResponse(path, headers={"Content-Type": row[1],
-                                           "Content-Disposition": f'attachment; filename="{clean_name(name)}"'})
+    return await blob_response(request, row[0], media_type=row[1], filename=name, sha256=row[0])

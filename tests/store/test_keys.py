@@ -1,0 +1,130 @@
+"""The master key, per-tenant keys, rotation, and encrypting a data directory made before."""
+
+import base64
+import hashlib
+import os
+
+import pytest
+import sqlite_utils
+
+from paperchain.cli.main import main
+from paperchain.store.blobs import BlobStore
+from paperchain.store.keys import Keyring, fingerprint
+from paperchain.store.schema import MIGRATIONS, migrate
+from paperchain_sdk import InputError
+
+
+@pytest.fixture(autouse=True)
+def no_master_key_in_the_environment(monkeypatch):
+    monkeypatch.delenv("PAPERCHAIN_MASTER_KEY", raising=False)
+    monkeypatch.delenv("PAPERCHAIN_NEW_MASTER_KEY", raising=False)
+    monkeypatch.delenv("PAPERCHAIN_CONFIG", raising=False)
+
+
+def _ring(tmp_path) -> Keyring:
+    migrate(tmp_path / "paperchain.db")
+    return Keyring(tmp_path, tmp_path / "paperchain.db")
+
+
+def test_the_key_file_is_made_private_and_a_shared_one_is_refused(tmp_path):
+    ring = _ring(tmp_path)
+    assert ring.key_file.stat().st_mode & 0o777 == 0o600
+    ring.key_file.chmod(0o644)
+    with pytest.raises(InputError, match="may be read by other users") as caught:
+        _ring(tmp_path)
+    assert caught.value.hint == f"chmod 600 {ring.key_file}"
+
+
+def test_a_master_key_from_the_environment_and_a_wrong_one(tmp_path, monkeypatch):
+    key = base64.b64encode(os.urandom(32)).decode()
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", key)
+    ring = _ring(tmp_path)
+    assert not ring.key_file.exists()
+    data_key = ring.data_key("acme")[1]
+    assert _ring(tmp_path).data_key("acme", 1)[1] == data_key
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    with pytest.raises(InputError, match="wrapped by master key") as caught:
+        _ring(tmp_path)
+    assert "PAPERCHAIN_MASTER_KEY" in caught.value.hint
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", "too short")
+    with pytest.raises(InputError, match="is not a master key"):
+        _ring(tmp_path)
+
+
+def test_rotating_the_master_key_keeps_every_blob_readable(tmp_path):
+    ring = _ring(tmp_path)
+    store = BlobStore(tmp_path / "blobs", keyring=ring, encrypt=True)
+    digest = store.put_bytes(b"kept across rotations", tenant="acme")[0]
+    old = fingerprint(ring.master)
+    new, count = ring.rotate_master()
+    assert new != old and count == 1 and not ring.key_file.with_name("master.key.new").exists()
+    store.close()
+    reopened = BlobStore(tmp_path / "blobs", keyring=_ring(tmp_path), encrypt=True)
+    assert reopened.read_bytes(digest) == b"kept across rotations"
+    assert fingerprint(reopened.keyring.master) == new
+    reopened.close()
+
+
+def test_a_rotation_stopped_before_the_database_changed_is_undone(tmp_path):
+    ring = _ring(tmp_path)
+    ring.data_key("")
+    pending = ring.key_file.with_name("master.key.new")
+    pending.write_text(base64.b64encode(os.urandom(32)).decode())
+    pending.chmod(0o600)
+    again = _ring(tmp_path)
+    assert not pending.exists() and fingerprint(again.master) == fingerprint(ring.master)
+
+
+def test_rotating_an_environment_master_key_needs_the_new_one(tmp_path, monkeypatch):
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", base64.b64encode(os.urandom(32)).decode())
+    ring = _ring(tmp_path)
+    with pytest.raises(InputError, match="the new one must too"):
+        ring.rotate_master()
+
+
+def _legacy_data_directory(root, content: bytes) -> str:
+    """A data directory as the version before keyed ids and encryption left it."""
+    data = root / ".paperchain"
+    data.mkdir()
+    db = sqlite_utils.Database(data / "paperchain.db")
+    for migration in MIGRATIONS[:2]:
+        migration(db)
+    db.execute("PRAGMA user_version = 2")
+    digest = hashlib.sha256(content).hexdigest()
+    db["documents"].insert({"id": digest, "name": "old.txt", "media_type": "text/plain", "size": len(content),
+                            "created": "2026-01-01T00:00:00+00:00", "metadata": "{}", "tags": "[]", "tenant": "acme"})
+    db.conn.commit()
+    db.close()
+    blob = data / "blobs" / digest[:2] / digest[2:4] / digest
+    blob.parent.mkdir(parents=True)
+    blob.write_bytes(content)
+    return digest
+
+
+def test_encrypt_existing_then_rotate_data_keys_from_the_command_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    content = b"a document from before encryption"
+    digest = _legacy_data_directory(tmp_path, content)
+    blob = tmp_path / ".paperchain" / "blobs" / digest[:2] / digest[2:4] / digest
+
+    assert main(["keys", "status"]) == 0
+    shown = capsys.readouterr().out
+    assert "NOT encrypted" in shown and "0 encrypted, 1 not encrypted" in shown  # an old directory stays as it was
+
+    assert main(["keys", "encrypt-existing"]) == 0
+    assert "Encrypted 1 blob(s)" in capsys.readouterr().out
+    encrypted = blob.with_name(digest + ".pce")
+    assert not blob.exists() and encrypted.exists() and content not in encrypted.read_bytes()
+
+    assert main(["keys", "rotate", "--data-keys"]) == 0
+    out = capsys.readouterr().out
+    assert "1 blob(s) re-encrypted" in out and "rewrapped" in out
+
+    migrate(tmp_path / ".paperchain" / "paperchain.db")
+    store = BlobStore(tmp_path / ".paperchain" / "blobs",
+                      keyring=Keyring(tmp_path / ".paperchain", tmp_path / ".paperchain" / "paperchain.db"), encrypt=True)
+    assert store.key_version(digest) == ("acme", 2)  # under the document's tenant, newest key
+    assert store.read_bytes(digest) == content
+    store.close()
+    assert main(["keys", "status"]) == 0
+    assert "new blobs are encrypted" in capsys.readouterr().out
