@@ -26,7 +26,7 @@ class ArtifactOutcome:
     media_type: str
     sha256: str
     size: int
-    path: str
+    download: str  # the API route that serves it: never the blob's path on the server
 
 
 @attrs.frozen
@@ -96,7 +96,7 @@ async def load_run(kernel, run_id: str, *, outputs: bool = True) -> RunOutcome:
         "SELECT step_id, name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY created", (run_id,)
     ) as cursor:
         async for a in cursor:
-            artifacts.append(ArtifactOutcome(a[0], a[1], a[2], a[3], a[4], str(kernel.blobs.path(a[3]))))
+            artifacts.append(ArtifactOutcome(a[0], a[1], a[2], a[3], a[4], f"/api/v1/runs/{run_id}/artifacts/{a[0]}/{a[1]}"))
     return RunOutcome(row[0], row[1], row[2], row[3], row[4], row[5], steps, tuple(artifacts))
 
 

@@ -33,3 +33,12 @@ def test_artifacts_and_data_paths_in_outputs_are_not_absolute(paperchain_kernel)
     }]
     assert outputs["scratch"] == f"work/{run.id}/make/notes.txt"
     assert outputs["elsewhere"] == "/etc/hostname"  # not the server's data: left as the step said
+
+
+def test_run_outcomes_name_artifacts_by_their_download_route(paperchain_kernel):
+    kernel = paperchain_kernel(Plugin())
+    outcome = kernel.run({"name": "paths", "steps": [{"id": "make", "uses": "test.produce"}]}, inputs={})
+    run = outcome.runs[0]
+    assert [(a.name, a.download) for a in run.artifacts] == [
+        ("summary.txt", f"/api/v1/runs/{run.id}/artifacts/make/summary.txt")]
+    assert str(kernel.kernel.data_dir.resolve()) not in repr(outcome)

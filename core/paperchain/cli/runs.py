@@ -185,6 +185,7 @@ def runs_show(ctx, run_id):
                       text if len(text) < 160 else text[:157] + "…", step.error or "")
         out.print(t)
         for artifact in outcome.artifacts:
-            out.print(f"artifact {artifact.name} ({artifact.media_type}, {artifact.size} bytes): {artifact.path}")
+            out.print(f"artifact {artifact.name} ({artifact.media_type}, {artifact.size} bytes, sha256 {artifact.sha256}): "
+                      f"{artifact.download}")
 
     with_open_kernel(ctx, body)
