@@ -42,3 +42,22 @@ def test_run_outcomes_name_artifacts_by_their_download_route(paperchain_kernel):
     assert [(a.name, a.download) for a in run.artifacts] == [
         ("summary.txt", f"/api/v1/runs/{run.id}/artifacts/make/summary.txt")]
     assert str(kernel.kernel.data_dir.resolve()) not in repr(outcome)
+
+
+class Stumble(Action):
+    async def run(self, ctx, inputs):
+        raise RuntimeError(f"cannot open {ctx.work_dir}/input.bin")
+
+
+class StumblePlugin:
+    @hookimpl
+    def paperchain_actions(self):
+        return [ActionSpec(name="test.stumble", impl=Stumble)]
+
+
+def test_step_errors_do_not_show_data_directory_paths(paperchain_kernel):
+    kernel = paperchain_kernel(StumblePlugin())
+    outcome = kernel.run({"name": "paths", "steps": [{"id": "s", "uses": "test.stumble"}]}, inputs={})
+    run = outcome.runs[0]
+    assert run.steps["s"].error == f"RuntimeError: cannot open work/{run.id}/s/input.bin"
+    assert str(kernel.kernel.data_dir.resolve()) not in run.error

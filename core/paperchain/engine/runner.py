@@ -617,6 +617,7 @@ class Engine:
             await asyncio.sleep(delay)
 
     async def _finish_failed(self, run, step, state, message, detail) -> None:
+        message, detail = self._hide_server_paths(message), self._hide_server_paths(detail)
         state.status, state.error, state.error_detail, state.finished = "failed", message, detail, now()
         state.continued = step.continue_on_error
         self._save_step(run, state)
@@ -790,11 +791,11 @@ class Engine:
                 "download": f"/api/v1/runs/{run.id}/artifacts/{step.id}/{artifact.name}"}
 
     def _hide_server_paths(self, value):
-        """Outputs are shown to API users: a path inside the data directory becomes relative to it."""
+        """Outputs and errors are shown to API users: paths inside the data directory become relative to it."""
         if isinstance(value, str):
             for prefix in self._data_prefixes:
-                if value.startswith(prefix):
-                    return value[len(prefix):]
+                if prefix in value:
+                    value = value.replace(prefix, "")
             return value
         if isinstance(value, dict):
             return {k: self._hide_server_paths(v) for k, v in value.items()}
