@@ -202,7 +202,7 @@ class Engine:
                     log.exception("could not store %s", entry)
                     error = f"the file could not be stored: {_reason(exc)}"
                 run = self._new_run(batch_id, seq, "document", workflow, None, inputs, source)
-                run.status, run.error, run.finished = "failed", error, now()
+                run.status, run.error, run.finished = "failed", self._hide_server_paths(error), now()
                 return run
 
         window = asyncio.Semaphore(_INGEST_AT_ONCE)  # hashing and copying overlap, in input order
@@ -240,7 +240,7 @@ class Engine:
             raise
         except Exception as exc:  # noqa: BLE001 - recorded on the batch's runs, then the batch is failed
             log.exception("batch %s could not go on", batch_id)
-            return await self._fail_batch(batch_id, f"the batch could not go on: {_reason(exc)}")
+            return await self._fail_batch(batch_id, self._hide_server_paths(f"the batch could not go on: {_reason(exc)}"))
 
     async def _fail_batch(self, batch_id: str, reason: str) -> str:
         marks = ",".join("?" for _ in UNFINISHED_RUN)
@@ -327,7 +327,7 @@ class Engine:
     async def _fail_run(self, run: RunState, exc: Exception) -> None:
         """Record a run the engine itself failed on (not one of its steps) as failed, with the error."""
         log.error("run %s failed in the engine", run.id, exc_info=exc)
-        reason = f"the engine failed on this run: {_reason(exc)}"
+        reason = self._hide_server_paths(f"the engine failed on this run: {_reason(exc)}")
         run.status, run.finished, run.error = "failed", now(), reason
         try:
             for state in run.steps.values():
