@@ -211,3 +211,9 @@ async def test_a_last_event_id_that_is_no_number_answers_400(api, last):
     reply = await api.request("GET", "/api/v1/events/stream", headers={"Last-Event-ID": last})
     assert reply.status == 400, reply
     assert "Last-Event-ID" in reply.json["error"]["message"]
+
+
+async def test_a_path_with_a_newline_gets_the_json_404(api):
+    # The catch-all route must match every character, "\n" too, or aiohttp answers in plain text.
+    reply = await api.request("GET", "/api/v1/no-such%0Athing")
+    assert reply.status == 404 and reply.json["error"]["code"] == "not_found", reply

@@ -29,7 +29,7 @@ STATE = web.AppKey("paperchain", object)
 AUDIT_ACTOR = web.RequestKey("paperchain.audit.actor", str)  # set by a handler when the actor is not the caller
 AUDIT_TARGET = web.RequestKey("paperchain.audit.target", str)
 AUDIT_DETAILS = web.RequestKey("paperchain.audit.details", dict)
-UNMATCHED = "/{unmatched:.*}"
+UNMATCHED = r"/{unmatched:[\s\S]*}"  # [\s\S]: "." would miss a path with "\n" in it
 
 # JSON answers get OWASP's REST list (Content-Type comes from the handler; HSTS belongs to the
 # TLS terminator in front of us). Each header costs every response ~1 µs to add and write, so
