@@ -54,6 +54,13 @@ def test_format_follows_github_actions():
     ("'%099999999d' % 1", "too large"),
     ("'{0:>999999999}'.format(1)", "numbered fields"),
     ("'x'|center(999999999)", "too large"),
+    ("[1]|tojson(999999999)", "too large"),
+    ("('a ' * 4999999)|wordwrap(3)", "wordwrap takes at most"),
+    ("('ab' * 4999999)|replace('a', 'bb')", "too large"),
+    ("range(100000)|join('x' * 1000)", "too large"),
+    ("('a\\n' * 1000)|indent(99999)", "too large"),
+    ("[1]|batch(999999999, 0)|list", "too large"),
+    ("'x'.ljust(999999999)", "too large"),
 ])
 def test_every_failure_is_a_config_error(text, said):
     with pytest.raises(ConfigError) as caught:

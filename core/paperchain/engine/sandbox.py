@@ -16,7 +16,7 @@ import re
 import string
 import types
 
-from jinja2 import StrictUndefined, Undefined, pass_eval_context
+from jinja2 import StrictUndefined, Undefined, pass_environment, pass_eval_context
 from jinja2 import filters as jinja_filters
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
@@ -25,6 +25,7 @@ MAX_SIZE = 10_000_000  # characters or items a single operation may build
 MAX_WIDTH = 10_000  # padding and field widths
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits
 MAX_DEPTH = 100  # nesting of lists and dicts in a value
+MAX_WRAP = 1_000_000  # characters wordwrap takes: textwrap needs about a second per million
 
 
 class ExpressionError(ValueError):
@@ -253,13 +254,20 @@ def _limited_filters() -> dict:
         check_width("slice", slices)
         return jinja_filters.sync_do_slice(value, slices, fill_with)
 
+    @pass_environment
+    def wordwrap(environment, value, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True):
+        if len(str(value)) > MAX_WRAP:
+            raise ExpressionError(f"wordwrap takes at most {MAX_WRAP:,} characters (evaluating it would hold up "
+                                  "every other run)")
+        return jinja_filters.do_wordwrap(environment, value, width, break_long_words, wrapstring, break_on_hyphens)
+
     @pass_eval_context
     def tojson(eval_ctx, value, indent=None):
         check_width("tojson", indent)
         return jinja_filters.do_tojson(eval_ctx, value, indent)
 
     return {"center": center, "indent": indent, "replace": replace, "join": join, "format": format_filter,
-            "batch": batch, "slice": slice_filter, "tojson": tojson}
+            "batch": batch, "slice": slice_filter, "tojson": tojson, "wordwrap": wordwrap}
 
 
 class ExpressionSandbox(ImmutableSandboxedEnvironment):
