@@ -36,7 +36,7 @@ def paperchain_analyzers():
                      summary="Validated emails, URLs, phone numbers, dates, money, IBANs (mod-97) and EU VAT numbers",
                      settings=EntitiesSettings, cpu_bound=True),
         AnalyzerSpec(name="text.sentiment", impl="paperchain_text.sentiment:SentimentAnalyzer",
-                     summary="Sentiment in [-1, 1]: VADER for English, a naive-Bayes model for Spanish",
+                     summary="Sentiment in [-1, 1]: VADER for English, a Spanish opinion lexicon under VADER's rules",
                      settings=SentimentSettings, cpu_bound=True),
         AnalyzerSpec(name="text.summary", impl="paperchain_text.summary:SummaryAnalyzer",
                      summary="Extractive summary: the top sentences by TextRank (Numba kernels)",

@@ -1,16 +1,14 @@
-"""``text.sentiment``: English with VADER (a lexicon and rules); Spanish with a naive-Bayes model.
+"""``text.sentiment``: English with VADER (a lexicon and rules); Spanish with our lexicon under VADER's rules.
 
-VADER (vaderSentiment) scores each sentence; the document's compound score is their mean.
-For Spanish no maintained lexicon package installs offline (see the README); the
-``sentiment-analysis-spanish`` package ships a multinomial naive-Bayes model over word n-grams,
-trained on Spanish reviews and tweets, which gives P(positive) per sentence; we report
-``2 * P - 1`` so both languages share the [-1, 1] scale and VADER's +-0.05 neutral band.
+VADER (vaderSentiment) scores each English sentence; ``sentiment_es`` scores each Spanish one with
+the same rules over a Spanish opinion lexicon (see its docstring for why the naive-Bayes model
+used before was dropped). The document's score is the mean of its sentences' compound scores,
+in [-1, 1], with VADER's +-0.05 neutral band.
 """
 
 from __future__ import annotations
 
 import threading
-import warnings
 
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
@@ -24,29 +22,21 @@ _lock = threading.Lock()
 _models: dict[str, object] = {}
 
 
-def _model(language: str):
+def _vader():
     with _lock:
-        if language not in _models:
-            if language == "en":
-                from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+        if "en" not in _models:
+            from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 
-                _models[language] = SentimentIntensityAnalyzer()
-            else:
-                with warnings.catch_warnings():  # a scikit-learn version note about the bundled pickle
-                    warnings.simplefilter("ignore")
-                    from sentiment_analysis_spanish.sentiment_analysis import (
-                        SentimentAnalysisSpanish,
-                    )
-
-                    _models[language] = SentimentAnalysisSpanish()
-        return _models[language]
+            _models["en"] = SentimentIntensityAnalyzer()
+        return _models["en"]
 
 
 def sentence_score(sentence: str, language: str) -> float:
-    model = _model(language)
     if language == "en":
-        return float(model.polarity_scores(sentence)["compound"])
-    return 2.0 * float(model.sentiment(sentence)) - 1.0
+        return float(_vader().polarity_scores(sentence)["compound"])
+    from .sentiment_es import sentence_score as spanish_score
+
+    return spanish_score(sentence)
 
 
 def label(score: float) -> str:
@@ -64,7 +54,7 @@ def score_text(text: str, language: str) -> dict:
         "sentences": len(parts),
         "positive": sum(1 for s in scores if s >= NEUTRAL_BAND),
         "negative": sum(1 for s in scores if s <= -NEUTRAL_BAND),
-        "model": "vader" if language == "en" else "sentiment-analysis-spanish (naive Bayes)",
+        "model": "vader" if language == "en" else "lexicon-es (VADER rules)",
     }
 
 

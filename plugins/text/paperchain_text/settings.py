@@ -74,7 +74,7 @@ class StatsSettings:
 
 @attrs.frozen(kw_only=True)
 class SentimentSettings:
-    """language: 'auto' (detected), 'en' (VADER) or 'es' (a Spanish naive-Bayes model)."""
+    """language: 'auto' (detected), 'en' (VADER) or 'es' (a Spanish opinion lexicon under VADER's rules)."""
 
     language: str = attrs.field(default="auto", validator=attrs.validators.in_(LANGUAGE_CHOICES))
     max_chars: int = attrs.field(default=200_000, validator=_between(1_000, 10_000_000))

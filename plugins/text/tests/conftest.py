@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import paperchain_text
 import pytest
 from paperchain_sdk.testing import check_plugin
 
+sys.path.insert(0, str(Path(__file__).parent))  # sentiment_benchmark, importable from the tests
 ROOT = Path(__file__).resolve().parents[3]
 
 ENGLISH = (
