@@ -8,6 +8,7 @@ in [-1, 1], with VADER's +-0.05 neutral band.
 
 from __future__ import annotations
 
+import re
 import threading
 
 from paperchain_sdk import Document, Findings
@@ -20,6 +21,16 @@ NEUTRAL_BAND = 0.05
 SUPPORTED = ("en", "es")
 _lock = threading.Lock()
 _models: dict[str, object] = {}
+# Letter formulas VADER would read as praise or blame ("dear" +1.6, "please" +1.3, "sincerely" +2.1,
+# "outstanding" +3.0 in "outstanding balance", "not hesitate" +0.8): removed before scoring, as
+# sentiment_es removes the Spanish ones.
+ENGLISH_FORMULAS = re.compile(
+    r"^\s*dear\b|\b(?:kind|best|warm) regards\b|\byours (?:sincerely|faithfully|truly)\b|\bsincerely\b"
+    r"|\bplease\b|\bthank you (?:for your attention|in advance)\b|\bdo(?: not|n't) hesitate\b"
+    r"|\b(?:we )?(?:apologi[sz]e|are sorry) for any inconvenience\b"
+    r"|\boutstanding(?= (?:balance|amount|fee|invoice|payment|debt)s?\b)",
+    re.IGNORECASE | re.MULTILINE,
+)
 
 
 def _vader():
@@ -33,7 +44,7 @@ def _vader():
 
 def sentence_score(sentence: str, language: str) -> float:
     if language == "en":
-        return float(_vader().polarity_scores(sentence)["compound"])
+        return float(_vader().polarity_scores(ENGLISH_FORMULAS.sub(" ", sentence))["compound"])
     from .sentiment_es import sentence_score as spanish_score
 
     return spanish_score(sentence)

@@ -34,11 +34,25 @@ def test_spanish_on_the_labelled_sets():
 
 
 def test_english_on_its_labelled_letters():
-    """VADER, unchanged: every positive and negative text right; neutral letters drift positive
-    ('Dear', 'please', 'outstanding balance'), 3 of 14 neutral as measured."""
+    """VADER read letter formulas as praise ('Dear', 'please', 'sincerely', 'outstanding balance'):
+    3 of 14 neutral texts right, mean +0.19. With them removed: 11 of 14, and every positive and
+    negative text still right."""
     result = measure("en")
     assert result["by_label"]["positive"] == (6, 6) and result["by_label"]["negative"] == (6, 6)
-    assert result["by_label"]["neutral"][0] >= 3
+    assert result["by_label"]["neutral"][0] >= 11 and abs(result["neutral_mean"]) < 0.05
+
+
+@pytest.mark.parametrize("sentence", [
+    "Dear Ms Smith,", "Kind regards,", "Please find enclosed the signed contract.",
+    "The outstanding balance is 45 euros.", "Please do not hesitate to contact us.",
+])
+def test_english_letter_formulas_are_neutral(sentence):
+    assert score_text(sentence, "en")["label"] == "neutral"
+
+
+def test_english_opinions_survive_the_formulas():
+    assert score_text("Dear team, your support was outstanding. Thank you!", "en")["label"] == "positive"
+    assert score_text("Please stop sending me this awful, broken product.", "en")["label"] == "negative"
 
 
 def test_the_labelled_sets_are_complete():
