@@ -33,6 +33,12 @@ class DocumentsAPI(Protocol):
     async def ingest(self, path: str | Path, *, name: str | None = None, metadata: dict | None = None) -> Document:
         """Store a file as a document (once per content) and return it."""
 
+    async def visible(self, document_ids, *, tenant: str) -> set[str]:
+        """Those of ``document_ids`` that are live documents a caller of ``tenant`` may see (``''``:
+        the deployment's operator, who sees every tenant's). A route that answers about documents
+        checks the id it was given and filters what it lists with this, using the caller's
+        ``principal(request).tenant``; to another tenant an id it may not see does not exist (404)."""
+
     async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
         """Documents with text and a non-empty ``tags`` list (``field='tags'``) or a metadata key
         (``field='metadata.<key>'``): the training data users have labeled."""

@@ -79,7 +79,7 @@ async def test_a_slow_client_is_dropped_and_others_keep_up(paperchain_api):
 
     api = await paperchain_api(TestPlugin(), api={"subscriber_queue": 5})
     hub = api.state.hub
-    who = api.state.accounts._jwt_principal(api.token)
+    who = api.state.accounts._jwt_principal(api.token)[0]
     slow, _ = await hub.subscribe(who, ["*"], None)
     fast, _ = await hub.subscribe(who, ["*"], None)
     for i in range(5):
@@ -108,3 +108,69 @@ async def test_server_sent_events_fallback(api):
     assert [e["type"] for e in events][0] == "io.paperchain.run.started" and len(events) == 8
     bad = await api.request("GET", "/api/v1/events/stream?topics=bogus")
     assert bad.status == 400
+
+
+async def _drain(sub) -> list[dict]:
+    await asyncio.sleep(0.2)  # the hub hands tenant subscribers their events after a lookup
+    got = []
+    while not sub.queue.empty():
+        item = sub.queue.get_nowait()
+        if item is not None:
+            got.append(json.loads(item[1]))
+    return got
+
+
+def _mentions(events: list[dict], ids) -> bool:
+    text = json.dumps(events)
+    return any(i in text for i in ids)
+
+
+async def test_live_events_reach_only_the_subscribers_of_their_tenant(api):
+    """Live runs and documents events went to every subscriber, whatever their tenant."""
+    from paperchain_sdk.web import Principal
+
+    acme = await api.user("alice", "editor", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    hub = api.state.hub
+    watchers = {name: (await hub.subscribe(Principal(name=f"w-{name}", role="admin", tenant=tenant), topics, None))[0]
+                for name, tenant, topics in (("acme", "acme", ["*"]), ("globex", "globex", ["runs", "documents", "*"]),
+                                             ("operator", "", ["runs", "documents"]))}
+    ids = {}
+    for tenant, token in (("acme", acme), ("globex", globex)):
+        await api.request("POST", "/api/v1/workflows", json=FLOW, token=token)
+        doc = (await api.request("POST", f"/api/v1/documents?name={tenant}.txt", data=f"text of {tenant}".encode(),
+                                 token=token)).json["id"]
+        await api.request("PATCH", f"/api/v1/documents/{doc}", json={"tags": ["x"]}, token=token)
+        started = (await api.request("POST", "/api/v1/runs", json={"workflow": "steps3"}, token=token)).json
+        await api.wait_run(started["runs"][0])
+        ids[tenant] = (doc, started["runs"][0], started["batch"])
+    got = {name: await _drain(sub) for name, sub in watchers.items()}
+    assert not _mentions(got["globex"], ids["acme"]) and not _mentions(got["acme"], ids["globex"])
+    for tenant in ("acme", "globex"):
+        _, run_id, batch_id = ids[tenant]
+        kinds = {e["type"] for e in got[tenant] if run_id in (e["subject"], e["data"].get("run"))}
+        assert {"io.paperchain.run.started", "io.paperchain.step.succeeded", "io.paperchain.run.succeeded"} <= kinds
+        assert any(e["type"] == "io.paperchain.document.updated" for e in got[tenant])
+        assert _mentions(got["operator"], ids[tenant])  # the operator sees every tenant
+    # the same holds for a subscriber that replays the log with since
+    async with api.session.get(f"{api.url}/api/v1/events/stream?topics=*&since=0",
+                               headers={"Authorization": f"Bearer {globex}"}) as resp:
+        replayed = []
+        async with asyncio.timeout(10):
+            async for line in resp.content:
+                if line.startswith(b"data: "):
+                    replayed.append(json.loads(line[6:]))
+                    if replayed[-1]["type"] == "io.paperchain.batch.finished":
+                        break
+    assert replayed and not _mentions(replayed, ids["acme"])
+    assert all(e["data"].get("tenant", "globex") == "globex" for e in replayed)
+
+
+async def test_a_tenant_admin_gets_no_deployment_wide_audit_events(api):
+    from paperchain.api.live import matches
+    from paperchain_sdk import Event
+    from paperchain_sdk.web import Principal
+
+    event = Event(type="audit.recorded", subject="1", data={"actor": "someone"})
+    assert matches("audit", event, Principal(name="root", role="admin"))
+    assert not matches("audit", event, Principal(name="gina", role="admin", tenant="globex"))

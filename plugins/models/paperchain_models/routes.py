@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp import web
-from paperchain_sdk import InputError
+from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk import web as pweb
 
 from . import service as _service
@@ -125,12 +125,24 @@ async def job(request):
     return web.json_response(await asyncio.to_thread(_service.current().job, request.match_info["job"]))
 
 
+async def _visible(request, ids) -> set[str]:
+    """The documents among ``ids`` the caller's tenant may see: recommendations span every
+    tenant's interactions, so what they answer is filtered per caller."""
+    return await _service.current().kernel.documents.visible(ids, tenant=pweb.principal(request).tenant)
+
+
+async def _require_visible(request, document) -> None:
+    if isinstance(document, str) and not await _visible(request, [document]):
+        raise NotFoundError(f"There is no document {document}.", hint="give a stored document's id")
+
+
 @pweb.endpoint(summary="Record an interaction of the caller with a document (viewed, downloaded, starred)",
                role="viewer", status=201, audit=False, tags=("recommendations",))
 async def interact(request):
     body = await pweb.read_json(request)
     if not isinstance(body, dict):
         raise InputError("the body must be an object.", hint='send {"document": "ID", "kind": "viewed"}')
+    await _require_visible(request, body.get("document"))
     row = await asyncio.to_thread(_service.current().recommender.record, pweb.principal(request).name,
                                   body.get("document"), body.get("kind", "viewed"), body.get("weight"))
     return web.json_response(row, status=201)
@@ -143,15 +155,20 @@ async def recommend(request):
     exclude_seen = request.query.get("exclude_seen", "true") != "false"
     method = request.query.get("method", "hybrid")
     user = pweb.principal(request).name
-    items = await asyncio.to_thread(svc.recommender.recommend, user, n, exclude_seen, method)
+    items = await asyncio.to_thread(svc.recommender.recommend, user, 2**31, exclude_seen, method)
+    allowed = await _visible(request, [i["document"] for i in items])
+    items = [i for i in items if i["document"] in allowed][:n]
     return web.json_response({"user": user, "method": method, "items": items})
 
 
 @pweb.endpoint(summary="Documents similar to a document (by interactions and text)", tags=("recommendations",))
 async def similar(request):
     svc = _service.current()
-    items = await svc.recommender.similar_async(request.match_info["document"], _int(request, "n", 10, 1, 500),
-                                                request.query.get("method", "hybrid"))
+    n = _int(request, "n", 10, 1, 500)
+    await _require_visible(request, request.match_info["document"])
+    items = await svc.recommender.similar_async(request.match_info["document"], 2**31, request.query.get("method", "hybrid"))
+    allowed = await _visible(request, [i["document"] for i in items])
+    items = [i for i in items if i["document"] in allowed][:n]
     return web.json_response({"document": request.match_info["document"], "items": items})
 
 

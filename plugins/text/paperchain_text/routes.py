@@ -2,7 +2,8 @@
 
 Answers from the kernel's near-duplicate index (default parameters, or those of plugins.toml's
 ``[components."text.near_duplicates"]``). A document not indexed yet but with text is signed on
-the fly (not inserted).
+the fly (not inserted). The index holds every tenant's documents: the route answers only for a
+document the caller's tenant may see, and lists only such documents.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import attrs
 from aiohttp import web
 from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.web import endpoint, to_json
+from paperchain_sdk.web import endpoint, principal, to_json
 
 from . import runtime
 from .near_duplicates import index_parameters
@@ -62,6 +63,9 @@ def make_routes(kernel) -> list:
     async def similar(request):
         document_id = request.match_info["document_id"]
         query = parse_query(request.query)
+        tenant = principal(request).tenant
+        if not await kernel.documents.visible([document_id], tenant=tenant):
+            raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
         # The deployment's settings of the analyzer (plugins.toml), so both use the same index.
         options = kernel.component("text.near_duplicates").settings or NearDuplicatesSettings()
         index = runtime.open_index(kernel.db_path, **index_parameters(options))
@@ -73,7 +77,10 @@ def make_routes(kernel) -> list:
                 raise NotFoundError(f"document {document_id} has no text and is not in the near-duplicate index.",
                                     hint="run a workflow with document.text (or OCR) and text.near_duplicates on it")
             signature = index.hasher.sign(doc.text)
-        matches = index.query(signature, threshold=query.threshold, limit=query.limit, exclude=document_id)
+        # Every match above the threshold, then only the caller's tenant's, then the limit.
+        matches = index.query(signature, threshold=query.threshold, limit=2**31, exclude=document_id)
+        allowed = await kernel.documents.visible([m.document_id for m in matches], tenant=tenant)
+        matches = [m for m in matches if m.document_id in allowed][:query.limit]
         answer = SimilarAnswer(document_id=document_id, threshold=query.threshold, indexed=indexed,
                                similar=tuple(SimilarDocument(document_id=m.document_id, jaccard=m.jaccard) for m in matches))
         return web.json_response(to_json(answer))

@@ -1,4 +1,7 @@
-"""``GET /api/v1/vision/similar/{document_id}``: documents whose images look like this one's."""
+"""``GET /api/v1/vision/similar/{document_id}``: documents whose images look like this one's.
+
+The hash index holds every tenant's documents: the route answers only for a document the caller's
+tenant may see, and lists only such documents."""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import asyncio
 import attrs
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.settings import structure_settings
-from paperchain_sdk.web import endpoint, to_json
+from paperchain_sdk.web import endpoint, principal, to_json
 
 from .index import HashIndex
 from .settings import HASH_ALGORITHMS
@@ -73,12 +76,18 @@ def make_routes(kernel):
     async def similar(request):
         document_id = request.match_info["document_id"]
         query = parse_query(request.query)
+        tenant = principal(request).tenant
+        if not await kernel.documents.visible([document_id], tenant=tenant):
+            raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
         index = HashIndex(kernel.db_path)
         if not await asyncio.to_thread(index.hashes_of, document_id, query.algorithm):
             raise NotFoundError(f"Document {document_id} has no perceptual hashes in the index.",
                                 hint="run a workflow with the vision.hashes step over it first")
+        # Every match within the distance, then only the caller's tenant's, then the limit.
         matches = await asyncio.to_thread(index.similar, document_id, algorithm=query.algorithm,
-                                          max_distance=query.max_distance, limit=query.limit)
+                                          max_distance=query.max_distance, limit=2**31)
+        allowed = await kernel.documents.visible([m["document_id"] for m in matches], tenant=tenant)
+        matches = [m for m in matches if m["document_id"] in allowed][:query.limit]
         answer = SimilarAnswer(document_id=document_id, algorithm=query.algorithm, max_distance=query.max_distance,
                                matches=[Match(**m) for m in matches])
         return web.json_response(to_json(answer))
