@@ -36,6 +36,13 @@ def test_format_allows_only_positional_fields(planted, text):
     assert "format()" in caught.value.message
 
 
+def test_values_may_be_as_large_as_what_they_were_given():
+    text = "x" * 3_000_000  # a long document: using it is fine, multiplying it is not
+    assert len(evaluate("format('{0}!', document.text)", document={"text": text})) == 3_000_001
+    assert len(evaluate("document.text|replace('x', 'y')", document={"text": text})) == 3_000_000
+    assert len(evaluate("'<%s>'|format(document.text)", document={"text": text})) == 3_000_002
+
+
 def test_format_follows_github_actions():
     assert evaluate("format('{0} and {1}, {{literal}} {0}', 'a', 2)") == "a and 2, {literal} a"
     assert evaluate("format('{0}: {1}', null, [1, 2])") == ': [1, 2]'
@@ -55,7 +62,11 @@ def test_format_follows_github_actions():
     ("'{0:>999999999}'.format(1)", "numbered fields"),
     ("'x'|center(999999999)", "too large"),
     ("[1]|tojson(999999999)", "too large"),
-    ("('a ' * 4999999)|wordwrap(3)", "wordwrap takes at most"),
+    ("(('a ' * 999999) ~ ('a ' * 999999))|wordwrap(3)", "wordwrap takes at most"),
+    ("format('{0}{0}{0}', 'x' * 1999999)", "format() would be too large"),
+    ("('%s' * 1000000) % dict(a=1)", "%-formatting would be too large"),
+    ("'%(a)s%(a)s'|format(a='x' * 1999999)", "%-formatting would be too large"),
+    ("range(100000)|list * 2", "more than 100,000 items"),
     ("('ab' * 4999999)|replace('a', 'bb')", "too large"),
     ("range(100000)|join('x' * 1000)", "too large"),
     ("('a\\n' * 1000)|indent(99999)", "too large"),

@@ -18,10 +18,10 @@ import types
 
 from jinja2 import StrictUndefined, Undefined, pass_environment, pass_eval_context
 from jinja2 import filters as jinja_filters
-from jinja2.sandbox import ImmutableSandboxedEnvironment
+from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
-MAX_SIZE = 10_000_000  # characters or items a single operation may build
+MAX_SIZE = 2_000_000  # characters or items a single operation may add to what it was given
 MAX_WIDTH = 10_000  # padding and field widths
 MAX_INT_BITS = 100_000  # about 30,000 decimal digits
 MAX_DEPTH = 100  # nesting of lists and dicts in a value
@@ -34,6 +34,13 @@ class ExpressionError(ValueError):
 
 def too_large(what: str) -> ExpressionError:
     return ExpressionError(f"{what} would be too large (the limit is {MAX_SIZE:,} characters or items)")
+
+
+def check_growth(what: str, result: int, given: int) -> None:
+    """Values may be as large as their inputs (a long document's text), but an operation may add
+    at most MAX_SIZE to them: repeating a field or a separator is where sizes explode."""
+    if result > given + MAX_SIZE:
+        raise too_large(what)
 
 
 # -- plain values -------------------------------------------------------------------------------
@@ -115,9 +122,10 @@ def format_text(template, *args) -> str:
     except ValueError as exc:
         raise ExpressionError(f"format() cannot read the template {template[:80]!r}: {exc} "
                               "(write {{ or }} for a literal brace)") from None
-    out = []
+    out, size, given = [], 0, len(template) + sum(weight(a) for a in args)
     for literal, field, spec, conversion in parts:
         out.append(literal)
+        size += len(literal)
         if field is None:
             continue
         if not (field.isascii() and field.isdigit()) or spec or conversion:
@@ -128,6 +136,8 @@ def format_text(template, *args) -> str:
         if index >= len(args):
             raise ExpressionError(f"format() has no argument {{{index}}}: it was given {len(args)}")
         out.append(as_text(args[index]))
+        size += len(out[-1])
+        check_growth("format()", size, given)
     return "".join(out)
 
 
@@ -164,12 +174,21 @@ def from_json(text):
 _PRINTF_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
 
 
-def check_printf(template: str) -> None:
+def check_printf(template: str, args=()) -> None:
+    fields = 0
     for match in _PRINTF_FIELD.finditer(template):
+        fields += 1
         for number in match.groups():
             if number == "*" or (number and int(number) > MAX_WIDTH):
                 raise ExpressionError(f"the %-format field {match.group(0)!r} asks for a width or precision "
                                       f"that is too large (the limit is {MAX_WIDTH:,}; `*` is not allowed)")
+    given = weight(args)
+    if isinstance(args, tuple):  # each field takes its own argument
+        most = given + fields * MAX_WIDTH
+    else:  # each field may take the whole argument, or the largest value of a mapping
+        largest = max(map(weight, args.values()), default=0) if isinstance(args, dict) else given
+        most = fields * (largest + MAX_WIDTH)
+    check_growth("%-formatting", len(template) + most, len(template) + given)
 
 
 def check_width(what: str, width) -> None:
@@ -182,6 +201,8 @@ def multiply(left, right):
     if isinstance(times, int) and isinstance(sequence, (str, list, tuple)) and times > 1:
         if weight(sequence, MAX_SIZE // times) * times > MAX_SIZE:
             raise too_large("repeating it")
+        if not isinstance(sequence, str) and len(sequence) * times > MAX_RANGE:  # as many items as range() gives
+            raise ExpressionError(f"repeating the list would give more than {MAX_RANGE:,} items")
     return left * right
 
 
@@ -194,7 +215,7 @@ def power(left, right):
 
 def modulo(left, right):
     if isinstance(left, str):
-        check_printf(left)
+        check_printf(left, right)
     return left % right
 
 
@@ -210,14 +231,12 @@ def check_str_method(text: str, name: str, args: tuple) -> None:
 def check_replace(text, old, new) -> None:
     if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
         found = text.count(old) if old else len(text) + 1
-        if len(text) + found * max(len(new) - len(old), 0) > MAX_SIZE:
-            raise too_large("replace()")
+        check_growth("replace()", len(text) + found * max(len(new) - len(old), 0), len(text))
 
 
 def check_join(separator, items) -> None:
     if isinstance(items, (list, tuple)) and isinstance(separator, str):
-        if len(separator) * len(items) + weight(list(items)) > MAX_SIZE:
-            raise too_large("join()")
+        check_growth("join()", len(separator) * len(items), 0)
 
 
 def _limited_filters() -> dict:
@@ -227,8 +246,8 @@ def _limited_filters() -> dict:
 
     def indent(value, width=4, first=False, blank=False):
         pad = len(width) if isinstance(width, str) else width
-        if isinstance(pad, int) and pad * (str(value).count("\n") + 1) + len(str(value)) > MAX_SIZE:
-            raise too_large("indent")
+        if isinstance(pad, int):
+            check_growth("indent", pad * (str(value).count("\n") + 1), 0)
         return jinja_filters.do_indent(value, width, first, blank)
 
     @pass_eval_context
@@ -243,7 +262,7 @@ def _limited_filters() -> dict:
         return jinja_filters.sync_do_join(eval_ctx, items, d, attribute)
 
     def format_filter(value, *args, **kwargs):
-        check_printf(str(value))
+        check_printf(str(value), kwargs or tuple(args))
         return jinja_filters.do_format(value, *args, **kwargs)
 
     def batch(value, linecount, fill_with=None):
