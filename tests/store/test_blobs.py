@@ -39,7 +39,7 @@ def test_what_goes_in_comes_out_and_is_not_stored_in_the_clear(store, tmp_path, 
     assert stored.stat().st_mode & 0o777 == 0o444
     assert store.read_bytes(name) == data
     with store.open(name) as reader:
-        assert reader.raw.size == len(data) and reader.raw.sha256 == name
+        assert reader.size == len(data) and reader.sha256 == name
     assert store.path(name).read_bytes() == data
 
 

@@ -9,12 +9,14 @@ shorter), then a trailer record holding the plaintext's SHA-256 and size::
 
 The file key is HMAC-SHA256(the tenant's data key, salt), a fresh random salt per file, so no
 (key, nonce) pair ever repeats. Each record's position and the trailer's "final" flag are in its
-nonce: reordering, dropping or truncating records fails authentication, and a reader hashes what
-it decrypts and checks it against the trailer before it reports the end of the file.
+nonce: reordering, dropping or truncating records fails authentication. A reader checks the
+trailer's SHA-256 against the digest it expects (a document's, an artifact's name) when it opens a
+blob: the tags then prove every record holds exactly what was hashed.
 """
 
 from __future__ import annotations
 
+import collections
 import hashlib
 import hmac
 import io
@@ -29,12 +31,11 @@ from paperchain_sdk import PaperchainError
 
 MAGIC = b"PCBLOB1\n"
 CHUNK = 1 << 20
+PIECE = 256 << 10  # hashing one piece runs beside encrypting or decrypting the next
 TAG = 16
 TRAILER = 40 + TAG
 _FIXED = struct.Struct(">IIH")
 
-# Hashing runs beside encryption: both release the GIL, so a stream costs about the slower of the
-# two rather than their sum.
 _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperchain-blob-hash")
 
 
@@ -68,6 +69,25 @@ def read_header(fh: BinaryIO, where: str) -> tuple[bytes, str, int, int, bytes]:
     return start + rest, rest[:length].decode("utf-8", "replace"), version, chunk, rest[length:]
 
 
+class _Hasher:
+    """SHA-256 of a stream, fed piece by piece on a pool thread while the caller encrypts or
+    decrypts the next piece (both release the GIL, so a stream costs about the slower of the two
+    rather than their sum)."""
+
+    def __init__(self):
+        self.digest = hashlib.sha256()
+        self._pending = None
+
+    def feed(self, piece) -> None:
+        self.wait()
+        self._pending = _HASHER.submit(self.digest.update, piece)
+
+    def wait(self) -> None:
+        if self._pending is not None:
+            self._pending.result()
+            self._pending = None
+
+
 def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, data_key: bytes,
                    on_chunk: Callable[[bytes], None] | None = None) -> tuple[str, int]:
     """Encrypt ``src`` into ``out`` chunk by chunk; return the plaintext's ``(sha256, size)``.
@@ -76,24 +96,22 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
     head = header(tenant, version, salt)
     key = _file_key(data_key, salt)
     out.write(head)
-    digest, size, index = hashlib.sha256(), 0, 0
-    hashing = None
+    hasher, size, index = _Hasher(), 0, 0
     while chunk := src.read(CHUNK):
-        if hashing is not None:
-            hashing.result()
-        hashing = _HASHER.submit(digest.update, chunk)
         cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, False))
         cipher.update(head)
-        ciphertext, tag = cipher.encrypt_and_digest(chunk)
-        out.write(ciphertext)
-        out.write(tag)
+        view = memoryview(chunk)
+        for start in range(0, len(chunk), PIECE):
+            piece = view[start:start + PIECE]
+            hasher.feed(piece)
+            out.write(cipher.encrypt(piece))
+        out.write(cipher.digest())
         if on_chunk is not None:
             on_chunk(chunk)
         size += len(chunk)
         index += 1
-    if hashing is not None:
-        hashing.result()
-    sha = digest.digest()
+    hasher.wait()
+    sha = hasher.digest.digest()
     cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, True))
     cipher.update(head)
     ciphertext, tag = cipher.encrypt_and_digest(sha + size.to_bytes(8, "big"))
@@ -102,8 +120,13 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
 
 
 class DecryptingReader(io.RawIOBase):
-    """The plaintext of an encrypted blob, read in order, authenticated record by record; the end
-    of the file is reported only after the whole plaintext matched the trailer's SHA-256."""
+    """The plaintext of an encrypted blob, read in order, authenticated record by record (a
+    record's plaintext is handed out only once its tag verified). ``size`` and ``sha256`` are the
+    plaintext's, from the authenticated trailer, checked against ``expected`` on opening.
+
+    The plaintext is not hashed again: the records' tags (each bound to its position, the trailer
+    to the record count) prove that it is exactly what the writer hashed into the trailer, unless
+    someone holds the data key, and that someone could rewrite the trailer too."""
 
     def __init__(self, fh: BinaryIO, where: str, key_for: Callable[[str, int], bytes], expected: str | None = None):
         self._fh, self._where, self._expected = fh, where, expected
@@ -125,55 +148,56 @@ class DecryptingReader(io.RawIOBase):
             raise BlobDamaged(f"{where} holds other content than it should (SHA-256 {self.sha256}, not {expected}).",
                               hint="restore the data directory's blobs from a backup")
         fh.seek(len(self._head))
-        self._index, self._buffer, self._digest, self._done = 0, memoryview(b""), hashlib.sha256(), False
-        self._hashing = None
+        self._index, self._pieces = 0, collections.deque()
 
-    def _open(self, index: int, final: bool, data: bytes) -> bytes:
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(index, final))
-        cipher.update(self._head)
-        try:
-            return cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
-        except ValueError:
-            raise BlobDamaged(f"{self._where} does not authenticate (record {index}): it was changed or damaged, "
-                              "or the key is wrong.", hint="restore the data directory's blobs from a backup") from None
+    def _damaged(self, index: int) -> BlobDamaged:
+        return BlobDamaged(f"{self._where} does not authenticate (record {index}): it was changed or damaged, "
+                           "or the key is wrong.", hint="restore the data directory's blobs from a backup")
 
     def _trailer(self) -> tuple[str, int]:
         self._fh.seek(self._trailer_at)
-        plain = self._open(self._records, True, self._fh.read(TRAILER))
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._records, True))
+        cipher.update(self._head)
+        data = self._fh.read(TRAILER)
+        try:
+            plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
+        except ValueError:
+            raise self._damaged(self._records) from None
         return plain[:32].hex(), int.from_bytes(plain[32:], "big")
+
+    def _next_record(self) -> None:
+        start = len(self._head) + self._index * (self._chunk + TAG)
+        data = memoryview(self._fh.read(min(self._chunk + TAG, self._trailer_at - start)))
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._index, False))
+        cipher.update(self._head)
+        try:
+            plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
+        except ValueError:
+            raise self._damaged(self._index) from None
+        self._index += 1
+        self._pieces.append(plain)
 
     def readable(self) -> bool:
         return True
 
-    def read_chunk(self) -> bytes:
-        """The next whole plaintext chunk (b"" at the verified end)."""
-        if self._buffer:
-            chunk, self._buffer = bytes(self._buffer), memoryview(b"")
-            return chunk
-        if self._hashing is not None:
-            self._hashing.result()
-            self._hashing = None
-        if self._index == self._records:
-            if not self._done:
-                if self._digest.hexdigest() != self.sha256:
-                    raise BlobDamaged(f"{self._where} does not match its SHA-256.",
-                                      hint="restore the data directory's blobs from a backup")
-                self._done = True
-            return b""
-        start = len(self._head) + self._index * (self._chunk + TAG)
-        data = self._fh.read(min(self._chunk + TAG, self._trailer_at - start))
-        chunk = self._open(self._index, False, data)
-        self._index += 1
-        self._hashing = _HASHER.submit(self._digest.update, chunk)  # beside the next decryption
-        return chunk
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (at most one record at a time; all with -1)."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(self._chunk), b""))
+        if not self._pieces:
+            if self._index == self._records:
+                return b""
+            self._next_record()
+        piece = self._pieces.popleft()
+        if len(piece) > size:
+            piece, rest = piece[:size], piece[size:]
+            self._pieces.appendleft(rest)
+        return piece
 
     def readinto(self, buffer) -> int:
-        if not self._buffer:
-            self._buffer = memoryview(self.read_chunk())
-        n = min(len(buffer), len(self._buffer))
-        buffer[:n] = self._buffer[:n]
-        self._buffer = self._buffer[n:]
-        return n
+        piece = self.read(len(buffer))
+        buffer[:len(piece)] = piece
+        return len(piece)
 
     def close(self) -> None:
         self._fh.close()

@@ -113,18 +113,19 @@ class BlobStore:
     def put_bytes(self, data: bytes, *, tenant: str = "") -> tuple[str, int, Path]:
         digest = hashlib.sha256(data).hexdigest()
         if not self.exists(digest):
-            staged = self._stage_stream(io.BytesIO(data), tenant)
-            self.commit(staged, digest)
+            self.commit(self._stage_stream(io.BytesIO(data), tenant, keep_plain=True), digest)
         return digest, len(data), self.path(digest)
 
     def stage(self, source: str | os.PathLike, *, move: bool = False, tenant: str = "") -> Staged:
         """Copy a file into the store's scratch folder (encrypted under ``tenant``'s data key when
         encryption is on), hashing it on the way; ``commit`` then files it under a name chosen
-        from its digest, or ``discard`` drops it."""
+        from its digest, or ``discard`` drops it. When encrypting, the plaintext is kept as the
+        transient copy ``path`` gives (a moved source is renamed there; otherwise it is written
+        beside the encrypted one, which costs less than decrypting it again for the first reader)."""
         source = Path(source)
         try:
             with open(source, "rb") as src:
-                staged = self._stage_stream(src, tenant)
+                staged = self._stage_stream(src, tenant, keep_plain=not move)
         except BaseException:
             if move:
                 source.unlink(missing_ok=True)
@@ -136,24 +137,33 @@ class BlobStore:
             except OSError:  # another filesystem: this plaintext is not worth a copy
                 source.unlink(missing_ok=True)
                 return staged
-            return attrs.evolve(staged, plain=keep)
+            return attrs.evolve(staged, plain=str(keep))
         if move:
             source.unlink(missing_ok=True)
         return staged
 
-    def _stage_stream(self, src: BinaryIO, tenant: str) -> Staged:
+    def _stage_stream(self, src: BinaryIO, tenant: str, *, keep_plain: bool = False) -> Staged:
         fd, tmp_name = tempfile.mkstemp(dir=self._tmp)
+        plain = None
         try:
             with os.fdopen(fd, "wb") as out:
-                if self.encrypt:
-                    version, key = self.keyring.data_key(tenant)
-                    digest, size = blobcrypt.encrypt_stream(src, out, tenant=tenant or "", version=version, data_key=key)
-                else:
+                if not self.encrypt:
                     digest, size = _copy_hashing(src, out)
+                    return Staged(tmp_name, digest, size)
+                version, key = self.keyring.data_key(tenant)
+                if keep_plain:
+                    plain_fd, plain = tempfile.mkstemp(dir=self.plain.spool, prefix="staged-")
+                    with os.fdopen(plain_fd, "wb") as copy:
+                        digest, size = blobcrypt.encrypt_stream(src, out, tenant=tenant or "", version=version,
+                                                                data_key=key, on_chunk=copy.write)
+                else:
+                    digest, size = blobcrypt.encrypt_stream(src, out, tenant=tenant or "", version=version, data_key=key)
+            return Staged(tmp_name, digest, size, plain)
         except BaseException:
-            os.unlink(tmp_name)
+            for leftover in (tmp_name, plain):
+                if leftover and os.path.exists(leftover):
+                    os.unlink(leftover)
             raise
-        return Staged(tmp_name, digest, size)
 
     def commit(self, staged: Staged, name: str) -> Path:
         """File a staged blob as ``name`` (kept once: an existing blob of that name wins); return a
@@ -182,7 +192,7 @@ class BlobStore:
     def open(self, name: str, *, sha256: str | None = None) -> BinaryIO:
         """Stream blob ``name``'s plaintext, checked against its SHA-256 (``sha256`` when given;
         an encrypted blob also carries its own): a mismatch raises BlobDamaged, at the latest when
-        the end is read. The reader's ``raw.size`` is the plaintext's size."""
+        the end is read. The reader's ``size`` is the plaintext's size."""
         stored = self.stored_path(name)
         if stored is None:
             raise NotFoundError(f"the blob {name} is missing from the blob store.",
@@ -191,8 +201,8 @@ class BlobStore:
         try:
             if stored.name.endswith(SUFFIX):
                 key_for = lambda tenant, version: self.keyring.data_key(tenant, version)[1]  # noqa: E731
-                return io.BufferedReader(blobcrypt.DecryptingReader(fh, str(stored), key_for, sha256), _CHUNK)
-            return io.BufferedReader(_CheckedReader(fh, str(stored), sha256), _CHUNK)
+                return blobcrypt.DecryptingReader(fh, str(stored), key_for, sha256)
+            return _CheckedReader(fh, str(stored), sha256)
         except BaseException:
             fh.close()
             raise
@@ -268,15 +278,20 @@ class _CheckedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, buffer) -> int:
-        n = self._fh.readinto(buffer)
+    def read(self, size: int = -1) -> bytes:
+        data = self._fh.read(size)
         if self._digest is not None:
-            if n:
-                self._digest.update(memoryview(buffer)[:n])
-            elif self._digest.hexdigest() != self._expected:
+            if data:
+                self._digest.update(data)
+            if (size is None or size < 0 or not data) and size != 0 and self._digest.hexdigest() != self._expected:
                 raise BlobDamaged(f"{self._where} does not match its SHA-256.",
                                   hint="restore the data directory's blobs from a backup")
-        return n
+        return data
+
+    def readinto(self, buffer) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
 
     def close(self) -> None:
         self._fh.close()

@@ -265,7 +265,7 @@ async def blob_response(request, name: str, *, media_type: str, filename: str, s
         response = web.StreamResponse(headers={
             "Content-Type": media_type, "Content-Disposition": f'attachment; filename="{clean_name(filename)}"',
         })
-        response.content_length = reader.raw.size
+        response.content_length = reader.size
         await response.prepare(request)
         while chunk := await asyncio.to_thread(reader.read, _CHUNK_OUT):
             await response.write(chunk)
