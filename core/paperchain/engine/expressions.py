@@ -16,14 +16,14 @@ from typing import Any
 
 from paperchain_sdk import ConfigError
 
-from . import sandbox
-
 EXPRESSION = re.compile(r"\$\{\{((?:(?!\}\}).)*)\}\}", re.DOTALL)  # never spans two expressions
 _WORDS = {"null": "none", "true": "true", "false": "false"}
 
 
 @functools.lru_cache(maxsize=1)
 def _environment():
+    from . import sandbox  # imports jinja2: only once an expression is compiled
+
     return sandbox.environment()
 
 
@@ -97,6 +97,8 @@ def evaluate(expression: str, context: dict[str, Any], *, where: str) -> Any:
     from jinja2 import UndefinedError
     from jinja2.exceptions import SecurityError
 
+    from . import sandbox
+
     shown = expression.strip()
     if len(shown) > 200:
         shown = shown[:200] + "…"
@@ -135,7 +137,9 @@ def render(value: Any, context: dict[str, Any], *, where: str) -> Any:
             return evaluate(whole.group(1), context, where=where)
         if "${{" not in value:
             return value
-        return EXPRESSION.sub(lambda m: sandbox.as_text(evaluate(m.group(1), context, where=where)), value)
+        from .sandbox import as_text
+
+        return EXPRESSION.sub(lambda m: as_text(evaluate(m.group(1), context, where=where)), value)
     if isinstance(value, dict):
         return {k: render(v, context, where=f"{where}.{k}") for k, v in value.items()}
     if isinstance(value, list):

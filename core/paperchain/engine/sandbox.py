@@ -19,7 +19,6 @@ import types
 from jinja2 import StrictUndefined, Undefined, pass_environment, pass_eval_context
 from jinja2 import filters as jinja_filters
 from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
-from markupsafe import Markup
 
 MAX_SIZE = 2_000_000  # characters or items a single operation may add to what it was given
 MAX_WIDTH = 10_000  # padding and field widths
