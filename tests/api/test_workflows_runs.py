@@ -283,3 +283,31 @@ def test_migration_keeps_existing_workflows_in_the_deployment_wide_scope(tmp_pat
     assert [(r["tenant"], r["name"], r["hash"]) for r in db["workflow_history"].rows] == [("", "intake", "h1")]
     assert {r["id"]: r["tenant"] for r in db["batches"].rows} == {"b1": "acme", "b2": ""}
     db.close()
+
+
+def test_the_operator_shares_a_workflow_from_the_command_line(tmp_path):
+    import sqlite3
+
+    from kernel_support import run_cli
+    from paperchain.harness import KernelHarness
+
+    data = tmp_path / "data"
+    harness = KernelHarness([], data_dir=data)
+    try:
+        harness.call(harness.kernel.workflows.save({"name": "intake", "steps": [{"id": "a", "uses": "document.text"}]},
+                                                   tenant="acme"))
+    finally:
+        harness.close()
+    env = {"PAPERCHAIN_DATA_DIR": str(data)}
+    shared = run_cli("workflows", "share", "acme:intake", "globex", cwd=tmp_path, env=env)
+    assert shared.returncode == 0 and "acme:intake: shared with globex" in shared.stdout, shared.stderr
+    listed = run_cli("workflows", "shares", "acme:intake", cwd=tmp_path, env=env)
+    assert "shared with globex" in listed.stdout
+    missing = run_cli("workflows", "share", "nothing-here", "globex", cwd=tmp_path, env=env)
+    assert missing.returncode != 0 and "no workflow named 'nothing-here'" in missing.stderr + missing.stdout
+    assert "Traceback" not in missing.stderr
+    unshared = run_cli("workflows", "unshare", "acme:intake", "globex", cwd=tmp_path, env=env)
+    assert "shared with no other tenant" in unshared.stdout
+    with sqlite3.connect(data / "paperchain.db") as db:
+        actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE target = 'workflow:acme:intake' ORDER BY id")]
+    assert actions == ["workflows share", "workflows unshare"]
