@@ -311,3 +311,45 @@ def test_the_operator_shares_a_workflow_from_the_command_line(tmp_path):
     with sqlite3.connect(data / "paperchain.db") as db:
         actions = [r[0] for r in db.execute("SELECT action FROM audit WHERE target = 'workflow:acme:intake' ORDER BY id")]
     assert actions == ["workflows share", "workflows unshare"]
+
+
+async def test_a_tenants_webhook_starts_that_tenants_workflow(paperchain_api):
+    import json
+    import time
+
+    import paperchain_triggers
+    from api_support import TestPlugin
+    from paperchain_sdk.signatures import sign
+
+    api = await paperchain_api(TestPlugin(), paperchain_triggers)
+    acme = await api.user("alice", "editor", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    secret = "a-webhook-secret-for-this-test"
+    for token in (acme, globex):  # the same name in two tenants: two webhooks
+        hooked = {**INTAKE, "on": {"webhook": {"secret": secret}}}
+        assert (await api.request("POST", "/api/v1/workflows", json=hooked, token=token)).status == 201
+    body = json.dumps({"invoice": 42}).encode()
+    for _ in range(50):  # the trigger host starts the new workflow's webhook in the background
+        stamp = str(int(time.time()))
+        answer = await api.request("POST", "/hooks/acme:intake", token=None, data=body, headers={
+            "X-Paperchain-Timestamp": stamp, "X-Paperchain-Signature": sign(secret, stamp, body),
+            "Content-Type": "application/json"})
+        if answer.status != 404:
+            break
+        await asyncio.sleep(0.1)
+    assert answer.status == 202, answer
+    runs = (await api.request("GET", f"/api/v1/runs?batch={answer.json['batch']}", token=acme)).json["items"]
+    assert len(runs) == 1 and (await api.wait_run(runs[0]["id"]))["status"] == "succeeded"
+    assert (await api.request("GET", f"/api/v1/runs?batch={answer.json['batch']}", token=globex)).json["items"] == []
+
+
+async def test_files_a_tenants_batch_ingests_are_that_tenants_documents(api, tmp_path):
+    """A trigger (folder, webhook) of a tenant's workflow stored its files as deployment-wide documents."""
+    acme = await api.user("alice", "viewer", tenant="acme")
+    await api.kernel.workflows.save(INTAKE, tenant="acme")
+    scan = tmp_path / "scan.txt"
+    scan.write_text("a scanned letter for acme")
+    batch = await api.kernel.submit("acme:intake", paths=(str(scan),), source="trigger:folder")
+    runs = (await api.request("GET", f"/api/v1/runs?batch={batch}", token=acme)).json["items"]
+    run = await api.wait_run(runs[0]["id"])
+    assert (await api.request("GET", f"/api/v1/documents/{run['document']}", token=acme)).status == 200

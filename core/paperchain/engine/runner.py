@@ -186,6 +186,8 @@ class Engine:
         if not paths and start == 0:
             run = self._new_run(batch_id, 0, "inputs", workflow, None, inputs, source)
             pending.append(self.k.journal.upsert("runs", run.row()))
+        async with self.k.db.execute("SELECT coalesce(tenant, '') FROM batches WHERE id = ?", (batch_id,)) as cursor:
+            tenant = ((await cursor.fetchone()) or ("",))[0]  # files a batch ingests are its tenant's
 
         async def one(seq: int) -> RunState:
             try:
@@ -193,7 +195,7 @@ class Engine:
                 if entry.startswith(DOCUMENT_ENTRY):
                     document = await self.k.documents.get(entry[len(DOCUMENT_ENTRY):], text=False)
                 else:
-                    document = await self.k.documents.ingest(entry)
+                    document = await self.k.documents.ingest(entry, tenant=tenant)
                 return self._new_run(batch_id, seq, "document", workflow, document.id, inputs, source)
             except Exception as exc:  # noqa: BLE001 - a bad file fails its own run; the batch goes on
                 if isinstance(exc, PaperchainError):
