@@ -5,11 +5,12 @@ shorter), then a trailer record holding the plaintext's SHA-256 and size::
 
     header   b"PCBLOB1\\n" | key version (u32) | chunk (u32) | tenant length (u16) | tenant | salt (16)
     record i AES-256-GCM(file key, nonce = i (u64) | 0 (u32), aad = header) -> ciphertext | tag
-    trailer  AES-256-GCM(file key, nonce = n (u64) | 1 (u32), aad = header)(sha256 | size (u64)) -> 56 bytes
+    trailer  AES-256-GCM(file key, nonce = n (u64) | 1 (u32), aad = header | blob name)(sha256 | size (u64)) -> 56 bytes
 
 The file key is HMAC-SHA256(the tenant's data key, salt), a fresh random salt per file, so no
 (key, nonce) pair ever repeats. Each record's position and the trailer's "final" flag are in its
-nonce: reordering, dropping or truncating records fails authentication. A reader checks the
+nonce: reordering, dropping or truncating records fails authentication, and the trailer is bound
+to the blob's name, so a file put in another blob's place does not open. A reader checks the
 trailer's SHA-256 against the digest it expects (a document's, an artifact's name) when it opens a
 blob: the tags then prove every record holds exactly what was hashed.
 """
@@ -88,10 +89,11 @@ class _Hasher:
             self._pending = None
 
 
-def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, data_key: bytes,
+def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, data_key: bytes, name: str = "",
                    on_chunk: Callable[[bytes], None] | None = None) -> tuple[str, int]:
     """Encrypt ``src`` into ``out`` chunk by chunk; return the plaintext's ``(sha256, size)``.
-    ``on_chunk`` sees each plaintext chunk (e.g. to keep a copy)."""
+    The trailer is sealed to the blob's ``name`` (or to none yet: see ``seal``). ``on_chunk``
+    sees each plaintext chunk (e.g. to keep a copy)."""
     salt = os.urandom(16)
     head = header(tenant, version, salt)
     key = _file_key(data_key, salt)
@@ -112,24 +114,40 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
         index += 1
     hasher.wait()
     sha = hasher.digest.digest()
-    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, True))
-    cipher.update(head)
-    ciphertext, tag = cipher.encrypt_and_digest(sha + size.to_bytes(8, "big"))
-    out.write(ciphertext + tag)
+    out.write(_seal_trailer(key, head, index, name, sha + size.to_bytes(8, "big")))
     return sha.hex(), size
+
+
+def _seal_trailer(key: bytes, head: bytes, records: int, name: str, plain: bytes) -> bytes:
+    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(records, True))
+    cipher.update(head + name.encode())
+    ciphertext, tag = cipher.encrypt_and_digest(plain)
+    return ciphertext + tag
+
+
+def seal(path, key_for: Callable[[str, int], bytes], name: str) -> None:
+    """Bind an encrypted file written without a name to ``name``: its trailer is authenticated
+    with the name, so a blob moved or copied under another name no longer opens."""
+    with open(path, "r+b") as fh:
+        reader = DecryptingReader(fh, str(path), key_for, name="")
+        fh.seek(reader._trailer_at)
+        fh.write(_seal_trailer(reader._key, reader._head, reader._records, name,
+                               bytes.fromhex(reader.sha256) + reader.size.to_bytes(8, "big")))
 
 
 class DecryptingReader(io.RawIOBase):
     """The plaintext of an encrypted blob, read in order, authenticated record by record (a
     record's plaintext is handed out only once its tag verified). ``size`` and ``sha256`` are the
-    plaintext's, from the authenticated trailer, checked against ``expected`` on opening.
+    plaintext's, from the trailer (authenticated with the blob's ``name``), checked against
+    ``expected`` on opening.
 
     The plaintext is not hashed again: the records' tags (each bound to its position, the trailer
     to the record count) prove that it is exactly what the writer hashed into the trailer, unless
     someone holds the data key, and that someone could rewrite the trailer too."""
 
-    def __init__(self, fh: BinaryIO, where: str, key_for: Callable[[str, int], bytes], expected: str | None = None):
-        self._fh, self._where, self._expected = fh, where, expected
+    def __init__(self, fh: BinaryIO, where: str, key_for: Callable[[str, int], bytes], expected: str | None = None,
+                 *, name: str):
+        self._fh, self._where, self._expected, self._name = fh, where, expected, name
         self._head, self.tenant, self.version, self._chunk, salt = read_header(fh, where)
         try:
             data_key = key_for(self.tenant, self.version)
@@ -157,7 +175,7 @@ class DecryptingReader(io.RawIOBase):
     def _trailer(self) -> tuple[str, int]:
         self._fh.seek(self._trailer_at)
         cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._records, True))
-        cipher.update(self._head)
+        cipher.update(self._head + self._name.encode())
         data = self._fh.read(TRAILER)
         try:
             plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])

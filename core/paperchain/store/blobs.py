@@ -173,6 +173,7 @@ class BlobStore:
                 target = self._location(name)
                 if self.encrypt:
                     target = target.with_name(name + SUFFIX)
+                    blobcrypt.seal(staged.tmp, self._key_for, name)
                 target.parent.mkdir(parents=True, exist_ok=True)
                 os.chmod(staged.tmp, 0o444)  # content-addressed: never edited in place
                 os.replace(staged.tmp, target)
@@ -200,12 +201,14 @@ class BlobStore:
         fh = open(stored, "rb")
         try:
             if stored.name.endswith(SUFFIX):
-                key_for = lambda tenant, version: self.keyring.data_key(tenant, version)[1]  # noqa: E731
-                return blobcrypt.DecryptingReader(fh, str(stored), key_for, sha256)
+                return blobcrypt.DecryptingReader(fh, str(stored), self._key_for, sha256, name=name)
             return _CheckedReader(fh, str(stored), sha256)
         except BaseException:
             fh.close()
             raise
+
+    def _key_for(self, tenant: str, version: int) -> bytes:
+        return self.keyring.data_key(tenant, version)[1]
 
     def read_bytes(self, name: str) -> bytes:
         with self.open(name) as reader:
@@ -255,7 +258,8 @@ class BlobStore:
             fd, tmp = tempfile.mkstemp(dir=self._tmp)
             try:
                 with os.fdopen(fd, "wb") as out:
-                    blobcrypt.encrypt_stream(reader, out, tenant=tenant or "", version=version, data_key=key)
+                    blobcrypt.encrypt_stream(reader, out, tenant=tenant or "", version=version, data_key=key,
+                                             name=name)
                     out.flush()
                     os.fsync(out.fileno())
                 os.chmod(tmp, 0o444)
