@@ -217,3 +217,17 @@ async def test_a_path_with_a_newline_gets_the_json_404(api):
     # The catch-all route must match every character, "\n" too, or aiohttp answers in plain text.
     reply = await api.request("GET", "/api/v1/no-such%0Athing")
     assert reply.status == 404 and reply.json["error"]["code"] == "not_found", reply
+
+
+def _cursor(values) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize("values", [[BIG, "x"], [{"a": 1}, [1]], ["\ud800", "x"]])
+@pytest.mark.parametrize("path", ["/api/v1/documents", "/api/v1/runs"])
+async def test_a_forged_cursor_answers_400(api, path, values):
+    reply = await api.request("GET", f"{path}?cursor={_cursor(values)}")
+    assert reply.status == 400, reply
+    assert "cursor" in reply.json["error"]["message"]

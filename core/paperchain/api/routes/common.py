@@ -9,7 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import PRINCIPAL_KEY, to_json
+from paperchain_sdk.web import PRINCIPAL_KEY, check_json_values, to_json
 
 from ..guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ..openapi import parse_query
@@ -47,14 +47,19 @@ def encode_cursor(*values) -> str:
     return base64.urlsafe_b64encode(json.dumps(values).encode()).decode().rstrip("=")
 
 
+_CURSOR_TYPES = (str, int, float, type(None))
+
+
 def decode_cursor(cursor: str | None, size: int) -> list | None:
     if not cursor:
         return None
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        if isinstance(values, list) and len(values) == size:
+        # A client can forge a cursor: only the scalars we write, and only values SQL can take.
+        if isinstance(values, list) and len(values) == size and all(isinstance(v, _CURSOR_TYPES) for v in values):
+            check_json_values(values)
             return values
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, InputError):
         pass
     raise InputError("the cursor is not valid.", hint="pass back the 'next' value of the previous page unchanged")
 
