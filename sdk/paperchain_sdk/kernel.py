@@ -8,22 +8,35 @@ and may use exactly what this protocol lists.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, BinaryIO, Protocol
 
 from .records import Document, Event
 
 
 class BlobStoreAPI(Protocol):
-    """The content-addressed store (SHA-256) for bytes: documents, artifacts, model files."""
+    """The content-addressed store (SHA-256) for bytes: documents, artifacts, model files. Blobs
+    may be encrypted at rest: read them through ``path``, ``open`` or ``read_bytes``, never by
+    looking for files in the store's folder."""
 
     def put_bytes(self, data: bytes) -> tuple[str, int, Path]:
-        """Store bytes once per content; return ``(sha256, size, path)``. The file is read-only."""
+        """Store bytes once per content; return ``(sha256, size, path)`` (``path`` as below)."""
 
     def put_file(self, source: str | Path, *, move: bool = False) -> tuple[str, int, Path]:
-        """Store a file (streamed in chunks); return ``(sha256, size, path)``."""
+        """Store a file (streamed in chunks); return ``(sha256, size, path)`` (``path`` as below)."""
 
     def path(self, sha256: str) -> Path:
-        """Where the blob with this digest lives (it may not exist)."""
+        """A read-only plaintext file of the blob (a transient private copy when the store is
+        encrypted: read it soon, do not keep the path); a path that does not exist if there is no
+        such blob."""
+
+    def exists(self, sha256: str) -> bool:
+        """Whether the store holds this blob."""
+
+    def open(self, sha256: str) -> BinaryIO:
+        """The blob's bytes as a stream, checked as they are read."""
+
+    def read_bytes(self, sha256: str) -> bytes:
+        """All the blob's bytes at once; prefer ``open`` for large blobs."""
 
 
 class DocumentsAPI(Protocol):
