@@ -28,10 +28,7 @@ def _int(request, key: str, default: int, low: int = 1, high: int = 1000) -> int
 
 
 def _version_number(request) -> int:
-    try:
-        return int(request.match_info["version"])
-    except ValueError:
-        raise InputError(f"version {request.match_info['version']!r} is not a number.", hint="e.g. /versions/3") from None
+    return pweb.parse_int(request.match_info["version"], "version", minimum=1)  # 64-bit: the registry's column
 
 
 @pweb.endpoint(summary="List registered models", tags=("models",))
