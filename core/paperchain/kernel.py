@@ -137,6 +137,13 @@ class Kernel:
         ``tenant`` is the caller's (None: the operator or a trigger, naming the workflow by its ref);
         the batch records the tenant its runs belong to."""
         wf, run_tenant = await self.workflows.runnable(workflow, tenant=tenant)
+        if run_tenant and documents:  # e.g. a data-change trigger of one tenant's workflow, fired by another's
+            visible = await self.documents.visible(documents, tenant=run_tenant)
+            for document_id in documents:
+                if document_id not in visible:
+                    from paperchain_sdk import NotFoundError
+
+                    raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
         batch_id, created = await self.engine.create_batch(
             wf, paths, inputs, documents=documents, source=source or "api",
             idempotency_key=idempotency_key, created_by=created_by, tenant=run_tenant,

@@ -2,6 +2,8 @@
 
 import asyncio
 
+import pytest
+
 WAIT = {"name": "waiter", "steps": [{"id": "a", "uses": "test.wait", "with": {"seconds": 0.01}},
                                     {"id": "b", "uses": "test.wait", "needs": ["a"]}]}
 TOML = b'''name = "texty"
@@ -353,3 +355,15 @@ async def test_files_a_tenants_batch_ingests_are_that_tenants_documents(api, tmp
     runs = (await api.request("GET", f"/api/v1/runs?batch={batch}", token=acme)).json["items"]
     run = await api.wait_run(runs[0]["id"])
     assert (await api.request("GET", f"/api/v1/documents/{run['document']}", token=acme)).status == 200
+
+
+async def test_a_tenants_workflow_never_runs_on_another_tenants_document(api):
+    """A data-change trigger of acme's workflow fired for globex's document event and ran on it."""
+    from paperchain_sdk import NotFoundError
+
+    globex = await api.user("bob", "editor", tenant="globex")
+    theirs = (await api.request("POST", "/api/v1/documents?name=g.txt", data=b"globex only", token=globex)).json["id"]
+    await api.kernel.workflows.save(INTAKE, tenant="acme")
+    with pytest.raises(NotFoundError):
+        await api.kernel.submit("acme:intake", documents=(theirs,), source="trigger:data-change")
+    assert (await api.request("GET", f"/api/v1/runs?document={theirs}")).json["items"] == []
