@@ -103,7 +103,10 @@ def evaluate(expression: str, context: dict[str, Any], *, where: str) -> Any:
     if len(shown) > 200:
         shown = shown[:200] + "…"
     try:
-        return sandbox.plain(compile_expression(expression)(**context))
+        with sandbox.limits.budget():
+            value = compile_expression(expression)(**context)
+            sandbox.limits.spend(value)  # before plain() walks and copies it
+            return sandbox.plain(value)
     except ConfigError:
         raise
     except UndefinedError as exc:

@@ -1,45 +1,27 @@
-"""The Jinja2 sandbox that evaluates ``${{ … }}``, with its helpers, and limits on what it may build.
+"""The Jinja2 sandbox that evaluates ``${{ … }}``, and the helpers expressions may call.
 
-Jinja's sandbox stops attribute escapes but not two other things this module adds:
-``str.format`` style helpers that resolve ``{0.attr[key]}`` outside its checks (so ``format()`` and
+Jinja's sandbox stops attribute escapes but not two other things handled here: ``str.format``
+style helpers that resolve ``{0.attr[key]}`` outside its checks (so ``format()`` and
 ``'…'.format()`` allow only numbered fields, as GitHub Actions does), and operations that build
-values of any size (``'a' * 10**12``, ``'x'|center(10**9)``, ``10 ** 10 ** 10``), which here stop
-at fixed limits. Every problem raises :class:`ExpressionError`; ``expressions.evaluate`` words it.
-An expression's value is turned into plain data (text, numbers, lists, dicts) or refused.
+values of any size (``'a' * 10**12``, ``'x'|center(10**9)``), which ``limits`` stops. Every
+problem raises :class:`ExpressionError`; ``expressions.evaluate`` words it. An expression's value
+is turned into plain data (text, numbers, lists, dicts) or refused.
 """
 
 from __future__ import annotations
 
 import collections.abc
 import json
-import re
 import string
 import types
 
-from jinja2 import StrictUndefined, Undefined, pass_environment, pass_eval_context
-from jinja2 import filters as jinja_filters
-from jinja2.sandbox import MAX_RANGE, ImmutableSandboxedEnvironment
+from jinja2 import StrictUndefined, Undefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-MAX_SIZE = 2_000_000  # characters or items a single operation may add to what it was given
-MAX_WIDTH = 10_000  # padding and field widths
-MAX_INT_BITS = 100_000  # about 30,000 decimal digits
+from . import limits
+from .limits import MAX_SIZE, ExpressionError, check_growth, spend, too_large, weight
+
 MAX_DEPTH = 100  # nesting of lists and dicts in a value
-MAX_WRAP = 1_000_000  # characters wordwrap takes: textwrap needs about a second per million
-
-
-class ExpressionError(ValueError):
-    """Something an expression asked for that is refused or impossible; the text says what."""
-
-
-def too_large(what: str) -> ExpressionError:
-    return ExpressionError(f"{what} would be too large (the limit is {MAX_SIZE:,} characters or items)")
-
-
-def check_growth(what: str, result: int, given: int) -> None:
-    """Values may be as large as their inputs (a long document's text), but an operation may add
-    at most MAX_SIZE to them: repeating a field or a separator is where sizes explode."""
-    if result > given + MAX_SIZE:
-        raise too_large(what)
 
 
 # -- plain values -------------------------------------------------------------------------------
@@ -92,24 +74,6 @@ def as_text(value) -> str:
     return str(value)
 
 
-def weight(value, budget: int = MAX_SIZE) -> int:
-    """Characters and items in a value, counting shared parts each time; stops early past ``budget``."""
-    total, stack = 0, [value]
-    while stack and total <= budget:
-        item = stack.pop()
-        if isinstance(item, str):
-            total += len(item)
-        elif isinstance(item, (list, tuple)):
-            total += len(item)
-            stack.extend(item)
-        elif isinstance(item, dict):
-            total += len(item)
-            stack.extend(item.values())
-        else:
-            total += 1
-    return total
-
-
 # -- format(): numbered fields only ---------------------------------------------------------------
 
 def format_text(template, *args) -> str:
@@ -121,6 +85,7 @@ def format_text(template, *args) -> str:
     except ValueError as exc:
         raise ExpressionError(f"format() cannot read the template {template[:80]!r}: {exc} "
                               "(write {{ or }} for a literal brace)") from None
+    spend(args)  # serialised below
     out, size, given = [], 0, len(template) + sum(weight(a) for a in args)
     for literal, field, spec, conversion in parts:
         out.append(literal)
@@ -149,10 +114,9 @@ def contains(haystack, needle) -> bool:
 
 
 def to_json(value) -> str:
+    spend(value)  # serialised below
     try:
         return json.dumps(plain(value), sort_keys=True)
-    except ExpressionError as exc:
-        raise ExpressionError(f"toJSON() cannot encode it: {exc}") from None
     except (TypeError, ValueError) as exc:  # e.g. keys of mixed types cannot be sorted
         raise ExpressionError(f"toJSON() cannot encode it: {exc}") from None
 
@@ -168,134 +132,15 @@ def from_json(text):
         raise ExpressionError(f"fromJSON() was given text that is not JSON: {exc}") from None
 
 
-# -- limits on operators, methods and filters ----------------------------------------------------------
-
-_PRINTF_FIELD = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+))?")
-
-
-def check_printf(template: str, args=()) -> None:
-    fields = 0
-    for match in _PRINTF_FIELD.finditer(template):
-        fields += 1
-        for number in match.groups():
-            if number == "*" or (number and int(number) > MAX_WIDTH):
-                raise ExpressionError(f"the %-format field {match.group(0)!r} asks for a width or precision "
-                                      f"that is too large (the limit is {MAX_WIDTH:,}; `*` is not allowed)")
-    given = weight(args)
-    if isinstance(args, tuple):  # each field takes its own argument
-        most = given + fields * MAX_WIDTH
-    else:  # each field may take the whole argument, or the largest value of a mapping
-        largest = max(map(weight, args.values()), default=0) if isinstance(args, dict) else given
-        most = fields * (largest + MAX_WIDTH)
-    check_growth("%-formatting", len(template) + most, len(template) + given)
-
-
-def check_width(what: str, width) -> None:
-    if isinstance(width, int) and width > MAX_WIDTH:
-        raise ExpressionError(f"{what} with width {width:,} would be too large (the limit is {MAX_WIDTH:,})")
-
-
-def multiply(left, right):
-    sequence, times = (left, right) if isinstance(right, int) else (right, left)
-    if isinstance(times, int) and isinstance(sequence, (str, list, tuple)) and times > 1:
-        if weight(sequence, MAX_SIZE // times) * times > MAX_SIZE:
-            raise too_large("repeating it")
-        if not isinstance(sequence, str) and len(sequence) * times > MAX_RANGE:  # as many items as range() gives
-            raise ExpressionError(f"repeating the list would give more than {MAX_RANGE:,} items")
-    return left * right
-
-
-def power(left, right):
-    if isinstance(left, int) and isinstance(right, int) and right > 1 and abs(left) > 1:
-        if abs(left).bit_length() * right > MAX_INT_BITS:
-            raise ExpressionError(f"{left} ** {right} would be too large (the limit is {MAX_INT_BITS:,} bits)")
-    return left ** right
-
-
-def modulo(left, right):
-    if isinstance(left, str):
-        check_printf(left, right)
-    return left % right
-
-
-def check_str_method(text: str, name: str, args: tuple) -> None:
-    if name in ("ljust", "rjust", "center", "zfill", "expandtabs"):
-        check_width(f"{name}()", args[0] if args else None)
-    elif name == "replace" and len(args) >= 2:
-        check_replace(text, *args[:2])
-    elif name == "join" and args:
-        check_join(text, args[0])
-
-
-def check_replace(text, old, new) -> None:
-    if isinstance(text, str) and isinstance(old, str) and isinstance(new, str):
-        found = text.count(old) if old else len(text) + 1
-        check_growth("replace()", len(text) + found * max(len(new) - len(old), 0), len(text))
-
-
-def check_join(separator, items) -> None:
-    if isinstance(items, (list, tuple)) and isinstance(separator, str):
-        check_growth("join()", len(separator) * len(items), 0)
-
-
-def _limited_filters() -> dict:
-    def center(value, width=80):
-        check_width("center", width)
-        return jinja_filters.do_center(value, width)
-
-    def indent(value, width=4, first=False, blank=False):
-        pad = len(width) if isinstance(width, str) else width
-        if isinstance(pad, int):
-            check_growth("indent", pad * (str(value).count("\n") + 1), 0)
-        return jinja_filters.do_indent(value, width, first, blank)
-
-    @pass_eval_context
-    def replace(eval_ctx, value, old, new, count=None):
-        check_replace(str(value), str(old), str(new))
-        return jinja_filters.do_replace(eval_ctx, value, old, new, count)
-
-    @pass_eval_context
-    def join(eval_ctx, value, d="", attribute=None):
-        items = list(value)
-        check_join(str(d), items)
-        return jinja_filters.sync_do_join(eval_ctx, items, d, attribute)
-
-    def format_filter(value, *args, **kwargs):
-        check_printf(str(value), kwargs or tuple(args))
-        return jinja_filters.do_format(value, *args, **kwargs)
-
-    def batch(value, linecount, fill_with=None):
-        check_width("batch", linecount)
-        return jinja_filters.do_batch(value, linecount, fill_with)
-
-    def slice_filter(value, slices, fill_with=None):
-        check_width("slice", slices)
-        return jinja_filters.sync_do_slice(value, slices, fill_with)
-
-    @pass_environment
-    def wordwrap(environment, value, width=79, break_long_words=True, wrapstring=None, break_on_hyphens=True):
-        if len(str(value)) > MAX_WRAP:
-            raise ExpressionError(f"wordwrap takes at most {MAX_WRAP:,} characters (evaluating it would hold up "
-                                  "every other run)")
-        return jinja_filters.do_wordwrap(environment, value, width, break_long_words, wrapstring, break_on_hyphens)
-
-    @pass_eval_context
-    def tojson(eval_ctx, value, indent=None):
-        check_width("tojson", indent)
-        return jinja_filters.do_tojson(eval_ctx, value, indent)
-
-    return {"center": center, "indent": indent, "replace": replace, "join": join, "format": format_filter,
-            "batch": batch, "slice": slice_filter, "tojson": tojson, "wordwrap": wordwrap}
-
-
 class ExpressionSandbox(ImmutableSandboxedEnvironment):
     """The immutable sandbox, with ``str.format`` limited to numbered fields and sizes bounded."""
 
-    intercepted_binops = frozenset({"*", "**", "%"})
-    _BINOPS = {"*": multiply, "**": power, "%": modulo}
+    intercepted_binops = frozenset(limits.BINOPS)
 
     def call_binop(self, context, operator, left, right):
-        return self._BINOPS[operator](left, right)
+        result = limits.BINOPS[operator](left, right)
+        spend(result)
+        return result
 
     def wrap_str_format(self, value):
         if not isinstance(value, (types.MethodType, types.BuiltinMethodType)) or not isinstance(
@@ -315,15 +160,20 @@ class ExpressionSandbox(ImmutableSandboxedEnvironment):
     def call(self, context, obj, /, *args, **kwargs):
         owner = getattr(obj, "__self__", None)
         if isinstance(owner, str) and isinstance(obj, types.BuiltinMethodType):
-            check_str_method(owner, obj.__name__, args)
-        return super().call(context, obj, *args, **kwargs)
+            if obj.__name__ == "join" and args:
+                args = (list(args[0]), *args[1:])  # a generator is measured once it is a list
+            limits.check_str_method(owner, obj.__name__, args)
+        result = super().call(context, obj, *args, **kwargs)
+        spend(result)
+        return result
 
 
 def environment() -> ExpressionSandbox:
     env = ExpressionSandbox(undefined=StrictUndefined)
     for name in ("lipsum", "cycler", "joiner", "namespace"):  # not needed in a value, and a surface
         env.globals.pop(name, None)
-    env.filters.update(_limited_filters())
+    env.filters.update(limits.limited_filters())
+    env.filters = {name: limits.charged(name, function) for name, function in env.filters.items()}
     env.globals.update(
         contains=contains,
         startsWith=lambda s, prefix: as_text(s).startswith(as_text(prefix)),
