@@ -21,6 +21,7 @@ from .config import Config
 from .documents import Documents
 from .loader import discover, import_builtins, new_plugin_manager, register_objects
 from .registry import Registry
+from .tenancy import EventTenants
 from .workflows import Workflows
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,7 @@ class Kernel:
         self.documents = Documents(self)
         self.engine = None
         self.workflows = Workflows(self)
+        self.event_tenants = EventTenants(self)
         self.listeners: list[Callable[[Event], None]] = []
         self._seq = 0
         self._batches: dict[str, asyncio.Task] = {}  # batches running in the background
@@ -215,6 +217,14 @@ class Kernel:
         if self.pm.hook.paperchain_event.get_hookimpls():
             await self.call_lifecycle("paperchain_event", event=event, kernel=self)
         return event
+
+    async def event_tenant(self, event: Event) -> str | None:
+        """The tenant an event belongs to ('' deployment-wide, None when it cannot be told)."""
+        return await self.event_tenants.of(event)
+
+    async def workflow_tenant(self, workflow: str) -> str:
+        """The tenant a saved workflow (by its ref) belongs to ('' deployment-wide)."""
+        return (await self.workflows.get(workflow)).tenant
 
     def routes(self) -> list:
         """Every plugin's HTTP routes (``paperchain_routes``), for the API server."""

@@ -75,6 +75,14 @@ class KernelAPI(Protocol):
         pass it to every ``paperchain_event`` implementation and live API subscriber. With
         ``durable=True`` it returns once the event is committed."""
 
+    async def event_tenant(self, event: Event) -> str | None:
+        """The tenant an event belongs to: ``''`` for the deployment-wide scope, None when it cannot
+        be told (then only the operator and deployment-wide workflows may act on it)."""
+
+    async def workflow_tenant(self, workflow: str) -> str:
+        """The tenant of a saved workflow named by its ref (``name`` or ``tenant:name``); ``''`` for
+        a deployment-wide one. A trigger of a tenant's workflow reacts only to that tenant's events."""
+
     def component(self, name: str) -> Any:
         """The instance of an installed component, by name (imported on first use); this is how a
         plugin uses another's service, e.g. ``kernel.component("notify.email").send(message)``."""

@@ -367,3 +367,30 @@ async def test_a_tenants_workflow_never_runs_on_another_tenants_document(api):
     with pytest.raises(NotFoundError):
         await api.kernel.submit("acme:intake", documents=(theirs,), source="trigger:data-change")
     assert (await api.request("GET", f"/api/v1/runs?document={theirs}")).json["items"] == []
+
+
+async def test_an_event_trigger_of_a_tenants_workflow_hears_only_its_tenants_events(paperchain_api):
+    """An event trigger of acme's workflow fired for globex's events and handed it their data."""
+    import paperchain_triggers
+    from api_support import TestPlugin
+
+    api = await paperchain_api(TestPlugin(), paperchain_triggers)
+    acme = await api.user("alice", "editor", tenant="acme")
+    globex = await api.user("bob", "editor", tenant="globex")
+    listener = {**INTAKE, "name": "on-upload", "on": {"event": {"types": ["document.ingested"]}}}
+    assert (await api.request("POST", "/api/v1/workflows", json=listener, token=acme)).status == 201
+    await asyncio.sleep(0.3)  # the trigger host starts the new workflow's trigger in the background
+    await api.request("POST", "/api/v1/documents?name=g.txt", data=b"globex's upload", token=globex)
+    await api.request("POST", "/api/v1/documents?name=a.txt", data=b"acme's upload", token=acme)
+    for _ in range(100):
+        runs = (await api.request("GET", "/api/v1/runs?workflow=on-upload")).json["items"]
+        if runs:
+            break
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)  # a run for globex's upload would have started by now as well
+    runs = (await api.request("GET", "/api/v1/runs?workflow=on-upload")).json["items"]
+    assert len(runs) == 1, runs
+    run = await api.wait_run(runs[0]["id"])
+    assert run["status"] == "succeeded"
+    async with api.kernel.db.execute("SELECT inputs FROM batches WHERE id = ?", (run["batch"],)) as cursor:
+        assert "a.txt" in (await cursor.fetchone())[0]

@@ -51,6 +51,7 @@ class HostedTrigger(Trigger):
         self._emit: Callable[[RunRequest], Awaitable[str]] | None = None
         self._tasks: set[asyncio.Task] = set()
         self._listener = None
+        self._tenant = ""
         self._stopped = asyncio.Event()
 
     def attach(self, kernel, workflow: str) -> None:
@@ -69,7 +70,18 @@ class HostedTrigger(Trigger):
     async def start(self, emit: Callable[[RunRequest], Awaitable[str]]) -> None:
         self._emit = emit
         self._stopped.clear()
+        self._tenant = await self._workflow_tenant()
         await self.begin()
+
+    async def _workflow_tenant(self) -> str:
+        """The tenant of the workflow served ('' deployment-wide: it hears every event)."""
+        find = getattr(self.kernel, "workflow_tenant", None)
+        if find is None or not self.workflow:
+            return ""
+        try:
+            return await find(self.workflow)
+        except Exception:  # noqa: BLE001 - not saved (a test's bare trigger): deployment-wide
+            return ""
 
     @abc.abstractmethod
     async def begin(self) -> None:
@@ -105,10 +117,20 @@ class HostedTrigger(Trigger):
                       exc_info=task.exception())
 
     def listen(self, on_event: Callable[[Any], None]) -> None:
-        """Receive every kernel event (synchronously: hand slow work to :meth:`spawn`)."""
+        """Receive every kernel event (synchronously: hand slow work to :meth:`spawn`); a trigger of a
+        tenant's workflow receives only that tenant's events."""
         kernel = self.require_kernel()
-        self._listener = on_event
-        kernel.listeners.append(on_event)
+        self._listener = on_event if not self._tenant else self._own_tenant_only(kernel, on_event)
+        kernel.listeners.append(self._listener)
+
+    def _own_tenant_only(self, kernel, on_event: Callable[[Any], None]) -> Callable[[Any], None]:
+        """A tenant's workflow hears only its tenant's events (the lookup may query, so in a task)."""
+
+        async def deliver(event) -> None:
+            if await kernel.event_tenant(event) == self._tenant:
+                on_event(event)
+
+        return lambda event: self.spawn(deliver(event))
 
     async def fire(self, request: RunRequest) -> str | None:
         """Emit a run request unless stopped; a failure to submit is logged, never raised."""
