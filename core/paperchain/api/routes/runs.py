@@ -60,7 +60,7 @@ async def start(request):
         await _row(request, document_id)
     tenant = who(request).tenant
     # Keys are per tenant: another tenant's equal key neither returns nor reveals that batch.
-    key = f"{tenant}:{body.idempotency_key}" if tenant and body.idempotency_key else body.idempotency_key
+    key = f"{len(tenant)}:{tenant}:{body.idempotency_key}" if tenant and body.idempotency_key else body.idempotency_key
     batch_id = await k.submit(body.workflow, documents=tuple(body.documents), inputs=body.inputs,
                               idempotency_key=key, source="api", created_by=who(request).name, tenant=tenant)
     async with k.db.execute("SELECT id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)) as c:
