@@ -53,8 +53,17 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
     original = [r for r in index_docs(k.db_path)]
     assert len(original) == 3
 
+    from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+
+    operator = Principal(name="root", role="admin")  # the server's guard sets the caller; here, the operator
+
+    @web.middleware
+    async def as_operator(request, handler):
+        request[PRINCIPAL_KEY] = operator
+        return await handler(request)
+
     async def call():
-        app = web.Application()
+        app = web.Application(middlewares=[as_operator])
         app.add_routes(paperchain_vision.paperchain_routes(kernel=k))
         async with TestClient(TestServer(app)) as client:
             doc_id = next(d for d in original if index.hashes_of(d, "phash")[0][2] == index.hashes_of(d, "phash")[0][2])
@@ -75,6 +84,9 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
     class FakeRequest:  # the route's own error for a document never hashed
         match_info = {"document_id": "nope"}
         query = {}
+
+        def __getitem__(self, key):
+            return operator
 
     with pytest.raises(NotFoundError):
         kernel.call(handler(FakeRequest()))
