@@ -42,8 +42,14 @@ def test_analyzers_run_as_steps_and_find_the_copy(paperchain_kernel, files):
     async def ask(path):
         from aiohttp import web
         from aiohttp.test_utils import TestClient, TestServer
+        from paperchain_sdk.web import PRINCIPAL_KEY, Principal
 
-        app = web.Application()
+        @web.middleware
+        async def as_operator(request, handler):  # the server's guard sets the caller; here, the operator
+            request[PRINCIPAL_KEY] = Principal(name="root", role="admin")
+            return await handler(request)
+
+        app = web.Application(middlewares=[as_operator])
         app.add_routes(kernel.kernel.routes())
         async with TestClient(TestServer(app)) as client:
             response = await client.get(path)
@@ -63,9 +69,11 @@ def test_route_rejects_bad_parameters_and_unknown_documents(paperchain_kernel):
     kernel = paperchain_kernel(paperchain_text)
     handler = next(r.handler for r in kernel.kernel.routes() if r.path.startswith("/api/v1/text/similar/"))
 
+    from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+
     class Request(dict):
         def __init__(self, document_id, query):
-            super().__init__()
+            super().__init__({PRINCIPAL_KEY: Principal(name="root", role="admin")})
             self.match_info = {"document_id": document_id}
             self.query = query
 
