@@ -7,6 +7,7 @@ Spanish gets its own indices (Fernández Huerta, Szigriszt-Pazos, Gutiérrez de 
 from __future__ import annotations
 
 import threading
+import warnings
 
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
@@ -23,7 +24,9 @@ def _textstat(language: str):
     # textstat's module-level object keeps the language as state; one object per language is thread-safe.
     with _lock:
         if language not in _instances:
-            from textstat.textstat import textstatistics
+            with warnings.catch_warnings():  # textstat 0.7.3 imports pkg_resources, which warns that it is deprecated
+                warnings.simplefilter("ignore", UserWarning)
+                from textstat.textstat import textstatistics
 
             instance = textstatistics()
             instance.set_lang(language)
