@@ -177,7 +177,17 @@ def _v5(db: sqlite_utils.Database) -> None:
     )
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5]
+def _v6(db: sqlite_utils.Database) -> None:
+    """Web UI sessions (issue 14): one row per login; ``id`` is SHA-256 of the cookie's secret."""
+    db["web_sessions"].create(
+        {"id": str, "user": str, "csrf": str, "created": float, "expires": float, "last_seen": float,
+         "revoked": float, "ip": str},
+        pk="id",
+    )
+    db["web_sessions"].create_index(["user"])
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]
 
 
 def migrate(path: Path) -> int:
