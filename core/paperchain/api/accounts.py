@@ -37,6 +37,8 @@ from paperchain_sdk.web import ROLE_RANKS, ROLES, Principal
 from ..documents import now
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+# A tenant's name: no ':', which separates the tenant from the name in workflow refs (<tenant>:<name>).
+TENANT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SCOPE = re.compile(r"^(\*|[a-z][a-z0-9_-]*(:read|:write)?)$")
 
 
@@ -148,11 +150,15 @@ class Accounts:
     def _check_password(self, password: str, name: str) -> None:
         self.security.check_password(password, name)
 
-    async def create_user(self, name: str, password: str, role: str = "viewer", tenant: str = "") -> dict:
+    async def create_user(self, name: str, password: str, role: str = "viewer", tenant: str = "",
+                          by: Principal | None = None) -> dict:
+        """A new user; ``by``, the admin creating it: a tenant's admin creates users only in its own
+        tenant (the default), so no one it makes reaches past it."""
         if not NAME.match(name or ""):
             raise InputError(f"{name!r} is not a valid user name.", hint="use 1-64 letters, digits, '_', '.', '@' or '-'")
         if role not in ROLES:
             raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
+        tenant = self._tenant_for_new_user(tenant or "", by)
         self._check_password(password, name)
         if name in self.users:
             raise ConflictError(f"the user {name!r} exists.", hint="choose another name")
@@ -162,26 +168,47 @@ class Accounts:
         self.users[name] = user
         return self.public(user)
 
+    @staticmethod
+    def _tenant_for_new_user(tenant: str, by: Principal | None) -> str:
+        if by is not None and by.tenant:
+            if tenant and tenant != by.tenant:
+                raise PermissionDenied(f"an admin of the tenant {by.tenant!r} creates users only in {by.tenant!r}, "
+                                       f"not in {tenant!r}.", hint="leave 'tenant' out, or ask an admin of the deployment")
+            tenant = by.tenant
+        if tenant and not TENANT.match(tenant):
+            raise InputError(f"{tenant!r} is not a valid tenant name: no ':' (it separates a tenant from a workflow's "
+                             "name in refs like <tenant>:<name>), spaces or other signs.",
+                             hint="use 1-64 letters, digits, '_', '.', '@' or '-'")
+        return tenant
+
+    @staticmethod
+    def manages(by: Principal, tenant: str) -> bool:
+        """Whether admin ``by`` manages the accounts of ``tenant``: the deployment's operator (no
+        tenant) every tenant's, a tenant's admin only its own."""
+        return not by.tenant or tenant == by.tenant
+
     async def update_user(self, name: str, *, role: str | None = None, disabled: bool | None = None,
-                          password: str | None = None) -> dict:
-        user = self.user(name)
+                          password: str | None = None, by: Principal | None = None) -> dict:
+        user = self.user(name, by)
+        if role is not None and role not in ROLES:
+            raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
+        if password is not None:  # checked before anything changes: a refused patch changes nothing
+            self._check_password(password, name)
+            user["password_hash"] = self.hasher.hash(password)
         if role is not None:
-            if role not in ROLES:
-                raise InputError(f"{role!r} is not a role.", hint=f"roles: {', '.join(ROLES)}")
             user["role"] = role
         if disabled is not None:
             user["disabled"] = bool(disabled)
-        if password is not None:
-            self._check_password(password, name)
-            user["password_hash"] = self.hasher.hash(password)
         self.forget_grants()
         await self.k.journal.upsert("users", {**user, "disabled": int(user["disabled"]), "tenant": user["tenant"] or None})
         return self.public(user)
 
-    def user(self, name: str) -> dict:
-        if name not in self.users:
+    def user(self, name: str, by: Principal | None = None) -> dict:
+        """The user ``name``; one that admin ``by`` does not manage is absent (the same 404: no oracle)."""
+        user = self.users.get(name)
+        if user is None or by is not None and not self.manages(by, user["tenant"]):
             raise NotFoundError(f"there is no user {name!r}.", hint="GET /api/v1/users lists them")
-        return self.users[name]
+        return user
 
     @staticmethod
     def public(user: dict) -> dict:
@@ -417,13 +444,17 @@ class Accounts:
 
     async def revoke_key(self, key_id: str, by: Principal) -> KeyRecord:
         record = self.keys.get(key_id)
-        if record is None or (record.owner != by.name and not by.allows("admin")):
+        if record is None or not self.may_see_key(by, record):
             raise NotFoundError(f"there is no key {key_id!r} of yours.", hint="GET /api/v1/keys lists them")
         if record.revoked is None:
             record.revoked = now()
             self.forget_grants()
             await self.k.journal.upsert("api_keys", self._key_row(record))
         return record
+
+    def may_see_key(self, by: Principal, record: KeyRecord) -> bool:
+        """A key is its owner's, and its tenant's admins' (the operator's: every key)."""
+        return record.owner == by.name or by.allows("admin") and self.manages(by, record.tenant)
 
     @staticmethod
     def key_view(record: KeyRecord) -> dict:

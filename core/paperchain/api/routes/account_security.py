@@ -162,7 +162,7 @@ async def reset_mfa(request):
     name = request.match_info["name"]
     audit_target(request, f"user:{name}")
     accounts = state(request).accounts
-    accounts.user(name)
+    accounts.user(name, who(request))
     if not await accounts.security.mfa.reset(name):
         raise NotFoundError(f"{name!r} has no second factor.", hint="GET /api/v1/users lists users")
     return web.Response(status=204)
@@ -175,7 +175,7 @@ async def unlock_user(request):
     name = request.match_info["name"]
     audit_target(request, f"user:{name}")
     accounts = state(request).accounts
-    accounts.user(name)
+    accounts.user(name, who(request))
     await accounts.security.throttle.unlock(f"user:{name}")
     return web.Response(status=204)
 

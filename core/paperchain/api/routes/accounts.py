@@ -78,18 +78,20 @@ async def me(request):
 
 
 @routes.get("/api/v1/users")
-@endpoint(summary="List users", role="admin", response=UserOut, many=True, tags=("users",))
+@endpoint(summary="List users (a tenant's admin: its tenant's)", role="admin", response=UserOut, many=True, tags=("users",))
 async def list_users(request):
-    users = state(request).accounts.users.values()
-    return reply({"items": [state(request).accounts.public(u) for u in sorted(users, key=lambda u: u["name"])], "next": None})
+    accounts, caller = state(request).accounts, who(request)
+    users = [u for u in accounts.users.values() if accounts.manages(caller, u["tenant"])]
+    return reply({"items": [accounts.public(u) for u in sorted(users, key=lambda u: u["name"])], "next": None})
 
 
 @routes.post("/api/v1/users")
-@endpoint(summary="Create a user", role="admin", request=UserIn, response=UserOut, status=201, tags=("users",))
+@endpoint(summary="Create a user (a tenant's admin: in its own tenant)", role="admin", request=UserIn, response=UserOut, status=201, tags=("users",))
 async def create_user(request):
     body = await read_json(request, UserIn)
     audit_target(request, f"user:{body.name}", role=body.role)
-    return reply(await state(request).accounts.create_user(body.name, body.password, body.role, body.tenant), 201)
+    return reply(await state(request).accounts.create_user(body.name, body.password, body.role, body.tenant,
+                                                            by=who(request)), 201)
 
 
 @routes.patch("/api/v1/users/{name}")
@@ -103,17 +105,17 @@ async def update_user(request):
         raise ConflictError("you cannot disable or demote yourself: no admin might be left.",
                             hint="ask another admin to do it")
     return reply(await state(request).accounts.update_user(name, role=body.role, disabled=body.disabled,
-                                                            password=body.password))
+                                                            password=body.password, by=who(request)))
 
 
 # -- API keys --------------------------------------------------------------------------------------
 
 
 @routes.get("/api/v1/keys")
-@endpoint(summary="List your API keys (admins: everyone's)", response=KeyOut, many=True, tags=("keys",))
+@endpoint(summary="List your API keys (admins: their tenant's; the deployment's admins: everyone's)", response=KeyOut, many=True, tags=("keys",))
 async def list_keys(request):
     p, accounts = who(request), state(request).accounts
-    keys = [k for k in accounts.keys.values() if k.owner == p.name or p.allows("admin")]
+    keys = [k for k in accounts.keys.values() if accounts.may_see_key(p, k)]
     return reply({"items": [accounts.key_view(k) for k in sorted(keys, key=lambda k: k.created)], "next": None})
 
 
