@@ -1,0 +1,1 @@
+"""Hook implementations (the plugin's entry point): light, every implementation named by import string."""
