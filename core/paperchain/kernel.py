@@ -222,6 +222,12 @@ class Kernel:
         """The tenant an event belongs to ('' deployment-wide, None when it cannot be told)."""
         return await self.event_tenants.of(event)
 
+    async def user_tenant(self, name: str) -> str | None:
+        """The tenant of a user ('' the operator), None when there is no such user."""
+        async with self.db.execute("SELECT coalesce(tenant, '') FROM users WHERE name = ?", (name,)) as cursor:
+            row = await cursor.fetchone()
+        return row[0] if row else None
+
     async def workflow_tenant(self, workflow: str) -> str:
         """The tenant a saved workflow (by its ref) belongs to ('' deployment-wide)."""
         return (await self.workflows.get(workflow)).tenant

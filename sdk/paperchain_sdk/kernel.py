@@ -79,6 +79,10 @@ class KernelAPI(Protocol):
         """The tenant an event belongs to: ``''`` for the deployment-wide scope, None when it cannot
         be told (then only the operator and deployment-wide workflows may act on it)."""
 
+    async def user_tenant(self, name: str) -> str | None:
+        """The tenant of the user ``name`` (``''`` for the deployment's operator), None when there is
+        no such user. A plugin that addresses users checks a tenant's message goes to its own users."""
+
     async def workflow_tenant(self, workflow: str) -> str:
         """The tenant of a saved workflow named by its ref (``name`` or ``tenant:name``); ``''`` for
         a deployment-wide one. A trigger of a tenant's workflow reacts only to that tenant's events."""

@@ -184,6 +184,7 @@ class RunContext:
     batch: Batch | None = None
     inputs: dict[str, Any] = attrs.field(factory=dict, converter=_frozen_dict)
     work_dir: str = ""
+    tenant: str = ""  # the tenant the run belongs to ('' for the deployment-wide scope)
 
     def scratch(self) -> Path:
         """The step's scratch folder (``work_dir``), created on first use; the kernel removes it

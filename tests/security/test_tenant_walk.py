@@ -80,8 +80,6 @@ OPEN_FINDINGS: dict[tuple[str, str], str] = {
     ("DELETE", "/api/v1/keys/{id}"): "api/routes/accounts.py: a tenant's admin revokes another tenant's key",
     ("GET", "/api/v1/users"): "api/routes/accounts.py: a tenant's admin lists every tenant's users",
     ("PATCH", "/api/v1/users/{name}"): "api/routes/accounts.py: a tenant's admin changes another tenant's user",
-    ("GET", "/api/v1/notify/messages/{id}"): "plugins/notify: messages carry no tenant, so any editor reads another "
-                                              "tenant's delivery status (and the dead-letter list is every tenant's)",
     ("POST", "/api/v1/users/{name}/unlock"): "api/routes/account_security.py: a tenant's admin unlocks another "
                                              "tenant's user",
 }

@@ -669,9 +669,11 @@ class Engine:
         spec = entry.spec
         kind = spec.kind
         if kind == "action":
+            async with self.k.db.execute("SELECT coalesce(tenant, '') FROM batches WHERE id = ?", (run.batch_id,)) as cursor:
+                tenant = ((await cursor.fetchone()) or ("",))[0]  # a side effect acts for the run's tenant
             ctx = RunContext(run_id=run.id, step_id=step.id, workflow=run.workflow.name, attempt=attempt,
                              idempotency_key=key, document=run.document, batch=run.batch, inputs=run.inputs,
-                             work_dir=f"{self._work_base}/{run.id}/{step.id}")
+                             work_dir=f"{self._work_base}/{run.id}/{step.id}", tenant=tenant)
             method, args = "run", (ctx, options)
         elif kind == "exporter" and getattr(spec, "scope", "document") == "batch":
             method, args = "export_batch", (run.batch, options)

@@ -130,7 +130,10 @@ class Channel(Action, Notifier):
         return {k: getattr(options, k) for k in SECRET_FIELDS
                 if getattr(options, k, "") and getattr(options, k) != getattr(self.settings, k, None)}
 
-    def _rows(self, recipients, subject, body, options, *, key, priority, attachments, data) -> list[dict]:
+    async def check_recipients(self, recipients: list[str], tenant: str) -> None:
+        """Refuse recipients a message of ``tenant`` may not reach (before anything is queued)."""
+
+    def _rows(self, recipients, subject, body, options, *, key, priority, attachments, data, tenant) -> list[dict]:
         send_at = send_time(options, priority)
         fields = {"data": data, "attachments": attachments, "options": self._transport(options)}
         secrets = self._own_secrets(options)
@@ -139,6 +142,7 @@ class Channel(Action, Notifier):
             "channel": self.name, "idempotency_key": f"{key}:{recipient}" if len(recipients) > 1 else key,
             "recipient": recipient, "subject": subject, "body": body, "payload": payload, "priority": priority,
             "send_at": send_at, "max_attempts": max(1, options.max_attempts), "backoff": max(0.0, options.backoff),
+            "tenant": tenant,
         } for recipient in recipients]
 
     def settings_for(self, item):
@@ -159,9 +163,11 @@ class Channel(Action, Notifier):
         subject = render(options.subject, context, where=f"{where}, subject")
         body = render(options.body, context, html=html, where=f"{where}, body")
         recipients = [render(r, context, where=f"{where}, to") for r in self.recipients(options)]
+        await self.check_recipients(recipients, ctx.tenant)
         attachments = await self.attachments(options, ctx.document)
         rows = self._rows(recipients, subject, body, options, key=ctx.idempotency_key or f"{ctx.run_id}:{ctx.step_id}",
-                          priority=options.priority, attachments=attachments, data=dict(options.data))
+                          priority=options.priority, attachments=attachments, data=dict(options.data),
+                          tenant=ctx.tenant)
         stored = await outbox.enqueue(rows)
         if options.wait and all(r["send_at"] <= r["created"] + 1 for r in stored):
             stored = await outbox.wait([r["id"] for r in stored], options.wait_timeout)
@@ -185,10 +191,11 @@ class Channel(Action, Notifier):
         subject = render(message.subject, context, where=f"{self.name} subject")
         body = render(message.body, context, html=bool(getattr(options, "html", False)), where=f"{self.name} body")
         recipients = list(message.to) or self.recipients(options)
+        await self.check_recipients(recipients, "")  # a service call acts for the deployment, not a tenant
         attachments = [self._store_artifact(a) for a in message.attachments]
         key = message.idempotency_key or f"send:{self.name}:{json.dumps([recipients, subject, body], sort_keys=True)}"
         stored = await outbox.enqueue(self._rows(recipients, subject, body, options, key=key, priority=message.priority,
-                                                 attachments=attachments, data=dict(message.data)))
+                                                 attachments=attachments, data=dict(message.data), tenant=""))
         first = stored[0]
         return Delivery(channel=self.name, status=_public(first["status"]), message_id=first["id"],
                         detail=first["reason"] or f"{len(stored)} message(s) queued")
@@ -258,18 +265,43 @@ class DiscordChannel(WebhookChannel):
 
 
 class InAppChannel(Channel):
+    """Notifications stay inside their tenant: a tenant's run may notify only that tenant's users
+    (and names that are no user yet), and the inbox shows a user only its own tenant's."""
+
     name = "notify.inapp"
+
+    async def _foreigner(self, user: str, tenant: str) -> str | None:
+        """Why ``user`` may not receive a notification of ``tenant``, or None if it may."""
+        theirs = await self.kernel.user_tenant(user)
+        if theirs is None or theirs == tenant:
+            return None
+        of = f"tenant {tenant!r}" if tenant else "the deployment (no tenant)"
+        return (f"{self.name}: {user!r} is not a user of {of}, so a notification of {of} cannot reach them; "
+                "address users of the run's own tenant")
+
+    async def check_recipients(self, recipients: list[str], tenant: str) -> None:
+        for user in recipients:
+            if reason := await self._foreigner(user, tenant):
+                raise InputError(reason, hint="a run notifies only the users of its own tenant")
 
     async def deliver(self, item) -> str:
         import time
 
+        # Again at delivery: a user may have moved to another tenant since the message was queued.
+        # A row from before tenants (None) goes as it would have.
+        if item.tenant is not None and (reason := await self._foreigner(item.recipient, item.tenant)):
+            raise InputError(reason)  # no retry can fix it: dead-lettered at once
+
         def store():
             cursor = self.outbox._db().execute(
-                "INSERT OR IGNORE INTO notify_inbox (id, user, title, body, data, created, read) VALUES (?, ?, ?, ?, ?, ?, NULL)",
-                (item.id, item.recipient, item.subject, item.body, json.dumps(item.data or {}), time.time()))
+                "INSERT OR IGNORE INTO notify_inbox (id, user, title, body, data, created, read, tenant) "
+                "VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
+                (item.id, item.recipient, item.subject, item.body, json.dumps(item.data or {}), time.time(), item.tenant))
             return cursor.rowcount == 1
 
         if await self.outbox.call(store):
+            # The tenant in the event lets the live API push it to that tenant's users only.
             await self.kernel.emit("notification.created", item.id,
-                                   {"user": item.recipient, "title": item.subject, "body": item.body})
+                                   {"user": item.recipient, "title": item.subject, "body": item.body,
+                                    "tenant": item.tenant})
         return f"stored for {item.recipient}"

@@ -7,6 +7,11 @@ or at once for a failure no retry can fix. A repeated idempotency key returns th
 unless that one failed: then it is queued again. Each outcome is committed as it lands (group
 commit); rows a crash left ``sending`` (posted, maybe received, outcome unknown) are queued again
 at start, and the receiver sees the same Idempotency-Key, so it can drop a repeat.
+
+Each message (and each in-app notification) records the tenant of the run that queued it (``''``
+for the operator's); a caller of a tenant is answered about that tenant's messages only. Rows from
+before tenants have none (NULL): the operator's alone, except a notification, which stays its
+addressee's.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from paperchain_sdk import PaperchainError
+from paperchain_sdk import InputError, PaperchainError
 
 from .transports import Item
 
@@ -33,18 +38,22 @@ _SCHEMA = (
         recipient TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
         priority INTEGER NOT NULL, send_at REAL NOT NULL, next_try REAL NOT NULL,
         attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff REAL NOT NULL,
-        status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, sent REAL)""",
+        status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, sent REAL, tenant TEXT)""",
     "CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, next_try)",
     """CREATE TABLE IF NOT EXISTS notify_inbox (
         id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
-        data TEXT NOT NULL, created REAL NOT NULL, read REAL)""",
+        data TEXT NOT NULL, created REAL NOT NULL, read REAL, tenant TEXT)""",
     "CREATE INDEX IF NOT EXISTS notify_inbox_user ON notify_inbox (user, created)",
 )
 _COLUMNS = ("id", "channel", "idempotency_key", "recipient", "subject", "body", "payload", "priority", "send_at",
-            "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent")
+            "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent", "tenant")
+# Columns added since the tables were first created: (table, column, type), added on open.
+_ADDED = (("notify_outbox", "tenant", "TEXT"), ("notify_inbox", "tenant", "TEXT"))
 # What a dead letter takes from a message queued again under its key (id and created stay).
 _REVIVED = ("channel", "recipient", "subject", "body", "payload", "priority", "send_at", "next_try", "attempts",
             "max_attempts", "backoff", "status", "reason", "sent")
+# Rows a caller of a tenant (bound twice) may see; the operator ('') sees every tenant's.
+_OF_TENANT = "AND (? = '' OR tenant = ?)"
 CLAIM = 256  # most rows claimed (marked 'sending') and in flight at once
 REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims stay batched
 CONCURRENCY = 64  # deliveries on the wire at once
@@ -75,6 +84,9 @@ class Outbox:
                 conn.execute(f"PRAGMA {pragma}")
             for statement in _SCHEMA:
                 conn.execute(statement)
+            for table, column, kind in _ADDED:
+                if column not in [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]:
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
             self._conn = conn
         return self._conn
 
@@ -142,13 +154,16 @@ class Outbox:
                 )
                 db.executemany(
                     f"UPDATE notify_outbox SET {', '.join(f'{c} = ?' for c in _REVIVED)} "
-                    "WHERE idempotency_key = ? AND status = 'failed'",
-                    [tuple(r[c] for c in _REVIVED) + (r["idempotency_key"],) for r in rows],
+                    "WHERE idempotency_key = ? AND status = 'failed' AND tenant IS ?",
+                    [tuple(r[c] for c in _REVIVED) + (r["idempotency_key"], r["tenant"]) for r in rows],
                 )
                 stored = []
                 for r in rows:
-                    found = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE idempotency_key = ?",
-                                       (r["idempotency_key"],)).fetchone()
+                    found = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE idempotency_key = ? "
+                                       "AND tenant IS ?", (r["idempotency_key"], r["tenant"])).fetchone()
+                    if found is None:  # the key is another tenant's: never answer with that message
+                        raise InputError(f"the idempotency key {r['idempotency_key']!r} is already taken.",
+                                         hint="give this message a key of its own")
                     stored.append(dict(zip(_COLUMNS, found)))
                 db.execute("COMMIT")
             except BaseException:
@@ -160,17 +175,20 @@ class Outbox:
         self._wake.set()
         return stored
 
-    async def get(self, message_id: str) -> dict | None:
+    async def get(self, message_id: str, *, tenant: str = "") -> dict | None:
+        """The message, if a caller of ``tenant`` may see it (``''``: the operator, who sees all)."""
         def read():
-            row = self._db().execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE id = ?", (message_id,)).fetchone()
+            row = self._db().execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE id = ? {_OF_TENANT}",
+                                     (message_id, tenant, tenant)).fetchone()
             return dict(zip(_COLUMNS, row)) if row else None
 
         return await self.call(read)
 
-    async def dead_letters(self, limit: int = 100) -> list[dict]:
+    async def dead_letters(self, limit: int = 100, *, tenant: str = "") -> list[dict]:
         def read():
             cursor = self._db().execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'failed' ORDER BY created DESC LIMIT ?", (limit,))
+                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'failed' {_OF_TENANT} "
+                "ORDER BY created DESC LIMIT ?", (tenant, tenant, limit))
             return [dict(zip(_COLUMNS, r)) for r in cursor]
 
         return await self.call(read)
@@ -278,7 +296,7 @@ class Outbox:
                 item = Item(id=row["id"], channel=row["channel"], recipient=row["recipient"], subject=row["subject"],
                             body=row["body"], data=payload.get("data", {}), attachments=payload.get("attachments", []),
                             options={**payload.get("options", {}), **payload.get("secrets", {})},
-                            key=row["idempotency_key"], priority=row["priority"])
+                            key=row["idempotency_key"], priority=row["priority"], tenant=row["tenant"])
                 detail = await channel.deliver(item)
                 return row, "sent", detail or ""
             except PaperchainError as exc:

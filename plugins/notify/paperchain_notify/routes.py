@@ -1,4 +1,7 @@
-"""HTTP routes: the caller's in-app inbox, delivery tracking and the dead-letter list."""
+"""HTTP routes: the caller's in-app inbox, delivery tracking and the dead-letter list.
+
+Each answers about the caller's tenant only (the operator, with no tenant, sees every tenant's
+messages): another tenant's message is a 404, worded as for an id that does not exist."""
 
 from __future__ import annotations
 
@@ -25,7 +28,7 @@ def build_routes(kernel) -> list:
     @endpoint(summary="The caller's in-app notifications, newest first (?unread=true for unread only)",
               role="viewer", tags=("notify",))
     async def inbox(request: web.Request) -> web.Response:
-        user = principal(request).name
+        user, tenant = principal(request).name, principal(request).tenant
         unread = request.query.get("unread", "").lower() in ("1", "true", "yes")
         try:
             limit = max(1, min(500, int(request.query.get("limit", "100"))))
@@ -33,10 +36,10 @@ def build_routes(kernel) -> list:
             limit = 100
 
         def read():
-            sql = "SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ?"
+            sql = f"SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ? {_OWN}"
             if unread:
                 sql += " AND read IS NULL"
-            rows = outbox()._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, limit)).fetchall()
+            rows = outbox()._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, tenant, limit)).fetchall()
             return [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
                     for i, t, b, d, c, r in rows]
 
@@ -45,11 +48,12 @@ def build_routes(kernel) -> list:
     @routes.post("/api/v1/notify/inbox/{id}/read")
     @endpoint(summary="Mark one of the caller's notifications read", role="viewer", tags=("notify",), audit=False)
     async def mark_read(request: web.Request) -> web.Response:
-        user, message_id = principal(request).name, request.match_info["id"]
+        user, tenant, message_id = principal(request).name, principal(request).tenant, request.match_info["id"]
 
         def mark():
             db = outbox()._db()
-            found = db.execute("SELECT read FROM notify_inbox WHERE id = ? AND user = ?", (message_id, user)).fetchone()
+            found = db.execute(f"SELECT read FROM notify_inbox WHERE id = ? AND user = ? {_OWN}",
+                               (message_id, user, tenant)).fetchone()
             if found is None:
                 return None
             if found[0] is None:
@@ -64,17 +68,23 @@ def build_routes(kernel) -> list:
     @endpoint(summary="Delivery status of one outgoing message (queued, sent, failed with the reason)",
               role="editor", tags=("notify",))
     async def message(request: web.Request) -> web.Response:
-        row = await outbox().get(request.match_info["id"])
+        row = await outbox().get(request.match_info["id"], tenant=principal(request).tenant)
         if row is None:
             raise NotFoundError(f"there is no message {request.match_info['id']!r}.")
         return web.json_response(_public(row))
 
     @routes.get("/api/v1/notify/dead-letters")
-    @endpoint(summary="Messages the outbox gave up on, newest first", role="admin", tags=("notify",))
+    @endpoint(summary="Messages of the caller's tenant the outbox gave up on, newest first", role="admin",
+              tags=("notify",))
     async def dead_letters(request: web.Request) -> web.Response:
-        return web.json_response({"messages": [_public(r) for r in await outbox().dead_letters()]})
+        found = await outbox().dead_letters(tenant=principal(request).tenant)
+        return web.json_response({"messages": [_public(r) for r in found]})
 
     return list(routes)
+
+
+# A user's notifications of their own tenant; one from before tenants (NULL) stays its addressee's.
+_OWN = "AND (tenant = ? OR tenant IS NULL)"
 
 
 def _public(row: dict) -> dict:

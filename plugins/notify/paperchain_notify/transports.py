@@ -19,7 +19,8 @@ from .ssrf import GuardedResolver, Refused, check_url
 class Item:
     """One outbox row: a message to one recipient."""
 
-    __slots__ = ("attachments", "body", "channel", "data", "id", "key", "options", "priority", "recipient", "subject")
+    __slots__ = ("attachments", "body", "channel", "data", "id", "key", "options", "priority", "recipient", "subject",
+                 "tenant")
 
     def __init__(self, **fields):
         for name in self.__slots__:

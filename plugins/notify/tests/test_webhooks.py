@@ -154,7 +154,7 @@ def test_dedupe_priority_and_bulk(kernel):
             for name, priority in (("low", 0), ("urgent", 5), ("normal", 1)):
                 opts = attrs.evolve(hook.settings)
                 await outbox.enqueue(hook._rows([receiver.url], name, "", opts, key=f"p-{name}", priority=priority,
-                                                attachments=[], data={}))
+                                                attachments=[], data={}, tenant=""))
             claimed = await outbox.call(outbox._claim, later + 1)
             assert [r["subject"] for r in claimed] == ["urgent", "normal", "low"]
 
