@@ -52,7 +52,7 @@ def compile_circuit(circuit: cirq.AbstractCircuit, qubits: Sequence[cirq.Qid], m
                 steps.append(fuse(pending, max_fused))
                 pending = []
             invert = tuple(op.gate.full_invert_mask())
-            steps.append(Measure(key=str(op.gate.mqid), qubits=tuple(index[q] for q in op.qubits), invert=invert))
+            steps.append(Measure(key=op.gate.key, qubits=tuple(index[q] for q in op.qubits), invert=invert))
             continue
         if any(q.dimension != 2 for q in op.qubits):
             raise Unsupported(f"{op} acts on a qudit")

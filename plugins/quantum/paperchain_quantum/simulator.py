@@ -91,7 +91,7 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         return state, records, qubits
 
     def _cirq(self) -> cirq.Simulator:
-        return cirq.Simulator(dtype=self.dtype, seed=self._rng.integers(2**31))
+        return cirq.Simulator(dtype=self.dtype, seed=int(self._rng.integers(2**31)))
 
     # -- SimulatesFinalState -----------------------------------------------------------------
 
