@@ -64,7 +64,7 @@ test-fast: setup
 # Peers the benchmarks run in the same invocation: each plugin's [bench] extra, plus Debian's
 # ghostscript (OCRmyPDF needs it) and wrk (HTTP load).
 BENCH_DEBIAN_PACKAGES := ghostscript wrk
-BENCH_SCRIPTS := engine startup memory api ocr text vision ledger models als triggers notify blobs
+BENCH_SCRIPTS := engine startup memory api ocr text vision ledger models als triggers notify blobs quantum
 
 bench: setup .venv-bench/bin/python
 	@missing=$$(for p in $(BENCH_DEBIAN_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
