@@ -100,7 +100,7 @@ async def test_a_tenant_admin_reads_only_its_tenants_audit_entries(api, tenants)
     tokens, keys = tenants
     await api.request("POST", "/api/v1/documents?name=a.txt", token=tokens["acme-user"], data=b"acme")
     await api.request("POST", "/api/v1/documents?name=g.txt", token=tokens["globex-user"], data=b"globex")
-    await api.request("GET", "/api/v1/documents", token="not a valid token")  # a refusal: counted, no principal
+    await api.request("POST", "/api/v1/documents?name=x.txt", token="not a valid token", data=b"x")  # counted, no principal
     await api.state.audit.write_refused(api.state.audit.refused.take_all())
     seen = (await api.request("GET", "/api/v1/audit?limit=1000", token=tokens["globex-admin"])).json["items"]
     assert seen and {e["actor"] for e in seen} <= {"globex-admin", "globex-user"}, seen

@@ -9,6 +9,16 @@ entry. Refused traffic (rate-limited, unauthenticated, blocked before authentica
 instead: one entry per (actor or address, route, status) per interval, written when the interval
 ends and at shutdown, with the count and the first and last time in its details. A flood of 429s
 then costs a handful of rows, not one row (and one ledger entry) per request.
+
+Each entry records its tenant (the acting principal's; '' for the deployment's own and for
+refusal counts), and a tenant's admin reads only its tenant's entries.
+
+Ids: the API server and offline writers (the CLI) append to one table from separate processes,
+so no process may hand out ids from a counter of its own. SQLite assigns each id inside the
+transaction that commits the entry (an INSERT without id through the journal, so entries still
+share its group commit); each writer then finds its id by the entry's unique key. Ids are
+therefore unique and become visible in increasing order (SQLite has one writer at a time and
+entries are never deleted), so a poller reading ``after=<last id seen>`` never skips one.
 """
 
 from __future__ import annotations
@@ -17,6 +27,7 @@ import asyncio
 import json
 import logging
 import time
+import uuid
 
 import attrs
 
@@ -75,16 +86,19 @@ class RefusalCounts:
         return (self.window + 1) * self.interval - self.clock()
 
 
+_COLUMNS = ("entry", "time", "actor", "tenant", "action", "target", "ip", "outcome", "status", "details")
+_INSERT = f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
+_OUT = ("id", "time", "actor", "tenant", "action", "target", "ip", "outcome", "status", "details")
+
+
 class Audit:
     def __init__(self, kernel, *, refused_interval: float = 60.0):
         self.k = kernel
-        self._next = 0
         self.refused = RefusalCounts(refused_interval)
         self._flusher: asyncio.Task | None = None
 
     async def load(self) -> None:
-        async with self.k.db.execute("SELECT coalesce(max(id), 0) FROM audit") as cursor:
-            self._next = (await cursor.fetchone())[0]
+        """Nothing to read ahead: ids come from SQLite as entries are committed (see the module's doc)."""
 
     def start(self) -> None:
         """Write each interval's refusal counts when it ends, even if no request comes after it."""
@@ -98,11 +112,13 @@ class Audit:
         await self.write_refused(self.refused.take_all())
 
     async def record(self, *, actor: str, action: str, target: str, ip: str, outcome: str, status: int,
-                     details: dict | None = None) -> dict:
-        self._next += 1
-        entry = {"id": self._next, "time": now(), "actor": actor, "action": action, "target": target, "ip": ip,
-                 "outcome": outcome, "status": status}
-        self.k.journal.upsert("audit", {**entry, "details": json.dumps(details or {})})
+                     details: dict | None = None, tenant: str = "") -> dict:
+        """Append an entry; returns once it is committed, with the id SQLite gave it."""
+        entry = {"entry": uuid.uuid4().hex, "time": now(), "actor": actor, "tenant": tenant or "", "action": action,
+                 "target": target, "ip": ip, "outcome": outcome, "status": status}
+        await self.k.journal.execute(_INSERT, (*entry.values(), json.dumps(details or {})))
+        async with self.k.db.execute("SELECT id FROM audit WHERE entry = ?", (entry["entry"],)) as cursor:
+            entry = {"id": (await cursor.fetchone())[0], **entry}
         await self.k.emit("audit.recorded", str(entry["id"]), entry)
         return entry
 
@@ -127,8 +143,12 @@ class Audit:
                 log.exception("refused-request counts not recorded")
 
     async def query(self, *, actor: str | None = None, action: str | None = None, outcome: str | None = None,
-                    since: str | None = None, after: int = 0, limit: int = 100) -> list[dict]:
+                    since: str | None = None, after: int = 0, limit: int = 100, tenant: str | None = None) -> list[dict]:
+        """Entries after id ``after``, oldest first; ``tenant``: only that tenant's (None: all)."""
         where, params = ["id > ?"], [after]
+        if tenant is not None:
+            where.append("coalesce(tenant, '') = ?")
+            params.append(tenant)
         for column, value in (("actor", actor), ("outcome", outcome)):
             if value:
                 where.append(f"{column} = ?")
@@ -141,9 +161,7 @@ class Audit:
             params.append(since)
         await self.k.journal.flush()
         async with self.k.db.execute(
-            f"SELECT id, time, actor, action, target, ip, outcome, status, details FROM audit WHERE {' AND '.join(where)} "
-            f"ORDER BY id LIMIT ?", (*params, limit),
+            f"SELECT {', '.join(_OUT)} FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*params, limit),
         ) as cursor:
             rows = await cursor.fetchall()
-        keys = ("id", "time", "actor", "action", "target", "ip", "outcome", "status", "details")
-        return [{**dict(zip(keys, r)), "details": json.loads(r[8] or "{}")} for r in rows]
+        return [{**dict(zip(_OUT, r)), "tenant": r[3] or "", "details": json.loads(r[9] or "{}")} for r in rows]

@@ -243,6 +243,7 @@ async def _audit(request, state, template: str, status: int) -> None:
         await state.audit.record(
             actor=actor, action=action, target=request.get(AUDIT_TARGET) or request.path,
             ip=request.remote or "", outcome=outcome, status=status, details=request.get(AUDIT_DETAILS),
+            tenant=who.tenant if who else "",
         )
     except Exception:  # noqa: BLE001 - a failed audit write is logged; the response stands
         log.exception("audit entry not recorded for %s %s", request.method, request.path)

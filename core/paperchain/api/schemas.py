@@ -288,6 +288,7 @@ class AuditOut:
     id: int
     time: str
     actor: str
+    tenant: str  # the actor's tenant ('' for the deployment's own, and for refusal counts)
     action: str
     target: str
     ip: str

@@ -187,7 +187,20 @@ def _v6(db: sqlite_utils.Database) -> None:
     db["web_sessions"].create_index(["user"])
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6]
+def _v7(db: sqlite_utils.Database) -> None:
+    """Audit entries record the acting principal's tenant, and a unique entry key (issue 13).
+
+    Ids are now given by SQLite when an entry is committed (see api/audit.py); the writer finds
+    its entry's id by the key. Existing entries take their actor's tenant as it is now.
+    """
+    db["audit"].add_column("tenant", str)
+    db["audit"].add_column("entry", str)
+    db.execute("UPDATE audit SET tenant = coalesce((SELECT u.tenant FROM users u WHERE u.name = audit.actor), '')")
+    db["audit"].create_index(["entry"], unique=True)
+    db["audit"].create_index(["tenant", "id"])
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
 
 
 def migrate(path: Path) -> int:

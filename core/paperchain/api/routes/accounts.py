@@ -145,12 +145,16 @@ async def revoke_key(request):
 
 
 @routes.get("/api/v1/audit")
-@endpoint(summary="Query the audit log (read-only: entries are never changed or deleted)", role="admin",
+@endpoint(summary="Query the audit log (read-only: entries are never changed or deleted; a tenant's admin: its "
+                  "tenant's)", role="admin",
           query=AuditQuery, response=AuditOut, many=True, tags=("audit",))
 async def audit_log(request):
     q = query(request, AuditQuery)
+    # A tenant's admin reads its tenant's entries; the deployment's (no tenant) every entry,
+    # the refusal counts included (they have no principal, so no tenant).
+    tenant = who(request).tenant or None
     rows = await state(request).audit.query(actor=q.actor, action=q.action, outcome=q.outcome, since=q.since,
-                                            after=q.after, limit=q.limit)
+                                            after=q.after, limit=q.limit, tenant=tenant)
     return reply({"items": rows, "next": str(rows[-1]["id"]) if len(rows) == q.limit else None})
 
 
