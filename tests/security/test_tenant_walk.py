@@ -75,13 +75,6 @@ DEPLOYMENT_WIDE.update({(m, p): "the deployment's model registry" for m, p in (
 
 # Still leaking when this was written, each outside this test's area: (operation) -> who must fix it.
 OPEN_FINDINGS: dict[tuple[str, str], str] = {
-    ("GET", "/api/v1/audit"): "api/audit.py: a tenant's admin reads every tenant's audit entries (ids, targets)",
-    ("GET", "/api/v1/keys"): "api/routes/accounts.py: a tenant's admin lists every tenant's API keys",
-    ("DELETE", "/api/v1/keys/{id}"): "api/routes/accounts.py: a tenant's admin revokes another tenant's key",
-    ("GET", "/api/v1/users"): "api/routes/accounts.py: a tenant's admin lists every tenant's users",
-    ("PATCH", "/api/v1/users/{name}"): "api/routes/accounts.py: a tenant's admin changes another tenant's user",
-    ("POST", "/api/v1/users/{name}/unlock"): "api/routes/account_security.py: a tenant's admin unlocks another "
-                                             "tenant's user",
 }
 
 # Bodies that reach past validation, so a write is refused for the target, not for its body.
