@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import sqlite3
@@ -17,11 +18,13 @@ from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, read_json, to_json
 
 from ...documents import now
+from ...store.blobcrypt import BlobDamaged
 from ..errors import ApiError
 from ..guard import STATE
 from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
 from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 
+log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 _CHUNK = 256 * 1024
 _CHUNK_OUT = 1 << 20
@@ -267,8 +270,16 @@ async def blob_response(request, name: str, *, media_type: str, filename: str, s
         })
         response.content_length = reader.size
         await response.prepare(request)
-        while chunk := await asyncio.to_thread(reader.read, _CHUNK_OUT):
-            await response.write(chunk)
+        try:
+            while chunk := await asyncio.to_thread(reader.read, _CHUNK_OUT):
+                await response.write(chunk)
+        except BlobDamaged as exc:
+            # The status line has gone out: all that is left is to end the connection early, so
+            # the client sees a short body instead of waiting for the rest.
+            log.error("download of %s stopped: %s", name, exc.message)
+            if request.transport is not None:
+                request.transport.close()
+            return response
         await response.write_eof()
         return response
     finally:
