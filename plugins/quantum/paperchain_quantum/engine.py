@@ -33,6 +33,31 @@ class Program:
         return sum(len(s) for s in self.steps if isinstance(s, list))
 
 
+WIDE = 6  # gates on more qubits than this are decomposed, or applied through cirq.apply_unitary
+
+
+@attrs.frozen
+class Wide:
+    """A gate too wide for a dense matrix: applied with its own ``_apply_unitary_`` (one extra buffer)."""
+
+    op: cirq.Operation
+    axes: tuple[int, ...]
+
+
+def _narrow(operations, max_fused: int):
+    """Decompose gates wider than ``max_fused`` qubits where Cirq knows how (QFT, multi-controlled
+    gates); keep the rest as they are."""
+    for op in operations:
+        if len(op.qubits) <= max_fused or isinstance(op.gate, cirq.MeasurementGate):
+            yield op
+            continue
+        parts = cirq.decompose_once(op, default=None)
+        if parts is None:
+            yield op
+        else:
+            yield from _narrow(parts, max_fused)
+
+
 class Unsupported(Exception):
     """The circuit holds something the fused kernels do not run (noise, classical control, resets)."""
 
@@ -44,7 +69,7 @@ def compile_circuit(circuit: cirq.AbstractCircuit, qubits: Sequence[cirq.Qid], m
     steps: list = []
     pending: list[tuple[tuple[int, ...], np.ndarray]] = []
     gates = 0
-    for op in circuit.all_operations():
+    for op in _narrow(circuit.all_operations(), max_fused):
         if isinstance(op.gate, cirq.MeasurementGate) and not op.classical_controls:
             if op.gate.confusion_map:
                 raise Unsupported("measurement with a confusion map")
@@ -58,6 +83,13 @@ def compile_circuit(circuit: cirq.AbstractCircuit, qubits: Sequence[cirq.Qid], m
             raise Unsupported(f"{op} acts on a qudit")
         if not cirq.has_unitary(op):
             raise Unsupported(f"{op} is not unitary")
+        if len(op.qubits) > WIDE:  # e.g. modular arithmetic: cirq applies it as a permutation
+            if pending:
+                steps.append(fuse(pending, max_fused))
+                pending = []
+            steps.append(Wide(op=op, axes=tuple(index[q] for q in op.qubits)))
+            gates += 1
+            continue
         matrix = cirq.unitary(op)
         if not op.qubits:  # a global phase: a 0-qubit block, folded into a neighbour below
             matrix = np.asarray(matrix).reshape(1, 1)
@@ -162,7 +194,7 @@ def execute(program: Program, state, rng: np.random.Generator, threads: int = 2)
         if isinstance(step, Measure):
             records.setdefault(step.key, []).append(measure(state, n, step, rng))
         else:
-            apply_blocks(state, step, n, threads)
+            apply_step(state, n, step, threads)
     return records
 
 
@@ -179,3 +211,21 @@ def sample_terminal(program: Program, state, repetitions: int, rng: np.random.Ge
             bits = np.stack([(draws >> (n - 1 - q)) & 1 for q in step.qubits], axis=1).astype(np.uint8)
             out.setdefault(step.key, []).append(bits ^ np.array(step.invert, dtype=np.uint8))
     return {key: np.stack(instances, axis=1) for key, instances in out.items()}
+
+
+def apply_wide(state, n: int, step: Wide) -> None:
+    host = state if isinstance(state, np.ndarray) else state.get()
+    tensor = host.reshape((2,) * n)
+    buffer = np.empty_like(tensor)
+    result = cirq.apply_unitary(step.op, cirq.ApplyUnitaryArgs(tensor, buffer, step.axes))
+    if result is not tensor:
+        tensor[...] = result
+    if host is not state:
+        state.set(host)
+
+
+def apply_step(state, n: int, step, threads: int) -> None:
+    if isinstance(step, Wide):
+        apply_wide(state, n, step)
+    else:
+        apply_blocks(state, step, n, threads)

@@ -123,8 +123,8 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         if compiled.terminal_measurements:
             state = self._allocate(len(qubits), None)
             for step in compiled.steps:
-                if isinstance(step, list):
-                    engine.apply_blocks(state, step, len(qubits), self.threads)
+                if not isinstance(step, engine.Measure):
+                    engine.apply_step(state, len(qubits), step, self.threads)
             return engine.sample_terminal(compiled, state, repetitions, self._rng)
         shots: list[dict[str, list[np.ndarray]]] = []
         for _ in range(repetitions):  # mid-circuit measurements: one trajectory per shot
