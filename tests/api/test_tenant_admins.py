@@ -110,3 +110,21 @@ async def test_a_tenant_admin_reads_only_its_tenants_audit_entries(api, tenants)
     actors = {e["actor"] for e in everything}
     assert {"acme-user", "globex-user", "anonymous"} <= actors
     assert any("count" in e["details"] for e in everything)
+
+
+async def test_a_tenant_admin_sees_only_its_tenants_lockouts_and_no_address_blocks(api, tenants):
+    tokens, _ = tenants
+    for name in ("acme-user", "globex-user"):
+        for _ in range(api.state.accounts.security.settings.max_failures):
+            await api.request("POST", "/api/v1/auth/login", token=None, json={"username": name, "password": "x" * 12})
+    listed = await api.request("GET", "/api/v1/security/lockouts", token=tokens["globex-admin"])
+    assert listed.status == 200 and {(i["kind"], i["name"]) for i in listed.json["items"]} == {("user", "globex-user")}
+    everything = await api.request("GET", "/api/v1/security/lockouts")
+    assert {"acme-user", "globex-user"} <= {i["name"] for i in everything.json["items"]}
+    # an address block acts on every tenant (and lists other tenants' callers' addresses): the operator's
+    for method, path, body in (("GET", "/api/v1/security/blocks", None),
+                               ("POST", "/api/v1/security/blocks", {"network": "203.0.113.0/24"}),
+                               ("DELETE", "/api/v1/security/blocks/203.0.113.0%2F24", None)):
+        refused = await api.request(method, path, token=tokens["globex-admin"], json=body)
+        assert refused.status == 403 and "deployment" in refused.json["error"]["message"], refused
+    assert (await api.request("POST", "/api/v1/security/blocks", json={"network": "203.0.113.0/24"})).status == 201

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import hdrs, web
 
-from paperchain_sdk import ConflictError, NotFoundError
+from paperchain_sdk import ConflictError, NotFoundError, PermissionDenied
 from paperchain_sdk.web import endpoint, read_json
 
 from ..accounts import AuthError
@@ -181,28 +181,44 @@ async def unlock_user(request):
 
 
 @routes.get("/api/v1/security/lockouts")
-@endpoint(summary="Accounts and addresses that are locked out or must wait after failed logins", role="admin",
+@endpoint(summary="Accounts and addresses that are locked out or must wait after failed logins (a tenant's admin: "
+                  "its tenant's accounts)", role="admin",
           response=Lockout, many=True, tags=("security",))
 async def lockouts(request):
-    security = state(request).accounts.security
-    return reply({"items": security.throttle.locked(security.clock()), "next": None})
+    caller, accounts = who(request), state(request).accounts
+    items = accounts.security.throttle.locked(accounts.security.clock())
+    if caller.tenant:  # a tenant's admin: its own users' lockouts (addresses are the deployment's)
+        items = [i for i in items if i["kind"] == "user" and i["name"] in accounts.users
+                 and accounts.manages(caller, accounts.users[i["name"]]["tenant"])]
+    return reply({"items": items, "next": None})
 
 
 # -- admins: address blocks ------------------------------------------------------------------------
 
 
+def _operator(request) -> None:
+    """A block acts on every tenant's callers, and lists their addresses: the deployment's admins' alone."""
+    if who(request).tenant:
+        raise PermissionDenied("address blocks act on the whole deployment, so only its admins (users without a "
+                               "tenant) list and change them.", hint="ask an admin of the deployment")
+
+
 @routes.get("/api/v1/security/blocks")
-@endpoint(summary="Blocked addresses and networks (automatic and by admins)", role="admin", response=BlockOut,
+@endpoint(summary="Blocked addresses and networks (automatic and by admins; the deployment's admins only)",
+          role="admin", response=BlockOut,
           many=True, tags=("security",))
 async def list_blocks(request):
+    _operator(request)
     security = state(request).accounts.security
     return reply({"items": security.addresses.listing(security.clock()), "next": None})
 
 
 @routes.post("/api/v1/security/blocks")
-@endpoint(summary="Block an address or CIDR network (for some minutes, or until lifted)", role="admin",
+@endpoint(summary="Block an address or CIDR network (for some minutes, or until lifted; the deployment's admins "
+                  "only)", role="admin",
           request=BlockIn, response=BlockOut, status=201, tags=("security",))
 async def add_block(request):
+    _operator(request)
     body = await read_json(request, BlockIn)
     audit_target(request, f"address:{body.network}", minutes=body.minutes, reason=body.reason)
     security = state(request).accounts.security
@@ -213,9 +229,11 @@ async def add_block(request):
 
 
 @routes.delete("/api/v1/security/blocks/{network:.+}")
-@endpoint(summary="Lift the block on an address or network (write a CIDR's '/' as %2F or as is)", role="admin",
+@endpoint(summary="Lift the block on an address or network (write a CIDR's '/' as %2F or as is; the deployment's "
+                  "admins only)", role="admin",
           response=BlockOut, tags=("security",))
 async def remove_block(request):
+    _operator(request)
     network = request.match_info["network"]
     audit_target(request, f"address:{network}")
     security = state(request).accounts.security
