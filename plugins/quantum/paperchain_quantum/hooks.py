@@ -1,1 +1,36 @@
-"""Hook implementations (the plugin's entry point): light, every implementation named by import string."""
+"""Hook implementations (the plugin's entry point): light, every implementation named by import string,
+so cirq and numba load only when a quantum step or command runs."""
+
+from __future__ import annotations
+
+from paperchain_sdk import ActionSpec, CommandSpec, hookimpl
+
+from .settings import AlgorithmSettings, RunSettings
+
+ALGORITHM_STEPS = {
+    "grover": ("Grover", "Grover search for marked items"),
+    "qft": ("Qft", "Quantum Fourier transform of a basis state"),
+    "shor": ("Shor", "Factor a small number by quantum order finding"),
+    "bernstein_vazirani": ("BernsteinVazirani", "Recover a hidden bitstring with one query"),
+    "deutsch_jozsa": ("DeutschJozsa", "Constant or balanced with one query"),
+    "teleportation": ("Teleportation", "Teleport a one-qubit state"),
+    "vqe": ("Vqe", "VQE ground-state energy of H2"),
+    "qaoa": ("Qaoa", "QAOA for MaxCut with the approximation ratio"),
+}
+
+
+@hookimpl
+def paperchain_actions():
+    specs = [ActionSpec(name="quantum.run", impl="paperchain_quantum.components:RunCircuit",
+                        summary="Simulate a circuit file and sample it (JSON counts and a histogram PNG)",
+                        settings=RunSettings, cpu_bound=True)]
+    for name, (cls, summary) in ALGORITHM_STEPS.items():
+        specs.append(ActionSpec(name=f"quantum.{name}", impl=f"paperchain_quantum.components:{cls}",
+                                summary=summary, settings=AlgorithmSettings, cpu_bound=True))
+    return specs
+
+
+@hookimpl
+def paperchain_commands():
+    return [CommandSpec(name="quantum", impl="paperchain_quantum.cli:quantum",
+                        summary="Quantum circuits and algorithms on the fused simulator")]

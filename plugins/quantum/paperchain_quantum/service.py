@@ -1,0 +1,67 @@
+"""Run a circuit or an algorithm: the one place the workflow steps and the CLI share."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+
+from paperchain_sdk import InputError
+
+
+def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_qubits: int = 28,
+                seed: int | None = None) -> dict:
+    """Counts of every measurement key (all qubits measured when the circuit measures none)."""
+    import cirq
+
+    from .results import circuit_svg
+    from .simulator import Simulator
+
+    qubits = sorted(circuit.all_qubits())
+    if len(qubits) > max_qubits:
+        raise InputError(f"the circuit has {len(qubits)} qubits; at most {max_qubits} are allowed here",
+                         hint="raise max_qubits or use a smaller circuit")
+    measured = circuit if circuit.has_measurements() else circuit + cirq.measure(*qubits, key="m")
+    sim = Simulator(seed=seed, max_qubits=max_qubits) if backend == "paperchain" else cirq.Simulator(seed=seed)
+    result = sim.run(measured, repetitions=shots)
+    counts = {}
+    for key, values in result.records.items():
+        flat = values[:, -1, :]  # the last instance of a key measured more than once
+        strings = ["".join(map(str, row)) for row in flat.astype(int)]
+        unique, number = np.unique(strings, return_counts=True)
+        order = np.argsort(-number, kind="stable")
+        counts[key] = {str(unique[i]): int(number[i]) for i in order}
+    return {"backend": backend, "qubits": len(qubits), "shots": shots, "counts": counts,
+            "most_likely": {k: list(v)[:4] for k, v in counts.items()},
+            "circuit": str(circuit), "svg": circuit_svg(circuit)}
+
+
+def final_state(circuit, *, backend: str = "paperchain", max_qubits: int = 20) -> dict:
+    """The final amplitudes (as [real, imaginary] pairs) in Cirq's qubit order."""
+    import cirq
+
+    from .simulator import Simulator
+
+    qubits = sorted(circuit.all_qubits())
+    if len(qubits) > max_qubits:
+        raise InputError(f"the circuit has {len(qubits)} qubits; amplitudes are printed for at most {max_qubits}")
+    sim = Simulator(dtype=np.complex128) if backend == "paperchain" else cirq.Simulator(dtype=np.complex128)
+    vector = sim.simulate(circuit, qubit_order=qubits).final_state_vector
+    return {"qubits": [str(q) for q in qubits],
+            "amplitudes": [[float(a.real), float(a.imag)] for a in vector]}
+
+
+def run_algorithm(name: str, params: dict) -> dict:
+    from .algorithms import ALGORITHMS
+
+    if name not in ALGORITHMS:
+        raise InputError(f"unknown algorithm {name!r}", hint=f"use one of {', '.join(ALGORITHMS)}")
+    function = ALGORITHMS[name][0]
+    accepted = inspect.signature(function).parameters
+    unknown = sorted(set(params) - set(accepted))
+    if unknown:
+        raise InputError(f"{name} takes no parameter {', '.join(unknown)}", hint=f"it takes {', '.join(accepted)}")
+    try:
+        return function(**params)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"{name}: bad parameters {params}: {exc}") from None
