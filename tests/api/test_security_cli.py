@@ -57,3 +57,11 @@ def test_blocking_and_lifting_addresses_from_the_command_line(tmp_path):
     assert "was not blocked" in _ok(run_cli("security", "unblock", "203.0.113.0/24", cwd=tmp_path))
     with _db(tmp_path) as db:
         assert [row[0] for row in db.execute("SELECT network FROM ip_blocks")] == ["2001:db8::1/128"]
+
+
+def test_a_tenant_name_with_a_colon_is_refused_from_the_command_line(tmp_path):
+    (tmp_path / "plugins.toml").write_text('[paperchain]\ndata_dir = "data"\n')
+    refused = run_cli("users", "create", "bob", "--tenant", "acme:flow", cwd=tmp_path,
+                      env={"PAPERCHAIN_NEW_PASSWORD": "choose-a-long-one"})
+    assert refused.returncode != 0 and "':'" in refused.stderr and "How to fix" in refused.stderr
+    assert "bob" not in _ok(run_cli("users", "list", cwd=tmp_path))
