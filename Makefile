@@ -11,11 +11,11 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 # Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR;
-# qpdf makes the encrypted-PDF fixtures the OCR tests refuse).
-DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf
+# qpdf makes the encrypted-PDF fixtures the OCR tests refuse; chromium runs the web UI's browser tests).
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium
 PYTEST_ARGS ?=
 
-.PHONY: setup run example test test-fast bench clean system-deps
+.PHONY: setup run example test test-fast bench clean system-deps vendor messages
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -49,6 +49,20 @@ run: setup
 
 example: setup
 	$(VENV)/bin/paperchain run examples/workflows/report.toml examples/documents
+
+# Maintainers only: refresh the web UI's vendored browser files from the npm registry (npm pack),
+# checking each against the SHA-256 in core/paperchain/web/static/vendor/VENDOR
+# (VENDOR_UPDATE=1 records new hashes after a deliberate version change).
+vendor: setup
+	$(PY) -m paperchain.web.vendor $(if $(VENDOR_UPDATE),--update)
+
+# Maintainers only: re-extract the web UI's strings and update the Spanish catalog (then translate
+# the new entries; tests/web/test_assets.py fails while one is missing).
+WEB_DIR := core/paperchain/web
+messages: setup
+	cd $(WEB_DIR) && $(abspath $(VENV))/bin/pybabel extract -F babel.cfg -k _ -k gettext --no-location --omit-header \
+	  -o catalogs/messages.pot . && $(abspath $(VENV))/bin/pybabel update -i catalogs/messages.pot -d catalogs -l es \
+	  --no-location --no-fuzzy-matching
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -73,6 +73,9 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
         except Exception as exc:  # noqa: BLE001 - one bad plugin route must not stop the server
             log.error("a plugin route was not added: %s", exc)
     app.router.add_routes(guard_routes(system.docs_routes(), state))
+    from ..web import add_web
+
+    add_web(app, state)  # the web UI's pages, before the catch-all
     app.router.add_routes(guard_routes([web.route("*", UNMATCHED, system.no_route)], state))  # last: 404 and 405
 
     async def start(app):

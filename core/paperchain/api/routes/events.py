@@ -1,7 +1,8 @@
 """Live events over a WebSocket (``/api/v1/events``) and Server-Sent Events (``/api/v1/events/stream``).
 
 WebSocket protocol (JSON text frames):
-  client: {"type": "auth", "token": "<JWT or API key>"}     (unless an Authorization header was sent)
+  client: {"type": "auth", "token": "<JWT or API key>"}     (unless an Authorization header or, from a
+          page of the web UI on this origin, its session cookie was sent)
   client: {"type": "subscribe", "topics": ["runs", "run:<id>"], "since": 41}
   server: {"type": "subscribed", "topics": [...], "seq": <latest sequence>}
   server: CloudEvents 1.0 JSON, one per frame, in sequence order ("sequence" is the cursor)
@@ -24,6 +25,7 @@ from ..accounts import AuthError
 from ..errors import ApiError
 from ..guard import API_HEADERS
 from ..schemas import EventsQuery
+from ...web.sessions import COOKIE as SESSION_COOKIE, session_principal
 from .common import query, state
 
 routes = web.RouteTableDef()
@@ -42,6 +44,12 @@ async def websocket(request):
     if request.headers.get("Authorization") or request.headers.get("X-API-Key"):
         try:
             who = s.accounts.authenticate(request.headers.get("Authorization"), request.headers.get("X-API-Key"))
+        except AuthError as exc:
+            await _refuse(ws, str(exc))
+            return ws
+    elif request.cookies.get(SESSION_COOKIE):  # a page of the web UI: its session, from our own origin only
+        try:
+            who = await session_principal(request)
         except AuthError as exc:
             await _refuse(ws, str(exc))
             return ws

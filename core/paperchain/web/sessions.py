@@ -1,0 +1,118 @@
+"""Server-side login sessions for the web UI.
+
+The cookie holds a random secret; the database keeps only its SHA-256 (``web_sessions``), with the
+user, the session's CSRF token, and when it ends: ``ABSOLUTE_HOURS`` after login at the latest,
+or after ``IDLE_MINUTES`` without a request, or at logout (``revoked``). Sessions are cached in
+memory, as accounts are, so a page costs no database round trip; ``last_seen`` is written at most
+once a minute. The user's role and tenant are read from the accounts on every request, so a
+demotion or a disabled account applies at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+
+import attrs
+
+from paperchain_sdk.web import Principal
+
+from ..api.accounts import AuthError
+
+COOKIE = "pc_session"
+ABSOLUTE_HOURS = 12
+IDLE_MINUTES = 120
+_TOUCH_SECONDS = 60
+
+
+@attrs.define
+class Session:
+    id: str  # SHA-256 of the cookie's secret
+    user: str
+    csrf: str
+    created: float
+    expires: float
+    last_seen: float
+    revoked: float | None = None
+    written: float = 0.0  # when last_seen was last written
+
+    def ended(self, clock: float) -> bool:
+        return self.revoked is not None or clock >= self.expires or clock >= self.last_seen + IDLE_MINUTES * 60
+
+
+def _id(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class Sessions:
+    def __init__(self, kernel, accounts, clock=time.time):
+        self.k, self.accounts, self.clock = kernel, accounts, clock
+        self.cache: dict[str, Session] = {}
+
+    async def create(self, user: str, ip: str = "") -> tuple[str, Session]:
+        """A new session for ``user``: the cookie's value and the record."""
+        secret = secrets.token_urlsafe(32)
+        now = self.clock()
+        session = Session(id=_id(secret), user=user, csrf=secrets.token_urlsafe(32), created=now,
+                          expires=now + ABSOLUTE_HOURS * 3600, last_seen=now, written=now)
+        await self.k.journal.upsert("web_sessions", {
+            "id": session.id, "user": user, "csrf": session.csrf, "created": now, "expires": session.expires,
+            "last_seen": now, "revoked": None, "ip": ip})
+        self._remember(session)
+        return secret, session
+
+    async def find(self, secret: str | None) -> Session | None:
+        """The live session of a cookie value, or None (unknown, expired or revoked)."""
+        if not secret or len(secret) > 128:
+            return None
+        key = _id(secret)
+        session = self.cache.get(key)
+        if session is None:
+            await self.k.journal.flush()
+            async with self.k.db.execute("SELECT id, user, csrf, created, expires, last_seen, revoked FROM web_sessions "
+                                         "WHERE id = ?", (key,)) as cursor:
+                row = await cursor.fetchone()
+            if row is None:
+                return None
+            session = Session(*row, written=row[5])
+            self._remember(session)
+        now = self.clock()
+        if session.ended(now):  # it stays cached, ended, so it is not read again
+            return None
+        session.last_seen = now
+        if now - session.written > _TOUCH_SECONDS:
+            session.written = now
+            self.k.journal.execute("UPDATE web_sessions SET last_seen = ? WHERE id = ?", (now, key))
+        return session
+
+    def principal(self, session: Session) -> Principal:
+        """Who the session acts for, with the role and tenant the account has now."""
+        user = self.accounts.users.get(session.user)
+        if user is None or user["disabled"]:
+            raise AuthError(f"the user {session.user!r} is gone or disabled")
+        return Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"])
+
+    async def revoke(self, session: Session) -> None:
+        session.revoked = self.clock()
+        self.cache.pop(session.id, None)
+        await self.k.journal.execute("UPDATE web_sessions SET revoked = ? WHERE id = ?", (session.revoked, session.id))
+
+    def _remember(self, session: Session) -> None:
+        if len(self.cache) >= 10_000:
+            self.cache.clear()
+        self.cache[session.id] = session
+
+
+async def session_principal(request) -> Principal:
+    """Who a WebSocket opened by a page of the web UI acts for: its session cookie, accepted only
+    from this server's own origin (a cookie alone would let any site's page connect as the user)."""
+    from .guard import WEB, same_origin
+
+    if not same_origin(request):
+        raise AuthError("a session cookie is accepted only from this server's own pages (Origin mismatch)")
+    sessions = request.app[WEB].sessions
+    session = await sessions.find(request.cookies.get(COOKIE))
+    if session is None:
+        raise AuthError("the session has ended; log in again")
+    return sessions.principal(session)

@@ -1,0 +1,173 @@
+"""The web UI over HTTP: sessions, CSRF, roles, errors as pages, security headers, languages."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+from yarl import URL
+
+from paperchain.web.guard import CSP
+
+
+async def start_failing_run(site, tmp_path) -> str:
+    await site.request("POST", "/api/v1/workflows", json={"name": "fragile", "steps": [
+        {"id": "fragile", "uses": "test.fail_until_fixed", "with": {"marker": str(tmp_path / "fixed")}}]})
+    run_id = (await site.request("POST", "/api/v1/runs", json={"workflow": "fragile"})).json["runs"][0]
+    await site.wait_run(run_id)
+    return run_id
+
+
+async def test_the_root_sends_a_stranger_to_the_login_page_and_back_after(site):
+    b = site.browser()
+    status, headers, _ = await b.get("/runs?status=failed", follow=False)
+    assert status == 303 and headers["Location"] == "/login?next=%2Fruns%3Fstatus%3Dfailed"
+    status, _, text = await b.get(headers["Location"])
+    assert status == 200 and 'name="next" value="/runs?status=failed"' in text
+    status, headers, _ = await b.post("/login", {"username": "vera", "password": "correct horse battery staple 42",
+                                                 "next": "/runs?status=failed"})
+    assert status == 303 and headers["Location"] == "/runs?status=failed"
+    assert "HttpOnly" in headers["Set-Cookie"] and "SameSite=Strict" in headers["Set-Cookie"]
+    status, headers, text = await b.get("/runs")
+    assert status == 200 and "<h1>Runs</h1>" in text
+    assert headers["Content-Security-Policy"] == CSP and "unsafe" not in CSP
+
+
+async def test_a_wrong_password_is_refused_with_a_readable_message(site):
+    b = site.browser()
+    status, headers, text = await b.post("/login", {"username": "vera", "password": "nope", "next": "/"})
+    assert status == 401 and "Wrong user name or password." in text and "pc_session" not in headers.get("Set-Cookie", "")
+
+
+async def test_login_only_goes_back_to_a_page_of_this_site(site):
+    b = site.browser()
+    status, headers, _ = await b.post("/login", {"username": "vera", "password": "correct horse battery staple 42",
+                                                 "next": "//evil.example/x"})
+    assert status == 303 and headers["Location"] == "/"
+
+
+async def test_logout_revokes_the_session_on_the_server(site):
+    b = await site.browser().login("vera")
+    cookie = b.session.cookie_jar.filter_cookies(URL(site.url))["pc_session"].value
+    status, headers, _ = await b.post("/logout", {"csrf": await b.csrf()})
+    assert status == 303 and headers["Location"] == "/login"
+    thief = site.browser()  # the old cookie, replayed, is worth nothing
+    thief.session.cookie_jar.update_cookies({"pc_session": cookie})
+    status, headers, _ = await thief.get("/runs", follow=False)
+    assert status == 303 and "/login" in headers["Location"] and "expired=1" in headers["Location"]
+
+
+async def test_an_expired_session_asks_to_log_in_again(site):
+    b = await site.browser().login("vera")
+    from paperchain.web.guard import WEB
+
+    sessions = site.app[WEB].sessions
+    for session in sessions.cache.values():
+        session.expires = 0
+    status, headers, text = await b.get("/runs/abc?x=1")
+    assert status == 200 and "Your session has ended" in text and 'value="/runs/abc?x=1"' in text
+
+
+async def test_a_post_without_the_csrf_token_or_from_another_site_is_refused(site, tmp_path):
+    run_id = await start_failing_run(site, tmp_path)
+    b = await site.browser().login("eddie")
+    status, _, text = await b.post(f"/runs/{run_id}/retry", {})
+    assert status == 403 and "security token" in text
+    status, _, text = await b.post(f"/runs/{run_id}/retry", {"csrf": "forged"})
+    assert status == 403
+    token = await b.csrf(f"/runs/{run_id}")
+    status, _, text = await b.post(f"/runs/{run_id}/retry", {"csrf": token}, origin="http://evil.example")
+    assert status == 403 and "another site" in text
+    status, _, text = await b.post(f"/runs/{run_id}/retry", {"csrf": token}, origin=None)
+    assert status == 403
+    status, headers, _ = await b.post(f"/runs/{run_id}/retry", {"csrf": token})
+    assert status == 303 and headers["Location"] == f"/runs/{run_id}"
+
+
+async def test_a_viewer_sees_no_write_controls_and_a_forged_post_is_refused(site, tmp_path):
+    run_id = await start_failing_run(site, tmp_path)
+    viewer = await site.browser().login("vera")
+    status, _, text = await viewer.get(f"/runs/{run_id}")
+    assert status == 200 and "the marker" in text and "/retry" not in text
+    status, _, text = await viewer.post(f"/runs/{run_id}/retry", {"csrf": await viewer.csrf()})
+    assert status == 403 and "needs the editor role; you are viewer" in text
+    editor = await site.browser().login("eddie")
+    assert f'action="/runs/{run_id}/retry"' in (await editor.get(f"/runs/{run_id}"))[2]
+
+
+async def test_the_runs_list_counts_states_filters_and_pages(site, tmp_path):
+    run_id = await start_failing_run(site, tmp_path)
+    await site.request("POST", "/api/v1/workflows",
+                       json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    started = (await site.request("POST", "/api/v1/runs", json={"workflow": "quick"})).json["runs"][0]
+    await site.wait_run(started)
+    b = await site.browser().login("vera")
+    _, _, text = await b.get("/runs")
+    assert re.search(r'data-state-count="failed">1<', text) and re.search(r'data-state-count="succeeded">1<', text)
+    _, _, text = await b.get("/runs?status=failed")
+    assert run_id[:12] in text and started[:12] not in text
+    _, _, text = await b.get("/runs?workflow=quick")
+    assert started[:12] in text and run_id[:12] not in text
+    status, _, text = await b.get("/runs?since=yesterday")
+    assert status == 400 and "is not a date" in text
+    from paperchain.web.routes import runs
+
+    runs.PAGE_SIZE, size = 1, runs.PAGE_SIZE
+    try:
+        _, _, first = await b.get("/runs")
+        link = re.search(r'href="(/runs\?cursor=[^"]+)" rel="next"', first).group(1)
+        _, _, second = await b.get(link.replace("&amp;", "&"))
+    finally:
+        runs.PAGE_SIZE = size
+    assert (started[:12] in first) != (started[:12] in second) and (run_id[:12] in second)
+
+
+async def test_pages_speak_spanish_by_accept_language_or_the_switch(site):
+    b = await site.browser("es-ES,es;q=0.9").login("vera")
+    _, _, text = await b.get("/runs")
+    assert '<html lang="es"' in text and "<h1>Ejecuciones</h1>" in text
+    english = await site.browser("en").login("vera")
+    await english.post("/preferences", {"lang": "es", "next": "/runs"})
+    assert "<h1>Ejecuciones</h1>" in (await english.get("/runs"))[2]
+
+
+async def test_unknown_pages_and_runs_are_404_pages_and_the_api_keeps_json(site):
+    b = await site.browser().login("vera")
+    status, headers, text = await b.get("/no/such/page")
+    assert status == 404 and headers["Content-Type"].startswith("text/html") and "Not found" in text
+    status, _, text = await b.get("/runs/nope")
+    assert status == 404 and "There is no run nope" in text
+    status, headers, _ = await b.get("/api/v1/nothing")
+    assert status == 404 and headers["Content-Type"].startswith("application/json")
+
+
+async def test_the_account_page_creates_a_key_shown_once_and_revokes_it(site):
+    b = await site.browser().login("vera")
+    status, _, text = await b.post("/account/keys", {"csrf": await b.csrf(), "name": "scanner", "role": "viewer",
+                                                     "scopes": "runs:read"})
+    key = re.search(r'<code id="new-key">([^<]+)</code>', text).group(1)
+    assert status == 200 and key.startswith("pck_")
+    assert (await site.request("GET", "/api/v1/runs", token=key)).status == 200
+    key_id = key.split("_")[1]
+    status, _, _ = await b.post(f"/account/keys/{key_id}/revoke", {"csrf": await b.csrf()})
+    assert status == 303 and (await site.request("GET", "/api/v1/runs", token=key)).status == 401
+    assert key not in (await b.get("/account"))[2]
+
+
+async def test_the_event_websocket_takes_the_session_cookie_only_from_this_origin(site):
+    b = await site.browser().login("vera")
+    url = site.url.replace("http", "ws") + "/api/v1/events"
+    async with b.session.ws_connect(url, headers={"Origin": site.url}) as ws:
+        await ws.send_json({"type": "subscribe", "topics": ["runs"]})
+        assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "subscribed"
+    async with b.session.ws_connect(url, headers={"Origin": "http://evil.example"}) as ws:
+        reply = await asyncio.wait_for(ws.receive_json(), 5)
+        assert reply["type"] == "error" and "Origin" in reply["message"]
+    stranger = aiohttp.ClientSession()
+    try:
+        async with stranger.ws_connect(url, headers={"Origin": site.url}) as ws:
+            await ws.send_json({"type": "subscribe", "topics": ["runs"]})
+            assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "error"
+    finally:
+        await stranger.close()
