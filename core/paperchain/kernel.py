@@ -92,11 +92,11 @@ class Kernel:
         self.check()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.db_path)
+        self.keyring = Keyring(self.data_dir, self.db_path)  # a wrong master key stops here, with nothing open
         self.db = await aiosqlite.connect(self.db_path)
         sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
-        self.keyring = Keyring(self.data_dir, self.db_path)
         self.blobs = BlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
         self.journal = Journal(self.db)
         self.journal.start()
@@ -121,7 +121,8 @@ class Kernel:
             await self.db.close()
             self.db = None
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
-            self.blobs.close()  # its transient plaintext copies
+            if self.blobs is not None:
+                self.blobs.close()  # its transient plaintext copies
 
     async def __aenter__(self):
         return await self.open()

@@ -22,6 +22,7 @@ def no_master_key_in_the_environment(monkeypatch):
 
 
 def _ring(tmp_path) -> Keyring:
+    tmp_path.mkdir(exist_ok=True)
     migrate(tmp_path / "paperchain.db")
     return Keyring(tmp_path, tmp_path / "paperchain.db")
 
@@ -128,3 +129,14 @@ def test_encrypt_existing_then_rotate_data_keys_from_the_command_line(tmp_path, 
     store.close()
     assert main(["keys", "status"]) == 0
     assert "new blobs are encrypted" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_a_wrong_master_key_is_a_clear_error_and_the_command_ends(tmp_path):
+    from kernel_support import run_cli
+
+    _ring(tmp_path / ".paperchain").data_key("")  # a data directory with a key, wrapped by its key file
+    wrong = base64.b64encode(os.urandom(32)).decode()
+    result = run_cli("documents", "list", cwd=tmp_path, env={"PAPERCHAIN_MASTER_KEY": wrong}, timeout=60)
+    assert result.returncode == 2
+    assert "wrapped by master key" in result.stderr and "PAPERCHAIN_MASTER_KEY" in result.stderr
