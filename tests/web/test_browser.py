@@ -1,0 +1,228 @@
+"""The web UI in a real browser: Debian's chromium driven by Playwright (never `playwright install`).
+
+The server runs in a thread of its own with its own event loop; every page is checked for CSP
+violations (the page's own ``securitypolicyviolation`` events), console errors and, with axe,
+serious or critical accessibility violations.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import threading
+
+import pytest
+
+from api_support import TestPlugin
+
+playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs Playwright")
+expect = playwright_api.expect
+CHROMIUM = shutil.which("chromium")
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")]
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+PASSWORD = "correct horse battery staple 42"
+WATCH = """document.addEventListener("securitypolicyviolation",
+  (e) => window.reportViolation(e.violatedDirective + " " + e.blockedURI));"""
+
+
+class LiveServer:
+    """The app on a free loopback port, served from a thread with its own event loop."""
+
+    def __init__(self, data_dir):
+        from paperchain.harness import ApiHarness
+
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, name="web-test-server", daemon=True)
+        self.thread.start()
+        self.api = ApiHarness([TestPlugin()], data_dir=data_dir)
+        self.call(self.api.start())
+        self.url = self.api.url
+        for name, role in (("ada", "admin"), ("eddie", "editor"), ("vera", "viewer")):
+            self.call(self.api.state.accounts.create_user(name, PASSWORD, role))
+
+    def call(self, coro, timeout: float = 60):
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+
+    def workflow(self, name: str, steps: list) -> None:
+        reply = self.call(self.api.request("POST", "/api/v1/workflows", json={"name": name, "steps": steps}))
+        assert reply.status in (200, 201), reply
+
+    def start(self, workflow: str) -> str:
+        return self.call(self.api.request("POST", "/api/v1/runs", json={"workflow": workflow})).json["runs"][0]
+
+    def finished(self, run_id: str) -> dict:
+        return self.call(self.api.wait_run(run_id))
+
+    def close(self):
+        try:
+            self.call(self.api.close())
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(10)
+            self.loop.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    made = LiveServer(tmp_path_factory.mktemp("web"))
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with playwright_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
+        yield browser
+        browser.close()
+
+
+class Watched:
+    """A browser context whose pages report CSP violations and console errors."""
+
+    def __init__(self, chromium, server, **options):
+        self.server, self.problems = server, []
+        self.context = chromium.new_context(base_url=server.url, **options)
+        self.context.expose_function("reportViolation", lambda text: self.problems.append(f"CSP: {text}"))
+        self.context.add_init_script(WATCH)
+        self.page = self.context.new_page()
+        self.error_pages: set[str] = set()  # statuses of error pages the test opened on purpose
+        self.page.on("response", self._response)
+        self.page.on("console", self._console)
+        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+
+    def _response(self, response):
+        if response.request.resource_type == "document" and response.status >= 400:
+            self.error_pages.add(str(response.status))
+
+    def _console(self, message):
+        loaded = re.match(r"Failed to load resource: the server responded with a status of (\d+)", message.text)
+        if message.type == "error" and not (loaded and loaded.group(1) in self.error_pages):
+            self.problems.append(f"console: {message.text}")
+
+    def login(self, name: str, password: str = PASSWORD, then: str = "/runs"):
+        page = self.page
+        page.goto(then)
+        page.get_by_label("User name").fill(name)
+        page.get_by_label("Password").fill(password)
+        page.get_by_role("button", name="Log in").click()
+        return page
+
+    def check_accessibility(self):
+        from axe_playwright_python.sync_playwright import Axe
+
+        results = Axe().run(self.page)
+        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+                   for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
+        assert serious == [], serious
+
+
+@pytest.fixture
+def watched(chromium, server):
+    made = []
+
+    def open_context(**options) -> Watched:
+        made.append(Watched(chromium, server, **options))
+        return made[-1]
+
+    yield open_context
+    for w in made:
+        w.context.close()
+        assert w.problems == [], w.problems
+
+
+def test_log_in_and_out_and_a_wrong_password(watched):
+    w = watched()
+    page = w.login("vera", "wrong password")
+    expect(page.locator("#login-error")).to_have_text("Wrong user name or password.")
+    page = w.login("vera")
+    expect(page).to_have_url(re.compile(r"/runs$"))
+    expect(page.get_by_role("heading", name="Runs")).to_be_visible()
+    expect(page.locator("#live-badge")).to_have_text("Live")
+    page.get_by_role("button", name=re.compile("Log out")).click()
+    expect(page.get_by_role("heading", name="Log in to Paperchain")).to_be_visible()
+    page.goto("/runs")
+    expect(page).to_have_url(re.compile(r"/login\?next=%2Fruns"))
+
+
+def test_a_new_run_appears_live_and_its_page_follows_it(watched, server):
+    server.workflow("nap", [{"id": "nap", "uses": "test.wait", "with": {"seconds": 1}}])
+    w = watched()
+    page = w.login("vera")
+    expect(page.locator("#live-badge")).to_have_text("Live")
+    run_id = server.start("nap")
+    row = page.locator(f"tr[data-run='{run_id}']")
+    expect(row).to_be_visible()  # no reload: the event refreshed the list
+    row.get_by_role("link").click()
+    expect(page.locator("#run-live h1 .chip")).to_have_text("succeeded", timeout=15_000)
+    expect(page.locator(".timeline rect")).to_have_count(1)
+    w.check_accessibility()
+
+
+def test_a_failing_run_shows_its_error_and_retry_works(watched, server, tmp_path):
+    marker = tmp_path / "fixed"
+    server.workflow("fragile", [{"id": "fragile", "uses": "test.fail_until_fixed", "with": {"marker": str(marker)}}])
+    run_id = server.start("fragile")
+    server.finished(run_id)
+    w = watched()
+    page = w.login("eddie", then=f"/runs/{run_id}")
+    expect(page.locator("#run-error")).to_contain_text("the marker")
+    marker.write_text("ok")
+    page.get_by_role("button", name="Retry from the failed step").click()
+    expect(page.locator("#run-live h1 .chip")).to_have_text("succeeded", timeout=15_000)
+    expect(page.get_by_role("button", name="Retry from the failed step")).to_have_count(0)
+
+
+def test_a_viewer_sees_no_write_controls(watched, server, tmp_path):
+    server.workflow("broken", [{"id": "b", "uses": "test.fail_until_fixed", "with": {"marker": str(tmp_path / "no")}}])
+    run_id = server.start("broken")
+    server.finished(run_id)
+    w = watched()
+    page = w.login("vera", then=f"/runs/{run_id}")
+    expect(page.locator("#run-error")).to_be_visible()
+    expect(page.locator("form[method=post] button[type=submit]").filter(has_text=re.compile("Retry|Cancel"))).to_have_count(0)
+
+
+def test_every_page_passes_csp_console_and_axe_checks(watched, server):
+    server.workflow("quick", [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}])
+    run_id = server.start("quick")
+    run = server.finished(run_id)
+    w = watched()
+    w.page.goto("/login")
+    w.check_accessibility()
+    page = w.login("ada")
+    for path in ("/runs", f"/runs/{run_id}", f"/batches/{run['batch']}", "/account", "/no/such/page"):
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        w.check_accessibility()
+
+
+def test_spanish_dark_mode_phone_width_and_the_search_key(watched):
+    w = watched(locale="es-ES", extra_http_headers={"Accept-Language": "es-ES,es;q=0.9"}, color_scheme="dark",
+                viewport={"width": 375, "height": 740})
+    page = w.page
+    page.goto("/login")
+    page.get_by_label("Usuario").fill("vera")
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    expect(page.get_by_role("heading", name="Ejecuciones")).to_be_visible()
+    expect(page.locator("#live-badge")).to_have_text("En directo")
+    expect(page.locator("body")).to_have_css("background-color", "rgb(13, 17, 23)")  # the system's dark theme
+    width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+    assert width[0] <= width[1], f"the page scrolls sideways at phone width: {width}"
+    page.locator("body").press("/")
+    expect(page.locator("#search")).to_be_focused()
+    w.check_accessibility()
+
+
+def test_the_theme_toggle_is_remembered(watched):
+    w = watched(color_scheme="light")
+    page = w.login("vera")
+    expect(page.locator("body")).to_have_css("background-color", "rgb(255, 255, 255)")
+    page.get_by_role("button", name="Dark theme").click()
+    expect(page.locator("html")).to_have_attribute("data-theme", "dark")
+    expect(page.locator("body")).to_have_css("background-color", "rgb(13, 17, 23)")
+    w.check_accessibility()
