@@ -200,7 +200,12 @@ def _v7(db: sqlite_utils.Database) -> None:
     db["audit"].create_index(["tenant", "id"])
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7]
+def _v8(db: sqlite_utils.Database) -> None:
+    """Web UI thumbnails (issue 14): a document's first page as a small PNG, kept in the blob store."""
+    db["thumbnails"].create({"document_id": str, "blob": str, "created": str}, pk="document_id")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8]
 
 
 def migrate(path: Path) -> int:
