@@ -34,3 +34,31 @@ def paperchain_actions():
 def paperchain_commands():
     return [CommandSpec(name="quantum", impl="paperchain_quantum.cli:quantum",
                         summary="Quantum circuits and algorithms on the fused simulator")]
+
+
+@hookimpl
+def paperchain_startup(kernel):
+    async def start():
+        import asyncio
+
+        from .jobs import JobStore, install
+
+        install(await asyncio.to_thread(JobStore(kernel).open))
+
+    return start()
+
+
+@hookimpl
+def paperchain_shutdown(kernel):
+    from . import jobs
+
+    if jobs._CURRENT is not None and jobs._CURRENT.kernel is kernel:
+        jobs._CURRENT.close()
+        jobs.install(None)
+
+
+@hookimpl
+def paperchain_routes(kernel):
+    from .routes import routes
+
+    return routes()
