@@ -58,7 +58,7 @@ def test_rotating_the_master_key_keeps_every_blob_readable(tmp_path):
     digest = store.put_bytes(b"kept across rotations", tenant="acme")[0]
     old = fingerprint(ring.master)
     new, count = ring.rotate_master()
-    assert new != old and count == 1 and not ring.key_file.with_name("master.key.new").exists()
+    assert new != old and count == 2 and not ring.key_file.with_name("master.key.new").exists()
     store.close()
     reopened = BlobStore(tmp_path / "blobs", keyring=_ring(tmp_path), encrypt=True)
     assert reopened.read_bytes(digest) == b"kept across rotations"

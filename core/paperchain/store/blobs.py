@@ -52,6 +52,8 @@ class BlobStore:
         self.encrypt = encrypt
         if encrypt and keyring is None:
             raise ValueError("an encrypting blob store needs a keyring")
+        if encrypt:
+            keyring.data_key("")  # made now: artifacts are put from the event loop, where a write would stall it
         self.plain = PlainCache(plain_dir or self.root.parent / "plain", limit=plain_limit)
 
     @property
