@@ -65,7 +65,8 @@ class Unsupported(Exception):
 def compile_circuit(circuit: cirq.AbstractCircuit, qubits: Sequence[cirq.Qid], max_fused: int = 4) -> Program:
     """Fused blocks for a circuit without free parameters; raise Unsupported for what needs Cirq."""
     index = {q: i for i, q in enumerate(qubits)}
-    circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
+    if any(isinstance(op.untagged, cirq.CircuitOperation) for op in circuit.all_operations()):
+        circuit = cirq.unroll_circuit_op(circuit, deep=True, tags_to_check=None)
     steps: list = []
     pending: list[tuple[tuple[int, ...], np.ndarray]] = []
     gates = 0

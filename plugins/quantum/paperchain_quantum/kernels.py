@@ -26,7 +26,7 @@ def _insert_zero_bits(index, positions):
     return index
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def apply_block(state, mat_re, mat_im, offsets, positions, chunks):
     """``state[base + offsets] = mat @ state[base + offsets]`` for every base, in place.
 
@@ -87,7 +87,7 @@ def apply_block(state, mat_re, mat_im, offsets, positions, chunks):
                     state[bases[j] + o1] = acc[2, j] + 1j * acc[3, j]
 
 
-@numba.njit(parallel=True, fastmath=True, cache=True)
+@numba.njit(parallel=True, fastmath=True, cache=True, nogil=True)
 def probabilities(state, out):
     """|amplitude|^2 of every basis state, into ``out`` (float64, for exact sampling sums)."""
     for i in prange(state.shape[0]):

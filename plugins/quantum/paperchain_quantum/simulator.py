@@ -67,6 +67,8 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         return tuple(cirq.QubitOrder.as_qubit_order(qubit_order).order_for(program.all_qubits()))
 
     def _program(self, program, resolver, qubits) -> engine.Program:
+        if not cirq.is_parameterized(program):  # resolving copies the circuit: skip it when it is moot
+            return engine.compile_circuit(program, qubits, self.max_fused_gate_size)
         resolved = cirq.resolve_parameters(program, resolver)
         if cirq.is_parameterized(resolved):
             raise ValueError(f"the circuit has unresolved parameters: {sorted(map(str, cirq.parameter_names(resolved)))}")
