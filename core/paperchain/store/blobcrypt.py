@@ -5,7 +5,9 @@ shorter), then a trailer record holding the plaintext's SHA-256 and size::
 
     header   b"PCBLOB1\\n" | key version (u32) | chunk (u32) | tenant length (u16) | tenant | salt (16)
     record i AES-256-GCM(file key, nonce = i (u64) | 0 (u32), aad = header) -> ciphertext | tag
-    trailer  AES-256-GCM(file key, nonce = n (u64) | 1 (u32), aad = header | blob name)(sha256 | size (u64)) -> 56 bytes
+    trailer  AES-256-GCM(file key, nonce = n (u64) | 2 (u32), aad = header | blob name)(sha256 | size (u64)) -> 56 bytes
+
+(A file is written before its name is known with a trailer of kind 1 and no name, then sealed.)
 
 The file key is HMAC-SHA256(the tenant's data key, salt), a fresh random salt per file, so no
 (key, nonce) pair ever repeats. Each record's position and the trailer's "final" flag are in its
@@ -44,8 +46,14 @@ class BlobDamaged(PaperchainError):
     """A stored blob that does not authenticate or does not match its digest."""
 
 
-def _nonce(index: int, final: bool) -> bytes:
-    return index.to_bytes(8, "big") + (b"\0\0\0\1" if final else b"\0\0\0\0")
+def _nonce(index: int, kind: int) -> bytes:
+    """Record ``index``'s nonce; ``kind`` 0 for data, 1 for an unnamed trailer, 2 for a named one
+    (sealing writes a new trailer: it must not reuse the unnamed one's nonce)."""
+    return index.to_bytes(8, "big") + kind.to_bytes(4, "big")
+
+
+def _trailer_kind(name: str) -> int:
+    return 2 if name else 1
 
 
 def _file_key(data_key: bytes, salt: bytes) -> bytes:
@@ -100,7 +108,7 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
     out.write(head)
     hasher, size, index = _Hasher(), 0, 0
     while chunk := src.read(CHUNK):
-        cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, False))
+        cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, 0))
         cipher.update(head)
         view = memoryview(chunk)
         for start in range(0, len(chunk), PIECE):
@@ -119,7 +127,7 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
 
 
 def _seal_trailer(key: bytes, head: bytes, records: int, name: str, plain: bytes) -> bytes:
-    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(records, True))
+    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(records, _trailer_kind(name)))
     cipher.update(head + name.encode())
     ciphertext, tag = cipher.encrypt_and_digest(plain)
     return ciphertext + tag
@@ -174,7 +182,7 @@ class DecryptingReader(io.RawIOBase):
 
     def _trailer(self) -> tuple[str, int]:
         self._fh.seek(self._trailer_at)
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._records, True))
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._records, _trailer_kind(self._name)))
         cipher.update(self._head + self._name.encode())
         data = self._fh.read(TRAILER)
         try:
@@ -186,7 +194,7 @@ class DecryptingReader(io.RawIOBase):
     def _next_record(self) -> None:
         start = len(self._head) + self._index * (self._chunk + TAG)
         data = memoryview(self._fh.read(min(self._chunk + TAG, self._trailer_at - start)))
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._index, False))
+        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._index, 0))
         cipher.update(self._head)
         try:
             plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
