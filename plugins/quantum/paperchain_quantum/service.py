@@ -22,7 +22,12 @@ def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_
         raise InputError(f"the circuit has {len(qubits)} qubits; at most {max_qubits} are allowed here",
                          hint="raise max_qubits or use a smaller circuit")
     measured = circuit if circuit.has_measurements() else circuit + cirq.measure(*qubits, key="m")
-    sim = Simulator(seed=seed, max_qubits=max_qubits) if backend == "paperchain" else cirq.Simulator(seed=seed)
+    if backend == "paperchain":
+        sim = Simulator(seed=seed, max_qubits=max_qubits)
+    elif _noisy(circuit):  # noise channels: Cirq's density-matrix simulator gives exact mixtures
+        sim = cirq.DensityMatrixSimulator(seed=seed)
+    else:
+        sim = cirq.Simulator(seed=seed)
     result = sim.run(measured, repetitions=shots)
     counts = {}
     for key, values in result.records.items():
@@ -34,6 +39,13 @@ def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_
     return {"backend": backend, "qubits": len(qubits), "shots": shots, "counts": counts,
             "most_likely": {k: list(v)[:4] for k, v in counts.items()},
             "circuit": str(circuit), "svg": circuit_svg(circuit)}
+
+
+def _noisy(circuit) -> bool:
+    import cirq
+
+    return any(not cirq.is_measurement(op) and not cirq.has_unitary(op) and not op.classical_controls
+               for op in circuit.all_operations())
 
 
 def final_state(circuit, *, backend: str = "paperchain", max_qubits: int = 20) -> dict:

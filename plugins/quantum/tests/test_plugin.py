@@ -87,3 +87,19 @@ def test_cli_run_state_and_algorithms(tmp_path):
     bad.write_text('{"qubits": 2, "gates": [{"gate": "cx", "targets": [0]}]}')
     out = runner.invoke(quantum, ["run", str(bad)])
     assert out.exit_code == 1 and "gates[0] (cx): takes 2 target(s)" in out.output
+
+
+def test_cirq_backend_takes_the_density_matrix_simulator_for_noise(monkeypatch):
+    import cirq
+
+    from paperchain_quantum import service
+
+    used = []
+    real = cirq.DensityMatrixSimulator.run
+    monkeypatch.setattr(cirq.DensityMatrixSimulator, "run", lambda self, *a, **k: used.append(1) or real(self, *a, **k))
+    q = cirq.LineQubit(0)
+    noisy = cirq.Circuit(cirq.X(q), cirq.amplitude_damp(1.0).on(q), cirq.measure(q, key="m"))
+    assert service.run_circuit(noisy, shots=50, backend="cirq")["counts"]["m"] == {"0": 50}
+    assert used == [1]
+    service.run_circuit(cirq.Circuit(cirq.X(q), cirq.measure(q, key="m")), shots=5, backend="cirq")
+    assert used == [1]
