@@ -23,7 +23,8 @@ class Browser:
 
     async def get(self, path: str, **kwargs):
         async with self.session.get(self.url + path, allow_redirects=kwargs.pop("follow", True), **kwargs) as r:
-            return r.status, r.headers, await r.text()
+            body = await r.read()
+            return r.status, r.headers, body.decode() if r.content_type.startswith("text/") else body
 
     async def post(self, path: str, data: dict, *, origin: str | None = "same", follow: bool = False, **kwargs):
         headers = dict(kwargs.pop("headers", {}))

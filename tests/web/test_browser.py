@@ -56,6 +56,25 @@ class LiveServer:
     def finished(self, run_id: str) -> dict:
         return self.call(self.api.wait_run(run_id))
 
+    def upload_pdf(self, name: str, text: str) -> str:
+        import io
+
+        from PIL import Image
+
+        out = io.BytesIO()
+        Image.new("RGB", (200, 280), "white").save(out, "PDF")
+        reply = self.call(self.api.request("POST", f"/api/v1/documents?name={name}", data=out.getvalue(),
+                                           headers={"Content-Type": "application/octet-stream"}))
+        document_id = reply.json["id"]
+        kernel = self.api.kernel
+
+        async def set_text():
+            await kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", (text, document_id))
+            kernel.documents.forget(document_id)
+
+        self.call(set_text())
+        return document_id
+
     def close(self):
         try:
             self.call(self.api.close())
@@ -194,7 +213,9 @@ def test_every_page_passes_csp_console_and_axe_checks(watched, server):
     w.page.goto("/login")
     w.check_accessibility()
     page = w.login("ada")
-    for path in ("/runs", f"/runs/{run_id}", f"/batches/{run['batch']}", "/account", "/no/such/page"):
+    doc_id = server.upload_pdf("minutes.pdf", "Minutes of the parish council meeting about the bridge.")
+    for path in ("/runs", f"/runs/{run_id}", f"/batches/{run['batch']}", "/account", "/no/such/page", "/documents",
+                 "/documents?view=cards", "/documents?q=bridge", f"/documents/{doc_id}"):
         page.goto(path)
         expect(page.locator("main h1")).to_be_visible()
         w.check_accessibility()
@@ -226,3 +247,20 @@ def test_the_theme_toggle_is_remembered(watched):
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     expect(page.locator("body")).to_have_css("background-color", "rgb(13, 17, 23)")
     w.check_accessibility()
+
+
+def test_documents_search_and_editing_in_the_browser(watched, server):
+    doc_id = server.upload_pdf("survey.pdf", "A survey of the old mill and the river crossing.")
+    w = watched()
+    page = w.login("eddie", then="/documents")
+    row = page.locator(f"tr[data-document='{doc_id}']")
+    expect(row.locator("img")).to_have_js_property("naturalWidth", 229)  # the server drew the first page
+    page.get_by_label("Search the text").fill("mill")
+    page.get_by_label("Search the text").press("Enter")
+    expect(page.locator(f"tr[data-document='{doc_id}'] mark")).to_have_text("mill")
+    page.get_by_role("link", name="survey.pdf").click()
+    expect(page.locator("#document-text")).to_contain_text("old mill")
+    page.get_by_label("Tags (comma-separated)").fill("mills, rivers")
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_label("Tags (comma-separated)")).to_have_value("mills, rivers")
+    expect(page.get_by_role("img", name="Page 1")).to_be_visible()

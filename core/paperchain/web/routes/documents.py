@@ -1,0 +1,319 @@
+"""Documents: the list (thumbnails, table or cards, filters, full-text search with highlighted
+snippets, bulk actions) and a document's page (page previews, text, findings, tags and metadata,
+history, runs).
+
+Tenant rule as in the API: a user of a tenant sees only that tenant's documents; deleted ones are
+hidden. Writes go through the same statements and events as the API's (document.updated,
+document.deleted), so triggers and the live stream see them alike.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+
+from aiohttp import web
+from markupsafe import Markup, escape
+
+from paperchain_sdk import InputError, NotFoundError
+
+from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
+from ...api.routes.common import decode_cursor, encode_cursor
+from ...api.routes.documents import blob_response
+from ...documents import now
+from .. import thumbnails
+from ..guard import PageError, page
+from ..render import render
+from .runs import _day
+
+PAGE_SIZE = 48
+_COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
+_OPEN, _CLOSE = "\x02", "\x03"  # snippet markers: never in text, so escaping cannot be fooled
+_HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+
+
+def _kernel(request):
+    return request.app[STATE].kernel
+
+
+def _document(row) -> dict:
+    keys = ("id", "name", "media_type", "size", "created", "metadata", "tags", "created_by", "has_text")
+    doc = dict(zip(keys, row))
+    doc["metadata"], doc["tags"] = json.loads(doc["metadata"] or "{}"), json.loads(doc["tags"] or "[]")
+    return doc
+
+
+def highlight(snippet: str) -> Markup:
+    """A search snippet as HTML: the text escaped, the matched words in <mark>."""
+    return Markup(str(escape(snippet)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
+
+
+def _filters(request) -> dict:
+    q = request.query
+    view = q.get("view") or request.cookies.get("pc_docview", "table")
+    return {"q": q.get("q", "").strip(), "media_type": q.get("media_type", ""), "tag": q.get("tag", "").strip(),
+            "since": _day(q.get("since"), "From"), "until": _day(q.get("until"), "To"),
+            "view": view if view in ("table", "cards") else "table"}
+
+
+def _where(ctx, chosen: dict, prefix: str = "") -> tuple[list[str], list]:
+    where, values = [f"{prefix}deleted IS NULL"], []
+    if ctx.who.tenant:
+        where.append(f"{prefix}tenant = ?")
+        values.append(ctx.who.tenant)
+    if chosen["media_type"]:
+        where.append(f"{prefix}media_type = ?")
+        values.append(chosen["media_type"])
+    if chosen["tag"]:
+        where.append(f"EXISTS (SELECT 1 FROM json_each({prefix}tags) WHERE value = ?)")
+        values.append(chosen["tag"])
+    if chosen["since"]:
+        where.append(f"{prefix}created >= ?")
+        values.append(chosen["since"])
+    if chosen["until"]:
+        where.append(f"{prefix}created < date(?, '+1 day')")
+        values.append(chosen["until"])
+    return where, values
+
+
+async def _search(request, ctx, chosen: dict) -> list[dict]:
+    where, values = _where(ctx, chosen, "d.")
+    try:
+        async with _kernel(request).db.execute(
+            "SELECT d.id, d.name, d.media_type, d.size, d.created, d.metadata, d.tags, d.created_by, "
+            "d.text IS NOT NULL AND d.text != '', snippet(documents_fts, 1, ?, ?, '…', 16) "
+            "FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
+            f"WHERE documents_fts MATCH ? AND {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?",
+            (_OPEN, _CLOSE, chosen["q"], *values, PAGE_SIZE)) as c:
+            rows = await c.fetchall()
+    except sqlite3.OperationalError:
+        raise InputError(ctx.gettext("The search %(q)s is not valid. Use words, \"quoted phrases\", OR, NOT and "
+                                     "prefix*.") % {"q": chosen["q"]}) from None
+    found = []
+    for row in rows:
+        doc = _document(row[:-1])
+        doc["snippet"] = highlight(row[-1] or "")
+        found.append(doc)
+    return found
+
+
+@page
+async def documents(request, ctx):
+    chosen = _filters(request)
+    cursor, next_cursor = request.query.get("cursor") or None, None
+    db = _kernel(request).db
+    if chosen["q"]:
+        items = await _search(request, ctx, chosen)
+    else:
+        where, values = _where(ctx, chosen)
+        after = decode_cursor(cursor, 2)
+        if after:
+            where.append("(created < ? OR (created = ? AND id < ?))")
+            values.extend([after[0], after[0], after[1]])
+        async with db.execute(f"SELECT {_COLUMNS} FROM documents WHERE {' AND '.join(where)} "
+                              "ORDER BY created DESC, id DESC LIMIT ?", (*values, PAGE_SIZE + 1)) as c:
+            rows = await c.fetchall()
+        if len(rows) > PAGE_SIZE:
+            rows = rows[:PAGE_SIZE]
+            next_cursor = encode_cursor(rows[-1][4], rows[-1][0])
+        items = [_document(r) for r in rows]
+    tenant = ["tenant = ?"] if ctx.who.tenant else []
+    async with db.execute(f"SELECT DISTINCT media_type FROM documents WHERE {' AND '.join(tenant) or '1 = 1'} "
+                          "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
+        media_types = [r[0] for r in await c.fetchall() if r[0]]
+    async with db.execute("SELECT name FROM workflows WHERE tenant = ? ORDER BY name", (ctx.who.tenant,)) as c:
+        workflows = [r[0] for r in await c.fetchall()]
+    from urllib.parse import urlencode
+
+    query = urlencode({k: v for k, v in chosen.items() if v and k != "view"})
+    template = "documents_list.html" if request.headers.get("HX-Request") else "documents.html"
+    response = render(request, ctx, template, documents=items, chosen=chosen, media_types=media_types,
+                      workflows=workflows, cursor=cursor, next_cursor=next_cursor, query=query)
+    if "view" in request.query:
+        response.set_cookie("pc_docview", chosen["view"], max_age=365 * 86400, path="/", samesite="Strict",
+                            secure=request.secure)
+    return response
+
+
+async def load_document(request, ctx, document_id: str) -> dict:
+    row = await _kernel(request).documents.row(document_id, _COLUMNS)
+    if row is None or row[-1] is not None or (ctx.who.tenant and row[-2] != ctx.who.tenant):
+        raise NotFoundError(ctx.gettext("There is no document %(id)s (or it is not yours to see).")
+                            % {"id": document_id})
+    return _document(row[:-2])
+
+
+@page
+async def thumbnail(request, ctx):
+    doc = await load_document(request, ctx, request.match_info["id"])
+    data = await thumbnails.thumbnail(_kernel(request), doc["id"], doc["media_type"], ctx.who.tenant)
+    if data is None:
+        raise PageError(404, ctx.gettext("This kind of document has no picture."))
+    return web.Response(body=data, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
+@page
+async def download(request, ctx):
+    doc = await load_document(request, ctx, request.match_info["id"])
+    async with _kernel(request).db.execute("SELECT sha256 FROM documents WHERE id = ?", (doc["id"],)) as c:
+        sha256 = (await c.fetchone())[0]
+    return await blob_response(request, doc["id"], media_type=doc["media_type"], filename=doc["name"], sha256=sha256)
+
+
+@page
+async def page_image(request, ctx):
+    doc = await load_document(request, ctx, request.match_info["id"])
+    number = request.match_info["page"]
+    if not number.isdigit() or not 1 <= int(number) <= thumbnails.MAX_PAGES:
+        raise PageError(404, ctx.gettext("There is no such page."))
+    data = await thumbnails.page_image(_kernel(request), doc["id"], doc["media_type"], int(number) - 1)
+    if data is None:
+        raise PageError(404, ctx.gettext("There is no such page."))
+    return web.Response(body=data, content_type="image/png", headers={"Cache-Control": "private, max-age=86400"})
+
+
+def readable_findings(findings: dict[str, dict]) -> list[dict]:
+    """Each analyzer's findings in a shape the template shows readably (see _findings.html)."""
+    shown = []
+    for analyzer, (data, summary) in sorted(findings.items()):
+        item = {"analyzer": analyzer, "summary": summary or "", "data": data,
+                "raw": json.dumps(data, indent=2, ensure_ascii=False)}
+        if analyzer.endswith(".entities"):
+            item["groups"] = {kind: [e.get("text", e) if isinstance(e, dict) else e for e in items]
+                              for kind, items in data.items() if isinstance(items, list) and items}
+        if analyzer.endswith(".colors"):
+            item["swatches"] = [c for p in data.get("pages", [])[:1] for c in p.get("colors", [])
+                                if _HEX.match(str(c.get("hex", "")))]
+        if analyzer.endswith(".summary"):
+            item["sentences"] = [s.get("text", "") if isinstance(s, dict) else str(s)
+                                 for s in data.get("sentences", [])]
+        shown.append(item)
+    return shown
+
+
+@page
+async def document_page(request, ctx):
+    return await _document_page(request, ctx)
+
+
+async def _document_page(request, ctx, error: str = "", status: int = 200):
+    doc = await load_document(request, ctx, request.match_info["id"])
+    k = _kernel(request)
+    async with k.db.execute("SELECT text FROM documents WHERE id = ?", (doc["id"],)) as c:
+        text = (await c.fetchone())[0] or ""
+    async with k.db.execute("SELECT analyzer, data, summary FROM findings WHERE document_id = ?", (doc["id"],)) as c:
+        findings = {r[0]: (json.loads(r[1] or "{}"), r[2]) async for r in c}
+    async with k.db.execute("SELECT id, workflow, status, created, error FROM runs WHERE document_id = ? "
+                            "ORDER BY created DESC LIMIT 50", (doc["id"],)) as c:
+        runs = [dict(zip(("id", "workflow", "status", "created", "error"), r)) for r in await c.fetchall()]
+    await k.journal.flush()
+    async with k.db.execute("SELECT time, actor, action, outcome FROM audit WHERE target = ? ORDER BY id DESC "
+                            "LIMIT 50", (f"document:{doc['id']}",)) as c:
+        history = [dict(zip(("time", "actor", "action", "outcome"), r)) for r in await c.fetchall()]
+    pages = await thumbnails.pages(k, doc["id"], doc["media_type"])
+    template = "document_body.html" if request.headers.get("HX-Request") else "document.html"
+    return render(request, ctx, template, status=status, doc=doc, text=text, findings=readable_findings(findings), runs=runs,
+                  history=history, pages=min(pages, 5),
+                  metadata_text="\n".join(f"{key} = {json.dumps(value, ensure_ascii=False)}"
+                                          for key, value in sorted(doc["metadata"].items())),
+                  error=error)
+
+
+def _parse_metadata(ctx, text: str) -> dict:
+    """``key = value`` lines (a value is JSON, or else taken as text); an empty value removes the key."""
+    metadata = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip():
+            continue
+        key, sep, value = line.partition("=")
+        if not sep or not key.strip():
+            raise InputError(ctx.gettext("Metadata line %(n)s should look like key = value.") % {"n": number})
+        value = value.strip()
+        try:
+            metadata[key.strip()] = json.loads(value) if value else None
+        except ValueError:
+            metadata[key.strip()] = value
+    return metadata
+
+
+async def _save(request, ctx, doc: dict, *, tags: list[str] | None = None, metadata: dict | None = None,
+                replace_metadata: bool = False) -> None:
+    changed = []
+    new_tags, new_meta = doc["tags"], dict(doc["metadata"])
+    if tags is not None:
+        new_tags = sorted({t.strip() for t in tags if t.strip()})
+        if new_tags != doc["tags"]:
+            changed.append("tags")
+    if metadata is not None:
+        merged = {**({} if replace_metadata else new_meta), **metadata}
+        merged = {k: v for k, v in merged.items() if v is not None}
+        changed.extend(f"metadata.{k}" for k in sorted(set(merged) | set(new_meta)) if merged.get(k) != new_meta.get(k))
+        new_meta = merged
+    k = _kernel(request)
+    await k.journal.execute("UPDATE documents SET metadata = ?, tags = ? WHERE id = ?",
+                            (json.dumps(new_meta), json.dumps(new_tags), doc["id"]))
+    k.documents.forget(doc["id"])
+    if changed:
+        await k.emit("document.updated", doc["id"], {"fields": changed, "tags": new_tags, "by": ctx.who.name})
+
+
+@page(role="editor")
+async def edit_document(request, ctx):
+    doc = await load_document(request, ctx, request.match_info["id"])
+    form = await request.post()
+    request[AUDIT_TARGET] = f"document:{doc['id']}"
+    tags = [t for t in str(form.get("tags", "")).split(",")]
+    try:
+        metadata = _parse_metadata(ctx, str(form.get("metadata", "")))
+    except InputError as exc:
+        return await _document_page(request, ctx, error=str(exc), status=400)
+    await _save(request, ctx, doc, tags=tags, metadata=metadata, replace_metadata=True)
+    raise web.HTTPSeeOther(f"/documents/{doc['id']}")
+
+
+@page(role="editor")
+async def bulk(request, ctx):
+    """Selected documents: run a workflow on them, add a tag, or delete them."""
+    form = await request.post()
+    ids = [str(i) for i in form.getall("id", [])][:500]
+    if not ids:
+        raise PageError(400, ctx.gettext("Select at least one document first."))
+    docs = [await load_document(request, ctx, i) for i in ids]
+    action = form.get("action")
+    k = _kernel(request)
+    request[AUDIT_DETAILS] = {"action": action, "documents": len(docs)}
+    if action == "tag":
+        tag = str(form.get("tag", "")).strip()
+        if not tag:
+            raise PageError(400, ctx.gettext("Write the tag to add."))
+        for doc in docs:
+            await _save(request, ctx, doc, tags=[*doc["tags"], tag])
+        raise web.HTTPSeeOther("/documents")
+    if action == "delete":
+        for doc in docs:
+            await k.journal.execute("UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
+                                    (now(), ctx.who.name, doc["id"]))
+            k.documents.forget(doc["id"])
+            await k.emit("document.deleted", doc["id"], {"by": ctx.who.name})
+        raise web.HTTPSeeOther("/documents")
+    if action == "run":
+        workflow = str(form.get("workflow", ""))
+        if not workflow:
+            raise PageError(400, ctx.gettext("Choose the workflow to run."))
+        batch_id = await k.submit(workflow, documents=tuple(d["id"] for d in docs), inputs={}, source="web",
+                                  created_by=ctx.who.name, tenant=ctx.who.tenant)
+        request[AUDIT_TARGET] = f"batch:{batch_id}"
+        raise web.HTTPSeeOther(f"/batches/{batch_id}")
+    raise PageError(400, ctx.gettext("Choose what to do with the selected documents."))
+
+
+PAGES = [
+    ("GET", "/documents", documents),
+    ("POST", "/documents/bulk", bulk),
+    ("GET", "/documents/{id}", document_page),
+    ("POST", "/documents/{id}", edit_document),
+    ("GET", "/documents/{id}/thumbnail", thumbnail),
+    ("GET", "/documents/{id}/content", download),
+    ("GET", "/documents/{id}/pages/{page}", page_image),
+]

@@ -1,0 +1,98 @@
+"""The documents pages over HTTP: list, thumbnails from the blob store, search snippets, editing,
+bulk actions, and what a viewer may not do."""
+
+from __future__ import annotations
+
+import io
+import re
+
+from PIL import Image
+
+
+def pdf_bytes(color="white") -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (200, 280), color).save(out, "PDF")
+    return out.getvalue()
+
+
+async def upload(site, name: str, data: bytes) -> str:
+    reply = await site.request("POST", f"/api/v1/documents?name={name}", data=data,
+                               headers={"Content-Type": "application/octet-stream"})
+    assert reply.status == 201, reply
+    return reply.json["id"]
+
+
+async def set_text(site, document_id: str, text: str) -> None:
+    await site.kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", (text, document_id))
+    await site.kernel.journal.flush()
+    site.kernel.documents.forget(document_id)
+
+
+async def test_the_list_shows_documents_with_thumbnails_kept_in_the_blob_store(site):
+    doc_id = await upload(site, "scan.pdf", pdf_bytes())
+    b = await site.browser().login("vera")
+    status, _, text = await b.get("/documents")
+    assert status == 200 and "scan.pdf" in text and f'src="/documents/{doc_id}/thumbnail"' in text
+    status, headers, _ = await b.get(f"/documents/{doc_id}/thumbnail")
+    assert status == 200 and headers["Content-Type"] == "image/png"
+    async with site.kernel.db.execute("SELECT blob FROM thumbnails WHERE document_id = ?", (doc_id,)) as c:
+        blob = (await c.fetchone())[0]
+    assert site.kernel.blobs.exists(blob)
+    async with b.session.get(f"{site.url}/documents/{doc_id}/thumbnail") as r:
+        picture = Image.open(io.BytesIO(await r.read()))
+    assert picture.size[0] <= 240 and picture.size[1] <= 320
+    _, _, cards = await b.get("/documents?view=cards")
+    assert 'class="cards"' in cards and 'class="cards"' in (await b.get("/documents"))[2]  # remembered
+
+
+async def test_search_highlights_matches_and_escapes_the_text(site):
+    doc_id = await upload(site, "letter.pdf", pdf_bytes("gray"))
+    await set_text(site, doc_id, "Dear <b>council</b>, the invoice for the bridge repairs is attached.")
+    b = await site.browser().login("vera")
+    status, _, text = await b.get("/documents?q=invoice")
+    assert status == 200 and "<mark>invoice</mark>" in text and "&lt;b&gt;council&lt;/b&gt;" in text
+    assert "<b>council</b>" not in text
+    status, _, text = await b.get("/documents?q=%22unclosed")
+    assert status == 400 and "is not valid" in text
+
+
+async def test_an_editor_edits_tags_and_metadata_and_a_viewer_cannot(site):
+    doc_id = await upload(site, "deed.pdf", pdf_bytes())
+    viewer = await site.browser().login("vera")
+    _, _, text = await viewer.get(f"/documents/{doc_id}")
+    assert 'name="tags"' not in text and 'name="id"' not in (await viewer.get("/documents"))[2]
+    status, _, text = await viewer.post(f"/documents/{doc_id}", {"csrf": await viewer.csrf(), "tags": "x"})
+    assert status == 403 and "needs the editor role" in text
+    editor = await site.browser().login("eddie")
+    csrf = await editor.csrf(f"/documents/{doc_id}")
+    status, _, _ = await editor.post(f"/documents/{doc_id}", {"csrf": csrf, "tags": "land, 1907 ,land",
+                                                             "metadata": 'parish = Llanfair\nyear = 1907'})
+    assert status == 303
+    got = (await site.request("GET", f"/api/v1/documents/{doc_id}")).json
+    assert got["tags"] == ["1907", "land"] and got["metadata"] == {"parish": "Llanfair", "year": 1907}
+    status, _, text = await editor.post(f"/documents/{doc_id}", {"csrf": csrf, "tags": "", "metadata": "no equals"})
+    assert status == 400 and "should look like key = value" in text
+    _, _, text = await editor.get(f"/documents/{doc_id}")
+    assert "POST /api/v1/documents/{id}" in text or "POST /documents/{id}" in text  # its history
+
+
+async def test_bulk_tag_run_and_delete(site):
+    first, second = await upload(site, "a.pdf", pdf_bytes("red")), await upload(site, "b.pdf", pdf_bytes("blue"))
+    await site.request("POST", "/api/v1/workflows",
+                       json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    b = await site.browser().login("eddie")
+    csrf = await b.csrf("/documents")
+    data = [("csrf", csrf), ("action", "tag"), ("tag", "urgent"), ("id", first), ("id", second)]
+    status, _, _ = await b.post("/documents/bulk", data)
+    assert status == 303
+    for doc_id in (first, second):
+        assert (await site.request("GET", f"/api/v1/documents/{doc_id}")).json["tags"] == ["urgent"]
+    status, headers, _ = await b.post("/documents/bulk", [("csrf", csrf), ("action", "run"), ("workflow", "quick"),
+                                                          ("id", first)])
+    assert status == 303 and headers["Location"].startswith("/batches/")
+    _, _, text = await b.get(headers["Location"])
+    assert re.search(r'<progress id="batch-progress" max="1"', text)
+    status, _, _ = await b.post("/documents/bulk", [("csrf", csrf), ("action", "delete"), ("id", second)])
+    assert status == 303 and (await site.request("GET", f"/api/v1/documents/{second}")).status == 404
+    status, _, text = await b.post("/documents/bulk", [("csrf", csrf), ("action", "delete")])
+    assert status == 400 and "Select at least one document" in text
