@@ -27,7 +27,8 @@ class RunCircuit(Action):
         def work():
             circuit = circuits.load_file(inputs.circuit, inputs.format)
             return service.run_circuit(circuit, shots=inputs.shots, backend=inputs.backend,
-                                       max_qubits=inputs.max_qubits, seed=inputs.seed)
+                                       max_qubits=inputs.max_qubits, seed=inputs.seed, max_gates=inputs.max_gates,
+                                       time_limit=inputs.time_limit_s)
 
         outputs = await asyncio.to_thread(work)
         first = next(iter(outputs["counts"].values()), None)

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
 from typing import Sequence
 
 import attrs
 import cirq
 import numpy as np
+
+from paperchain_sdk import InputError
 
 from . import gpu, kernels, reference
 from .fusion import FusedBlock, fuse
@@ -136,9 +139,20 @@ def new_state(n: int, dtype, initial_state) -> np.ndarray:
     return vector.astype(dtype, copy=True)
 
 
-def apply_blocks(state, blocks: Sequence[FusedBlock], n: int, threads: int = 2) -> None:
+class TimeLimitExceeded(InputError):
+    """The simulation ran past its time limit (checked between fused blocks and between shots)."""
+
+
+def check_deadline(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise TimeLimitExceeded("the simulation ran past its time limit and was stopped.",
+                                hint="raise the time limit, or use fewer qubits, gates or shots")
+
+
+def apply_blocks(state, blocks: Sequence[FusedBlock], n: int, threads: int = 2, deadline: float | None = None) -> None:
     """Apply fused blocks in place: CuPy arrays on the GPU, NumPy arrays through Numba."""
     if not isinstance(state, np.ndarray):
+        check_deadline(deadline)
         gpu.apply_blocks(state, blocks, n)
         return
     import numba
@@ -146,6 +160,7 @@ def apply_blocks(state, blocks: Sequence[FusedBlock], n: int, threads: int = 2) 
     numba.set_num_threads(max(1, min(threads, numba.config.NUMBA_NUM_THREADS)))
     real = np.float32 if state.dtype == np.complex64 else np.float64
     for block in blocks:
+        check_deadline(deadline)
         positions = np.array([n - 1 - q for q in block.qubits])
         tiles = state.size // (kernels.TILE << len(block.qubits))
         if tiles == 0:  # a handful of amplitudes: not worth a kernel launch
@@ -187,7 +202,8 @@ def measure(state, n: int, step: Measure, rng: np.random.Generator) -> np.ndarra
     return bits ^ np.array(step.invert, dtype=np.uint8)
 
 
-def execute(program: Program, state, rng: np.random.Generator, threads: int = 2) -> dict[str, list[np.ndarray]]:
+def execute(program: Program, state, rng: np.random.Generator, threads: int = 2,
+            deadline: float | None = None) -> dict[str, list[np.ndarray]]:
     """Run every step on ``state`` in place; the measured bits per key (one array per instance)."""
     n = len(program.qubits)
     records: dict[str, list[np.ndarray]] = {}
@@ -195,7 +211,7 @@ def execute(program: Program, state, rng: np.random.Generator, threads: int = 2)
         if isinstance(step, Measure):
             records.setdefault(step.key, []).append(measure(state, n, step, rng))
         else:
-            apply_step(state, n, step, threads)
+            apply_step(state, n, step, threads, deadline)
     return records
 
 
@@ -225,8 +241,9 @@ def apply_wide(state, n: int, step: Wide) -> None:
         state.set(host)
 
 
-def apply_step(state, n: int, step, threads: int) -> None:
+def apply_step(state, n: int, step, threads: int, deadline: float | None = None) -> None:
     if isinstance(step, Wide):
+        check_deadline(deadline)
         apply_wide(state, n, step)
     else:
-        apply_blocks(state, step, n, threads)
+        apply_blocks(state, step, n, threads, deadline)

@@ -43,7 +43,10 @@ def paperchain_startup(kernel):
 
         from .jobs import JobStore, install
 
-        install(await asyncio.to_thread(JobStore(kernel).open))
+        settings = _run_settings(kernel)
+        store = JobStore(kernel, max_qubits=settings.job_max_qubits, max_shots=settings.job_max_shots,
+                         max_gates=settings.max_gates, time_limit=settings.time_limit_s)
+        install(await asyncio.to_thread(store.open))
 
     return start()
 
@@ -62,3 +65,10 @@ def paperchain_routes(kernel):
     from .routes import routes
 
     return routes()
+
+
+def _run_settings(kernel) -> RunSettings:
+    try:
+        return kernel.component("quantum.run").settings
+    except Exception:  # noqa: BLE001 - the step may be disabled in the deployment's config
+        return RunSettings()

@@ -46,9 +46,13 @@ class JobRequest:
 
 
 class JobStore:
-    def __init__(self, kernel, *, max_qubits: int = 24, max_circuit_bytes: int = 1 << 20):
+    def __init__(self, kernel, *, max_qubits: int = 24, max_shots: int = 100_000, max_gates: int = 1_000_000,
+                 time_limit: float = 600.0, max_circuit_bytes: int = 1 << 20):
         self.kernel = kernel
         self.max_qubits = max_qubits
+        self.max_shots = max_shots
+        self.max_gates = max_gates
+        self.time_limit = time_limit
         self.max_circuit_bytes = max_circuit_bytes
         self.lock = threading.Lock()
         self.conn: sqlite3.Connection | None = None
@@ -93,13 +97,13 @@ class JobStore:
             raise InputError(f"circuit is longer than {self.max_circuit_bytes} bytes.")
         from . import circuits
 
+        if request.shots > self.max_shots:
+            raise InputError(f"shots is {request.shots}; jobs may take at most {self.max_shots}.")
         circuit = circuits.load(request.circuit, request.format, source="circuit")
-        qubits = len(circuit.all_qubits())
-        if qubits > self.max_qubits:
-            raise InputError(f"circuit has {qubits} qubits; jobs may use at most {self.max_qubits}.",
-                             hint="use fewer qubits, or run it with `paperchain quantum run`")
+        service.check_bounds(circuit, max_qubits=self.max_qubits, max_gates=self.max_gates, field="circuit")
         return "circuit", lambda: service.run_circuit(circuit, shots=request.shots, backend=request.backend,
-                                                      max_qubits=self.max_qubits, seed=request.seed)
+                                                      max_qubits=self.max_qubits, seed=request.seed,
+                                                      max_gates=self.max_gates, time_limit=self.time_limit)
 
     async def submit(self, request: JobRequest, *, tenant: str, by: str) -> dict:
         kind, work = await asyncio.to_thread(self.validate, request)

@@ -9,21 +9,30 @@ import numpy as np
 from paperchain_sdk import InputError
 
 
+def check_bounds(circuit, *, max_qubits: int, max_gates: int, field: str = "the circuit") -> None:
+    qubits = len(circuit.all_qubits())
+    if qubits > max_qubits:
+        raise InputError(f"{field} has {qubits} qubits; at most {max_qubits} are allowed here.",
+                         hint="use fewer qubits, or raise the limit in the quantum settings")
+    gates = sum(1 for _ in circuit.all_operations())
+    if gates > max_gates:
+        raise InputError(f"{field} has {gates} operations; at most {max_gates} are allowed here.",
+                         hint="use a shorter circuit, or raise max_gates in the quantum settings")
+
+
 def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_qubits: int = 28,
-                seed: int | None = None) -> dict:
+                seed: int | None = None, max_gates: int = 1_000_000, time_limit: float | None = None) -> dict:
     """Counts of every measurement key (all qubits measured when the circuit measures none)."""
     import cirq
 
     from .results import circuit_svg
     from .simulator import Simulator
 
+    check_bounds(circuit, max_qubits=max_qubits, max_gates=max_gates)
     qubits = sorted(circuit.all_qubits())
-    if len(qubits) > max_qubits:
-        raise InputError(f"the circuit has {len(qubits)} qubits; at most {max_qubits} are allowed here",
-                         hint="raise max_qubits or use a smaller circuit")
     measured = circuit if circuit.has_measurements() else circuit + cirq.measure(*qubits, key="m")
     if backend == "paperchain":
-        sim = Simulator(seed=seed, max_qubits=max_qubits)
+        sim = Simulator(seed=seed, max_qubits=max_qubits, time_limit=time_limit)
     elif _noisy(circuit):  # noise channels: Cirq's density-matrix simulator gives exact mixtures
         sim = cirq.DensityMatrixSimulator(seed=seed)
     else:

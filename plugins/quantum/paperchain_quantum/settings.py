@@ -13,7 +13,10 @@ class RunSettings:
 
     circuit: the file's path. format: qasm, cirq-json, gates or auto. shots: samples of the
     measurements (bounded by max_shots). backend: paperchain (the fused simulator) or cirq.
-    max_qubits: refuse bigger circuits before allocating their state.
+    max_qubits: refuse bigger circuits before allocating their state. max_gates: refuse longer
+    circuits. time_limit_s: stop a simulation that runs longer (between fused blocks and shots).
+    Deployment settings for API jobs (``[components."quantum.run"]``): job_max_qubits,
+    job_max_shots (jobs share the server's machine, so they get tighter bounds than steps).
     """
 
     circuit: str = ""
@@ -22,6 +25,10 @@ class RunSettings:
     backend: str = attrs.field(default="paperchain", validator=attrs.validators.in_(BACKENDS))
     max_qubits: int = attrs.field(default=28, validator=[attrs.validators.ge(1), attrs.validators.le(34)])
     seed: int | None = None
+    max_gates: int = attrs.field(default=1_000_000, validator=attrs.validators.ge(1))
+    time_limit_s: float = attrs.field(default=600.0, validator=attrs.validators.gt(0))
+    job_max_qubits: int = attrs.field(default=24, validator=[attrs.validators.ge(1), attrs.validators.le(34)])
+    job_max_shots: int = attrs.field(default=100_000, validator=attrs.validators.ge(1))
 
 
 @attrs.define

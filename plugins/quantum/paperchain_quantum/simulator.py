@@ -9,6 +9,7 @@ with the same dtype and seed, so every circuit Cirq accepts gives Cirq's answer.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Iterator
 
 import cirq
@@ -28,6 +29,8 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         threads: Numba threads (2 by default).
         device: "auto" (GPU through CuPy when ``cupy.is_available()``), "cpu" or "gpu".
         max_qubits: refuse bigger circuits (None: only the machine's memory limits).
+        time_limit: seconds one simulate/run call may take (checked between fused blocks and
+            between shots; past it, ``engine.TimeLimitExceeded``). None: no limit.
 
     >>> import cirq, paperchain_quantum
     >>> q = cirq.LineQubit.range(2)
@@ -37,7 +40,8 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
     """
 
     def __init__(self, *, dtype: type = np.complex64, seed: Any = None, max_fused_gate_size: int = 4,
-                 threads: int = 2, device: str = "auto", max_qubits: int | None = None):
+                 threads: int = 2, device: str = "auto", max_qubits: int | None = None,
+                 time_limit: float | None = None):
         if np.dtype(dtype) not in (np.complex64, np.complex128):
             raise ValueError(f"dtype must be np.complex64 or np.complex128, not {dtype!r}")
         if not 1 <= max_fused_gate_size <= 4:
@@ -50,6 +54,7 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         self.max_fused_gate_size = max_fused_gate_size
         self.threads = threads
         self.max_qubits = max_qubits
+        self.time_limit = time_limit
         self.use_gpu = device == "gpu" or (device == "auto" and gpu.available())
         self._seed = seed
         self._rng = _generator(seed)
@@ -87,10 +92,13 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
         qubits = self._qubits(program, qubit_order)
         compiled = self._program(program, resolver, qubits)
         state = self._allocate(len(qubits), initial_state)
-        records = engine.execute(compiled, state, self._rng, self.threads)
+        records = engine.execute(compiled, state, self._rng, self.threads, self._deadline())
         if not isinstance(state, np.ndarray):
             state = state.get()
         return state, records, qubits
+
+    def _deadline(self) -> float | None:
+        return None if self.time_limit is None else time.monotonic() + self.time_limit
 
     def _cirq(self) -> cirq.Simulator:
         return cirq.Simulator(dtype=self.dtype, seed=int(self._rng.integers(2**31)))
@@ -122,16 +130,18 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
             compiled = self._program(circuit, param_resolver, qubits)
         except engine.Unsupported:
             return self._cirq()._run(cirq.resolve_parameters(circuit, param_resolver), param_resolver, repetitions)
+        deadline = self._deadline()
         if compiled.terminal_measurements:
             state = self._allocate(len(qubits), None)
             for step in compiled.steps:
                 if not isinstance(step, engine.Measure):
-                    engine.apply_step(state, len(qubits), step, self.threads)
+                    engine.apply_step(state, len(qubits), step, self.threads, deadline)
             return engine.sample_terminal(compiled, state, repetitions, self._rng)
         shots: list[dict[str, list[np.ndarray]]] = []
         for _ in range(repetitions):  # mid-circuit measurements: one trajectory per shot
+            engine.check_deadline(deadline)
             state = self._allocate(len(qubits), None)
-            shots.append(engine.execute(compiled, state, self._rng, self.threads))
+            shots.append(engine.execute(compiled, state, self._rng, self.threads, deadline))
         return {key: np.stack([np.stack(shot[key]) for shot in shots]) for key in shots[0]} if shots else {}
 
     # -- SimulatesExpectationValues ----------------------------------------------------------

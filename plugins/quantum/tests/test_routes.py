@@ -70,7 +70,7 @@ async def test_bad_input_answers_400_naming_the_field(paperchain_api):
         ({"circuit": 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[1];\nfoo q[0];\n'}, "line 4"),
         ({"circuit": '{"qubits": 2, "gates": [{"gate": "cx", "targets": [0, 5]}]}'}, "circuit: gates[0] (cx): targets"),
         ({"circuit": json.dumps({"qubits": 30, "gates": [{"gate": "h", "targets": [i]} for i in range(30)]})},
-         "circuit has 30 qubits; jobs may use at most 24"),
+         "circuit has 30 qubits; at most 24 are allowed here"),
         ({"algorithm": "teleport"}, "algorithm 'teleport' is unknown"),
         ({"algorithm": "shor", "params": {"n": 15}}, "params: shor takes no parameter n"),
         ({"circuit": GHZ, "shots": 0}, "shots"),
@@ -91,3 +91,15 @@ async def test_a_failing_job_records_why(paperchain_api):
                               token=editor)
     done = await wait_job(api, reply.json["job"], editor)
     assert done["status"] == "failed" and "prime power" in done["error"]
+
+
+async def test_job_bounds_come_from_the_deployment_settings(paperchain_api):
+    config = {"components": {"quantum.run": {"job_max_qubits": 2, "job_max_shots": 50, "max_gates": 3}}}
+    api = await paperchain_api(hooks, config=config)
+    editor = await api.user("ed", "editor", tenant="acme")
+    for body, says in [({"circuit": GHZ, "shots": 10}, "circuit has 3 qubits; at most 2"),
+                       ({"circuit": GHZ, "shots": 51}, "shots is 51; jobs may take at most 50"),
+                       ({"circuit": json.dumps({"qubits": 1, "gates": [{"gate": "h", "targets": [0]}] * 4}), "shots": 10},
+                        "circuit has 4 operations; at most 3")]:
+        reply = await api.request("POST", "/api/v1/quantum/jobs", json=body, token=editor)
+        assert reply.status == 400 and says in reply.json["error"]["message"], (body, reply)

@@ -184,3 +184,16 @@ def test_engine_program_counts_blocks():
     circuit = cirq.experiments.random_rotations_between_grid_interaction_layers_circuit(qubits, depth=6, seed=0)
     program = engine.compile_circuit(circuit, sorted(qubits))
     assert 0 < program.block_count < program.gate_count
+
+
+def test_time_limit_stops_between_blocks_and_shots():
+    from paperchain_quantum.engine import TimeLimitExceeded
+
+    qubits = cirq.LineQubit.range(10)
+    circuit = cirq.testing.random_circuit(qubits, n_moments=20, op_density=1.0, random_state=1)
+    with pytest.raises(TimeLimitExceeded, match="time limit"):
+        paperchain_quantum.Simulator(time_limit=1e-9).simulate(circuit)
+    mid = cirq.Circuit(cirq.H(qubits[0]), cirq.measure(qubits[0], key="a"), cirq.H(qubits[0]), cirq.measure(qubits[0], key="b"))
+    with pytest.raises(TimeLimitExceeded):
+        paperchain_quantum.Simulator(time_limit=1e-9).run(mid, repetitions=10)
+    assert paperchain_quantum.Simulator(time_limit=60).run(mid, repetitions=10).records["b"].shape == (10, 1, 1)
