@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
+
 from paperchain_quantum import hooks
 
 GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\nmeasure q -> c;\n'
 
 
+@pytest.mark.slow  # nine steps, VQE and QAOA optimizations included: about 5 s
 def test_circuit_and_algorithms_as_workflow_steps(paperchain_kernel, tmp_path):
     circuit = tmp_path / "bell.qasm"
     circuit.write_text(GHZ)
