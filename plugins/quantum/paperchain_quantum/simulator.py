@@ -1,6 +1,6 @@
 """``paperchain_quantum.Simulator``: a drop-in for ``cirq.Simulator`` on the fused Numba kernels.
 
-It implements Cirq's ``SimulatesSamples`` (``run``/``sample``), ``SimulatesFinalState``
+It implements Cirq's ``SimulatesSamples`` (``run``/``sample``), ``SimulatesAmplitudes``, ``SimulatesFinalState``
 (``simulate`` returns a ``cirq.StateVectorTrialResult``) and ``SimulatesExpectationValues``.
 Unitary gates and measurements (terminal or mid-circuit) run on our kernels; a circuit holding
 anything else (noise channels, classical control, resets, qudits) is handed to ``cirq.Simulator``
@@ -19,7 +19,8 @@ from . import engine, gpu
 from .memory import check_fits
 
 
-class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesExpectationValues):
+class Simulator(cirq.SimulatesSamples, cirq.SimulatesAmplitudes, cirq.SimulatesFinalState,
+                cirq.SimulatesExpectationValues):
     """State-vector simulator with qsim-style gate fusion.
 
     Args:
@@ -120,6 +121,19 @@ class Simulator(cirq.SimulatesSamples, cirq.SimulatesFinalState, cirq.SimulatesE
             measurements = {key: np.concatenate(v) if len(v) > 1 else v[0] for key, v in records.items()}
             yield cirq.StateVectorTrialResult(params=resolver, measurements=measurements,
                                               final_simulator_state=final)
+
+    # -- SimulatesAmplitudes -----------------------------------------------------------------
+
+    def compute_amplitudes_sweep_iter(self, program: cirq.AbstractCircuit, bitstrings, params: cirq.Sweepable,
+                                      qubit_order: cirq.QubitOrderOrList = cirq.QubitOrder.DEFAULT):
+        if program.has_measurements():
+            raise ValueError("amplitudes are defined for circuits without measurements")
+        for resolver in cirq.to_resolvers(params):
+            try:
+                state = self.state_vector(program, resolver, qubit_order)
+            except engine.Unsupported:
+                state = self._cirq().simulate(program, resolver, qubit_order).final_state_vector
+            yield [complex(state[int(b)]) for b in bitstrings]
 
     # -- SimulatesSamples --------------------------------------------------------------------
 

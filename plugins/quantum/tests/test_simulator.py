@@ -197,3 +197,24 @@ def test_time_limit_stops_between_blocks_and_shots():
     with pytest.raises(TimeLimitExceeded):
         paperchain_quantum.Simulator(time_limit=1e-9).run(mid, repetitions=10)
     assert paperchain_quantum.Simulator(time_limit=60).run(mid, repetitions=10).records["b"].shape == (10, 1, 1)
+
+
+def test_amplitudes_match_cirq():
+    q = cirq.LineQubit.range(5)
+    circuit = cirq.testing.random_circuit(q, n_moments=10, op_density=1.0, random_state=4)
+    ours = paperchain_quantum.Simulator(dtype=np.complex128).compute_amplitudes(circuit, [0, 7, 31])
+    theirs = cirq.Simulator(dtype=np.complex128).compute_amplitudes(circuit, [0, 7, 31])
+    np.testing.assert_allclose(ours, theirs, atol=1e-12)
+
+
+def test_drop_in_where_cirq_simulator_stood():
+    """cirq's own helpers take it like cirq.Simulator: sampling to a DataFrame, final states."""
+    q = cirq.LineQubit.range(2)
+    circuit = cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q), cirq.measure(*q, key="m"))
+    frame = paperchain_quantum.Simulator(seed=5).sample(circuit, repetitions=100)
+    assert set(frame["m"]) <= {0, 3} and len(frame) == 100
+    assert isinstance(paperchain_quantum.Simulator(), (cirq.SimulatesSamples, cirq.SimulatesFinalState,
+                                                       cirq.SimulatesAmplitudes, cirq.SimulatesExpectationValues))
+    state = cirq.final_state_vector(cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q)), dtype=np.complex64)
+    ours = paperchain_quantum.Simulator().simulate(cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q))).final_state_vector
+    np.testing.assert_allclose(ours, state, atol=1e-6)
