@@ -25,21 +25,49 @@ import hmac
 import io
 import os
 import struct
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Callable
 
-from Crypto.Cipher import AES
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from paperchain_sdk import PaperchainError
 
 MAGIC = b"PCBLOB1\n"
 CHUNK = 1 << 20
-PIECE = 256 << 10  # hashing one piece runs beside encrypting or decrypting the next
 TAG = 16
 TRAILER = 40 + TAG
 _FIXED = struct.Struct(">IIH")
 
 _HASHER = ThreadPoolExecutor(max_workers=2, thread_name_prefix="paperchain-blob-hash")
+
+
+class _Buffers:
+    """Spare record buffers, reused across blobs: a fresh megabyte per record costs more in page
+    faults than AES-GCM costs to encrypt or decrypt it. A writer or reader takes a set of buffers
+    of the sizes it needs and gives it back when done."""
+
+    def __init__(self, keep: int = 8):
+        self._free: dict[tuple[int, ...], list[tuple[bytearray, ...]]] = collections.defaultdict(list)
+        self._lock = threading.Lock()
+        self._keep = keep
+
+    def take(self, *sizes: int) -> tuple[bytearray, ...]:
+        with self._lock:
+            if self._free[sizes]:
+                return self._free[sizes].pop()
+        return tuple(bytearray(size) for size in sizes)
+
+    def give(self, buffers: tuple[bytearray, ...]) -> None:
+        sizes = tuple(len(b) for b in buffers)
+        with self._lock:
+            if sizes[0] <= CHUNK + TAG and len(self._free[sizes]) < self._keep:
+                self._free[sizes].append(buffers)
+
+
+_BUFFERS = _Buffers()
 
 
 class BlobDamaged(PaperchainError):
@@ -79,9 +107,9 @@ def read_header(fh: BinaryIO, where: str) -> tuple[bytes, str, int, int, bytes]:
 
 
 class _Hasher:
-    """SHA-256 of a stream, fed piece by piece on a pool thread while the caller encrypts or
-    decrypts the next piece (both release the GIL, so a stream costs about the slower of the two
-    rather than their sum)."""
+    """SHA-256 of a stream, fed chunk by chunk on a pool thread while the caller reads, encrypts
+    and writes the next chunk (hashlib and OpenSSL's AES-GCM release the GIL). SHA-256 is the
+    slower of the two by far, so a stream costs about one hashing pass."""
 
     def __init__(self):
         self.digest = hashlib.sha256()
@@ -107,30 +135,32 @@ def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, d
     key = _file_key(data_key, salt)
     out.write(head)
     hasher, size, index = _Hasher(), 0, 0
-    while chunk := src.read(CHUNK):
-        cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(index, 0))
-        cipher.update(head)
-        view = memoryview(chunk)
-        for start in range(0, len(chunk), PIECE):
-            piece = view[start:start + PIECE]
-            hasher.feed(piece)
-            out.write(cipher.encrypt(piece))
-        out.write(cipher.digest())
+    # Two plaintext buffers, so one is hashed on the pool thread while the next is read into the
+    # other, and one for ciphertext (update_into wants a block to spare).
+    buffers = _BUFFERS.take(CHUNK, CHUNK, CHUNK + 15)
+    plain, sealed = buffers[:2], memoryview(buffers[2])
+    while length := src.readinto(plain[index % 2]):
+        chunk = memoryview(plain[index % 2])[:length]
+        hasher.feed(chunk)
+        encryptor = Cipher(algorithms.AES(key), modes.GCM(_nonce(index, 0))).encryptor()
+        encryptor.authenticate_additional_data(head)
+        out.write(sealed[:encryptor.update_into(chunk, sealed)])
+        encryptor.finalize()
+        out.write(encryptor.tag)  # a record is ciphertext | tag
         if on_chunk is not None:
             on_chunk(chunk)
-        size += len(chunk)
+        size += length
         index += 1
     hasher.wait()
+    sealed.release()
+    _BUFFERS.give(buffers)
     sha = hasher.digest.digest()
     out.write(_seal_trailer(key, head, index, name, sha + size.to_bytes(8, "big")))
     return sha.hex(), size
 
 
 def _seal_trailer(key: bytes, head: bytes, records: int, name: str, plain: bytes) -> bytes:
-    cipher = AES.new(key, AES.MODE_GCM, nonce=_nonce(records, _trailer_kind(name)))
-    cipher.update(head + name.encode())
-    ciphertext, tag = cipher.encrypt_and_digest(plain)
-    return ciphertext + tag
+    return AESGCM(key).encrypt(_nonce(records, _trailer_kind(name)), plain, head + name.encode())
 
 
 def seal(path, key_for: Callable[[str, int], bytes], name: str) -> None:
@@ -162,6 +192,7 @@ class DecryptingReader(io.RawIOBase):
         except PaperchainError as exc:  # a damaged header, or a database that is not this store's
             raise BlobDamaged(f"{where} cannot be read: {exc.message}", hint=exc.hint) from None
         self._key = _file_key(data_key, salt)
+        self._aead = AESGCM(self._key)
         body = os.fstat(fh.fileno()).st_size - len(self._head) - TRAILER
         record = self._chunk + TAG
         self._records, last = divmod(body, record)
@@ -175,6 +206,10 @@ class DecryptingReader(io.RawIOBase):
                               hint="restore the data directory's blobs from a backup")
         fh.seek(len(self._head))
         self._index, self._pieces = 0, collections.deque()
+        # One buffer each for a record's ciphertext and plaintext, taken on the first read and
+        # reused: a fresh megabyte per record costs more in page faults than AES-GCM costs to
+        # decrypt it.
+        self._buffers: tuple[bytearray, bytearray] | None = None
 
     def _damaged(self, index: int) -> BlobDamaged:
         return BlobDamaged(f"{self._where} does not authenticate (record {index}): it was changed or damaged, "
@@ -182,37 +217,42 @@ class DecryptingReader(io.RawIOBase):
 
     def _trailer(self) -> tuple[str, int]:
         self._fh.seek(self._trailer_at)
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._records, _trailer_kind(self._name)))
-        cipher.update(self._head + self._name.encode())
         data = self._fh.read(TRAILER)
         try:
-            plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
-        except ValueError:
+            plain = self._aead.decrypt(_nonce(self._records, _trailer_kind(self._name)), data,
+                                       self._head + self._name.encode())
+        except InvalidTag:
             raise self._damaged(self._records) from None
         return plain[:32].hex(), int.from_bytes(plain[32:], "big")
 
     def _next_record(self) -> None:
         start = len(self._head) + self._index * (self._chunk + TAG)
-        data = memoryview(self._fh.read(min(self._chunk + TAG, self._trailer_at - start)))
-        cipher = AES.new(self._key, AES.MODE_GCM, nonce=_nonce(self._index, 0))
-        cipher.update(self._head)
+        length = min(self._chunk + TAG, self._trailer_at - start)
+        if self._buffers is None:
+            self._buffers = _BUFFERS.take(self._chunk + TAG, self._chunk + 15)  # update_into wants a block spare
+        sealed = memoryview(self._buffers[0])[:length]
+        if self._fh.readinto(sealed) != length or length < TAG:
+            raise self._damaged(self._index)
+        opened = memoryview(self._buffers[1])
+        decryptor = Cipher(algorithms.AES(self._key), modes.GCM(_nonce(self._index, 0), bytes(sealed[-TAG:]))).decryptor()
+        decryptor.authenticate_additional_data(self._head)
+        opened = opened[:decryptor.update_into(sealed[:-TAG], opened)]
         try:
-            plain = cipher.decrypt_and_verify(data[:-TAG], data[-TAG:])
-        except ValueError:
+            decryptor.finalize()  # the plaintext leaves this reader only once its tag verified
+        except InvalidTag:
             raise self._damaged(self._index) from None
         self._index += 1
-        self._pieces.append(plain)
+        self._pieces.append(opened)
 
     def readable(self) -> bool:
         return True
 
-    def read(self, size: int = -1) -> bytes:
-        """Up to ``size`` bytes (at most one record at a time; all with -1)."""
-        if size is None or size < 0:
-            return b"".join(iter(lambda: self.read(self._chunk), b""))
+    def _take(self, size: int) -> memoryview:
+        """Up to ``size`` bytes of the current record, a view of the reused plaintext buffer
+        (valid until the next record is read)."""
         if not self._pieces:
             if self._index == self._records:
-                return b""
+                return memoryview(b"")
             self._next_record()
         piece = self._pieces.popleft()
         if len(piece) > size:
@@ -220,11 +260,21 @@ class DecryptingReader(io.RawIOBase):
             self._pieces.appendleft(rest)
         return piece
 
+    def read(self, size: int = -1) -> bytes:
+        """Up to ``size`` bytes (at most one record at a time; all with -1)."""
+        if size is None or size < 0:
+            return b"".join(iter(lambda: self.read(self._chunk), b""))
+        return bytes(self._take(size))
+
     def readinto(self, buffer) -> int:
-        piece = self.read(len(buffer))
+        piece = self._take(len(buffer))
         buffer[:len(piece)] = piece
         return len(piece)
 
     def close(self) -> None:
         self._fh.close()
+        if self._buffers is not None and not self.closed:
+            self._pieces.clear()  # views of the buffers: none may outlive their return
+            _BUFFERS.give(self._buffers)
+            self._buffers = None
         super().close()

@@ -22,7 +22,8 @@ import sqlite3
 import threading
 from pathlib import Path
 
-from Crypto.Cipher import AES
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from paperchain_sdk import InputError
 
@@ -137,20 +138,15 @@ class Keyring:
                 f"the blob store's keys were wrapped by master key {master}, but the master key given is "
                 f"{fingerprint(self.master)}.",
                 hint=f"set {ENV} to the master key this data directory was made with, or restore its {KEY_FILE}")
-        cipher = AES.new(key, AES.MODE_GCM, nonce=wrapped[:_NONCE])
-        cipher.update(_label(tenant, purpose, version))
         try:
-            return cipher.decrypt_and_verify(wrapped[_NONCE:-16], wrapped[-16:])
-        except ValueError:
+            return AESGCM(key).decrypt(wrapped[:_NONCE], wrapped[_NONCE:], _label(tenant, purpose, version))
+        except InvalidTag:
             raise InputError(f"the {purpose} key {version} of tenant {tenant!r} is damaged (it does not verify).",
                              hint="restore the database from a backup") from None
 
     def _wrap(self, master: bytes, tenant: str, purpose: str, version: int, key: bytes) -> bytes:
         nonce = os.urandom(_NONCE)
-        cipher = AES.new(master, AES.MODE_GCM, nonce=nonce)
-        cipher.update(_label(tenant, purpose, version))
-        ciphertext, tag = cipher.encrypt_and_digest(key)
-        return nonce + ciphertext + tag
+        return nonce + AESGCM(master).encrypt(nonce, key, _label(tenant, purpose, version))
 
     def _create(self, tenant: str, purpose: str, version: int) -> bytes:
         """Store a new key; if another process stored it first, use theirs."""
