@@ -75,7 +75,7 @@ def grover(qubits: int = 4, marked: list[int] | None = None, shots: int = 1000, 
 
 def qft(qubits: int = 4, value: int = 1, seed: int | None = None) -> dict:
     """The quantum Fourier transform of the basis state |value>, checked against NumPy's FFT."""
-    _check(1 <= qubits <= 20 and 0 <= value < 2 ** qubits, f"need 1 <= qubits <= 20 and 0 <= value < 2^qubits")
+    _check(1 <= qubits <= 20 and 0 <= value < 2 ** qubits, f"need 1 <= qubits <= 20 and 0 <= value < 2^qubits, got qubits={qubits}, value={value}")
     q = cirq.LineQubit.range(qubits)
     prepare = [cirq.X(q[i]) for i in range(qubits) if (value >> (qubits - 1 - i)) & 1]
     circuit = cirq.Circuit(prepare, cirq.qft(*q, without_reverse=False))
