@@ -265,3 +265,31 @@ def test_documents_search_and_editing_in_the_browser(watched, server):
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_label("Tags (comma-separated)")).to_have_value("mills, rivers")
     expect(page.get_by_role("img", name="Page 1")).to_be_visible()
+
+
+def test_drop_files_on_the_upload_page_and_watch_their_runs_finish_live(watched, server):
+    server.workflow("slowscan", [{"id": "read", "uses": "test.wait", "with": {"seconds": 1}}])
+    w = watched()
+    page = w.login("eddie", then="/upload")
+    expect(page.locator("#live-badge")).to_have_text("Live")
+    page.get_by_label("Then run").select_option("slowscan")
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (200, 280), "white").save(out, "PDF")
+    transfer = page.evaluate_handle("""(bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "dropped.pdf", {type: "application/pdf"}));
+        transfer.items.add(new File([], "empty.pdf", {type: "application/pdf"}));
+        return transfer;
+    }""", list(out.getvalue()))
+    w.error_pages.add("400")  # the empty file's refusal: the browser logs every 4xx answer
+    page.dispatch_event("main", "drop", {"dataTransfer": transfer})
+    done = page.locator("#uploads li", has_text="dropped.pdf")
+    expect(done).to_have_attribute("data-state", "succeeded")
+    expect(page.locator("#uploads li", has_text="empty.pdf")).to_contain_text("empty.pdf is empty.")
+    w.check_accessibility()
+    done.get_by_role("link", name="Open the document").click()
+    expect(page.get_by_role("heading", name="dropped.pdf")).to_be_visible()

@@ -96,3 +96,35 @@ async def test_bulk_tag_run_and_delete(site):
     assert status == 303 and (await site.request("GET", f"/api/v1/documents/{second}")).status == 404
     status, _, text = await b.post("/documents/bulk", [("csrf", csrf), ("action", "delete")])
     assert status == 400 and "Select at least one document" in text
+
+
+async def test_upload_stores_the_file_starts_the_workflow_and_explains_failures(site):
+    await site.request("POST", "/api/v1/workflows",
+                       json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    import aiohttp
+
+    editor = await site.browser().login("eddie")
+    _, _, page = await editor.get("/upload")
+    assert '<option selected>' not in page and "<option>quick</option>" in page
+    csrf = await editor.csrf("/upload")
+
+    def form(name: str, data: bytes):
+        body = aiohttp.FormData()
+        body.add_field("file", data, filename=name, content_type="application/pdf")
+        return body
+
+    async with editor.session.post(f"{site.url}/upload?workflow=quick", data=form("../../etc/scan.pdf", pdf_bytes()),
+                                   headers={"X-CSRF-Token": csrf, "Origin": site.url}) as r:
+        answer = await r.json()
+    assert r.status == 201 and answer["name"] == "scan.pdf" and answer["run"]
+    assert (await site.wait_run(answer["run"]))["status"] == "succeeded"
+    async with editor.session.post(f"{site.url}/upload", data=form("empty.pdf", b""),
+                                   headers={"X-CSRF-Token": csrf, "Origin": site.url}) as r:
+        assert r.status == 400 and (await r.json())["error"] == "empty.pdf is empty."
+    async with editor.session.post(f"{site.url}/upload", data=form("a.pdf", pdf_bytes()),
+                                   headers={"Origin": site.url}) as r:
+        assert r.status == 403  # no CSRF token
+    viewer = await site.browser().login("vera")
+    status, _, text = await viewer.get("/upload")
+    assert status == 403 and "needs the editor role" in text
+    assert 'href="/upload"' not in (await viewer.get("/runs"))[2]
