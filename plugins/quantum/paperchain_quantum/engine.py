@@ -101,11 +101,11 @@ def compile_circuit(circuit: cirq.AbstractCircuit, qubits: Sequence[cirq.Qid], m
         gates += 1
     if pending:
         steps.append(fuse(pending, max_fused))
-    return Program(qubits=tuple(qubits), steps=[_fold_phases_blocks(s) for s in steps],
+    return Program(qubits=tuple(qubits), steps=[_fold_global_phase(s) for s in steps],
                    terminal_measurements=circuit.are_all_measurements_terminal(), gate_count=gates)
 
 
-def _fold_phases_blocks(step):
+def _fold_global_phase(step):
     # A global phase gate fuses into an empty-qubit block; fold it into a neighbour (or drop it
     # into a 1-qubit identity when it is all there is) so every block has at least one qubit.
     if not isinstance(step, list):

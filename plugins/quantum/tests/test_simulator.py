@@ -218,3 +218,15 @@ def test_drop_in_where_cirq_simulator_stood():
     state = cirq.final_state_vector(cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q)), dtype=np.complex64)
     ours = paperchain_quantum.Simulator().simulate(cirq.Circuit(cirq.H(q[0]), cirq.CNOT(*q))).final_state_vector
     np.testing.assert_allclose(ours, state, atol=1e-6)
+
+
+def test_global_phase_is_kept():
+    q = cirq.LineQubit.range(2)
+    for circuit in (cirq.Circuit(cirq.global_phase_operation(1j), cirq.X(q[0]), cirq.I(q[1])),
+                    cirq.Circuit(cirq.H(q[0]), cirq.global_phase_operation(-1), cirq.measure(q[0], key="m"),
+                                 cirq.global_phase_operation(1j), cirq.I(q[1]))):
+        ours = paperchain_quantum.Simulator(dtype=np.complex128, seed=1).simulate(circuit, qubit_order=q)
+        theirs = cirq.Simulator(dtype=np.complex128, seed=1).simulate(circuit, qubit_order=q)
+        assert ours.measurements.keys() == theirs.measurements.keys()
+        if not ours.measurements or ours.measurements["m"][0] == theirs.measurements["m"][0]:
+            np.testing.assert_allclose(ours.final_state_vector, theirs.final_state_vector, atol=1e-12)
