@@ -45,7 +45,8 @@ def test_every_string_of_the_ui_has_a_spanish_translation():
 def test_templates_have_no_inline_script_style_or_event_handlers():
     for template in (WEB / "templates").glob("*.html"):
         text = template.read_text()
-        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text), template.name
+        # data for a script (type="application/json") is never run, so the CSP allows it
+        assert not re.search(r'<script(?![^>]*\bsrc=)(?![^>]*type="application/json")[^>]*>', text), template.name
         assert not re.search(r"<style|\sstyle=|\shx-on|\son[a-z]+=", text), template.name
 
 

@@ -215,7 +215,7 @@ def test_every_page_passes_csp_console_and_axe_checks(watched, server):
     w.check_accessibility()
     page = w.login("ada")
     doc_id = server.upload_pdf("minutes.pdf", "Minutes of the parish council meeting about the bridge.")
-    for path in ("/runs", f"/runs/{run_id}", f"/batches/{run['batch']}", "/account", "/no/such/page", "/documents",
+    for path in ("/", "/upload", "/runs", f"/runs/{run_id}", f"/batches/{run['batch']}", "/account", "/no/such/page", "/documents",
                  "/documents?view=cards", "/documents?q=bridge", f"/documents/{doc_id}"):
         page.goto(path)
         expect(page.locator("main h1")).to_be_visible()
@@ -293,3 +293,14 @@ def test_drop_files_on_the_upload_page_and_watch_their_runs_finish_live(watched,
     w.check_accessibility()
     done.get_by_role("link", name="Open the document").click()
     expect(page.get_by_role("heading", name="dropped.pdf")).to_be_visible()
+
+
+def test_home_draws_its_charts_from_the_server_numbers(watched, server):
+    server.workflow("tick", [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}])
+    server.finished(server.start("tick"))
+    w = watched(color_scheme="dark")
+    page = w.login("vera", then="/")
+    expect(page.get_by_role("heading", name="Home")).to_be_visible()
+    expect(page.locator("#chart-throughput canvas")).to_have_count(1)
+    expect(page.locator("#chart-steps canvas")).to_have_count(1)
+    w.check_accessibility()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 
 import aiohttp
@@ -171,3 +172,13 @@ async def test_the_event_websocket_takes_the_session_cookie_only_from_this_origi
             assert (await asyncio.wait_for(ws.receive_json(), 5))["type"] == "error"
     finally:
         await stranger.close()
+
+
+async def test_home_counts_the_last_day_the_queue_and_the_documents(site, tmp_path):
+    await start_failing_run(site, tmp_path)
+    b = await site.browser().login("vera")
+    status, _, text = await b.get("/")
+    assert status == 200 and "<h1>Home</h1>" in text and "the marker" in text  # a recent failure and its reason
+    data = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', text, re.S).group(1))
+    assert sum(data["failed"]) == 1 and len(data["x"]) == 24 and data["step_seconds"].count(None) <= 23
+    assert re.search(r'id="queue-depth">0<', text)

@@ -23,13 +23,6 @@ def _next(value: str | None) -> str:
 
 
 @page(public=True, audit=False)
-async def home(request, ctx):
-    if ctx.who is None:
-        raise web.HTTPSeeOther("/login")
-    raise web.HTTPSeeOther("/runs")
-
-
-@page(public=True, audit=False)
 async def login_form(request, ctx):
     if ctx.who is not None:
         raise web.HTTPSeeOther(_next(request.query.get("next")))
@@ -130,7 +123,6 @@ def _state(request):
 
 
 PAGES = [
-    ("GET", "/", home),
     ("GET", "/login", login_form),
     ("POST", "/login", login),
     ("POST", "/logout", logout),

@@ -1,6 +1,9 @@
 // The page's one live connection: the API's CloudEvents WebSocket (/api/v1/events), turned into DOM
 // events on <body> that htmx fragments listen to (hx-trigger="pc-runs from:body"):
-//   pc-runs (run, step and batch events), pc-documents, pc-notifications, pc-event (any), and
+//   pc-runs (run, step and batch events), pc-documents, pc-notifications: at most one a second
+//   per kind, and always one after the last event of a burst, so a fragment refreshes promptly,
+//   never floods the server, and never misses the final state;
+//   pc-event: every event, with the CloudEvent as its detail (for scripts that follow one run);
 //   pc-resync after a reconnect, once the missed events were replayed from the cursor.
 // The session cookie authenticates it. It reconnects with backoff and resumes from the last
 // sequence seen, so nothing is missed; the badge in the header says how the connection is.
@@ -12,6 +15,8 @@ const badge = document.getElementById("live-badge");
 const EVENT_FOR = { run: "pc-runs", step: "pc-runs", batch: "pc-runs", document: "pc-documents",
                     notification: "pc-notifications" };
 const UNAUTHORIZED = 4001;
+const SPACING_MS = 1000;
+const pending = new Map(); // DOM event name -> whether another came while it was spaced out
 let cursor = body.dataset.liveSince ? Number(body.dataset.liveSince) : null;
 let delay = 1000;
 let connectedBefore = false;
@@ -24,6 +29,25 @@ function show(state) {
 
 function fire(name, detail) {
   body.dispatchEvent(new CustomEvent(name, { detail }));
+}
+
+function fireSpaced(name) {
+  if (pending.has(name)) {
+    pending.set(name, true);
+    return;
+  }
+  fire(name);
+  pending.set(name, false);
+  const again = () => {
+    if (pending.get(name)) {
+      fire(name);
+      pending.set(name, false);
+      setTimeout(again, SPACING_MS);
+    } else {
+      pending.delete(name);
+    }
+  };
+  setTimeout(again, SPACING_MS);
 }
 
 function handle(message) {
@@ -42,8 +66,8 @@ function handle(message) {
   } else if (data.specversion) {
     cursor = Math.max(cursor || 0, Number(data.sequence));
     const kind = String(data.type).replace("io.paperchain.", "").split(".")[0];
-    if (EVENT_FOR[kind]) fire(EVENT_FOR[kind], data);
     fire("pc-event", data);
+    if (EVENT_FOR[kind]) fireSpaced(EVENT_FOR[kind]);
   }
 }
 

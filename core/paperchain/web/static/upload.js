@@ -87,7 +87,7 @@ function finish(shown, state, error) {
   if (shown.li.dataset.run) shown.li.append(" ", link("/runs/" + shown.li.dataset.run, label("run")));
 }
 
-document.body.addEventListener("pc-runs", (event) => {
+document.body.addEventListener("pc-event", (event) => {
   const data = event.detail;
   const kind = String(data.type).replace("io.paperchain.", "");
   const runId = kind.startsWith("step.") ? data.data.run : data.subject;

@@ -1,0 +1,70 @@
+"""Home: what is going on. Runs of the last 24 hours by state, recent failures and why, the queue,
+documents and storage, and two charts (uPlot): runs finished per hour and step durations per hour.
+
+The charts' numbers are worked out here, from the runs and steps the engine records as its
+events happen (the same moments the event log holds, with the tenant known through the batch),
+and handed to home.js as JSON in a non-executable <script type="application/json">.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+from ...api.guard import STATE
+from ..guard import page
+from ..render import render
+
+HOURS = 24
+
+
+def _tenant(ctx) -> tuple[str, list]:
+    return (" AND b.tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else ("", [])
+
+
+@page
+async def home(request, ctx):
+    db = request.app[STATE].kernel.db
+    clause, values = _tenant(ctx)
+    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    start = now - timedelta(hours=HOURS)
+    join = "FROM runs r JOIN batches b ON b.id = r.batch_id"
+    async with db.execute(f"SELECT r.status, count(*) {join} WHERE r.created >= ?{clause} GROUP BY r.status",
+                          [start.isoformat(), *values]) as c:
+        last_day = dict(await c.fetchall())
+    async with db.execute(f"SELECT count(*) {join} WHERE r.status IN ('queued', 'running'){clause}", values) as c:
+        queue = (await c.fetchone())[0]
+    async with db.execute(f"SELECT r.id, r.workflow, r.finished, r.error {join} WHERE r.status = 'failed'{clause} "
+                          "ORDER BY r.finished DESC LIMIT 8", values) as c:
+        failures = [dict(zip(("id", "workflow", "finished", "error"), r)) for r in await c.fetchall()]
+    doc_where, doc_values = ("deleted IS NULL AND tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else (
+        "deleted IS NULL", [])
+    async with db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM documents WHERE {doc_where}", doc_values) as c:
+        documents, stored = await c.fetchone()
+    hours = [start + timedelta(hours=h) for h in range(HOURS)]
+    slot = {h.strftime("%Y-%m-%dT%H"): i for i, h in enumerate(hours)}
+    finished = {"succeeded": [0] * HOURS, "failed": [0] * HOURS}
+    async with db.execute(f"SELECT substr(r.finished, 1, 13), r.status, count(*) {join} WHERE r.finished >= ?"
+                          f"{clause} AND r.status IN ('succeeded', 'failed') GROUP BY 1, 2",
+                          [start.isoformat(), *values]) as c:
+        for hour, status, n in await c.fetchall():
+            if hour in slot:
+                finished[status][slot[hour]] = n
+    durations = [None] * HOURS
+    async with db.execute(f"SELECT substr(s.finished, 1, 13), avg((julianday(s.finished) - julianday(s.started)) "
+                          f"* 86400) FROM steps s JOIN runs r ON r.id = s.run_id JOIN batches b ON b.id = r.batch_id "
+                          f"WHERE s.finished >= ? AND s.started IS NOT NULL{clause} GROUP BY 1",
+                          [start.isoformat(), *values]) as c:
+        for hour, seconds in await c.fetchall():
+            if hour in slot:
+                durations[slot[hour]] = round(seconds, 3)
+    charts = {"x": [int(h.timestamp()) for h in hours], "succeeded": finished["succeeded"],
+              "failed": finished["failed"], "step_seconds": durations,
+              "labels": {"succeeded": ctx.gettext("succeeded"), "failed": ctx.gettext("failed"),
+                         "step_seconds": ctx.gettext("Average step duration (s)")}}
+    rows = [{"hour": ctx.fmt.when(h.isoformat()), "succeeded": finished["succeeded"][i],
+             "failed": finished["failed"][i], "seconds": durations[i]} for i, h in enumerate(hours)]
+    return render(request, ctx, "home.html", last_day=last_day, total=sum(last_day.values()), queue=queue,
+                  failures=failures, documents=documents, stored=stored, charts=charts, rows=rows)
+
+
+PAGES = [("GET", "/", home)]
