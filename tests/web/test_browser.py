@@ -11,6 +11,7 @@ import asyncio
 import re
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -24,6 +25,7 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 PASSWORD = "correct horse battery staple 42"
 WATCH = """document.addEventListener("securitypolicyviolation",
   (e) => window.reportViolation(e.violatedDirective + " " + e.blockedURI));"""
@@ -32,13 +34,13 @@ WATCH = """document.addEventListener("securitypolicyviolation",
 class LiveServer:
     """The app on a free loopback port, served from a thread with its own event loop."""
 
-    def __init__(self, data_dir):
+    def __init__(self, data_dir, plugins=None):
         from paperchain.harness import ApiHarness
 
         self.loop = asyncio.new_event_loop()
         self.thread = threading.Thread(target=self.loop.run_forever, name="web-test-server", daemon=True)
         self.thread.start()
-        self.api = ApiHarness([TestPlugin()], data_dir=data_dir)
+        self.api = ApiHarness(plugins or [TestPlugin()], data_dir=data_dir)
         self.call(self.api.start())
         self.url = self.api.url
         for name, role in (("ada", "admin"), ("eddie", "editor"), ("vera", "viewer")):
@@ -93,6 +95,21 @@ def server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def scan_server(tmp_path_factory):
+    """A server with the OCR and export plugins and the example `scan` workflow."""
+    ocr = pytest.importorskip("paperchain_ocr")
+    export = pytest.importorskip("paperchain_export")
+    if shutil.which("tesseract") is None:
+        pytest.skip("needs tesseract: apt-get install tesseract-ocr tesseract-ocr-eng")
+    made = LiveServer(tmp_path_factory.mktemp("scan"), plugins=[ocr, export])
+    folder = tmp_path_factory.mktemp("workflows")
+    (folder / "scan.toml").write_text((EXAMPLES / "workflows" / "scan.toml").read_text())
+    assert made.call(made.api.kernel.workflows.load_dir(folder)) == ["scan"]
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="module")
 def chromium():
     with playwright_api.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
@@ -141,11 +158,11 @@ class Watched:
 
 
 @pytest.fixture
-def watched(chromium, server):
+def watched(chromium, request):
     made = []
 
-    def open_context(**options) -> Watched:
-        made.append(Watched(chromium, server, **options))
+    def open_context(on=None, **options) -> Watched:
+        made.append(Watched(chromium, on or request.getfixturevalue("server"), **options))
         return made[-1]
 
     yield open_context
@@ -303,4 +320,41 @@ def test_home_draws_its_charts_from_the_server_numbers(watched, server):
     expect(page.get_by_role("heading", name="Home")).to_be_visible()
     expect(page.locator("#chart-throughput canvas")).to_have_count(1)
     expect(page.locator("#chart-steps canvas")).to_have_count(1)
+    w.check_accessibility()
+
+
+def test_in_spanish_drop_a_scan_watch_it_through_ocr_read_it_and_download_the_searchable_pdf(watched, scan_server):
+    w = watched(on=scan_server, locale="es-ES", extra_http_headers={"Accept-Language": "es"})
+    page = w.page
+    page.goto("/upload")
+    page.get_by_label("Usuario").fill("eddie")
+    page.get_by_label("Contraseña").fill(PASSWORD)
+    page.get_by_role("button", name="Iniciar sesión").click()
+    expect(page.get_by_role("heading", name="Subir")).to_be_visible()
+    expect(page.get_by_label("Después ejecutar")).to_have_value("scan")  # chosen for the person
+    expect(page.locator("#live-badge")).to_have_text("En directo")
+    scan = (EXAMPLES / "documents" / "survey-scan.pdf").read_bytes()
+    transfer = page.evaluate_handle("""(bytes) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([new Uint8Array(bytes)], "survey-scan.pdf", {type: "application/pdf"}));
+        return transfer;
+    }""", list(scan))
+    page.dispatch_event("main", "drop", {"dataTransfer": transfer})
+    item = page.locator("#uploads li", has_text="survey-scan.pdf")
+    expect(item).to_contain_text("Procesando")
+    expect(item).to_have_attribute("data-state", "succeeded", timeout=240_000)
+    item.get_by_role("link", name="Abrir la ejecución").click()
+    expect(page.locator("#run-live h1 .chip")).to_have_text("completada")
+    w.check_accessibility()
+    with page.expect_download() as download:
+        page.locator(".files a[download]", has_text=re.compile(r"\.pdf$")).first.click()
+    assert download.value.suggested_filename.endswith(".pdf")
+    assert Path(download.value.path()).read_bytes().startswith(b"%PDF")
+    document_id = page.locator("dl.facts code").first.inner_text()
+    page.get_by_role("link", name=re.compile(r"Vista previa .*\.md$")).click()
+    expect(page.locator("pre.preview")).not_to_be_empty()  # the Markdown export, shown as text
+    w.check_accessibility()
+    page.goto(f"/documents/{document_id}")
+    expect(page.get_by_role("heading", name="Texto")).to_be_visible()
+    expect(page.locator("#document-text")).not_to_be_empty()
     w.check_accessibility()
