@@ -358,3 +358,23 @@ def test_in_spanish_drop_a_scan_watch_it_through_ocr_read_it_and_download_the_se
     expect(page.get_by_role("heading", name="Texto")).to_be_visible()
     expect(page.locator("#document-text")).not_to_be_empty()
     w.check_accessibility()
+
+
+def test_after_losing_the_connection_the_page_reconnects_and_catches_up(watched, server):
+    server.workflow("blip", [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}])
+    w = watched()
+    page = w.login("vera")
+    badge = page.locator("#live-badge")
+    expect(badge).to_have_text("Live")
+    hub = server.api.state.hub
+
+    async def cut():
+        for subscriber in list(hub.subscribers):
+            hub.drop(subscriber)  # as for a client that fell behind: closed, told to resume
+
+    server.call(cut())
+    expect(badge).to_have_text("Offline: reconnecting")
+    run_id = server.start("blip")  # happens while the page is not connected
+    server.finished(run_id)
+    expect(badge).to_have_text("Live")
+    expect(page.locator(f"tr[data-run='{run_id}']")).to_be_visible()
