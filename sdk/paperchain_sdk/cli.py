@@ -11,13 +11,17 @@ from typing import Any, Awaitable, Callable
 OPENER_KEY = "paperchain.with_open_kernel"
 
 
-def with_kernel(body: Callable[[Any], Awaitable[Any]]) -> Any:
+def with_kernel(body: Callable[[Any], Awaitable[Any]], *, changes: bool = False) -> Any:
     """Open the kernel of the current ``paperchain`` invocation (its --config), run
-    ``await body(kernel)``, close it, and return the result. Call it from a click command."""
+    ``await body(kernel)``, close it, and return the result. Call it from a click command.
+
+    Say ``changes=True`` when the command writes anything (a database row, a blob, a ledger
+    entry): it then takes the data directory's writer lock, and is refused with a clear message
+    while another process (``paperchain serve``) writes there."""
     import click
 
     ctx = click.get_current_context()
     opener = ctx.find_root().meta.get(OPENER_KEY)
     if opener is None:
         raise RuntimeError("with_kernel() works only inside a command run by the `paperchain` CLI")
-    return opener(ctx, body)
+    return opener(ctx, body, changes=changes)

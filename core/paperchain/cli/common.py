@@ -23,9 +23,13 @@ def warn_failed_plugins(kernel) -> None:
             click.echo(f"  fix: {plugin.fix}", err=True)
 
 
-def with_open_kernel(ctx: click.Context, body):
-    """Open the store, run ``await body(kernel)``, close; return its result."""
+def with_open_kernel(ctx: click.Context, body, *, changes: bool = False):
+    """Open the store, run ``await body(kernel)``, close; return its result.
+
+    A command that ``changes`` anything first becomes the data directory's one writing process
+    (``store/owner.py``): refused, with a clear message, while ``paperchain serve`` runs on it."""
     import asyncio
+    import contextlib
 
     kernel = kernel_for(ctx)
 
@@ -36,7 +40,15 @@ def with_open_kernel(ctx: click.Context, body):
         finally:
             await kernel.close()
 
-    return asyncio.run(main())
+    with owning(kernel) if changes else contextlib.nullcontext():
+        return asyncio.run(main())
+
+
+def owning(kernel):
+    """The data directory's writer lock for this process (a context manager)."""
+    from ..store.owner import DataDirOwner
+
+    return DataDirOwner(kernel.data_dir)
 
 
 def console():

@@ -57,7 +57,7 @@ def keys_encrypt_existing(ctx):
         done = await asyncio.to_thread(_encrypt_plain, kernel.blobs, owners)
         click.echo(f"Encrypted {done} blob(s); new blobs are encrypted from now on.")
 
-    with_open_kernel(ctx, body)
+    with_open_kernel(ctx, body, changes=True)
 
 
 @keys.command("rotate")
@@ -88,7 +88,7 @@ def keys_rotate(ctx, data_keys):
             done = await asyncio.to_thread(_reencrypt_older, kernel.blobs, ring)
             click.echo(f"New data keys for {len(versions)} tenant(s); {done} blob(s) re-encrypted.")
 
-    with_open_kernel(ctx, body)
+    with_open_kernel(ctx, body, changes=True)
 
 
 async def _document_owners(kernel) -> dict[str, tuple[str, str]]:

@@ -52,7 +52,7 @@ def run(ctx, workflow, paths, inputs, out):
             await kernel.engine.run_batch(batch_id)
         return await _report(kernel, batch_id, Path(out))
 
-    return with_open_kernel(ctx, body)
+    return with_open_kernel(ctx, body, changes=True)
 
 
 @cli.command()
@@ -69,7 +69,7 @@ def resume(ctx, out):
         codes = [await _report(kernel, batch_id, Path(out)) for batch_id in batches]
         return max(codes)
 
-    return with_open_kernel(ctx, body)
+    return with_open_kernel(ctx, body, changes=True)
 
 
 class _progress:

@@ -50,7 +50,7 @@ def unlock_user(ctx, name):
         await _audited(kernel, audit, "cli users unlock", f"user:{name}", had_failures=found)
         return found
 
-    found = with_open_kernel(ctx, body)
+    found = with_open_kernel(ctx, body, changes=True)
     click.echo(f"Unlocked {name!r}." if found else f"{name!r} had no failed logins to forget.")
 
 
@@ -68,7 +68,7 @@ def reset_password(ctx, name, password):
         await accounts.security.throttle.unlock(f"user:{name}")
         await _audited(kernel, audit, "cli users password", f"user:{name}")
 
-    with_open_kernel(ctx, body)
+    with_open_kernel(ctx, body, changes=True)
     click.echo(f"Set a new password for {name!r}.")
 
 
@@ -108,7 +108,7 @@ def mfa_reset(ctx, name):
         await _audited(kernel, audit, "cli users mfa reset", f"user:{name}", had_second_factor=found)
         return found
 
-    found = with_open_kernel(ctx, body)
+    found = with_open_kernel(ctx, body, changes=True)
     click.echo(f"Removed {name!r}'s second factor." if found else f"{name!r} had no second factor.")
 
 
@@ -147,7 +147,7 @@ def add_block(ctx, network, minutes, reason):
         await _audited(kernel, audit, "cli security block", f"address:{block.network}", minutes=minutes, reason=reason)
         return block
 
-    block = with_open_kernel(ctx, body)
+    block = with_open_kernel(ctx, body, changes=True)
     click.echo(f"Blocked {block.network}" + (f" for {minutes:g} minutes." if minutes else " until lifted."))
 
 
@@ -166,7 +166,7 @@ def remove_block(ctx, network):
         await _audited(kernel, audit, "cli security unblock", f"address:{network}", was_blocked=block is not None)
         return block
 
-    block = with_open_kernel(ctx, body)
+    block = with_open_kernel(ctx, body, changes=True)
     click.echo(f"Lifted the block on {block.network}." if block else f"{network} was not blocked.")
 
 

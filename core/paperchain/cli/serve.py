@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from .common import kernel_for, warn_failed_plugins, with_open_kernel
+from .common import kernel_for, owning, warn_failed_plugins, with_open_kernel
 from .main import cli
 
 
@@ -58,7 +58,8 @@ def serve(ctx, host, port, no_triggers):
     from aiohttp.web_runner import GracefulExit
 
     try:
-        asyncio.run(main())
+        with owning(kernel):  # one writing process per data directory: a second serve is refused
+            asyncio.run(main())
     except (KeyboardInterrupt, GracefulExit):  # Ctrl-C or SIGTERM: a clean stop
         click.echo("Stopped. Unfinished runs resume at the next start.", err=True)
 
@@ -86,7 +87,7 @@ def create_user(ctx, name, role, tenant, password):
         await kernel.journal.flush()
         return user
 
-    user = with_open_kernel(ctx, body)
+    user = with_open_kernel(ctx, body, changes=True)
     click.echo(f"Created {user['role']} {user['name']!r}.")
 
 

@@ -69,7 +69,7 @@ def workflows_share(ctx, workflow, tenant):
         await _audited(kernel, "share", workflow, shared_with=tenant)
         return tenants
 
-    _print_shares(workflow, with_open_kernel(ctx, body))
+    _print_shares(workflow, with_open_kernel(ctx, body, changes=True))
 
 
 @workflows.command("unshare")
@@ -84,7 +84,7 @@ def workflows_unshare(ctx, workflow, tenant):
         await _audited(kernel, "unshare", workflow, unshared_with=tenant)
         return tenants
 
-    _print_shares(workflow, with_open_kernel(ctx, body))
+    _print_shares(workflow, with_open_kernel(ctx, body, changes=True))
 
 
 @workflows.command("shares")

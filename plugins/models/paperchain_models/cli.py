@@ -53,7 +53,7 @@ def import_model(name, onnx_file, labels):
     async def body(kernel):
         return _service(kernel).registry.import_onnx(name, onnx_file.read_bytes(), created_by="cli",
                                                      labels=[s for s in labels.split(",") if s]).to_json()
-    _echo(with_kernel(body))
+    _echo(with_kernel(body, changes=True))
 
 
 @models.command()
@@ -64,7 +64,7 @@ def promote(name, version, stage):
     """Put VERSION of NAME in STAGE (production by default)."""
     async def body(kernel):
         return _service(kernel).registry.promote(name, version, stage, by="cli").to_json()
-    _echo(with_kernel(body))
+    _echo(with_kernel(body, changes=True))
 
 
 @models.command()
@@ -73,7 +73,7 @@ def rollback(name):
     """Put the previous production version of NAME back."""
     async def body(kernel):
         return _service(kernel).registry.rollback(name, by="cli").to_json()
-    _echo(with_kernel(body))
+    _echo(with_kernel(body, changes=True))
 
 
 @models.command()
@@ -84,7 +84,7 @@ def delete(name, version, force):
     """Delete VERSION of NAME (or every version)."""
     async def body(kernel):
         return _service(kernel).registry.delete(name, version, force=force)
-    _echo({"deleted": with_kernel(body)})
+    _echo({"deleted": with_kernel(body, changes=True)})
 
 
 @models.command()
@@ -123,7 +123,7 @@ def train(name, field, algorithm, records_file, task, target, clusters, promote)
 
     async def body(kernel):
         return await _service(kernel).train_now(name, request, by="cli")
-    job = with_kernel(body)
+    job = with_kernel(body, changes=True)
     _echo(job)
     if job["status"] != "succeeded":
         raise click.ClickException(job["error"] or job["status"])
