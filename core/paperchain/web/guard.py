@@ -69,6 +69,7 @@ class Ctx:
     who: Principal | None = None
     session: object = None
     path: str = "/"
+    live_since: int = 0  # the event cursor before the page read anything: live.js resumes from it
 
     @property
     def csrf(self) -> str:
@@ -152,6 +153,8 @@ def guard(handler, method: str, template: str, state):
                     raise PageError(403, ctx.gettext("This form has expired or did not come from this site "
                                                      "(its security token is missing or wrong). Reload the "
                                                      "page and try again."))
+            # Taken before the handler reads: whatever happens while it reads is replayed to the page.
+            ctx.live_since = state.hub.seq
             response = await handler(request, ctx)
         except PageError as exc:
             response = error_page(request, ctx, exc.status, exc.message, title=exc.title, headers=exc.headers)

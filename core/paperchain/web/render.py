@@ -27,12 +27,9 @@ def static_versions() -> dict[str, str]:
 
 
 def render(request, ctx, template: str, status: int = 200, **values) -> web.Response:
-    from ..api.guard import STATE
     from .guard import WEB
 
     env = request.app[WEB].env
-    # live_since: the event cursor as the page was made, so live.js misses nothing after it
     text = env.get_template(template).render(ctx=ctx, _=ctx.gettext, ngettext=ctx.ngettext, fmt=ctx.fmt,
-                                             who=ctx.who, request=request, live_since=request.app[STATE].hub.seq,
-                                             **values)
+                                             who=ctx.who, request=request, live_since=ctx.live_since, **values)
     return web.Response(text=text, status=status, content_type="text/html", charset="utf-8")

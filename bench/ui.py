@@ -1,0 +1,139 @@
+"""Web UI benchmark: list pages against the JSON API's lists for the same data, at scale.
+
+    .venv/bin/python bench/ui.py                 # 100,000 documents and 100,000 runs (~2 min)
+    .venv/bin/python bench/ui.py -n 10000 --requests 30
+
+Fills a fresh database (rows written straight into SQLite: the pages read rows, however they
+were made), then times each page and its JSON counterpart with a logged-in client on loopback,
+alternating the two, and reports p50 and p95 in milliseconds and the HTML/JSON ratio of the
+p50s. Goals (issue 14): every list page well under 150 ms; an HTML page at most 2x the JSON
+list of the same data. Times include the loopback client's own share, alike for both.
+Writes bench/results/ui.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import random
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "tests"))
+PASSWORD = "bench-password-123"
+WORDS = ("invoice council bridge survey deed parish river mill contract receipt minutes letter permit "
+         "boundary lease tithe school road harbour census").split()
+STATES = ("succeeded",) * 8 + ("failed", "cancelled", "running", "queued")
+
+
+def fill(db_path: Path, n: int) -> None:
+    """``n`` documents (with text for search) and ``n`` runs in ``n // 100`` batches."""
+    rng = random.Random(14)
+    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    db = sqlite3.connect(db_path)
+    with db:
+        db.executemany(
+            "INSERT INTO documents (id, name, media_type, size, created, text, metadata, tags, tenant) "
+            "VALUES (?, ?, ?, ?, ?, ?, '{}', ?, NULL)",
+            ((f"{i:064x}", f"record-{i}.pdf", rng.choice(("application/pdf", "image/png", "text/plain")),
+              rng.randint(10_000, 5_000_000), (start + timedelta(seconds=30 * i)).isoformat(),
+              " ".join(rng.choices(WORDS, k=40)), json.dumps(rng.sample(WORDS[:5], 1)))
+             for i in range(n)))
+        batches = max(1, n // 100)
+        db.executemany(
+            "INSERT INTO batches (id, workflow, workflow_hash, status, created, total, tenant) "
+            "VALUES (?, ?, 'h', 'done', ?, 100, '')",
+            ((f"b{i:08d}", f"flow-{i % 5}", (start + timedelta(hours=i)).isoformat()) for i in range(batches)))
+        db.executemany(
+            "INSERT INTO runs (id, batch_id, seq, kind, workflow, workflow_hash, document_id, source, status, "
+            "created, started, finished, error) VALUES (?, ?, ?, 'document', ?, 'h', ?, 'bench', ?, ?, ?, ?, ?)",
+            ((f"r{i:08d}", f"b{i // 100:08d}", i % 100, f"flow-{(i // 100) % 5}", f"{i:064x}", status,
+              (start + timedelta(seconds=30 * i)).isoformat(), (start + timedelta(seconds=30 * i + 1)).isoformat(),
+              (start + timedelta(seconds=30 * i + 5)).isoformat(), "it broke" if status == "failed" else None)
+             for i, status in ((i, rng.choice(STATES)) for i in range(n))))
+    db.close()
+
+
+PAIRS = [  # (name, HTML page, JSON list of the same rows)
+    ("runs", "/runs", "/api/v1/runs?limit=50"),
+    ("runs failed", "/runs?status=failed", "/api/v1/runs?status=failed&limit=50"),
+    ("runs workflow", "/runs?workflow=flow-3", "/api/v1/runs?workflow=flow-3&limit=50"),
+    ("documents", "/documents", "/api/v1/documents?limit=48"),
+    ("documents tag", "/documents?tag=invoice", "/api/v1/documents?tag=invoice&limit=48"),
+    ("search", "/documents?q=bridge+harbour", "/api/v1/documents/search?q=bridge+harbour&limit=48"),
+    ("home", "/", None),
+]
+
+
+async def timed(session, url: str, headers: dict | None = None) -> float:
+    began = time.perf_counter()
+    async with session.get(url, headers=headers) as response:
+        await response.read()
+        assert response.status == 200, (url, response.status)
+    return (time.perf_counter() - began) * 1000
+
+
+def summary(samples: list[float]) -> dict:
+    ordered = sorted(samples)
+    return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
+
+
+async def main(args) -> dict:
+    from api_support import TestPlugin
+    from paperchain.harness import ApiHarness
+
+    from paperchain.store.schema import migrate
+
+    with tempfile.TemporaryDirectory(prefix="pc-bench-ui-") as work:
+        began = time.perf_counter()
+        migrate(Path(work) / "paperchain.db")  # filled before the server opens it (it keeps a writer busy)
+        fill(Path(work) / "paperchain.db", args.n)
+        print(f"filled {args.n:,} documents and {args.n:,} runs in {time.perf_counter() - began:.1f} s", flush=True)
+        api = await ApiHarness([TestPlugin()], data_dir=Path(work), triggers=False).start()
+        try:
+            await api.state.accounts.create_user("bench", PASSWORD, "admin")
+            jar = aiohttp.CookieJar(unsafe=True)
+            async with aiohttp.ClientSession(cookie_jar=jar, headers={"Accept": "text/html"}) as browser:
+                async with browser.post(api.url + "/login", data={"username": "bench", "password": PASSWORD},
+                                        headers={"Origin": api.url}, allow_redirects=False) as r:
+                    assert r.status == 303, await r.text()
+                bearer = {"Authorization": f"Bearer {api.token}", "Accept": "application/json"}
+                results = {"n": args.n, "requests": args.requests, "pages": {}}
+                for name, page, listing in PAIRS:
+                    html, plain = [], []
+                    for _ in range(3):  # warm caches and the query planner
+                        await timed(browser, api.url + page)
+                    for _ in range(args.requests):
+                        html.append(await timed(browser, api.url + page))
+                        if listing:
+                            plain.append(await timed(browser, api.url + listing, bearer))
+                    row = {"html": summary(html)}
+                    if listing:
+                        row["json"] = summary(plain)
+                        row["ratio_p50"] = round(row["html"]["p50"] / row["json"]["p50"], 2)
+                    results["pages"][name] = row
+                    print(f"{name:15} HTML p50 {row['html']['p50']:7.2f} ms  p95 {row['html']['p95']:7.2f} ms"
+                          + (f"   JSON p50 {row['json']['p50']:7.2f} ms  p95 {row['json']['p95']:7.2f} ms"
+                             f"   ratio {row['ratio_p50']:.2f}" if listing else ""), flush=True)
+                return results
+        finally:
+            await api.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-n", type=int, default=100_000, help="documents and runs to fill (default 100,000)")
+    parser.add_argument("--requests", type=int, default=50, help="timed requests per page (default 50)")
+    results = asyncio.run(main(parser.parse_args()))
+    out = REPO / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "ui.json").write_text(json.dumps(results, indent=2))
