@@ -182,3 +182,23 @@ async def test_home_counts_the_last_day_the_queue_and_the_documents(site, tmp_pa
     data = json.loads(re.search(r'<script type="application/json" id="chart-data">(.*?)</script>', text, re.S).group(1))
     assert sum(data["failed"]) == 1 and len(data["x"]) == 24 and data["step_seconds"].count(None) <= 23
     assert re.search(r'id="queue-depth">0<', text)
+
+
+async def test_a_run_page_says_which_step_waited_on_which_and_the_retry_is_audited(site, tmp_path):
+    await site.request("POST", "/api/v1/workflows", json={"name": "chain", "steps": [
+        {"id": "quick", "uses": "test.wait", "with": {"seconds": 0}},
+        {"id": "slow", "uses": "test.wait", "with": {"seconds": 0.3}},
+        {"id": "last", "uses": "test.fail_until_fixed", "needs": ["quick", "slow"],
+         "with": {"marker": str(tmp_path / "fixed")}}]})
+    run_id = (await site.request("POST", "/api/v1/runs", json={"workflow": "chain"})).json["runs"][0]
+    await site.wait_run(run_id)
+    b = await site.browser().login("eddie")
+    _, _, text = await b.get(f"/runs/{run_id}")
+    row = re.search(r'<th scope="row">last</th>.*?</tr>', text, re.S).group(0)
+    assert "quick, <strong" in row and ">slow</strong>" in row
+    status, _, _ = await b.post(f"/runs/{run_id}/retry", {"csrf": await b.csrf(f"/runs/{run_id}")})
+    assert status == 303
+    await site.kernel.journal.flush()
+    async with site.kernel.db.execute("SELECT actor, action, target, outcome FROM audit WHERE target = ?",
+                                      (f"run:{run_id}",)) as c:
+        assert await c.fetchall() == [("eddie", "POST /runs/{id}/retry", f"run:{run_id}", "success")]

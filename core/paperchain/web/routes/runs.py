@@ -154,6 +154,13 @@ async def run_details(request, run: dict) -> dict:
                   "seconds": _seconds(r[3], r[4]), "attempts": attempts.get(r[0], []),
                   "outputs": json.dumps(json.loads(r[6] or "{}"), indent=2, ensure_ascii=False)}
                  async for r in c]
+    needs = await _needs(db, run["id"])
+    finished = {step["id"]: step["finished"] for step in steps}
+    for step in steps:
+        step["needs"] = needs.get(step["id"], [])
+        done = [n for n in step["needs"] if finished.get(n)]
+        # The need that finished last is the one this step waited on.
+        step["waited_on"] = max(done, key=lambda n: finished[n]) if done else None
     async with db.execute("SELECT step_id, attempt, time, level, message FROM step_logs WHERE run_id = ? "
                           "ORDER BY time, seq", (run["id"],)) as c:
         logs = [{"step": r[0], "attempt": r[1], "time": r[2], "level": r[3], "message": r[4]} async for r in c]
@@ -161,6 +168,18 @@ async def run_details(request, run: dict) -> dict:
                           "name", (run["id"],)) as c:
         artifacts = [{"step": r[0], "name": r[1], "media_type": r[2] or "", "size": r[3]} async for r in c]
     return {"steps": steps, "logs": logs, "artifacts": artifacts, "timeline": timeline(run, steps)}
+
+
+async def _needs(db, run_id: str) -> dict[str, list[str]]:
+    """Each step's ``needs`` in the run's own workflow version."""
+    async with db.execute("SELECT v.definition FROM runs r JOIN workflow_versions v ON v.hash = r.workflow_hash "
+                          "WHERE r.id = ?", (run_id,)) as c:
+        row = await c.fetchone()
+    try:
+        steps = json.loads(row[0]).get("steps", []) if row else []
+        return {str(s["id"]): [str(n) for n in s.get("needs", [])] for s in steps if isinstance(s, dict) and "id" in s}
+    except (ValueError, TypeError, AttributeError):
+        return {}
 
 
 def timeline(run: dict, steps: list[dict], width: int = 1000) -> list[dict]:
