@@ -39,8 +39,7 @@ def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_
         sim = cirq.Simulator(seed=seed)
     result = sim.run(measured, repetitions=shots)
     counts = {}
-    for key, values in result.records.items():
-        flat = values[:, -1, :]  # the last instance of a key measured more than once
+    for key, flat in _registers({k: v[:, -1, :] for k, v in result.records.items()}).items():  # last instance of a key
         strings = ["".join(map(str, row)) for row in flat.astype(int)]
         unique, number = np.unique(strings, return_counts=True)
         order = np.argsort(-number, kind="stable")
@@ -48,6 +47,26 @@ def run_circuit(circuit, *, shots: int = 1000, backend: str = "paperchain", max_
     return {"backend": backend, "qubits": len(qubits), "shots": shots, "counts": counts,
             "most_likely": {k: list(v)[:4] for k, v in counts.items()},
             "circuit": str(circuit), "svg": circuit_svg(circuit)}
+
+
+def _registers(records: dict) -> dict:
+    """Join the one-bit keys an OpenQASM register becomes in Cirq (``c_0``, ``c_1`` … from
+    ``creg c[3]``) back into the register, printed as OpenQASM does: ``c[2] c[1] c[0]``. A GHZ
+    state then shows as 000 and 111, not as three unrelated coins."""
+    import re
+
+    groups: dict[str, dict[int, str]] = {}
+    for key, values in records.items():
+        match = re.fullmatch(r"(.+)_(\d+)", key)
+        if match and values.shape[1] == 1:
+            groups.setdefault(match.group(1), {})[int(match.group(2))] = key
+    out = dict(records)
+    for register, bits in groups.items():
+        if len(bits) > 1 and sorted(bits) == list(range(len(bits))) and register not in records:
+            out[register] = np.concatenate([records[bits[i]] for i in reversed(range(len(bits)))], axis=1)
+            for key in bits.values():
+                del out[key]
+    return out
 
 
 def _noisy(circuit) -> bool:
