@@ -255,6 +255,11 @@ def test_spanish_dark_mode_phone_width_and_the_search_key(watched):
     page.locator("body").press("/")
     expect(page.locator("#search")).to_be_focused()
     w.check_accessibility()
+    for path in ("/", "/documents", "/account"):
+        page.goto(path)
+        expect(page.locator("main h1")).to_be_visible()
+        width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
+        assert width[0] <= width[1], f"{path} scrolls sideways at phone width: {width}"
 
 
 def test_the_theme_toggle_is_remembered(watched):

@@ -202,3 +202,26 @@ async def test_a_run_page_says_which_step_waited_on_which_and_the_retry_is_audit
     async with site.kernel.db.execute("SELECT actor, action, target, outcome FROM audit WHERE target = ?",
                                       (f"run:{run_id}",)) as c:
         assert await c.fetchall() == [("eddie", "POST /runs/{id}/retry", f"run:{run_id}", "success")]
+
+
+async def test_repeated_wrong_passwords_lock_the_account_with_a_page_saying_until_when(site):
+    site.state.accounts.security.configure(max_failures=3, delay_after=10, lockout_minutes=15)
+    b = site.browser("es")
+    for _ in range(3):
+        status, _, text = await b.post("/login", {"username": "vera", "password": "wrong", "next": "/"})
+        assert status == 401 and "Usuario o contraseña incorrectos." in text
+    status, headers, text = await b.post("/login", {"username": "vera", "password": "correct horse battery staple 42",
+                                                    "next": "/"})
+    assert status == 429 and int(headers["Retry-After"]) > 0
+    assert "esta cuenta está bloqueada hasta el" in text and "pc_session" not in headers.get("Set-Cookie", "")
+
+
+async def test_static_files_are_served_with_long_caching_and_only_from_the_static_folder(site):
+    b = site.browser()
+    status, headers, _ = await b.get("/static/live.js?v=1")
+    assert status == 200 and headers["Content-Type"].startswith("text/javascript")
+    assert "immutable" in headers["Cache-Control"] and headers["X-Content-Type-Options"] == "nosniff"
+    status, _, _ = await b.get("/static/../guard.py")
+    assert status == 404
+    status, _, _ = await b.get("/static/%2e%2e/guard.py")
+    assert status == 404
