@@ -16,10 +16,6 @@ from paperchain_sdk import InputError
 
 from .simulator import Simulator
 
-# H2 in STO-3G at the equilibrium bond length (0.735 A, quoted as 0.74), parity mapping with the
-# two-qubit reduction, nuclear repulsion included: Qiskit's published coefficients.
-H2_TERMS = {"II": -1.052373245772859 + 0.7199689944489797, "IZ": 0.39793742484318045,
-            "ZI": -0.39793742484318045, "ZZ": -0.01128010425623538, "XX": 0.18093119978423156}
 CHEMICAL_ACCURACY = 1.6e-3  # hartree
 
 
@@ -205,21 +201,18 @@ def teleportation(theta: float = 1.1, phi: float = 0.7, seed: int | None = None)
                    fidelity=float((1 + np.real(np.dot(sent, received))) / 2))
 
 
-def _pauli_sum(terms: dict[str, float], qubits) -> cirq.PauliSum:
-    total = cirq.PauliSum()
-    for word, coefficient in terms.items():
-        string = cirq.PauliString({q: {"X": cirq.X, "Y": cirq.Y, "Z": cirq.Z}[p]
-                                   for q, p in zip(qubits, word) if p != "I"}, coefficient=coefficient)
-        total += string
-    return total
-
-
-def vqe_h2(seed: int | None = 0) -> dict:
-    """VQE for H2 (STO-3G, 2 qubits): the energy an ansatz reaches against exact diagonalization."""
+def vqe_h2(bond_length: float = 0.74, seed: int | None = 0) -> dict:
+    """VQE for H2 at ``bond_length`` angstroms (STO-3G, parity mapping reduced to 2 qubits): the
+    energy an ansatz reaches against exact diagonalization of the same Hamiltonian."""
     from scipy.optimize import minimize
 
+    from . import h2
+
+    try:
+        hamiltonian = h2.qubit_hamiltonian(bond_length, mapping="parity")
+    except ValueError as exc:
+        raise InputError(str(exc), hint="the equilibrium is 0.74; try 0.3 to 3.0 for a dissociation curve") from None
     q = cirq.LineQubit.range(2)
-    hamiltonian = _pauli_sum(H2_TERMS, q)
     exact = float(np.linalg.eigvalsh(hamiltonian.matrix(q))[0])
     import sympy
 
@@ -232,9 +225,11 @@ def vqe_h2(seed: int | None = 0) -> dict:
         return float(np.real(sim.simulate_expectation_values(ansatz, hamiltonian, resolver)[0]))
 
     start = np.random.default_rng(seed).uniform(-0.5, 0.5, 4)
-    best = minimize(energy, start, method="COBYLA", options={"maxiter": 500, "rhobeg": 0.5, "tol": 1e-8})
-    return _common("vqe_h2", ansatz, hamiltonian=str(hamiltonian), bond_length_angstrom=0.735,
-                   energy=float(best.fun), exact_energy=exact, error=float(best.fun - exact),
+    best = minimize(energy, start, method="BFGS", options={"gtol": 1e-8})
+    integrals = h2.h2_integrals(bond_length / h2.BOHR_IN_ANGSTROM)
+    return _common("vqe_h2", ansatz, hamiltonian=str(hamiltonian), bond_length_angstrom=float(bond_length),
+                   hartree_fock_energy=integrals.hartree_fock_energy,
+                   nuclear_repulsion=integrals.nuclear_repulsion, energy=float(best.fun), exact_energy=exact, error=float(best.fun - exact),
                    within_chemical_accuracy=bool(abs(best.fun - exact) < CHEMICAL_ACCURACY),
                    parameters=[float(v) for v in best.x], evaluations=int(best.nfev))
 
@@ -292,6 +287,6 @@ ALGORITHMS = {
     "bernstein_vazirani": (bernstein_vazirani, "Recover a hidden bitstring with one query (secret)"),
     "deutsch_jozsa": (deutsch_jozsa, "Constant or balanced with one query (qubits, oracle, mask)"),
     "teleportation": (teleportation, "Teleport a one-qubit state (theta, phi)"),
-    "vqe": (vqe_h2, "VQE ground energy of H2 against exact diagonalization"),
+    "vqe": (vqe_h2, "VQE ground energy of H2 against exact diagonalization (bond_length in angstroms)"),
     "qaoa": (qaoa_maxcut, "QAOA for MaxCut on a graph, with the approximation ratio (edges, layers, shots)"),
 }

@@ -8,7 +8,7 @@ import click
 
 
 def _fail(exc) -> None:
-    raise click.ClickException(f"{exc}" + (f" ({exc.hint})" if getattr(exc, "hint", None) else ""))
+    raise click.ClickException(str(exc))  # a PaperchainError's text already ends with its hint
 
 
 @click.group()

@@ -28,8 +28,9 @@ def test_shor_refuses_primes_and_even_numbers():
 
 def test_vqe_reaches_chemical_accuracy():
     result = algorithms.vqe_h2(seed=0)
+    assert result["bond_length_angstrom"] == 0.74
     assert abs(result["energy"] - result["exact_energy"]) < algorithms.CHEMICAL_ACCURACY
-    assert -1.14 < result["exact_energy"] < -1.13
+    assert result["exact_energy"] == pytest.approx(-1.13728, abs=1e-5)  # FCI/STO-3G at 0.74 A
 
 
 def test_qft_matches_the_fft():
