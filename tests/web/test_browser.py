@@ -384,3 +384,28 @@ def test_after_losing_the_connection_the_page_reconnects_and_catches_up(watched,
     server.finished(run_id)
     expect(badge).to_have_text("Live")
     expect(page.locator(f"tr[data-run='{run_id}']")).to_be_visible()
+
+
+def test_a_new_notification_shows_in_the_header_count_live(watched, server):
+    import time
+
+    kernel = server.api.kernel
+
+    async def deliver(message_id: str):
+        await kernel.journal.execute(
+            "CREATE TABLE IF NOT EXISTS notify_inbox (id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL, "
+            "body TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, read REAL, tenant TEXT)", ())
+        await kernel.journal.execute("INSERT INTO notify_inbox VALUES (?, 'ada', 'Scan finished', 'All pages read', "
+                                     "'{}', ?, NULL, NULL)", (message_id, time.time()))
+        await kernel.emit("notification.created", message_id, {"user": "ada", "title": "Scan finished"})
+
+    w = watched()
+    page = w.login("ada")
+    expect(page.locator("#live-badge")).to_have_text("Live")
+    server.call(deliver("n-live-1"))
+    expect(page.locator("#unread")).to_contain_text("1")
+    page.get_by_role("link", name=re.compile("^Notifications")).click()
+    expect(page.locator("li[data-notification='n-live-1']")).to_contain_text("Scan finished")
+    w.check_accessibility()
+    page.get_by_role("button", name="Mark all read").click()
+    expect(page.locator("#unread")).to_be_empty()

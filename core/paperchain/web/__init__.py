@@ -25,10 +25,10 @@ class WebState:
 
 def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
-    from .routes import account, auth, documents, home, runs, static, upload
+    from .routes import account, auth, documents, home, notifications, runs, static, upload
 
     app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=environment())
-    for module in (static, auth, home, runs, documents, upload, account):
+    for module in (static, auth, home, runs, documents, upload, notifications, account):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))
     # A path nobody serves: a browser (asking for HTML) gets a 404 page; any other client, and

@@ -70,6 +70,7 @@ class Ctx:
     session: object = None
     path: str = "/"
     live_since: int = 0  # the event cursor before the page read anything: live.js resumes from it
+    unread: int | None = None  # unread notifications (None: no inbox)
 
     @property
     def csrf(self) -> str:
@@ -155,6 +156,10 @@ def guard(handler, method: str, template: str, state):
                                                      "page and try again."))
             # Taken before the handler reads: whatever happens while it reads is replayed to the page.
             ctx.live_since = state.hub.seq
+            if ctx.who is not None and request.method in _READS and not request.headers.get("HX-Request"):
+                from .routes.notifications import unread
+
+                ctx.unread = await unread(request, ctx.who)  # the header's count
             response = await handler(request, ctx)
         except PageError as exc:
             response = error_page(request, ctx, exc.status, exc.message, title=exc.title, headers=exc.headers)
