@@ -115,3 +115,21 @@ def test_cli_runs_vqe_at_a_bond_length_and_names_a_bad_one_once():
     assert out.exit_code == 1
     assert "bond_length must be a number of angstroms from 0.2 to 5.0, got 9" in out.output
     assert out.output.count("the equilibrium is 0.74") == 1  # the hint, said once
+
+
+@pytest.mark.slow  # imports PySCF (about 2 s)
+@pytest.mark.parametrize("bond_length", [0.5, 0.74, 1.6])
+def test_cross_check_with_pyscf(bond_length):
+    """PySCF is not a dependency: this runs only where it is installed (pip install pyscf)."""
+    pytest.importorskip("pyscf", reason="PySCF is not installed: the cross-check of the H2 integrals is skipped")
+    from pyscf import fci, gto, scf
+
+    mol = gto.M(atom=f"H 0 0 0; H 0 0 {bond_length}", basis="sto-3g", unit="Angstrom", verbose=0)
+    ours = h2.h2_integrals(bond_length / h2.BOHR_IN_ANGSTROM)
+    assert np.allclose(ours.overlap, mol.intor("int1e_ovlp"), atol=1e-6)
+    assert np.allclose(ours.kinetic, mol.intor("int1e_kin"), atol=1e-6)
+    assert np.allclose(ours.nuclear_attraction, mol.intor("int1e_nuc"), atol=1e-6)
+    assert np.allclose(ours.eri, mol.intor("int2e"), atol=1e-6)
+    hf = scf.RHF(mol).run()
+    assert ours.hartree_fock_energy == pytest.approx(hf.e_tot, abs=1e-6)
+    assert ground(h2.qubit_hamiltonian(bond_length), 2) == pytest.approx(fci.FCI(hf).kernel()[0], abs=1e-6)
