@@ -40,7 +40,7 @@ def test_run_step_gives_counts_and_a_histogram(specs, tmp_path):
     path.write_text(GHZ)
     result = run_component(specs["quantum.run"], options={"circuit": str(path), "shots": 300, "seed": 2})
     counts = result.outputs["counts"]
-    assert set(counts) == {"c_0", "c_1", "c_2"} and sum(counts["c_0"].values()) == 300
+    assert set(counts) == {"c"} and set(counts["c"]) == {"000", "111"} and sum(counts["c"].values()) == 300
     assert result.artifacts[0].media_type == "image/png" and result.artifacts[0].data.startswith(b"\x89PNG")
 
 
@@ -76,7 +76,7 @@ def test_cli_run_state_and_algorithms(tmp_path):
     runner = CliRunner()
     out = runner.invoke(quantum, ["run", str(path), "--shots", "200", "--json", "--seed", "1"])
     assert out.exit_code == 0, out.output
-    assert set(json.loads(out.output)["counts"]["c_0"]) == {"0", "1"}
+    assert set(json.loads(out.output)["counts"]["c"]) == {"000", "111"}
     out = runner.invoke(quantum, ["state", str(path).replace("ghz", "ghz"), "--json"])
     assert out.exit_code == 0
     out = runner.invoke(quantum, ["algorithms"])

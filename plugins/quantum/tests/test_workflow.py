@@ -29,7 +29,7 @@ def test_circuit_and_algorithms_as_workflow_steps(paperchain_kernel, tmp_path):
     run = outcome.runs[0]
     assert outcome.status == "succeeded", run.error
     steps = run.steps
-    assert set(steps["bell"].outputs["counts"]["c_0"]) == {"0", "1"}
+    assert set(steps["bell"].outputs["counts"]["c"]) == {"00", "11"}
     assert steps["grover"].outputs["most_likely"] == ["110"]
     assert steps["shor"].outputs["factors"] == [3, 5]
     assert steps["qft"].outputs["max_error_vs_fft"] < 1e-9
