@@ -362,6 +362,9 @@ def test_in_spanish_drop_a_scan_watch_it_through_ocr_read_it_and_download_the_se
     w.check_accessibility()
     page.goto(f"/documents/{document_id}")
     expect(page.get_by_role("heading", name="Texto")).to_be_visible()
+    with page.expect_download() as again:  # the searchable PDF, from the document's own page too
+        page.get_by_role("link", name="survey-scan.searchable.pdf", exact=True).click()
+    assert Path(again.value.path()).read_bytes().startswith(b"%PDF")
     expect(page.locator("#document-text")).not_to_be_empty()
     w.check_accessibility()
 

@@ -207,13 +207,19 @@ async def _document_page(request, ctx, error: str = "", status: int = 200):
     async with k.db.execute("SELECT id, workflow, status, created, error FROM runs WHERE document_id = ? "
                             "ORDER BY created DESC LIMIT 50", (doc["id"],)) as c:
         runs = [dict(zip(("id", "workflow", "status", "created", "error"), r)) for r in await c.fetchall()]
+    async with k.db.execute("SELECT a.run_id, a.step_id, a.name, a.media_type, a.size FROM artifacts a JOIN runs r "
+                            "ON r.id = a.run_id WHERE r.document_id = ? ORDER BY a.created DESC LIMIT 50",
+                            (doc["id"],)) as c:
+        files = [dict(zip(("run", "step", "name", "media_type", "size"), r)) for r in await c.fetchall()]
+    for item in files:  # the ledger plugin's notarize step leaves the document's receipt as <name>.receipt.json
+        item["receipt"] = item["name"].endswith(".receipt.json")
     await k.journal.flush()
     async with k.db.execute("SELECT time, actor, action, outcome FROM audit WHERE target = ? ORDER BY id DESC "
                             "LIMIT 50", (f"document:{doc['id']}",)) as c:
         history = [dict(zip(("time", "actor", "action", "outcome"), r)) for r in await c.fetchall()]
     pages = await thumbnails.pages(k, doc["id"], doc["media_type"])
     template = "document_body.html" if request.headers.get("HX-Request") else "document.html"
-    return render(request, ctx, template, status=status, doc=doc, text=text, findings=readable_findings(findings), runs=runs,
+    return render(request, ctx, template, status=status, doc=doc, text=text, files=files, findings=readable_findings(findings), runs=runs,
                   history=history, pages=min(pages, 5),
                   metadata_text="\n".join(f"{key} = {json.dumps(value, ensure_ascii=False)}"
                                           for key, value in sorted(doc["metadata"].items())),
