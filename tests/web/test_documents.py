@@ -124,6 +124,10 @@ async def test_upload_stores_the_file_starts_the_workflow_and_explains_failures(
     async with editor.session.post(f"{site.url}/upload", data=form("a.pdf", pdf_bytes()),
                                    headers={"Origin": site.url}) as r:
         assert r.status == 403  # no CSRF token
+    with_field = form("a.pdf", pdf_bytes())
+    with_field.add_field("csrf", csrf)
+    async with editor.session.post(f"{site.url}/upload", data=with_field, headers={"Origin": site.url}) as r:
+        assert r.status == 403  # an upload's body is not read before its token is checked: the header it is
     viewer = await site.browser().login("vera")
     status, _, text = await viewer.get("/upload")
     assert status == 403 and "needs the editor role" in text
