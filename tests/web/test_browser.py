@@ -254,6 +254,13 @@ def test_spanish_dark_mode_phone_width_and_the_search_key(watched):
     assert width[0] <= width[1], f"the page scrolls sideways at phone width: {width}"
     page.locator("body").press("/")
     expect(page.locator("#search")).to_be_focused()
+    page.locator("#search").press("Escape")
+    page.goto("/documents")
+    page.keyboard.press("Tab")  # the first stop: the skip link, shown when focused
+    skip = page.get_by_role("link", name="Saltar al contenido")
+    expect(skip).to_be_focused()
+    expect(skip).to_be_in_viewport()
+    expect(skip).to_have_css("outline-style", "solid")
     w.check_accessibility()
     for path in ("/", "/documents", "/account"):
         page.goto(path)

@@ -225,3 +225,17 @@ async def test_static_files_are_served_with_long_caching_and_only_from_the_stati
     assert status == 404
     status, _, _ = await b.get("/static/%2e%2e/guard.py")
     assert status == 404
+
+
+async def test_an_htmx_refresh_after_the_session_ended_sends_the_whole_page_to_login(site):
+    b = await site.browser().login("vera")
+    from paperchain.web.guard import WEB
+
+    for session in site.app[WEB].sessions.cache.values():
+        session.revoked = 1.0
+    status, headers, _ = await b.get("/runs?status=failed", follow=False, headers={
+        "HX-Request": "true", "HX-Current-URL": f"{site.url}/runs?status=failed&workflow=x"})
+    assert status == 204 and headers["HX-Redirect"] == "/login?next=%2Fruns%3Fstatus%3Dfailed%26workflow%3Dx&expired=1"
+    status, headers, _ = await b.get("/runs", follow=False, headers={
+        "HX-Request": "true", "HX-Current-URL": "http://evil.example/runs"})
+    assert headers["HX-Redirect"] == "/login?next=%2F&expired=1"

@@ -198,7 +198,11 @@ def _limited(ctx, wait: float) -> PageError:
 
 def _to_login(request, ctx, *, expired: bool) -> web.Response:
     """Off to the login page, which brings the person back here afterwards."""
-    target = request.path_qs if request.method in _READS and not request.headers.get("HX-Request") else "/"
+    target = request.path_qs if request.method in _READS else "/"
+    if request.headers.get("HX-Request"):  # a fragment's refresh: back to the page it was part of
+        current = urlsplit(request.headers.get("HX-Current-URL", ""))
+        target = (current.path + (f"?{current.query}" if current.query else "")) \
+            if current.netloc == request.host and current.path.startswith("/") else "/"
     location = "/login?next=" + quote(target, safe="") + ("&expired=1" if expired else "")
     if request.headers.get("HX-Request"):  # htmx: have the whole page go, not a fragment
         return web.Response(status=204, headers={"HX-Redirect": location})
