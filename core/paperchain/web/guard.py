@@ -71,10 +71,22 @@ class Ctx:
     path: str = "/"
     live_since: int = 0  # the event cursor before the page read anything: live.js resumes from it
     unread: int | None = None  # unread notifications (None: no inbox)
+    state_names: dict | None = attrs.field(default=None, init=False)
 
     @property
     def csrf(self) -> str:
         return self.session.csrf if self.session is not None else ""
+
+    def state_name(self, status: str) -> str:
+        """A run or step state in the page's language (looked up once per page, not per row)."""
+        names = self.state_names
+        if names is None:
+            gettext = self.gettext
+            names = {"queued": gettext("queued"), "running": gettext("running"), "succeeded": gettext("succeeded"),
+                     "failed": gettext("failed"), "cancelled": gettext("cancelled"), "skipped": gettext("skipped"),
+                     "waiting": gettext("waiting")}
+            self.state_names = names
+        return names.get(status, status)
 
     def can(self, role: str) -> bool:
         return self.who is not None and self.who.allows(role)
