@@ -132,3 +132,29 @@ async def test_upload_stores_the_file_starts_the_workflow_and_explains_failures(
     status, _, text = await viewer.get("/upload")
     assert status == 403 and "needs the editor role" in text
     assert 'href="/upload"' not in (await viewer.get("/runs"))[2]
+
+
+async def test_a_tenant_sees_none_of_another_tenants_runs_or_documents(site, tmp_path):
+    await site.state.accounts.create_user("tina", "correct horse battery staple 42", "editor", tenant="acme")
+    await site.request("POST", "/api/v1/workflows", json={"name": "fragile", "steps": [
+        {"id": "fragile", "uses": "test.fail_until_fixed", "with": {"marker": str(tmp_path / "fixed")}}]})
+    run_id = (await site.request("POST", "/api/v1/runs", json={"workflow": "fragile"})).json["runs"][0]
+    await site.wait_run(run_id)
+    doc_id = await upload(site, "private.pdf", pdf_bytes())
+    tina = await site.browser().login("tina")
+    _, _, runs = await tina.get("/runs")
+    assert run_id[:12] not in runs and "No runs match" in runs
+    assert (await tina.get(f"/runs/{run_id}"))[0] == 404
+    _, _, documents = await tina.get("/documents")
+    assert "private.pdf" not in documents
+    for path in (f"/documents/{doc_id}", f"/documents/{doc_id}/thumbnail", f"/documents/{doc_id}/content"):
+        assert (await tina.get(path))[0] == 404, path
+    _, _, home = await tina.get("/")
+    assert "the marker" not in home and 'id="queue-depth">0<' in home
+    status, _, _ = await tina.post("/documents/bulk", [("csrf", await tina.csrf()), ("action", "delete"), ("id", doc_id)])
+    assert status == 404 and (await site.request("GET", f"/api/v1/documents/{doc_id}")).status == 200
+    assert "<option>fragile</option>" not in (await tina.get("/upload"))[2]
+    await site.kernel.workflows.share("fragile", "acme", by="ada")  # shared workflows are offered too
+    assert "<option>fragile</option>" in (await tina.get("/upload"))[2]
+    operator = await site.browser().login("vera")
+    assert run_id[:12] in (await operator.get("/runs"))[2]

@@ -25,7 +25,7 @@ from ...documents import now
 from .. import thumbnails
 from ..guard import PageError, page
 from ..render import render
-from .runs import _day
+from .runs import _day, workflow_names
 
 PAGE_SIZE = 48
 _COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
@@ -122,8 +122,7 @@ async def documents(request, ctx):
     async with db.execute(f"SELECT DISTINCT media_type FROM documents WHERE {' AND '.join(tenant) or '1 = 1'} "
                           "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
         media_types = [r[0] for r in await c.fetchall() if r[0]]
-    async with db.execute("SELECT name FROM workflows WHERE tenant = ? ORDER BY name", (ctx.who.tenant,)) as c:
-        workflows = [r[0] for r in await c.fetchall()]
+    workflows = await workflow_names(request, ctx, enabled=True)
     from urllib.parse import urlencode
 
     query = urlencode({k: v for k, v in chosen.items() if v and k != "view"})

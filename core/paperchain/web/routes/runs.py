@@ -111,14 +111,18 @@ async def runs(request, ctx):
     chosen = filters(request)
     cursor = request.query.get("cursor") or None
     items, counts, next_cursor = await list_page(request, ctx, chosen, cursor)
-    async with _kernel(request).db.execute("SELECT name FROM workflows WHERE tenant = ? ORDER BY name",
-                                           (ctx.who.tenant,)) as c:
-        workflows = [row[0] for row in await c.fetchall()]
+    workflows = await workflow_names(request, ctx)
     states = list(STATES) + sorted(set(counts) - set(STATES))
     template = "runs_table.html" if request.headers.get("HX-Request") else "runs.html"
     return render(request, ctx, template, runs=items, counts=counts, states=states, chosen=chosen,
                   total=sum(counts.values()), workflows=workflows, cursor=cursor, next_cursor=next_cursor,
                   query=_query(chosen), link=lambda **changes: "/runs?" + _query(chosen, **changes))
+
+
+async def workflow_names(request, ctx, *, enabled: bool | None = None) -> list[str]:
+    """The workflows the caller may see: their tenant's own and those shared with it (all, for the operator)."""
+    saved = await _kernel(request).workflows.list(enabled=enabled, tenant=ctx.who.tenant or None)
+    return sorted({w.name for w in saved})
 
 
 def _query(chosen: dict, **changes) -> str:

@@ -17,14 +17,12 @@ from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ...api.routes.documents import _copy_multipart, clean_name
 from ..guard import page
 from ..render import render
+from .runs import workflow_names
 
 
 @page(role="editor")
 async def upload_page(request, ctx):
-    k = request.app[STATE].kernel
-    async with k.db.execute("SELECT name FROM workflows WHERE tenant = ? AND enabled ORDER BY name",
-                            (ctx.who.tenant,)) as c:
-        workflows = [r[0] for r in await c.fetchall()]
+    workflows = await workflow_names(request, ctx, enabled=True)
     chosen = request.query.get("workflow") or ("scan" if "scan" in workflows else "")
     return render(request, ctx, "upload.html", workflows=workflows, chosen=chosen)
 
