@@ -154,8 +154,10 @@ class Documents:
                 seen.update(r[0] for r in await cursor.fetchall())
         return seen
 
-    async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
-        """Documents with text and a label: non-empty ``tags``, or the metadata key ``metadata.<key>``."""
+    async def labeled(self, *, field: str = "tags", limit: int | None = None,
+                      tenant: str | None = None) -> list[Document]:
+        """Documents with text and a label: non-empty ``tags``, or the metadata key ``metadata.<key>``;
+        with ``tenant``, only that tenant's ('': the deployment-wide scope's)."""
         if field == "tags":
             where = "tags IS NOT NULL AND tags != '[]'"
         elif field.startswith("metadata.") and field[9:].replace("_", "").replace("-", "").isalnum():
@@ -163,8 +165,9 @@ class Documents:
         else:
             raise InputError(f"cannot read labels from {field!r}.", hint="use 'tags' or 'metadata.<key>'")
         sql = (f"SELECT id, name, media_type, size, text, metadata, tags, sha256 FROM documents WHERE deleted IS NULL "
-               f"AND text IS NOT NULL AND text != '' AND {where} ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
-        async with self._k.db.execute(sql) as cursor:
+               f"AND text IS NOT NULL AND text != '' AND {where}" + (" AND tenant IS ?" if tenant is not None else "") +
+               " ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
+        async with self._k.db.execute(sql, () if tenant is None else (tenant or None,)) as cursor:
             rows = await cursor.fetchall()
         return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(await self.plain_path(r[0])), text=r[4],
                          metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]"), sha256=r[7] or r[0])

@@ -52,9 +52,11 @@ class DocumentsAPI(Protocol):
         checks the id it was given and filters what it lists with this, using the caller's
         ``principal(request).tenant``; to another tenant an id it may not see does not exist (404)."""
 
-    async def labeled(self, *, field: str = "tags", limit: int | None = None) -> list[Document]:
+    async def labeled(self, *, field: str = "tags", limit: int | None = None,
+                      tenant: str | None = None) -> list[Document]:
         """Documents with text and a non-empty ``tags`` list (``field='tags'``) or a metadata key
-        (``field='metadata.<key>'``): the training data users have labeled."""
+        (``field='metadata.<key>'``): the training data users have labeled. With ``tenant``, only
+        that tenant's (``''``: only the deployment-wide scope's); without, every tenant's."""
 
 
 class KernelAPI(Protocol):
