@@ -28,8 +28,11 @@ def canonical(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def account_id(public_key: bytes) -> str:
-    return "acct_" + hashlib.sha256(public_key).hexdigest()[:32]
+def account_id(public_key: bytes, tenant: str = "") -> str:
+    """A tenant's account id is keyed by its tenant, so one key registered in two tenants makes two
+    unrelated accounts (and registering a key tells nothing of another tenant's accounts)."""
+    keyed = tenant.encode() + b"\n" + public_key if tenant else public_key
+    return "acct_" + hashlib.sha256(keyed).hexdigest()[:32]
 
 
 def new_keypair() -> tuple[bytes, bytes]:

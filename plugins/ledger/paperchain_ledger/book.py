@@ -3,6 +3,11 @@
 Every entry is canonical JSON with a ``kind``. Rules that depend on the state (nonces, balances,
 one vote per ballot) are checked inside the writer's transaction, so two racing records can never
 both spend the same units; a refused record leaves the tree exactly as it was.
+
+Tenants: every method takes the caller's ``tenant``. Writes record it as the owner of the entries
+they append (``ledger_owners``, beside the tree); reads by a tenant answer about its own entries,
+accounts and anchors only, and about another tenant's exactly as about one that does not exist.
+``''`` is the deployment's operator: it appends to the no-tenant scope and reads everything.
 """
 
 from __future__ import annotations
@@ -21,6 +26,22 @@ from .log import LedgerLog, now
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 RECORD_TYPES = ("document", "transfer", "certificate", "vote")
 MAX_TEXT = 4096
+# the owner of the entry at index {} (qualify a column: ledger_owners has an ``idx`` of its own)
+_OWNER = "coalesce((SELECT o.tenant FROM ledger_owners o WHERE o.idx = {}), '')"
+_ACCOUNT_COLUMNS = "id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL, tenant"
+
+
+def _owned(tenant: str, count: int = 1, check=None):
+    """``check``, also recording ``tenant`` as the owner of the ``count`` entries it guards."""
+    if not tenant:
+        return check
+
+    def own(cur, first):
+        if check is not None:
+            check(cur, first)
+        cur.executemany("INSERT INTO ledger_owners VALUES (?, ?)", [(first + i, tenant) for i in range(count)])
+
+    return own
 
 
 def _text(body: dict, field: str, limit: int = MAX_TEXT) -> str:
@@ -93,11 +114,34 @@ class Book:
 
     # -- notarization -------------------------------------------------------------------------------
 
+    # -- entries ---------------------------------------------------------------------------------
+
+    def append(self, data: bytes, *, tenant: str = "") -> dict:
+        """Append one entry owned by ``tenant``; return its receipt."""
+        return self.log.append(data, check=_owned(tenant))
+
+    def owner(self, index: int) -> str:
+        return self.log.query(f"SELECT {_OWNER.format('?')}", (index,))[0][0]
+
+    def _readable(self, index: int, tenant: str) -> None:
+        """To a tenant, another tenant's entry is as absent as one past the end of the log."""
+        if tenant and not (isinstance(index, int) and 0 <= index < self.log.size and self.owner(index) == tenant):
+            raise NotFoundError(f"there is no entry {index} of yours in the log",
+                                hint="a tenant reads the entries it appended; the checkpoint and proofs are public")
+
+    def entry(self, index: int, *, tenant: str = "") -> bytes:
+        self._readable(index, tenant)
+        return self.log.entry(index)
+
+    def receipt(self, index: int, *, tenant: str = "") -> dict:
+        self._readable(index, tenant)
+        return self.log.receipt(index)
+
     def _receipt(self, done) -> dict:
         """The receipt the writer built with the commit (or, if it could not, one built here)."""
         return done.receipt if done.receipt is not None else self.log.receipt(done.first, done.size, done.note)
 
-    def notarize(self, sha256: str, metadata: dict | None = None, *, key: str = "") -> dict:
+    def notarize(self, sha256: str, metadata: dict | None = None, *, key: str = "", tenant: str = "") -> dict:
         """Record a document's digest (and metadata); return its receipt. The same ``key`` twice
         returns the first receipt instead of appending again."""
         _sha(sha256, "the document's sha256")
@@ -106,22 +150,26 @@ class Book:
         def index_document(cur, first):
             cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (sha256, first))
 
-        done = self.log.append_many([entry], key=key, check=index_document, receipt=True)
+        done = self.log.append_many([entry], key=key, check=_owned(tenant, 1, index_document), receipt=True)
         if done.receipt is not None:
             return done.receipt
         if done.existed:
             return self.log.receipt(done.first)
         return self.log.receipt(done.first, done.size, done.note)
 
-    def find_document(self, sha256: str) -> list[int]:
+    def find_document(self, sha256: str, *, tenant: str = "") -> list[int]:
+        """The entries that notarize ``sha256`` (a tenant's own only)."""
         _sha(sha256, "sha256")
-        return [row[0] for row in self.log.query("SELECT idx FROM ledger_documents WHERE sha256 = ? ORDER BY idx", (sha256,))]
+        rows = self.log.query(f"SELECT d.idx FROM ledger_documents d WHERE sha256 = ? "
+                              f"AND (? = '' OR {_OWNER.format('d.idx')} = ?) ORDER BY d.idx", (sha256, tenant, tenant))
+        return [row[0] for row in rows]
 
     # -- accounts ----------------------------------------------------------------------------------
 
-    def create_account(self, name: str, passphrase: str | None = None, public_key: bytes | None = None) -> dict:
-        """A new account: a key pair sealed with ``passphrase`` (custodial), or only the
-        ``public_key`` of a pair the owner keeps."""
+    def create_account(self, name: str, passphrase: str | None = None, public_key: bytes | None = None, *,
+                       tenant: str = "") -> dict:
+        """A new account of ``tenant``: a key pair sealed with ``passphrase`` (custodial), or only the
+        ``public_key`` of a pair the owner keeps. Names are unique within a tenant."""
         if not isinstance(name, str) or not re.match(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$", name):
             raise InputError(f"account name {name!r} is not valid",
                              hint="use 1-64 letters, digits, '_', '.', '@' or '-', starting with a letter or digit")
@@ -130,54 +178,63 @@ class Book:
         sealed = None
         if public_key is None:
             seed, public_key = accounts.new_keypair()
-            sealed = accounts.seal(seed, passphrase, accounts.account_id(public_key), self.scrypt_n)
+            sealed = accounts.seal(seed, passphrase, accounts.account_id(public_key, tenant), self.scrypt_n)
         elif len(public_key) != 32:
             raise InputError("an Ed25519 public key is 32 bytes")
-        ident = accounts.account_id(public_key)
+        ident = accounts.account_id(public_key, tenant)
         entry = canonical({"kind": "account", "id": ident, "name": name,
                            "public_key": base64.b64encode(public_key).decode(), "time": now()})
 
         def insert(cur, first):
-            if cur.execute("SELECT 1 FROM ledger_accounts WHERE name = ? OR id = ?", (name, ident)).fetchone():
+            # the id is keyed by the tenant: a clash is this tenant's own key registered twice
+            if cur.execute("SELECT 1 FROM ledger_accounts WHERE (tenant = ? AND name = ?) OR id = ?",
+                           (tenant, name, ident)).fetchone():
                 raise ConflictError(f"an account named {name!r} (or with this key) exists already")
-            cur.execute("INSERT INTO ledger_accounts VALUES (?, ?, ?, ?, 0, 0, ?, ?)",
-                        (ident, name, public_key, sealed, first, now()))
+            cur.execute("INSERT INTO ledger_accounts VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
+                        (ident, name, public_key, sealed, first, now(), tenant))
 
-        done = self.log.append_many([entry], check=insert, receipt=True)
-        return {**self.account(ident), "receipt": self._receipt(done)}
+        done = self.log.append_many([entry], check=_owned(tenant, 1, insert), receipt=True)
+        return {**self.account(ident, tenant=tenant), "receipt": self._receipt(done)}
 
-    def account(self, ident: str) -> dict:
-        rows = self.log.query("SELECT id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL "
-                              "FROM ledger_accounts WHERE id = ? OR name = ?", (ident, ident))
+    def account(self, ident: str, *, tenant: str = "") -> dict:
+        """An account by id or name: a tenant's own; the operator's by id, by name in the no-tenant
+        scope, or by ``<tenant>:<name>`` (names hold no ':')."""
+        if tenant:
+            where, params = "tenant = ? AND (id = ? OR name = ?)", (tenant, ident, ident)
+        else:
+            where, params = "id = ? OR (tenant = '' AND name = ?) OR tenant || ':' || name = ?", (ident, ident, ident)
+        rows = self.log.query(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE {where}", params)
         if not rows:
             raise NotFoundError(f"no account {ident!r}", hint="list accounts with GET /api/v1/ledger/accounts")
         return self._account_dict(rows[0])
 
-    def accounts(self) -> list[dict]:
-        rows = self.log.query("SELECT id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL "
-                              "FROM ledger_accounts ORDER BY idx")
+    def accounts(self, *, tenant: str = "") -> list[dict]:
+        rows = self.log.query(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE ? IN ('', tenant) ORDER BY idx",
+                              (tenant,))
         return [self._account_dict(r) for r in rows]
 
     @staticmethod
     def _account_dict(row) -> dict:
         return {"id": row[0], "name": row[1], "public_key": base64.b64encode(row[2]).decode(), "balance": row[3],
-                "nonce": row[4], "index": row[5], "created": row[6], "custodial": bool(row[7])}
+                "nonce": row[4], "index": row[5], "created": row[6], "custodial": bool(row[7]), "tenant": row[8]}
 
-    def balances(self) -> dict[str, int]:
-        return {row[0]: row[1] for row in self.log.query("SELECT id, balance FROM ledger_accounts ORDER BY idx")}
+    def balances(self, *, tenant: str = "") -> dict[str, int]:
+        rows = self.log.query("SELECT id, balance FROM ledger_accounts WHERE ? IN ('', tenant) ORDER BY idx", (tenant,))
+        return {row[0]: row[1] for row in rows}
 
     # -- signed records ----------------------------------------------------------------------------
 
-    def sign(self, account: str, passphrase: str, type: str, body: dict) -> tuple[dict, bytes]:
+    def sign(self, account: str, passphrase: str, type: str, body: dict, *, tenant: str = "") -> tuple[dict, bytes]:
         """Sign a record with a custodial account's sealed key, using its next nonce."""
-        info = self.account(account)
+        info = self.account(account, tenant=tenant)
         row = self.log.query("SELECT secret FROM ledger_accounts WHERE id = ?", (info["id"],))[0]
         seed = accounts.unseal(row[0], passphrase, info["id"])
         record = check_record({"type": type, "account": info["id"], "nonce": info["nonce"] + 1, "body": body})
         return record, accounts.sign_record(seed, record)
 
-    def submit(self, record: Any, signature: bytes | str) -> dict:
+    def submit(self, record: Any, signature: bytes | str, *, tenant: str = "") -> dict:
         """Append a signed record if its signature, nonce and the state allow it; return its receipt.
+        The record's entry belongs to its account's tenant; a tenant submits for its own accounts.
 
         Refusals (bad signature, reused nonce, overdraft, second vote …) raise with nothing appended.
         """
@@ -187,18 +244,21 @@ class Book:
                 signature = base64.b64decode(signature, validate=True)
             except binascii.Error:
                 raise InputError("the signature is not base64") from None
-        rows = self.log.query("SELECT public_key FROM ledger_accounts WHERE id = ?", (record["account"],))
+        rows = self.log.query("SELECT public_key, tenant FROM ledger_accounts WHERE id = ? AND ? IN ('', tenant)",
+                              (record["account"], tenant))
         if not rows:
-            raise NotFoundError(f"no account {record['account']!r}")
+            raise NotFoundError(f"no account {record['account']!r}", hint="list accounts with GET /api/v1/ledger/accounts")
+        owner = rows[0][1]
         if not accounts.signature_valid(rows[0][0], record, signature):
             raise InputError(f"the signature does not match the record and account {record['account']}.",
                              hint="sign the canonical JSON of the record (sorted keys, no spaces) with the account's key")
         entry = canonical({"kind": "record", "record": record, "signature": base64.b64encode(signature).decode()})
-        done = self.log.append_many([entry], check=lambda cur, first: self._apply(cur, first, record), receipt=True)
+        apply = _owned(owner, 1, lambda cur, first: self._apply(cur, first, record, owner))
+        done = self.log.append_many([entry], check=apply, receipt=True)
         return self._receipt(done)
 
     @staticmethod
-    def _apply(cur, first: int, record: dict) -> None:
+    def _apply(cur, first: int, record: dict, tenant: str) -> None:
         account, nonce, body = record["account"], record["nonce"], record["body"]
         current = cur.execute("SELECT nonce, balance FROM ledger_accounts WHERE id = ?", (account,)).fetchone()
         if nonce <= current[0]:
@@ -212,7 +272,8 @@ class Book:
             amount, to = body["amount"], body["to"]
             if to == account:
                 raise InputError("a transfer needs two different accounts")
-            if not cur.execute("SELECT 1 FROM ledger_accounts WHERE id = ?", (to,)).fetchone():
+            # units stay within a tenant: another tenant's account is as absent as a made-up one
+            if not cur.execute("SELECT 1 FROM ledger_accounts WHERE id = ? AND tenant = ?", (to, tenant)).fetchone():
                 raise NotFoundError(f"the receiving account {to!r} does not exist")
             if current[1] < amount:
                 raise ConflictError(f"overdraft: account {account} holds {current[1]} units and cannot send {amount}.",
@@ -229,37 +290,50 @@ class Book:
             cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (body["sha256"], first))
         cur.execute("UPDATE ledger_accounts SET nonce = ? WHERE id = ?", (nonce, account))
 
-    def mint(self, account: str, amount: int, memo: str = "") -> dict:
-        """Create units in an account: the log operator's act, recorded in the log like any other."""
+    def mint(self, account: str, amount: int, memo: str = "", *, tenant: str = "") -> dict:
+        """Create units in an account (a tenant's admin: in its own), recorded in the log like any
+        other act; the entry belongs to the account's tenant."""
         _amount(amount)
-        ident = self.account(account)["id"]
+        info = self.account(account, tenant=tenant)
+        ident = info["id"]
         entry = canonical({"kind": "mint", "account": ident, "amount": amount, "memo": memo, "time": now()})
 
         def credit(cur, first):
             cur.execute("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, ident))
 
-        done = self.log.append_many([entry], check=credit, receipt=True)
+        done = self.log.append_many([entry], check=_owned(info["tenant"], 1, credit), receipt=True)
         return self._receipt(done)
 
-    def votes(self, ballot: str) -> dict[str, int]:
-        rows = self.log.query("SELECT choice, count(*) FROM ledger_votes WHERE ballot = ? GROUP BY choice", (ballot,))
+    def votes(self, ballot: str, *, tenant: str = "") -> dict[str, int]:
+        rows = self.log.query("SELECT choice, count(*) FROM ledger_votes v JOIN ledger_accounts a ON a.id = v.account "
+                              "WHERE ballot = ? AND ? IN ('', a.tenant) GROUP BY choice", (ballot, tenant))
         return dict(rows)
 
     # -- audit anchoring ---------------------------------------------------------------------------
 
     def anchor_audit(self, items: list[dict]) -> int:
-        """Append one entry holding a batch of audit entries; return its index."""
-        entry = canonical({"kind": "audit", "entries": items})
-        ids = [str(item.get("id", "")) for item in items if item.get("id") not in (None, "")]
+        """Append a batch of audit entries, one log entry per tenant (each audit entry's ``tenant``;
+        refusal counts and the operator's are ''), so a tenant's receipt holds only its own entries.
+        Returns the index of the first."""
+        groups: dict[str, list[dict]] = {}
+        for item in items:
+            groups.setdefault(str(item.get("tenant") or ""), []).append(item)
+        tenants = list(groups)
+        entries = [canonical({"kind": "audit", "entries": groups[t]}) for t in tenants]
 
         def remember(cur, first):
-            cur.executemany("INSERT OR IGNORE INTO ledger_anchors VALUES (?, ?)", [(i, first) for i in ids])
+            for at, tenant in enumerate(tenants):
+                ids = [str(i["id"]) for i in groups[tenant] if i.get("id") not in (None, "")]
+                cur.executemany("INSERT OR IGNORE INTO ledger_anchors VALUES (?, ?)", [(i, first + at) for i in ids])
+                if tenant:
+                    cur.execute("INSERT INTO ledger_owners VALUES (?, ?)", (first + at, tenant))
 
-        return self.log.append_many([entry], check=remember).first
+        return self.log.append_many(entries, check=remember).first
 
-    def audit_anchor(self, audit_id: str) -> dict:
-        """The receipt of the batch that anchors audit entry ``audit_id``."""
-        rows = self.log.query("SELECT idx FROM ledger_anchors WHERE audit_id = ?", (str(audit_id),))
+    def audit_anchor(self, audit_id: str, *, tenant: str = "") -> dict:
+        """The receipt of the entry that anchors audit entry ``audit_id`` (a tenant's own only)."""
+        rows = self.log.query(f"SELECT a.idx FROM ledger_anchors a WHERE audit_id = ? "
+                              f"AND (? = '' OR {_OWNER.format('a.idx')} = ?)", (str(audit_id), tenant, tenant))
         if not rows:
             raise NotFoundError(f"audit entry {audit_id!r} is not anchored (yet)")
         return self.log.receipt(rows[0][0])

@@ -60,7 +60,7 @@ class Notarize(Action):
         metadata = {"name": doc.name, "media_type": doc.media_type, "size": size, "workflow": ctx.workflow,
                     "run": ctx.run_id, "step": ctx.step_id, **(inputs.metadata if inputs else {})}
         book = runtime.book_for(self.settings)
-        receipt = book.notarize(digest, metadata, key=ctx.idempotency_key)
+        receipt = book.notarize(digest, metadata, key=ctx.idempotency_key, tenant=ctx.tenant)
         summary = verify_receipt(receipt, str(book.log.signer.verifier))
         data = json.dumps(receipt, indent=2).encode()
         return Result(
@@ -82,7 +82,7 @@ class Verify(Action):
                                  hint="set `with.sha256`, or run the workflow on a file")
             digest, _ = sha256_file(ctx.document.path)
         book = runtime.book_for(self.settings)
-        indexes = book.find_document(digest)
+        indexes = book.find_document(digest, tenant=ctx.tenant)  # the run's tenant: its own notarizations
         if not indexes:
             if inputs and inputs.fail_if_missing:
                 raise InputError(f"document {digest} is not in the ledger.", hint="notarize it first with ledger.notarize")

@@ -48,12 +48,27 @@ CREATE TABLE IF NOT EXISTS ledger_checkpoints (size INTEGER PRIMARY KEY, root BL
 CREATE TABLE IF NOT EXISTS ledger_keys (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS ledger_documents (sha256 TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (sha256, idx))
     WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, public_key BLOB NOT NULL,
+CREATE TABLE IF NOT EXISTS ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key BLOB NOT NULL,
     secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0,
-    idx INTEGER NOT NULL, created TEXT NOT NULL);
+    idx INTEGER NOT NULL, created TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '', UNIQUE (tenant, name));
 CREATE TABLE IF NOT EXISTS ledger_votes (ballot TEXT NOT NULL, account TEXT NOT NULL, choice TEXT NOT NULL,
     idx INTEGER NOT NULL, PRIMARY KEY (ballot, account)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS ledger_anchors (audit_id TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS ledger_owners (idx INTEGER PRIMARY KEY, tenant TEXT NOT NULL);
+"""
+# Who appended an entry is kept beside the tree, never in the hashed entry bytes (so entries and
+# proofs made before tenants stay valid): a row per entry a tenant appended; an entry without one
+# (the operator's, and every entry made before tenants) belongs to the no-tenant scope.
+
+# Before tenants, account names were unique in the whole log; now per tenant (table rebuilt once).
+_ACCOUNTS_WITH_TENANT = """
+ALTER TABLE ledger_accounts RENAME TO ledger_accounts_before_tenants;
+CREATE TABLE ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key BLOB NOT NULL,
+    secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0,
+    idx INTEGER NOT NULL, created TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '', UNIQUE (tenant, name));
+INSERT INTO ledger_accounts (id, name, public_key, secret, balance, nonce, idx, created)
+    SELECT id, name, public_key, secret, balance, nonce, idx, created FROM ledger_accounts_before_tenants;
+DROP TABLE ledger_accounts_before_tenants;
 """
 
 DB_NAME = "ledger.db"
@@ -152,6 +167,7 @@ class LedgerLog:
         for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "wal_autocheckpoint=0"):
             self._write.execute(f"PRAGMA {pragma}")
         self._write.executescript(SCHEMA)
+        self._add_tenants()
         self.origin = self._origin(origin)
         self.signer = self._load_or_create_key()
         self._cache: collections.OrderedDict = collections.OrderedDict()
@@ -191,6 +207,11 @@ class LedgerLog:
             raise ConfigError(f"ledger origin {origin!r} may not contain spaces or '+'.", hint="use e.g. 'example.com/ledger'")
         self._write.execute("INSERT INTO ledger_meta VALUES ('origin', ?)", (origin,))
         return origin
+
+    def _add_tenants(self) -> None:
+        columns = [row[1] for row in self._write.execute("PRAGMA table_info(ledger_accounts)")]
+        if "tenant" not in columns:
+            self._write.executescript(f"BEGIN IMMEDIATE;{_ACCOUNTS_WITH_TENANT}COMMIT;")
 
     def _load_or_create_key(self) -> Signer:
         path = self.directory / KEY_NAME

@@ -1,6 +1,11 @@
 """HTTP routes under ``/api/v1/ledger/`` (mounted by the API server, which adds auth and errors).
 
 SQLite work runs in the default thread pool so the event loop never waits on an fsync.
+
+Tenants: the tree itself (checkpoint, inclusion and consistency proofs by index) reveals only
+hashes and answers every caller, as a transparency log does. What entries say (entries,
+receipts, verify-by-hash, audit anchors, accounts, balances) answers a tenant's caller about its
+own only; the operator (no tenant) sees all. See ``book`` for how ownership is kept.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ import attrs
 from aiohttp import web
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import decode_base64, endpoint, parse_int, read_json
+from paperchain_sdk.web import decode_base64, endpoint, parse_int, principal, read_json
 
 from . import runtime
 from .merkle import leaf_hash
@@ -94,6 +99,7 @@ class AccountResponse:
     index: int
     created: str
     custodial: bool
+    tenant: str = ""  # the tenant that owns it ('' for the no-tenant scope)
 
 
 @attrs.define
@@ -170,13 +176,14 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
         if bool(body.text) == bool(body.data_base64):
             raise InputError("give the entry as either `text` or `data_base64`")
         data = body.text.encode() if body.text else decode_base64(body.data_base64, "data_base64")
-        return web.json_response(await call(lambda b: b.log.append(data)), status=201)
+        tenant = principal(request).tenant
+        return web.json_response(await call(lambda b: b.append(data, tenant=tenant)), status=201)
 
     @routes.get(PREFIX + "/entries/{index}")
     @endpoint(summary="One entry of the log", role="viewer", response=EntryResponse, tags=TAGS)
     async def get_entry(request):
-        index = _int(request, "index")
-        data = await call(lambda b: b.log.entry(index))
+        index, tenant = _int(request, "index"), principal(request).tenant
+        data = await call(lambda b: b.entry(index, tenant=tenant))
         try:
             text = data.decode()
         except UnicodeDecodeError:
@@ -188,8 +195,8 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
     @endpoint(summary="A receipt for an entry against the latest checkpoint", role="viewer",
               response=ReceiptResponse, tags=TAGS)
     async def get_receipt(request):
-        index = _int(request, "index")
-        return web.json_response(await call(lambda b: b.log.receipt(index)))
+        index, tenant = _int(request, "index"), principal(request).tenant
+        return web.json_response(await call(lambda b: b.receipt(index, tenant=tenant)))
 
     @routes.get(f"{PREFIX}/proofs/inclusion")
     @endpoint(summary="Inclusion proof of entry `index` in the tree of `tree_size` (default: latest)",
@@ -233,7 +240,8 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
     @routes.get(f"{PREFIX}/accounts")
     @endpoint(summary="Every account with its balance and nonce", role="viewer", response=AccountList, tags=TAGS)
     async def list_accounts(request):
-        return web.json_response({"accounts": await call(lambda b: b.accounts())})
+        tenant = principal(request).tenant
+        return web.json_response({"accounts": await call(lambda b: b.accounts(tenant=tenant))})
 
     @routes.post(f"{PREFIX}/accounts")
     @endpoint(summary="Create an account (sealed key pair, or a public key you keep)", role="editor",
@@ -241,51 +249,58 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
     async def create_account(request):
         body = await read_json(request, AccountRequest)
         public = decode_base64(body.public_key, "public_key") if body.public_key is not None else None
-        made = await call(lambda b: b.create_account(body.name, body.passphrase, public))
+        tenant = principal(request).tenant
+        made = await call(lambda b: b.create_account(body.name, body.passphrase, public, tenant=tenant))
         made.pop("receipt", None)
         return web.json_response(made, status=201)
 
     @routes.get(PREFIX + "/accounts/{account}")
     @endpoint(summary="One account (by id or name)", role="viewer", response=AccountResponse, tags=TAGS)
     async def get_account(request):
-        account = request.match_info["account"]
-        return web.json_response(await call(lambda b: b.account(account)))
+        account, tenant = request.match_info["account"], principal(request).tenant
+        return web.json_response(await call(lambda b: b.account(account, tenant=tenant)))
 
     @routes.get(f"{PREFIX}/balances")
     @endpoint(summary="Balances of every account", role="viewer", response=BalancesResponse, tags=TAGS)
     async def balances(request):
-        return web.json_response({"balances": await call(lambda b: b.balances())})
+        tenant = principal(request).tenant
+        return web.json_response({"balances": await call(lambda b: b.balances(tenant=tenant))})
 
     @routes.post(f"{PREFIX}/records")
     @endpoint(summary="Submit a signed record (document, transfer, certificate, vote)", role="editor",
               request=RecordRequest, response=ReceiptResponse, status=201, tags=TAGS)
     async def submit_record(request):
         body = await read_json(request, RecordRequest)
+        tenant = principal(request).tenant
         if body.record is not None:
             if not body.signature:
                 raise InputError("a record needs its `signature` (base64 Ed25519 over the canonical JSON)")
             signature = decode_base64(body.signature, "signature")
-            done = await call(lambda b: b.submit(body.record, signature))
+            done = await call(lambda b: b.submit(body.record, signature, tenant=tenant))
         else:
             if not (body.account and body.passphrase and body.type and body.body is not None):
                 raise InputError("give `record` and `signature`, or `account`, `passphrase`, `type` and `body`")
 
             def sign_and_submit(b):
-                record, signature = b.sign(body.account, body.passphrase, body.type, body.body)
-                return b.submit(record, signature)
+                record, signature = b.sign(body.account, body.passphrase, body.type, body.body, tenant=tenant)
+                return b.submit(record, signature, tenant=tenant)
 
             done = await call(sign_and_submit)
         return web.json_response(done, status=201)
 
     @routes.post(f"{PREFIX}/mint")
-    @endpoint(summary="Create units in an account (operators only)", role="admin", request=MintRequest,
+    @endpoint(summary="Create units in an account (admins; a tenant's in its own accounts)", role="admin",
+              request=MintRequest,
               response=ReceiptResponse, status=201, tags=TAGS)
     async def mint(request):
         body = await read_json(request, MintRequest)
-        return web.json_response(await call(lambda b: b.mint(body.account, body.amount, body.memo)), status=201)
+        tenant = principal(request).tenant
+        return web.json_response(await call(lambda b: b.mint(body.account, body.amount, body.memo, tenant=tenant)),
+                                 status=201)
 
     @routes.post(f"{PREFIX}/verify")
-    @endpoint(summary="Is a document (its SHA-256 or its bytes) in the log?", role="viewer",
+    @endpoint(summary="Is a document (its SHA-256 or its bytes) in the log? A tenant's caller: notarized by its tenant",
+              role="viewer",
               request=VerifyRequest, response=VerifyResponse, tags=TAGS, audit=False)
     async def verify_document(request):
         body = await read_json(request, VerifyRequest)
@@ -296,8 +311,10 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
         else:
             digest = hashlib.sha256(decode_base64(body.data_base64, "data_base64")).hexdigest()
 
+        tenant = principal(request).tenant
+
         def look(b):
-            found = b.find_document(digest)
+            found = b.find_document(digest, tenant=tenant)
             return {"found": bool(found), "sha256": digest, "entries": found,
                     "receipt": b.log.receipt(found[0]) if found else None}
 
@@ -307,7 +324,7 @@ def ledger_routes(kernel) -> list[web.RouteDef]:
     @endpoint(summary="The receipt of the entry that anchors an audit entry", role="viewer",
               response=ReceiptResponse, tags=TAGS)
     async def audit_anchor(request):
-        audit_id = request.match_info["audit_id"]
-        return web.json_response(await call(lambda b: b.audit_anchor(audit_id)))
+        audit_id, tenant = request.match_info["audit_id"], principal(request).tenant
+        return web.json_response(await call(lambda b: b.audit_anchor(audit_id, tenant=tenant)))
 
     return list(routes)

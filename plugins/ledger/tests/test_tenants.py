@@ -1,0 +1,179 @@
+"""Tenants and the one log: what an entry says belongs to the tenant that appended it.
+
+The tree, its checkpoints and proofs by index reveal only hashes and stay readable to every caller;
+entries, receipts, verify-by-hash, audit anchors, accounts and balances answer a tenant's caller
+about its own only, and another tenant's answer is the same 404 (or "not found") as an absent one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import secrets
+import sqlite3
+
+import pytest
+from paperchain_sdk import RunContext
+from paperchain_sdk.testing import build_component, check_plugin
+
+import paperchain_ledger
+from paperchain_ledger import runtime
+from paperchain_ledger.book import Book
+from paperchain_ledger.log import LedgerLog
+
+BASE = "/api/v1/ledger"
+SECRET = "acme-zebra-7731 merger closes Friday"
+DIGEST = hashlib.sha256(b"acme's contract").hexdigest()
+
+
+def _same(real, real_id, fake, fake_id) -> bool:
+    """The same status and body but for the id each was asked about."""
+    return (real.status == fake.status
+            and real.body.replace(str(real_id).encode(), b"?") == fake.body.replace(str(fake_id).encode(), b"?"))
+
+
+async def _acme(api) -> dict:
+    """Acme's part of the log: an entry, an account with units, a signed document, audit anchors."""
+    editor = await api.user("alice-acme", "editor", tenant="acme")
+    admin = await api.user("root-acme", "admin", tenant="acme")
+    entry = await api.request("POST", f"{BASE}/entries", json={"text": SECRET}, token=editor)
+    assert entry.status == 201, entry
+    account = await api.request("POST", f"{BASE}/accounts", json={"name": "treasury", "passphrase": "acme passphrase"},
+                                token=editor)
+    assert account.status == 201, account
+    assert (await api.request("POST", f"{BASE}/mint", json={"account": "treasury", "amount": 50}, token=admin)).status == 201
+    signed = await api.request("POST", f"{BASE}/records", token=editor, json={
+        "account": "treasury", "passphrase": "acme passphrase", "type": "document", "body": {"sha256": DIGEST}})
+    assert signed.status == 201, signed
+    await runtime.flush_audit(api.kernel)
+    audit = (await api.request("GET", "/api/v1/audit", token=admin)).json["items"]
+    assert audit and all(item["tenant"] == "acme" for item in audit)
+    return {"editor": editor, "admin": admin, "entry": entry.json["index"], "account": account.json["id"],
+            "audit": audit[0]["id"]}
+
+
+async def test_another_tenant_reads_nothing_of_acmes_entries(paperchain_api):
+    api = await paperchain_api(paperchain_ledger)
+    acme = await _acme(api)
+    globex = await api.user("bob-globex", "editor", tenant="globex")
+    globex_admin = await api.user("root-globex", "admin", tenant="globex")
+    nowhere = 10 ** 6
+    for path in ("/entries/{}", "/entries/{}/receipt"):
+        real = await api.request("GET", BASE + path.format(acme["entry"]), token=globex)
+        fake = await api.request("GET", BASE + path.format(nowhere), token=globex)
+        assert real.status == 404 and _same(real, acme["entry"], fake, nowhere), (path, real, fake)
+        assert SECRET.encode() not in real.body
+        mine = await api.request("GET", BASE + path.format(acme["entry"]), token=acme["editor"])
+        assert mine.status == 200 and SECRET in base64.b64decode(mine.json.get("data_base64") or mine.json["entry"]).decode()
+        operator = await api.request("GET", BASE + path.format(acme["entry"]))
+        assert operator.status == 200
+
+    # verify-by-hash: "not found", exactly as for a digest nobody notarized
+    absent = secrets.token_hex(32)
+    real = await api.request("POST", f"{BASE}/verify", json={"sha256": DIGEST}, token=globex)
+    fake = await api.request("POST", f"{BASE}/verify", json={"sha256": absent}, token=globex)
+    assert real.status == 200 and real.json["found"] is False and _same(real, DIGEST, fake, absent)
+    assert (await api.request("POST", f"{BASE}/verify", json={"sha256": DIGEST}, token=acme["editor"])).json["found"]
+    assert (await api.request("POST", f"{BASE}/verify", json={"sha256": DIGEST})).json["found"]
+
+    # the anchor of acme's audit entry: acme's, with nothing of globex in it
+    real = await api.request("GET", f"{BASE}/audit/{acme['audit']}", token=globex)
+    fake = await api.request("GET", f"{BASE}/audit/99999999", token=globex)
+    assert real.status == 404 and _same(real, acme["audit"], fake, 99999999), (real, fake)
+    assert b"alice-acme" not in real.body
+    await api.request("POST", f"{BASE}/entries", json={"text": "globex's own"}, token=globex)
+    await runtime.flush_audit(api.kernel)
+    anchor = await api.request("GET", f"{BASE}/audit/{acme['audit']}", token=acme["editor"])
+    assert anchor.status == 200, anchor
+    anchored = json.loads(base64.b64decode(anchor.json["entry"]))
+    assert {item["tenant"] for item in anchored["entries"]} == {"acme"}
+
+    # accounts and balances: globex sees its own only, and may use the same name
+    assert (await api.request("GET", f"{BASE}/accounts", token=globex)).json["accounts"] == []
+    assert (await api.request("GET", f"{BASE}/balances", token=globex)).json["balances"] == {}
+    for name in ("treasury", acme["account"]):
+        real = await api.request("GET", f"{BASE}/accounts/{name}", token=globex)
+        fake = await api.request("GET", f"{BASE}/accounts/nobody", token=globex)
+        assert real.status == 404 and _same(real, name, fake, "nobody"), (real, fake)
+    own = await api.request("POST", f"{BASE}/accounts", json={"name": "treasury", "passphrase": "globex passphrase"},
+                            token=globex)
+    assert own.status == 201 and own.json["id"] != acme["account"], own
+    assert (await api.request("POST", f"{BASE}/mint", json={"account": "treasury", "amount": 5},
+                              token=globex_admin)).status == 201
+    ghost = "acct_" + secrets.token_hex(16)
+    for body in ({"account": acme["account"], "amount": 5},):  # minting into acme's account
+        real = await api.request("POST", f"{BASE}/mint", json=body, token=globex_admin)
+        fake = await api.request("POST", f"{BASE}/mint", json={**body, "account": ghost}, token=globex_admin)
+        assert real.status == 404 and _same(real, acme["account"], fake, ghost), (real, fake)
+    send = {"account": "treasury", "passphrase": "globex passphrase", "type": "transfer"}
+    real = await api.request("POST", f"{BASE}/records", token=globex, json={**send, "body": {"to": acme["account"], "amount": 1}})
+    fake = await api.request("POST", f"{BASE}/records", token=globex, json={**send, "body": {"to": ghost, "amount": 1}})
+    assert real.status == 404 and _same(real, acme["account"], fake, ghost), (real, fake)
+    spend = {"account": acme["account"], "passphrase": "acme passphrase", "type": "vote", "body": {"ballot": "b", "choice": "y"}}
+    real = await api.request("POST", f"{BASE}/records", token=globex, json=spend)
+    fake = await api.request("POST", f"{BASE}/records", token=globex, json={**spend, "account": ghost})
+    assert real.status == 404 and _same(real, acme["account"], fake, ghost), (real, fake)
+    theirs = (await api.request("GET", f"{BASE}/accounts/treasury", token=acme["editor"])).json
+    assert theirs["id"] == acme["account"] and theirs["balance"] == 50 and theirs["nonce"] == 1
+    operator = (await api.request("GET", f"{BASE}/accounts")).json["accounts"]
+    assert sorted(a["id"] for a in operator) == sorted([acme["account"], own.json["id"]])
+    assert (await api.request("GET", f"{BASE}/accounts/acme:treasury")).json["id"] == acme["account"]
+
+    # what only reveals hashes stays public: the tree, its checkpoint and proofs by index
+    assert (await api.request("GET", f"{BASE}/checkpoint", token=globex)).status == 200
+    proof = await api.request("GET", f"{BASE}/proofs/inclusion?index={acme['entry']}", token=globex)
+    assert proof.status == 200 and SECRET.encode() not in proof.body
+
+
+def test_the_steps_use_the_runs_tenant(paperchain_kernel, paperchain_document):
+    harness = paperchain_kernel(paperchain_ledger)
+    doc = paperchain_document("deal.txt", "acme's deal")
+    specs = check_plugin(paperchain_ledger)
+    notarize, verify = (build_component(specs[name]) for name in ("ledger.notarize", "ledger.verify"))
+
+    def ctx(tenant: str, step: str) -> RunContext:
+        return RunContext(run_id=f"r-{tenant}", step_id=step, workflow="w", idempotency_key=f"r-{tenant}:{step}",
+                          document=doc, work_dir=str(harness.kernel.data_dir / "work"), tenant=tenant)
+
+    done = notarize.run(ctx("acme", "notarize"), paperchain_ledger.NotarizeSettings())
+    found = {t: verify.run(ctx(t, "check"), paperchain_ledger.VerifySettings()) for t in ("acme", "globex", "")}
+    assert found["acme"]["found"] and found["acme"]["entries"] == [done.outputs["index"]]
+    assert found["globex"] == {"found": False, "sha256": doc.id, "entries": []}
+    assert found[""]["found"]  # the operator's runs see every tenant's
+    book = runtime.book_for(None)
+    with pytest.raises(Exception, match="no entry"):
+        book.entry(done.outputs["index"], tenant="globex")
+
+
+def test_audit_entries_are_anchored_per_tenant(book):
+    items = [{"id": i, "tenant": tenant, "actor": f"user-{i}"} for i, tenant in enumerate(["acme", "", "globex", "acme"])]
+    book.anchor_audit(items)
+    for item in items:
+        receipt = book.audit_anchor(str(item["id"]), tenant=item["tenant"])
+        held = json.loads(base64.b64decode(receipt["entry"]))["entries"]
+        assert {i["tenant"] for i in held} == {item["tenant"]} and item in held
+    with pytest.raises(Exception, match="not anchored"):
+        book.audit_anchor("0", tenant="globex")
+    assert book.audit_anchor("0", tenant="")["index"] == book.audit_anchor("3", tenant="acme")["index"]
+
+
+def test_a_log_made_before_tenants_opens_with_its_accounts_in_the_no_tenant_scope(tmp_path):
+    directory = tmp_path / "ledger"
+    directory.mkdir()
+    old = sqlite3.connect(directory / "ledger.db")
+    old.execute("CREATE TABLE ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, public_key BLOB NOT NULL, "
+                "secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0, "
+                "idx INTEGER NOT NULL, created TEXT NOT NULL)")
+    old.execute("INSERT INTO ledger_accounts VALUES ('acct_old', 'treasury', ?, NULL, 7, 0, 0, '2026-01-01T00:00:00Z')",
+                (b"k" * 32,))
+    old.commit()
+    old.close()
+    log = LedgerLog(directory)
+    try:
+        book = Book(log, scrypt_n=1 << 12)
+        assert book.account("treasury")["balance"] == 7
+        assert book.accounts(tenant="acme") == []
+        assert book.create_account("treasury", "acme passphrase", tenant="acme")["id"] != "acct_old"
+    finally:
+        log.close()
