@@ -239,3 +239,13 @@ async def test_an_htmx_refresh_after_the_session_ended_sends_the_whole_page_to_l
     status, headers, _ = await b.get("/runs", follow=False, headers={
         "HX-Request": "true", "HX-Current-URL": "http://evil.example/runs"})
     assert headers["HX-Redirect"] == "/login?next=%2F&expired=1"
+
+
+async def test_changing_the_password_ends_the_sessions_opened_before(site):
+    b = await site.browser().login("vera")
+    assert (await b.get("/runs", follow=False))[0] == 200
+    await site.state.accounts.update_user("vera", password="a brand new long passphrase 7")
+    status, headers, _ = await b.get("/runs", follow=False)
+    assert status == 303 and "/login" in headers["Location"]
+    again = await site.browser().login("vera", "a brand new long passphrase 7")
+    assert (await again.get("/runs", follow=False))[0] == 200

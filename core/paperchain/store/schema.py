@@ -213,7 +213,13 @@ def _v9(db: sqlite_utils.Database) -> None:
     db["documents"].create_index(["media_type"])
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9]
+def _v10(db: sqlite_utils.Database) -> None:
+    """Web UI sessions remember which password they were opened with (a fingerprint of its hash),
+    so changing the password ends every session opened before."""
+    db["web_sessions"].add_column("credential", str)
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
 
 
 def migrate(path: Path) -> int:

@@ -2,7 +2,8 @@
 
 The cookie holds a random secret; the database keeps only its SHA-256 (``web_sessions``), with the
 user, the session's CSRF token, and when it ends: ``ABSOLUTE_HOURS`` after login at the latest,
-or after ``IDLE_MINUTES`` without a request, or at logout (``revoked``). Sessions are cached in
+or after ``IDLE_MINUTES`` without a request, at logout (``revoked``), or when the password changes
+(the session keeps a fingerprint of the password hash it was opened with). Sessions are cached in
 memory, as accounts are, so a page costs no database round trip; ``last_seen`` is written at most
 once a minute. The user's role and tenant are read from the accounts on every request, so a
 demotion or a disabled account applies at once.
@@ -35,6 +36,7 @@ class Session:
     expires: float
     last_seen: float
     revoked: float | None = None
+    credential: str | None = None  # fingerprint of the password hash at login: a new password ends the session
     written: float = 0.0  # when last_seen was last written
 
     def ended(self, clock: float) -> bool:
@@ -43,6 +45,10 @@ class Session:
 
 def _id(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def fingerprint(user: dict) -> str:
+    return hashlib.sha256(user["password_hash"].encode()).hexdigest()[:32]
 
 
 class Sessions:
@@ -54,11 +60,12 @@ class Sessions:
         """A new session for ``user``: the cookie's value and the record."""
         secret = secrets.token_urlsafe(32)
         now = self.clock()
+        credential = fingerprint(self.accounts.users[user])
         session = Session(id=_id(secret), user=user, csrf=secrets.token_urlsafe(32), created=now,
-                          expires=now + ABSOLUTE_HOURS * 3600, last_seen=now, written=now)
+                          expires=now + ABSOLUTE_HOURS * 3600, last_seen=now, credential=credential, written=now)
         await self.k.journal.upsert("web_sessions", {
             "id": session.id, "user": user, "csrf": session.csrf, "created": now, "expires": session.expires,
-            "last_seen": now, "revoked": None, "ip": ip})
+            "last_seen": now, "revoked": None, "ip": ip, "credential": credential})
         self._remember(session)
         return secret, session
 
@@ -70,8 +77,8 @@ class Sessions:
         session = self.cache.get(key)
         if session is None:
             await self.k.journal.flush()
-            async with self.k.db.execute("SELECT id, user, csrf, created, expires, last_seen, revoked FROM web_sessions "
-                                         "WHERE id = ?", (key,)) as cursor:
+            async with self.k.db.execute("SELECT id, user, csrf, created, expires, last_seen, revoked, credential "
+                                         "FROM web_sessions WHERE id = ?", (key,)) as cursor:
                 row = await cursor.fetchone()
             if row is None:
                 return None
@@ -91,6 +98,8 @@ class Sessions:
         user = self.accounts.users.get(session.user)
         if user is None or user["disabled"]:
             raise AuthError(f"the user {session.user!r} is gone or disabled")
+        if session.credential != fingerprint(user):
+            raise AuthError("the password was changed since this session began; log in again")
         return Principal(name=user["name"], role=user["role"], kind="user", scopes=("*",), tenant=user["tenant"])
 
     async def revoke(self, session: Session) -> None:
