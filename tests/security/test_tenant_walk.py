@@ -57,15 +57,13 @@ DEPLOYMENT_WIDE = {
     ("POST", "/api/v1/auth/refresh"): "the caller's own session",
     ("GET", "/api/v1/auth/me"): "the caller's own identity",
 }
-# The ledger is one tamper-evident log per deployment (ARCHITECTURE: "exactly one active per
-# deployment"); its accounts sign their own records; models are trained and served per deployment.
-DEPLOYMENT_WIDE.update({(m, p): "the deployment's one ledger" for m, p in (
-    ("GET", "/api/v1/ledger/accounts"), ("POST", "/api/v1/ledger/accounts"), ("GET", "/api/v1/ledger/accounts/{account}"),
-    ("GET", "/api/v1/ledger/audit/{audit_id}"), ("GET", "/api/v1/ledger/balances"), ("GET", "/api/v1/ledger/checkpoint"),
-    ("POST", "/api/v1/ledger/entries"), ("GET", "/api/v1/ledger/entries/{index}"),
-    ("GET", "/api/v1/ledger/entries/{index}/receipt"), ("POST", "/api/v1/ledger/mint"),
-    ("GET", "/api/v1/ledger/proofs/consistency"), ("GET", "/api/v1/ledger/proofs/inclusion"),
-    ("POST", "/api/v1/ledger/records"), ("POST", "/api/v1/ledger/verify"))})
+# The ledger is one Merkle tree per deployment (ARCHITECTURE: "exactly one active per deployment").
+# Its entries, receipts, verify, audit anchors, accounts and balances are tenant-scoped and walked
+# (plugins/ledger/tests/test_tenants.py checks them with acme's real entries); what reveals only
+# hashes is public to every caller, as in any transparency log. Models: see below.
+DEPLOYMENT_WIDE.update({(m, p): "the one ledger's tree: signed sizes and root hashes only" for m, p in (
+    ("GET", "/api/v1/ledger/checkpoint"), ("GET", "/api/v1/ledger/proofs/consistency"),
+    ("GET", "/api/v1/ledger/proofs/inclusion"))})
 DEPLOYMENT_WIDE.update({(m, p): "the deployment's model registry" for m, p in (
     ("GET", "/api/v1/models/registry"), ("GET", "/api/v1/models/registry/{name}"),
     ("DELETE", "/api/v1/models/registry/{name}"), ("POST", "/api/v1/models/registry/{name}/predict"),
