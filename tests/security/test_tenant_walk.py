@@ -60,7 +60,7 @@ DEPLOYMENT_WIDE = {
 # The ledger is one Merkle tree per deployment (ARCHITECTURE: "exactly one active per deployment").
 # Its entries, receipts, verify, audit anchors, accounts and balances are tenant-scoped and walked
 # (plugins/ledger/tests/test_tenants.py checks them with acme's real entries); what reveals only
-# hashes is public to every caller, as in any transparency log. Models: see below.
+# hashes is public to every caller, as in any transparency log. Models are trained and served per deployment.
 DEPLOYMENT_WIDE.update({(m, p): "the one ledger's tree: signed sizes and root hashes only" for m, p in (
     ("GET", "/api/v1/ledger/checkpoint"), ("GET", "/api/v1/ledger/proofs/consistency"),
     ("GET", "/api/v1/ledger/proofs/inclusion"))})
