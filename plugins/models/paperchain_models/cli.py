@@ -18,13 +18,25 @@ def _service(kernel):
         return ModelService(kernel).open()
 
 
+def _ref(ref: str) -> dict:
+    """The shell is the deployment's operator: NAME is the deployment's model, TENANT:NAME a tenant's."""
+    from .registry import scope
+
+    tenant, name = scope(ref, "")
+    return {"name": name, "tenant": tenant}
+
+
 def _echo(value) -> None:
     click.echo(json.dumps(value, indent=2, default=str))
 
 
 @click.group()
 def models():
-    """Model registry, training, predictions and recommendations."""
+    """Model registry, training, predictions and recommendations.
+
+    NAME is a model of the deployment's own (shared read-only with every tenant); TENANT:NAME
+    names a tenant's model.
+    """
 
 
 @models.command("list")
@@ -40,7 +52,8 @@ def list_models():
 def show(name):
     """Show a model's versions, metadata and metrics."""
     async def body(kernel):
-        return [v.to_json() for v in _service(kernel).registry.versions(name)]
+        model = _ref(name)
+        return [v.to_json() for v in _service(kernel).registry.versions(model["name"], tenant=model["tenant"])]
     _echo(with_kernel(body))
 
 
@@ -51,8 +64,10 @@ def show(name):
 def import_model(name, onnx_file, labels):
     """Import an ONNX file as a new version of NAME."""
     async def body(kernel):
-        return _service(kernel).registry.import_onnx(name, onnx_file.read_bytes(), created_by="cli",
-                                                     labels=[s for s in labels.split(",") if s]).to_json()
+        model = _ref(name)
+        return _service(kernel).registry.import_onnx(model["name"], onnx_file.read_bytes(), created_by="cli",
+                                                     labels=[s for s in labels.split(",") if s],
+                                                     tenant=model["tenant"]).to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -63,7 +78,8 @@ def import_model(name, onnx_file, labels):
 def promote(name, version, stage):
     """Put VERSION of NAME in STAGE (production by default)."""
     async def body(kernel):
-        return _service(kernel).registry.promote(name, version, stage, by="cli").to_json()
+        model = _ref(name)
+        return _service(kernel).registry.promote(model["name"], version, stage, by="cli", tenant=model["tenant"]).to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -72,7 +88,8 @@ def promote(name, version, stage):
 def rollback(name):
     """Put the previous production version of NAME back."""
     async def body(kernel):
-        return _service(kernel).registry.rollback(name, by="cli").to_json()
+        model = _ref(name)
+        return _service(kernel).registry.rollback(model["name"], by="cli", tenant=model["tenant"]).to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -83,7 +100,8 @@ def rollback(name):
 def delete(name, version, force):
     """Delete VERSION of NAME (or every version)."""
     async def body(kernel):
-        return _service(kernel).registry.delete(name, version, force=force)
+        model = _ref(name)
+        return _service(kernel).registry.delete(model["name"], version, force=force, tenant=model["tenant"])
     _echo({"deleted": with_kernel(body, changes=True)})
 
 
@@ -95,7 +113,7 @@ def classify(name, text, version):
     """Classify TEXT (one or more strings) with the text model NAME."""
     async def body(kernel):
         svc = _service(kernel)
-        model = svc.registry.resolve(name, version)
+        model = svc.registry.resolve(**_ref(name), version=version)
         return [{"label": p.label, "probabilities": p.probabilities}
                 for p in svc.predictor.predict_batch(model, texts=list(text))]
     _echo(with_kernel(body))
@@ -113,7 +131,7 @@ def classify(name, text, version):
 @click.option("--clusters", default=3, help="with --task clustering")
 @click.option("--promote/--no-promote", default=False, help="put the new version in production")
 def train(name, field, algorithm, records_file, task, target, clusters, promote):
-    """Train a new version of NAME and wait for it (labeled documents, or --records)."""
+    """Train a new version of NAME and wait for it (labeled documents of its tenant, or --records)."""
     request = {"task": "text", "field": field, "algorithm": algorithm, "promote": promote}
     if records_file is not None:
         content = records_file.read_text(encoding="utf-8")
@@ -122,7 +140,7 @@ def train(name, field, algorithm, records_file, task, target, clusters, promote)
                    "algorithm": "linear", **data}
 
     async def body(kernel):
-        return await _service(kernel).train_now(name, request, by="cli")
+        return await _service(kernel).train_now(**_ref(name), request=request, by="cli")
     job = with_kernel(body, changes=True)
     _echo(job)
     if job["status"] != "succeeded":

@@ -18,6 +18,9 @@ class RegisteredModel(Model):
     A step's ``with`` names ``model`` (and optionally ``version``) and one of ``text`` (text
     models), ``record`` (tabular models: an object keyed by feature name) or ``inputs`` (the
     model's declared inputs by name).
+
+    A model step is not told its run's tenant, so it uses the deployment's shared models only
+    (never a tenant's); ``models.classify`` uses the run's tenant's own.
     """
 
     def predict(self, inputs: Mapping[str, Any]) -> Prediction:
@@ -70,7 +73,7 @@ class ClassifyDocument(Action):
             raise InputError("models.classify needs a document with text.",
                              hint="run document.text (or OCR) in an earlier step")
         svc = _service.current()
-        version = svc.registry.resolve(inputs.model, inputs.version)
+        version = svc.registry.resolve(inputs.model, inputs.version, tenant=ctx.tenant)  # the run's tenant's
         prediction = svc.predictor.predict_batch(version, texts=[doc.text])[0]
         confidence = prediction.probabilities.get(str(prediction.label)) if prediction.probabilities else None
         outputs = {"label": prediction.label, "confidence": confidence, "probabilities": dict(prediction.probabilities),
@@ -95,10 +98,11 @@ class TrainFromDocuments(Action):
         request = {"task": "text", "field": inputs.field, "algorithm": inputs.algorithm, "test_size": inputs.test_size,
                    "cv_folds": inputs.cv_folds, "min_documents": inputs.min_documents, "promote": inputs.promote,
                    "seed": inputs.seed}
-        job = await svc.train_now(inputs.model, request, by=f"workflow:{ctx.workflow}")
+        # The run's tenant's model, from that tenant's labeled documents only.
+        job = await svc.train_now(inputs.model, request, by=f"workflow:{ctx.workflow}", tenant=ctx.tenant)
         if job["status"] != "succeeded":
             raise InputError(f"training {inputs.model!r} failed: {job['error']}", hint="see the job's error")
-        version = await asyncio.to_thread(svc.registry.get, inputs.model, job["version"])
+        version = await asyncio.to_thread(svc.registry.get, inputs.model, job["version"], tenant=ctx.tenant)
         holdout = version.metrics.get("holdout", {})
         return {"job": job["id"], "model": version.name, "version": version.version, "stage": version.stage,
                 "accuracy": holdout.get("accuracy"), "f1_macro": holdout.get("f1_macro"),

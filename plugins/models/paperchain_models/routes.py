@@ -9,6 +9,7 @@ from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk import web as pweb
 
 from . import service as _service
+from .registry import scope
 
 PREFIX = "/api/v1/models"
 MAX_MODEL_BYTES = 512 * 1024 * 1024
@@ -27,18 +28,26 @@ def _int(request, key: str, default: int, low: int = 1, high: int = 1000) -> int
     return value
 
 
+def _model(request) -> tuple[str, str]:
+    """(tenant, name) of the model in the path: the caller's tenant's, or for the operator
+    ``tenant:name``. Another tenant's model does not exist for a tenant's caller (404)."""
+    return scope(request.match_info["name"], pweb.principal(request).tenant)
+
+
 def _version_number(request) -> int:
     return pweb.parse_int(request.match_info["version"], "version", minimum=1)  # 64-bit: the registry's column
 
 
 @pweb.endpoint(summary="List registered models", tags=("models",))
 async def list_models(request):
-    return web.json_response({"models": await asyncio.to_thread(_service.current().registry.names)})
+    return web.json_response({"models": await asyncio.to_thread(_service.current().registry.names,
+                                                                 pweb.principal(request).tenant)})
 
 
 @pweb.endpoint(summary="A model's versions with their metadata and metrics", tags=("models",))
 async def show_model(request):
-    versions = await asyncio.to_thread(_service.current().registry.versions, request.match_info["name"])
+    tenant, name = _model(request)
+    versions = await asyncio.to_thread(_service.current().registry.versions, name, tenant=tenant)
     return web.json_response({"name": request.match_info["name"], "versions": [v.to_json() for v in versions]})
 
 
@@ -53,9 +62,9 @@ async def import_model(request):
         raise InputError("the model file is larger than 512 MiB.", hint="serve larger models another way")
     labels = [s for s in request.query.get("labels", "").split(",") if s]
     svc = _service.current()
-    version = await asyncio.to_thread(svc.registry.import_onnx, request.match_info["name"], data,
-                                      created_by=pweb.principal(request).name, labels=labels,
-                                      task=request.query.get("task", ""))
+    tenant, name = _model(request)
+    version = await asyncio.to_thread(svc.registry.import_onnx, name, data, created_by=pweb.principal(request).name,
+                                      labels=labels, task=request.query.get("task", ""), tenant=tenant)
     return web.json_response(version.to_json(), status=201)
 
 
@@ -63,30 +72,34 @@ async def import_model(request):
 async def promote(request):
     body = await pweb.read_json(request)
     stage = body.get("stage", "production") if isinstance(body, dict) else None
-    version = await asyncio.to_thread(_service.current().registry.promote, request.match_info["name"],
-                                      _version_number(request), stage, by=pweb.principal(request).name)
+    tenant, name = _model(request)
+    version = await asyncio.to_thread(_service.current().registry.promote, name, _version_number(request), stage,
+                                      by=pweb.principal(request).name, tenant=tenant)
     return web.json_response(version.to_json())
 
 
 @pweb.endpoint(summary="Put the previous production version back", role="editor", tags=("models",))
 async def rollback(request):
-    version = await asyncio.to_thread(_service.current().registry.rollback, request.match_info["name"],
-                                      by=pweb.principal(request).name)
+    tenant, name = _model(request)
+    version = await asyncio.to_thread(_service.current().registry.rollback, name, by=pweb.principal(request).name,
+                                      tenant=tenant)
     return web.json_response(version.to_json())
 
 
 @pweb.endpoint(summary="Delete one version (force=true for a production one)", role="admin", tags=("models",))
 async def delete_version(request):
-    deleted = await asyncio.to_thread(_service.current().registry.delete, request.match_info["name"],
-                                      _version_number(request), force=request.query.get("force") == "true")
+    tenant, name = _model(request)
+    deleted = await asyncio.to_thread(_service.current().registry.delete, name, _version_number(request),
+                                      force=request.query.get("force") == "true", tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
 @pweb.endpoint(summary="Delete a model and all its versions (force=true if one is in production)", role="admin",
                tags=("models",))
 async def delete_model(request):
-    deleted = await asyncio.to_thread(_service.current().registry.delete, request.match_info["name"],
-                                      force=request.query.get("force") == "true")
+    tenant, name = _model(request)
+    deleted = await asyncio.to_thread(_service.current().registry.delete, name,
+                                      force=request.query.get("force") == "true", tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
@@ -101,7 +114,8 @@ async def predict(request):
         raise InputError(f"give exactly one of texts, records or inputs; got {sorted(body)}.",
                          hint='send {"texts": ["..."]}')
     svc = _service.current()
-    version = await asyncio.to_thread(svc.registry.resolve, request.match_info["name"], str(body.get("version", "") or ""))
+    tenant, name = _model(request)
+    version = await asyncio.to_thread(svc.registry.resolve, name, str(body.get("version", "") or ""), tenant=tenant)
     predictions = await asyncio.to_thread(svc.predictor.predict_batch, version, **{given[0]: body[given[0]]})
     return web.json_response({"model": version.name, "version": version.version,
                               "predictions": [pweb.to_json(p) for p in predictions]})
@@ -113,13 +127,15 @@ async def train(request):
     body = await pweb.read_json(request)
     if not isinstance(body, dict):
         raise InputError("the body must be an object.", hint='send {"task": "text", "field": "tags"}')
-    job = await _service.current().start_training(request.match_info["name"], body, by=pweb.principal(request).name)
+    tenant, name = _model(request)
+    job = await _service.current().start_training(name, body, by=pweb.principal(request).name, tenant=tenant)
     return web.json_response({"job": job, "status": "queued"}, status=202)
 
 
 @pweb.endpoint(summary="A training job's status, progress and result", tags=("models",))
 async def job(request):
-    return web.json_response(await asyncio.to_thread(_service.current().job, request.match_info["job"]))
+    return web.json_response(await asyncio.to_thread(_service.current().job, request.match_info["job"],
+                                                     tenant=pweb.principal(request).tenant))
 
 
 async def _visible(request, ids) -> set[str]:

@@ -62,8 +62,10 @@ class ModelService:
 
     # -- training jobs ---------------------------------------------------------------------------------
 
-    async def start_training(self, name: str, request: dict, *, by: str = "") -> str:
+    async def start_training(self, name: str, request: dict, *, by: str = "", tenant: str = "") -> str:
         """Record a job, run it in the background (a worker thread), answer its id at once.
+
+        The job, the version it trains and the labeled documents it reads are ``tenant``'s.
 
         Like every write of ours from the event loop, the insert runs in a thread: the kernel's
         journal needs the loop to finish its own transaction, so blocking it would deadlock.
@@ -73,61 +75,66 @@ class ModelService:
         check_name(name)
         require_training_libraries()
         job_id = uuid.uuid4().hex
-        await asyncio.to_thread(self._insert_job, job_id, name, request.get("task", "text"), by)
-        task = self.loop.create_task(self._train(job_id, name, request, by))
+        await asyncio.to_thread(self._insert_job, job_id, name, request.get("task", "text"), by, tenant)
+        task = self.loop.create_task(self._train(job_id, name, request, by, tenant))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
         self.jobs[job_id] = task
         task.add_done_callback(lambda _t: self.jobs.pop(job_id, None))
         return job_id
 
-    def _insert_job(self, job_id: str, name: str, task: str, by: str) -> None:
+    def _insert_job(self, job_id: str, name: str, task: str, by: str, tenant: str) -> None:
         with self.registry.lock:
-            self.conn.execute("INSERT INTO models_jobs (id, model, task, status, created, created_by) "
-                              "VALUES (?, ?, ?, 'queued', ?, ?)", (job_id, name, task, now(), by))
+            self.conn.execute("INSERT INTO models_jobs (id, model, task, status, created, created_by, tenant) "
+                              "VALUES (?, ?, ?, 'queued', ?, ?, ?)", (job_id, name, task, now(), by, tenant))
 
-    async def train_now(self, name: str, request: dict, *, by: str = "") -> dict:
-        job_id = await self.start_training(name, request, by=by)
+    async def train_now(self, name: str, request: dict, *, by: str = "", tenant: str = "") -> dict:
+        job_id = await self.start_training(name, request, by=by, tenant=tenant)
         task = self.jobs.get(job_id)
         if task is not None:
             await asyncio.shield(task)
-        return await asyncio.to_thread(self.job, job_id)
+        return await asyncio.to_thread(self.job, job_id, tenant=tenant)
 
-    async def _train(self, job_id: str, name: str, request: dict, by: str) -> None:
+    async def _train(self, job_id: str, name: str, request: dict, by: str, tenant: str) -> None:
         def progress(fraction: float, message: str) -> None:
             self._set_job(job_id, progress=fraction, message=message, status="running")
+            # "tenant" in an event's data: the kernel shows it to that tenant's subscribers alone
             self.loop.call_soon_threadsafe(self._emit, "models.training.progress", job_id,
-                                           {"job": job_id, "model": name, "progress": fraction, "message": message})
+                                           {"job": job_id, "model": name, "progress": fraction, "message": message,
+                                            "tenant": tenant})
 
         try:
             await asyncio.to_thread(self._set_job, job_id, status="running")
-            data = await self._training_data(request)
-            version = await asyncio.to_thread(self._fit_and_register, name, request, data, progress, by)
+            data = await self._training_data(request, tenant)
+            version = await asyncio.to_thread(self._fit_and_register, name, request, data, progress, by, tenant)
             await asyncio.to_thread(self._set_job, job_id, status="succeeded", progress=1.0, message="done",
                                     version=version.version, finished=now())
             await self.kernel.emit("models.training.succeeded", job_id,
-                                   {"job": job_id, "model": name, "version": version.version})
+                                   {"job": job_id, "model": name, "version": version.version, "tenant": tenant})
         except asyncio.CancelledError:
             self._set_job(job_id, status="cancelled", finished=now())  # the loop is stopping: no journal to wait on
             raise
         except Exception as exc:  # noqa: BLE001 - the job records why it failed
             message = str(exc) if hasattr(exc, "hint") else f"{type(exc).__name__}: {exc}"
             await asyncio.to_thread(self._set_job, job_id, status="failed", error=message, finished=now())
-            await self.kernel.emit("models.training.failed", job_id, {"job": job_id, "model": name, "error": message})
+            await self.kernel.emit("models.training.failed", job_id,
+                                   {"job": job_id, "model": name, "error": message, "tenant": tenant})
 
     def _emit(self, type_: str, subject: str, data: dict) -> None:
         task = self.loop.create_task(self.kernel.emit(type_, subject, data))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    async def _training_data(self, request: dict) -> dict:
+    async def _training_data(self, request: dict, tenant: str) -> dict:
         task = request.get("task", "text")
         if task != "text":
             return request
         if "texts" in request:
             return request
         field = request.get("field", "tags")
-        documents = await self.kernel.documents.labeled(field=field)
+        # Only the tenant's own documents: a model's vocabulary holds their words, and the
+        # deployment's shared models ('' ) learn from no tenant's.
+        documents = await self.kernel.documents.labeled(field=field, tenant=tenant)
         texts, labels, ids = [], [], []
         for doc in documents:
             label = doc.tags[0] if field == "tags" else doc.metadata.get(field[9:])
@@ -142,7 +149,7 @@ class ModelService:
                              hint="label more documents (tags or metadata) and give them text")
         return {**request, "texts": texts, "labels": labels, "documents": ids}
 
-    def _fit_and_register(self, name: str, request: dict, data: dict, progress, by: str):
+    def _fit_and_register(self, name: str, request: dict, data: dict, progress, by: str, tenant: str = ""):
         from . import training
         from .onnx_io import describe_onnx
 
@@ -168,9 +175,9 @@ class ModelService:
         inputs, outputs = describe_onnx(trained.onnx)
         version = self.registry.add(name, trained.onnx, kind=trained.kind, task=trained.task, inputs=inputs,
                                     outputs=outputs, labels=trained.labels, metrics=trained.metrics,
-                                    training={**trained.training, "data": source}, created_by=by)
+                                    training={**trained.training, "data": source}, created_by=by, tenant=tenant)
         if request.get("promote"):
-            version = self.registry.promote(name, version.version, "production", by=by)
+            version = self.registry.promote(name, version.version, "production", by=by, tenant=tenant)
         return version
 
     def _set_job(self, job_id: str, **fields) -> None:
@@ -178,12 +185,13 @@ class ModelService:
         with self.registry.lock:
             self.conn.execute(f"UPDATE models_jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
 
-    def job(self, job_id: str) -> dict:
+    def job(self, job_id: str, *, tenant: str = "") -> dict:
+        """A training job; a tenant's caller sees its own only ('': the operator, every one)."""
         with self.registry.lock:
             row = self.conn.execute("SELECT id, model, task, status, progress, message, version, error, created, "
-                                    "finished, created_by FROM models_jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None:
+                                    "finished, created_by, tenant FROM models_jobs WHERE id = ?", (job_id,)).fetchone()
+        if row is None or (tenant and row[-1] != tenant):
             raise NotFoundError(f"There is no training job {job_id!r}.", hint="use the id the train call answered")
         keys = ("id", "model", "task", "status", "progress", "message", "version", "error", "created", "finished",
-                "created_by")
+                "created_by", "tenant")
         return dict(zip(keys, row))

@@ -68,8 +68,8 @@ def test_imported_onnx_model_serves_predictions(paperchain_kernel, onnx_linear, 
         r = await client.delete("/api/v1/models/registry/linear/versions/2")
         assert (await r.json()) == {"deleted": [2]}
         r = await client.get("/api/v1/models/registry")
-        assert (await r.json())["models"] == [{"name": "linear", "versions": 1, "latest": 1, "production": 1,
-                                               "staging": None}]
+        assert (await r.json())["models"] == [{"name": "linear", "tenant": "", "ref": "linear", "versions": 1,
+                                               "latest": 1, "production": 1, "staging": None}]
         r = await client.get("/api/v1/models/registry/nothing")
         assert r.status == 404
 
