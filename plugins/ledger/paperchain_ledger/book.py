@@ -150,6 +150,8 @@ class Book:
         def index_document(cur, first):
             cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (sha256, first))
 
+        if key and tenant:  # keys are per tenant: another tenant's key never answers with this receipt
+            key = f"{tenant}\n{key}"
         done = self.log.append_many([entry], key=key, check=_owned(tenant, 1, index_document), receipt=True)
         if done.receipt is not None:
             return done.receipt

@@ -177,3 +177,13 @@ def test_a_log_made_before_tenants_opens_with_its_accounts_in_the_no_tenant_scop
         assert book.create_account("treasury", "acme passphrase", tenant="acme")["id"] != "acct_old"
     finally:
         log.close()
+
+
+def test_an_idempotency_key_never_answers_another_tenants_receipt(book):
+    """Keys are kept per tenant: the same key from another tenant appends its own entry."""
+    digest = "cd" * 32
+    acme = book.notarize(digest, {"name": "acme.pdf"}, key="run-1:notarize", tenant="acme")
+    globex = book.notarize(digest, {"name": "globex.pdf"}, key="run-1:notarize", tenant="globex")
+    assert globex["index"] != acme["index"] and b"acme.pdf" not in base64.b64decode(globex["entry"])
+    assert book.notarize(digest, key="run-1:notarize", tenant="acme")["index"] == acme["index"]
+    assert book.find_document(digest, tenant="globex") == [globex["index"]]
