@@ -187,3 +187,68 @@ def test_an_idempotency_key_never_answers_another_tenants_receipt(book):
     assert globex["index"] != acme["index"] and b"acme.pdf" not in base64.b64decode(globex["entry"])
     assert book.notarize(digest, key="run-1:notarize", tenant="acme")["index"] == acme["index"]
     assert book.find_document(digest, tenant="globex") == [globex["index"]]
+
+
+# Operations of the ledger that do not read or change what a tenant appended.
+PUBLIC = {("GET", "/api/v1/ledger/checkpoint"), ("GET", "/api/v1/ledger/proofs/inclusion"),
+          ("GET", "/api/v1/ledger/proofs/consistency")}  # signed sizes and hashes only
+OWN_WRITES = {("POST", "/api/v1/ledger/entries"), ("POST", "/api/v1/ledger/accounts")}  # always the caller's own
+
+
+def _ledger_values(acme: dict | None) -> dict:
+    """Path ids, query and bodies aimed at acme's things, or (None) at things that exist nowhere."""
+    if acme is None:
+        acme = {"entry": 10 ** 6, "audit": 99999999, "account": "acct_" + secrets.token_hex(16)}
+        digest = secrets.token_hex(32)
+    else:
+        digest = DIGEST
+    return {"path": {"index": str(acme["entry"]), "audit_id": str(acme["audit"]), "account": acme["account"]},
+            "ids": [str(acme["entry"]), str(acme["audit"]), acme["account"], digest],
+            "body": {"/verify": {"sha256": digest}, "/mint": {"account": acme["account"], "amount": 1},
+                     "/records": {"account": acme["account"], "passphrase": "acme passphrase", "type": "vote",
+                                  "body": {"ballot": "b", "choice": "y"}}}}
+
+
+async def test_every_ledger_route_in_the_openapi_document_as_another_tenant(paperchain_api):
+    """Every ledger operation the API describes, called by globex with acme's ids and with ids that
+    exist nowhere: the same answers, nothing of acme's in them, and acme's things unchanged."""
+    api = await paperchain_api(paperchain_ledger)
+    acme = await _acme(api)
+    before = [(await api.request("GET", f"{BASE}/{path}", token=acme["editor"])).body
+              for path in (f"entries/{acme['entry']}", "accounts", f"audit/{acme['audit']}")]
+    spec = (await api.request("GET", "/api/v1/openapi.json")).json
+    operations = [(m.upper(), p) for p, ops in spec["paths"].items() if p.startswith(BASE) for m in ops]
+    assert len(operations) >= 14
+    callers = [await api.user(f"globex-{role}", role, tenant="globex") for role in ("viewer", "editor", "admin")]
+    real_values, fake_values = _ledger_values(acme), _ledger_values(None)
+    problems = []
+    for method, template in operations:
+        if (method, template) in OWN_WRITES:
+            continue
+        answers = []
+        for values in (real_values, fake_values):
+            path = template.format(**values["path"]) if "{" in template else template
+            body = values["body"].get(template.removeprefix(BASE)) if method == "POST" else None
+            answers.append(await api.request(method, path, json=body, token=callers[2]))
+        real, fake = answers
+        if SECRET.encode() in real.body or b"alice-acme" in real.body:
+            problems.append(f"{method} {template}: acme's content in {real.body[:200]!r}")
+        if (method, template) in PUBLIC:
+            continue
+        real_body, fake_body = real.body, fake.body
+        # the ids each call named may be echoed back (longest first: an index "0" is in many ids)
+        for mine, theirs in sorted(zip(real_values["ids"], fake_values["ids"]), key=lambda p: -len(p[0])):
+            real_body, fake_body = real_body.replace(mine.encode(), b"?"), fake_body.replace(theirs.encode(), b"?")
+        if real.status != fake.status or real_body != fake_body:
+            problems.append(f"{method} {template}: {real.status} {real.body[:200]!r} for acme's, "
+                            f"{fake.status} {fake.body[:200]!r} for nothing")
+        if any(i.encode() in real_body for i in real_values["ids"][:3] if len(i) > 3):
+            problems.append(f"{method} {template}: acme's ids in {real.body[:200]!r}")
+    for role_token in callers:  # nor do the lists of any role hold acme's
+        for path in ("accounts", "balances"):
+            listed = await api.request("GET", f"{BASE}/{path}", token=role_token)
+            assert listed.status == 200 and acme["account"].encode() not in listed.body, listed
+    assert not problems, "\n".join(problems)
+    after = [(await api.request("GET", f"{BASE}/{path}", token=acme["editor"])).body
+             for path in (f"entries/{acme['entry']}", "accounts", f"audit/{acme['audit']}")]
+    assert after == before  # acme's entry, accounts (balance, nonce) and anchor are as they were
