@@ -53,6 +53,7 @@ async def _acme(api) -> dict:
             "audit": audit[0]["id"]}
 
 
+@pytest.mark.slow  # several users and sealed account keys (scrypt)
 async def test_another_tenant_reads_nothing_of_acmes_entries(paperchain_api):
     api = await paperchain_api(paperchain_ledger)
     acme = await _acme(api)
@@ -217,6 +218,7 @@ async def _state(api, acme: dict) -> tuple:
             (anchor["index"], anchor["entry"]))
 
 
+@pytest.mark.slow  # several users and sealed account keys (scrypt)
 async def test_every_ledger_route_in_the_openapi_document_as_another_tenant(paperchain_api):
     """Every ledger operation the API describes, called by globex with acme's ids and with ids that
     exist nowhere: the same answers, nothing of acme's in them, and acme's things unchanged."""
