@@ -158,3 +158,17 @@ async def test_a_tenant_sees_none_of_another_tenants_runs_or_documents(site, tmp
     assert "<option>fragile</option>" in (await tina.get("/upload"))[2]
     operator = await site.browser().login("vera")
     assert run_id[:12] in (await operator.get("/runs"))[2]
+
+
+async def test_thumbnails_of_identical_pictures_at_once_and_of_a_damaged_pdf(site):
+    import asyncio
+
+    same = [await upload(site, f"copy-{i}.pdf", pdf_bytes("white") + b"\n%" + str(i).encode()) for i in range(4)]
+    broken = await upload(site, "broken.pdf", b"%PDF-1.4\n this is not really a PDF")
+    b = await site.browser().login("vera")
+    answers = await asyncio.gather(*(b.get(f"/documents/{d}/thumbnail") for d in same))
+    assert [status for status, _, _ in answers] == [200] * 4
+    status, _, text = await b.get(f"/documents/{broken}/thumbnail")
+    assert status == 404 and "has no picture" in text
+    status, _, text = await b.get(f"/documents/{broken}")
+    assert status == 200 and "broken.pdf" in text

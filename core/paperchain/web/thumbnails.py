@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import logging
 
 from ..documents import now
 
+log = logging.getLogger("paperchain.web")
 SIZE = (240, 320)
 PAGE_WIDTH = 900
 MAX_PAGES = 50
@@ -50,6 +52,16 @@ def draw(path, media_type: str, *, page: int = 0, box: tuple[int, int] = SIZE) -
     return out.getvalue()
 
 
+def _safely(function, *args, **kwargs):
+    """``function``'s result, or None for a file it cannot read (a damaged PDF or image): the page
+    shows no picture rather than an error."""
+    try:
+        return function(*args, **kwargs)
+    except Exception as exc:  # noqa: BLE001 - pdfium and Pillow raise many kinds for a bad file
+        log.warning("no picture of %s: %s", args[0], exc)
+        return None
+
+
 def page_count(path, media_type: str) -> int:
     if media_type == "application/pdf":
         import pypdfium2
@@ -74,11 +86,11 @@ async def thumbnail(kernel, document_id: str, media_type: str, tenant: str) -> b
     if row is not None and kernel.blobs.exists(row[0]):
         return await asyncio.to_thread(kernel.blobs.read_bytes, row[0])
     path = await kernel.documents.plain_path(document_id)
-    async with _RENDER:
-        data = await asyncio.to_thread(draw, path, media_type)
-    if data is None:
-        return None
-    blob, _, _ = await asyncio.to_thread(kernel.blobs.put_bytes, data, tenant=tenant)
+    async with _RENDER:  # also around the store: two documents may have the same picture (the same blob)
+        data = await asyncio.to_thread(_safely, draw, path, media_type)
+        if data is None:
+            return None
+        blob, _, _ = await asyncio.to_thread(kernel.blobs.put_bytes, data, tenant=tenant)
     await kernel.journal.upsert("thumbnails", {"document_id": document_id, "blob": blob, "created": now()})
     return data
 
@@ -86,10 +98,10 @@ async def thumbnail(kernel, document_id: str, media_type: str, tenant: str) -> b
 async def page_image(kernel, document_id: str, media_type: str, page: int) -> bytes | None:
     path = await kernel.documents.plain_path(document_id)
     async with _RENDER:
-        return await asyncio.to_thread(draw, path, media_type, page=page, box=(PAGE_WIDTH, PAGE_WIDTH * 2))
+        return await asyncio.to_thread(_safely, draw, path, media_type, page=page, box=(PAGE_WIDTH, PAGE_WIDTH * 2))
 
 
 async def pages(kernel, document_id: str, media_type: str) -> int:
     path = await kernel.documents.plain_path(document_id)
     async with _RENDER:
-        return min(await asyncio.to_thread(page_count, path, media_type), MAX_PAGES)
+        return min(await asyncio.to_thread(_safely, page_count, path, media_type) or 0, MAX_PAGES)
