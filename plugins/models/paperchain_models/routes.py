@@ -190,7 +190,7 @@ async def similar(request):
 async def evaluate(request):
     svc = _service.current()
     k = _int(request, "k", 10, 1, 100)
-    report = await asyncio.to_thread(svc.recommender.evaluate, k)
+    report = await asyncio.to_thread(svc.recommender.evaluate, k, tenant=pweb.principal(request).tenant)
     return web.json_response(report)
 
 

@@ -199,3 +199,20 @@ def test_rows_made_before_tenants_become_the_deployments(tmp_path):
     assert conn.execute("SELECT tenant FROM models_jobs").fetchall() == [("",)]
     conn.close()
     connect(db).close()  # a second start finds nothing to migrate
+
+
+async def test_recommender_evaluation_uses_only_the_callers_tenants_interactions(paperchain_api):
+    """The evaluation reported figures (held-out interactions, users) of every tenant's users."""
+    api = await paperchain_api(paperchain_models)
+    acme = [await api.user(f"acme-{i}", "editor", tenant="acme") for i in range(3)]
+    globex = await api.user("bob", "viewer", tenant="globex")
+    docs = [(await api.request("POST", f"/api/v1/documents?name=a{i}.txt", data=f"acme paper {i}".encode(),
+                               token=acme[0])).json["id"] for i in range(8)]
+    for token in acme:
+        for doc in docs[:6]:
+            await api.request("POST", "/api/v1/models/interactions", json={"document": doc, "kind": "viewed"}, token=token)
+    operator = await api.request("GET", "/api/v1/models/recommendations/evaluation?k=3")
+    own = await api.request("GET", "/api/v1/models/recommendations/evaluation?k=3", token=acme[1])
+    assert operator.status == own.status == 200 and own.json == operator.json  # acme's are all there are
+    theirs = await api.request("GET", "/api/v1/models/recommendations/evaluation?k=3", token=globex)
+    assert theirs.status == 400 and "too few interactions" in theirs.json["error"]["message"], theirs
