@@ -80,8 +80,8 @@ BODIES = {
     ("POST", "/api/v1/models/registry/{name}/train"): None,  # trains globex's own model (checked below)
 }
 # Acme's model, named like its workflow (the walk fills {name} with it): its labels hold acme's words.
-MODEL = {"task": "text", "cv_folds": 2, "texts": [f"{SECRET} {i}" for i in range(4)] + [f"recipe flour {i}" for i in range(4)],
-         "labels": ["zebra-7731"] * 4 + ["recipe"] * 4}
+MODEL = {"task": "text", "cv_folds": 2, "labels": ["zebra-7731"] * 4 + ["recipe"] * 4,
+         "texts": [f"{SECRET} {i}" for i in range(4)] + [f"recipe flour {i}" for i in range(4)]}
 
 
 async def _acme(api: ApiHarness) -> dict:

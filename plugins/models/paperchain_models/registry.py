@@ -27,7 +27,8 @@ STAGES = ("staging", "production")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS models_versions (
-    tenant TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL, task TEXT NOT NULL DEFAULT '',
+    tenant TEXT NOT NULL DEFAULT '', name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,
+    task TEXT NOT NULL DEFAULT '',
     sha256 TEXT NOT NULL, size INTEGER NOT NULL, inputs TEXT NOT NULL, outputs TEXT NOT NULL,
     labels TEXT NOT NULL DEFAULT '[]', metrics TEXT NOT NULL DEFAULT '{}', training TEXT NOT NULL DEFAULT '{}',
     created TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '', stage TEXT NOT NULL DEFAULT '',

@@ -45,7 +45,8 @@ async def _train(api, name: str, body: dict, token) -> dict:
 
 
 def _same(real, real_id: str, fake, fake_id: str) -> bool:
-    return real.status == fake.status and real.body.replace(real_id.encode(), b"?") == fake.body.replace(fake_id.encode(), b"?")
+    hidden = real.body.replace(real_id.encode(), b"?")
+    return real.status == fake.status and hidden == fake.body.replace(fake_id.encode(), b"?")
 
 
 async def test_each_tenant_has_its_own_models_and_jobs(paperchain_api, onnx_linear):
