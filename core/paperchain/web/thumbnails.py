@@ -3,7 +3,8 @@
 A document's first page is rendered once with pypdfium2 (PDF) or Pillow (images), as a PNG no
 larger than ``SIZE``, stored in the blob store (encrypted under the document's tenant like any
 blob) and found again through the ``thumbnails`` table. Page previews on a document's page are
-drawn the same way, larger, and not kept. pdfium is not thread-safe: one render at a time.
+drawn the same way, larger, and not kept. pdfium is not thread-safe: one render at a time, under
+a thread lock held in the worker thread (an asyncio lock would belong to one event loop).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import io
 import logging
+import threading
 
 from ..documents import now
 
@@ -18,7 +20,7 @@ log = logging.getLogger("paperchain.web")
 SIZE = (240, 320)
 PAGE_WIDTH = 900
 MAX_PAGES = 50
-_RENDER = asyncio.Lock()
+_RENDER = threading.Lock()
 
 
 def draw(path, media_type: str, *, page: int = 0, box: tuple[int, int] = SIZE) -> bytes | None:
@@ -62,6 +64,11 @@ def _safely(function, *args, **kwargs):
         return None
 
 
+def _locked(function, *args, **kwargs):
+    with _RENDER:
+        return _safely(function, *args, **kwargs)
+
+
 def page_count(path, media_type: str) -> int:
     if media_type == "application/pdf":
         import pypdfium2
@@ -86,22 +93,24 @@ async def thumbnail(kernel, document_id: str, media_type: str, tenant: str) -> b
     if row is not None and kernel.blobs.exists(row[0]):
         return await asyncio.to_thread(kernel.blobs.read_bytes, row[0])
     path = await kernel.documents.plain_path(document_id)
-    async with _RENDER:  # also around the store: two documents may have the same picture (the same blob)
-        data = await asyncio.to_thread(_safely, draw, path, media_type)
-        if data is None:
-            return None
-        blob, _, _ = await asyncio.to_thread(kernel.blobs.put_bytes, data, tenant=tenant)
+
+    def draw_and_keep():  # the store too under the lock: documents with the same picture share one blob
+        with _RENDER:
+            data = _safely(draw, path, media_type)
+            return (data, kernel.blobs.put_bytes(data, tenant=tenant)[0]) if data is not None else (None, None)
+
+    data, blob = await asyncio.to_thread(draw_and_keep)
+    if data is None:
+        return None
     await kernel.journal.upsert("thumbnails", {"document_id": document_id, "blob": blob, "created": now()})
     return data
 
 
 async def page_image(kernel, document_id: str, media_type: str, page: int) -> bytes | None:
     path = await kernel.documents.plain_path(document_id)
-    async with _RENDER:
-        return await asyncio.to_thread(_safely, draw, path, media_type, page=page, box=(PAGE_WIDTH, PAGE_WIDTH * 2))
+    return await asyncio.to_thread(_locked, draw, path, media_type, page=page, box=(PAGE_WIDTH, PAGE_WIDTH * 2))
 
 
 async def pages(kernel, document_id: str, media_type: str) -> int:
     path = await kernel.documents.plain_path(document_id)
-    async with _RENDER:
-        return min(await asyncio.to_thread(_safely, page_count, path, media_type) or 0, MAX_PAGES)
+    return min(await asyncio.to_thread(_locked, page_count, path, media_type) or 0, MAX_PAGES)
