@@ -217,3 +217,26 @@ async def test_recommender_evaluation_uses_only_the_callers_tenants_interactions
     assert operator.status == own.status == 200 and own.json == operator.json  # acme's are all there are
     theirs = await api.request("GET", "/api/v1/models/recommendations/evaluation?k=3", token=globex)
     assert theirs.status == 400 and "too few interactions" in theirs.json["error"]["message"], theirs
+
+
+def test_the_shell_is_the_operator_and_names_a_tenants_model_tenant_colon_name(tmp_path, onnx_linear):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    def cli(*args):
+        env = {k: v for k, v in os.environ.items() if k != "PAPERCHAIN_CONFIG"}
+        return subprocess.run([sys.executable, "-m", "paperchain", "models", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    (tmp_path / "m.onnx").write_bytes(onnx_linear([[1, 0], [0, 1]], [0, 0]))
+    assert cli("import", "acme:mine", "m.onnx").returncode == 0
+    assert cli("import", "shared", "m.onnx").returncode == 0
+    listed = json.loads(cli("list").stdout)
+    assert sorted((m["tenant"], m["name"], m["ref"]) for m in listed) == [("", "shared", "shared"),
+                                                                         ("acme", "mine", "acme:mine")]
+    shown = cli("show", "acme:mine")
+    assert shown.returncode == 0 and json.loads(shown.stdout)[0]["tenant"] == "acme"
+    missing = cli("show", "mine")  # the deployment has no model of its own by that name
+    assert missing.returncode != 0 and "There is no model 'mine'" in missing.stdout + missing.stderr
