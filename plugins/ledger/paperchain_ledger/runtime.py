@@ -70,6 +70,7 @@ class KernelLedger:
         self.book = open_book(settings.path or Path(kernel.data_dir) / "ledger", settings)
         self.audit: list[dict] = []
         self.flusher: asyncio.Task | None = None
+        self._flushing: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     def add_audit(self, data: dict) -> None:
         self.audit.append(dict(data))
@@ -80,7 +81,19 @@ class KernelLedger:
         await asyncio.sleep(self.settings.audit_flush_seconds)
         await self.flush()
 
+    def _flush_lock(self) -> asyncio.Lock:
+        loop = asyncio.get_running_loop()
+        if self._flushing is None or self._flushing[0] is not loop:
+            self._flushing = (loop, asyncio.Lock())
+        return self._flushing[1]
+
     async def flush(self) -> None:
+        """Append what is pending; returns once it is anchored, including a batch that another
+        flush (the timer's) had already taken when this one was called."""
+        async with self._flush_lock():
+            await self._flush_pending()
+
+    async def _flush_pending(self) -> None:
         while self.audit:
             batch, self.audit = self.audit[:1000], self.audit[1000:]
             try:

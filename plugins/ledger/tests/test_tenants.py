@@ -259,3 +259,27 @@ async def test_every_ledger_route_in_the_openapi_document_as_another_tenant(pape
             assert listed.status == 200 and acme["account"].encode() not in listed.body, listed
     assert not problems, "\n".join(problems)
     assert await _state(api, acme) == before
+
+
+def test_an_explicit_flush_waits_for_the_batch_the_timer_took(paperchain_kernel, monkeypatch):
+    """flush_audit returned at once while the timer's flush was still anchoring, so a lookup right
+    after it could miss an audit entry that had been recorded well before."""
+    import asyncio
+    import time
+
+    harness = paperchain_kernel(paperchain_ledger)
+    book = runtime.book_for_kernel(harness.kernel)
+    anchor = book.anchor_audit
+    monkeypatch.setattr(book, "anchor_audit", lambda batch: (time.sleep(0.2), anchor(batch))[1])
+
+    async def scenario():
+        state = runtime._kernels[id(harness.kernel)]
+        state.audit.append({"id": "41", "tenant": "acme", "actor": "alice"})
+        timer = asyncio.get_running_loop().create_task(state.flush())
+        await asyncio.sleep(0.01)  # the timer's flush has taken the batch
+        await runtime.flush_audit(harness.kernel)
+        found = book.log.query("SELECT idx FROM ledger_anchors WHERE audit_id = '41'")
+        await timer
+        return found
+
+    assert harness.call(scenario()) == [(0,)]
