@@ -12,6 +12,7 @@ from aiohttp import web
 
 from ..api.guard import UNMATCHED, guard_routes
 from ..api.routes.system import no_route
+from .cache import EventCache
 from .guard import WEB, guard
 from .render import environment
 from .sessions import Sessions
@@ -21,13 +22,17 @@ from .sessions import Sessions
 class WebState:
     sessions: Sessions
     env: object
+    run_counts: EventCache  # the runs list's state chips, per filter
+    media_types: EventCache  # the documents list's media type filter, per tenant
 
 
 def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
     from .routes import account, auth, documents, home, notifications, runs, static, upload
 
-    app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=environment())
+    app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=environment(),
+                        run_counts=EventCache(state.kernel, ("run.", "batch.")),
+                        media_types=EventCache(state.kernel, ("document.",)))
     for module in (static, auth, home, runs, documents, upload, notifications, account):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))

@@ -13,8 +13,10 @@ STATIC = Path(__file__).parent / "static"
 
 
 def environment() -> jinja2.Environment:
+    # Templates ship with the package: compiled once, never checked for changes on disk per request.
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
-                             lstrip_blocks=True, undefined=jinja2.StrictUndefined, enable_async=False)
+                             lstrip_blocks=True, undefined=jinja2.StrictUndefined, enable_async=False,
+                             auto_reload=False)
     versions = static_versions()
     # A file's URL carries a hash of its content, so browsers may keep it for a year.
     env.globals["static"] = lambda name: f"/static/{name}?v={versions[name]}"

@@ -23,7 +23,7 @@ from ...api.routes.common import decode_cursor, encode_cursor
 from ...api.routes.documents import blob_response
 from ...documents import now
 from .. import thumbnails
-from ..guard import PageError, page
+from ..guard import WEB, PageError, page
 from ..render import render
 from .runs import _day, workflow_names
 
@@ -119,9 +119,13 @@ async def documents(request, ctx):
             next_cursor = encode_cursor(rows[-1][4], rows[-1][0])
         items = [_document(r) for r in rows]
     tenant = ["tenant = ?"] if ctx.who.tenant else []
-    async with db.execute(f"SELECT DISTINCT media_type FROM documents WHERE {' AND '.join(tenant) or '1 = 1'} "
-                          "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
-        media_types = [r[0] for r in await c.fetchall() if r[0]]
+
+    async def distinct_media_types():
+        async with db.execute(f"SELECT DISTINCT media_type FROM documents WHERE {' AND '.join(tenant) or '1 = 1'} "
+                              "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
+            return tuple(r[0] for r in await c.fetchall() if r[0])
+
+    media_types = list(await request.app[WEB].media_types.get(ctx.who.tenant or "", distinct_media_types))
     workflows = await workflow_names(request, ctx, enabled=True)
     from urllib.parse import urlencode
 

@@ -18,7 +18,7 @@ from paperchain_sdk import InputError, NotFoundError
 from ...api.guard import AUDIT_TARGET, STATE
 from ...api.routes.common import decode_cursor, encode_cursor
 from ...api.routes.documents import blob_response
-from ..guard import page
+from ..guard import WEB, page
 from ..render import render
 
 PAGE_SIZE = 50
@@ -87,9 +87,13 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
     join = "FROM runs r JOIN batches b ON b.id = r.batch_id" if ctx.who.tenant else "FROM runs r"
     # The chips count every state under the other filters, so a chip says what choosing it shows.
-    async with db.execute(f"SELECT r.status, count(*) {join} WHERE {' AND '.join(where) or '1 = 1'} "
-                          "GROUP BY r.status", values) as c:
-        counts = dict(await c.fetchall())
+    sql = f"SELECT r.status, count(*) {join} WHERE {' AND '.join(where) or '1 = 1'} GROUP BY r.status"
+
+    async def count():
+        async with db.execute(sql, values) as c:
+            return dict(await c.fetchall())
+
+    counts = dict(await request.app[WEB].run_counts.get((sql, tuple(values)), count))
     if chosen["status"]:
         where.append("r.status = ?")
         values.append(chosen["status"])

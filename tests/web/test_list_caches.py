@@ -1,0 +1,105 @@
+"""What keeps the list pages fast at scale: state counts and media types kept until an event says
+they changed, and dates, durations and sizes written as Babel writes them without asking it each time."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import re
+from datetime import datetime, timedelta, timezone
+from types import SimpleNamespace
+
+import pytest
+from babel import dates, numbers
+
+from paperchain.web.cache import EventCache
+from paperchain.web.guard import WEB
+from paperchain.web.i18n import Formatter
+
+from .test_documents import upload
+
+
+class Counter:
+    def __init__(self):
+        self.calls = 0
+
+    async def __call__(self):
+        self.calls += 1
+        return self.calls
+
+
+def event(kind: str):
+    return SimpleNamespace(type=kind)
+
+
+async def test_an_answer_is_kept_until_an_event_of_its_kinds():
+    kernel = SimpleNamespace(listeners=[])
+    cache, compute = EventCache(kernel, ("run.",), settle=0), Counter()
+    assert await cache.get("k", compute) == 1 and await cache.get("k", compute) == 1
+    kernel.listeners[0](event("document.ingested"))
+    assert await cache.get("k", compute) == 1
+    kernel.listeners[0](event("run.succeeded"))
+    assert await cache.get("k", compute) == 2 and await cache.get("k", compute) == 2
+
+
+async def test_an_answer_is_not_kept_past_its_time_nor_when_runs_just_changed():
+    kernel = SimpleNamespace(listeners=[])
+    expired, compute = EventCache(kernel, ("run.",), ttl=0, settle=0), Counter()
+    assert await expired.get("k", compute) == 1 and await expired.get("k", compute) == 2
+    settling, compute = EventCache(kernel, ("run.",), settle=60), Counter()
+    kernel.listeners[-1](event("run.started"))  # its row may not be committed yet
+    assert await settling.get("k", compute) == 1 and await settling.get("k", compute) == 2
+
+
+async def test_an_answer_computed_while_an_event_arrives_is_not_kept():
+    kernel = SimpleNamespace(listeners=[])
+    cache, calls = EventCache(kernel, ("run.",), settle=0), []
+
+    async def slow():
+        calls.append(1)
+        kernel.listeners[0](event("run.failed"))
+        await asyncio.sleep(0)
+        return len(calls)
+
+    assert await cache.get("k", slow) == 1 and await cache.get("k", slow) == 2
+
+
+async def test_the_state_chips_count_a_run_that_finished_after_the_page_was_counted(site):
+    site.app[WEB].run_counts.settle = 0  # keep counts even right after an event, to see events drop them
+    await site.request("POST", "/api/v1/workflows",
+                       json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    b = await site.browser().login("vera")
+    for expected in (1, 2):
+        await site.wait_run((await site.request("POST", "/api/v1/runs", json={"workflow": "quick"})).json["runs"][0])
+        for page in ("/runs", "/runs?workflow=quick", "/runs"):
+            _, _, text = await b.get(page)
+            assert re.search(rf'data-state-count="succeeded">{expected}<', text), page
+
+
+async def test_the_media_type_filter_offers_a_type_uploaded_after_the_page_was_seen(site):
+    site.app[WEB].media_types.settle = 0
+    await upload(site, "scan.pdf", b"%PDF-1.4\n%%EOF\n")
+    b = await site.browser().login("vera")
+    assert '>text/plain</option>' not in (await b.get("/documents"))[2]
+    await upload(site, "note.txt", b"plain words")
+    await site.kernel.journal.flush()
+    assert '>text/plain</option>' in (await b.get("/documents"))[2]
+
+
+@pytest.mark.parametrize("language", ["en", "es"])
+def test_dates_durations_and_sizes_read_as_babel_writes_them(language):
+    fmt, rng = Formatter(language), random.Random(14)
+    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    for _ in range(2000):
+        moment = start + timedelta(seconds=rng.randint(0, 10**9), microseconds=rng.randint(0, 999_999))
+        for value in (moment, moment.replace(tzinfo=None), moment.astimezone(timezone(timedelta(hours=-5)))):
+            expected = dates.format_datetime(moment, "medium", tzinfo=timezone.utc, locale=language) + " UTC"
+            assert fmt.when(value.isoformat()) == expected
+        seconds = rng.random() * 10 ** rng.randint(0, 6)
+        assert fmt.seconds(seconds) == numbers.format_decimal(round(seconds, 2), format="#,##0.##",
+                                                              locale=language) + " s"
+    for size, unit in ((0, "B"), (999, "B"), (1023, "B"), (1000 * 1024 + 900, "KB"), (5_000_000, "MB"),
+                       (3 * 1024**4, "GB")):
+        value = size / 1024 ** ("B", "KB", "MB", "GB").index(unit)
+        assert fmt.size(size) == numbers.format_decimal(round(value, 1), format="#,##0.#", locale=language) + " " + unit
+    assert fmt.when(None) == "" and fmt.seconds(None) == ""
