@@ -4,6 +4,7 @@ they changed, and dates, durations and sizes written as Babel writes them withou
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import re
 from datetime import datetime, timedelta, timezone
@@ -65,7 +66,7 @@ async def test_an_answer_computed_while_an_event_arrives_is_not_kept():
 
 
 async def test_the_state_chips_count_a_run_that_finished_after_the_page_was_counted(site):
-    site.app[WEB].run_counts.settle = 0  # keep counts even right after an event, to see events drop them
+    site.app[WEB].runs.settle = 0  # keep counts even right after an event, to see events drop them
     await site.request("POST", "/api/v1/workflows",
                        json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
     b = await site.browser().login("vera")
@@ -77,7 +78,7 @@ async def test_the_state_chips_count_a_run_that_finished_after_the_page_was_coun
 
 
 async def test_the_media_type_filter_offers_a_type_uploaded_after_the_page_was_seen(site):
-    site.app[WEB].media_types.settle = 0
+    site.app[WEB].documents.settle = 0
     await upload(site, "scan.pdf", b"%PDF-1.4\n%%EOF\n")
     b = await site.browser().login("vera")
     assert '>text/plain</option>' not in (await b.get("/documents"))[2]
@@ -103,3 +104,23 @@ def test_dates_durations_and_sizes_read_as_babel_writes_them(language):
         value = size / 1024 ** ("B", "KB", "MB", "GB").index(unit)
         assert fmt.size(size) == numbers.format_decimal(round(value, 1), format="#,##0.#", locale=language) + " " + unit
     assert fmt.when(None) == "" and fmt.seconds(None) == ""
+
+
+async def test_home_counts_runs_and_documents_that_came_after_it_was_seen(site):
+    site.app[WEB].runs.settle = site.app[WEB].documents.settle = 0
+    await site.request("POST", "/api/v1/workflows",
+                       json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    b = await site.browser().login("vera")
+
+    async def figures():
+        _, _, text = await b.get("/")
+        chart = json.loads(re.search(r'id="chart-data">(.*?)</script>', text, re.S).group(1))
+        documents = re.search(r'<h2 id="w-docs">.*?<p class="big">([^<]*)<', text, re.S).group(1)
+        return sum(chart["succeeded"]), documents
+
+    assert await figures() == (0, "0")
+    await site.wait_run((await site.request("POST", "/api/v1/runs", json={"workflow": "quick"})).json["runs"][0])
+    assert (await figures())[0] == 1
+    await upload(site, "scan.pdf", b"%PDF-1.4\n%%EOF\n")
+    await site.kernel.journal.flush()
+    assert await figures() == (1, "1")

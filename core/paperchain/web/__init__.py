@@ -22,8 +22,8 @@ from .sessions import Sessions
 class WebState:
     sessions: Sessions
     env: object
-    run_counts: EventCache  # the runs list's state chips, per filter
-    media_types: EventCache  # the documents list's media type filter, per tenant
+    runs: EventCache  # whole-table figures of runs and steps: the runs list's state chips, home's widgets
+    documents: EventCache  # of documents: the list's media types, home's count and storage
 
 
 def add_web(app: web.Application, state) -> None:
@@ -31,8 +31,8 @@ def add_web(app: web.Application, state) -> None:
     from .routes import account, auth, documents, home, notifications, runs, static, upload
 
     app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=environment(),
-                        run_counts=EventCache(state.kernel, ("run.", "batch.")),
-                        media_types=EventCache(state.kernel, ("document.",)))
+                        runs=EventCache(state.kernel, ("run.", "batch.", "step.")),
+                        documents=EventCache(state.kernel, ("document.",)))
     for module in (static, auth, home, runs, documents, upload, notifications, account):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))

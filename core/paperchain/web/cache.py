@@ -3,7 +3,7 @@
 A runs list's state chips count every run under the page's filters, and the documents list
 offers every media type; at 100,000 rows each query scans an index (about 5 ms), more than the
 rest of the page. ``EventCache`` keeps such an answer until an event of the kinds that could
-change it arrives (``run.`` and ``batch.`` for the counts, ``document.`` for media types), and
+change it arrives (``run.``, ``batch.`` and ``step.`` for runs, ``document.`` for documents), and
 for at most ``ttl`` seconds, so a write that sends no event shows within that time.
 
 Some writers queue their row and send the event before the row is committed, so an answer

@@ -125,7 +125,7 @@ async def documents(request, ctx):
                               "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
             return tuple(r[0] for r in await c.fetchall() if r[0])
 
-    media_types = list(await request.app[WEB].media_types.get(ctx.who.tenant or "", distinct_media_types))
+    media_types = list(await request.app[WEB].documents.get(("media types", ctx.who.tenant), distinct_media_types))
     workflows = await workflow_names(request, ctx, enabled=True)
     from urllib.parse import urlencode
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from ...api.guard import STATE
-from ..guard import page
+from ..guard import WEB, page
 from ..render import render
 
 HOURS = 24
@@ -29,36 +29,51 @@ async def home(request, ctx):
     start = now - timedelta(hours=HOURS)
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
     join = "FROM runs r JOIN batches b ON b.id = r.batch_id" if ctx.who.tenant else "FROM runs r"
-    async with db.execute(f"SELECT r.status, count(*) {join} WHERE r.created >= ?{clause} GROUP BY r.status",
-                          [start.isoformat(), *values]) as c:
-        last_day = dict(await c.fetchall())
-    async with db.execute(f"SELECT count(*) {join} WHERE r.status IN ('queued', 'running'){clause}", values) as c:
-        queue = (await c.fetchone())[0]
-    async with db.execute(f"SELECT r.id, r.workflow, r.finished, r.error {join} WHERE r.status = 'failed'{clause} "
-                          "ORDER BY r.finished DESC LIMIT 8", values) as c:
-        failures = [dict(zip(("id", "workflow", "finished", "error"), r)) for r in await c.fetchall()]
-    doc_where, doc_values = ("deleted IS NULL AND tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else (
-        "deleted IS NULL", [])
-    async with db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM documents WHERE {doc_where}", doc_values) as c:
-        documents, stored = await c.fetchone()
+    # Each figure scans up to a whole table (tens of ms at 100,000 rows): kept until a run or
+    # document event says it changed (see cache.py), so a busy home page is not a busy database.
+
+    async def run_figures():
+        async with db.execute(f"SELECT r.status, count(*) {join} WHERE r.created >= ?{clause} GROUP BY r.status",
+                              [start.isoformat(), *values]) as c:
+            last_day = dict(await c.fetchall())
+        async with db.execute(f"SELECT count(*) {join} WHERE r.status IN ('queued', 'running'){clause}", values) as c:
+            queue = (await c.fetchone())[0]
+        async with db.execute(f"SELECT r.id, r.workflow, r.finished, r.error {join} WHERE r.status = 'failed'{clause} "
+                              "ORDER BY r.finished DESC LIMIT 8", values) as c:
+            failures = [dict(zip(("id", "workflow", "finished", "error"), r)) for r in await c.fetchall()]
+        hours = [start + timedelta(hours=h) for h in range(HOURS)]
+        slot = {h.strftime("%Y-%m-%dT%H"): i for i, h in enumerate(hours)}
+        finished = {"succeeded": [0] * HOURS, "failed": [0] * HOURS}
+        async with db.execute(f"SELECT substr(r.finished, 1, 13), r.status, count(*) {join} WHERE r.finished >= ?"
+                              f"{clause} AND r.status IN ('succeeded', 'failed') GROUP BY 1, 2",
+                              [start.isoformat(), *values]) as c:
+            for hour, status, n in await c.fetchall():
+                if hour in slot:
+                    finished[status][slot[hour]] = n
+        durations = [None] * HOURS
+        async with db.execute(f"SELECT substr(s.finished, 1, 13), avg((julianday(s.finished) - julianday(s.started)) "
+                              f"* 86400) FROM steps s JOIN runs r ON r.id = s.run_id "
+                              f"{'JOIN batches b ON b.id = r.batch_id ' if clause else ''}"
+                              f"WHERE s.finished >= ? AND s.started IS NOT NULL{clause} GROUP BY 1",
+                              [start.isoformat(), *values]) as c:
+            for hour, seconds in await c.fetchall():
+                if hour in slot:
+                    durations[slot[hour]] = round(seconds, 3)
+        return last_day, queue, failures, finished, durations
+
+    async def document_figures():
+        doc_where, doc_values = ("deleted IS NULL AND tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else (
+            "deleted IS NULL", [])
+        async with db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM documents WHERE {doc_where}",
+                              doc_values) as c:
+            documents, stored = await c.fetchone()
+        return documents, stored
+
+    web = request.app[WEB]
+    last_day, queue, failures, finished, durations = await web.runs.get(("home", ctx.who.tenant, start),
+                                                                         run_figures)
+    documents, stored = await web.documents.get(("home", ctx.who.tenant), document_figures)
     hours = [start + timedelta(hours=h) for h in range(HOURS)]
-    slot = {h.strftime("%Y-%m-%dT%H"): i for i, h in enumerate(hours)}
-    finished = {"succeeded": [0] * HOURS, "failed": [0] * HOURS}
-    async with db.execute(f"SELECT substr(r.finished, 1, 13), r.status, count(*) {join} WHERE r.finished >= ?"
-                          f"{clause} AND r.status IN ('succeeded', 'failed') GROUP BY 1, 2",
-                          [start.isoformat(), *values]) as c:
-        for hour, status, n in await c.fetchall():
-            if hour in slot:
-                finished[status][slot[hour]] = n
-    durations = [None] * HOURS
-    async with db.execute(f"SELECT substr(s.finished, 1, 13), avg((julianday(s.finished) - julianday(s.started)) "
-                          f"* 86400) FROM steps s JOIN runs r ON r.id = s.run_id "
-                          f"{'JOIN batches b ON b.id = r.batch_id ' if clause else ''}"
-                          f"WHERE s.finished >= ? AND s.started IS NOT NULL{clause} GROUP BY 1",
-                          [start.isoformat(), *values]) as c:
-        for hour, seconds in await c.fetchall():
-            if hour in slot:
-                durations[slot[hour]] = round(seconds, 3)
     charts = {"x": [int(h.timestamp()) for h in hours], "succeeded": finished["succeeded"],
               "failed": finished["failed"], "step_seconds": durations,
               "labels": {"succeeded": ctx.gettext("succeeded"), "failed": ctx.gettext("failed"),

@@ -93,7 +93,7 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
         async with db.execute(sql, values) as c:
             return dict(await c.fetchall())
 
-    counts = dict(await request.app[WEB].run_counts.get((sql, tuple(values)), count))
+    counts = dict(await request.app[WEB].runs.get((sql, tuple(values)), count))
     if chosen["status"]:
         where.append("r.status = ?")
         values.append(chosen["status"])
