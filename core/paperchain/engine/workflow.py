@@ -16,7 +16,7 @@ from typing import Any
 
 import attrs
 
-from paperchain_sdk import ConfigError
+from paperchain_sdk import ConfigError, durations
 from paperchain_sdk.contracts import STEP_METHOD
 from paperchain_sdk.settings import structure_settings
 
@@ -24,20 +24,11 @@ from ..tomlfile import load_toml, parse_toml
 from . import expressions
 
 STEP_ID = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$")
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, None: 1}
 
 
 def parse_duration(value: Any, *, where: str) -> float | None:
-    """``30``, ``"30s"``, ``"5m"``, ``"1.5h"``, ``"250ms"`` -> seconds."""
-    if value is None:
-        return None
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value > 0:
-        return float(value)
-    match = _DURATION.match(value) if isinstance(value, str) else None
-    if not match or float(match.group(1)) <= 0:
-        raise ConfigError(f"{where}: {value!r} is not a duration.", hint='write seconds (30) or a string like "30s", "5m", "1h"')
-    return float(match.group(1)) * _UNITS[match.group(2)]
+    """A step's duration in seconds (the SDK's one grammar: ``30``, ``"30s"``, ``"5m"``, ``"7d"``); None stays None."""
+    return None if value is None else durations.parse_duration(value, where=where)
 
 
 @attrs.frozen
