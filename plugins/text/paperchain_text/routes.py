@@ -8,6 +8,8 @@ document the caller's tenant may see, and lists only such documents.
 
 from __future__ import annotations
 
+import asyncio
+
 import attrs
 from aiohttp import web
 from paperchain_sdk import InputError, NotFoundError
@@ -54,6 +56,30 @@ def parse_query(query) -> SimilarQuery:
     return parsed
 
 
+async def similar_documents(kernel, document_id: str, tenant: str, *, threshold: float = 0.5,
+                            limit: int = 20) -> tuple[bool, list]:
+    """(indexed, matches): the near-duplicates of a document a caller of ``tenant`` may see, most
+    similar first, listing only documents that caller may see. Raises NotFoundError for a document
+    it may not see, or one neither indexed nor with text. The API route and the web page use it."""
+    if not await kernel.documents.visible([document_id], tenant=tenant):
+        raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
+    # The deployment's settings of the analyzer (plugins.toml), so both use the same index.
+    options = kernel.component("text.near_duplicates").settings or NearDuplicatesSettings()
+    index = runtime.open_index(kernel.db_path, **index_parameters(options))
+    signature = await asyncio.to_thread(index.signature, document_id)
+    indexed = signature is not None
+    if not indexed:
+        doc = await kernel.documents.get(document_id)  # NotFoundError (404) if there is none
+        if doc.text is None:
+            raise NotFoundError(f"document {document_id} has no text and is not in the near-duplicate index.",
+                                hint="run a workflow with document.text (or OCR) and text.near_duplicates on it")
+        signature = index.hasher.sign(doc.text)
+    # Every match above the threshold, then only the caller's tenant's, then the limit.
+    matches = await asyncio.to_thread(index.query, signature, threshold=threshold, limit=2**31, exclude=document_id)
+    allowed = await kernel.documents.visible([m.document_id for m in matches], tenant=tenant)
+    return indexed, [m for m in matches if m.document_id in allowed][:limit]
+
+
 def make_routes(kernel) -> list:
     routes = web.RouteTableDef()
 
@@ -63,24 +89,8 @@ def make_routes(kernel) -> list:
     async def similar(request):
         document_id = request.match_info["document_id"]
         query = parse_query(request.query)
-        tenant = principal(request).tenant
-        if not await kernel.documents.visible([document_id], tenant=tenant):
-            raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
-        # The deployment's settings of the analyzer (plugins.toml), so both use the same index.
-        options = kernel.component("text.near_duplicates").settings or NearDuplicatesSettings()
-        index = runtime.open_index(kernel.db_path, **index_parameters(options))
-        signature = index.signature(document_id)
-        indexed = signature is not None
-        if not indexed:
-            doc = await kernel.documents.get(document_id)  # NotFoundError (404) if there is none
-            if doc.text is None:
-                raise NotFoundError(f"document {document_id} has no text and is not in the near-duplicate index.",
-                                    hint="run a workflow with document.text (or OCR) and text.near_duplicates on it")
-            signature = index.hasher.sign(doc.text)
-        # Every match above the threshold, then only the caller's tenant's, then the limit.
-        matches = index.query(signature, threshold=query.threshold, limit=2**31, exclude=document_id)
-        allowed = await kernel.documents.visible([m.document_id for m in matches], tenant=tenant)
-        matches = [m for m in matches if m.document_id in allowed][:query.limit]
+        indexed, matches = await similar_documents(kernel, document_id, principal(request).tenant,
+                                                   threshold=query.threshold, limit=query.limit)
         answer = SimilarAnswer(document_id=document_id, threshold=query.threshold, indexed=indexed,
                                similar=tuple(SimilarDocument(document_id=m.document_id, jaccard=m.jaccard) for m in matches))
         return web.json_response(to_json(answer))

@@ -65,6 +65,23 @@ def parse_query(query) -> SimilarQuery:
         raise InputError(str(exc)) from None
 
 
+async def similar_images(kernel, document_id: str, tenant: str, *, algorithm: str = "phash", max_distance: int = 10,
+                         limit: int = 50) -> list[dict] | None:
+    """Documents a caller of ``tenant`` may see whose pages are within ``max_distance`` bits of this
+    document's, nearest first; None when the document has no hashes in the index. Raises
+    NotFoundError for a document the caller may not see. The API route and the web page use it."""
+    if not await kernel.documents.visible([document_id], tenant=tenant):
+        raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
+    index = HashIndex(kernel.db_path)
+    if not await asyncio.to_thread(index.hashes_of, document_id, algorithm):
+        return None
+    # Every match within the distance, then only the caller's tenant's, then the limit.
+    matches = await asyncio.to_thread(index.similar, document_id, algorithm=algorithm, max_distance=max_distance,
+                                      limit=2**31)
+    allowed = await kernel.documents.visible([m["document_id"] for m in matches], tenant=tenant)
+    return [m for m in matches if m["document_id"] in allowed][:limit]
+
+
 def make_routes(kernel):
     from aiohttp import web
 
@@ -76,18 +93,11 @@ def make_routes(kernel):
     async def similar(request):
         document_id = request.match_info["document_id"]
         query = parse_query(request.query)
-        tenant = principal(request).tenant
-        if not await kernel.documents.visible([document_id], tenant=tenant):
-            raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
-        index = HashIndex(kernel.db_path)
-        if not await asyncio.to_thread(index.hashes_of, document_id, query.algorithm):
+        matches = await similar_images(kernel, document_id, principal(request).tenant, algorithm=query.algorithm,
+                                       max_distance=query.max_distance, limit=query.limit)
+        if matches is None:
             raise NotFoundError(f"Document {document_id} has no perceptual hashes in the index.",
                                 hint="run a workflow with the vision.hashes step over it first")
-        # Every match within the distance, then only the caller's tenant's, then the limit.
-        matches = await asyncio.to_thread(index.similar, document_id, algorithm=query.algorithm,
-                                          max_distance=query.max_distance, limit=2**31)
-        allowed = await kernel.documents.visible([m["document_id"] for m in matches], tenant=tenant)
-        matches = [m for m in matches if m["document_id"] in allowed][:query.limit]
         answer = SimilarAnswer(document_id=document_id, algorithm=query.algorithm, max_distance=query.max_distance,
                                matches=[Match(**m) for m in matches])
         return web.json_response(to_json(answer))
