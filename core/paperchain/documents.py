@@ -145,7 +145,7 @@ class Documents:
     async def visible(self, document_ids, *, tenant: str) -> set[str]:
         """Those of ``document_ids`` that are live documents a caller of ``tenant`` may see
         (``''``: the deployment-wide operator, who sees every tenant's)."""
-        ids, seen = list(dict.fromkeys(document_ids)), set()
+        ids, seen = list(dict.fromkeys(document_ids)), set[str]()
         for at in range(0, len(ids), 500):
             chunk = ids[at:at + 500]
             sql = f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(chunk))}) AND deleted IS NULL"

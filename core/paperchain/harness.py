@@ -26,6 +26,7 @@ class KernelHarness:
         self.config = Config(source="the test's config", data_dir=Path(data_dir), kernel=settings, components=components)
         self.kernel = Kernel(self.config, plugins=plugins, builtins=builtins)
         self._runner = asyncio.Runner()
+        self._closed = False
         self._runner.run(self.kernel.open())
 
     @property
@@ -57,13 +58,13 @@ class KernelHarness:
         return self._runner.run(resume())
 
     def close(self) -> None:
-        if self._runner is None:
+        if self._closed:
             return
+        self._closed = True
         try:
             self._runner.run(self.kernel.close())
         finally:
             self._runner.close()
-            self._runner = None
 
 
 class Reply:
@@ -71,6 +72,7 @@ class Reply:
 
     def __init__(self, status: int, headers, body: bytes):
         self.status, self.headers, self.body = status, headers, body
+        self.json: Any
         try:
             import json
 
@@ -103,7 +105,10 @@ class ApiHarness:
         self.triggers = triggers
         self.url = ""
         self.token = ""
-        self._runner = self.session = self.app = None
+        # set by start()
+        self._runner: Any = None
+        self.session: Any = None
+        self.app: Any = None
 
     async def start(self) -> "ApiHarness":
         import secrets

@@ -14,6 +14,7 @@ import functools
 import logging
 import time
 import uuid
+from typing import Any
 
 from aiohttp import hdrs, web
 from multidict import CIMultiDict, istr
@@ -25,7 +26,7 @@ from .accounts import AuthError, scope_allows
 from .errors import ApiError, from_http, from_paperchain
 
 log = logging.getLogger("paperchain.api")
-STATE = web.AppKey("paperchain", object)
+STATE: web.AppKey[Any] = web.AppKey("paperchain")
 AUDIT_ACTOR = web.RequestKey("paperchain.audit.actor", str)  # set by a handler when the actor is not the caller
 AUDIT_TARGET = web.RequestKey("paperchain.audit.target", str)
 AUDIT_DETAILS = web.RequestKey("paperchain.audit.details", dict)
@@ -86,7 +87,7 @@ def guard(handler, method: str, template: str, state):
     audit = doc.audit  # True: always; None: changes only; False: never
     needs_json, public = doc.request is not None, doc.public
     cors = bool(state.settings.cors_origins)
-    fixed_rank = None if doc.role is None and fixed_write is None else ROLE_RANKS[doc.role or _role_for(fixed_write)]
+    fixed_rank = None if doc.role is None and fixed_write is None else ROLE_RANKS[doc.role or _role_for(bool(fixed_write))]
     ip_take, key_take = state.ip_buckets.take, state.key_buckets.take
     stats = state.metrics.http.route(label)
     pending, fold_at, monotonic = stats.pending, stats.FOLD_AT, time.monotonic

@@ -58,7 +58,7 @@ def class_schema(cls: type, components: dict) -> dict:
         default = field.default
         if default is attrs.NOTHING:
             required.append(field.name)
-        elif not isinstance(default, attrs.Factory) and isinstance(default, (str, int, float, bool)):
+        elif isinstance(default, (str, int, float, bool)):  # a Factory is none of these
             schema = {**schema, "default": default}
         properties[field.name] = schema
     schema = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -95,7 +95,7 @@ def parse_query(cls: type, query) -> Any:
     unknown = sorted(set(query) - names)
     if unknown:
         raise InputError(f"unknown query parameter(s) {', '.join(unknown)}.", hint=f"accepted: {', '.join(sorted(names))}")
-    values = {}
+    values: dict[str, Any] = {}
     for name in names & set(query):
         raw = query.get(name)
         kind = hints[name]

@@ -93,7 +93,7 @@ def header(tenant: str, version: int, salt: bytes, chunk: int = CHUNK) -> bytes:
     return MAGIC + _FIXED.pack(version, chunk, len(name)) + name + salt
 
 
-def read_header(fh: BinaryIO, where: str) -> tuple[bytes, str, int, int, bytes]:
+def read_header(fh: io.BufferedIOBase, where: str) -> tuple[bytes, str, int, int, bytes]:
     """``(header bytes, tenant, key version, chunk, salt)`` of an encrypted blob open at offset 0."""
     start = fh.read(len(MAGIC) + _FIXED.size)
     if len(start) < len(MAGIC) + _FIXED.size or not start.startswith(MAGIC):
@@ -125,8 +125,8 @@ class _Hasher:
             self._pending = None
 
 
-def encrypt_stream(src: BinaryIO, out: BinaryIO, *, tenant: str, version: int, data_key: bytes, name: str = "",
-                   on_chunk: Callable[[bytes], None] | None = None) -> tuple[str, int]:
+def encrypt_stream(src: io.BufferedIOBase, out: BinaryIO, *, tenant: str, version: int, data_key: bytes, name: str = "",
+                   on_chunk: Callable[[memoryview], None] | None = None) -> tuple[str, int]:
     """Encrypt ``src`` into ``out`` chunk by chunk; return the plaintext's ``(sha256, size)``.
     The trailer is sealed to the blob's ``name`` (or to none yet: see ``seal``). ``on_chunk``
     sees each plaintext chunk (e.g. to keep a copy)."""
@@ -183,7 +183,7 @@ class DecryptingReader(io.RawIOBase):
     to the record count) prove that it is exactly what the writer hashed into the trailer, unless
     someone holds the data key, and that someone could rewrite the trailer too."""
 
-    def __init__(self, fh: BinaryIO, where: str, key_for: Callable[[str, int], bytes], expected: str | None = None,
+    def __init__(self, fh: io.BufferedIOBase, where: str, key_for: Callable[[str, int], bytes], expected: str | None = None,
                  *, name: str):
         self._fh, self._where, self._expected, self._name = fh, where, expected, name
         self._head, self.tenant, self.version, self._chunk, salt = read_header(fh, where)
@@ -205,11 +205,12 @@ class DecryptingReader(io.RawIOBase):
             raise BlobDamaged(f"{where} holds other content than it should (SHA-256 {self.sha256}, not {expected}).",
                               hint="restore the data directory's blobs from a backup")
         fh.seek(len(self._head))
-        self._index, self._pieces = 0, collections.deque()
+        self._index = 0
+        self._pieces: collections.deque[memoryview] = collections.deque()
         # One buffer each for a record's ciphertext and plaintext, taken on the first read and
         # reused: a fresh megabyte per record costs more in page faults than AES-GCM costs to
         # decrypt it.
-        self._buffers: tuple[bytearray, bytearray] | None = None
+        self._buffers: tuple[bytearray, ...] | None = None
 
     def _damaged(self, index: int) -> BlobDamaged:
         return BlobDamaged(f"{self._where} does not authenticate (record {index}): it was changed or damaged, "
@@ -230,10 +231,11 @@ class DecryptingReader(io.RawIOBase):
         length = min(self._chunk + TAG, self._trailer_at - start)
         if self._buffers is None:
             self._buffers = _BUFFERS.take(self._chunk + TAG, self._chunk + 15)  # update_into wants a block spare
-        sealed = memoryview(self._buffers[0])[:length]
+        sealed_buffer, opened_buffer = self._buffers
+        sealed = memoryview(sealed_buffer)[:length]
         if self._fh.readinto(sealed) != length or length < TAG:
             raise self._damaged(self._index)
-        opened = memoryview(self._buffers[1])
+        opened = memoryview(opened_buffer)
         decryptor = Cipher(algorithms.AES(self._key), modes.GCM(_nonce(self._index, 0), bytes(sealed[-TAG:]))).decryptor()
         decryptor.authenticate_additional_data(self._head)
         opened = opened[:decryptor.update_into(sealed[:-TAG], opened)]

@@ -70,7 +70,7 @@ class AddressGuard:
     def __init__(self, kernel, settings):
         self.k = kernel
         self.blocks: dict[str, Block] = {}
-        self._verdicts: dict[str, tuple[str | None, float]] = {}  # address -> (refusal, valid until)
+        self._verdicts: dict[str | None, tuple[str | None, float]] = {}  # address -> (refusal, valid until)
         self._unauthorized: dict[str, list[float]] = {}  # address -> [window start, count]
         self._reload_at = 0.0
         self._changes = 0
@@ -140,7 +140,7 @@ class AddressGuard:
 
     def unauthorized(self, address: str | None, now: float) -> Block | None:
         """Count a refused credential from ``address``; the block made when it crosses the limit."""
-        if self.exempt(address):
+        if address is None or self.exempt(address):
             return None
         counter = self._unauthorized.get(address)
         if counter is None or now - counter[0] > self.settings.window_minutes * 60:

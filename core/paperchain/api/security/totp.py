@@ -64,7 +64,7 @@ class SecondFactors:
         enrolment = self.enrolments.get(user["name"])
         return {"enrolled": self.enrolled(user["name"]), "required": self.required(user),
                 "pending": enrolment is not None and enrolment.confirmed is None,
-                "recovery_codes_left": len(enrolment.recovery) if self.enrolled(user["name"]) else 0}
+                "recovery_codes_left": len(enrolment.recovery) if enrolment and self.enrolled(user["name"]) else 0}
 
     def begin(self, name: str) -> dict:
         """Start (or restart) an enrolment: the secret and the URI to give an authenticator app."""
