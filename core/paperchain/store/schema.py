@@ -219,7 +219,19 @@ def _v10(db: sqlite_utils.Database) -> None:
     db["web_sessions"].add_column("credential", str)
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10]
+def _v11(db: sqlite_utils.Database) -> None:
+    """The step-result cache (issue 15): a deterministic step's outputs and artifacts by cache key,
+    per tenant (never shared across tenants); a step answered from it says ``cached``."""
+    db["steps"].add_column("cached", int, not_null_default=0)
+    db["step_cache"].create(
+        {"tenant": str, "key": str, "component": str, "version": str, "outputs": str, "artifacts": str,
+         "document_update": str, "findings": str, "source_run": str, "source_step": str, "created": float},
+        pk=("tenant", "key"), not_null={"tenant", "key"},
+    )
+    db["step_cache"].create_index(["created"])
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
 
 
 def migrate(path: Path) -> int:
