@@ -110,7 +110,10 @@ class Artifact:
             raise ValueError(f"Artifact {self.name!r} has both data and path: give only one")
 
     def read_bytes(self) -> bytes:
-        return self.data if self.data is not None else Path(self.path).read_bytes()
+        if self.data is not None:
+            return self.data
+        assert self.path is not None  # checked when made: exactly one of data and path
+        return Path(self.path).read_bytes()
 
 
 @attrs.frozen(kw_only=True)

@@ -67,7 +67,10 @@ def refresh(update: bool) -> int:
             packed = subprocess.run(["npm", "pack", "--silent", entry.package], cwd=tmp, check=True,
                                     capture_output=True, text=True).stdout.strip().splitlines()[-1]
             with tarfile.open(Path(tmp) / packed) as tar:
-                data = tar.extractfile(entry.member).read()
+                member = tar.extractfile(entry.member)
+                if member is None:
+                    raise SystemExit(f"{entry.package}: {entry.member} is not a file in the package")
+                data = member.read()
             if digest(data) != entry.sha256:
                 if not update:
                     print(f"{entry.file}: {entry.package} has SHA-256 {digest(data)}, VENDOR says {entry.sha256}; "

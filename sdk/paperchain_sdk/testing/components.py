@@ -82,7 +82,7 @@ def run_component(
                 idempotency_key=f"test-run:{spec.name}", document=document, batch=batch,
                 inputs=dict(inputs or {}), work_dir=work_dir,
             )
-            call = (component.run, ctx, opts)
+            call: tuple[Any, ...] = (component.run, ctx, opts)
         elif spec.kind == "exporter" and getattr(spec, "scope", "document") == "batch":
             call = (component.export_batch, batch, opts)
         elif spec.kind == "model":
