@@ -231,7 +231,45 @@ def _v11(db: sqlite_utils.Database) -> None:
     db["step_cache"].create_index(["created"])
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11]
+def _v12(db: sqlite_utils.Database) -> None:
+    """Figures the web UI reads on every page, cheap while runs keep changing (issue 14).
+
+    ``run_counts`` holds how many runs each (tenant, workflow, status) has, kept by triggers in the
+    transaction that writes the run, so it is exact whoever writes (the engine's whole-row
+    ``INSERT OR REPLACE``, a bulk ``UPDATE``, a delete, another process). SQLite fires no delete
+    trigger for a row that REPLACE removes, so a BEFORE INSERT trigger takes the rows the insert
+    will replace (same id, or same idempotency key) out of the counts first. A run's tenant is its
+    batch's, which is written before its runs and never changes.
+    Indexes: finished runs by state and time (home's failures and hourly chart), finished steps
+    (home's step durations), and live documents' sizes (home's count and storage) per tenant.
+    """
+    db.execute("CREATE TABLE run_counts (tenant TEXT NOT NULL, workflow TEXT NOT NULL, status TEXT NOT NULL, "
+               "n INTEGER NOT NULL, PRIMARY KEY (tenant, workflow, status)) WITHOUT ROWID")
+    key = "coalesce({t}, ''), coalesce({r}.workflow, ''), coalesce({r}.status, '')"
+    add = ("INSERT INTO run_counts (tenant, workflow, status, n) VALUES ("
+           + key.format(t="(SELECT tenant FROM batches WHERE id = NEW.batch_id)", r="NEW")
+           + ", 1) ON CONFLICT (tenant, workflow, status) DO UPDATE SET n = n + 1;")
+    take = ("UPDATE run_counts SET n = run_counts.n - gone.k FROM (SELECT coalesce(b.tenant, '') AS t, "
+            "coalesce(r.workflow, '') AS w, coalesce(r.status, '') AS s, count(*) AS k FROM runs r LEFT JOIN batches b "
+            "ON b.id = r.batch_id WHERE r.id = NEW.id OR r.idempotency_key = NEW.idempotency_key GROUP BY 1, 2, 3) "
+            "AS gone WHERE (run_counts.tenant, run_counts.workflow, run_counts.status) = (gone.t, gone.w, gone.s);")
+    take_old = ("UPDATE run_counts SET n = n - 1 WHERE (tenant, workflow, status) = ("
+                + key.format(t="(SELECT tenant FROM batches WHERE id = OLD.batch_id)", r="OLD") + ");")
+    db.execute(f"CREATE TRIGGER run_counts_replace BEFORE INSERT ON runs BEGIN {take} END")
+    db.execute(f"CREATE TRIGGER run_counts_insert AFTER INSERT ON runs BEGIN {add} END")
+    db.execute("CREATE TRIGGER run_counts_update AFTER UPDATE OF batch_id, workflow, status ON runs "
+               "WHEN OLD.status IS NOT NEW.status OR OLD.workflow IS NOT NEW.workflow OR OLD.batch_id IS NOT NEW.batch_id "
+               f"BEGIN {take_old} {add} END")
+    db.execute(f"CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN {take_old} END")
+    db.execute("INSERT INTO run_counts (tenant, workflow, status, n) SELECT " + key.format(t="b.tenant", r="r")
+               + ", count(*) FROM runs r LEFT JOIN batches b ON b.id = r.batch_id GROUP BY 1, 2, 3")
+    db["runs"].create_index(["status", "finished"])
+    db["steps"].create_index(["finished"])
+    db["documents"].create_index(["deleted", "size"])
+    db["documents"].create_index(["tenant", "deleted", "size"])
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
 
 
 def migrate(path: Path) -> int:
