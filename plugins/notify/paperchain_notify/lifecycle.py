@@ -5,6 +5,16 @@ from __future__ import annotations
 OUTBOXES: dict[str, object] = {}  # database path -> running outbox
 
 
+def running_outbox(kernel):
+    """The kernel's running outbox; ConfigError when it is not running (it starts with the kernel)."""
+    from paperchain_sdk import ConfigError
+
+    found = OUTBOXES.get(str(kernel.db_path))
+    if found is None:
+        raise ConfigError("the notify outbox is not running.", hint="it starts with the kernel (paperchain serve)")
+    return found
+
+
 async def startup(kernel, names) -> None:
     from .outbox import Outbox
 

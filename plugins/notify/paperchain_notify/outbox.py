@@ -193,6 +193,40 @@ class Outbox:
 
         return await self.call(read)
 
+    async def recent(self, limit: int = 100, *, tenant: str = "", status: str | None = None) -> list[dict]:
+        """The newest messages a caller of ``tenant`` may see, optionally of one ``status``."""
+        def read():
+            where = "AND status = ?" if status else ""
+            cursor = self._db().execute(
+                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE 1 = 1 {where} {_OF_TENANT} "
+                "ORDER BY created DESC LIMIT ?", ((status,) if status else ()) + (tenant, tenant, limit))
+            return [dict(zip(_COLUMNS, r)) for r in cursor]
+
+        return await self.call(read)
+
+    async def resend(self, message_id: str, *, tenant: str = "") -> dict | None:
+        """Queue a dead letter (``failed``) of ``tenant`` again with fresh attempts; None when there is
+        no such dead letter. The step's own secrets were erased when it failed, so the resend uses
+        the deployment's settings (run the step again to send with its own)."""
+        def revive():
+            db = self._db()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                changed = db.execute(
+                    f"UPDATE notify_outbox SET status = 'queued', attempts = 0, reason = '', next_try = ? "
+                    f"WHERE id = ? AND status = 'failed' {_OF_TENANT}",
+                    (time.time(), message_id, tenant, tenant)).rowcount
+                db.execute("COMMIT")
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            return changed
+
+        if not await self.call(revive):
+            return None
+        self._wake.set()
+        return await self.get(message_id, tenant=tenant)
+
     async def wait(self, message_ids: list[str], timeout: float) -> list[dict]:
         """Wait until each message is sent or failed (or the timeout passes); return the rows."""
         deadline = time.monotonic() + timeout

@@ -9,20 +9,17 @@ import json
 import time
 
 from aiohttp import web
-from paperchain_sdk import ConfigError, NotFoundError
+from paperchain_sdk import NotFoundError
 from paperchain_sdk.web import endpoint, principal
 
-from .lifecycle import OUTBOXES
+from .lifecycle import running_outbox
 
 
 def build_routes(kernel) -> list:
     routes = web.RouteTableDef()
 
     def outbox():
-        found = OUTBOXES.get(str(kernel.db_path))
-        if found is None:
-            raise ConfigError("the notify outbox is not running.", hint="it starts with the kernel (paperchain serve)")
-        return found
+        return running_outbox(kernel)
 
     @routes.get("/api/v1/notify/inbox")
     @endpoint(summary="The caller's in-app notifications, newest first (?unread=true for unread only)",
@@ -71,6 +68,16 @@ def build_routes(kernel) -> list:
         row = await outbox().get(request.match_info["id"], tenant=principal(request).tenant)
         if row is None:
             raise NotFoundError(f"there is no message {request.match_info['id']!r}.")
+        return web.json_response(_public(row))
+
+    @routes.post("/api/v1/notify/dead-letters/{id}/resend")
+    @endpoint(summary="Queue a dead letter of the caller's tenant again, with fresh attempts", role="editor",
+              tags=("notify",))
+    async def resend(request: web.Request) -> web.Response:
+        row = await outbox().resend(request.match_info["id"], tenant=principal(request).tenant)
+        if row is None:
+            raise NotFoundError(f"there is no dead letter {request.match_info['id']!r}.",
+                                hint="GET /api/v1/notify/dead-letters lists them")
         return web.json_response(_public(row))
 
     @routes.get("/api/v1/notify/dead-letters")
