@@ -1,0 +1,99 @@
+"""The document page's "Similar images" panel: perceptual hashes indexed by the real workflow
+(vision.hashes, then the plugin's event hook) through the served API, shown only within a tenant."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import aiohttp
+import paperchain_vision
+import pytest
+
+PASSWORD = "correct horse battery staple 42"
+WORKFLOW = {"name": "hash", "steps": [{"id": "h", "uses": "vision.hashes"}]}
+
+
+class WebUser:
+    """A browser-like client (cookies, same Origin) logged in to the web UI."""
+
+    def __init__(self, api, language: str = "en"):
+        self.url = api.url
+        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                             headers={"Accept-Language": language, "Accept": "text/html"})
+
+    async def login(self, name: str):
+        async with self.session.post(self.url + "/login", data={"username": name, "password": PASSWORD, "next": "/"},
+                                     headers={"Origin": self.url}, allow_redirects=False) as r:
+            assert r.status == 303
+        return self
+
+    async def get(self, path: str):
+        async with self.session.get(self.url + path) as r:
+            return r.status, await r.text()
+
+    async def close(self):
+        await self.session.close()
+
+
+@pytest.fixture
+async def corpus(paperchain_api, testdata):
+    """acme: a picture, the same pixels in other bytes, a typewritten page; globex: its own copy."""
+    picture = (testdata / "crom.png").read_bytes()
+    api = await paperchain_api(paperchain_vision)
+    ids = {}
+    for tenant, files in (("acme", {"crom.png": picture, "crom-copy.png": picture + b"\0",
+                                    "typewriter.png": (testdata / "typewriter.png").read_bytes()}),
+                          ("globex", {"their-crom.png": picture + b"\0\0"})):
+        token = await api.user(f"{tenant}-api", "editor", tenant=tenant)
+        await api.state.accounts.create_user(f"{tenant}-reader", PASSWORD, "viewer", tenant)
+        assert (await api.request("POST", "/api/v1/workflows", json=WORKFLOW, token=token)).status == 201
+        for name, data in files.items():
+            reply = await api.request("POST", f"/api/v1/documents?name={name}", data=data, token=token,
+                                      headers={"Content-Type": "application/octet-stream"})
+            assert reply.status == 201, reply
+            ids[name] = reply.json["id"]
+        started = await api.request("POST", "/api/v1/runs", token=token,
+                                    json={"workflow": "hash", "documents": [ids[n] for n in files]})
+        for run_id in started.json["runs"]:
+            assert (await api.wait_run(run_id))["status"] == "succeeded"
+    users = []
+
+    async def web(name, language="en"):
+        users.append(WebUser(api, language))
+        return await users[-1].login(name)
+
+    api.web, api.ids = web, ids
+    yield api
+    for user in users:
+        await user.close()
+
+
+def links(html: str) -> list[str]:
+    return re.findall(r'href="/documents/([0-9a-f]+)"', html)
+
+
+async def panel_of(user, document_id: str) -> str:
+    # The run's end indexes the hashes in an event hook: wait for the index, not for a fixed time.
+    for _ in range(100):
+        status, html = await user.get(f"/slots/document.side?document={document_id}")
+        assert status == 200
+        if "vision-similar-heading" in html:
+            return html
+        await asyncio.sleep(0.05)
+    raise AssertionError("the document's hashes were never indexed")
+
+
+@pytest.mark.slow
+async def test_panel_lists_similar_images_of_the_readers_tenant_only(corpus):
+    ids = corpus.ids
+    reader = await corpus.web("acme-reader")
+    panel = await panel_of(reader, ids["crom.png"])
+    assert links(panel) == [ids["crom-copy.png"]] and "crom-copy.png" in panel and "0 bits differ" in panel
+    assert ids["their-crom.png"] not in panel
+    other = await corpus.web("globex-reader")
+    assert links(await panel_of(other, ids["their-crom.png"])) == []
+    status, _ = await other.get(f"/slots/document.side?document={ids['crom.png']}")
+    assert status == 404
+    spanish = await corpus.web("acme-reader", "es")
+    assert "Imágenes similares" in await panel_of(spanish, ids["crom.png"])
