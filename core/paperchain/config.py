@@ -9,6 +9,7 @@ plugins.toml::
     workers = 0                   # process-pool size for CPU-heavy steps (0: one per core)
     durability = "process"        # "process": survives kill -9; "power": fsync every commit
     expose_env = []               # process variables workflows may read as env.NAME
+    database_url = ""             # plugins' tables; empty: sqlite+aiosqlite:///<data_dir>/paperchain.db
     workflows_dir = "examples/workflows"
 
     [plugins]
@@ -26,7 +27,7 @@ plugins.toml::
     deny = ["203.0.113.0/24"]     # addresses (CIDR, IPv4 or IPv6) always refused
     mfa_roles = ["admin"]         # roles that must use a second factor (TOTP)
 
-Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_CONCURRENCY,
+Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_DATABASE_URL, PAPERCHAIN_CONCURRENCY,
 PAPERCHAIN_WORKERS, PAPERCHAIN_LOAD_PLUGINS and PAPERCHAIN_DISABLE_PLUGINS (comma-separated),
 PAPERCHAIN_STRICT_PLUGINS=1, and PAPERCHAIN_SECURITY_<KEY> for any key of [security] (lists
 comma-separated), e.g. PAPERCHAIN_SECURITY_MFA_ROLES=admin,editor.
@@ -56,6 +57,7 @@ class KernelSettings:
     expose_env: list[str] = attrs.Factory(list)
     workflows_dir: str = ""
     ledger: str = ""
+    database_url: str = ""  # empty: sqlite+aiosqlite:///<data_dir>/paperchain.db (store/database.py)
 
 
 @attrs.define
@@ -166,6 +168,13 @@ class Config:
     security: SecuritySettings = attrs.Factory(SecuritySettings)
 
     @property
+    def database_url(self) -> str:
+        """Where plugins' tables live: ``database_url`` or the SQLite file in the data directory."""
+        from .store.database import default_url
+
+        return self.kernel.database_url or default_url(self.data_dir)
+
+    @property
     def workers(self) -> int:
         return self.kernel.workers or os.cpu_count() or 1
 
@@ -178,6 +187,16 @@ class Config:
 
 def _split(value: str | None) -> tuple[str, ...]:
     return tuple(part.strip() for part in (value or "").split(",") if part.strip())
+
+
+def _database_url(url: str, base: Path, source: str) -> str:
+    """The checked URL, a relative SQLite file made relative to the configuration file."""
+    from .store.database import check_url
+
+    parsed = check_url(url, where=f"{source}, table [paperchain], database_url (or PAPERCHAIN_DATABASE_URL)")
+    if parsed.drivername.startswith("sqlite") and not Path(parsed.database).is_absolute():
+        parsed = parsed.set(database=str(base / parsed.database))
+    return parsed.render_as_string(hide_password=False)
 
 
 def find_config_file(explicit: str | os.PathLike | None = None) -> Path | None:
@@ -214,7 +233,11 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
                     raise ConfigError(f"{var}={value!r} is not a whole number.", hint=f"set {var} to e.g. 8")
                 value = int(value)
             kernel_table[key] = value
+    if env.get("PAPERCHAIN_DATABASE_URL"):
+        kernel_table["database_url"] = env["PAPERCHAIN_DATABASE_URL"]
     kernel = structure_settings(KernelSettings, kernel_table, where=f"{source}, table [paperchain]")
+    if kernel.database_url:
+        kernel.database_url = _database_url(kernel.database_url, base, source)
 
     plugins_raw = dict(raw.get("plugins", {}))
     per_plugin = {k: v for k, v in plugins_raw.items() if isinstance(v, dict)}

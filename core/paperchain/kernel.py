@@ -19,6 +19,7 @@ from paperchain_sdk import Event
 
 from .config import Config
 from .documents import Documents
+from .kernel_reads import KernelReads
 from .loader import discover, import_builtins, new_plugin_manager, register_objects
 from .registry import Registry
 from .tenancy import EventTenants
@@ -27,7 +28,7 @@ from .workflows import Workflows
 log = logging.getLogger(__name__)
 
 
-class Kernel:
+class Kernel(KernelReads):
     def __init__(self, config: Config, *, plugins: Iterable[Any] | None = None, builtins: bool = True):
         """Load plugins: every installed one the config selects, or exactly ``plugins`` when given."""
         self.config = config
@@ -42,6 +43,8 @@ class Kernel:
         self.registry.collect(self.pm, self.plugins)
         self.db = None  # aiosqlite connection, once open()
         self.journal = None
+        self.database = None  # store.database.Database (database_url): plugins' storage, once open()
+        self._storages = None
         self.blobs = None
         self.keyring = None  # per-tenant id and data keys, once open()
         self.documents = Documents(self)
@@ -85,7 +88,9 @@ class Kernel:
 
         from .engine.runner import Engine
         from .store.blobs import BlobStore
+        from .store.database import Database, shown
         from .store.journal import Journal
+        from .store.plugin_storage import PluginStorages
         from .store.keys import Keyring
         from .store.schema import migrate
 
@@ -93,8 +98,9 @@ class Kernel:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         migrate(self.db_path)
         self.keyring = Keyring(self.data_dir, self.db_path)  # a wrong master key stops here, with nothing open
-        self.db = await aiosqlite.connect(self.db_path)
         sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
+        self.database = await Database.open(self.config.database_url, synchronous=sync)  # a bad URL stops here
+        self.db = await aiosqlite.connect(self.db_path)
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
         self.blobs = BlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
@@ -103,8 +109,16 @@ class Kernel:
         async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
             self._seq = (await cursor.fetchone())[0]
         self.engine = Engine(self)
+        self._storages = PluginStorages(self.database)
+        if self.database.dialect != "sqlite":
+            log.warning("plugins' tables are in %s; the kernel's own tables stay in %s until they move "
+                        "(issue 15)", shown(self.database.url), self.db_path)
         await self.call_lifecycle("paperchain_startup", kernel=self)
         return self
+
+    async def storage(self, schema):
+        """A plugin's handle on its own tables (``paperchain_sdk.storage``), its migrations applied."""
+        return await self._storages.get(schema)
 
     async def close(self) -> None:
         if self.db is None:
@@ -120,6 +134,9 @@ class Kernel:
         finally:
             await self.db.close()
             self.db = None
+            if self.database is not None:
+                await self.database.close()
+                self.database = None
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
             if self.blobs is not None:
                 self.blobs.close()  # its transient plaintext copies

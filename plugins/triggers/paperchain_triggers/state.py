@@ -1,144 +1,101 @@
-"""A small durable key-value table (``triggers_state``) in the kernel's SQLite database.
+"""The triggers' durable state (``triggers_state``, ``triggers_webhook_seen``) in the host's storage.
 
 Triggers keep what must survive a restart here: a schedule's last firing, a threshold's state,
-the webhook signatures seen within the replay window. Every call runs on one worker thread with
-its own connection, so the event loop never waits on the disk.
+the webhook signatures seen within the replay window. The tables are declared below and created
+by the plugin's Alembic migrations (``migrations/versions``); the kernel hands over the handle
+(``await kernel.storage(SCHEMA)``) on SQLite or PostgreSQL alike. What triggers need of the
+kernel's own records (a batch's inputs, a run's batch, run statuses, a threshold's query) they ask
+the kernel interface for.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import sqlite3
 import time
-from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS triggers_state (key TEXT PRIMARY KEY, value TEXT NOT NULL, updated REAL NOT NULL)",
-    "CREATE TABLE IF NOT EXISTS triggers_webhook_seen (signature TEXT PRIMARY KEY, workflow TEXT NOT NULL, seen REAL NOT NULL)",
-)
+import sqlalchemy as sa
+from paperchain_sdk.storage import PluginSchema
+
+SCHEMA = PluginSchema("triggers", migrations="paperchain_triggers:migrations")
+state_table = SCHEMA.table(
+    "triggers_state", sa.Column("key", sa.Text, primary_key=True), sa.Column("value", sa.Text, nullable=False),
+    sa.Column("updated", sa.Float, nullable=False))
+seen_table = SCHEMA.table(
+    "triggers_webhook_seen", sa.Column("signature", sa.Text, primary_key=True),
+    sa.Column("workflow", sa.Text, nullable=False), sa.Column("seen", sa.Float, nullable=False))
 
 
 class StateStore:
-    def __init__(self, db_path: str | Path):
-        self.db_path = str(db_path)
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triggers-state")
-        self._conn: sqlite3.Connection | None = None
+    def __init__(self, kernel):
+        self.kernel = kernel
+        self._handle = None
+        self._opening = asyncio.Lock()
         self._swept = 0.0
 
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA synchronous=NORMAL")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            self._conn = conn
-        return self._conn
-
-    def _write(self, sql: str, params: tuple) -> int:
-        # BEGIN IMMEDIATE waits for the write lock (busy_timeout) instead of failing on a stale snapshot.
-        db = self._db()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            count = db.execute(sql, params).rowcount
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        return count
-
-    async def _call(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
+    async def _store(self):
+        if self._handle is None:
+            async with self._opening:
+                if self._handle is None:
+                    self._handle = await self.kernel.storage(SCHEMA)
+        return self._handle
 
     async def get(self, key: str) -> Any:
-        def read():
-            row = self._db().execute("SELECT value FROM triggers_state WHERE key = ?", (key,)).fetchone()
-            return json.loads(row[0]) if row else None
-
-        return await self._call(read)
+        store = await self._store()
+        value = await store.scalar(sa.select(state_table.c.value).where(state_table.c.key == key))
+        return None if value is None else json.loads(value)
 
     async def put(self, key: str, value: Any) -> None:
-        def write():
-            self._write(
-                "INSERT INTO triggers_state (key, value, updated) VALUES (?, ?, ?) "
-                "ON CONFLICT(key) DO UPDATE SET value = excluded.value, updated = excluded.updated",
-                (key, json.dumps(value), time.time()),
-            )
-
-        await self._call(write)
+        store = await self._store()
+        row = {"key": key, "value": json.dumps(value), "updated": time.time()}
+        upsert = store.insert(state_table).values(row)
+        upsert = upsert.on_conflict_do_update(index_elements=["key"], set_={"value": row["value"], "updated": row["updated"]})
+        async with store.transaction() as tx:
+            await tx.execute(upsert)
 
     async def claim_signature(self, signature: str, workflow: str, window: float) -> bool:
         """Remember a webhook signature; False when it was seen within ``window`` seconds (a replay)."""
-        def claim():
-            now = time.time()
+        store = await self._store()
+        now = time.time()
+        async with store.transaction() as tx:
             if now - self._swept > 60:  # forget signatures older than the window, once a minute
-                self._write("DELETE FROM triggers_webhook_seen WHERE seen < ?", (now - window,))
+                await tx.execute(sa.delete(seen_table).where(seen_table.c.seen < now - window))
                 self._swept = now
-            inserted = self._write(
-                "INSERT OR IGNORE INTO triggers_webhook_seen (signature, workflow, seen) VALUES (?, ?, ?)",
-                (signature, workflow, now),
-            )
-            return inserted == 1
-
-        return await self._call(claim)
+            claimed = await tx.execute(store.insert(seen_table).values(signature=signature, workflow=workflow, seen=now)
+                                       .on_conflict_do_nothing(index_elements=["signature"]))
+        return claimed.rowcount == 1
 
     async def query_number(self, sql: str, params: dict) -> float | None:
-        """Run a read-only SELECT (its own read-only connection) and return the first column of the first row."""
-        def run():
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
-            try:
-                conn.execute("PRAGMA query_only = ON")
-                row = conn.execute(sql, params).fetchone()
-            finally:
-                conn.close()
-            return None if row is None or row[0] is None else float(row[0])
-
-        return await self._call(run)
+        """An operator's read-only SELECT over the kernel's database (the kernel runs it): the first
+        column of the first row. Raises ValueError when the query fails."""
+        return await self.kernel.query_number(sql, params)
 
     async def batch_inputs(self, batch_id: str) -> dict:
-        """The inputs a batch was submitted with (the kernel's ``batches`` table), {} if unknown."""
-        def read():
-            row = self._db().execute("SELECT inputs FROM batches WHERE id = ?", (batch_id,)).fetchone()
-            return json.loads(row[0]) if row and row[0] else {}
-
-        return await self._call(read)
+        """The inputs a batch was submitted with, {} if unknown."""
+        batch = await self.kernel.batch(batch_id)
+        return batch["inputs"] if batch else {}
 
     async def batch_of_run(self, run_id: str) -> str:
-        def read():
-            row = self._db().execute("SELECT batch_id FROM runs WHERE id = ?", (run_id,)).fetchone()
-            return row[0] if row else ""
-
-        return await self._call(read)
+        run = await self.kernel.run(run_id)
+        return run["batch_id"] if run else ""
 
     async def run_statuses(self, batch_id: str) -> list[str]:
-        def read():
-            return [r[0] for r in self._db().execute("SELECT status FROM runs WHERE batch_id = ?", (batch_id,))]
-
-        return await self._call(read)
+        return await self.kernel.run_statuses(batch_id)
 
     async def close(self) -> None:
-        def shut():
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self._call(shut)
-        self._pool.shutdown(wait=False)
+        self._handle = None  # the kernel owns the connections
 
 
 _STORES: dict[str, StateStore] = {}
 
 
 def store_for(kernel) -> StateStore:
-    """One store per database, shared by every trigger of a kernel."""
+    """One store per kernel (by its data), shared by every trigger of that kernel."""
     key = str(kernel.db_path)
     store = _STORES.get(key)
-    if store is None:
-        store = _STORES[key] = StateStore(kernel.db_path)
+    if store is None or store.kernel is not kernel:
+        store = _STORES[key] = StateStore(kernel)
     return store
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import datetime as dt
 import operator
 import re
-import sqlite3
 
 from paperchain_sdk import ConfigError, RunRequest
 
@@ -63,13 +62,10 @@ class ThresholdTrigger(HostedTrigger):
         since = (now - dt.timedelta(seconds=self.window)).isoformat(timespec="microseconds")
         params = {"since": since, "now": now.isoformat(timespec="microseconds")}
         if self.settings.metric:
-            sql = "SELECT count(*) FROM events WHERE type = :type AND time >= :since AND time <= :now"
-            params["type"] = self.settings.metric
-        else:
-            sql = self.settings.query
+            return float(await self.require_kernel().count_events(self.settings.metric, since=since, until=params["now"]))
         try:
-            value = await self.store.query_number(sql, params)
-        except sqlite3.Error as exc:
+            value = await self.store.query_number(self.settings.query, params)
+        except ValueError as exc:
             raise ConfigError(f"{self.where}: the query failed: {exc}.", hint="check the SQL; it must be one SELECT") from None
         return 0.0 if value is None else value
 

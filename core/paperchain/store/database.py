@@ -1,0 +1,115 @@
+"""The deployment's database (``database_url``): one SQLAlchemy 2 async engine, Core only.
+
+``sqlite+aiosqlite:///<file>`` (the default: ``<data_dir>/paperchain.db``) or
+``postgresql+asyncpg://user@host:port/db``. On SQLite every connection gets WAL, a busy timeout
+and foreign keys, and transactions are begun by us (the driver's implicit BEGIN is off): writers
+``BEGIN IMMEDIATE`` so that they queue on the file's write lock behind the journal's group commit
+instead of failing with "database is locked" when a read snapshot goes stale; readers ``BEGIN``
+(deferred). On PostgreSQL the server does all of that itself.
+
+Until the kernel's own tables move (issue 15, a later step) they stay in the SQLite file of the
+data directory whatever this URL says; plugins' tables live where the URL points.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from paperchain_sdk import ConfigError
+
+log = logging.getLogger(__name__)
+
+SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
+WRITE_OPTION = "paperchain_write"  # execution option: this connection's transaction writes
+
+
+def default_url(data_dir: Path) -> str:
+    return f"sqlite+aiosqlite:///{Path(data_dir).resolve() / 'paperchain.db'}"
+
+
+def check_url(url: str, *, where: str = "database_url"):
+    """The parsed URL, or a ConfigError saying what is wrong and how to write it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    example = "sqlite+aiosqlite:///path/to/paperchain.db or postgresql+asyncpg://paperchain@127.0.0.1:5432/paperchain"
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ConfigError(f"{where} {url!r} is not a database URL.", hint=f"write e.g. {example}") from None
+    if parsed.drivername not in SCHEMES:
+        raise ConfigError(f"{where}: the scheme {parsed.drivername!r} is not supported.",
+                          hint=f"use {' or '.join(s + '://' for s in SCHEMES)}, e.g. {example}")
+    if parsed.drivername.startswith("sqlite") and not parsed.database:
+        raise ConfigError(f"{where}: a SQLite URL needs a file (an in-memory database would vanish).",
+                          hint="write sqlite+aiosqlite:///relative/path.db or sqlite+aiosqlite:////absolute/path.db")
+    if parsed.drivername.startswith("postgresql") and not parsed.database:
+        raise ConfigError(f"{where}: a PostgreSQL URL needs a database name.",
+                          hint="write postgresql+asyncpg://USER@HOST:PORT/DATABASE")
+    return parsed
+
+
+def shown(url) -> str:
+    """The URL with its password hidden, for messages and logs."""
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+class Database:
+    """The engine and what the rest of the kernel asks of it (``dialect``, ``close``)."""
+
+    def __init__(self, engine, url):
+        self.engine = engine
+        self.url = url
+        self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
+
+    @classmethod
+    async def open(cls, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000) -> "Database":
+        """Create the engine and prove it reaches its database (a clear ConfigError if not)."""
+        from sqlalchemy import text
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        parsed = check_url(url)
+        if parsed.drivername.startswith("sqlite"):
+            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            engine = create_async_engine(parsed)
+            _sqlite_events(engine.sync_engine, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+        else:
+            engine = create_async_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+        except Exception as exc:  # noqa: BLE001 - every driver error means the same to the user
+            await engine.dispose()
+            raise ConfigError(
+                f"database_url {shown(parsed)} cannot be reached: {type(exc).__name__}: {exc}",
+                hint=("start the PostgreSQL server, create the database and user it names (createdb), and check "
+                      "host, port and password; or remove database_url (PAPERCHAIN_DATABASE_URL) to use the "
+                      "SQLite file in the data directory" if parsed.drivername.startswith("postgresql")
+                      else "check that the file's folder is writable"),
+            ) from None
+        return cls(engine, parsed)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _sqlite_events(sync_engine, *, synchronous: str, busy_timeout_ms: int) -> None:
+    from sqlalchemy import event
+
+    @event.listens_for(sync_engine, "connect")
+    def on_connect(dbapi_connection, _record):
+        # Turn off the driver's implicit BEGIN so that ``on_begin`` decides how a transaction starts.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", f"busy_timeout={busy_timeout_ms}",
+                       "foreign_keys=ON"):
+            cursor.execute(f"PRAGMA {pragma}")
+        cursor.close()
+
+    @event.listens_for(sync_engine, "begin")
+    def on_begin(connection):
+        writes = connection.get_execution_options().get(WRITE_OPTION, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
