@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
 from .records import Document, Event
+from .storage import PluginSchema, StorageAPI
 
 
 class BlobStoreAPI(Protocol):
@@ -64,13 +65,34 @@ class KernelAPI(Protocol):
     """The deployment's data directory; a plugin keeps its own files under ``data_dir/<plugin>``."""
 
     db_path: Path
-    """The SQLite database (WAL). Plugins may open their own connection and keep their own tables
-    in it, named with the plugin's prefix (``ledger_entries``, ``models_versions`` …). Write through
-    your own connection only from a worker thread (``asyncio.to_thread``): a blocking write on the
-    event loop stalls the kernel's journal, and both wait until "database is locked"."""
+    """The kernel's SQLite file. Do not open it: keep a plugin's tables in ``storage`` below
+    (plugins not yet moved onto it still open their own connection, writing from a worker thread)."""
 
     blobs: BlobStoreAPI
     documents: DocumentsAPI
+
+    async def storage(self, schema: PluginSchema) -> StorageAPI:
+        """The plugin's handle on its own tables (``paperchain_sdk.storage``) on the deployment's
+        database (SQLite or PostgreSQL, ``database_url``), its pending Alembic migrations applied
+        on the first call. The same handle is returned for the same schema afterwards."""
+
+    # -- read methods: what plugins may know of the kernel's own records (never its tables) ------
+
+    async def batch(self, batch_id: str) -> dict | None:
+        """A batch: ``id``, ``workflow``, ``status``, ``inputs`` (dict), ``tenant``; None if unknown."""
+
+    async def run(self, run_id: str) -> dict | None:
+        """A run: ``id``, ``batch_id``, ``workflow``, ``document_id``, ``status``; None if unknown."""
+
+    async def run_statuses(self, batch_id: str) -> list[str]:
+        """The status of each run of a batch, in order."""
+
+    async def count_events(self, type: str, *, since: str, until: str) -> int:
+        """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""
+
+    async def query_number(self, sql: str, params: dict) -> float | None:
+        """An operator-written read-only SELECT over the kernel's database (e.g. a threshold
+        trigger's ``query``): the first column of its first row. ValueError when it fails."""
 
     async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
         """Record an event (``type`` dotted, e.g. ``ledger.appended``) in the kernel's event log and
