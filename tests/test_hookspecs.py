@@ -10,7 +10,8 @@ TESTS = [p for p in Path(__file__).parent.rglob("test_*.py") if p.name != Path(_
 
 def test_the_seven_kinds_and_lifecycle_hooks_exist():
     kinds = {f"paperchain_{k}s" for k in ("trigger", "action", "exporter", "analyzer", "model", "ledger", "notifier")}
-    lifecycle = {"paperchain_startup", "paperchain_shutdown", "paperchain_event", "paperchain_commands", "paperchain_routes"}
+    lifecycle = {"paperchain_startup", "paperchain_shutdown", "paperchain_event", "paperchain_commands", "paperchain_routes",
+                 "paperchain_ui"}
     assert set(HOOKS) == kinds | lifecycle
 
 

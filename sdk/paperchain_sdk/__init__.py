@@ -41,6 +41,7 @@ from .specs import (
     NotifierSpec,
     TriggerSpec,
 )
+from .ui import NavEntry, Page, PageContext, Panel, PluginUI
 
 __all__ = [name for name in dir() if not name.startswith("_")]
 __version__ = "0.1.0"

@@ -135,3 +135,19 @@ def paperchain_routes(kernel):
     :return: an iterable of ``aiohttp.web.RouteDef`` (for example from a ``web.RouteTableDef``);
         paths should start with ``/api/v1/<plugin>/``. They appear in the OpenAPI document.
     """
+
+
+@hookspec
+def paperchain_ui(kernel):
+    """Add pages, navigation entries, panels, templates, translations and static files to the web UI.
+
+    Called once when the web UI is mounted (``paperchain serve``). Every page and panel is served
+    through the core's guard (sessions, CSRF, roles, tenants, rate limits, audit, CSP, error
+    pages); see :mod:`paperchain_sdk.ui` for the handlers' signature and the named slots. A
+    failure here is logged and the plugin's UI is shown as failed; the core pages keep working.
+
+    :param kernel: the running kernel.
+    :return: a :class:`paperchain_sdk.ui.PluginUI` (or None for nothing); its pages live under
+        ``/p/<plugin>/``, its static files under ``/static/p/<plugin>/`` and its templates are
+        named ``<plugin>/<file>``.
+    """

@@ -14,6 +14,7 @@ from ..api.guard import UNMATCHED, guard_routes
 from ..api.routes.system import no_route
 from .cache import EventCache
 from .guard import WEB, guard
+from .plugins import PluginPages, collect, mount
 from .render import environment
 from .sessions import Sessions
 
@@ -24,16 +25,23 @@ class WebState:
     env: object
     runs: EventCache  # whole-table figures of runs and steps: the runs list's state chips, home's widgets
     documents: EventCache  # of documents: the list's media types, home's count and storage
+    plugins: PluginPages = attrs.Factory(PluginPages)  # what plugins add (paperchain_ui)
 
 
 def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
     from .routes import account, auth, documents, home, notifications, runs, static, upload
+    from .routes import admin, admin_audit
+    from .routes import analytics
 
-    app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=environment(),
+    plugins = collect(state.kernel)
+    env = environment(plugins.folders("templates"), plugins.folders("static"))
+    env.globals.update(plugin_nav=plugins.nav(), plugin_slots=plugins.slots(), plugin_failures=plugins.failed)
+    app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=env,
                         runs=EventCache(state.kernel, ("run.", "batch.", "step.")),
-                        documents=EventCache(state.kernel, ("document.",)))
-    for module in (static, auth, home, runs, documents, upload, notifications, account):
+                        documents=EventCache(state.kernel, ("document.",)), plugins=plugins)
+    mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/
+    for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))
     # A path nobody serves: a browser (asking for HTML) gets a 404 page; any other client, and

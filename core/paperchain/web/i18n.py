@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import io
+import logging
 from datetime import date, datetime, time, timezone
 from pathlib import Path
 
@@ -22,13 +23,41 @@ CATALOGS = Path(__file__).parent / "catalogs"
 LANGUAGES = {"en": "English", "es": "Español"}
 DEFAULT = "en"
 LANG_COOKIE = "pc_lang"
+log = logging.getLogger("paperchain.web")
+
+
+_PLUGIN_CATALOGS: list[Path] = []  # plugins' catalog folders (``paperchain_ui``), merged under the core's
+
+
+def add_catalogs(folder: Path) -> None:
+    """Merge a plugin's ``<language>/LC_MESSAGES/messages.po`` files into the translations."""
+    if folder not in _PLUGIN_CATALOGS:
+        _PLUGIN_CATALOGS.append(folder)
+        translations.cache_clear()
 
 
 @functools.cache
 def translations(language: str) -> NullTranslations:
-    po = CATALOGS / language / "LC_MESSAGES" / "messages.po"
-    if language == DEFAULT or not po.is_file():
+    if language == DEFAULT:
         return NullTranslations()
+    merged = None
+    for folder in (*_PLUGIN_CATALOGS, CATALOGS):  # the core's last: its entries win on a clash
+        po = folder / language / "LC_MESSAGES" / "messages.po"
+        if not po.is_file():
+            continue
+        try:
+            compiled = _compile(po, language)
+        except Exception:  # noqa: BLE001 - a plugin's broken catalog leaves its strings in English
+            log.exception("the catalog %s could not be read", po)
+            continue
+        if merged is None:
+            merged = compiled
+        else:
+            merged.merge(compiled)
+    return merged or NullTranslations()
+
+
+def _compile(po: Path, language: str) -> Translations:
     with po.open("rb") as f:
         catalog = read_po(f, locale=language)
     compiled = io.BytesIO()

@@ -16,6 +16,11 @@ Fixtures:
     free loopback port. ``await harness.request("GET", "/api/v1/...", json=..., token=...)``
     calls it as an admin unless another ``token`` is given; ``await harness.user(name, role)``
     returns a token for a new user. Needs pytest-asyncio (async tests).
+``paperchain_site``
+    ``await paperchain_site(*plugins, ...) -> harness``: ``paperchain_api`` with the users ada
+    (admin), eddie (editor) and vera (viewer) (password ``paperchain_sdk.testing.web.PASSWORD``);
+    ``harness.client(language="en")`` is a browser-like :class:`~paperchain_sdk.testing.web.WebClient`
+    (``await client.login("vera")``, ``get``, ``post``, ``csrf``) for the web UI and plugins' pages.
 """
 
 from __future__ import annotations
@@ -77,6 +82,28 @@ if pytest_asyncio is not None:
         yield factory
         for harness in made:
             await harness.close()
+
+    @pytest_asyncio.fixture
+    async def paperchain_site(paperchain_api):
+        from .web import WebClient, add_users
+
+        clients: list = []
+
+        async def factory(*plugins, **options):
+            harness = await paperchain_api(*plugins, **options)
+            await add_users(harness)
+
+            def client(language: str = "en") -> WebClient:
+                made = WebClient(harness.url, language)
+                clients.append(made)
+                return made
+
+            harness.client = client
+            return harness
+
+        yield factory
+        for made in clients:
+            await made.close()
 
 
 def pytest_configure(config):
