@@ -241,7 +241,8 @@ def _v12(db: sqlite_utils.Database) -> None:
     will replace (same id, or same idempotency key) out of the counts first. A run's tenant is its
     batch's, which is written before its runs and never changes.
     Indexes: finished runs by state and time (home's failures and hourly chart), finished steps
-    (home's step durations), and live documents' sizes (home's count and storage) per tenant.
+    (home's step durations), live documents' sizes (home's count and storage), and a tenant's
+    documents newest first and by media type (its documents list, filter and storage).
     """
     db.execute("CREATE TABLE run_counts (tenant TEXT NOT NULL, workflow TEXT NOT NULL, status TEXT NOT NULL, "
                "n INTEGER NOT NULL, PRIMARY KEY (tenant, workflow, status)) WITHOUT ROWID")
@@ -265,8 +266,11 @@ def _v12(db: sqlite_utils.Database) -> None:
                + ", count(*) FROM runs r LEFT JOIN batches b ON b.id = r.batch_id GROUP BY 1, 2, 3")
     db["runs"].create_index(["status", "finished"])
     db["steps"].create_index(["finished"])
-    db["documents"].create_index(["deleted", "size"])
-    db["documents"].create_index(["tenant", "deleted", "size"])
+    # Not (deleted, size): the planner would take it for the documents list (deleted IS NULL) and
+    # sort every live document instead of reading the newest 48 from the (created) index.
+    db["documents"].create_index(["size", "deleted"])
+    db["documents"].create_index(["tenant", "deleted", "created", "size"])  # a tenant's list, count and storage
+    db["documents"].create_index(["tenant", "media_type"])  # a tenant's media type filter
 
 
 MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]

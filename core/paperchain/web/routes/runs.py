@@ -18,6 +18,7 @@ from paperchain_sdk import InputError, NotFoundError
 from ...api.guard import AUDIT_TARGET, STATE
 from ...api.routes.common import decode_cursor, encode_cursor
 from ...api.routes.documents import blob_response
+from ..cache import run_counts
 from ..guard import WEB, page
 from ..render import render
 
@@ -93,7 +94,10 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
         async with db.execute(sql, values) as c:
             return dict(await c.fetchall())
 
-    counts = dict(await request.app[WEB].runs.get((sql, tuple(values)), count))
+    if not any(chosen[key] for key in ("batch", "since", "until", "q")):  # kept by the database as runs change
+        counts = await run_counts(db, ctx.who.tenant, chosen["workflow"])
+    else:
+        counts = dict(await request.app[WEB].runs.get((sql, tuple(values)), count))
     if chosen["status"]:
         where.append("r.status = ?")
         values.append(chosen["status"])
