@@ -51,6 +51,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
                load_workflows: bool = True) -> web.Application:
     """The API application for an opened kernel."""
     from .routes import accounts, documents, events, plugins, runs, system, workflows
+    from .routes import analytics
 
     settings = settings or kernel.config.api
     metrics = Metrics(kernel)
@@ -65,7 +66,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
     metrics.subscribers.set_function(lambda: len(state.hub.subscribers))
     app = web.Application(client_max_size=settings.max_body)
     app[STATE] = state
-    for module in (system, accounts, documents, workflows, runs, plugins, events):
+    for module in (system, accounts, documents, workflows, runs, plugins, events, analytics):
         app.router.add_routes(guard_routes(module.routes, state))
     for route in kernel.routes():  # plugins' own routes, behind the same guard
         try:

@@ -1,0 +1,166 @@
+"""Analytics: the caller's tenant's figures over the last ``days`` days, aggregated in the database
+(``paperchain.analytics``, which the web page reads too). Insight sentences are written in the
+language of ``Accept-Language`` (English or Spanish)."""
+
+from __future__ import annotations
+
+import attrs
+from aiohttp import web
+
+from paperchain_sdk.web import endpoint
+
+from ... import analytics
+from ...analytics import (Corpus, DocumentsDay, DuplicatesDay, FailureReason, Insight, Overview, RunsDay,
+                          StepDurations)
+from .common import kernel, query, reply, who
+
+routes = web.RouteTableDef()
+
+
+@attrs.define
+class AnalyticsQuery:
+    days: int = analytics.DEFAULT_DAYS  # 1 to 365, ending today (UTC)
+
+
+@attrs.define
+class DocumentsSeries:
+    days: int
+    since: str
+    until: str
+    items: list[DocumentsDay]
+
+
+@attrs.define
+class RunsSeries:
+    days: int
+    since: str
+    until: str
+    items: list[RunsDay]
+
+
+@attrs.define
+class StepSeries:
+    days: int
+    since: str
+    until: str
+    items: list[StepDurations]
+
+
+@attrs.define
+class FailureList:
+    days: int
+    since: str
+    until: str
+    items: list[FailureReason]
+
+
+@attrs.define
+class DuplicatesSeries:
+    days: int
+    since: str
+    until: str
+    items: list[DuplicatesDay]
+
+
+@attrs.define
+class CorpusFigures:
+    days: int
+    since: str
+    until: str
+    corpus: Corpus
+
+
+@attrs.define
+class InsightList:
+    """This week (the last 7 days) against the week before, whatever ``days`` says."""
+
+    items: list[Insight]
+
+
+def _period(request) -> analytics.Period:
+    return analytics.period(query(request, AnalyticsQuery).days)
+
+
+def _scope(request) -> tuple:
+    return kernel(request).db, who(request).tenant
+
+
+def _dated(p: analytics.Period) -> dict:
+    return {"days": p.days, "since": p.start, "until": p.until.isoformat()}
+
+
+def _worded(request, insights: list[Insight]) -> list[Insight]:
+    from ...web import i18n
+    from ...web.routes.analytics import describe
+
+    language = i18n.choose(None, request.headers.get("Accept-Language"))
+    gettext, fmt = i18n.translations(language).gettext, i18n.Formatter(language)
+    for insight in insights:
+        insight.text = describe(insight, gettext, fmt)
+    return insights
+
+
+@routes.get("/api/v1/analytics")
+@endpoint(summary="Every analytics figure of the last `days` days (default 30) for the caller's tenant, and the "
+          "insights", role="viewer", query=AnalyticsQuery, response=Overview, tags=("analytics",))
+async def overview(request):
+    p = _period(request)
+    data = await analytics.overview(*_scope(request), p)
+    _worded(request, data.insights)
+    return reply(data)
+
+
+@routes.get("/api/v1/analytics/documents")
+@endpoint(summary="Documents ingested per day, by media type and source", role="viewer", query=AnalyticsQuery,
+          response=DocumentsSeries, tags=("analytics",))
+async def documents(request):
+    p = _period(request)
+    return reply(DocumentsSeries(**_dated(p), items=await analytics.documents_per_day(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/runs")
+@endpoint(summary="Runs per day, by workflow and state", role="viewer", query=AnalyticsQuery, response=RunsSeries,
+          tags=("analytics",))
+async def runs(request):
+    p = _period(request)
+    return reply(RunsSeries(**_dated(p), items=await analytics.runs_per_day(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/steps")
+@endpoint(summary="Median and 95th percentile step duration per component and day", role="viewer",
+          query=AnalyticsQuery, response=StepSeries, tags=("analytics",))
+async def steps(request):
+    p = _period(request)
+    return reply(StepSeries(**_dated(p), items=await analytics.step_durations(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/failures")
+@endpoint(summary="The most frequent failure reasons, with counts and a link to the failed runs", role="viewer",
+          query=AnalyticsQuery, response=FailureList, tags=("analytics",))
+async def failures(request):
+    p = _period(request)
+    return reply(FailureList(**_dated(p), items=await analytics.failure_reasons(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/corpus")
+@endpoint(summary="The most frequent keywords and entities and the language mix of the documents analyzed",
+          role="viewer", query=AnalyticsQuery, response=CorpusFigures, tags=("analytics",))
+async def corpus(request):
+    p = _period(request)
+    return reply(CorpusFigures(**_dated(p), corpus=await analytics.corpus(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/duplicates")
+@endpoint(summary="Duplicate uploads per day: the same bytes again, and near-duplicates found", role="viewer",
+          query=AnalyticsQuery, response=DuplicatesSeries, tags=("analytics",))
+async def duplicates(request):
+    p = _period(request)
+    return reply(DuplicatesSeries(**_dated(p), items=await analytics.duplicates_per_day(*_scope(request), p)))
+
+
+@routes.get("/api/v1/analytics/insights")
+@endpoint(summary="Insights: sentences about this week against the week before, each linked to its evidence",
+          role="viewer", response=InsightList, tags=("analytics",))
+async def insights(request):
+    db, tenant = _scope(request)
+    return reply(InsightList(items=_worded(request, await analytics.insights(db, tenant))))
