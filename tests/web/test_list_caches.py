@@ -17,6 +17,7 @@ from paperchain.web.cache import EventCache
 from paperchain.web.guard import WEB
 from paperchain.web.i18n import Formatter
 
+from .conftest import PASSWORD
 from .test_documents import upload
 
 
@@ -124,3 +125,89 @@ async def test_home_counts_runs_and_documents_that_came_after_it_was_seen(site):
     await upload(site, "scan.pdf", b"%PDF-1.4\n%%EOF\n")
     await site.kernel.journal.flush()
     assert await figures() == (1, "1")
+
+
+# -- run_counts: kept by the database's triggers, exact across every way a run changes -------------
+
+async def _counted(site) -> tuple[dict, dict]:
+    """What run_counts says and what counting the runs says, per (tenant, workflow, status)."""
+    await site.kernel.journal.flush()
+    db = site.kernel.db
+    async with db.execute("SELECT tenant, workflow, status, n FROM run_counts WHERE n != 0") as c:
+        kept = {tuple(r[:3]): r[3] for r in await c.fetchall()}
+    async with db.execute("SELECT coalesce(b.tenant, ''), r.workflow, r.status, count(*) FROM runs r "
+                          "LEFT JOIN batches b ON b.id = r.batch_id GROUP BY 1, 2, 3") as c:
+        truth = {tuple(r[:3]): r[3] for r in await c.fetchall()}
+    return kept, truth
+
+
+def _by_state(counts: dict, tenant: str | None = None) -> dict:
+    out: dict[str, int] = {}
+    for (owner, _, status), n in counts.items():
+        if tenant is None or owner == tenant:
+            out[status] = out.get(status, 0) + n
+    return out
+
+
+async def _chips(browser, page: str = "/runs") -> dict:
+    _, _, text = await browser.get(page)
+    return {s: int(n) for s, n in re.findall(r'data-state-count="(\w+)">([\d,.]+)<', text) if int(n)}
+
+
+async def test_run_counts_stay_exact_per_tenant_across_submit_finish_fail_retry_cancel_and_delete(site, tmp_path):
+    site.app[WEB].runs.settle = 0
+    marker = tmp_path / "fixed"
+    tokens = {"acme": await site.user("tina", "editor", tenant="acme", password=PASSWORD),
+              "globex": await site.user("gus", "editor", tenant="globex", password=PASSWORD), "": site.token}
+    for token in tokens.values():
+        for name, uses, settings in (("quick", "test.wait", {"seconds": 0}), ("slow", "test.wait", {"seconds": 30}),
+                                     ("flaky", "test.fail_until_fixed", {"marker": str(marker)})):
+            reply = await site.request("POST", "/api/v1/workflows", token=token,
+                                       json={"name": name, "steps": [{"id": "s", "uses": uses, "with": settings}]})
+            assert reply.status in (200, 201), reply.json
+
+    async def submit(tenant: str, workflow: str) -> str:
+        reply = await site.request("POST", "/api/v1/runs", token=tokens[tenant], json={"workflow": workflow})
+        return reply.json["runs"][0]
+
+    async def exact():
+        kept, truth = await _counted(site)
+        assert kept == truth
+        return truth
+
+    quick = [await submit("acme", "quick"), await submit("acme", "quick"), await submit("globex", "quick"),
+             await submit("", "quick")]
+    flaky = {tenant: await submit(tenant, "flaky") for tenant in ("acme", "globex")}
+    slow = await submit("acme", "slow")
+    for run in quick + list(flaky.values()):
+        await site.wait_run(run)
+    truth = await exact()
+    assert _by_state(truth, "acme") == {"succeeded": 2, "failed": 1, "running": 1} or \
+        _by_state(truth, "acme") == {"succeeded": 2, "failed": 1, "queued": 1}
+    assert _by_state(truth, "globex") == {"succeeded": 1, "failed": 1}
+
+    assert (await site.request("POST", f"/api/v1/runs/{slow}/cancel", token=tokens["acme"])).status == 200
+    assert _by_state(await exact(), "acme") == {"succeeded": 2, "failed": 1, "cancelled": 1}
+    marker.write_text("fixed")
+    assert (await site.request("POST", f"/api/v1/runs/{flaky['acme']}/retry", token=tokens["acme"])).status in (200, 202)
+    await site.wait_run(flaky["acme"])
+    truth = await exact()
+    assert _by_state(truth, "acme") == {"succeeded": 3, "cancelled": 1}
+    assert _by_state(truth, "globex") == {"succeeded": 1, "failed": 1}  # another tenant's retry changed none of its
+
+    # What each person's list shows: their tenant's runs, every run for the operator, by workflow too.
+    tina, gus, ada = [await site.browser().login(name) for name in ("tina", "gus", "ada")]
+    assert await _chips(tina) == {"succeeded": 3, "cancelled": 1}
+    assert await _chips(tina, "/runs?workflow=quick") == {"succeeded": 2}
+    assert await _chips(gus) == {"succeeded": 1, "failed": 1}
+    assert await _chips(ada) == _by_state(truth)
+
+    # A run deleted (as a clean-up job would), and a whole-row REPLACE under the same idempotency key.
+    await site.kernel.journal.execute("DELETE FROM runs WHERE id = ?", (flaky["globex"],))
+    assert await _chips(gus) == {"succeeded": 1}
+    async with site.kernel.db.execute("SELECT * FROM runs WHERE id = ?", (quick[2],)) as c:
+        row = dict(zip([d[0] for d in c.description], await c.fetchone()))
+    await site.kernel.journal.upsert("runs", {**row, "id": "run_replacement", "status": "failed"})
+    assert _by_state(await exact(), "globex") == {"failed": 1}
+    assert await _chips(gus) == {"failed": 1}
+
