@@ -211,7 +211,7 @@ def test_cpu_bound_builtin_runs_in_the_process_pool(kernel, paperchain_document)
     ]}, files=[doc.path])
     assert outcome.runs[0].steps["text"].outputs["words"] == 3
     assert outcome.runs[0].steps["show"].outputs["value"] == "Grüße aus Köln"
-    assert kernel.kernel.engine._pool is not None
+    assert kernel.kernel.engine.executor.pool.pool is not None
 
 
 def test_events_and_lifecycle_hooks(kernel):

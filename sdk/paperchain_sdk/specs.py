@@ -64,6 +64,11 @@ class ComponentSpec:
     cpu_bound:   run in the kernel's process pool so the event loop never blocks on it.
     side_effects: the component acts on the world (sends, appends, writes outside the store);
                  the kernel gives it a stable idempotency key and records intent before it runs.
+    deterministic: the same settings and inputs on the same document bytes always give the same
+                 result (and nothing else happens), so the kernel may reuse an earlier result
+                 instead of running it again (the step-result cache; a step turns it off with
+                 ``cache = false`` or bounds it with ``cache-ttl = "7d"``). Never set with
+                 ``side_effects``; bump the plugin's version when the results would change.
     """
 
     kind: ClassVar[str] = ""
@@ -74,6 +79,13 @@ class ComponentSpec:
     settings: type | None = attrs.field(default=None, validator=_check_settings)
     cpu_bound: bool = False
     side_effects: bool = False
+    deterministic: bool = attrs.field(default=False)
+
+    @deterministic.validator
+    def _check_deterministic(self, attribute, value):
+        if value and self.side_effects:
+            raise ValueError(f"{self.name!r} cannot be deterministic and have side effects: "
+                             "a cached result would skip the effect")
 
     def load(self) -> type:
         """Import and return the implementation class."""

@@ -82,15 +82,15 @@ def test_the_format_escape_reveals_nothing_through_a_run(kernel, documents, monk
 
 
 def test_an_engine_failure_in_one_run_fails_that_run_and_the_others_go_on(kernel, documents, monkeypatch):
-    engine = kernel.kernel.engine
-    context = engine._context
+    engine = kernel.kernel.engine.loop
+    context = engine.context
 
     def broken_for_big(run, step):
         if run.document is not None and run.document.name == "big.txt":
             raise RuntimeError("simulated engine bug")
         return context(run, step)
 
-    monkeypatch.setattr(engine, "_context", broken_for_big)
+    monkeypatch.setattr(engine, "context", broken_for_big)
     outcome = kernel.run({"name": "one-bad", "steps": [{"id": "a", "uses": "test.echo"}]},
                          files=[d.path for d in documents])
     assert statuses(outcome) == {"small1.txt": "succeeded", "big.txt": "failed", "small2.txt": "succeeded"}
@@ -99,15 +99,15 @@ def test_an_engine_failure_in_one_run_fails_that_run_and_the_others_go_on(kernel
 
 
 def test_a_memory_error_in_one_run_fails_only_that_run(kernel, documents, monkeypatch):
-    engine = kernel.kernel.engine
-    execute_run = engine._execute_run
+    engine = kernel.kernel.engine.loop
+    execute_run = engine.execute_run
 
     async def dies_for_big(run):
         if run.document_id and (await kernel.kernel.documents.get(run.document_id, text=False)).name == "big.txt":
             raise MemoryError("simulated")
         return await execute_run(run)
 
-    monkeypatch.setattr(engine, "_execute_run", dies_for_big)
+    monkeypatch.setattr(engine, "execute_run", dies_for_big)
     outcome = kernel.run({"name": "one-bad-run", "steps": [{"id": "a", "uses": "test.echo"}]},
                          files=[d.path for d in documents])
     assert statuses(outcome) == {"small1.txt": "succeeded", "big.txt": "failed", "small2.txt": "succeeded"}

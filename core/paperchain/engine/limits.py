@@ -14,8 +14,8 @@ import operator
 import re
 from contextvars import ContextVar
 
-from jinja2 import pass_environment, pass_eval_context
 from jinja2 import filters as jinja_filters
+from jinja2 import pass_environment, pass_eval_context
 from jinja2.sandbox import MAX_RANGE
 
 MAX_SIZE = 2_000_000  # characters or items a single operation may add to what it was given

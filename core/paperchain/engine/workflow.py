@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import attrs
-
 from paperchain_sdk import ConfigError, durations
 from paperchain_sdk.contracts import STEP_METHOD
 from paperchain_sdk.settings import structure_settings
@@ -57,6 +56,8 @@ class Step:
     priority: int = 0
     continue_on_error: bool = False
     name: str = ""
+    cache: bool = True  # reuse a deterministic component's earlier result (see cache.py)
+    cache_ttl: float | None = None  # seconds an earlier result stays reusable (None: no bound)
 
 
 @attrs.frozen
@@ -80,7 +81,8 @@ class Workflow:
 
 
 _WORKFLOW_KEYS = {"name", "description", "on", "steps", "batch-steps", "inputs", "env", "concurrency"}
-_STEP_KEYS = {"id", "uses", "with", "needs", "if", "retry", "timeout", "priority", "continue-on-error", "name"}
+_STEP_KEYS = {"id", "uses", "with", "needs", "if", "retry", "timeout", "priority", "continue-on-error", "name",
+              "cache", "cache-ttl", "cache_ttl"}
 _RETRY_KEYS = {"attempts", "backoff", "factor", "max-delay", "jitter"}
 
 
@@ -205,7 +207,7 @@ def _step(table: dict, label: str) -> Step:
     if condition:
         expressions.compile_expression(expressions.EXPRESSION.fullmatch(condition.strip()).group(1)
                                        if expressions.EXPRESSION.fullmatch(condition.strip()) else condition)
-    for key, kind in (("priority", int), ("continue-on-error", bool), ("name", str)):
+    for key, kind in (("priority", int), ("continue-on-error", bool), ("name", str), ("cache", bool)):
         if key in table and (not isinstance(table[key], kind) or (kind is int and isinstance(table[key], bool))):
             raise ConfigError(f"{label}: {key!r} must be a {kind.__name__}, got {table[key]!r}.")
     try:
@@ -216,8 +218,15 @@ def _step(table: dict, label: str) -> Step:
         id=table["id"], uses=uses, with_=with_, needs=tuple(needs), if_=condition, retry=retry_obj,
         timeout=parse_duration(table.get("timeout"), where=f"{label}, timeout"),
         priority=table.get("priority", 0), continue_on_error=table.get("continue-on-error", False),
-        name=table.get("name", ""),
+        name=table.get("name", ""), cache=table.get("cache", True), cache_ttl=_cache_ttl(table, label),
     )
+
+
+def _cache_ttl(table: dict, label: str) -> float | None:
+    if "cache-ttl" in table and "cache_ttl" in table:
+        raise ConfigError(f"{label}: write the cache's lifetime once, as cache-ttl.")
+    value = table.get("cache-ttl", table.get("cache_ttl"))
+    return parse_duration(value, where=f"{label}, cache-ttl")
 
 
 def _check_graph(steps: tuple[Step, ...], where: str, key: str) -> None:
