@@ -26,6 +26,7 @@ def paperchain_exporters():
             format="markdown",
             media_type="text/markdown",
             extension="md",
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.html",
@@ -35,6 +36,7 @@ def paperchain_exporters():
             format="html",
             media_type="text/html",
             extension="html",
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.json",
@@ -44,6 +46,7 @@ def paperchain_exporters():
             format="json",
             media_type="application/json",
             extension="json",
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.text",
@@ -53,6 +56,7 @@ def paperchain_exporters():
             format="text",
             media_type="text/plain",
             extension="txt",
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.docx",
@@ -63,6 +67,7 @@ def paperchain_exporters():
             media_type=DOCX_MEDIA_TYPE,
             extension="docx",
             cpu_bound=True,
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.pdf",
@@ -73,6 +78,7 @@ def paperchain_exporters():
             media_type="application/pdf",
             extension="pdf",
             cpu_bound=True,
+            deterministic=True,
         ),
         ExporterSpec(
             name="export.csv",

@@ -23,6 +23,7 @@ def paperchain_actions():
             summary="OCR images and scanned PDFs with tesseract: text, word confidences, hOCR/TSV, searchable PDF",
             settings=RecognizeSettings,
             cpu_bound=True,
+            deterministic=True,
         ),
         ActionSpec(
             name="ocr.preprocess",
@@ -30,5 +31,6 @@ def paperchain_actions():
             summary="Grayscale, denoise, deskew and binarize (Otsu/Sauvola) pages into a new image",
             settings=PreprocessSettings,
             cpu_bound=True,
+            deterministic=True,
         ),
     ]
