@@ -19,15 +19,17 @@ HASHES = "vision.hashes"
 def paperchain_analyzers():
     return [
         AnalyzerSpec(name="vision.colors", impl="paperchain_vision.colors:ColorsAnalyzer", settings=ColorsSettings,
-                     summary="Dominant colors of each page (k-means++ and Lloyd as Numba kernels)", cpu_bound=True),
+                     summary="Dominant colors of each page (k-means++ and Lloyd as Numba kernels)", cpu_bound=True,
+                     deterministic=True),
         AnalyzerSpec(name="vision.quality", impl="paperchain_vision.quality:QualityAnalyzer", settings=QualitySettings,
                      summary="Blur (Laplacian variance), contrast, noise, skew angle and resolution of each page",
-                     cpu_bound=True),
+                     cpu_bound=True, deterministic=True),
         AnalyzerSpec(name=HASHES, impl="paperchain_vision.hashing:HashesAnalyzer", settings=HashesSettings,
                      summary="aHash, dHash, pHash of each page, identical to imagehash's; indexed for similar images",
-                     cpu_bound=True),
+                     cpu_bound=True, deterministic=True),
         AnalyzerSpec(name="vision.faces", impl="paperchain_vision.faces:FacesAnalyzer", settings=FacesSettings,
-                     summary="Frontal faces with scikit-image's trained LBP cascade", cpu_bound=True),
+                     summary="Frontal faces with scikit-image's trained LBP cascade", cpu_bound=True,
+                     deterministic=True),
     ]
 
 
@@ -35,7 +37,8 @@ def paperchain_analyzers():
 def paperchain_actions():
     return [
         ActionSpec(name="vision.enhance", impl="paperchain_vision.enhance:EnhanceAction", settings=EnhanceSettings,
-                   summary="Contrast stretch, denoise, sharpen, deskew: a new PNG artifact per page", cpu_bound=True),
+                   summary="Contrast stretch, denoise, sharpen, deskew: a new PNG artifact per page", cpu_bound=True,
+                   deterministic=True),
     ]
 
 
