@@ -39,14 +39,12 @@ def paperchain_commands():
 @hookimpl
 def paperchain_startup(kernel):
     async def start():
-        import asyncio
-
         from .jobs import JobStore, install
 
         settings = _run_settings(kernel)
         store = JobStore(kernel, max_qubits=settings.job_max_qubits, max_shots=settings.job_max_shots,
                          max_gates=settings.max_gates, time_limit=settings.time_limit_s)
-        install(await asyncio.to_thread(store.open))
+        install(await store.open())
 
     return start()
 

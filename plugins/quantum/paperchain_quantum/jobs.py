@@ -4,7 +4,8 @@ A job is validated when it is submitted (bad input answers 400 there, naming the
 runs in a worker thread; its status, result and histogram are read back by its tenant only.
 Events ``quantum.job.succeeded`` / ``quantum.job.failed`` carry the tenant, so only that tenant's
 subscribers hear them. Jobs still queued or running when the process stopped are marked failed
-at the next start (a simulation is not resumable).
+at the next start (a simulation is not resumable). The table lives in the host's plugin storage
+(SQLite or PostgreSQL), created by the plugin's Alembic migrations (``migrations/versions``).
 """
 
 from __future__ import annotations
@@ -13,22 +14,23 @@ import asyncio
 import inspect
 import json
 import secrets
-import sqlite3
-import threading
 import time
 
 import attrs
-
+import sqlalchemy as sa
 from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.storage import PluginSchema
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS quantum_jobs (
-    id TEXT PRIMARY KEY, tenant TEXT NOT NULL, created_by TEXT NOT NULL, kind TEXT NOT NULL,
-    status TEXT NOT NULL, request TEXT NOT NULL, result TEXT, histogram BLOB, error TEXT,
-    created REAL NOT NULL, finished REAL
-);
-CREATE INDEX IF NOT EXISTS quantum_jobs_tenant ON quantum_jobs (tenant, created);
-"""
+SCHEMA = PluginSchema("quantum", migrations="paperchain_quantum:migrations")
+jobs_table = SCHEMA.table(
+    "quantum_jobs",
+    sa.Column("id", sa.Text, primary_key=True), sa.Column("tenant", sa.Text, nullable=False),
+    sa.Column("created_by", sa.Text, nullable=False), sa.Column("kind", sa.Text, nullable=False),
+    sa.Column("status", sa.Text, nullable=False), sa.Column("request", sa.Text, nullable=False),
+    sa.Column("result", sa.Text), sa.Column("histogram", sa.LargeBinary), sa.Column("error", sa.Text),
+    sa.Column("created", sa.Float, nullable=False), sa.Column("finished", sa.Float),
+    sa.Index("quantum_jobs_tenant", "tenant", "created"),
+)
 
 
 @attrs.define
@@ -54,25 +56,18 @@ class JobStore:
         self.max_gates = max_gates
         self.time_limit = time_limit
         self.max_circuit_bytes = max_circuit_bytes
-        self.lock = threading.Lock()
-        self.conn: sqlite3.Connection | None = None
+        self.store = None  # the host's storage handle, once open()
         self.tasks: set[asyncio.Task] = set()
 
-    def open(self) -> JobStore:
-        self.conn = sqlite3.connect(self.kernel.db_path, timeout=10, check_same_thread=False, isolation_level=None)
-        with self.lock:
-            self.conn.executescript(SCHEMA)
-            self.conn.execute("UPDATE quantum_jobs SET status = 'failed', error = ?, finished = ? "
-                              "WHERE status IN ('queued', 'running')",
-                              ("the server stopped while the job ran; submit it again", time.time()))
+    async def open(self) -> JobStore:
+        self.store = await self.kernel.storage(SCHEMA)
+        await self._update(jobs_table.c.status.in_(("queued", "running")), status="failed", finished=time.time(),
+                           error="the server stopped while the job ran; submit it again")
         return self
 
     def close(self) -> None:
         for task in list(self.tasks):
             task.cancel()
-        if self.conn is not None:
-            self.conn.close()
-            self.conn = None
 
     # -- submit ------------------------------------------------------------------------------
 
@@ -108,9 +103,10 @@ class JobStore:
     async def submit(self, request: JobRequest, *, tenant: str, by: str) -> dict:
         kind, work = await asyncio.to_thread(self.validate, request)
         job_id = "qj_" + secrets.token_hex(8)
-        await asyncio.to_thread(self._execute, "INSERT INTO quantum_jobs (id, tenant, created_by, kind, status, request, "
-                                "created) VALUES (?, ?, ?, ?, 'queued', ?, ?)",
-                                (job_id, tenant, by, kind, json.dumps(attrs.asdict(request)), time.time()))
+        async with self.store.transaction() as tx:
+            await tx.execute(sa.insert(jobs_table).values(
+                id=job_id, tenant=tenant, created_by=by, kind=kind, status="queued",
+                request=json.dumps(attrs.asdict(request)), created=time.time()))
         task = asyncio.get_running_loop().create_task(self._run(job_id, tenant, work))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -120,57 +116,60 @@ class JobStore:
         from .results import histogram_png
 
         try:
-            await asyncio.to_thread(self._execute, "UPDATE quantum_jobs SET status = 'running' WHERE id = ?", (job_id,))
+            await self._update(jobs_table.c.id == job_id, status="running")
             result = await asyncio.to_thread(work)
             counts = result.get("counts") or {}
             if counts and all(isinstance(v, dict) for v in counts.values()):
                 counts = next(iter(counts.values()))  # a circuit's first measurement key
             png = await asyncio.to_thread(histogram_png, counts, job_id) if counts else None
-            await asyncio.to_thread(self._execute, "UPDATE quantum_jobs SET status = 'succeeded', result = ?, "
-                                    "histogram = ?, finished = ? WHERE id = ?",
-                                    (json.dumps(result), png, time.time(), job_id))
+            await self._update(jobs_table.c.id == job_id, status="succeeded", result=json.dumps(result), histogram=png,
+                               finished=time.time())
             await self.kernel.emit("quantum.job.succeeded", job_id, {"job": job_id, "tenant": tenant})
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - the job records why it failed
             message = str(exc) if hasattr(exc, "hint") else f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(self._execute, "UPDATE quantum_jobs SET status = 'failed', error = ?, finished = ? "
-                                    "WHERE id = ?", (message, time.time(), job_id))
+            await self._update(jobs_table.c.id == job_id, status="failed", error=message, finished=time.time())
             await self.kernel.emit("quantum.job.failed", job_id, {"job": job_id, "tenant": tenant, "error": message})
 
-    def _execute(self, sql: str, args: tuple) -> None:
-        with self.lock:
-            self.conn.execute(sql, args)
+    async def _update(self, where, **values) -> None:
+        async with self.store.transaction() as tx:
+            await tx.execute(sa.update(jobs_table).where(where).values(**values))
 
     # -- read (the caller's tenant only) -----------------------------------------------------
 
-    def get(self, job_id: str, tenant: str, *, with_result: bool = True) -> dict:
-        with self.lock:
-            row = self.conn.execute("SELECT id, kind, status, request, result, error, created, finished, created_by "
-                                    "FROM quantum_jobs WHERE id = ? AND tenant = ?", (job_id, tenant)).fetchone()
-        if row is None:
-            raise NotFoundError(f"There is no quantum job {job_id}.", hint="list your jobs at /api/v1/quantum/jobs")
-        job = {"job": row[0], "kind": row[1], "status": row[2], "request": json.loads(row[3]), "error": row[5],
-               "created": row[6], "finished": row[7], "created_by": row[8]}
+    _FIELDS = ("id", "kind", "status", "request", "error", "created", "finished", "created_by")
+
+    @staticmethod
+    def _job(row, with_result: bool) -> dict:
+        job = {"job": row.id, "kind": row.kind, "status": row.status, "request": json.loads(row.request),
+               "error": row.error, "created": row.created, "finished": row.finished, "created_by": row.created_by}
         if with_result:
-            job["result"] = json.loads(row[4]) if row[4] else None
+            job["result"] = json.loads(row.result) if row.result else None
         return job
 
-    def histogram(self, job_id: str, tenant: str) -> bytes:
-        with self.lock:
-            row = self.conn.execute("SELECT histogram, status FROM quantum_jobs WHERE id = ? AND tenant = ?",
-                                    (job_id, tenant)).fetchone()
-        if row is None:
+    async def get(self, job_id: str, tenant: str, *, with_result: bool = True) -> dict:
+        columns = [jobs_table.c[name] for name in self._FIELDS + (("result",) if with_result else ())]
+        rows = await self.store.read(sa.select(*columns).where(jobs_table.c.id == job_id, jobs_table.c.tenant == tenant))
+        if not rows:
             raise NotFoundError(f"There is no quantum job {job_id}.", hint="list your jobs at /api/v1/quantum/jobs")
-        if row[0] is None:
-            raise NotFoundError(f"Quantum job {job_id} has no histogram ({row[1]}; only finished jobs with counts have one).")
-        return row[0]
+        return self._job(rows[0], with_result)
 
-    def list(self, tenant: str, limit: int = 50) -> list[dict]:
-        with self.lock:
-            ids = [r[0] for r in self.conn.execute("SELECT id FROM quantum_jobs WHERE tenant = ? ORDER BY created DESC "
-                                                   "LIMIT ?", (tenant, limit))]
-        return [self.get(i, tenant, with_result=False) for i in ids]
+    async def histogram(self, job_id: str, tenant: str) -> bytes:
+        rows = await self.store.read(sa.select(jobs_table.c.histogram, jobs_table.c.status)
+                                     .where(jobs_table.c.id == job_id, jobs_table.c.tenant == tenant))
+        if not rows:
+            raise NotFoundError(f"There is no quantum job {job_id}.", hint="list your jobs at /api/v1/quantum/jobs")
+        if rows[0].histogram is None:
+            raise NotFoundError(f"Quantum job {job_id} has no histogram ({rows[0].status}; only finished jobs with "
+                                "counts have one).")
+        return bytes(rows[0].histogram)
+
+    async def list(self, tenant: str, limit: int = 50) -> list[dict]:
+        columns = [jobs_table.c[name] for name in self._FIELDS]
+        rows = await self.store.read(sa.select(*columns).where(jobs_table.c.tenant == tenant)
+                                     .order_by(jobs_table.c.created.desc()).limit(limit))
+        return [self._job(row, False) for row in rows]
 
 
 _CURRENT: JobStore | None = None

@@ -5,8 +5,6 @@ Jobs belong to the caller's tenant: another tenant's job answers 404, as an abse
 
 from __future__ import annotations
 
-import asyncio
-
 from aiohttp import web
 from paperchain_sdk import web as pweb
 
@@ -29,20 +27,20 @@ async def submit(request):
                tags=("quantum",))
 async def list_jobs(request):
     limit = pweb.parse_int(request.query.get("limit", "50"), "limit", minimum=1, maximum=500)
-    items = await asyncio.to_thread(jobs.current().list, pweb.principal(request).tenant, limit)
+    items = await jobs.current().list(pweb.principal(request).tenant, limit)
     return web.json_response({"items": items})
 
 
 @pweb.endpoint(summary="A quantum job's status and, once it succeeded, its result", role="viewer", tags=("quantum",))
 async def job(request):
-    answer = await asyncio.to_thread(jobs.current().get, request.match_info["job"], pweb.principal(request).tenant)
+    answer = await jobs.current().get(request.match_info["job"], pweb.principal(request).tenant)
     return web.json_response(answer)
 
 
 @pweb.endpoint(summary="A finished quantum job's counts histogram (PNG)", role="viewer", produces="image/png",
                tags=("quantum",))
 async def histogram(request):
-    data = await asyncio.to_thread(jobs.current().histogram, request.match_info["job"], pweb.principal(request).tenant)
+    data = await jobs.current().histogram(request.match_info["job"], pweb.principal(request).tenant)
     return web.Response(body=data, content_type="image/png")
 
 
