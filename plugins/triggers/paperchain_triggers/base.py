@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
+import datetime as dt
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -18,6 +19,9 @@ from paperchain_sdk import ConfigError, RunRequest
 from paperchain_sdk.contracts import Trigger
 
 log = logging.getLogger("paperchain.triggers")
+
+# (database, workflow, trigger name) -> the started trigger: what the plugin's web page lists.
+_RUNNING: dict[tuple[str, str, str], HostedTrigger] = {}
 
 _UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
@@ -39,6 +43,12 @@ def parse_duration(value: Any, *, where: str) -> float:
     return seconds
 
 
+def running_triggers(kernel) -> list[HostedTrigger]:
+    """The triggers started for ``kernel``'s workflows, by workflow and name."""
+    database = str(kernel.db_path)
+    return [trigger for key, trigger in sorted(_RUNNING.items()) if key[0] == database]
+
+
 class HostedTrigger(Trigger):
     """A trigger bound to one workflow of one kernel."""
 
@@ -53,6 +63,8 @@ class HostedTrigger(Trigger):
         self._listener = None
         self._tenant = ""
         self._stopped = asyncio.Event()
+        self.last_fired: dt.datetime | None = None  # the last firing that started a batch, in this process
+        self.last_batch = ""
 
     def attach(self, kernel, workflow: str) -> None:
         self.kernel, self.workflow = kernel, workflow
@@ -72,6 +84,13 @@ class HostedTrigger(Trigger):
         self._stopped.clear()
         self._tenant = await self._workflow_tenant()
         await self.begin()
+        if self.kernel is not None:
+            _RUNNING[(str(self.kernel.db_path), self.workflow, self.name)] = self
+
+    @property
+    def tenant(self) -> str:
+        """The tenant of the workflow served ('' deployment-wide), known once started."""
+        return self._tenant
 
     async def _workflow_tenant(self) -> str:
         """The tenant of the workflow served ('' deployment-wide: it hears every event)."""
@@ -89,6 +108,8 @@ class HostedTrigger(Trigger):
 
     async def stop(self) -> None:
         self._stopped.set()
+        if self.kernel is not None and _RUNNING.get((str(self.kernel.db_path), self.workflow, self.name)) is self:
+            del _RUNNING[(str(self.kernel.db_path), self.workflow, self.name)]
         if self._listener is not None and self.kernel is not None:
             try:
                 self.kernel.listeners.remove(self._listener)
@@ -137,7 +158,9 @@ class HostedTrigger(Trigger):
         if self._emit is None or self._stopped.is_set():
             return None
         try:
-            return await self._emit(request)
+            batch = await self._emit(request)
         except Exception as exc:  # noqa: BLE001 - one refused run must not stop the trigger
             log.error("trigger %s of workflow %r could not start a run: %s", self.name, self.workflow, exc)
             return None
+        self.last_fired, self.last_batch = dt.datetime.now(dt.UTC), batch or ""
+        return batch
