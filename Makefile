@@ -11,11 +11,12 @@ STAMP := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 # Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR;
-# qpdf makes the encrypted-PDF fixtures the OCR tests refuse; chromium runs the web UI's browser tests).
-DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium
+# qpdf makes the encrypted-PDF fixtures the OCR tests refuse; chromium runs the web UI's browser tests;
+# postgresql: the tests start a throwaway server of their own for the PostgreSQL half of the suite).
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql
 PYTEST_ARGS ?=
 
-.PHONY: setup run example test test-fast bench clean system-deps vendor messages
+.PHONY: setup run example test test-fast test-sqlite bench clean system-deps vendor messages
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -69,6 +70,10 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Without PostgreSQL: only the SQLite half of the tests that run on both databases.
+test-sqlite: $(STAMP)
+	$(PY) -m pytest -m "not postgres" $(PYTEST_ARGS)
 
 # The peer library for bench/engine.py lives in its own venv (see bench/README.md for the pin).
 .venv-bench/bin/python:
