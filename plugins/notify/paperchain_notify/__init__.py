@@ -50,3 +50,10 @@ def paperchain_routes(kernel):
     from .routes import build_routes
 
     return build_routes(kernel)
+
+
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()

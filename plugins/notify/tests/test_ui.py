@@ -6,38 +6,10 @@ from __future__ import annotations
 import asyncio
 import re
 
-import aiohttp
 import paperchain_notify
 import pytest
 from notify_support import LOOPBACK, Receiver, wait_until
-
-PASSWORD = "correct horse battery staple 42"
-
-
-class WebUser:
-    """A browser-like client (cookies, same Origin) logged in to the web UI."""
-
-    def __init__(self, api, language: str = "en"):
-        self.url = api.url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             headers={"Accept-Language": language, "Accept": "text/html"})
-
-    async def login(self, name: str):
-        status, _ = await self.post("/login", {"username": name, "password": PASSWORD, "next": "/"})
-        assert status == 303
-        return self
-
-    async def get(self, path: str):
-        async with self.session.get(self.url + path) as r:
-            return r.status, await r.text()
-
-    async def post(self, path: str, data: dict, *, origin: bool = True):
-        headers = {"Origin": self.url} if origin else {}
-        async with self.session.post(self.url + path, data=data, headers=headers, allow_redirects=False) as r:
-            return r.status, await r.text()
-
-    async def close(self):
-        await self.session.close()
+from paperchain_sdk.testing.web import PASSWORD, WebClient
 
 
 def csrf(page: str) -> str:
@@ -58,7 +30,7 @@ async def served(paperchain_api):
         return api
 
     async def _login(api, name, language):
-        user = WebUser(api, language)
+        user = WebClient(api.url, language)
         users.append(user)
         return await user.login(name)
 
@@ -87,32 +59,32 @@ async def test_outbox_shows_delivery_status_and_resend_sends_a_dead_letter_again
         async def listed():
             return await eddie.get("/p/notify?status=failed")
 
-        status, page = await listed()
+        status, _, page = await listed()
         assert status == 200 and "Invoice ready" in page and 'data-status-count="failed">1<' in page
         message_id = re.search(r'data-message="([^"]+)"', page).group(1)
-        status, detail = await eddie.get(f"/p/notify/messages/{message_id}")
+        status, _, detail = await eddie.get(f"/p/notify/messages/{message_id}")
         assert status == 200 and "Invoice ready" in detail and "400" in detail and "Resend" in detail
 
         # Another tenant's editor sees none of it; the message is a 404 to them.
         gina = await api.web("gina")
-        status, other = await gina.get("/p/notify")
+        status, _, other = await gina.get("/p/notify")
         assert status == 200 and "Invoice ready" not in other
         assert (await gina.get(f"/p/notify/messages/{message_id}"))[0] == 404
         assert (await gina.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(other)}))[0] == 404
 
         # A viewer has no outbox (the API's message status needs editor) and cannot resend.
         vera = await api.web("vera")
-        status, refused = await vera.get("/p/notify")
+        status, _, refused = await vera.get("/p/notify")
         assert status == 403 and "Resend" not in refused
-        _, home = await vera.get("/")
+        _, _, home = await vera.get("/")
         assert (await vera.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(home)}))[0] == 403
         # Without the CSRF token, or from another site, the resend is refused.
         assert (await eddie.post(f"/p/notify/messages/{message_id}/resend", {}))[0] == 403
         assert (await eddie.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(page)},
-                                 origin=False))[0] == 403
+                                 origin=None))[0] == 403
 
         receiver.always = None  # the receiver is fixed: Resend delivers
-        status, _ = await eddie.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(page)})
+        status, _, _ = await eddie.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(page)})
         assert status == 303
         await wait_until(lambda: len(receiver.requests) == 1)
         outbox = paperchain_notify.lifecycle.running_outbox(api.kernel)
@@ -120,9 +92,9 @@ async def test_outbox_shows_delivery_status_and_resend_sends_a_dead_letter_again
             if (await outbox.get(message_id))["status"] == "sent":
                 break
             await asyncio.sleep(0.05)
-        status, page = await eddie.get(f"/p/notify/messages/{message_id}")
+        status, _, page = await eddie.get(f"/p/notify/messages/{message_id}")
         assert status == 200 and "Sent" in page and "Resend" not in page
-        assert "Invoice ready" not in (await listed())[1]
+        assert "Invoice ready" not in (await listed())[2]
         audit = (await api.request("GET", "/api/v1/audit?actor=eddie")).json["items"]
         assert [e["outcome"] for e in audit if e["action"] == "POST /p/notify/messages/{id}/resend"] \
             == ["denied", "denied", "success"], audit
@@ -134,6 +106,6 @@ async def test_outbox_in_spanish(served):
         await send_one(api, receiver.url + "/in", "Factura lista", as_user="eddie")
         await wait_until(lambda: len(receiver.requests) == 1)
         eddie = await api.web("eddie", "es")
-        status, page = await eddie.get("/p/notify")
+        status, _, page = await eddie.get("/p/notify")
         assert status == 200 and "Factura lista" in page
         assert "Bandeja de salida" in page and "Enviado" in page and "Mensajes fallidos" in page

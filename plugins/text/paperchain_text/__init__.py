@@ -76,3 +76,10 @@ def paperchain_routes(kernel):
     )
 
     return make_routes(kernel)
+
+
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()

@@ -5,37 +5,14 @@ from __future__ import annotations
 
 import re
 
-import aiohttp
 import paperchain_text
 import pytest
+from paperchain_sdk.testing.web import PASSWORD, WebClient
 
-PASSWORD = "correct horse battery staple 42"
 WORKFLOW = {"name": "dedup", "steps": [
     {"id": "text", "uses": "document.text"},
     {"id": "duplicates", "uses": "text.near_duplicates", "needs": ["text"]},
 ]}
-
-
-class WebUser:
-    """A browser-like client (cookies, same Origin) logged in to the web UI."""
-
-    def __init__(self, api, language: str = "en"):
-        self.url = api.url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             headers={"Accept-Language": language, "Accept": "text/html"})
-
-    async def login(self, name: str):
-        async with self.session.post(self.url + "/login", data={"username": name, "password": PASSWORD, "next": "/"},
-                                     headers={"Origin": self.url}, allow_redirects=False) as r:
-            assert r.status == 303
-        return self
-
-    async def get(self, path: str):
-        async with self.session.get(self.url + path) as r:
-            return r.status, await r.text()
-
-    async def close(self):
-        await self.session.close()
 
 
 @pytest.fixture
@@ -60,7 +37,7 @@ async def corpus(paperchain_api, english, spanish):
     users = []
 
     async def web(name, language="en"):
-        users.append(WebUser(api, language))
+        users.append(WebClient(api.url, language))
         return await users[-1].login(name)
 
     api.web, api.ids = web, ids
@@ -76,23 +53,23 @@ def links(html: str) -> list[str]:
 async def test_panel_lists_near_duplicates_of_the_readers_tenant_only(corpus):
     ids = corpus.ids
     reader = await corpus.web("acme-reader")
-    status, page = await reader.get(f"/documents/{ids['invoice.txt']}")
+    status, _, page = await reader.get(f"/documents/{ids['invoice.txt']}")
     assert status == 200 and "/slots/document.side?document=" in page  # the page fetches its panels
-    status, panel = await reader.get(f"/slots/document.side?document={ids['invoice.txt']}")
+    status, _, panel = await reader.get(f"/slots/document.side?document={ids['invoice.txt']}")
     assert status == 200 and "Similar documents" in panel
     assert links(panel) == [ids["invoice-copy.txt"]] and "invoice-copy.txt" in panel
     assert ids["their-invoice.txt"] not in panel  # globex's identical copy stays globex's
-    _, letter = await reader.get(f"/slots/document.side?document={ids['carta.txt']}")
+    _, _, letter = await reader.get(f"/slots/document.side?document={ids['carta.txt']}")
     assert links(letter) == [] and "No document with text this alike" in letter
 
     other = await corpus.web("globex-reader")
-    _, theirs = await other.get(f"/slots/document.side?document={ids['their-invoice.txt']}")
+    _, _, theirs = await other.get(f"/slots/document.side?document={ids['their-invoice.txt']}")
     assert links(theirs) == [] and "Similar documents" in theirs
-    status, _ = await other.get(f"/slots/document.side?document={ids['invoice.txt']}")
+    status, _, _ = await other.get(f"/slots/document.side?document={ids['invoice.txt']}")
     assert status == 404  # acme's document does not exist for globex
 
 
 async def test_panel_in_spanish(corpus):
     reader = await corpus.web("acme-reader", "es")
-    _, panel = await reader.get(f"/slots/document.side?document={corpus.ids['invoice.txt']}")
+    _, _, panel = await reader.get(f"/slots/document.side?document={corpus.ids['invoice.txt']}")
     assert "Documentos similares" in panel and "parecido" in panel

@@ -50,3 +50,10 @@ def paperchain_shutdown(kernel):
     from .state import close_store
 
     return close_store(kernel)
+
+
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()

@@ -8,37 +8,14 @@ import datetime as dt
 import json
 import time
 
-import aiohttp
 import paperchain_triggers
 import pytest
 from croniter import croniter
 from paperchain_sdk.signatures import sign
+from paperchain_sdk.testing.web import PASSWORD, WebClient
 from triggers_support import steps_plugin, workflow
 
-PASSWORD = "correct horse battery staple 42"
 SECRET = "s3cret-for-the-test"
-
-
-class WebUser:
-    """A browser-like client (cookies, same Origin) logged in to the web UI."""
-
-    def __init__(self, api, language: str = "en"):
-        self.url = api.url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             headers={"Accept-Language": language, "Accept": "text/html"})
-
-    async def login(self, name: str):
-        async with self.session.post(self.url + "/login", data={"username": name, "password": PASSWORD, "next": "/"},
-                                     headers={"Origin": self.url}, allow_redirects=False) as r:
-            assert r.status == 303
-        return self
-
-    async def get(self, path: str):
-        async with self.session.get(self.url + path) as r:
-            return r.status, await r.text()
-
-    async def close(self):
-        await self.session.close()
 
 
 @pytest.fixture
@@ -57,7 +34,7 @@ async def served(paperchain_api):
     users = []
 
     async def web(name, language="en"):
-        users.append(WebUser(api, language))
+        users.append(WebClient(api.url, language))
         return await users[-1].login(name)
 
     api.web = web
@@ -68,7 +45,7 @@ async def served(paperchain_api):
 
 async def page_with(user, *needles: str) -> str:
     for _ in range(200):  # the host starts a workflow's triggers as its workflow.saved event is handled
-        status, html = await user.get("/p/triggers")
+        status, _, html = await user.get("/p/triggers")
         assert status == 200
         if all(n in html for n in needles):
             return html
@@ -77,7 +54,9 @@ async def page_with(user, *needles: str) -> str:
 
 
 async def test_page_shows_state_last_and_next_firing_of_the_tenants_triggers(served):
-    from paperchain.web.i18n import Formatter  # the formatter the pages write dates with
+    from paperchain.web.i18n import (
+        Formatter,  # the formatter the pages write dates with
+    )
 
     reader = await served.web("acme-reader")
     html = await page_with(reader, 'data-trigger="acme:mornings:schedule"', 'data-trigger="acme:hooked:webhook"')
@@ -85,7 +64,7 @@ async def test_page_shows_state_last_and_next_firing_of_the_tenants_triggers(ser
     assert "0 7 * * *" in html and "Europe/Madrid" in html and "/hooks/acme:hooked" in html
     assert "Counting from" in html and html.count("not yet") == 2  # neither has fired
     # The next firing: 07:00 in Madrid after the moment the schedule started counting.
-    saved = [t for t in paperchain_triggers.base.running_triggers(served.kernel) if t.workflow == "acme:mornings"][0]
+    saved = next(t for t in paperchain_triggers.base.running_triggers(served.kernel) if t.workflow == "acme:mornings")
     last = dt.datetime.fromisoformat(await saved.store.get(saved._key))
     expected = croniter("0 7 * * *", last.astimezone(saved.zone)).get_next(dt.datetime).astimezone(dt.UTC)
     assert f"<span data-next>{Formatter('en').when(expected.isoformat())}</span>" in html
@@ -104,5 +83,5 @@ async def test_page_shows_state_last_and_next_firing_of_the_tenants_triggers(ser
     theirs = await page_with(other, 'data-trigger="globex:hourly:schedule"')
     assert "mornings" not in theirs and "hooked" not in theirs
     spanish = await served.web("acme-reader", "es")
-    _, html = await spanish.get("/p/triggers")
+    _, _, html = await spanish.get("/p/triggers")
     assert "Disparadores" in html and "Próxima ejecución" in html

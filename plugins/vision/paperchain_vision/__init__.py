@@ -65,3 +65,10 @@ async def paperchain_event(event, kernel):
         from .index import HashIndex
 
         await asyncio.to_thread(HashIndex(kernel.db_path).add, doc.id, findings)
+
+
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()

@@ -6,34 +6,11 @@ from __future__ import annotations
 import asyncio
 import re
 
-import aiohttp
 import paperchain_vision
 import pytest
+from paperchain_sdk.testing.web import PASSWORD, WebClient
 
-PASSWORD = "correct horse battery staple 42"
 WORKFLOW = {"name": "hash", "steps": [{"id": "h", "uses": "vision.hashes"}]}
-
-
-class WebUser:
-    """A browser-like client (cookies, same Origin) logged in to the web UI."""
-
-    def __init__(self, api, language: str = "en"):
-        self.url = api.url
-        self.session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
-                                             headers={"Accept-Language": language, "Accept": "text/html"})
-
-    async def login(self, name: str):
-        async with self.session.post(self.url + "/login", data={"username": name, "password": PASSWORD, "next": "/"},
-                                     headers={"Origin": self.url}, allow_redirects=False) as r:
-            assert r.status == 303
-        return self
-
-    async def get(self, path: str):
-        async with self.session.get(self.url + path) as r:
-            return r.status, await r.text()
-
-    async def close(self):
-        await self.session.close()
 
 
 @pytest.fixture
@@ -60,7 +37,7 @@ async def corpus(paperchain_api, testdata):
     users = []
 
     async def web(name, language="en"):
-        users.append(WebUser(api, language))
+        users.append(WebClient(api.url, language))
         return await users[-1].login(name)
 
     api.web, api.ids = web, ids
@@ -76,7 +53,7 @@ def links(html: str) -> list[str]:
 async def panel_of(user, document_id: str) -> str:
     # The run's end indexes the hashes in an event hook: wait for the index, not for a fixed time.
     for _ in range(100):
-        status, html = await user.get(f"/slots/document.side?document={document_id}")
+        status, _, html = await user.get(f"/slots/document.side?document={document_id}")
         assert status == 200
         if "vision-similar-heading" in html:
             return html
@@ -93,7 +70,7 @@ async def test_panel_lists_similar_images_of_the_readers_tenant_only(corpus):
     assert ids["their-crom.png"] not in panel
     other = await corpus.web("globex-reader")
     assert links(await panel_of(other, ids["their-crom.png"])) == []
-    status, _ = await other.get(f"/slots/document.side?document={ids['crom.png']}")
+    status, _, _ = await other.get(f"/slots/document.side?document={ids['crom.png']}")
     assert status == 404
     spanish = await corpus.web("acme-reader", "es")
     assert "Imágenes similares" in await panel_of(spanish, ids["crom.png"])
