@@ -34,7 +34,9 @@ def test_generates_a_complete_package(kind, tmp_path):
     assert set(files) == {
         ".gitignore", "README.md", "conftest.py", "pyproject.toml", "tests/test_plugin.py",
         "paperchain_invoice_tools/__init__.py", "paperchain_invoice_tools/settings.py",
-        "paperchain_invoice_tools/component.py",
+        "paperchain_invoice_tools/component.py", "paperchain_invoice_tools/ui.py",
+        "paperchain_invoice_tools/templates/page.html",
+        "paperchain_invoice_tools/catalogs/es/LC_MESSAGES/messages.po", "tests/test_page.py",
     }
     for path, text in files.items():
         assert not PLACEHOLDER.search(text), f"unrendered placeholder in {path}"
@@ -43,7 +45,7 @@ def test_generates_a_complete_package(kind, tmp_path):
     project = tomllib.loads(files["pyproject.toml"])["project"]
     assert (project["name"], project["version"]) == ("paperchain-invoice-tools", "0.1.0")
     assert project["dependencies"] == ["paperchain-sdk"]
-    assert project["optional-dependencies"]["test"] == ["pytest", "paperchain"]
+    assert project["optional-dependencies"]["test"] == ["pytest", "pytest-asyncio", "paperchain"]
     assert project["entry-points"]["paperchain"] == {"invoice-tools": "paperchain_invoice_tools"}
     assert "pip install -e ." in files["README.md"] and "paperchain plugins list" in files["README.md"]
 

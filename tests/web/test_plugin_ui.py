@@ -156,3 +156,26 @@ def test_a_description_is_checked_when_made():
     with pytest.raises(ValueError):
         Page(path="/", handler="m:f", method="TRACE")
     assert PluginUI(pages=[Page(path="/", handler="m:f")]).pages[0].method == "GET"
+
+
+async def test_a_plugin_made_by_the_scaffold_adds_a_page_to_the_navigation(paperchain_site, tmp_path, monkeypatch):
+    import importlib
+    import sys
+
+    from paperchain.scaffold import create_plugin
+
+    root = create_plugin("invoice-desk", "analyzer", tmp_path)
+    monkeypatch.syspath_prepend(str(root))
+    try:
+        plugin = importlib.import_module("paperchain_invoice_desk")
+        site = await paperchain_site(plugin)
+        vera = await site.client().login("vera")
+        _, _, home = await vera.get("/documents")
+        assert '<a href="/p/invoice_desk">InvoiceDesk</a>' in home
+        status, _, text = await vera.get("/p/invoice_desk")
+        assert status == 200 and "<h1>InvoiceDesk</h1>" in text and "<code>invoice-desk.count</code>" in text
+        _, _, text = await (await site.client("es").login("vera")).get("/p/invoice_desk")
+        assert "Sesión iniciada como" in text
+    finally:
+        for name in [m for m in sys.modules if m.startswith("paperchain_invoice_desk")]:
+            del sys.modules[name]

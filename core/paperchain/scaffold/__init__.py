@@ -3,7 +3,10 @@
 The templates under ``templates/`` are plain files with ``{{placeholder}}`` markers, so they read
 like the code they become and need no template engine. ``templates/common`` holds what every
 plugin gets (pyproject.toml, README, conftest); ``templates/<kind>`` the hook module, settings,
-a small working component and tests that pass as generated. A ``__package__`` folder becomes the
+a small working component and tests that pass as generated; ``templates/page`` a page in the web
+UI (``paperchain_ui``: a handler, its Jinja template and Spanish catalog) with its HTTP and
+browser tests. (Jinja templates use only dotted names, ``{{ info.x }}``, which the scaffold's
+placeholders never match.) A ``__package__`` folder becomes the
 import package, and a trailing ``.tmpl`` (which keeps tools from treating templates as real
 Python) is dropped.
 """
@@ -77,6 +80,7 @@ def create_plugin(name: str, kind: str, dest: Path, *, author: str = "") -> Path
     context["usage"] = _render((kind_dir / _USAGE).read_text(encoding="utf-8"), context, _USAGE).strip()
     files = dict(_render_tree(_templates() / "common", context))
     files.update(_render_tree(kind_dir, context, skip={_USAGE}))
+    files.update(_render_tree(_templates() / "page", context))  # its page in the web UI (paperchain_ui)
     for relative, text in sorted(files.items()):
         path = target / relative
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -21,6 +21,12 @@ Fixtures:
     (admin), eddie (editor) and vera (viewer) (password ``paperchain_sdk.testing.web.PASSWORD``);
     ``harness.client(language="en")`` is a browser-like :class:`~paperchain_sdk.testing.web.WebClient`
     (``await client.login("vera")``, ``get``, ``post``, ``csrf``) for the web UI and plugins' pages.
+``paperchain_live_server``, ``paperchain_watched``, ``paperchain_chromium``
+    Real-browser tests (sync tests, Playwright driving Debian's chromium):
+    ``server = paperchain_live_server(my_plugin)`` serves the app from a thread with the same
+    users; ``w = paperchain_watched(server, locale=...)`` opens a browser context whose CSP
+    violations and console errors fail the test; ``w.login("vera", then="/p/...")``,
+    ``w.check_accessibility()`` (axe). Skipped, with the advice, without Playwright or chromium.
 """
 
 from __future__ import annotations
@@ -104,6 +110,56 @@ if pytest_asyncio is not None:
         yield factory
         for made in clients:
             await made.close()
+
+
+
+@pytest.fixture(scope="module")
+def paperchain_chromium():
+    # Module-scoped: Playwright's sync API keeps an event loop running while it is open, which a
+    # later test's asyncio.run() (the paperchain_kernel harness) would trip on.
+    from .browser import CHROMIUM_ARGS, chromium_path
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="browser tests need Playwright: pip install playwright "
+                                   "axe-playwright-python (never `playwright install`: Debian's chromium is used)")
+    if chromium_path() is None:
+        pytest.skip("browser tests need Debian's chromium: apt-get install chromium")
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium_path(), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def paperchain_live_server(tmp_path):
+    from .browser import LiveServer
+
+    pytest.importorskip("paperchain.harness", reason="a live server needs the kernel: pip install paperchain")
+    made: list = []
+
+    def factory(*plugins, **options):
+        made.append(LiveServer(plugins, tmp_path / f"live-{len(made)}", **options))
+        return made[-1]
+
+    yield factory
+    for server in made:
+        server.close()
+
+
+@pytest.fixture
+def paperchain_watched(paperchain_chromium):
+    from .browser import Watched
+
+    made: list = []
+
+    def factory(server, **options):
+        made.append(Watched(paperchain_chromium, server, **options))
+        return made[-1]
+
+    yield factory
+    for watched in made:
+        watched.close()
+    for watched in made:
+        assert watched.problems == [], watched.problems
 
 
 def pytest_configure(config):
