@@ -12,13 +12,13 @@ function draw() {
   const source = document.getElementById("analytics-data");
   if (!source || !window.uPlot) return;
   const data = JSON.parse(source.textContent);
-  const width = Math.max(280, Math.min(900, document.getElementById("main").clientWidth - 32));
   const axes = [{ stroke: color("--fg"), grid: { stroke: color("--line") } },
                 { stroke: color("--fg"), grid: { stroke: color("--line") } }];
   for (const target of document.querySelectorAll("[data-chart]")) {
     const chart = data.charts[target.dataset.chart];
     target.replaceChildren();
     if (!chart || chart.series.length === 0) continue;
+    const width = Math.max(240, Math.min(900, target.clientWidth));  // the figure's width: no sideways scroll
     const series = [{}].concat(chart.series.map((s, i) => ({
       label: s.label, stroke: i === 0 ? color("--accent") : PALETTE[i % PALETTE.length], width: 2, spanGaps: true,
     })));
