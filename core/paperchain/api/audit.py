@@ -143,9 +143,16 @@ class Audit:
                 log.exception("refused-request counts not recorded")
 
     async def query(self, *, actor: str | None = None, action: str | None = None, outcome: str | None = None,
-                    since: str | None = None, after: int = 0, limit: int = 100, tenant: str | None = None) -> list[dict]:
-        """Entries after id ``after``, oldest first; ``tenant``: only that tenant's (None: all)."""
+                    since: str | None = None, after: int = 0, limit: int = 100, tenant: str | None = None,
+                    target: str | None = None, until: str | None = None, before: int | None = None,
+                    newest_first: bool = False) -> list[dict]:
+        """Entries after id ``after``, oldest first; ``tenant``: only that tenant's (None: all).
+        ``target`` and ``action`` match a part; ``until`` is exclusive; ``before`` and
+        ``newest_first`` page backwards (keyset on the id, as the web UI's audit page does)."""
         where, params = ["id > ?"], [after]
+        if before is not None:
+            where.append("id < ?")
+            params.append(before)
         if tenant is not None:
             where.append("coalesce(tenant, '') = ?")
             params.append(tenant)
@@ -153,15 +160,20 @@ class Audit:
             if value:
                 where.append(f"{column} = ?")
                 params.append(value)
-        if action:
-            where.append("action LIKE ?")
-            params.append(f"%{action}%")
+        for column, value in (("action", action), ("target", target)):
+            if value:
+                where.append(f"{column} LIKE ? ESCAPE '\\'")
+                params.append("%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
         if since:
             where.append("time >= ?")
             params.append(since)
+        if until:
+            where.append("time < ?")
+            params.append(until)
         await self.k.journal.flush()
+        order = "id DESC" if newest_first else "id"
         async with self.k.db.execute(
-            f"SELECT {', '.join(_OUT)} FROM audit WHERE {' AND '.join(where)} ORDER BY id LIMIT ?", (*params, limit),
+            f"SELECT {', '.join(_OUT)} FROM audit WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", (*params, limit),
         ) as cursor:
             rows = await cursor.fetchall()
         return [{**dict(zip(_OUT, r)), "tenant": r[3] or "", "details": json.loads(r[9] or "{}")} for r in rows]

@@ -243,7 +243,7 @@ async def _audit(request, state, ctx, action: str, status: int) -> None:
         await state.audit.record(actor=request.get(AUDIT_ACTOR) or (ctx.who.name if ctx.who else "anonymous"),
                                  action=action, target=request.get(AUDIT_TARGET) or request.path,
                                  ip=request.remote or "", outcome=outcome, status=status,
-                                 details=request.get(AUDIT_DETAILS))
+                                 details=request.get(AUDIT_DETAILS), tenant=ctx.who.tenant if ctx.who else "")
     except Exception:  # noqa: BLE001 - a failed audit write is logged; the response stands
         log.exception("audit entry not recorded for %s %s", request.method, request.path)
 

@@ -68,12 +68,12 @@ class _Writer:
         self.pdf.set_text_color(0)
         self.pdf.ln(self.line * 0.6)
 
-    def table(self, t: Table, scale: float = 1.3) -> None:
+    def table(self, t: Table, scale: float = 1.3, header: tuple[str, str] = ("Field", "Value")) -> None:
         self.heading(t.title, scale)
         pdf = self.pdf
         cap = self._cell_capacity()
         with pdf.table(col_widths=(1, 2), text_align="LEFT", line_height=self.line, padding=1) as table:
-            table.row(("Field", "Value"))
+            table.row(header)
             for label, value in t.rows:
                 table.row((_nfc(_cap(label, cap)), _nfc(_cap(value, cap))))
         pdf.ln(self.line * 0.6)
@@ -153,6 +153,23 @@ def render(doc: Document, options: PdfSettings, path: str) -> list[str]:
         )
     pdf.output(path)
     return missing
+
+
+def render_tables(title: str, paragraphs: list[str], tables: list[Table], path: str,
+                  options: PdfSettings | None = None, header: tuple[str, str] = ("Field", "Value")) -> list[str]:
+    """Write a PDF of ``title``, ``paragraphs`` and two-column ``tables`` (a report that is not one
+    document's, e.g. the web UI's compliance report) to ``path``, in the same layout and font as the
+    document reports; ``header`` names the columns (in the reader's language). Returns the
+    characters the font could not draw."""
+    writer = _Writer(options or PdfSettings())
+    writer.pdf.set_title(title)
+    writer.heading(title, 1.8)
+    for text in paragraphs:
+        writer.paragraph(text)
+    for t in tables:
+        writer.table(t, scale=1.1, header=header)
+    writer.pdf.output(path)
+    return writer.missing_glyphs()
 
 
 class PdfExporter(Exporter):
