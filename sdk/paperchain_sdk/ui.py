@@ -9,7 +9,7 @@ A plugin's ``paperchain_ui(kernel)`` returns one :class:`PluginUI`:
 - ``panels``: :class:`Panel` fragments for named slots of the core pages (see :data:`SLOTS`):
   ``async def panel(request, ui, **values)`` returns ``ui.fragment(...)`` (HTML) or None for
   nothing. ``document.side`` gets ``document`` (a dict: id, name, media_type, size, created, tags,
-  metadata), already checked to be the user's tenant's; ``home.widgets`` gets nothing.
+  metadata, sha256), already checked to be the user's tenant's; ``home.widgets`` gets nothing.
 - ``templates``: a folder of Jinja templates, named ``<plugin>/<file>`` (they may extend
   ``base.html`` and use ``_()``, ``fmt``, ``static()`` like the core pages).
 - ``catalogs``: a folder holding ``<language>/LC_MESSAGES/messages.po``, merged into the UI's
@@ -30,7 +30,7 @@ from __future__ import annotations
 import importlib
 import re
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Awaitable, Callable
 
 import attrs
 
@@ -61,6 +61,7 @@ class Page:
     method: str = attrs.field(default="GET", converter=str.upper,
                               validator=attrs.validators.in_(METHODS))
     role: str | None = attrs.field(default=None, validator=_role)  # None: viewer to read, editor to write
+    audit: bool | None = None  # None: audit writes (a POST that only reads, like a lookup, may say False)
 
 
 @attrs.frozen(kw_only=True)
@@ -105,6 +106,9 @@ class PageContext:
     that tenant's resources. ``render(template, status=200, **values)`` answers a whole page;
     ``fragment(template, **values)`` returns HTML for a panel or an htmx swap. Templates see
     ``ctx``, ``_``, ``ngettext``, ``fmt``, ``who``, ``request``, ``static`` and ``ui`` (this object).
+    ``await document(id)`` is a document of the user's tenant as a dict (id, name, media_type,
+    size, created, tags, metadata, sha256 of its bytes); NotFoundError (a 404 page) for another
+    tenant's, a deleted one or none.
     """
 
     kernel: Any
@@ -119,6 +123,7 @@ class PageContext:
     fmt: Any  # dates, numbers and sizes for the language: when(), number(), seconds(), size()
     render: Callable[..., Any]
     fragment: Callable[..., str]
+    document: Callable[[str], Awaitable[dict]]
 
     @property
     def root(self) -> str:

@@ -4,7 +4,7 @@ navigation entries, panels in the core pages' slots, templates, translations and
 from __future__ import annotations
 
 import pytest
-from web.ui_demo import HERE, demo_page, document_panel, failing_panel, home_panel, save_note
+from web.ui_demo import HERE, demo_page, document_page, document_panel, failing_panel, home_panel, save_note
 
 from api_support import TestPlugin
 from paperchain.web.guard import CSP
@@ -20,7 +20,8 @@ class Demo:
         return PluginUI(
             pages=[Page(path="/", handler=demo_page),
                    Page(path="/notes", method="POST", handler=save_note, role="editor"),
-                   Page(path="/admin", handler="web.ui_demo:admin_page", role="admin")],
+                   Page(path="/admin", handler="web.ui_demo:admin_page", role="admin"),
+                   Page(path="/documents/{id}", handler=document_page)],
             nav=[NavEntry(label="Demo page", path="/"), NavEntry(label="Demo admin", path="/admin", role="admin")],
             panels=[Panel(slot="document.side", handler=document_panel),
                     Panel(slot="home.widgets", handler=home_panel)],
@@ -109,12 +110,24 @@ async def test_the_document_side_slot_shows_each_plugin_panel_and_isolates_a_fai
     _, _, page = await vera.get(f"/documents/{document_id}")
     assert f'hx-get="/slots/document.side?document={document_id}"' in page
     status, _, text = await vera.get(f"/slots/document.side?document={document_id}", headers={"HX-Request": "true"})
-    assert status == 200 and '<p id="demo-panel">Demo panel: letter.txt</p>' in text
+    assert status == 200 and '<p id="demo-panel">Demo panel: letter.txt (2cf24dba5fb0)</p>' in text
     assert "The flaky plugin&#39;s panel failed; it has been logged." in text
     status, _, text = await vera.get("/slots/document.side?document=nope")
     assert status == 404 and "There is no document nope" in text
     status, _, _ = await vera.get("/slots/nowhere")
     assert status == 404
+
+
+async def test_a_plugin_sees_only_the_documents_of_the_user_tenant(demo):
+    document_id = await upload(demo, "ours.txt")
+    vera = await demo.client().login("vera")
+    status, _, text = await vera.get(f"/p/demo/documents/{document_id}")
+    assert status == 200 and '<p id="note-saved">ours.txt</p>' in text
+    await demo.state.accounts.create_user("tina", "correct horse battery staple 42", "admin", tenant="acme")
+    tina = await demo.client().login("tina")
+    for path in (f"/p/demo/documents/{document_id}", f"/slots/document.side?document={document_id}"):
+        status, _, text = await tina.get(path)
+        assert status == 404 and "ours.txt" not in text, path
 
 
 async def test_a_panel_that_returns_text_is_escaped(demo):

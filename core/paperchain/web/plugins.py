@@ -99,8 +99,20 @@ def page_context(request, ctx, plugin: str) -> PageContext:
         tenant=ctx.who.tenant, language=ctx.language, csrf=ctx.csrf, gettext=ctx.gettext, ngettext=ctx.ngettext,
         fmt=ctx.fmt,
         render=lambda template, status=200, **values: render(request, ctx, template, status, ui=ui, **values),
-        fragment=lambda template, **values: Markup(render_text(request, ctx, template, ui=ui, **values)))
+        fragment=lambda template, **values: Markup(render_text(request, ctx, template, ui=ui, **values)),
+        document=lambda document_id: tenant_document(request, ctx, document_id))
     return ui
+
+
+async def tenant_document(request, ctx, document_id: str) -> dict:
+    """A document the user may see, with the SHA-256 of its bytes; NotFoundError otherwise."""
+    from .routes.documents import load_document
+
+    doc = await load_document(request, ctx, str(document_id))
+    async with request.app[STATE].kernel.db.execute("SELECT coalesce(sha256, id) FROM documents WHERE id = ?",
+                                                    (doc["id"],)) as cursor:
+        doc["sha256"] = (await cursor.fetchone())[0]
+    return doc
 
 
 def _page_handler(plugin: str, spec):
@@ -112,7 +124,7 @@ def _page_handler(plugin: str, spec):
             handler = resolve(spec.handler)
         return await handler(request, page_context(request, ctx, plugin))
 
-    return page(plugin_page, role=spec.role)
+    return page(plugin_page, role=spec.role, audit=spec.audit)
 
 
 @page(public=True, audit=False)
@@ -133,14 +145,13 @@ async def static_file(request, ctx):
 async def slot(request, ctx):
     """Every plugin's panel for one slot of a core page, each on its own: a failing one says so."""
     from .guard import WEB
-    from .routes.documents import load_document
 
     name = request.match_info["slot"]
     if name not in SLOTS:
         raise PageError(404, ctx.gettext("There is no such slot."))
     values = {}
     if name == "document.side":
-        values["document"] = await load_document(request, ctx, request.query.get("document", ""))
+        values["document"] = await tenant_document(request, ctx, request.query.get("document", ""))
     shown = []
     for plugin, panel in request.app[WEB].plugins.panels(name):
         if not ctx.can(panel.role):

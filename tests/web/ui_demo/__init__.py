@@ -20,8 +20,13 @@ async def admin_page(request, ui):
     return ui.render("demo/page.html", note="admin only")
 
 
+async def document_page(request, ui):
+    document = await ui.document(request.match_info["id"])
+    return ui.render("demo/page.html", note=document["name"])
+
+
 async def document_panel(request, ui, document):
-    return ui.fragment("demo/panel.html", name=document["name"])
+    return ui.fragment("demo/panel.html", name=document["name"], sha=document["sha256"])
 
 
 async def home_panel(request, ui):
