@@ -44,7 +44,7 @@ def make_input(folder: Path, small: int, large: int) -> list[Path]:
 
 
 def new_store(root: Path, encrypt: bool):
-    from paperchain.store.blobs import BlobStore
+    from paperchain.store.blobs import DiskBlobStore as BlobStore
     from paperchain.store.keys import Keyring
     from paperchain.store.schema import migrate
 

@@ -22,6 +22,7 @@ from .documents import Documents
 from .kernel_reads import KernelReads
 from .loader import discover, import_builtins, new_plugin_manager, register_objects
 from .registry import Registry
+from .store.blobstore import BlobStore
 from .tenancy import EventTenants
 from .workflows import Workflows
 
@@ -45,7 +46,7 @@ class Kernel(KernelReads):
         self.journal = None
         self.database = None  # store.database.Database (database_url): plugins' storage, once open()
         self._storages = None
-        self.blobs = None
+        self.blobs: BlobStore | None = None  # the blob store port (store/blobstore.py), once open()
         self.keyring = None  # per-tenant id and data keys, once open()
         self.documents = Documents(self)
         self.engine = None
@@ -87,7 +88,7 @@ class Kernel(KernelReads):
         import aiosqlite
 
         from .engine.runner import Engine
-        from .store.blobs import BlobStore
+        from .store.blobs import DiskBlobStore
         from .store.database import Database, shown
         from .store.journal import Journal
         from .store.plugin_storage import PluginStorages
@@ -103,7 +104,7 @@ class Kernel(KernelReads):
         self.db = await aiosqlite.connect(self.db_path)
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
-        self.blobs = BlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
+        self.blobs = DiskBlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
         self.journal = Journal(self.db)
         self.journal.start()
         async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:

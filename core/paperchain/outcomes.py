@@ -17,6 +17,7 @@ class StepOutcome:
     error: str | None
     started: str | None
     finished: str | None
+    cached: bool = False
 
 
 @attrs.frozen
@@ -86,11 +87,11 @@ async def load_run(kernel, run_id: str, *, outputs: bool = True) -> RunOutcome:
         raise ConfigError(f"There is no run {run_id}.", hint="`paperchain runs list` shows the runs")
     steps = {}
     async with db.execute(
-        f"SELECT step_id, uses, status, attempts, {'outputs' if outputs else 'NULL'}, error, started, finished "
+        f"SELECT step_id, uses, status, attempts, {'outputs' if outputs else 'NULL'}, error, started, finished, cached "
         "FROM steps WHERE run_id = ? ORDER BY started", (run_id,),
     ) as cursor:
         async for s in cursor:
-            steps[s[0]] = StepOutcome(s[0], s[1], s[2], s[3], json.loads(s[4] or "{}"), s[5], s[6], s[7])
+            steps[s[0]] = StepOutcome(s[0], s[1], s[2], s[3], json.loads(s[4] or "{}"), s[5], s[6], s[7], bool(s[8]))
     artifacts = []
     async with db.execute(
         "SELECT step_id, name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY created", (run_id,)

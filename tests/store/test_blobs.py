@@ -8,7 +8,7 @@ import pytest
 
 from paperchain.store import blobcrypt
 from paperchain.store.blobcrypt import CHUNK, BlobDamaged
-from paperchain.store.blobs import BlobStore
+from paperchain.store.blobs import DiskBlobStore
 from paperchain.store.keys import Keyring
 from paperchain.store.schema import migrate
 
@@ -17,7 +17,7 @@ from paperchain.store.schema import migrate
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("PAPERCHAIN_MASTER_KEY", raising=False)
     migrate(tmp_path / "paperchain.db")
-    blobs = BlobStore(tmp_path / "blobs", keyring=Keyring(tmp_path, tmp_path / "paperchain.db"), encrypt=True)
+    blobs = DiskBlobStore(tmp_path / "blobs", keyring=Keyring(tmp_path, tmp_path / "paperchain.db"), encrypt=True)
     yield blobs
     blobs.close()
 
@@ -121,7 +121,7 @@ def test_plaintext_copies_are_private_bounded_and_removed(tmp_path, monkeypatch)
     stale = tmp_path / "plain" / "999999999-deadbeef"  # left by a process that is gone
     stale.mkdir(parents=True)
     (stale / "leftover").write_bytes(b"old plaintext")
-    store = BlobStore(tmp_path / "blobs", keyring=ring, encrypt=True, plain_limit=3 * CHUNK)
+    store = DiskBlobStore(tmp_path / "blobs", keyring=ring, encrypt=True, plain_limit=3 * CHUNK)
     assert not stale.exists()
     names = [_put(store, tmp_path, os.urandom(CHUNK)) for _ in range(5)]
     paths = [store.path(name) for name in names]

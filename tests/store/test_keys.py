@@ -8,7 +8,7 @@ import pytest
 import sqlite_utils
 
 from paperchain.cli.main import main
-from paperchain.store.blobs import BlobStore
+from paperchain.store.blobs import DiskBlobStore
 from paperchain.store.keys import Keyring, fingerprint
 from paperchain.store.schema import MIGRATIONS, migrate
 from paperchain_sdk import InputError
@@ -54,13 +54,13 @@ def test_a_master_key_from_the_environment_and_a_wrong_one(tmp_path, monkeypatch
 
 def test_rotating_the_master_key_keeps_every_blob_readable(tmp_path):
     ring = _ring(tmp_path)
-    store = BlobStore(tmp_path / "blobs", keyring=ring, encrypt=True)
+    store = DiskBlobStore(tmp_path / "blobs", keyring=ring, encrypt=True)
     digest = store.put_bytes(b"kept across rotations", tenant="acme")[0]
     old = fingerprint(ring.master)
     new, count = ring.rotate_master()
     assert new != old and count == 2 and not ring.key_file.with_name("master.key.new").exists()
     store.close()
-    reopened = BlobStore(tmp_path / "blobs", keyring=_ring(tmp_path), encrypt=True)
+    reopened = DiskBlobStore(tmp_path / "blobs", keyring=_ring(tmp_path), encrypt=True)
     assert reopened.read_bytes(digest) == b"kept across rotations"
     assert fingerprint(reopened.keyring.master) == new
     reopened.close()
@@ -122,7 +122,7 @@ def test_encrypt_existing_then_rotate_data_keys_from_the_command_line(tmp_path, 
     assert "1 blob(s) re-encrypted" in out and "rewrapped" in out
 
     migrate(tmp_path / ".paperchain" / "paperchain.db")
-    store = BlobStore(tmp_path / ".paperchain" / "blobs",
+    store = DiskBlobStore(tmp_path / ".paperchain" / "blobs",
                       keyring=Keyring(tmp_path / ".paperchain", tmp_path / ".paperchain" / "paperchain.db"), encrypt=True)
     assert store.key_version(digest) == ("acme", 2)  # under the document's tenant, newest key
     assert store.read_bytes(digest) == content

@@ -149,6 +149,7 @@ class StepOut:
     finished: str | None
     error: str | None
     outputs: dict[str, Any] = attrs.Factory(dict)
+    cached: bool = False  # reused from the step-result cache (an earlier run's result), not run
 
 
 @attrs.define

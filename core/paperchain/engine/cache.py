@@ -74,7 +74,9 @@ class StepCache:
             if upstream.cache_key:
                 needs[name] = upstream.cache_key
             else:
-                needs[name] = {"status": upstream.status, "outputs": hashlib.sha256(upstream.outputs_json.encode()).hexdigest()}
+                # Its artifacts' download links name this run: not part of what it answered.
+                outputs = upstream.outputs_json.replace(f"/api/v1/runs/{run.id}/", "/api/v1/runs/-/")
+                needs[name] = {"status": upstream.status, "outputs": hashlib.sha256(outputs.encode()).hexdigest()}
                 sees_view = True
         material["needs"] = needs
         if doc is not None and sees_view:

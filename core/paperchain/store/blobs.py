@@ -1,4 +1,5 @@
-"""A content-addressed store on disk: bytes live at ``<root>/<aa>/<bb>/<name>``.
+"""The blob store on local disk (the first implementation of the ``blobstore.BlobStore`` port):
+bytes live at ``<root>/<aa>/<bb>/<name>``.
 
 A blob's name is its SHA-256, or a name derived from it (a document's id, keyed per tenant). The
 same content put twice under one name is stored once. With encryption on (the default for a new
@@ -19,11 +20,11 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import attrs
-
 from paperchain_sdk import NotFoundError
 
 from . import blobcrypt
@@ -42,7 +43,7 @@ class Staged:
     plain: str | None = None  # a plaintext copy the store may keep for ``path`` (a moved source)
 
 
-class BlobStore:
+class DiskBlobStore:
     def __init__(self, root: Path, *, keyring=None, encrypt: bool = False, plain_dir: Path | None = None,
                  plain_limit: int = 2 << 30):
         self.root = Path(root)
@@ -111,6 +112,15 @@ class BlobStore:
         """
         staged = self.stage(source, move=move, tenant=tenant)
         return staged.sha256, staged.size, self.commit(staged, staged.sha256)
+
+    def put(self, source: BinaryIO, *, tenant: str = "") -> tuple[str, int]:
+        """Stream ``source`` in under its SHA-256, kept once (an existing blob of that digest wins)."""
+        staged = self._stage_stream(source, tenant)
+        if self.exists(staged.sha256):
+            self.discard(staged)
+        else:
+            self.commit(staged, staged.sha256)
+        return staged.sha256, staged.size
 
     def put_bytes(self, data: bytes, *, tenant: str = "") -> tuple[str, int, Path]:
         digest = hashlib.sha256(data).hexdigest()
@@ -184,6 +194,15 @@ class BlobStore:
             return self.path(name)
         finally:
             self.discard(staged)
+
+    def delete(self, name: str) -> bool:
+        """Remove blob ``name`` and its transient plaintext copy; say whether it was stored."""
+        self.plain.drop(name)
+        stored = self.stored_path(name)
+        if stored is None:
+            return False
+        stored.unlink(missing_ok=True)
+        return True
 
     def discard(self, staged: Staged) -> None:
         for leftover in (staged.tmp, staged.plain):

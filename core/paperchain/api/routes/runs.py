@@ -101,10 +101,11 @@ async def get_run(request):
             attempts.setdefault(step_id, []).append(AttemptOut(attempt=number, status=status, started=started,
                                                                finished=finished, error=error,
                                                                seconds=_seconds(started, finished)))
-    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs FROM steps WHERE run_id = ? "
-                          "ORDER BY started", (run.id,)) as cursor:
+    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs, cached FROM steps "
+                          "WHERE run_id = ? ORDER BY started", (run.id,)) as cursor:
         run.steps = [StepOut(id=r[0], uses=r[1], status=r[2], attempts=attempts.get(r[0], []), started=r[3],
-                             finished=r[4], error=r[5], outputs=json.loads(r[6] or "{}")) async for r in cursor]
+                             finished=r[4], error=r[5], outputs=json.loads(r[6] or "{}"), cached=bool(r[7]))
+                     async for r in cursor]
     return reply(run)
 
 

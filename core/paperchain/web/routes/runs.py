@@ -160,10 +160,10 @@ async def run_details(request, run: dict) -> dict:
         async for step_id, number, status, started, finished, error in c:
             attempts.setdefault(step_id, []).append({"attempt": number, "status": status, "started": started,
                                                      "seconds": _seconds(started, finished), "error": error})
-    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs FROM steps "
+    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs, cached FROM steps "
                           "WHERE run_id = ? ORDER BY started IS NULL, started", (run["id"],)) as c:
         steps = [{"id": r[0], "uses": r[1], "status": r[2], "started": r[3], "finished": r[4], "error": r[5],
-                  "seconds": _seconds(r[3], r[4]), "attempts": attempts.get(r[0], []),
+                  "seconds": _seconds(r[3], r[4]), "attempts": attempts.get(r[0], []), "cached": bool(r[7]),
                   "outputs": json.dumps(json.loads(r[6] or "{}"), indent=2, ensure_ascii=False)}
                  async for r in c]
     needs = await _needs(db, run["id"])
