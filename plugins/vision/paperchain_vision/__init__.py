@@ -54,8 +54,6 @@ async def paperchain_event(event, kernel):
     # When a run ends, index the hashes its vision.hashes step found (the analyzer stays pure).
     if event.type not in ("run.succeeded", "run.failed") or not event.data.get("document"):
         return
-    import asyncio
-
     try:
         doc = await kernel.documents.get(event.data["document"], text=False)
     except Exception:  # noqa: BLE001 - a deleted document has nothing to index
@@ -64,7 +62,7 @@ async def paperchain_event(event, kernel):
     if findings:
         from .index import HashIndex
 
-        await asyncio.to_thread(HashIndex(kernel.db_path).add, doc.id, findings)
+        await HashIndex(kernel).add(doc.id, findings)
 
 
 @hookimpl

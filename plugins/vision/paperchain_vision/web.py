@@ -5,8 +5,6 @@ tenant may see, and lists only such documents."""
 
 from __future__ import annotations
 
-import asyncio
-
 import attrs
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.settings import structure_settings
@@ -72,12 +70,11 @@ async def similar_images(kernel, document_id: str, tenant: str, *, algorithm: st
     NotFoundError for a document the caller may not see. The API route and the web page use it."""
     if not await kernel.documents.visible([document_id], tenant=tenant):
         raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
-    index = HashIndex(kernel.db_path)
-    if not await asyncio.to_thread(index.hashes_of, document_id, algorithm):
+    index = HashIndex(kernel)
+    if not await index.hashes_of(document_id, algorithm):
         return None
     # Every match within the distance, then only the caller's tenant's, then the limit.
-    matches = await asyncio.to_thread(index.similar, document_id, algorithm=algorithm, max_distance=max_distance,
-                                      limit=2**31)
+    matches = await index.similar(document_id, algorithm=algorithm, max_distance=max_distance, limit=2**31)
     allowed = await kernel.documents.visible([m["document_id"] for m in matches], tenant=tenant)
     return [m for m in matches if m["document_id"] in allowed][:limit]
 

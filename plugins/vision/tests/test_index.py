@@ -1,4 +1,5 @@
-"""The similar-image index: SQLite in the kernel db, filled by the event hook, served by the route."""
+"""The similar-image index: the host's plugin storage (SQLite and PostgreSQL), filled by the event hook,
+served by the route."""
 
 from __future__ import annotations
 
@@ -14,16 +15,40 @@ def findings(*phashes):
     return {"hash_size": 8, "pages": [{"page": i + 1, "ahash": h, "dhash": h, "phash": h} for i, h in enumerate(phashes)]}
 
 
-def test_index_search_by_hamming_distance(tmp_path):
-    index = HashIndex(tmp_path / "k.db")
-    index.add("a", findings("ffffffff00000000"))
-    index.add("b", findings("ffffffff00000001", "0000000000000000"))  # one bit from a
-    index.add("c", findings("00000000ffffffff"))  # 64 bits from a
-    assert index.similar("a", max_distance=4) == [{"document_id": "b", "distance": 1, "page": 1, "matched_page": 1}]
-    assert [m["document_id"] for m in index.similar("a", max_distance=64)] == ["b", "c"]
-    index.add("b", findings("0000000000000000"))  # re-indexing replaces
-    assert index.similar("a", max_distance=4) == []
-    assert index.similar("nobody") == []
+class StorageOnly:
+    """The one thing the index asks of a kernel: its storage handle (the real one, on ``database_url``)."""
+
+    def __init__(self, storage):
+        self.storage = storage
+
+
+async def test_index_search_by_hamming_distance(paperchain_storage):
+    index = HashIndex(StorageOnly(paperchain_storage))
+    await index.add("a", findings("ffffffff00000000"))
+    await index.add("b", findings("ffffffff00000001", "0000000000000000"))  # one bit from a
+    await index.add("c", findings("00000000ffffffff"))  # 64 bits from a
+    assert await index.similar("a", max_distance=4) == [{"document_id": "b", "distance": 1, "page": 1, "matched_page": 1}]
+    assert [m["document_id"] for m in await index.similar("a", max_distance=64)] == ["b", "c"]
+    assert await index.add("b", findings("0000000000000000")) == 3  # re-indexing replaces
+    assert await index.hashes_of("b", "phash") == [(1, 64, "0000000000000000")]
+    assert await index.similar("a", max_distance=4) == []
+    assert await index.similar("nobody") == []
+
+
+def test_an_existing_sqlite_hash_table_is_taken_over_with_its_rows(paperchain_kernel, tmp_path):
+    import sqlite3
+
+    data_dir = tmp_path / "kernel-0"
+    data_dir.mkdir()
+    with sqlite3.connect(data_dir / "paperchain.db") as conn:  # as the plugin made it before plugin storage
+        conn.executescript("""
+            CREATE TABLE vision_hashes (document_id TEXT NOT NULL, page INTEGER NOT NULL, algorithm TEXT NOT NULL,
+                bits INTEGER NOT NULL, hash TEXT NOT NULL, PRIMARY KEY (document_id, page, algorithm));
+            CREATE INDEX vision_hashes_by_algorithm ON vision_hashes (algorithm, bits);
+            INSERT INTO vision_hashes VALUES ('old', 1, 'phash', 64, 'ffffffff00000000');
+        """)
+    kernel = paperchain_kernel(paperchain_vision)
+    assert kernel.call(HashIndex(kernel.kernel).hashes_of("old", "phash")) == [(1, 64, "ffffffff00000000")]
 
 
 def test_query_parsing():
@@ -49,8 +74,8 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
                          files=[testdata / "crom.png", copy, testdata / "typewriter.png"])
     assert outcome.succeeded
     k = kernel.kernel
-    index = HashIndex(k.db_path)
-    original = [r for r in index_docs(k.db_path)]
+    index = HashIndex(k)
+    original = index_docs(kernel)
     assert len(original) == 3
 
     from paperchain_sdk.web import PRINCIPAL_KEY, Principal
@@ -66,7 +91,7 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
         app = web.Application(middlewares=[as_operator])
         app.add_routes(paperchain_vision.paperchain_routes(kernel=k))
         async with TestClient(TestServer(app)) as client:
-            doc_id = next(d for d in original if index.hashes_of(d, "phash")[0][2] == index.hashes_of(d, "phash")[0][2])
+            doc_id = original[0]
             answers = {}
             for d in original:
                 resp = await client.get(f"/api/v1/vision/similar/{d}?max_distance=0")
@@ -92,8 +117,12 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
         kernel.call(handler(FakeRequest()))
 
 
-def index_docs(db_path):
-    import sqlite3
+def index_docs(harness):
+    import sqlalchemy as sa
+    from paperchain_vision.index import SCHEMA, hashes
 
-    with sqlite3.connect(db_path) as conn:
-        return [r[0] for r in conn.execute("SELECT DISTINCT document_id FROM vision_hashes")]
+    async def read():
+        store = await harness.kernel.storage(SCHEMA)
+        return [row[0] for row in await store.read(sa.select(hashes.c.document_id).distinct())]
+
+    return harness.call(read())
