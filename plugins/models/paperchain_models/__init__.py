@@ -78,3 +78,10 @@ def _has_component(kernel) -> bool:
         return True
     except Exception:  # noqa: BLE001 - the component may be disabled
         return False
+
+
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()
