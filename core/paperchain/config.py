@@ -60,6 +60,17 @@ class KernelSettings:
     database_url: str = ""  # empty: sqlite+aiosqlite:///<data_dir>/paperchain.db (store/database.py)
 
 
+def _networks(instance, attribute, value) -> None:
+    import ipaddress
+
+    for entry in value:
+        try:
+            ipaddress.ip_network(entry, strict=False)
+        except (TypeError, ValueError):
+            raise ValueError(f"{attribute.name}: {entry!r} is not an address or CIDR network "
+                             "(write e.g. '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32')") from None
+
+
 @attrs.define
 class ApiSettings:
     """The [api] table: how `paperchain serve` listens and protects itself."""
@@ -80,17 +91,10 @@ class ApiSettings:
     subscriber_queue: int = 1000  # events held for a slow live client before it is dropped
     body_timeout: float = 30.0  # seconds a request body may go without a byte before a 408
     refused_interval: float = 60.0  # seconds per audit entry counting refused requests of one caller and route
-
-
-def _networks(instance, attribute, value) -> None:
-    import ipaddress
-
-    for entry in value:
-        try:
-            ipaddress.ip_network(entry, strict=False)
-        except (TypeError, ValueError):
-            raise ValueError(f"{attribute.name}: {entry!r} is not an address or CIDR network "
-                             "(write e.g. '192.0.2.7', '10.0.0.0/8' or '2001:db8::/32')") from None
+    # Reverse proxies (addresses or CIDR networks) that terminate TLS in front of this server and
+    # whose X-Forwarded-Proto / Forwarded "proto" is believed, so the web session cookie is Secure
+    # behind them. Empty: none; from any other address those headers are ignored.
+    trusted_proxies: list[str] = attrs.field(factory=list, validator=_networks)
 
 
 def _roles(instance, attribute, value) -> None:

@@ -29,7 +29,7 @@ from ..api.accounts import AuthError
 from ..api.errors import ApiError, from_paperchain
 from ..api.guard import AUDIT_ACTOR, AUDIT_DETAILS, AUDIT_TARGET
 from . import i18n
-from .sessions import COOKIE
+from .sessions import COOKIE, networks, over_tls
 
 log = logging.getLogger("paperchain.web")
 WEB = web.AppKey("paperchain.web", object)
@@ -131,9 +131,12 @@ def guard(handler, method: str, template: str, state):
     role, public = getattr(handler, "web_role", None), getattr(handler, "web_public", False)
     audit_rule = getattr(handler, "web_audit", None)
     ip_take, key_take = state.ip_buckets.take, state.key_buckets.take
+    proxies = networks(state.kernel.config.api.trusted_proxies)
 
     async def guarded(request):
         started = time.monotonic()
+        if not request.secure and proxies and over_tls(request, proxies):
+            request = request.clone(scheme="https")  # so every cookie this page sets is Secure
         ctx = context(request)
         write = request.method not in _READS
         try:

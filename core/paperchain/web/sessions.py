@@ -7,11 +7,15 @@ or after ``IDLE_MINUTES`` without a request, at logout (``revoked``), or when th
 memory, as accounts are, so a page costs no database round trip; ``last_seen`` is written at most
 once a minute. The user's role and tenant are read from the accounts on every request, so a
 demotion or a disabled account applies at once.
+
+The cookie is Secure when the browser reached us over TLS: directly, or through a reverse proxy
+that terminates TLS and that the deployment trusts (``[api] trusted_proxies``), see ``over_tls``.
 """
 
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import secrets
 import time
 
@@ -125,3 +129,38 @@ async def session_principal(request) -> Principal:
     if session is None:
         raise AuthError("the session has ended; log in again")
     return sessions.principal(session)
+
+
+Networks = tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+
+
+def networks(entries) -> Networks:
+    """The checked ``[api] trusted_proxies`` entries as networks (config.py validated them)."""
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def _trusted(remote: str | None, trusted: Networks) -> bool:
+    try:
+        address = ipaddress.ip_address(remote or "")
+    except ValueError:  # a Unix socket, or no peer
+        return False
+    if getattr(address, "ipv4_mapped", None):
+        address = address.ipv4_mapped
+    return any(address in network for network in trusted)
+
+
+def over_tls(request, trusted: Networks) -> bool:
+    """Whether the browser's connection was TLS. Said by the connection itself, or by the proxy it
+    came through when that proxy's address is in ``trusted``: the last ``Forwarded`` element's
+    ``proto`` (the one our proxy added), else the last ``X-Forwarded-Proto`` value. From any other
+    address these headers are ignored, since a client can send them itself."""
+    if request.secure:
+        return True
+    if not trusted or not _trusted(request.remote, trusted):
+        return False
+    forwarded = request.forwarded  # parsed by aiohttp; elements it cannot read are left out
+    proto = forwarded[-1].get("proto") if forwarded else None
+    if proto is None:
+        values = ",".join(request.headers.getall("X-Forwarded-Proto", ())).split(",")
+        proto = values[-1].strip() or None
+    return (proto or "").lower() == "https"
