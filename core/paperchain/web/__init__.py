@@ -32,6 +32,7 @@ def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
     from .routes import account, auth, documents, home, notifications, runs, static, upload
     from .routes import admin, admin_audit
+    from .routes import admin_system
     from .routes import analytics
 
     plugins = collect(state.kernel)
@@ -41,7 +42,8 @@ def add_web(app: web.Application, state) -> None:
                         runs=EventCache(state.kernel, ("run.", "batch.", "step.")),
                         documents=EventCache(state.kernel, ("document.",)), plugins=plugins)
     mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/
-    for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics):
+    for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics,
+                   admin_system):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))
     # A path nobody serves: a browser (asking for HTML) gets a 404 page; any other client, and
