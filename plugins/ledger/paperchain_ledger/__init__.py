@@ -66,3 +66,10 @@ def paperchain_routes(kernel):
     from .routes import ledger_routes
 
     return ledger_routes(kernel)
+
+
+@hookimpl
+def paperchain_ui():
+    from .ui import describe  # the web UI's pages: imports aiohttp, so only when the UI is mounted
+
+    return describe()
