@@ -237,3 +237,28 @@ def test_the_disk_store_is_a_blob_store_and_puts_each_content_once(kernel, tmp_p
     assert (digest, size) == blobs.put(io.BytesIO(b"same bytes"))
     assert blobs.read_bytes(digest) == b"same bytes" and blobs.exists(digest)
     assert blobs.delete(digest) and not blobs.exists(digest) and not blobs.delete(digest)
+
+
+async def run_chain(site, document_id: str) -> dict:
+    reply = await site.request("POST", "/api/v1/runs", json={"workflow": "chain", "documents": [document_id]})
+    assert reply.status == 202, reply
+    await site.wait_run(reply.json["runs"][0])
+    return (await site.request("GET", f"/api/v1/runs/{reply.json['runs'][0]}")).json
+
+
+async def test_the_api_and_the_run_page_say_a_step_was_cached(paperchain_site, tmp_path):
+    site = await paperchain_site(CachePlugin())
+    assert (await site.request("POST", "/api/v1/workflows", json=CHAIN)).status == 201
+    letter = tmp_path / "letter.txt"
+    letter.write_text("dear friend how are you")
+    document = await site.kernel.documents.ingest(letter)
+    first, second = await run_chain(site, document.id), await run_chain(site, document.id)
+    assert [s["cached"] for s in first["steps"]] == [False, False, False]
+    assert [s["cached"] for s in second["steps"]] == [True, True, True]
+    assert {s["id"]: s["outputs"] for s in second["steps"]}["words"] == {"words": 5}
+    for language, chip in (("en", ">cached</span>"), ("es", ">en caché</span>")):
+        client = await site.client(language).login("vera")
+        _, _, page = await client.get(f"/runs/{second['id']}")
+        assert page.count(chip) == 3
+        _, _, page = await client.get(f"/runs/{first['id']}")
+        assert chip not in page
