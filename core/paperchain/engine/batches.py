@@ -193,13 +193,15 @@ class Batches:
             await self.loop.execute_run(run)
 
     async def resume(self, batch_id: str) -> str:
-        row = await self.store.batch(batch_id)
         workflow, tenant = await self.workflow_of(batch_id)
+        row = await self.store.batch(batch_id)
+        assert row is not None  # workflow_of refused an unknown batch
         count, last = await self.store.ingested(batch_id)
         paths = json.loads(row["paths"])
-        if count == 0 or (last is not None and last + 1 < len(paths)):
+        start = 0 if count == 0 or last is None else last + 1
+        if start < len(paths) or count == 0:
             await self.ingest(batch_id, workflow, paths, json.loads(row["inputs"]), row["source"] or "resume",
-                              start=0 if count == 0 else last + 1, tenant=tenant)
+                              start=start, tenant=tenant)
         await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
         return await self.run(batch_id)
 

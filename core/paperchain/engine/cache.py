@@ -67,7 +67,7 @@ class StepCache:
         }
         if entry.kind == "action":
             material["inputs"] = run.inputs
-        needs = {}
+        needs: dict[str, Any] = {}
         sees_view = not step.needs and entry.kind in _VIEW_KINDS
         for name in step.needs:
             upstream = run.steps[name]

@@ -145,25 +145,25 @@ class RunLoop:
                 if entry.spec.side_effects:
                     await intent  # the intent is durable before the world is touched
                 await self.k.emit("step.started", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "attempt": state.attempts})
-                where = (run.id, step.id, state.attempts)
-                token = current_step.set(where)
-                self.logs.write(where, "info", f"attempt {state.attempts} of {step.uses} started")
+                at = (run.id, step.id, state.attempts)
+                token = current_step.set(at)
+                self.logs.write(at, "info", f"attempt {state.attempts} of {step.uses} started")
                 try:
                     attempt = self.attempt(entry, run, step, options, state.attempts, key)
                     result = await self.call(attempt, adopted)
                     state.outputs, state.outputs_json = await self.results.absorb(entry, run, step, result)
                 except asyncio.CancelledError:
-                    self.logs.write(where, "warning", "cancelled")
+                    self.logs.write(at, "warning", "cancelled")
                     raise
                 except Exception as exc:  # noqa: BLE001 - every failure is recorded with its reason
                     message, detail, retryable = self.describe(exc, step)
                     state.error, state.error_detail = message, detail
-                    self.logs.write(where, "error", f"failed: {message}" + ("" if retryable else " (not retryable)"))
+                    self.logs.write(at, "error", f"failed: {message}" + ("" if retryable else " (not retryable)"))
                     self.store.save_attempt(run, state, "failed")
                     if last or not retryable:
                         return await self.finish_failed(run, step, state, message, detail)
                 else:
-                    self.logs.write(where, "info", "succeeded")
+                    self.logs.write(at, "info", "succeeded")
                     state.status, state.finished = "succeeded", now()
                     if cache_key:
                         state.cache_key = cache_key
@@ -181,7 +181,7 @@ class RunLoop:
                 finally:
                     adopted = None
                     current_step.reset(token)
-                    self.logs.done(where)
+                    self.logs.done(at)
             delay = step.retry.delay(state.attempts, self.random)
             await self.k.emit("step.retrying", f"{run.id}/{step.id}", {"run": run.id, "workflow": run.workflow.name, "uses": step.uses, "step": step.id, "error": state.error, "delay": delay})
             await asyncio.sleep(delay)
@@ -250,6 +250,7 @@ class RunLoop:
         """The step attempt as the executor gets it: ids, and the arguments of the component's method."""
         spec = entry.spec
         kind = spec.kind
+        args: tuple
         if kind == "action":
             ctx = RunContext(run_id=run.id, step_id=step.id, workflow=run.workflow.name, attempt=attempt,
                              idempotency_key=key, document=run.document, batch=run.batch, inputs=run.inputs,

@@ -40,6 +40,13 @@ class RunStore:
             cursor.row_factory = sqlite3.Row
             return await cursor.fetchone()
 
+    async def one(self, sql: str, params: tuple = ()) -> sqlite3.Row:
+        """The one row an aggregate query always gives."""
+        row = await self.row(sql, params)
+        if row is None:
+            raise LookupError(f"no row from {sql!r}")
+        return row
+
     async def stream(self, sql: str, params: tuple = ()) -> AsyncIterator[sqlite3.Row]:
         async with self.k.db.execute(sql, params) as cursor:
             cursor.row_factory = sqlite3.Row
@@ -64,12 +71,12 @@ class RunStore:
 
     async def ingested(self, batch_id: str) -> tuple[int, int | None]:
         """How many of a batch's document or input runs exist, and the highest ``seq`` among them."""
-        row = await self.row("SELECT count(*) AS count, max(seq) AS last FROM runs WHERE batch_id = ? AND kind != 'batch'",
+        row = await self.one("SELECT count(*) AS count, max(seq) AS last FROM runs WHERE batch_id = ? AND kind != 'batch'",
                              (batch_id,))
         return row["count"], row["last"]
 
     async def unsucceeded_runs(self, batch_id: str) -> int:
-        row = await self.row("SELECT count(*) AS count FROM runs WHERE batch_id = ? AND status != 'succeeded'", (batch_id,))
+        row = await self.one("SELECT count(*) AS count FROM runs WHERE batch_id = ? AND status != 'succeeded'", (batch_id,))
         return row["count"]
 
     async def run_summary(self, run_id: str) -> sqlite3.Row | None:
@@ -115,7 +122,7 @@ class RunStore:
     async def workflow(self, digest: str) -> Workflow:
         workflow = self._workflows.get(digest)
         if workflow is None:
-            row = await self.row("SELECT definition FROM workflow_versions WHERE hash = ?", (digest,))
+            row = await self.one("SELECT definition FROM workflow_versions WHERE hash = ?", (digest,))
             workflow = build_workflow(json.loads(row["definition"]), origin=f"workflow version {digest[:12]}",
                                       registry=self.k.registry)
             self._workflows[digest] = workflow

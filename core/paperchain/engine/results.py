@@ -67,6 +67,7 @@ class Results:
         return outputs, encoded
 
     def record_findings(self, run: RunState, step: Step, data: dict, summary: str) -> None:
+        assert run.document is not None  # analyzers run only on runs with a document (check_scope)
         self.k.journal.upsert("findings", {
             "document_id": run.document.id, "analyzer": step.uses, "run_id": run.id, "step_id": step.id,
             "data": json.dumps(data), "summary": summary, "created": now(),
