@@ -34,6 +34,7 @@ def add_web(app: web.Application, state) -> None:
     from .routes import admin, admin_audit
     from .routes import admin_system
     from .routes import analytics
+    from .routes import workflows
 
     plugins = collect(state.kernel)
     env = environment(plugins.folders("templates"), plugins.folders("static"))
@@ -43,7 +44,7 @@ def add_web(app: web.Application, state) -> None:
                         documents=EventCache(state.kernel, ("document.",)), plugins=plugins)
     mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/
     for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics,
-                   admin_system):
+                   admin_system, workflows):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))
     # A path nobody serves: a browser (asking for HTML) gets a 404 page; any other client, and
