@@ -341,3 +341,23 @@ async def test_without_the_ledger_the_report_says_there_are_no_proofs(paperchain
         assert "Ledger entry" not in flat
     finally:
         await ada.close()
+
+
+async def test_a_tenants_admin_gets_a_report_of_its_tenant_with_its_proofs(full_site):
+    from datetime import date
+
+    accounts = full_site.state.accounts
+    await accounts.create_user("tina", PASSWORD, "admin", tenant="acme")
+    await accounts.create_user("alan", PASSWORD, "viewer", tenant="acme")
+    ada, tina = await full_site.browser().login("ada"), await full_site.browser().login("tina")
+    await ada.post("/admin/users/vera/role", {"csrf": await ada.csrf("/admin/users"), "role": "editor"})
+    await tina.post("/admin/users/alan/role", {"csrf": await tina.csrf("/admin/users"), "role": "editor"})
+    today = date.today().isoformat()
+    status, _, body = await tina.get(f"/admin/audit/compliance.pdf?since={today}&until={today}")
+    flat = " ".join(pdf_text(body).split())
+    assert status == 200 and "Tenant: acme." in flat
+    assert "user:alan" in flat and "user:vera" not in flat and "Who ada" not in flat
+    assert "Verified yes" in flat and "Proof verified yes" in flat
+    _, _, body = await ada.get(f"/admin/audit/compliance.pdf?since={today}&until={today}")
+    flat = " ".join(pdf_text(body).split())
+    assert "Tenants: all" in flat and "user:alan" in flat and "user:vera" in flat and "Verified yes" in flat
