@@ -11,7 +11,6 @@ import re
 from datetime import date
 
 import pytest
-
 from api_support import TestPlugin
 
 pytestmark = pytest.mark.slow
@@ -73,7 +72,7 @@ def test_the_audit_csv_and_the_compliance_pdf_download_with_their_contents(serve
     expect(page.locator("tr[data-entry]")).to_have_count(1)
     with page.expect_download() as info:
         page.get_by_role("link", name="Export these entries as CSV").click()
-    rows = list(csv.DictReader(io.StringIO(open(info.value.path(), encoding="utf-8").read())))
+    rows = list(csv.DictReader(io.StringIO(info.value.path().read_text(encoding="utf-8"))))
     assert [(r["actor"], r["action"], r["target"], r["outcome"]) for r in rows] == \
         [("ada", "POST /admin/users", "user:nina", "success")]
 
