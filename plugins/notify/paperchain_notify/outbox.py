@@ -194,13 +194,27 @@ class Outbox:
         return await self.call(read)
 
     async def recent(self, limit: int = 100, *, tenant: str = "", status: str | None = None) -> list[dict]:
-        """The newest messages a caller of ``tenant`` may see, optionally of one ``status``."""
+        """The newest messages a caller of ``tenant`` may see, optionally of one ``status`` (as the
+        API names them: ``queued`` includes those being sent)."""
         def read():
-            where = "AND status = ?" if status else ""
+            where, params = "", ()
+            if status:
+                where, params = ("AND status IN ('queued', 'sending')", ()) if status == "queued" else \
+                    ("AND status = ?", (status,))
             cursor = self._db().execute(
                 f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE 1 = 1 {where} {_OF_TENANT} "
-                "ORDER BY created DESC LIMIT ?", ((status,) if status else ()) + (tenant, tenant, limit))
+                "ORDER BY created DESC LIMIT ?", params + (tenant, tenant, limit))
             return [dict(zip(_COLUMNS, r)) for r in cursor]
+
+        return await self.call(read)
+
+    async def counts(self, *, tenant: str = "") -> dict[str, int]:
+        """How many messages a caller of ``tenant`` may see are in each status (as the API names them)."""
+        def read():
+            cursor = self._db().execute(
+                "SELECT CASE status WHEN 'sending' THEN 'queued' ELSE status END, count(*) FROM notify_outbox "
+                f"WHERE 1 = 1 {_OF_TENANT} GROUP BY 1", (tenant, tenant))
+            return dict(cursor.fetchall())
 
         return await self.call(read)
 

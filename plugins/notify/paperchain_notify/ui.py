@@ -36,16 +36,11 @@ def shown(row: dict, fmt) -> dict:
 
 
 async def messages(kernel, tenant: str, fmt, status: str = "") -> tuple[list[dict], dict[str, int]]:
-    """The newest messages of ``tenant`` (of one status, or all) and a count per status of those."""
+    """The newest messages of ``tenant`` (of one status, or all) and how many there are in each status."""
     outbox = running_outbox(kernel)
-    rows = await outbox.recent(LIMIT, tenant=tenant)
-    every = [shown(r, fmt) for r in rows]
-    counts = {s: sum(1 for m in every if m["status"] == s) for s in STATUSES}
-    if status == "queued":  # 'sending' rows are shown queued; ask for both through the filter above
-        return [m for m in every if m["status"] == "queued"], counts
-    if status:
-        return [shown(r, fmt) for r in await outbox.recent(LIMIT, tenant=tenant, status=status)], counts
-    return every, counts
+    rows = await outbox.recent(LIMIT, tenant=tenant, status=status or None)
+    counts = await outbox.counts(tenant=tenant)
+    return [shown(r, fmt) for r in rows], {s: counts.get(s, 0) for s in STATUSES}
 
 
 async def outbox_page(request, ui):
