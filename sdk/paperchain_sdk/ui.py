@@ -29,12 +29,13 @@ from __future__ import annotations
 
 import importlib
 import re
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 import attrs
 
-from .web import ROLES, ROLE_RANKS
+from .web import ROLE_RANKS, ROLES
 
 SLOTS = ("document.side", "home.widgets")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

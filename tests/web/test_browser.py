@@ -7,15 +7,16 @@ serious or critical accessibility violations.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
-import threading
 from pathlib import Path
 
 import pytest
-
 from api_support import TestPlugin
+from paperchain_sdk.testing.browser import CHROMIUM_ARGS
+from paperchain_sdk.testing.browser import LiveServer as SdkLiveServer
+from paperchain_sdk.testing.browser import Watched as SdkWatched
+from paperchain_sdk.testing.web import PASSWORD
 
 playwright_api = pytest.importorskip("playwright.sync_api", reason="pip install -e '.[test]' installs Playwright")
 expect = playwright_api.expect
@@ -23,31 +24,16 @@ expect.set_options(timeout=15_000)  # a shared CI machine can be slow; expect() 
 CHROMIUM = shutil.which("chromium")
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")]
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARGS = CHROMIUM_ARGS
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-PASSWORD = "correct horse battery staple 42"
-WATCH = """document.addEventListener("securitypolicyviolation",
-  (e) => window.reportViolation(e.violatedDirective + " " + e.blockedURI));"""
 
 
-class LiveServer:
-    """The app on a free loopback port, served from a thread with its own event loop."""
+class LiveServer(SdkLiveServer):
+    """The SDK's live server (the app on a free loopback port, from a thread of its own), with the
+    helpers these tests use."""
 
     def __init__(self, data_dir, plugins=None):
-        from paperchain.harness import ApiHarness
-
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, name="web-test-server", daemon=True)
-        self.thread.start()
-        self.api = ApiHarness(plugins or [TestPlugin()], data_dir=data_dir)
-        self.call(self.api.start())
-        self.url = self.api.url
-        for name, role in (("ada", "admin"), ("eddie", "editor"), ("vera", "viewer")):
-            self.call(self.api.state.accounts.create_user(name, PASSWORD, role))
-
-    def call(self, coro, timeout: float = 60):
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        super().__init__(plugins or [TestPlugin()], data_dir)
 
     def workflow(self, name: str, steps: list) -> None:
         reply = self.call(self.api.request("POST", "/api/v1/workflows", json={"name": name, "steps": steps}))
@@ -77,14 +63,6 @@ class LiveServer:
 
         self.call(set_text())
         return document_id
-
-    def close(self):
-        try:
-            self.call(self.api.close())
-        finally:
-            self.loop.call_soon_threadsafe(self.loop.stop)
-            self.thread.join(10)
-            self.loop.close()
 
 
 @pytest.fixture(scope="module")
@@ -117,44 +95,11 @@ def chromium():
         browser.close()
 
 
-class Watched:
-    """A browser context whose pages report CSP violations and console errors."""
-
-    def __init__(self, chromium, server, **options):
-        self.server, self.problems = server, []
-        self.context = chromium.new_context(base_url=server.url, **options)
-        self.context.expose_function("reportViolation", lambda text: self.problems.append(f"CSP: {text}"))
-        self.context.add_init_script(WATCH)
-        self.page = self.context.new_page()
-        self.error_pages: set[str] = set()  # statuses of error pages the test opened on purpose
-        self.page.on("response", self._response)
-        self.page.on("console", self._console)
-        self.page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-
-    def _response(self, response):
-        if response.request.resource_type == "document" and response.status >= 400:
-            self.error_pages.add(str(response.status))
-
-    def _console(self, message):
-        loaded = re.match(r"Failed to load resource: the server responded with a status of (\d+)", message.text)
-        if message.type == "error" and not (loaded and loaded.group(1) in self.error_pages):
-            self.problems.append(f"console: {message.text}")
+class Watched(SdkWatched):
+    """The SDK's watched browser context (CSP violations, console errors, axe); logs in to /runs."""
 
     def login(self, name: str, password: str = PASSWORD, then: str = "/runs"):
-        page = self.page
-        page.goto(then)
-        page.get_by_label("User name").fill(name)
-        page.get_by_label("Password").fill(password)
-        page.get_by_role("button", name="Log in").click()
-        return page
-
-    def check_accessibility(self):
-        from axe_playwright_python.sync_playwright import Axe
-
-        results = Axe().run(self.page)
-        serious = [(v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-                   for v in results.response["violations"] if v["impact"] in ("serious", "critical")]
-        assert serious == [], serious
+        return super().login(name, password, then)
 
 
 @pytest.fixture

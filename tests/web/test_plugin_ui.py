@@ -4,12 +4,19 @@ navigation entries, panels in the core pages' slots, templates, translations and
 from __future__ import annotations
 
 import pytest
-from web.ui_demo import HERE, demo_page, document_page, document_panel, failing_panel, home_panel, save_note
-
 from api_support import TestPlugin
 from paperchain.web.guard import CSP
 from paperchain_sdk import hookimpl
 from paperchain_sdk.ui import NavEntry, Page, Panel, PluginUI
+from web.ui_demo import (
+    HERE,
+    demo_page,
+    document_page,
+    document_panel,
+    failing_panel,
+    home_panel,
+    save_note,
+)
 
 
 class Demo:
@@ -192,3 +199,23 @@ async def test_a_plugin_made_by_the_scaffold_adds_a_page_to_the_navigation(paper
     finally:
         for name in [m for m in sys.modules if m.startswith("paperchain_invoice_desk")]:
             del sys.modules[name]
+
+
+@pytest.mark.slow
+def test_plugin_pages_and_panels_in_a_real_browser(paperchain_live_server, paperchain_watched):
+    expect = pytest.importorskip("playwright.sync_api").expect
+    server = paperchain_live_server(TestPlugin(), Demo())
+    reply = server.call(server.api.request("POST", "/api/v1/documents?name=letter.txt", data=b"hello",
+                                           headers={"Content-Type": "application/octet-stream"}))
+    watched = paperchain_watched(server)
+    page = watched.login("eddie")
+    expect(page.locator("#slot-home-widgets")).to_contain_text("<b>text, not HTML</b>")
+    page.get_by_role("navigation").get_by_role("link", name="Demo page").click()
+    expect(page.get_by_role("heading", name="Demo page")).to_be_visible()
+    page.get_by_label("Note").fill("from the browser")
+    page.get_by_role("button", name="Save").click()
+    expect(page.locator("#note-saved")).to_have_text("from the browser")
+    watched.check_accessibility()
+    page.goto(f"/documents/{reply.json['id']}")
+    expect(page.locator("#demo-panel")).to_have_text("Demo panel: letter.txt (2cf24dba5fb0)")
+    watched.check_accessibility()

@@ -16,7 +16,6 @@ import re
 import attrs
 from aiohttp import web
 from markupsafe import Markup, escape
-
 from paperchain_sdk.ui import SLOTS, NavEntry, PageContext, Panel, PluginUI, resolve
 
 from ..api.guard import STATE

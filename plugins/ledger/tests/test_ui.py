@@ -8,9 +8,8 @@ import hashlib
 import json
 import re
 
-import pytest
-
 import paperchain_ledger
+import pytest
 from paperchain_ledger import runtime
 
 CONFIG = {"components": {"ledger.merkle": {"scrypt_n": 1 << 12}}}  # cheap scrypt: tests make accounts
@@ -118,7 +117,7 @@ async def test_another_tenant_sees_none_of_it(site):
                                  headers={"HX-Request": "true"})
     assert 'id="ledger-not-found"' in text
     for path in (f"/p/ledger/receipts/{index}", f"/slots/document.side?document={document_id}"):
-        status, _, body = await gina.get(path)
+        status, _, _ = await gina.get(path)
         assert status == 404, path
     status, _, _ = await gina.post(f"/p/ledger/documents/{document_id}/verify", {"csrf": token})
     assert status == 404

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hashlib
 
-import pytest
-
 import paperchain_ledger
+import pytest
 from paperchain_ledger import runtime
 
 pytestmark = pytest.mark.slow

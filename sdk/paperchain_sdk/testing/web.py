@@ -40,7 +40,7 @@ class WebClient:
                                      **kwargs) as r:
             return r.status, r.headers, await r.text()
 
-    async def login(self, name: str, password: str = PASSWORD) -> "WebClient":
+    async def login(self, name: str, password: str = PASSWORD) -> WebClient:
         status, _, text = await self.post("/login", {"username": name, "password": password, "next": "/"})
         assert status == 303, text
         return self
