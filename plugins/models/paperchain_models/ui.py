@@ -29,6 +29,7 @@ def plugin_ui() -> PluginUI:
                Page(path="/m/{name}", handler=model_page),
                Page(path="/m/{name}/versions/{version}/promote", method="POST", handler=promote),
                Page(path="/m/{name}/rollback", method="POST", handler=rollback),
+               Page(path="/m/{name}/versions/{version}/delete", method="POST", handler=delete_version, role="admin"),
                Page(path="/jobs/{job}", handler=job_page)],
         nav=[NavEntry(label="Models", path="/")],
         panels=[Panel(slot="home.widgets", handler=recommended_panel)],
@@ -134,6 +135,24 @@ async def promote(request, ui):
         raise InputError(ui.gettext("A version is a whole number.")) from None
     await asyncio.to_thread(svc.registry.promote, name, number, stage, by=ui.user, tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/m/{ref}?version={number}")
+
+
+async def delete_version(request, ui):
+    """Delete a version that is not in production (admins, as the API; a production version is
+    replaced or rolled back first)."""
+    from aiohttp import web
+
+    svc = _service.current()
+    ref = request.match_info["name"]
+    tenant, name = scope(ref, ui.tenant)
+    try:
+        number = int(request.match_info["version"])
+    except ValueError:
+        raise InputError(ui.gettext("A version is a whole number.")) from None
+    await asyncio.to_thread(svc.registry.delete, name, number, tenant=tenant)
+    left = await asyncio.to_thread(svc.registry.names, ui.tenant)
+    still = any(m["name"] == name and m["tenant"] == tenant for m in left)
+    raise web.HTTPSeeOther(f"{ui.root}/m/{ref}" if still else ui.root)
 
 
 async def rollback(request, ui):

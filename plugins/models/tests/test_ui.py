@@ -75,7 +75,8 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     status, headers, _ = await editor.post("/p/models/train", {"csrf": token, "name": "doctype", "field": "tags",
                                                                "algorithm": "logistic"})
     assert status == 303 and headers["Location"].startswith("/p/models/jobs/")
-    done = await trained(editor, headers["Location"])
+    job_url = headers["Location"]
+    done = await trained(editor, job_url)
     assert 'data-status="succeeded"' in done and "/p/models/m/doctype?version=1" in done
 
     status, _, page = await editor.get("/p/models/m/doctype")
@@ -105,6 +106,18 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     row = re.search(r'<tr data-version="2".*?</tr>', page, re.DOTALL).group(0)
     assert '<span class="chip state-succeeded">production</span>' in row
 
+    # Only an admin deletes a version (not the one in production).
+    assert ">Delete<" not in page
+    assert (await editor.post("/p/models/m/doctype/versions/1/delete", {"csrf": token}))[0] == 403
+    await site.state.accounts.create_user("acme-admin", PASSWORD, "admin", "acme")
+    admin = await site.web("acme-admin")
+    _, _, page = await admin.get("/p/models/m/doctype")
+    assert page.count(">Delete<") == 1  # version 1; version 2 is in production
+    status, headers, _ = await admin.post("/p/models/m/doctype/versions/1/delete", {"csrf": await admin.csrf()})
+    assert status == 303 and headers["Location"] == "/p/models/m/doctype"
+    _, _, page = await admin.get("/p/models/m/doctype")
+    assert 'data-version="1"' not in page and 'data-version="2"' in page
+
     # acme's viewer reads it all, with no write control; a forged POST of theirs is refused.
     viewer = await site.web("acme-viewer")
     status, _, page = await viewer.get("/p/models/m/doctype")
@@ -123,10 +136,13 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     assert (await other.get("/p/models/m/doctype"))[0] == 404
     other_token = await other.csrf("/p/models")
     assert (await other.post("/p/models/m/doctype/versions/1/promote", {"csrf": other_token}))[0] == 404
-    assert (await other.get(headers["Location"].replace("/p/models/m/doctype?version=2", "/p/models/jobs/x")))[0] == 404
+    assert (await other.get(job_url))[0] == 404
     audit = (await site.request("GET", "/api/v1/audit?actor=acme-ed")).json["items"]
     assert {"POST /p/models/train", "POST /p/models/m/{name}/versions/{version}/promote",
             "POST /p/models/m/{name}/rollback"} <= {e["action"] for e in audit}
+    deleted = (await site.request("GET", "/api/v1/audit?actor=acme-admin")).json["items"]
+    assert [e["outcome"] for e in deleted if e["action"] == "POST /p/models/m/{name}/versions/{version}/delete"] \
+        == ["success"]
 
 
 async def test_bad_training_requests_are_explained(site):
