@@ -10,7 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from aiohttp import web
 
@@ -24,6 +24,10 @@ CSV_BATCH = 1000
 OUTCOMES = ("success", "denied", "failed")
 CSV_COLUMNS = ("id", "time", "actor", "tenant", "action", "target", "ip", "outcome", "status", "details")
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def today() -> date:
+    return datetime.now(UTC).date()  # entries' times are UTC, and so are the days of the filters
 
 
 def scope(ctx) -> str | None:
@@ -66,10 +70,10 @@ def _before(request) -> int | None:
 
 def audit_page(request, ctx, *, status: int = 200, report_errors: dict | None = None,
                report_form: dict | None = None, entries=None, form=None, errors=None, more=None) -> web.Response:
-    today = date.today()
+    day_now = today()
     return render(request, ctx, "admin_audit.html", status=status, entries=entries or [], form=form or {},
                   errors=errors or {}, more=more, outcomes=OUTCOMES, query=request.query_string,
-                  report_form=report_form or {"since": today.replace(day=1).isoformat(), "until": today.isoformat()},
+                  report_form=report_form or {"since": day_now.replace(day=1).isoformat(), "until": day_now.isoformat()},
                   report_errors=report_errors or {}, export=admin_compliance.exporter_installed(request),
                   ledger=admin_compliance.ledger_installed(request))
 
@@ -99,7 +103,7 @@ async def audit_csv(request, ctx):
     if errors:
         return audit_page(request, ctx, status=400, form=form, errors=errors)
     headers = {**PAGE_HEADERS, "Content-Type": "text/csv; charset=utf-8",
-               "Content-Disposition": f'attachment; filename="audit-{date.today().isoformat()}.csv"'}
+               "Content-Disposition": f'attachment; filename="audit-{today().isoformat()}.csv"'}
     response = web.StreamResponse(headers=headers)
     await response.prepare(request)
     query, after = request.app[STATE].audit.query, 0
