@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/ui.py                 # 100,000 documents and 100,000 runs (~2 min)
     .venv/bin/python bench/ui.py -n 10000 --requests 30
+    .venv/bin/python bench/ui.py --churn 20          # while 20 runs a second start and finish
 
 Fills a fresh database (rows written straight into SQLite: the pages read rows, however they
 were made), then times each page and its JSON counterpart with a logged-in client on loopback,
@@ -9,9 +10,11 @@ alternating the two, and reports p50 and p95 in milliseconds and the HTML/JSON r
 p50s. Goals (issue 14): every list page well under 150 ms; an HTML page at most 2x the JSON
 list of the same data. Times include the loopback client's own share, alike for both.
 The pages keep whole-table figures (state counts, media types, home's widgets) until a run or
-document event; this bench sends none, so it times them kept. ``--cold`` drops them before each
-request: the cost while runs keep changing.
-Writes bench/results/ui.json (ui-cold.json with --cold).
+document event; without churn this bench sends none, so it times them kept. ``--cold`` drops them
+before each request. ``--churn RATE`` times the pages while the engine starts RATE runs a second
+(one step each, finishing at once), as a busy deployment does: every run, step and batch event
+drops the runs' kept figures, so the pages count afresh on almost every request.
+Writes bench/results/ui.json (ui-cold.json with --cold, ui-churn.json with --churn).
 """
 
 from __future__ import annotations
@@ -85,6 +88,22 @@ async def timed(session, url: str, headers: dict | None = None) -> float:
     return (time.perf_counter() - began) * 1000
 
 
+async def churn(api, rate: float) -> dict:
+    """Start ``rate`` runs a second until cancelled; return how many finished and how fast."""
+    kernel = api.state.kernel
+    reply = await api.request("POST", "/api/v1/workflows", json={
+        "name": "churn", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    assert reply.status in (200, 201), reply.json
+    finished, began = [0], time.perf_counter()
+    kernel.engine.listeners.append(lambda run: finished.__setitem__(0, finished[0] + 1))
+    try:
+        while True:
+            await kernel.submit("churn", source="bench")
+            await asyncio.sleep(1 / rate)
+    except asyncio.CancelledError:
+        return {"finished": finished[0], "per_second": finished[0] / (time.perf_counter() - began)}
+
+
 def summary(samples: list[float]) -> dict:
     ordered = sorted(samples)
     return {"p50": round(statistics.median(ordered), 2), "p95": round(ordered[int(0.95 * (len(ordered) - 1))], 2)}
@@ -111,8 +130,10 @@ async def main(args) -> dict:
                                         headers={"Origin": api.url}, allow_redirects=False) as r:
                     assert r.status == 303, await r.text()
                 bearer = {"Authorization": f"Bearer {api.token}", "Accept": "application/json"}
-                results = {"n": args.n, "requests": args.requests, "cold": args.cold, "pages": {}}
+                results = {"n": args.n, "requests": args.requests, "cold": args.cold, "churn": args.churn,
+                           "pages": {}}
                 web_state = api.app[WEB]
+                churning = asyncio.create_task(churn(api, args.churn)) if args.churn else None
                 for name, page, listing in PAIRS:
                     html, plain = [], []
                     for _ in range(3):  # warm caches and the query planner
@@ -132,6 +153,11 @@ async def main(args) -> dict:
                     print(f"{name:15} HTML p50 {row['html']['p50']:7.2f} ms  p95 {row['html']['p95']:7.2f} ms"
                           + (f"   JSON p50 {row['json']['p50']:7.2f} ms  p95 {row['json']['p95']:7.2f} ms"
                              f"   ratio {row['ratio_p50']:.2f}" if listing else ""), flush=True)
+                if churning:
+                    churning.cancel()
+                    results["churned"] = await churning
+                    print(f"churn: {results['churned']['finished']:,} runs finished while timing "
+                          f"({results['churned']['per_second']:.1f}/s)", flush=True)
                 return results
         finally:
             await api.close()
@@ -142,8 +168,11 @@ if __name__ == "__main__":
     parser.add_argument("-n", type=int, default=100_000, help="documents and runs to fill (default 100,000)")
     parser.add_argument("--requests", type=int, default=50, help="timed requests per page (default 50)")
     parser.add_argument("--cold", action="store_true", help="drop the pages' kept figures before each request")
+    parser.add_argument("--churn", type=float, default=0, metavar="RATE",
+                        help="start RATE runs a second (each finishing at once) while timing")
     arguments = parser.parse_args()
     results = asyncio.run(main(arguments))
     out = REPO / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / ("ui-cold.json" if arguments.cold else "ui.json")).write_text(json.dumps(results, indent=2))
+    name = "ui-churn.json" if arguments.churn else "ui-cold.json" if arguments.cold else "ui.json"
+    (out / name).write_text(json.dumps(results, indent=2))
