@@ -129,3 +129,17 @@ def test_the_workflows_pages_in_spanish_at_phone_width_in_the_dark(server, paper
     page.goto("/workflows/fan")
     expect(page.get_by_role("heading", name="Ejecutarlo")).to_be_visible()
     expect(page.locator("svg.graph .graph-edge")).to_have_count(2)
+
+
+def test_the_list_follows_runs_live(server, paperchain_watched):
+    save(server, {"name": "nap", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
+    w = paperchain_watched(server)
+    page = w.login("vera", then="/workflows")
+    expect(page.locator("#live-badge")).to_have_text("Live")
+    row = page.locator("tr[data-workflow='nap']")
+    expect(row).to_contain_text("never")
+    expect(row.get_by_role("button")).to_have_count(0)  # a viewer: no enable or disable
+    run_id = server.call(server.api.request("POST", "/api/v1/runs", json={"workflow": "nap"})).json["runs"][0]
+    expect(row.locator(f"a[href='/runs/{run_id}']")).to_be_visible()  # no reload: the run's events refreshed it
+    expect(row).to_contain_text("100 %")
+    w.check_accessibility()

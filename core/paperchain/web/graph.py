@@ -77,7 +77,8 @@ def svg(steps, *, label: str, graph_id: str = "steps") -> Markup:
     give each box's full step id and component, and the description lists every arrow."""
     nodes, width, height = layout(steps)
     at = {n.id: n for n in nodes}
-    parts = [f'<svg class="graph" id="{escape(graph_id)}" viewBox="0 0 {width:g} {height:g}" role="img" '
+    parts = [f'<svg class="graph" id="{escape(graph_id)}" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
+             f'height="{height:g}" role="img" '
              f'aria-labelledby="{escape(graph_id)}-title {escape(graph_id)}-desc">',
              f'<title id="{escape(graph_id)}-title">{escape(label)}</title>',
              f'<desc id="{escape(graph_id)}-desc">' + escape("; ".join(

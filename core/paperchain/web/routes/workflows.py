@@ -122,7 +122,8 @@ async def workflows(request, ctx):
         last = await _recent_runs(request, ctx, item, 1)
         rows.append({"saved": item, "url": url(item), "figures": _figures_of(figures, ctx, item),
                      "last": last[0] if last else None, "writable": _writable(ctx, item)})
-    return render(request, ctx, "workflows.html", rows=rows)
+    template = "workflows_table.html" if request.headers.get("HX-Request") else "workflows.html"
+    return render(request, ctx, template, rows=rows)
 
 
 async def _set_enabled(request, ctx, enabled: bool):
@@ -387,6 +388,11 @@ def _snippet(entry, settings: list[dict]) -> str:
             + (f"with = {{ {needed} }}\n" if needed else ""))
 
 
+def _editor_validation(request):
+    """The kernel's validation (the CLI's and API's), its messages naming the editor as the source."""
+    return lambda definition: _kernel(request).workflows.validate(definition, origin="the editor")
+
+
 def _editor(request, ctx, *, text: str, saved=None, problems=(), status: int = 200):
     return render(request, ctx, "workflow_edit.html", status=status, saved=saved, url=url(saved) if saved else "",
                   text=text, problems=list(problems), components=components(request),
@@ -434,7 +440,7 @@ async def _save(request, ctx, saved=None):
     the editor with each problem at its line."""
     text = await _text(request, ctx)
     workflows = _kernel(request).workflows
-    definition, _, problems = check(text, workflows.validate)
+    definition, _, problems = check(text, _editor_validation(request))
     if not problems:
         try:
             stored = await workflows.save(definition, origin="web", created_by=ctx.who.name,
@@ -466,7 +472,7 @@ async def create(request, ctx):
 @page(role="editor", audit=False)
 async def validate(request, ctx):
     """The editor's check as you type: the same validation as saving, nothing saved."""
-    _, workflow, problems = check(await _text(request, ctx), _kernel(request).workflows.validate)
+    _, workflow, problems = check(await _text(request, ctx), _editor_validation(request))
     return render(request, ctx, "workflow_problems.html", problems=problems, workflow=workflow)
 
 
