@@ -109,10 +109,16 @@ async def accounts_page(request, ui, *, message: str = "", error: str = "", stat
     return ui.render("ledger/accounts.html", status=status, accounts=found, message=message, error=error)
 
 
+class _FormError(InputError):
+    """A form field the person must correct (said as is, without "the ledger refused it")."""
+
+
 async def _write(request, ui, work, done: str):
     """Run a write on the book and show the accounts with what happened, or why it was refused."""
     try:
         result = await _with_book(ui, work)
+    except _FormError as exc:
+        return await accounts_page(request, ui, error=str(exc), status=400)
     except PaperchainError as exc:
         reason = f"{exc} {exc.hint}".strip() if getattr(exc, "hint", "") else str(exc)
         return await accounts_page(request, ui, error=ui.gettext("The ledger refused it: %(reason)s")
@@ -124,31 +130,31 @@ def _amount(ui, value) -> int:
     try:
         return parse_int(str(value or ""), "amount", minimum=1)
     except InputError:
-        raise InputError(ui.gettext("The amount is a whole number of units, 1 or more.")) from None
+        raise _FormError(ui.gettext("The amount is a whole number of units, 1 or more.")) from None
 
 
 async def create_account(request, ui):
     form = await request.post()
     name, passphrase = str(form.get("name", "")).strip(), str(form.get("passphrase", ""))
-    if len(passphrase) < 12:
-        return await accounts_page(request, ui, error=ui.gettext(
-            "Choose a passphrase of at least 12 characters: it seals the account's signing key."), status=400)
-    return await _write(request, ui, lambda book: book.create_account(name, passphrase, tenant=ui.tenant),
-                        ui.gettext("Account created (log entry %(index)s)."))
+
+    def create(book):
+        if len(passphrase) < 12:
+            raise _FormError(ui.gettext("Choose a passphrase of at least 12 characters: it seals the account's "
+                                        "signing key."))
+        return book.create_account(name, passphrase, tenant=ui.tenant)
+
+    return await _write(request, ui, create, ui.gettext("Account created (log entry %(index)s)."))
 
 
 async def transfer(request, ui):
     form = await request.post()
-    try:
-        amount = _amount(ui, form.get("amount"))
-    except InputError as exc:
-        return await accounts_page(request, ui, error=str(exc), status=400)
-    body = {"to": str(form.get("to", "")), "amount": amount}
-    if str(form.get("memo", "")).strip():
-        body["memo"] = str(form.get("memo")).strip()
     account, passphrase = str(form.get("account", "")), str(form.get("passphrase", ""))
+    memo = str(form.get("memo", "")).strip()
 
     def sign_and_submit(book):
+        body = {"to": str(form.get("to", "")), "amount": _amount(ui, form.get("amount"))}
+        if memo:
+            body["memo"] = memo
         record, signature = book.sign(account, passphrase, "transfer", body, tenant=ui.tenant)
         return book.submit(record, signature, tenant=ui.tenant)
 
@@ -157,12 +163,9 @@ async def transfer(request, ui):
 
 async def mint(request, ui):
     form = await request.post()
-    try:
-        amount = _amount(ui, form.get("amount"))
-    except InputError as exc:
-        return await accounts_page(request, ui, error=str(exc), status=400)
     account, memo = str(form.get("account", "")), str(form.get("memo", "")).strip()
-    return await _write(request, ui, lambda book: book.mint(account, amount, memo, tenant=ui.tenant),
+    return await _write(request, ui, lambda book: book.mint(account, _amount(ui, form.get("amount")), memo,
+                                                            tenant=ui.tenant),
                         ui.gettext("Units minted (log entry %(index)s)."))
 
 
