@@ -69,7 +69,7 @@ class Page:
 class NavEntry:
     """A link in the main navigation: ``label`` is an English msgid, translated per request."""
 
-    label: str
+    label: str = attrs.field(validator=attrs.validators.instance_of(str))
     path: str = attrs.field(default="/", validator=_path)  # under /p/<plugin>
     role: str = attrs.field(default="viewer", validator=_role)
 

@@ -43,6 +43,15 @@ class Broken:
         raise RuntimeError("no UI today")
 
 
+class Clashing:
+    """A plugin with two pages at the same path: its UI is refused, the rest stands."""
+
+    @hookimpl
+    def paperchain_ui(self):
+        return PluginUI(pages=[Page(path="/", handler=demo_page), Page(path="/", handler=demo_page)],
+                        nav=[NavEntry(label="Clash")])
+
+
 class Flaky:
     """A plugin whose panel fails."""
 
@@ -53,7 +62,7 @@ class Flaky:
 
 @pytest.fixture
 async def demo(paperchain_site):
-    return await paperchain_site(TestPlugin(), Demo(), Broken(), Flaky())
+    return await paperchain_site(TestPlugin(), Demo(), Broken(), Flaky(), Clashing())
 
 
 async def upload(site, name: str = "note.txt") -> str:
@@ -151,6 +160,8 @@ async def test_a_broken_plugin_ui_leaves_the_core_pages_working_and_is_shown_to_
     assert status == 200 and "<h1>Documents</h1>" in text
     status, _, text = await ada.get("/")
     assert status == 200 and "The broken plugin&#39;s pages failed to load: RuntimeError: no UI today" in text
+    assert "The clashing plugin&#39;s pages failed to load: ValueError: two of its pages" in text
+    assert "Clash</a>" not in text and "Demo page</a>" in text
     vera = await demo.client().login("vera")
     _, _, text = await vera.get("/")
     assert "no UI today" not in text
@@ -171,6 +182,8 @@ def test_a_description_is_checked_when_made():
         Page(path="p/../x", handler="m:f")
     with pytest.raises(ValueError, match="role"):
         NavEntry(label="x", role="owner")
+    with pytest.raises(TypeError):
+        NavEntry(label=None)
     with pytest.raises(ValueError):
         Panel(slot="nowhere", handler="m:f")
     with pytest.raises(ValueError):

@@ -37,12 +37,12 @@ def add_web(app: web.Application, state) -> None:
     from .routes import workflows
 
     plugins = collect(state.kernel)
+    mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/
     env = environment(plugins.folders("templates"), plugins.folders("static"))
     env.globals.update(plugin_nav=plugins.nav(), plugin_slots=plugins.slots(), plugin_failures=plugins.failed)
     app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=env,
                         runs=EventCache(state.kernel, ("run.", "batch.", "step.")),
                         documents=EventCache(state.kernel, ("document.",)), plugins=plugins)
-    mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/
     for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics,
                    admin_system, workflows):
         for method, path, handler in module.PAGES:

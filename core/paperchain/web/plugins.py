@@ -16,7 +16,7 @@ import re
 import attrs
 from aiohttp import web
 from markupsafe import Markup, escape
-from paperchain_sdk.ui import SLOTS, NavEntry, PageContext, Panel, PluginUI, resolve
+from paperchain_sdk.ui import SLOTS, NavEntry, Page, PageContext, Panel, PluginUI, resolve
 
 from ..api.guard import STATE
 from . import i18n
@@ -65,9 +65,14 @@ def collect(kernel) -> PluginPages:
                 folder = getattr(result, kind)
                 if folder is not None and not folder.is_dir():
                     raise ValueError(f"its {kind} folder {folder} does not exist")
-            for entry in result.nav:
-                if not isinstance(entry, NavEntry):
-                    raise TypeError(f"a nav entry is {type(entry).__name__}, not a paperchain_sdk.NavEntry")
+            for kind, items in (("nav entry", result.nav), ("page", result.pages), ("panel", result.panels)):
+                expected = {"nav entry": NavEntry, "page": Page, "panel": Panel}[kind]
+                wrong = [type(item).__name__ for item in items if not isinstance(item, expected)]
+                if wrong:
+                    raise TypeError(f"a {kind} is {wrong[0]}, not a paperchain_sdk.{expected.__name__}")
+            routes = [(page.method, page.path) for page in result.pages]
+            if len(set(routes)) != len(routes):
+                raise ValueError("two of its pages have the same method and path")
         except Exception as exc:  # noqa: BLE001 - one plugin's UI never stops the others'
             log.error("plugin %s failed in paperchain_ui: %s", plugin, exc, exc_info=exc)
             found.failed[name] = f"{type(exc).__name__}: {exc}"
@@ -78,12 +83,18 @@ def collect(kernel) -> PluginPages:
 
 def mount(app: web.Application, state, found: PluginPages, guard) -> None:
     """Add every plugin's pages, its static files and the slots' route (before the core's static)."""
-    for name, ui in found.uis.items():
+    for name, ui in list(found.uis.items()):
+        try:
+            for spec in ui.pages:
+                path = _href(name, spec.path)
+                app.router.add_route(spec.method, path, guard(_page_handler(name, spec), spec.method, path, state))
+        except Exception as exc:  # noqa: BLE001 - e.g. a path aiohttp cannot route: its UI is off
+            log.error("plugin %s's pages could not be mounted: %s", name, exc, exc_info=exc)
+            found.failed[name] = f"{type(exc).__name__}: {exc}"
+            del found.uis[name]
+            continue
         if ui.catalogs is not None:
             i18n.add_catalogs(ui.catalogs)
-        for spec in ui.pages:
-            path = _href(name, spec.path)
-            app.router.add_route(spec.method, path, guard(_page_handler(name, spec), spec.method, path, state))
     app.router.add_route("GET", "/static/p/{plugin}/{path:.+}", guard(static_file, "GET", "/static/p", state))
     app.router.add_route("GET", "/slots/{slot}", guard(slot, "GET", "/slots", state))
 
