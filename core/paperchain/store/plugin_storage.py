@@ -10,6 +10,7 @@ so two processes starting at once cannot both apply a revision.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import zlib
 from typing import Any
@@ -22,13 +23,82 @@ from .database import WRITE_OPTION, Database
 
 
 class PluginTransaction:
-    def __init__(self, conn, prefix: str):
+    """PostgreSQL: statements on an asyncpg connection (native async)."""
+
+    def __init__(self, conn, check):
         self._conn = conn
-        self._prefix = prefix
+        self._check = check
 
     async def execute(self, statement: Any, parameters: Any = None) -> sa.CursorResult:
-        check_statement(statement, self._prefix)
+        self._check(statement)
         return await self._conn.execute(statement, parameters)
+
+
+class SqliteTransaction:
+    """SQLite: statements on a pysqlite connection in the database's writer thread; the connection
+    is taken and ``BEGIN IMMEDIATE`` issued in the same hop as the first statement."""
+
+    def __init__(self, database: Database, check):
+        self._database = database
+        self._check = check
+        self.conn = None
+
+    async def execute(self, statement: Any, parameters: Any = None):
+        self._check(statement)
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._database.writer, self._execute, statement, parameters)
+
+    def _execute(self, statement, parameters):
+        if self.conn is None:
+            conn = self._database.writer_connection()
+            conn.begin()
+            self.conn = conn
+        return _buffered(self.conn.execute(statement, parameters))
+
+    def run_once(self, statement, parameters):
+        committed = False
+        try:
+            result = self._execute(statement, parameters)
+            committed = True
+            return result
+        finally:
+            self.end(committed)
+
+    def end(self, commit: bool) -> None:
+        if self.conn is None:
+            return
+        try:
+            (self.conn.commit if commit else self.conn.rollback)()
+        finally:
+            self.conn = None  # the writer thread's own connection stays open for the next
+
+
+class _Checked:
+    """Statements already checked (a plugin that builds its statements once pays the walk once).
+    Kept by id with the statement itself held, so an id is never reused while it is here."""
+
+    def __init__(self, prefix: str, size: int = 512):
+        self.prefix = prefix
+        self.size = size
+        self._seen: dict[int, Any] = {}
+
+    def __call__(self, statement) -> None:
+        if id(statement) in self._seen:
+            return
+        check_statement(statement, self.prefix)
+        if len(self._seen) >= self.size:
+            self._seen.clear()
+        self._seen[id(statement)] = statement
+
+
+def _buffered(result) -> sa.Result:
+    """Every row now (the connection moves on), as a Result; ``rowcount`` kept for DML."""
+    if result.returns_rows:
+        buffered = result.freeze()()
+    else:
+        buffered = sa.engine.IteratorResult(sa.engine.result.SimpleResultMetaData([]), iter(()))
+    buffered.rowcount = result.rowcount
+    return buffered
 
 
 class PluginStorage:
@@ -44,31 +114,63 @@ class PluginStorage:
         else:
             from sqlalchemy.dialects.postgresql import insert
         self._insert = insert
+        self._check = _Checked(schema.prefix)
 
     def insert(self, table: sa.Table):
         return self._insert(table)
 
     @contextlib.asynccontextmanager
     async def transaction(self):
+        if self.dialect == "sqlite":
+            async with self.database.write_turns:  # one writer at a time in this process
+                tx = SqliteTransaction(self.database, self._check)
+                loop = asyncio.get_running_loop()
+                try:
+                    yield tx
+                except BaseException:
+                    await asyncio.shield(loop.run_in_executor(self.database.writer, tx.end, False))
+                    raise
+                await loop.run_in_executor(self.database.writer, tx.end, True)
+            return
         async with self.database.engine.connect() as conn:
             conn = await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
-                yield PluginTransaction(conn, self.schema.prefix)
+                yield PluginTransaction(conn, self._check)
+
+    async def write(self, statement: Any, parameters: Any = None) -> sa.Result:
+        """One statement in a transaction of its own (on SQLite: one hop to the writer thread)."""
+        self._check(statement)
+        if self.dialect != "sqlite":
+            async with self.transaction() as tx:
+                return await tx.execute(statement, parameters)
+        tx = SqliteTransaction(self.database, self._check)
+        async with self.database.write_turns:  # waits only while a transaction block is open; then queue
+            done = asyncio.get_running_loop().run_in_executor(self.database.writer, tx.run_once, statement, parameters)
+        return await done  # the writer thread runs what is queued in order: writes pipeline
 
     async def read(self, statement: Any, parameters: Any = None) -> list[sa.Row]:
-        check_statement(statement, self.schema.prefix)
+        self._check(statement)
+        if self.dialect == "sqlite":
+            return await asyncio.to_thread(self._read_sqlite, statement, parameters, lambda result: result.all())
         async with self.database.engine.connect() as conn:
             return list((await conn.execute(statement, parameters)).all())
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
-        check_statement(statement, self.schema.prefix)
+        self._check(statement)
+        if self.dialect == "sqlite":
+            return await asyncio.to_thread(self._read_sqlite, statement, parameters, lambda result: result.scalar())
         async with self.database.engine.connect() as conn:
             return (await conn.execute(statement, parameters)).scalar()
+
+    def _read_sqlite(self, statement, parameters, take):
+        # Autocommit: one statement is atomic on its own, and no BEGIN is needed (database.py).
+        with self.database.sync_engine.connect() as conn:
+            return take(conn.execute(statement, parameters))
 
     async def migrate(self) -> str | None:
         """Apply the plugin's pending Alembic revisions; return the revision it is at."""
         self.schema.check()
-        async with self.database.engine.connect() as conn:
+        async with self.database.write_turns, self.database.engine.connect() as conn:
             conn = await conn.execution_options(**{WRITE_OPTION: True})
             async with conn.begin():
                 if self.dialect == "postgresql":

@@ -38,32 +38,39 @@ class StateStore:
         if self._handle is None:
             async with self._opening:
                 if self._handle is None:
-                    self._handle = await self.kernel.storage(SCHEMA)
+                    store = await self.kernel.storage(SCHEMA)
+                    self._statements(store)
+                    self._handle = store
         return self._handle
+
+    def _statements(self, store) -> None:
+        # Built once (bound parameters): a trigger writes often, and building a statement costs more
+        # than running it.
+        key, value, now = sa.bindparam("key"), sa.bindparam("value"), sa.bindparam("now")
+        self._get = sa.select(state_table.c.value).where(state_table.c.key == key)
+        upsert = store.insert(state_table).values(key=key, value=value, updated=now)
+        self._put = upsert.on_conflict_do_update(index_elements=["key"], set_={"value": upsert.excluded.value,
+                                                                              "updated": upsert.excluded.updated})
+        self._claim = (store.insert(seen_table).values(signature=key, workflow=value, seen=now)
+                       .on_conflict_do_nothing(index_elements=["signature"]))
 
     async def get(self, key: str) -> Any:
         store = await self._store()
-        value = await store.scalar(sa.select(state_table.c.value).where(state_table.c.key == key))
+        value = await store.scalar(self._get, {"key": key})
         return None if value is None else json.loads(value)
 
     async def put(self, key: str, value: Any) -> None:
         store = await self._store()
-        row = {"key": key, "value": json.dumps(value), "updated": time.time()}
-        upsert = store.insert(state_table).values(row)
-        upsert = upsert.on_conflict_do_update(index_elements=["key"], set_={"value": row["value"], "updated": row["updated"]})
-        async with store.transaction() as tx:
-            await tx.execute(upsert)
+        await store.write(self._put, {"key": key, "value": json.dumps(value), "now": time.time()})
 
     async def claim_signature(self, signature: str, workflow: str, window: float) -> bool:
         """Remember a webhook signature; False when it was seen within ``window`` seconds (a replay)."""
         store = await self._store()
         now = time.time()
-        async with store.transaction() as tx:
-            if now - self._swept > 60:  # forget signatures older than the window, once a minute
-                await tx.execute(sa.delete(seen_table).where(seen_table.c.seen < now - window))
-                self._swept = now
-            claimed = await tx.execute(store.insert(seen_table).values(signature=signature, workflow=workflow, seen=now)
-                                       .on_conflict_do_nothing(index_elements=["signature"]))
+        if now - self._swept > 60:  # forget signatures older than the window, once a minute
+            self._swept = now
+            await store.write(sa.delete(seen_table).where(seen_table.c.seen < now - window))
+        claimed = await store.write(self._claim, {"key": signature, "value": workflow, "now": now})
         return claimed.rowcount == 1
 
     async def query_number(self, sql: str, params: dict) -> float | None:
