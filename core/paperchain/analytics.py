@@ -223,9 +223,9 @@ async def _rows(db, sql: str, values: list) -> list[tuple]:
 async def documents_per_day(db, tenant: str, p: Period) -> list[DocumentsDay]:
     scope, values = _documents_scope(tenant)
     # A person's upload records who made it; a document a workflow ingested from a path takes the
-    # source of the first run that names it (runs(document_id) is indexed).
+    # source of a run that names it (one index lookup: runs(document_id); a batch's runs share it).
     sql = ("SELECT substr(d.created, 1, 10), d.media_type, CASE WHEN d.created_by IS NOT NULL THEN 'upload' ELSE "
-           "coalesce((SELECT r.source FROM runs r WHERE r.document_id = d.id ORDER BY r.created LIMIT 1), 'unknown') "
+           "coalesce((SELECT r.source FROM runs r WHERE r.document_id = d.id LIMIT 1), 'unknown') "
            "END, count(*) FROM documents d WHERE d.created >= ? AND d.deleted IS NULL" + scope +
            " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
     return [DocumentsDay(*row) for row in await _rows(db, sql, [p.start, *values])]
@@ -238,14 +238,23 @@ async def runs_per_day(db, tenant: str, p: Period) -> list[RunsDay]:
     return [RunsDay(*row) for row in await _rows(db, sql, [p.start, *values])]
 
 
-def _percentiles_sql(bucket: str, source: str, scope: str) -> str:
-    """Per (bucket, component): count, p50 and p95 of finished steps' seconds, by nearest rank
-    (the smallest n with n >= q * count), worked out with window functions in the database."""
+def _steps_from(tenant: str) -> tuple[str, str, list]:
+    """FROM and WHERE parts for finished steps the tenant may see (through their run's batch)."""
+    if tenant:
+        return ("FROM steps s JOIN runs r ON r.id = s.run_id JOIN batches b ON b.id = r.batch_id",
+                " AND b.tenant = ?", [tenant])
+    return "FROM steps s", "", []
+
+
+def _percentiles_sql(bucket: str, tenant: str) -> tuple[str, list]:
+    """Per (bucket, component): count, p50 and p95 of the seconds of steps finished since the
+    first parameter, by nearest rank (the smallest n with n >= q * count), worked out with window
+    functions in the database."""
+    source, scope, values = _steps_from(tenant)
     return (
         "WITH timed AS (SELECT " + bucket + " AS bucket, s.uses AS component, "
         "(julianday(s.finished) - julianday(s.started)) * 86400.0 AS seconds "
-        f"{source} JOIN steps s ON s.run_id = r.id WHERE r.created >= ? AND s.finished >= ? "
-        f"AND s.started IS NOT NULL AND s.status IN ('succeeded', 'failed'){scope}), "
+        f"{source} WHERE s.finished >= ? AND s.started IS NOT NULL AND s.status IN ('succeeded', 'failed'){scope}), "
         "ranked AS (SELECT bucket, component, seconds, "
         "row_number() OVER (PARTITION BY bucket, component ORDER BY seconds) AS n, "
         "count(*) OVER (PARTITION BY bucket, component) AS total FROM timed) "
@@ -253,15 +262,13 @@ def _percentiles_sql(bucket: str, source: str, scope: str) -> str:
         "min(CASE WHEN n >= 0.5 * total AND n - 1 < 0.5 * total THEN seconds END), "
         "min(CASE WHEN n >= 0.95 * total AND n - 1 < 0.95 * total THEN seconds END) "
         "FROM ranked GROUP BY bucket, component ORDER BY bucket, component"
-    )
+    ), values
 
 
 async def step_durations(db, tenant: str, p: Period) -> list[StepDurations]:
-    source, scope, values = _runs_from(tenant)
-    # A step finishes after its run was created: the runs(created) index bounds the scan.
-    sql = _percentiles_sql("substr(s.finished, 1, 10)", source, scope)
+    sql, values = _percentiles_sql("substr(s.finished, 1, 10)", tenant)  # steps(finished) is indexed
     return [StepDurations(day, component, total, round(p50, 3), round(p95, 3))
-            for day, component, total, p50, p95 in await _rows(db, sql, [p.start, p.start, *values])]
+            for day, component, total, p50, p95 in await _rows(db, sql, [p.start, *values])]
 
 
 def _runs_link(**filters) -> str:
@@ -306,6 +313,21 @@ async def corpus(db, tenant: str, p: Period, limit: int = TOP) -> Corpus:
                   languages=[LanguageCount(*r) for r in languages])
 
 
+async def _first_event_since(db, moment: str) -> int:
+    """The sequence number of the first event at or after ``moment``. The log's sequence follows
+    its time, so a binary search over ``seq`` (primary-key lookups) lets a query read only the
+    period's events instead of the whole log."""
+    low, high = (await _rows(db, "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) + 1 FROM events", []))[0]
+    while low < high:
+        middle = (low + high) // 2
+        found = await _rows(db, "SELECT time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle])
+        if found and found[0][0] < moment:
+            low = middle + 1
+        else:
+            high = middle
+    return low
+
+
 async def duplicates_per_day(db, tenant: str, p: Period) -> list[DuplicatesDay]:
     scope, values = _documents_scope(tenant)
     # The same bytes uploaded again keep their one document row; the event log still records each
@@ -314,9 +336,9 @@ async def duplicates_per_day(db, tenant: str, p: Period) -> list[DuplicatesDay]:
     # a repeat, and within the period every one after the first is).
     exact = await _rows(db, (
         "WITH ingested AS (SELECT e.time, d.created, row_number() OVER (PARTITION BY e.subject ORDER BY e.seq) AS n "
-        "FROM events e JOIN documents d ON d.id = e.subject WHERE e.type = 'document.ingested' AND e.time >= ?"
-        f"{scope}) SELECT substr(time, 1, 10), count(*) FROM ingested WHERE n > 1 OR created < ? GROUP BY 1"),
-        [p.start, *values, p.start])
+        "FROM events e JOIN documents d ON d.id = e.subject WHERE e.seq >= ? AND e.type = 'document.ingested' "
+        f"AND e.time >= ?{scope}) SELECT substr(time, 1, 10), count(*) FROM ingested WHERE n > 1 OR created < ? "
+        "GROUP BY 1"), [await _first_event_since(db, p.start), p.start, *values, p.start])
     where, values = _findings_from(NEAR_DUPLICATES, tenant, p)
     near = await _rows(db, f"SELECT substr(f.created, 1, 10), count(*) {where} "
                        "AND json_array_length(f.data, '$.duplicates') > 0 GROUP BY 1", values)
@@ -359,8 +381,8 @@ async def insights(db, tenant: str, *, today: date | None = None) -> list[Insigh
                                  count=now_failed, link=_runs_link(status="failed", workflow=workflow, since=this_week)))
     bucket = f"CASE WHEN s.finished >= '{this_week}' THEN 1 ELSE 0 END"  # a date we made, not user text
     medians: dict[str, dict[int, tuple[int, float]]] = {}
-    for recent, component, total, p50, _ in await _rows(db, _percentiles_sql(bucket, source, scope),
-                                                         [weeks.start, weeks.start, *values]):
+    sql, values = _percentiles_sql(bucket, tenant)
+    for recent, component, total, p50, _ in await _rows(db, sql, [weeks.start, *values]):
         medians.setdefault(component, {})[recent] = (total, p50)
     for component, weeks_of in sorted(medians.items()):
         if 0 not in weeks_of or 1 not in weeks_of or min(weeks_of[0][0], weeks_of[1][0]) < STEP_MIN_SAMPLES:

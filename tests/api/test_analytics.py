@@ -74,6 +74,14 @@ async def _acme(api, tmp_path) -> dict:
     for definition in (quick, fragile):
         assert (await api.request("POST", "/api/v1/workflows", json=definition, token=editor)).status == 201
     runs = [await _run(api, editor, "quick") for _ in range(3)] + [await _run(api, editor, "fragile") for _ in range(2)]
+    # a file a trigger of acme's picked up: ingested by the workflow's run, not uploaded by a person
+    archive = {"name": "archive", "steps": [{"id": "text", "uses": "document.text"}]}
+    assert (await api.request("POST", "/api/v1/workflows", json=archive, token=editor)).status == 201
+    (tmp_path / "scan.txt").write_text("An archived letter about the mill.")
+    batch = await api.kernel.submit("archive", paths=[tmp_path / "scan.txt"], source="trigger:inbox", tenant="acme")
+    await api.kernel.journal.flush()
+    async with api.kernel.db.execute("SELECT id FROM runs WHERE batch_id = ?", (batch,)) as cursor:
+        runs.append(await api.wait_run((await cursor.fetchone())[0]))
     await api.kernel.journal.flush()
     return {"token": editor, "documents": ids, "runs": analyzed + runs}
 
@@ -86,7 +94,8 @@ async def test_each_series_matches_the_runs_steps_and_findings_one_by_one(api, t
     assert (body["days"], body["until"]) == (30, today)
     assert body["since"] == (datetime.now(timezone.utc).date() - timedelta(days=29)).isoformat()
 
-    assert body["documents"] == [{"day": today, "media_type": "text/plain", "source": "upload", "documents": 3}]
+    assert body["documents"] == [{"day": today, "media_type": "text/plain", "source": "trigger:inbox", "documents": 1},
+                                 {"day": today, "media_type": "text/plain", "source": "upload", "documents": 3}]
 
     states = Counter((r["workflow"], r["status"]) for r in acme["runs"])
     assert {(r["workflow"], r["state"]): r["runs"] for r in body["runs"]} == dict(states)
@@ -220,3 +229,38 @@ async def test_insights_name_a_rising_failure_rate_a_slower_step_and_a_spike_of_
     assert (await _ok(api, "/api/v1/analytics/insights", globex))["items"] == []
     exact = (await _ok(api, "/api/v1/analytics/duplicates", editor))["items"]
     assert sum(d["exact"] for d in exact) == 5
+
+
+async def test_the_openapi_document_describes_every_analytics_route_for_viewers(api):
+    document = (await api.request("GET", "/api/v1/openapi.json")).json
+    paths = {p: ops for p, ops in document["paths"].items() if p.startswith("/api/v1/analytics")}
+    assert sorted(paths) == ["/api/v1/analytics", "/api/v1/analytics/corpus", "/api/v1/analytics/documents",
+                             "/api/v1/analytics/duplicates", "/api/v1/analytics/failures",
+                             "/api/v1/analytics/insights", "/api/v1/analytics/runs", "/api/v1/analytics/steps"]
+    for ops in paths.values():
+        answer = ops["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+        assert answer["$ref"].startswith("#/components/schemas/"), answer
+    schemas = document["components"]["schemas"]
+    assert set(schemas["Overview"]["required"]) >= {"documents", "runs", "steps", "failures", "insights"}
+    assert schemas["StepDurations"]["properties"]["p95"] == {"type": "number"}
+    viewer = await api.user("val", "viewer")
+    for path in paths:
+        assert (await api.request("GET", path, token=viewer)).status == 200, path
+
+
+async def test_the_period_s_first_event_is_found_by_its_sequence_gaps_and_all(tmp_path):
+    import aiosqlite
+
+    from paperchain.analytics import _first_event_since
+
+    async with aiosqlite.connect(tmp_path / "events.db") as db:
+        await db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT, subject TEXT, time TEXT, data TEXT)")
+        assert await _first_event_since(db, "2026-01-01") in (0, 1)  # an empty log: any start reads nothing
+        days = ["2026-01-0" + str(d) for d in (1, 1, 2, 4, 4, 5, 8)]
+        await db.executemany("INSERT INTO events VALUES (?, 't', 's', ?, '{}')",
+                             [(seq, day + "T10:00:00+00:00") for seq, day in zip((3, 4, 7, 8, 20, 21, 40), days)])
+        for moment, first in (("2026-01-01", 3), ("2026-01-02", 7), ("2026-01-03", 8), ("2026-01-05", 21),
+                              ("2026-01-06", 40), ("2026-01-09", None)):
+            start = await _first_event_since(db, moment)
+            async with db.execute("SELECT min(seq) FROM events WHERE seq >= ?", (start,)) as cursor:
+                assert (await cursor.fetchone())[0] == first, moment  # from there on, exactly the period's events
