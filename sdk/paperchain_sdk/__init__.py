@@ -43,5 +43,16 @@ from .specs import (
 )
 from .ui import NavEntry, Page, PageContext, Panel, PluginUI
 
-__all__ = [name for name in dir() if not name.startswith("_")]
+_STORAGE = ("PluginSchema", "StorageAPI", "Transaction")  # paperchain_sdk.storage, which imports SQLAlchemy
+
+__all__ = [name for name in dir() if not name.startswith("_")] + list(_STORAGE)
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # Plugin storage loads SQLAlchemy when a plugin asks for it, not with every import of the SDK.
+    if name in _STORAGE:
+        from . import storage
+
+        return getattr(storage, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
