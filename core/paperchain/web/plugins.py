@@ -55,30 +55,32 @@ def collect(kernel) -> PluginPages:
         try:
             if isinstance(result, Exception):
                 raise result
-            if result is None:
-                continue
-            if not isinstance(result, PluginUI):
-                raise TypeError(f"paperchain_ui returned {type(result).__name__}, not a paperchain_sdk.PluginUI")
-            if not _NAME.match(name):
-                raise ValueError(f"the plugin name {plugin!r} cannot be a URL path (use lower-case letters)")
-            for kind in ("templates", "catalogs", "static"):
-                folder = getattr(result, kind)
-                if folder is not None and not folder.is_dir():
-                    raise ValueError(f"its {kind} folder {folder} does not exist")
-            for kind, items in (("nav entry", result.nav), ("page", result.pages), ("panel", result.panels)):
-                expected = {"nav entry": NavEntry, "page": Page, "panel": Panel}[kind]
-                wrong = [type(item).__name__ for item in items if not isinstance(item, expected)]
-                if wrong:
-                    raise TypeError(f"a {kind} is {wrong[0]}, not a paperchain_sdk.{expected.__name__}")
-            routes = [(page.method, page.path) for page in result.pages]
-            if len(set(routes)) != len(routes):
-                raise ValueError("two of its pages have the same method and path")
+            if result is not None:
+                found.uis[name] = _checked(name, result)
         except Exception as exc:  # noqa: BLE001 - one plugin's UI never stops the others'
             log.error("plugin %s failed in paperchain_ui: %s", plugin, exc, exc_info=exc)
             found.failed[name] = f"{type(exc).__name__}: {exc}"
-            continue
-        found.uis[name] = result
     return found
+
+
+def _checked(name: str, ui) -> PluginUI:
+    """``ui`` if it can be mounted; otherwise an error saying what is wrong with it."""
+    if not isinstance(ui, PluginUI):
+        raise TypeError(f"paperchain_ui returned {type(ui).__name__}, not a paperchain_sdk.PluginUI")
+    if not _NAME.match(name):
+        raise ValueError(f"the plugin name {name!r} cannot be a URL path (use lower-case letters)")
+    for kind in ("templates", "catalogs", "static"):
+        folder = getattr(ui, kind)
+        if folder is not None and not folder.is_dir():
+            raise ValueError(f"its {kind} folder {folder} does not exist")
+    for items, expected in ((ui.nav, NavEntry), (ui.pages, Page), (ui.panels, Panel)):
+        wrong = [type(item).__name__ for item in items if not isinstance(item, expected)]
+        if wrong:
+            raise TypeError(f"{wrong[0]} given where a paperchain_sdk.{expected.__name__} belongs")
+    routes = [(page.method, page.path) for page in ui.pages]
+    if len(set(routes)) != len(routes):
+        raise ValueError("two of its pages have the same method and path")
+    return ui
 
 
 def mount(app: web.Application, state, found: PluginPages, guard) -> None:
