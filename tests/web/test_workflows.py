@@ -9,8 +9,10 @@ import tomllib
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
 from paperchain.web import graph
-from paperchain.web.routes.workflows import diff_rows, input_fields
+from paperchain.web.routes.workflow_run import input_fields
+from paperchain.web.routes.workflows import diff_rows, trigger_facts
 from paperchain.web.workflow_toml import check, dumps
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples" / "workflows"
@@ -33,7 +35,7 @@ async def audit_actions(site) -> list[tuple]:
 # -- the pure parts ---------------------------------------------------------------------------
 
 def test_the_graph_puts_each_step_below_what_it_needs():
-    step = lambda i, *needs: SimpleNamespace(id=i, uses=f"c.{i}", needs=needs)  # noqa: E731
+    step = lambda i, *needs: SimpleNamespace(id=i, uses=f"c.{i}", needs=needs)
     steps = [step("text"), step("pdf", "text"), step("html", "text"), step("bundle", "pdf", "html"), step("alone")]
     assert [[s.id for s in row] for row in graph.layers(steps)] == [["text", "alone"], ["pdf", "html"], ["bundle"]]
     svg = str(graph.svg(steps, label="Steps of report"))
@@ -57,6 +59,22 @@ def test_a_diff_lists_changed_lines_with_their_numbers():
     assert [(r["kind"], r["old"], r["new"], r["text"]) for r in rows] == [
         ("same", 1, 1, "a"), ("removed", 2, None, "b"), ("added", None, 2, "B"), ("same", 3, 3, "c"),
         ("added", None, 4, "d")]
+
+
+def test_triggers_say_their_next_firing_folder_and_webhook_url():
+    import datetime as dt
+
+    pytest.importorskip("croniter", reason="the schedule trigger's cron comes with paperchain-triggers")
+    request = SimpleNamespace(scheme="https", host="papers.example")
+    workflow = SimpleNamespace(on={"schedule": {"cron": "30 7 * * *", "timezone": "Europe/Madrid"},
+                                   "folder": {"path": "inbox"}, "webhook": {"secret": "s3cret"},
+                                   "manual": {}})
+    found = {t["name"]: t for t in trigger_facts(request, SimpleNamespace(ref="acme:invoices"), workflow)}
+    moment = found["schedule"]["next"]
+    now = dt.datetime.now(dt.UTC)
+    assert now < moment <= now + dt.timedelta(days=1) and moment.minute == 30 and moment.hour in (5, 6)
+    assert found["folder"]["folder"] == "inbox" and found["webhook"]["url"] == "https://papers.example/hooks/acme:invoices"
+    assert "secret" not in found["webhook"]["settings"]  # never shown
 
 
 def test_the_run_form_follows_the_inputs():
@@ -231,7 +249,7 @@ async def test_another_tenants_workflow_is_not_found(site):
     for path in ("/workflows/chain/disable", "/workflows/chain/run", "/workflows/chain/edit"):
         status, _, _ = await tina.post(path, {"csrf": token, "input-pages": "1", "toml": dumps(CHAIN)})
         assert status == 404, path
-    status, headers, _ = await tina.post("/workflows/new", {"csrf": token, "toml": dumps(CHAIN)})
+    status, _headers, _ = await tina.post("/workflows/new", {"csrf": token, "toml": dumps(CHAIN)})
     assert status == 303  # her own workflow of the same name, in her tenant
     mine = (await site.request("GET", "/api/v1/workflows/chain")).json
     assert mine["tenant"] == "" and (await tina.get("/workflows/chain"))[0] == 200

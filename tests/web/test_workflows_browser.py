@@ -8,7 +8,6 @@ from __future__ import annotations
 import re
 
 import pytest
-
 from api_support import TestPlugin
 
 pytestmark = pytest.mark.slow

@@ -77,14 +77,14 @@ def svg(steps, *, label: str, graph_id: str = "steps") -> Markup:
     give each box's full step id and component, and the description lists every arrow."""
     nodes, width, height = layout(steps)
     at = {n.id: n for n in nodes}
-    parts = [f'<svg class="graph" id="{escape(graph_id)}" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
+    parts = [(f'<svg class="graph" id="{escape(graph_id)}" viewBox="0 0 {width:g} {height:g}" width="{width:g}" '
              f'height="{height:g}" role="img" '
-             f'aria-labelledby="{escape(graph_id)}-title {escape(graph_id)}-desc">',
+             f'aria-labelledby="{escape(graph_id)}-title {escape(graph_id)}-desc">'),
              f'<title id="{escape(graph_id)}-title">{escape(label)}</title>',
              f'<desc id="{escape(graph_id)}-desc">' + escape("; ".join(
                  f"{need} → {s.id}" for s in steps for need in s.needs if need in at)) + "</desc>",
-             f'<defs><marker id="{escape(graph_id)}-arrow" class="graph-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
-             'markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>']
+             (f'<defs><marker id="{escape(graph_id)}-arrow" class="graph-arrow" viewBox="0 0 10 10" refX="10" refY="5" '
+             'markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z"/></marker></defs>')]
     for step in steps:
         child = at[step.id]
         for need in step.needs:
