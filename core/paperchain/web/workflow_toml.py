@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 import re
 import tomllib
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
-
 from paperchain_sdk import ConfigError
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")
