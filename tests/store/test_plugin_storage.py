@@ -187,3 +187,36 @@ async def test_an_unreachable_postgresql_says_so_and_how_to_fix_it():
         await Database.open("postgresql+asyncpg://paperchain:secret@127.0.0.1:1/paperchain")
     assert "secret" not in str(caught.value) and "***" in str(caught.value)
     assert "PAPERCHAIN_DATABASE_URL" in caught.value.hint
+
+
+async def test_write_is_one_statement_in_its_own_transaction(paperchain_storage, tmp_path):
+    schema, items = _schema(tmp_path / "migrations", FIRST)
+    store = await paperchain_storage(schema)
+    await store.write(sa.insert(items), [{"key": "a", "count": 1}, {"key": "b", "count": 2}])  # executemany
+    assert (await store.write(sa.update(items).values(count=items.c.count * 10))).rowcount == 2
+    with pytest.raises(sa.exc.IntegrityError):
+        await store.write(sa.insert(items).values(key="a", count=3))  # rolled back, nothing left open
+    assert await store.write(store.insert(items).values(key="a", count=3).on_conflict_do_nothing()) is not None
+    assert await store.read(sa.select(items.c.key, items.c.count).order_by(items.c.key)) == [("a", 10), ("b", 20)]
+    with pytest.raises(PermissionError):
+        await store.write(sa.delete(sa.table("documents")))
+
+
+def test_a_kernel_on_postgresql_says_where_its_own_tables_stay(paperchain_kernel, paperchain_postgres, caplog):
+    url = paperchain_postgres.create_database()
+    with caplog.at_level("WARNING", logger="paperchain.kernel"):
+        harness = paperchain_kernel(config={"paperchain": {"database_url": url}})
+    assert harness.kernel.database.dialect == "postgresql"
+    said = " ".join(record.getMessage() for record in caplog.records)
+    assert "plugins' tables are in postgresql+asyncpg://" in said and str(harness.kernel.db_path) in said
+
+
+def test_a_kernel_whose_database_cannot_be_reached_does_not_start(tmp_path):
+    from paperchain.config import Config, KernelSettings
+    from paperchain.kernel import Kernel
+
+    settings = KernelSettings(database_url="postgresql+asyncpg://nobody@127.0.0.1:1/paperchain")
+    kernel = Kernel(Config(source="test", data_dir=tmp_path, kernel=settings), plugins=[])
+    with pytest.raises(ConfigError, match="cannot be reached"):
+        asyncio.run(kernel.open())
+    assert kernel.db is None and kernel.journal is None  # nothing was left open

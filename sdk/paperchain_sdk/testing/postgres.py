@@ -19,7 +19,11 @@ INSTALL_HINT = "install Debian's postgresql (apt-get install postgresql), or run
 
 
 def find_bin_dir() -> Path | None:
-    """The folder holding initdb, pg_ctl and psql (the newest Debian version first), None if absent."""
+    """The folder holding initdb, pg_ctl and psql: ``PAPERCHAIN_POSTGRES_BIN`` if set, else the
+    newest of Debian's, else the PATH's; None if there is none."""
+    chosen = os.environ.get("PAPERCHAIN_POSTGRES_BIN")
+    if chosen is not None:
+        return Path(chosen) if Path(chosen, "initdb").exists() else None
     for candidate in sorted(glob.glob("/usr/lib/postgresql/*/bin"), key=_version, reverse=True):
         if Path(candidate, "initdb").exists():
             return Path(candidate)
