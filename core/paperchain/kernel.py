@@ -119,6 +119,8 @@ class Kernel(KernelReads):
 
     async def storage(self, schema):
         """A plugin's handle on its own tables (``paperchain_sdk.storage``), its migrations applied."""
+        if self._storages is None:
+            raise RuntimeError("plugin storage opens with the kernel: ask for it in paperchain_startup or later")
         return await self._storages.get(schema)
 
     async def close(self) -> None:

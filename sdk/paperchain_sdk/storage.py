@@ -13,8 +13,10 @@ and, in ``paperchain_startup``, asks the kernel for its handle (which runs the p
 migrations first)::
 
     store = await kernel.storage(SCHEMA)
-    async with store.transaction() as tx:
+    async with store.transaction() as tx:          # several statements, all or nothing
+        await tx.execute(sa.delete(state).where(state.c.key == "old"))
         await tx.execute(store.insert(state).values(key="k", value="v").on_conflict_do_nothing())
+    await store.write(sa.update(state).values(value="w"))   # one statement, its own transaction
     rows = await store.read(sa.select(state.c.value).where(state.c.key == "k"))
 
 The same code runs on SQLite (the deployment's file; writers take the write lock at BEGIN, so they
@@ -103,10 +105,17 @@ class StorageAPI(Protocol):
     """``"sqlite"`` or ``"postgresql"``: only for the rare statement that must differ."""
 
     def transaction(self) -> AsyncContextManager[Transaction]:
-        """A writing transaction (SQLite: ``BEGIN IMMEDIATE``, waiting up to the busy timeout)."""
+        """A writing transaction (SQLite: ``BEGIN IMMEDIATE``, waiting up to the busy timeout).
+        Inside the block run every statement, reads included, with ``tx.execute``: ``read`` sees
+        only committed rows, and ``write`` or a nested ``transaction()`` raise RuntimeError. Keep
+        blocks short: on SQLite the deployment's other writers wait for it."""
+
+    async def write(self, statement: Any, parameters: Any = None) -> sa.Result:
+        """One statement in a transaction of its own: the cheapest write (on SQLite one hop to the
+        writer thread instead of two); the result as ``Transaction.execute`` gives it."""
 
     async def read(self, statement: Any, parameters: Any = None) -> list[sa.Row]:
-        """Run a SELECT in its own short read transaction and return every row."""
+        """Run a SELECT (one statement: atomic on its own) and return every row."""
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
         """The first column of the first row of a SELECT, None when there is none."""

@@ -220,3 +220,19 @@ def test_a_kernel_whose_database_cannot_be_reached_does_not_start(tmp_path):
     with pytest.raises(ConfigError, match="cannot be reached"):
         asyncio.run(kernel.open())
     assert kernel.db is None and kernel.journal is None  # nothing was left open
+
+
+async def test_a_write_inside_a_transaction_block_is_refused_not_deadlocked(paperchain_storage, tmp_path):
+    schema, items = _schema(tmp_path / "migrations", FIRST)
+    store = await paperchain_storage(schema)
+    with pytest.raises(RuntimeError, match="tx.execute"):
+        async with store.transaction() as tx:
+            await tx.execute(sa.insert(items).values(key="a", count=1))
+            await store.write(sa.insert(items).values(key="b", count=2))
+    with pytest.raises(RuntimeError, match="another transaction"):
+        async with store.transaction():
+            async with store.transaction():
+                pass
+    assert await store.read(sa.select(items)) == []  # the block was rolled back
+    await store.write(sa.insert(items).values(key="c", count=3))  # and the storage is usable again
+    assert await store.scalar(sa.select(items.c.key)) == "c"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import zlib
 from typing import Any
 
@@ -20,6 +21,17 @@ from paperchain_sdk import ConfigError
 from paperchain_sdk.storage import PluginSchema, check_statement
 
 from .database import WRITE_OPTION, Database
+
+
+# The storage whose transaction block the current task is in: on SQLite a write or a second block
+# from inside one would wait for the block's own turn forever, so both databases refuse it alike.
+_IN_TRANSACTION: contextvars.ContextVar = contextvars.ContextVar("paperchain_storage_transaction", default=None)
+
+
+def _refuse_nesting(database) -> None:
+    if _IN_TRANSACTION.get() is database:
+        raise RuntimeError("inside `async with store.transaction() as tx`, run statements with "
+                           "`await tx.execute(...)`, not store.write() or another transaction()")
 
 
 class PluginTransaction:
@@ -121,6 +133,16 @@ class PluginStorage:
 
     @contextlib.asynccontextmanager
     async def transaction(self):
+        _refuse_nesting(self.database)
+        token = _IN_TRANSACTION.set(self.database)
+        try:
+            async with self._transaction() as tx:
+                yield tx
+        finally:
+            _IN_TRANSACTION.reset(token)
+
+    @contextlib.asynccontextmanager
+    async def _transaction(self):
         if self.dialect == "sqlite":
             async with self.database.write_turns:  # one writer at a time in this process
                 tx = SqliteTransaction(self.database, self._check)
@@ -140,6 +162,7 @@ class PluginStorage:
     async def write(self, statement: Any, parameters: Any = None) -> sa.Result:
         """One statement in a transaction of its own (on SQLite: one hop to the writer thread)."""
         self._check(statement)
+        _refuse_nesting(self.database)
         if self.dialect != "sqlite":
             async with self.transaction() as tx:
                 return await tx.execute(statement, parameters)
