@@ -56,3 +56,10 @@ def test_train_and_inspect_a_model(paperchain_live_server, paperchain_watched, t
     page.get_by_role("button", name="To production (Version 1)").click()
     expect(page.locator('tr[data-version="1"] .chip')).to_have_text("production")
     watched.check_accessibility()
+
+    # The heat colours keep their contrast in the dark theme, at a phone's width too.
+    dark = paperchain_watched(server, color_scheme="dark", viewport={"width": 390, "height": 844})
+    page = dark.login("vera", then="/p/models/m/doctype")
+    expect(page.locator("table.confusion td.diagonal")).to_have_count(3)
+    expect(page.locator("form")).to_have_count(4)  # the header's language, theme and logout forms: no write control
+    dark.check_accessibility()

@@ -51,5 +51,10 @@ def test_resend_a_dead_letter_from_the_outbox(paperchain_live_server, paperchain
         page.goto("/p/notify")
         expect(page.get_by_role("heading", name="Bandeja de salida")).to_be_visible()
         spanish.check_accessibility()
+
+        phone = paperchain_watched(server, color_scheme="dark", viewport={"width": 390, "height": 844})
+        page = phone.login("eddie", then="/p/notify")
+        expect(page.locator("tr[data-message]")).to_have_count(1)
+        phone.check_accessibility()
     finally:
         server.call(receiver.__aexit__(None, None, None))

@@ -35,3 +35,8 @@ def test_triggers_page(paperchain_live_server, paperchain_watched):
     expect(schedule.locator("[data-next]")).to_have_text(re.compile(r"[56]:00:00\sAM UTC"))  # 07:00 in Madrid
     expect(page.locator('tr[data-trigger="hooked:webhook"]')).to_contain_text("/hooks/hooked")
     watched.check_accessibility()
+
+    phone = paperchain_watched(server, color_scheme="dark", viewport={"width": 390, "height": 844})
+    page = phone.login("vera", then="/p/triggers")
+    expect(page.locator("tr[data-trigger]")).to_have_count(2)
+    phone.check_accessibility()
