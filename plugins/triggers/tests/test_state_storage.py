@@ -68,3 +68,31 @@ def test_existing_sqlite_tables_are_taken_over_with_their_rows(paperchain_kernel
     assert harness.call(store_for(harness.kernel).get("threshold:a")) == {"active": True}
     with sqlite3.connect(data_dir / "paperchain.db") as conn:
         assert conn.execute("SELECT version_num FROM triggers_alembic_version").fetchone() == ("0001",)
+
+
+def test_plugin_writes_and_the_kernel_journal_share_the_sqlite_file_without_locking_errors(paperchain_kernel):
+    """The default deployment: triggers' rows and the kernel's group commits in one file, at once."""
+    import asyncio
+
+    harness = paperchain_kernel(paperchain_triggers, steps_plugin)
+    kernel = harness.kernel
+
+    async def scenario():
+        store = store_for(kernel)
+
+        async def journal():
+            for i in range(300):
+                await kernel.emit("test.tick", data={"i": i}, durable=i % 10 == 0)
+
+        async def plugin(worker):
+            for i in range(60):
+                await store.put(f"k{worker}", {"i": i})
+                await store.claim_signature(f"sig-{worker}-{i}", "wf", window=300)
+
+        await asyncio.gather(journal(), *(plugin(w) for w in range(5)))
+        await kernel.journal.flush()
+        return [await store.get(f"k{w}") for w in range(5)], await kernel.count_events(
+            "test.tick", since="0000", until="9999")
+
+    states, ticks = harness.call(scenario())
+    assert states == [{"i": 59}] * 5 and ticks == 300
