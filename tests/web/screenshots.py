@@ -50,7 +50,7 @@ def main(out: Path, schemes: tuple[str, ...]) -> None:
                     page.screenshot(path=out / f"run-{scheme}.png", full_page=True)
                     document = page.locator("dl.facts code").first.inner_text()
                     for name, path in (("home", "/"), ("runs", "/runs"), ("documents", "/documents?view=cards"),
-                                       ("document", f"/documents/{document}")):
+                                       ("document", f"/documents/{document}"), ("analytics", "/analytics")):
                         page.goto(path)
                         page.wait_for_load_state("networkidle")
                         page.screenshot(path=out / f"{name}-{scheme}.png")
