@@ -175,6 +175,13 @@ async def test_the_list_shows_state_triggers_last_run_and_success_and_editors_to
     assert status == 303 and (await site.request("GET", "/api/v1/workflows/chain")).json["enabled"] is True
     status, _, text = await b.post("/workflows/chain/disable", {})
     assert status == 403 and "security token" in text
+    token = await b.csrf("/workflows")
+    status, _, text = await b.post("/workflows/chain/delete", {"csrf": token})
+    assert status == 400 and "Tick the box" in text
+    status, headers, _ = await b.post("/workflows/chain/delete", {"csrf": token, "confirm": "yes"})
+    assert status == 303 and headers["Location"] == "/workflows"
+    assert (await site.request("GET", "/api/v1/workflows/chain")).status == 404
+    assert ("eddie", "POST /workflows/{name}/delete", "workflow:chain", "success") in await audit_actions(site)
 
 
 async def test_a_viewer_sees_no_write_controls_and_a_forged_post_is_refused(site):
@@ -184,10 +191,12 @@ async def test_a_viewer_sees_no_write_controls_and_a_forged_post_is_refused(site
     assert status == 200 and "chain" in text and "/disable" not in text and "/workflows/new" not in text
     status, _, text = await viewer.get("/workflows/chain")
     assert status == 200 and 'class="graph"' in text
-    for control in ('href="/workflows/chain/edit"', 'action="/workflows/chain/run"', 'action="/workflows/chain/disable"'):
+    for control in ('href="/workflows/chain/edit"', 'action="/workflows/chain/run"', 'action="/workflows/chain/disable"',
+                    'action="/workflows/chain/delete"'):
         assert control not in text
     token = await viewer.csrf()
     for path, form in (("/workflows/chain/disable", {}), ("/workflows/chain/run", {"input-pages": "1"}),
+                       ("/workflows/chain/delete", {"confirm": "yes"}),
                        ("/workflows/chain/edit", {"toml": dumps(CHAIN)}), ("/workflows/new", {"toml": dumps(CHAIN)})):
         status, _, text = await viewer.post(path, {"csrf": token, **form})
         assert status == 403 and "needs the editor role" in text, path

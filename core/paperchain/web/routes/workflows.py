@@ -101,6 +101,17 @@ async def disable(request, ctx):
     await _set_enabled(request, ctx, False)
 
 
+@page
+async def delete(request, ctx):
+    """Forget the workflow's name, as the API's DELETE does; its versions stay for past runs."""
+    saved = await find(request, ctx)
+    if (await request.post()).get("confirm") != "yes":
+        raise PageError(400, ctx.gettext("Tick the box to confirm the deletion, then press Delete again."))
+    request[AUDIT_TARGET] = f"workflow:{saved.ref}"
+    await kernel(request).workflows.delete(request.match_info["name"], tenant=tenant_of(ctx))
+    raise web.HTTPSeeOther("/workflows")
+
+
 # -- a workflow's page ------------------------------------------------------------------------
 def _next_cron(cron: str, zone: str) -> dt.datetime | None:
     """The next firing of a schedule, as the schedule trigger computes it (croniter comes with it)."""
@@ -209,4 +220,5 @@ PAGES = [
     ("GET", "/workflows/{name}/diff", diff),
     ("POST", "/workflows/{name}/enable", enable),
     ("POST", "/workflows/{name}/disable", disable),
+    ("POST", "/workflows/{name}/delete", delete),
 ]
