@@ -4,8 +4,8 @@
 
 Starts a server with the OCR and export plugins and the example `scan` workflow, uploads the
 example scan through the upload page and lets it run, then photographs home, upload, runs, the
-run, documents and the document, in the light theme (and the dark one with --dark), with Debian's
-chromium as the browser tests use it.
+run, documents and the document, the analytics, the scan workflow and its editor, in the light
+theme (and the dark one with --dark), with Debian's chromium as the browser tests use it.
 """
 
 from __future__ import annotations
@@ -50,7 +50,8 @@ def main(out: Path, schemes: tuple[str, ...]) -> None:
                     page.screenshot(path=out / f"run-{scheme}.png", full_page=True)
                     document = page.locator("dl.facts code").first.inner_text()
                     for name, path in (("home", "/"), ("runs", "/runs"), ("documents", "/documents?view=cards"),
-                                       ("document", f"/documents/{document}"), ("analytics", "/analytics")):
+                                       ("document", f"/documents/{document}"), ("analytics", "/analytics"),
+                                       ("workflow", "/workflows/scan"), ("workflow-edit", "/workflows/scan/edit")):
                         page.goto(path)
                         page.wait_for_load_state("networkidle")
                         page.screenshot(path=out / f"{name}-{scheme}.png")
