@@ -9,11 +9,13 @@ from __future__ import annotations
 import asyncio
 import json
 import sqlite3
+from pathlib import Path
+from typing import Any
 
 
 class KernelReads:
-    db = None  # the kernel's aiosqlite connection (Kernel.open)
-    db_path = None
+    db: Any  # the kernel's aiosqlite connection (Kernel.open)
+    db_path: Path
 
     async def _row(self, sql: str, params: tuple):
         async with self.db.execute(sql, params) as cursor:

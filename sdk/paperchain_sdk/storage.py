@@ -32,8 +32,9 @@ from __future__ import annotations
 
 import importlib.util
 import re
+from contextlib import AbstractAsyncContextManager
 from pathlib import Path
-from typing import Any, AsyncContextManager, Protocol
+from typing import Any, Protocol
 
 import sqlalchemy as sa
 
@@ -104,7 +105,7 @@ class StorageAPI(Protocol):
     dialect: str
     """``"sqlite"`` or ``"postgresql"``: only for the rare statement that must differ."""
 
-    def transaction(self) -> AsyncContextManager[Transaction]:
+    def transaction(self) -> AbstractAsyncContextManager[Transaction]:
         """A writing transaction (SQLite: ``BEGIN IMMEDIATE``, waiting up to the busy timeout).
         Inside the block run every statement, reads included, with ``tx.execute``: ``read`` sees
         only committed rows, and ``write`` or a nested ``transaction()`` raise RuntimeError. Keep

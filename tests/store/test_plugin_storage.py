@@ -230,9 +230,8 @@ async def test_a_write_inside_a_transaction_block_is_refused_not_deadlocked(pape
             await tx.execute(sa.insert(items).values(key="a", count=1))
             await store.write(sa.insert(items).values(key="b", count=2))
     with pytest.raises(RuntimeError, match="another transaction"):
-        async with store.transaction():
-            async with store.transaction():
-                pass
+        async with store.transaction(), store.transaction():
+            pass
     assert await store.read(sa.select(items)) == []  # the block was rolled back
     await store.write(sa.insert(items).values(key="c", count=3))  # and the storage is usable again
     assert await store.scalar(sa.select(items.c.key)) == "c"

@@ -4,8 +4,17 @@
 ``postgresql+asyncpg://user@host:port/db``. On SQLite every connection gets WAL, a busy timeout
 and foreign keys, and transactions are begun by us (the driver's implicit BEGIN is off): writers
 ``BEGIN IMMEDIATE`` so that they queue on the file's write lock behind the journal's group commit
-instead of failing with "database is locked" when a read snapshot goes stale; readers ``BEGIN``
-(deferred). On PostgreSQL the server does all of that itself.
+instead of failing with "database is locked" when a read snapshot goes stale, and the writers of
+this process take turns on an asyncio lock first (SQLite has one writer at a time; waiting in
+SQLite's busy handler sleeps in growing steps). A read is one statement in autocommit, which is
+atomic on its own. On PostgreSQL the server does all of that itself.
+
+SQLite is reached through two engines on the same file with the same settings: the async one
+(aiosqlite) and a sync one (pysqlite) that plugin storage drives from worker threads. Every await
+on aiosqlite is a hop to its thread, and SQLAlchemy's adapter makes about seven per one-statement
+transaction (cursor, execute, close, for BEGIN and the statement, then commit): that was 5-10x the
+plugins' old cost (bench/plugin_storage.py). The sync engine runs a statement, with its BEGIN,
+in one hop and the commit in another.
 
 Until the kernel's own tables move (issue 15, a later step) they stay in the SQLite file of the
 data directory whatever this URL says; plugins' tables live where the URL points.
@@ -13,6 +22,8 @@ data directory whatever this URL says; plugins' tables live where the URL points
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from pathlib import Path
 
@@ -60,22 +71,33 @@ def shown(url) -> str:
 class Database:
     """The engine and what the rest of the kernel asks of it (``dialect``, ``close``)."""
 
-    def __init__(self, engine, url):
+    def __init__(self, engine, url, sync_engine=None):
         self.engine = engine
         self.url = url
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
+        self.sync_engine = sync_engine  # SQLite only: see the module's notes
+        self.write_turns = asyncio.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
+        self.writer = None
+        self._writer_connection = None
+        if sync_engine is not None:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperchain-sqlite-writer")
 
     @classmethod
-    async def open(cls, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000) -> "Database":
+    async def open(cls, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000) -> Database:
         """Create the engine and prove it reaches its database (a clear ConfigError if not)."""
-        from sqlalchemy import text
+        from sqlalchemy import create_engine, text
         from sqlalchemy.ext.asyncio import create_async_engine
 
         parsed = check_url(url)
+        sync_engine = None
         if parsed.drivername.startswith("sqlite"):
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
             engine = create_async_engine(parsed)
-            _sqlite_events(engine.sync_engine, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
+            sync_engine = create_engine(parsed.set(drivername="sqlite+pysqlite"), pool_size=8, max_overflow=8)
+            for each in (engine.sync_engine, sync_engine):
+                _sqlite_events(each, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         else:
             engine = create_async_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
         try:
@@ -90,10 +112,21 @@ class Database:
                       "SQLite file in the data directory" if parsed.drivername.startswith("postgresql")
                       else "check that the file's folder is writable"),
             ) from None
-        return cls(engine, parsed)
+        return cls(engine, parsed, sync_engine)
+
+    def writer_connection(self):
+        """SQLite: the writer thread's own connection (made there on first use, kept open)."""
+        if self._writer_connection is None:
+            self._writer_connection = self.sync_engine.connect().execution_options(**{WRITE_OPTION: True})
+        return self._writer_connection
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self.sync_engine is not None:
+            if self._writer_connection is not None:
+                self.writer.submit(self._writer_connection.close).result()
+            self.writer.shutdown(wait=True)
+            self.sync_engine.dispose()
 
 
 def _sqlite_events(sync_engine, *, synchronous: str, busy_timeout_ms: int) -> None:
@@ -111,5 +144,5 @@ def _sqlite_events(sync_engine, *, synchronous: str, busy_timeout_ms: int) -> No
 
     @event.listens_for(sync_engine, "begin")
     def on_begin(connection):
-        writes = connection.get_execution_options().get(WRITE_OPTION, False)
-        connection.exec_driver_sql("BEGIN IMMEDIATE" if writes else "BEGIN")
+        if connection.get_execution_options().get(WRITE_OPTION, False):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -22,7 +22,6 @@ from paperchain_sdk.storage import PluginSchema, check_statement
 
 from .database import WRITE_OPTION, Database
 
-
 # The storage whose transaction block the current task is in: on SQLite a write or a second block
 # from inside one would wait for the block's own turn forever, so both databases refuse it alike.
 _IN_TRANSACTION: contextvars.ContextVar = contextvars.ContextVar("paperchain_storage_transaction", default=None)
@@ -121,11 +120,9 @@ class PluginStorage:
         self.schema = schema
         self.plugin = schema.plugin
         self.dialect = database.dialect
-        if self.dialect == "sqlite":
-            from sqlalchemy.dialects.sqlite import insert
-        else:
-            from sqlalchemy.dialects.postgresql import insert
-        self._insert = insert
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        self._insert: Any = sqlite.insert if self.dialect == "sqlite" else postgresql.insert
         self._check = _Checked(schema.prefix)
 
     def insert(self, table: sa.Table):

@@ -48,7 +48,7 @@ def database_url(request, tmp_path):
 try:
     import pytest_asyncio
 except ImportError:  # the async fixture needs pytest-asyncio; the ones above work without it
-    pytest_asyncio = None
+    pytest_asyncio = None  # type: ignore[assignment]
 
 if pytest_asyncio is not None:
 

@@ -61,11 +61,11 @@ class PostgresCluster:
         command = [str(self.bin_dir / argv[0]), *argv[1:]]
         if self._as_postgres:
             command = ["runuser", "-u", "postgres", "--", *command]
-        done = subprocess.run(command, capture_output=True, text=True, timeout=120)
+        done = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
         if done.returncode != 0:
             raise RuntimeError(f"{argv[0]} failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
 
-    def start(self) -> "PostgresCluster":
+    def start(self) -> PostgresCluster:
         self.folder = Path(tempfile.mkdtemp(prefix="paperchain-pg-"))
         data = self.folder / "data"
         if self._as_postgres:
