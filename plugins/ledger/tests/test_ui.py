@@ -12,7 +12,8 @@ import paperchain_ledger
 import pytest
 from paperchain_ledger import runtime
 
-CONFIG = {"components": {"ledger.merkle": {"scrypt_n": 1 << 12}}}  # cheap scrypt: tests make accounts
+# cheap scrypt (tests make accounts); no audit anchoring, so the tree grows only by what a test appends
+CONFIG = {"components": {"ledger.merkle": {"scrypt_n": 1 << 12, "audit_anchor": False}}}
 PASSPHRASE = "a long enough passphrase"
 
 
