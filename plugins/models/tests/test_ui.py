@@ -40,16 +40,7 @@ async def site(paperchain_site, text_maker):
         assert (await api.wait_run(run_id))["status"] == "succeeded"
     api.acme_token, api.ids = token, ids
 
-    async def web(name, language="en"):
-        client = api.client(language)
-        return await client.login(name)
-
-    api.web = web
     return api
-
-
-async def csrf_of(client: WebClient, path: str) -> str:
-    return await client.csrf(path)
 
 
 async def trained(client: WebClient, path: str) -> str:
@@ -70,7 +61,7 @@ def main(html: str) -> str:
 
 @pytest.mark.slow
 async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
-    editor = await site.web("acme-ed")
+    editor = await site.login("acme-ed")
     token = await editor.csrf("/p/models")
     status, headers, _ = await editor.post("/p/models/train", {"csrf": token, "name": "doctype", "field": "tags",
                                                                "algorithm": "logistic"})
@@ -110,7 +101,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     assert ">Delete<" not in page
     assert (await editor.post("/p/models/m/doctype/versions/1/delete", {"csrf": token}))[0] == 403
     await site.state.accounts.create_user("acme-admin", PASSWORD, "admin", "acme")
-    admin = await site.web("acme-admin")
+    admin = await site.login("acme-admin")
     _, _, page = await admin.get("/p/models/m/doctype")
     assert page.count(">Delete<") == 1  # version 1; version 2 is in production
     status, headers, _ = await admin.post("/p/models/m/doctype/versions/1/delete", {"csrf": await admin.csrf()})
@@ -119,7 +110,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     assert 'data-version="1"' not in page and 'data-version="2"' in page
 
     # acme's viewer reads it all, with no write control; a forged POST of theirs is refused.
-    viewer = await site.web("acme-viewer")
+    viewer = await site.login("acme-viewer")
     status, _, page = await viewer.get("/p/models/m/doctype")
     assert status == 200 and "Confusion matrix" in page and "<form" not in main(page)
     _, _, listing = await viewer.get("/p/models")
@@ -130,7 +121,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     assert (await editor.post("/p/models/m/doctype/rollback", {"stage": "production"}))[0] == 403
 
     # globex sees no such model: the page, a promotion and a job are 404s.
-    other = await site.web("globex-ed")
+    other = await site.login("globex-ed")
     _, _, theirs = await other.get("/p/models")
     assert "data-model=" not in theirs
     assert (await other.get("/p/models/m/doctype"))[0] == 404
@@ -146,7 +137,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
 
 
 async def test_bad_training_requests_are_explained(site):
-    editor = await site.web("acme-ed", "es")
+    editor = await site.login("acme-ed", "es")
     token = await editor.csrf("/p/models")
     status, _, page = await editor.post("/p/models/train", {"csrf": token, "name": "doctype", "algorithm": "forest"},
                                         follow=True)
@@ -166,13 +157,13 @@ async def test_home_recommends_documents_of_the_readers_tenant(site):
         reply = await site.request("POST", "/api/v1/models/interactions", token=reader_token,
                                    json={"document": document, "kind": "starred"})
         assert reply.status == 201, reply
-    viewer = await site.web("acme-viewer")
+    viewer = await site.login("acme-viewer")
     _, _, home = await viewer.get("/")
     assert "/slots/home.widgets" in home
     status, _, panel = await viewer.get("/slots/home.widgets")
     assert status == 200 and "Recommended for you" in panel
     shown = re.findall(r'href="/documents/([0-9a-f]+)"', panel)
     assert shown and set(shown) <= set(site.ids[:3]) and len(shown) <= 5  # the popular ones: starred by acme
-    other = await site.web("globex-ed")
+    other = await site.login("globex-ed")
     _, _, theirs = await other.get("/slots/home.widgets")
     assert "Recommended for you" in theirs and not re.findall(r'href="/documents/', theirs)

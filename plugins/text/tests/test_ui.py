@@ -7,7 +7,7 @@ import re
 
 import paperchain_text
 import pytest
-from paperchain_sdk.testing.web import PASSWORD, WebClient
+from paperchain_sdk.testing.web import PASSWORD
 
 WORKFLOW = {"name": "dedup", "steps": [
     {"id": "text", "uses": "document.text"},
@@ -16,9 +16,9 @@ WORKFLOW = {"name": "dedup", "steps": [
 
 
 @pytest.fixture
-async def corpus(paperchain_api, english, spanish):
+async def corpus(paperchain_site, english, spanish):
     """acme has an invoice, a near copy of it and a Spanish letter; globex has its own copy of the invoice."""
-    api = await paperchain_api(paperchain_text)
+    api = await paperchain_site(paperchain_text)
     ids = {}
     for tenant, files in (("acme", {"invoice.txt": english, "invoice-copy.txt": english.replace("wonderful", "great"),
                                     "carta.txt": spanish}),
@@ -34,16 +34,8 @@ async def corpus(paperchain_api, english, spanish):
             started = await api.request("POST", "/api/v1/runs", token=token,
                                         json={"workflow": "dedup", "documents": [ids[name]]})
             assert (await api.wait_run(started.json["runs"][0]))["status"] == "succeeded"
-    users = []
-
-    async def web(name, language="en"):
-        users.append(WebClient(api.url, language))
-        return await users[-1].login(name)
-
-    api.web, api.ids = web, ids
-    yield api
-    for user in users:
-        await user.close()
+    api.ids = ids
+    return api
 
 
 def links(html: str) -> list[str]:
@@ -52,7 +44,7 @@ def links(html: str) -> list[str]:
 
 async def test_panel_lists_near_duplicates_of_the_readers_tenant_only(corpus):
     ids = corpus.ids
-    reader = await corpus.web("acme-reader")
+    reader = await corpus.login("acme-reader")
     status, _, page = await reader.get(f"/documents/{ids['invoice.txt']}")
     assert status == 200 and "/slots/document.side?document=" in page  # the page fetches its panels
     status, _, panel = await reader.get(f"/slots/document.side?document={ids['invoice.txt']}")
@@ -62,7 +54,7 @@ async def test_panel_lists_near_duplicates_of_the_readers_tenant_only(corpus):
     _, _, letter = await reader.get(f"/slots/document.side?document={ids['carta.txt']}")
     assert links(letter) == [] and "No document with text this alike" in letter
 
-    other = await corpus.web("globex-reader")
+    other = await corpus.login("globex-reader")
     _, _, theirs = await other.get(f"/slots/document.side?document={ids['their-invoice.txt']}")
     assert links(theirs) == [] and "Similar documents" in theirs
     status, _, _ = await other.get(f"/slots/document.side?document={ids['invoice.txt']}")
@@ -70,6 +62,6 @@ async def test_panel_lists_near_duplicates_of_the_readers_tenant_only(corpus):
 
 
 async def test_panel_in_spanish(corpus):
-    reader = await corpus.web("acme-reader", "es")
+    reader = await corpus.login("acme-reader", "es")
     _, _, panel = await reader.get(f"/slots/document.side?document={corpus.ids['invoice.txt']}")
     assert "Documentos similares" in panel and "parecido" in panel

@@ -12,15 +12,15 @@ import paperchain_triggers
 import pytest
 from croniter import croniter
 from paperchain_sdk.signatures import sign
-from paperchain_sdk.testing.web import PASSWORD, WebClient
+from paperchain_sdk.testing.web import PASSWORD
 from triggers_support import steps_plugin, workflow
 
 SECRET = "s3cret-for-the-test"
 
 
 @pytest.fixture
-async def served(paperchain_api):
-    api = await paperchain_api(paperchain_triggers, steps_plugin)
+async def served(paperchain_site):
+    api = await paperchain_site(paperchain_triggers, steps_plugin)
     tokens = {}
     for tenant in ("acme", "globex"):
         tokens[tenant] = await api.user(f"{tenant}-api", "editor", tenant=tenant)
@@ -31,16 +31,7 @@ async def served(paperchain_api):
     for tenant, flow in saves:
         reply = await api.request("PUT", f"/api/v1/workflows/{flow['name']}", json=flow, token=tokens[tenant])
         assert reply.status in (200, 201), reply
-    users = []
-
-    async def web(name, language="en"):
-        users.append(WebClient(api.url, language))
-        return await users[-1].login(name)
-
-    api.web = web
-    yield api
-    for user in users:
-        await user.close()
+    return api
 
 
 async def page_with(user, *needles: str) -> str:
@@ -58,7 +49,7 @@ async def test_page_shows_state_last_and_next_firing_of_the_tenants_triggers(ser
         Formatter,  # the formatter the pages write dates with
     )
 
-    reader = await served.web("acme-reader")
+    reader = await served.login("acme-reader")
     html = await page_with(reader, 'data-trigger="acme:mornings:schedule"', 'data-trigger="acme:hooked:webhook"')
     assert "hourly" not in html  # globex's workflow
     assert "0 7 * * *" in html and "Europe/Madrid" in html and "/hooks/acme:hooked" in html
@@ -79,9 +70,9 @@ async def test_page_shows_state_last_and_next_firing_of_the_tenants_triggers(ser
     html = await page_with(reader, f'href="/batches/{fired.json["batch"]}"')
     assert "<form" not in html.split("<main", 1)[1].split("</main>")[0]  # read-only: no write control
 
-    other = await served.web("globex-reader")
+    other = await served.login("globex-reader")
     theirs = await page_with(other, 'data-trigger="globex:hourly:schedule"')
     assert "mornings" not in theirs and "hooked" not in theirs
-    spanish = await served.web("acme-reader", "es")
+    spanish = await served.login("acme-reader", "es")
     _, _, html = await spanish.get("/p/triggers")
     assert "Disparadores" in html and "Próxima ejecución" in html

@@ -8,16 +8,16 @@ import re
 
 import paperchain_vision
 import pytest
-from paperchain_sdk.testing.web import PASSWORD, WebClient
+from paperchain_sdk.testing.web import PASSWORD
 
 WORKFLOW = {"name": "hash", "steps": [{"id": "h", "uses": "vision.hashes"}]}
 
 
 @pytest.fixture
-async def corpus(paperchain_api, testdata):
+async def corpus(paperchain_site, testdata):
     """acme: a picture, the same pixels in other bytes, a typewritten page; globex: its own copy."""
     picture = (testdata / "crom.png").read_bytes()
-    api = await paperchain_api(paperchain_vision)
+    api = await paperchain_site(paperchain_vision)
     ids = {}
     for tenant, files in (("acme", {"crom.png": picture, "crom-copy.png": picture + b"\0",
                                     "typewriter.png": (testdata / "typewriter.png").read_bytes()}),
@@ -34,16 +34,8 @@ async def corpus(paperchain_api, testdata):
                                     json={"workflow": "hash", "documents": [ids[n] for n in files]})
         for run_id in started.json["runs"]:
             assert (await api.wait_run(run_id))["status"] == "succeeded"
-    users = []
-
-    async def web(name, language="en"):
-        users.append(WebClient(api.url, language))
-        return await users[-1].login(name)
-
-    api.web, api.ids = web, ids
-    yield api
-    for user in users:
-        await user.close()
+    api.ids = ids
+    return api
 
 
 def links(html: str) -> list[str]:
@@ -64,13 +56,13 @@ async def panel_of(user, document_id: str) -> str:
 @pytest.mark.slow
 async def test_panel_lists_similar_images_of_the_readers_tenant_only(corpus):
     ids = corpus.ids
-    reader = await corpus.web("acme-reader")
+    reader = await corpus.login("acme-reader")
     panel = await panel_of(reader, ids["crom.png"])
     assert links(panel) == [ids["crom-copy.png"]] and "crom-copy.png" in panel and "0 bits differ" in panel
     assert ids["their-crom.png"] not in panel
-    other = await corpus.web("globex-reader")
+    other = await corpus.login("globex-reader")
     assert links(await panel_of(other, ids["their-crom.png"])) == []
     status, _, _ = await other.get(f"/slots/document.side?document={ids['crom.png']}")
     assert status == 404
-    spanish = await corpus.web("acme-reader", "es")
+    spanish = await corpus.login("acme-reader", "es")
     assert "Imágenes similares" in await panel_of(spanish, ids["crom.png"])

@@ -20,7 +20,8 @@ Fixtures:
     ``await paperchain_site(*plugins, ...) -> harness``: ``paperchain_api`` with the users ada
     (admin), eddie (editor) and vera (viewer) (password ``paperchain_sdk.testing.web.PASSWORD``);
     ``harness.client(language="en")`` is a browser-like :class:`~paperchain_sdk.testing.web.WebClient`
-    (``await client.login("vera")``, ``get``, ``post``, ``csrf``) for the web UI and plugins' pages.
+    (``await client.login("vera")``, ``get``, ``post``, ``csrf``) for the web UI and plugins' pages;
+    ``await harness.login(name, language="en")`` is such a client, logged in (any user with that password).
 ``paperchain_live_server``, ``paperchain_watched``, ``paperchain_chromium``
     Real-browser tests (sync tests, Playwright driving Debian's chromium):
     ``server = paperchain_live_server(my_plugin)`` serves the app from a thread with the same
@@ -104,7 +105,10 @@ if pytest_asyncio is not None:
                 clients.append(made)
                 return made
 
-            harness.client = client
+            async def login(name: str, language: str = "en") -> WebClient:
+                return await client(language).login(name)
+
+            harness.client, harness.login = client, login
             return harness
 
         yield factory
