@@ -294,3 +294,29 @@ async def test_the_pages_in_spanish(site):
     token = await b.csrf("/workflows")
     _, _, problems = await b.post("/workflows/validate", {"csrf": token, "toml": "name = \n"})
     assert re.search(r"Línea 1, columna 8", problems) and "no es TOML válido" in problems
+
+
+async def test_every_example_workflow_has_a_page_and_an_editor_that_accepts_it(paperchain_api, tmp_path):
+    plugins = [pytest.importorskip(name) for name in ("paperchain_ocr", "paperchain_export", "paperchain_notify",
+                                                      "paperchain_text", "paperchain_vision", "paperchain_triggers")]
+    site = await paperchain_api(*plugins, triggers=False)  # checked, not started: no folder is watched
+    await site.state.accounts.create_user("eddie", "correct horse battery staple 42", "editor")
+    saved = await site.kernel.workflows.load_dir(EXAMPLES)
+    assert len(saved) == len(list(EXAMPLES.glob("*.toml")))
+    from paperchain_sdk.testing.web import WebClient
+
+    b = await WebClient(site.url).login("eddie")
+    try:
+        token = await b.csrf("/workflows")
+        for name in saved:
+            status, _, page = await b.get(f"/workflows/{name}")
+            assert status == 200 and 'class="graph"' in page, name
+            status, _, editor = await b.get(f"/workflows/{name}/edit")
+            assert status == 200, name
+            text = html.unescape(re.search(r"<textarea[^>]*>\n(.*?)</textarea>", editor, re.S).group(1))
+            status, _, checked = await b.post("/workflows/validate", {"csrf": token, "toml": text})
+            assert status == 200 and 'class="valid"' in checked, (name, checked)
+        _, _, intake = await b.get("/workflows/intake")
+        assert "watched folder" in intake and "<code>inbox</code>" in intake
+    finally:
+        await b.close()
