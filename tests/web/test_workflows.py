@@ -313,7 +313,7 @@ async def test_every_example_workflow_has_a_page_and_an_editor_that_accepts_it(p
             assert status == 200 and 'class="graph"' in page, name
             status, _, editor = await b.get(f"/workflows/{name}/edit")
             assert status == 200, name
-            text = html.unescape(re.search(r"<textarea[^>]*>\n(.*?)</textarea>", editor, re.S).group(1))
+            text = html.unescape(re.search(r"<textarea[^>]*>\n(.*?)</textarea>", editor, re.DOTALL).group(1))
             status, _, checked = await b.post("/workflows/validate", {"csrf": token, "toml": text})
             assert status == 200 and 'class="valid"' in checked, (name, checked)
         _, _, intake = await b.get("/workflows/intake")
