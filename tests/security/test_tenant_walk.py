@@ -316,7 +316,7 @@ async def test_vision_similar_answers_only_within_the_callers_tenant(paperchain_
         ids[tenant] = (await api.request("POST", f"/api/v1/documents?name={tenant}.txt", data=f"{tenant} scan".encode(),
                                          token=token)).json["id"]
         findings = {"hash_size": 8, "pages": [{"page": 1, "phash": "f0f0f0f0f0f0f0f0"}]}
-        await asyncio.to_thread(HashIndex(api.kernel.db_path).add, ids[tenant], findings)  # off the loop, as the plugin does
+        await HashIndex(api.kernel).add(ids[tenant], findings)  # as the plugin's event hook does
     operator = await api.request("GET", f"/api/v1/vision/similar/{ids['acme']}")
     assert [m["document_id"] for m in operator.json["matches"]] == [ids["globex"]]
     nowhere = secrets.token_hex(32)
