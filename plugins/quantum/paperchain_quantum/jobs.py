@@ -103,10 +103,9 @@ class JobStore:
     async def submit(self, request: JobRequest, *, tenant: str, by: str) -> dict:
         kind, work = await asyncio.to_thread(self.validate, request)
         job_id = "qj_" + secrets.token_hex(8)
-        async with self.store.transaction() as tx:
-            await tx.execute(sa.insert(jobs_table).values(
-                id=job_id, tenant=tenant, created_by=by, kind=kind, status="queued",
-                request=json.dumps(attrs.asdict(request)), created=time.time()))
+        await self.store.write(sa.insert(jobs_table).values(
+            id=job_id, tenant=tenant, created_by=by, kind=kind, status="queued",
+            request=json.dumps(attrs.asdict(request)), created=time.time()))
         task = asyncio.get_running_loop().create_task(self._run(job_id, tenant, work))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -133,8 +132,7 @@ class JobStore:
             await self.kernel.emit("quantum.job.failed", job_id, {"job": job_id, "tenant": tenant, "error": message})
 
     async def _update(self, where, **values) -> None:
-        async with self.store.transaction() as tx:
-            await tx.execute(sa.update(jobs_table).where(where).values(**values))
+        await self.store.write(sa.update(jobs_table).where(where).values(**values))
 
     # -- read (the caller's tenant only) -----------------------------------------------------
 
