@@ -110,36 +110,24 @@ async def overview(request):
     return reply(data)
 
 
-@routes.get("/api/v1/analytics/documents")
-@endpoint(summary="Documents ingested per day, by media type and source", role="viewer", query=AnalyticsQuery,
-          response=DocumentsSeries, tags=("analytics",))
-async def documents(request):
-    p = _period(request)
-    return reply(DocumentsSeries(**_dated(p), items=await analytics.documents_per_day(*_scope(request), p)))
+def _series(path: str, summary: str, answer: type, compute) -> None:
+    """A route answering ``answer(days, since, until, items=compute(db, tenant, period))``."""
+    @routes.get(path)
+    @endpoint(summary=summary, role="viewer", query=AnalyticsQuery, response=answer, tags=("analytics",))
+    async def series(request):
+        p = _period(request)
+        return reply(answer(**_dated(p), items=await compute(*_scope(request), p)))
 
 
-@routes.get("/api/v1/analytics/runs")
-@endpoint(summary="Runs per day, by workflow and state", role="viewer", query=AnalyticsQuery, response=RunsSeries,
-          tags=("analytics",))
-async def runs(request):
-    p = _period(request)
-    return reply(RunsSeries(**_dated(p), items=await analytics.runs_per_day(*_scope(request), p)))
-
-
-@routes.get("/api/v1/analytics/steps")
-@endpoint(summary="Median and 95th percentile step duration per component and day", role="viewer",
-          query=AnalyticsQuery, response=StepSeries, tags=("analytics",))
-async def steps(request):
-    p = _period(request)
-    return reply(StepSeries(**_dated(p), items=await analytics.step_durations(*_scope(request), p)))
-
-
-@routes.get("/api/v1/analytics/failures")
-@endpoint(summary="The most frequent failure reasons, with counts and a link to the failed runs", role="viewer",
-          query=AnalyticsQuery, response=FailureList, tags=("analytics",))
-async def failures(request):
-    p = _period(request)
-    return reply(FailureList(**_dated(p), items=await analytics.failure_reasons(*_scope(request), p)))
+_series("/api/v1/analytics/documents", "Documents ingested per day, by media type and source", DocumentsSeries,
+        analytics.documents_per_day)
+_series("/api/v1/analytics/runs", "Runs per day, by workflow and state", RunsSeries, analytics.runs_per_day)
+_series("/api/v1/analytics/steps", "Median and 95th percentile step duration per component and day", StepSeries,
+        analytics.step_durations)
+_series("/api/v1/analytics/failures", "The most frequent failure reasons, with counts and a link to the failed runs",
+        FailureList, analytics.failure_reasons)
+_series("/api/v1/analytics/duplicates", "Duplicate uploads per day: the same bytes again, and near-duplicates found",
+        DuplicatesSeries, analytics.duplicates_per_day)
 
 
 @routes.get("/api/v1/analytics/corpus")
@@ -148,14 +136,6 @@ async def failures(request):
 async def corpus(request):
     p = _period(request)
     return reply(CorpusFigures(**_dated(p), corpus=await analytics.corpus(*_scope(request), p)))
-
-
-@routes.get("/api/v1/analytics/duplicates")
-@endpoint(summary="Duplicate uploads per day: the same bytes again, and near-duplicates found", role="viewer",
-          query=AnalyticsQuery, response=DuplicatesSeries, tags=("analytics",))
-async def duplicates(request):
-    p = _period(request)
-    return reply(DuplicatesSeries(**_dated(p), items=await analytics.duplicates_per_day(*_scope(request), p)))
 
 
 @routes.get("/api/v1/analytics/insights")
