@@ -31,8 +31,8 @@ def shown(row: dict, fmt) -> dict:
     status = "queued" if row["status"] == "sending" else row["status"]
     return {"id": row["id"], "channel": row["channel"], "recipient": row["recipient"], "subject": row["subject"],
             "status": status, "reason": row["reason"], "attempts": row["attempts"],
-            "max_attempts": row["max_attempts"], "priority": row["priority"], "created": fmt.when(_iso(row["created"])),
-            "sent": fmt.when(_iso(row["sent"])) if row["sent"] else ""}
+            "max_attempts": row["max_attempts"], "priority": row["priority"], "tenant": row["tenant"] or "",
+            "created": fmt.when(_iso(row["created"])), "sent": fmt.when(_iso(row["sent"])) if row["sent"] else ""}
 
 
 async def messages(kernel, tenant: str, fmt, status: str = "") -> tuple[list[dict], dict[str, int]]:

@@ -63,6 +63,11 @@ async def test_outbox_shows_delivery_status_and_resend_sends_a_dead_letter_again
         assert (await stranger.get(f"/p/notify/messages/{message_id}"))[0] == 404
         assert (await stranger.post(f"/p/notify/messages/{message_id}/resend", {"csrf": csrf(other)}))[0] == 404
 
+        # The operator (no tenant) sees every tenant's messages, each with its tenant.
+        operator = await api.login("ada")
+        _, _, everything = await operator.get("/p/notify")
+        assert "Invoice ready" in everything and "<td>acme</td>" in everything
+
         # A viewer has no outbox (the API's message status needs editor) and cannot resend.
         viewer = await api.login("acme-viewer")
         status, _, refused = await viewer.get("/p/notify")
