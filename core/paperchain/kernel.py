@@ -55,6 +55,7 @@ class Kernel(KernelReads):
         self.listeners: list[Callable[[Event], None]] = []
         self._seq = 0
         self._batches: dict[str, asyncio.Task] = {}  # batches running in the background
+        self._plugin_states: dict[str, dict[str, Any]] = {}  # plugin_state(): dropped at close()
 
     @property
     def db_path(self) -> Path:
@@ -123,6 +124,12 @@ class Kernel(KernelReads):
             raise RuntimeError("plugin storage opens with the kernel: ask for it in paperchain_startup or later")
         return await self._storages.get(schema)
 
+    def plugin_state(self, plugin: str) -> dict[str, Any]:
+        """The plugin's own mutable state for this kernel (created empty on first use, dropped at close)."""
+        if not isinstance(plugin, str) or not plugin:
+            raise ValueError(f"plugin_state takes the plugin's name, got {plugin!r}")
+        return self._plugin_states.setdefault(plugin, {})
+
     async def close(self) -> None:
         if self.db is None:
             return
@@ -137,6 +144,9 @@ class Kernel(KernelReads):
         finally:
             await self.db.close()
             self.db = None
+            for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
+                state.clear()
+            self._plugin_states.clear()
             if self.database is not None:
                 await self.database.close()
                 self.database = None

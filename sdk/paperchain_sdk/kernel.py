@@ -76,6 +76,14 @@ class KernelAPI(Protocol):
         database (SQLite or PostgreSQL, ``database_url``), its pending Alembic migrations applied
         on the first call. The same handle is returned for the same schema afterwards."""
 
+    def plugin_state(self, plugin: str) -> dict[str, Any]:
+        """The plugin's own mutable state for this kernel: a dict, empty on the first call, the same
+        dict on every later call with the same name (by convention the plugin's name, e.g.
+        ``"ledger"``). Keep per-kernel objects here (open books, running loops, caches), never in
+        module globals: two kernels in one process (tests, a CLI beside a server) then never share
+        them, and they go when the kernel does. It is emptied after ``paperchain_shutdown`` runs,
+        so a plugin's shutdown hook may still read it; a plugin closes what it holds there."""
+
     # -- read methods: what plugins may know of the kernel's own records (never its tables) ------
 
     async def batch(self, batch_id: str) -> dict | None:
