@@ -10,6 +10,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+
 from paperchain.web import graph
 from paperchain.web.routes.workflow_run import input_fields
 from paperchain.web.routes.workflows import diff_rows, trigger_facts

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import attrs
+
 from paperchain_sdk import ConfigError
 
 _BARE = re.compile(r"^[A-Za-z0-9_-]+$")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aiohttp import web
+
 from paperchain_sdk import ConfigError, ConflictError
 from paperchain_sdk.contracts import STEP_METHOD
 

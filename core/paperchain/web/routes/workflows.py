@@ -113,6 +113,7 @@ async def delete(request, ctx):
 
 
 # -- a workflow's page ------------------------------------------------------------------------
+
 def _next_cron(cron: str, zone: str) -> dt.datetime | None:
     """The next firing of a schedule, as the schedule trigger computes it (croniter comes with it)."""
     try:
@@ -144,14 +145,13 @@ def trigger_facts(request, saved, workflow) -> list[dict]:
     return found
 
 
-
-def _steps(request, steps) -> list[dict]:
+def _steps(request, steps, *, batch: bool = False) -> list[dict]:
     registry = kernel(request).registry
     shown = []
     for step in steps:
         summary = registry.get(step.uses).spec.summary if step.uses in registry else ""
         shown.append({"id": step.id, "uses": step.uses, "summary": summary, "needs": step.needs, "if": step.if_,
-                      "settings": {k: show(v) for k, v in step.with_.items()}})
+                      "batch": batch, "settings": {k: show(v) for k, v in step.with_.items()}})
     return shown
 
 
@@ -167,7 +167,7 @@ async def workflow_page(request, ctx):
                   description=workflow.description, graph=graph.svg(workflow.steps, label=label),
                   batch_graph=graph.svg(workflow.batch_steps, label=batch_label, graph_id="batch-steps")
                   if workflow.batch_steps else None,
-                  steps=_steps(request, workflow.steps), batch_steps=_steps(request, workflow.batch_steps),
+                  steps=_steps(request, workflow.steps), batch_steps=_steps(request, workflow.batch_steps, batch=True),
                   triggers=trigger_facts(request, saved, workflow), versions=versions, figures=figures,
                   runs=await _recent_runs(request, ctx, saved, 10), fields=input_fields(workflow.inputs),
                   runs_link="/runs?workflow=" + quote(saved.name))
@@ -184,7 +184,7 @@ async def _definition_of(request, ctx, versions: list[dict], version: str) -> di
 
 
 def diff_rows(old: str, new: str) -> list[dict]:
-    """The changed lines of two texts with 3 lines of context, as table rows (``None`` separates hunks)."""
+    """The changed lines of two texts with 3 lines of context, as table rows (a ``gap`` row between hunks)."""
     a, b = old.splitlines(), new.splitlines()
     rows: list[dict] = []
     for group in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_grouped_opcodes(3):
@@ -192,7 +192,8 @@ def diff_rows(old: str, new: str) -> list[dict]:
             rows.append({"kind": "gap"})
         for tag, i1, i2, j1, j2 in group:
             if tag == "equal":
-                rows += [{"kind": "same", "old": i + 1, "new": j + 1, "text": a[i]} for i, j in zip(range(i1, i2), range(j1, j2))]
+                rows += [{"kind": "same", "old": i + 1, "new": j + 1, "text": a[i]}
+                         for i, j in zip(range(i1, i2), range(j1, j2), strict=True)]
                 continue
             rows += [{"kind": "removed", "old": i + 1, "new": None, "text": a[i]} for i in range(i1, i2)]
             rows += [{"kind": "added", "old": None, "new": j + 1, "text": b[j]} for j in range(j1, j2)]
