@@ -267,6 +267,13 @@ async def test_another_tenants_workflow_is_not_found(site):
     _, _, listed = await operator.get("/workflows")
     assert 'href="/workflows/acme:chain"' in listed and 'href="/workflows/chain"' in listed
     assert (await operator.get("/workflows/acme:chain"))[0] == 200
+    changed = {**CHAIN, "description": "Changed by the operator"}
+    status, headers, _ = await operator.post("/workflows/acme:chain/edit", {"csrf": await operator.csrf("/workflows"),
+                                                                           "toml": dumps(changed)})
+    assert status == 303 and headers["Location"] == "/workflows/acme:chain"  # saved in acme's scope, not its own
+    assert len(await site.kernel.workflows.versions("chain", tenant="acme")) == 2
+    assert "Changed by the operator" in (await tina.get("/workflows/chain"))[2]
+    assert "Changed by the operator" not in (await operator.get("/workflows/chain"))[2]
 
 
 async def test_a_shared_workflow_is_read_and_run_but_not_changed(site):
