@@ -30,9 +30,11 @@ def plugin_ui() -> PluginUI:
                Page(path="/m/{name}/versions/{version}/promote", method="POST", handler=promote),
                Page(path="/m/{name}/rollback", method="POST", handler=rollback),
                Page(path="/m/{name}/versions/{version}/delete", method="POST", handler=delete_version, role="admin"),
-               Page(path="/jobs/{job}", handler=job_page)],
+               Page(path="/jobs/{job}", handler=job_page),
+               Page(path="/documents/{id}/star", method="POST", handler=star, role="viewer")],
         nav=[NavEntry(label="Models", path="/")],
-        panels=[Panel(slot="home.widgets", handler=recommended_panel)],
+        panels=[Panel(slot="home.widgets", handler=recommended_panel),
+                Panel(slot="document.side", handler=star_panel)],
         templates=HERE / "templates", catalogs=HERE / "catalogs", static=HERE / "static")
 
 
@@ -198,3 +200,22 @@ async def recommended_panel(request, ui):
     svc = _service.current()
     return ui.fragment("models/recommended.html",
                        items=await recommendations(ui.kernel, svc, ui.user, ui.tenant))
+
+
+async def star_panel(request, ui, document):
+    """Star the document (as the API's interactions): starred documents shape the recommendations."""
+    svc = _service.current()
+    starred = await asyncio.to_thread(svc.recommender.interacted, ui.user, document["id"], "starred")
+    return ui.fragment("models/star.html", document=document, starred=starred)
+
+
+async def star(request, ui):
+    from aiohttp import web
+
+    svc = _service.current()
+    document_id = request.match_info["id"]
+    if not await ui.kernel.documents.visible([document_id], tenant=ui.tenant):
+        raise NotFoundError(ui.gettext("There is no such document."))
+    if not await asyncio.to_thread(svc.recommender.interacted, ui.user, document_id, "starred"):
+        await asyncio.to_thread(svc.recommender.record, ui.user, document_id, "starred")
+    raise web.HTTPSeeOther(f"/documents/{document_id}")

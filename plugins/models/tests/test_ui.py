@@ -151,19 +151,36 @@ async def test_bad_training_requests_are_explained(site):
     assert "Modelos" in listing and "Entrenar un modelo" in listing
 
 
-async def test_home_recommends_documents_of_the_readers_tenant(site):
+async def test_starring_on_the_document_page_feeds_the_home_recommendations(site):
+    viewer = await site.login("acme-viewer")
+    first = site.ids[0]
+    status, _, panel = await viewer.get(f"/slots/document.side?document={first}")
+    assert status == 200 and "Star this document" in panel
+    assert (await viewer.post(f"/p/models/documents/{first}/star", {}))[0] == 403  # no CSRF token
+    token = await viewer.csrf("/")
+    status, headers, _ = await viewer.post(f"/p/models/documents/{first}/star", {"csrf": token})
+    assert status == 303 and headers["Location"] == f"/documents/{first}"
+    await viewer.post(f"/p/models/documents/{first}/star", {"csrf": token})  # twice: still one star
+    svc = paperchain_models.service.current()
+    stars = await asyncio.to_thread(lambda: svc.conn.execute(
+        "SELECT count(*) FROM models_interactions WHERE user = 'acme-viewer' AND kind = 'starred'").fetchone()[0])
+    assert stars == 1
+    _, _, panel = await viewer.get(f"/slots/document.side?document={first}")
+    assert "You starred this document" in panel and "Star this document" not in panel
     reader_token = await site.user("acme-reader-api", "viewer", tenant="acme")
-    for document in site.ids[:3]:
+    for document in site.ids[1:3]:  # another acme user stars two more through the API
         reply = await site.request("POST", "/api/v1/models/interactions", token=reader_token,
                                    json={"document": document, "kind": "starred"})
         assert reply.status == 201, reply
-    viewer = await site.login("acme-viewer")
+
     _, _, home = await viewer.get("/")
     assert "/slots/home.widgets" in home
-    status, _, panel = await viewer.get("/slots/home.widgets")
-    assert status == 200 and "Recommended for you" in panel
-    shown = re.findall(r'href="/documents/([0-9a-f]+)"', panel)
-    assert shown and set(shown) <= set(site.ids[:3]) and len(shown) <= 5  # the popular ones: starred by acme
+    status, _, widget = await viewer.get("/slots/home.widgets")
+    assert status == 200 and "Recommended for you" in widget
+    shown = re.findall(r'href="/documents/([0-9a-f]+)"', widget)
+    assert shown and set(shown) <= set(site.ids) and len(shown) <= 5
+    # globex can neither star acme's document nor be recommended one.
     other = await site.login("globex-ed")
+    assert (await other.post(f"/p/models/documents/{first}/star", {"csrf": await other.csrf("/")}))[0] == 404
     _, _, theirs = await other.get("/slots/home.widgets")
     assert "Recommended for you" in theirs and not re.findall(r'href="/documents/', theirs)

@@ -57,6 +57,12 @@ def test_train_and_inspect_a_model(paperchain_live_server, paperchain_watched, t
     expect(page.locator('tr[data-version="1"] .chip')).to_have_text("production")
     watched.check_accessibility()
 
+    # Starring a document from its page (the models plugin's panel there).
+    page.goto(f"/documents/{ids[1]}")
+    page.get_by_role("button", name="Star this document").click()
+    expect(page.locator("section.plugin-star")).to_contain_text("You starred this document")
+    watched.check_accessibility()
+
     # The heat colours keep their contrast in the dark theme, at a phone's width too.
     dark = paperchain_watched(server, color_scheme="dark", viewport={"width": 390, "height": 844})
     page = dark.login("vera", then="/p/models/m/doctype")

@@ -41,6 +41,12 @@ class Recommender:
                                        "VALUES (?, ?, ?, ?, ?)", (user, document, kind, float(weight), now()))
         return {"id": cursor.lastrowid, "user": user, "document": document, "kind": kind, "weight": float(weight)}
 
+    def interacted(self, user: str, document: str, kind: str) -> bool:
+        """Whether ``user`` has recorded a ``kind`` interaction with ``document``."""
+        with self.lock:
+            return self.conn.execute("SELECT 1 FROM models_interactions WHERE user = ? AND document = ? AND kind = ? "
+                                     "LIMIT 1", (user, document, kind)).fetchone() is not None
+
     # -- the fitted models ----------------------------------------------------------------------------
 
     def _data_version(self):
