@@ -301,8 +301,9 @@ async def corpus(db, tenant: str, p: Period, limit: int = TOP) -> Corpus:
     keywords = await _rows(db, "SELECT lower(CASE WHEN k.type = 'object' THEN json_extract(k.value, '$.keyword') END) "
                            f"AS term, count(DISTINCT f.document_id) {where} AND term IS NOT NULL "
                            "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?", [*values, limit])
-    where, values = _findings_from(ENTITIES, tenant, p, ", json_each(f.data) e, "
-                                   "json_each(CASE WHEN e.type = 'array' THEN e.value ELSE '[]' END) i")
+    each_entity = (", json_each(f.data) e, "  # every list of the findings, then each item of it
+                   "json_each(CASE WHEN e.type = 'array' THEN e.value ELSE '[]' END) i")
+    where, values = _findings_from(ENTITIES, tenant, p, each_entity)
     entities = await _rows(db, "SELECT e.key, CASE WHEN i.type = 'object' THEN json_extract(i.value, '$.text') END "
                            f"AS text, count(DISTINCT f.document_id) {where} AND text IS NOT NULL "
                            "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?", [*values, limit])

@@ -196,7 +196,7 @@ async def test_insights_name_a_rising_failure_rate_a_slower_step_and_a_spike_of_
         await _recorded(api, "acme", "flaky", "failed" if i < 6 else "succeeded", 2, [("ocr.page", 3.0)])
         await _recorded(api, "acme", "steady", "failed" if i < 2 else "succeeded", 10, [("export.pdf", 2.0)])
         await _recorded(api, "acme", "steady", "failed" if i < 2 else "succeeded", 3, [("export.pdf", 2.5)])
-    for i in range(3):  # under the minimum of runs and steps: never an insight
+    for _ in range(3):  # under the minimum of runs and steps: never an insight
         await _recorded(api, "acme", "rare", "succeeded", 8, [("rare.step", 1.0)])
         await _recorded(api, "acme", "rare", "failed", 1, [("rare.step", 9.0)])
     for _ in range(6):  # the same bytes six times: five repeats this week
