@@ -120,6 +120,13 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     # Without the token, even acme's editor is refused.
     assert (await editor.post("/p/models/m/doctype/rollback", {"stage": "production"}))[0] == 403
 
+    # The operator (no tenant) sees every tenant's models, named TENANT:NAME.
+    operator = await site.login("ada")
+    _, _, everything = await operator.get("/p/models")
+    assert 'data-model="acme:doctype"' in everything and 'href="/p/models/m/acme%3Adoctype"' in everything
+    status, _, page = await operator.get("/p/models/m/acme%3Adoctype")
+    assert status == 200 and 'data-version="2"' in page
+
     # globex sees no such model: the page, a promotion and a job are 404s.
     other = await site.login("globex-ed")
     _, _, theirs = await other.get("/p/models")
