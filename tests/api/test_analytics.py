@@ -13,10 +13,11 @@ import secrets
 from collections import Counter
 from datetime import datetime, timedelta, timezone
 
-import paperchain_text
 import pytest
 
 from api_support import TestPlugin
+
+paperchain_text = pytest.importorskip("paperchain_text", reason="the corpus figures read the text plugin's findings")
 
 ENGLISH = ("Dear customer, the invoice for the garden bridge repairs is attached. Please pay the invoice "
            "to IBAN GB82 WEST 1234 5698 7654 32 before Friday, or write to billing@bridges.example.com "
