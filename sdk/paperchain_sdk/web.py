@@ -16,6 +16,7 @@ import base64
 import binascii
 import functools
 import math
+import typing
 from typing import Any, Callable
 
 import attrs
@@ -92,11 +93,28 @@ def _principal_key():
     return web.RequestKey("paperchain.principal", Principal)
 
 
+def kernel_of(request) -> Any:
+    """The running kernel (``paperchain_sdk.kernel.KernelAPI``) serving a request. A plugin's
+    route handlers are module-level functions listed in a route table; they reach the kernel, and
+    through it their plugin's per-kernel state (``kernel.plugin_state``), with this."""
+    return request.app[_kernel_key()]
+
+
+@functools.cache
+def _kernel_key():
+    from aiohttp import web
+
+    return web.AppKey("paperchain.kernel", object)
+
+
 def __getattr__(name: str):
-    # ``PRINCIPAL_KEY``: the aiohttp request key holding the Principal, made on first use so that
-    # importing the SDK never imports aiohttp.
+    # ``PRINCIPAL_KEY``: the aiohttp request key holding the Principal; ``KERNEL_KEY``: the app key
+    # holding the kernel (set by the server). Made on first use so that importing the SDK never
+    # imports aiohttp.
     if name == "PRINCIPAL_KEY":
         return _principal_key()
+    if name == "KERNEL_KEY":
+        return _kernel_key()
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -145,6 +163,52 @@ def parse_int(value: str, field: str, *, minimum: int = 0, maximum: int = SQL_IN
     if not minimum <= number <= maximum:
         raise InputError(f"{field} must be a whole number from {minimum} to {maximum}, got {value!r}.")
     return number
+
+
+def parse_query(cls: type, query) -> Any:
+    """Query parameters (a mapping of strings, e.g. ``request.rel_url.query``) into ``cls``, an
+    attrs class whose fields are ``str``, ``int``, ``float`` or ``bool`` (optionally ``| None``),
+    converting by the field types. Unknown names, bad values and a failing attrs validator are an
+    InputError (400) naming the parameter. Name the same class in ``@endpoint(query=...)`` and the
+    OpenAPI document lists the parameters."""
+    hints = typing.get_type_hints(cls)
+    names = {f.name for f in attrs.fields(cls)}
+    unknown = sorted(set(query) - names)
+    if unknown:
+        raise InputError(f"unknown query parameter(s) {', '.join(unknown)}.", hint=f"accepted: {', '.join(sorted(names))}")
+    missing = sorted(f.name for f in attrs.fields(cls) if f.default is attrs.NOTHING and f.name not in query)
+    if missing:
+        raise InputError(f"the query parameter(s) {', '.join(missing)} are required.",
+                         hint=f"add ?{missing[0]}=... to the address")
+    values: dict[str, Any] = {}
+    for name in names & set(query):
+        raw = query.get(name)
+        kind = hints[name]
+        base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
+        try:
+            if base is bool:
+                if raw.lower() not in ("true", "false", "1", "0"):
+                    raise ValueError
+                values[name] = raw.lower() in ("true", "1")
+            elif base is int:  # bounded: a number past 64 bits would overflow the database's integers
+                values[name] = parse_int(raw, f"query parameter {name}", minimum=-SQL_INT_MAX - 1)
+            elif base is float:
+                values[name] = float(raw)
+                if not math.isfinite(values[name]):
+                    raise ValueError
+            else:
+                values[name] = raw
+        except ValueError:
+            raise InputError(f"query parameter {name}={raw!r} is not a valid {base.__name__}.") from None
+    try:
+        return cls(**values)
+    except (TypeError, ValueError) as exc:
+        raise InputError(f"invalid query parameters: {exc}.") from None
+
+
+def read_query(request, cls: type) -> Any:
+    """The request's query string built into ``cls`` (see :func:`parse_query`)."""
+    return parse_query(cls, request.rel_url.query)
 
 
 def decode_base64(value: str, field: str) -> bytes:

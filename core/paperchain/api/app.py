@@ -12,6 +12,8 @@ import logging
 import attrs
 from aiohttp import web
 
+from paperchain_sdk.web import KERNEL_KEY
+
 from .. import __version__
 from ..config import ApiSettings
 from .accounts import Accounts
@@ -66,6 +68,7 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
     metrics.subscribers.set_function(lambda: len(state.hub.subscribers))
     app = web.Application(client_max_size=settings.max_body)
     app[STATE] = state
+    app[KERNEL_KEY] = kernel  # plugins' handlers find it with paperchain_sdk.web.kernel_of(request)
     for module in (system, accounts, documents, workflows, runs, plugins, events, analytics):
         app.router.add_routes(guard_routes(module.routes, state))
     for route in kernel.routes():  # plugins' own routes, behind the same guard

@@ -6,16 +6,13 @@ routes are described the same way, so the document always matches what the serve
 
 from __future__ import annotations
 
-import math
 import re
 import types
 import typing
 from typing import Any
 
 import attrs
-
-from paperchain_sdk import InputError
-from paperchain_sdk.web import SQL_INT_MAX, endpoint_doc, parse_int
+from paperchain_sdk.web import endpoint_doc
 
 from .schemas import Error
 
@@ -86,39 +83,6 @@ def _rebase(node):
     if isinstance(node, list):
         return [_rebase(v) for v in node]
     return node
-
-
-def parse_query(cls: type, query) -> Any:
-    """Query parameters (all strings) into ``cls``, converting by the field types, with clear errors."""
-    hints = typing.get_type_hints(cls)
-    names = {f.name for f in attrs.fields(cls)}
-    unknown = sorted(set(query) - names)
-    if unknown:
-        raise InputError(f"unknown query parameter(s) {', '.join(unknown)}.", hint=f"accepted: {', '.join(sorted(names))}")
-    values: dict[str, Any] = {}
-    for name in names & set(query):
-        raw = query.get(name)
-        kind = hints[name]
-        base = next((a for a in typing.get_args(kind) if a is not type(None)), kind)
-        try:
-            if base is bool:
-                if raw.lower() not in ("true", "false", "1", "0"):
-                    raise ValueError
-                values[name] = raw.lower() in ("true", "1")
-            elif base is int:  # bounded: a number past 64 bits would overflow the database's integers
-                values[name] = parse_int(raw, f"query parameter {name}", minimum=-SQL_INT_MAX - 1)
-            elif base is float:
-                values[name] = float(raw)
-                if not math.isfinite(values[name]):
-                    raise ValueError
-            else:
-                values[name] = raw
-        except ValueError:
-            raise InputError(f"query parameter {name}={raw!r} is not a valid {base.__name__}.") from None
-    try:
-        return cls(**values)
-    except (TypeError, ValueError) as exc:
-        raise InputError(f"invalid query parameters: {exc}.") from None
 
 
 def build(app, *, title: str, version: str) -> dict:

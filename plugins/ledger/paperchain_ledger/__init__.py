@@ -63,9 +63,10 @@ def paperchain_event(event, kernel):
 
 @hookimpl
 def paperchain_routes(kernel):
-    from .routes import ledger_routes
+    # module-level handlers; they find the kernel with kernel_of(request)
+    from .routes import routes
 
-    return ledger_routes(kernel)
+    return list(routes)
 
 
 @hookimpl

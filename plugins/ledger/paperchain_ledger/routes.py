@@ -20,7 +20,7 @@ import attrs
 from aiohttp import web
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import decode_base64, endpoint, parse_int, principal, read_json
+from paperchain_sdk.web import decode_base64, endpoint, kernel_of, parse_int, principal, read_json, read_query
 
 from . import runtime
 from .merkle import leaf_hash
@@ -138,6 +138,23 @@ class VerifyRequest:
     data_base64: str = ""  # or the document's bytes
 
 
+def _not_negative(instance, attribute, value) -> None:
+    if value is not None and value < 0:
+        raise ValueError(f"{attribute.name} must be a whole number from 0, got {value}")
+
+
+@attrs.define
+class InclusionQuery:
+    index: int = attrs.field(validator=_not_negative)
+    tree_size: int | None = attrs.field(default=None, validator=_not_negative)  # None: the latest
+
+
+@attrs.define
+class ConsistencyQuery:
+    first: int = attrs.field(validator=_not_negative)
+    second: int | None = attrs.field(default=None, validator=_not_negative)  # None: the latest
+
+
 @attrs.define
 class VerifyResponse:
     found: bool
@@ -150,181 +167,176 @@ def _b64(data: bytes) -> str:
     return base64.b64encode(data).decode()
 
 
-def _int(request: web.Request, name: str, default: int | None = None) -> int | None:
-    value = request.match_info.get(name, request.query.get(name))
-    if value is None or value == "":
-        if default is None and name not in ("tree_size", "second"):
-            raise InputError(f"the query parameter {name!r} is required")
-        return default
-    return parse_int(value, name)
+def _index(request: web.Request) -> int:
+    return parse_int(request.match_info["index"], "index")
 
 
-def ledger_routes(kernel) -> list[web.RouteDef]:
-    """The ledger's routes for ``kernel`` (its log is opened on first use if start-up has not)."""
+async def call(request: web.Request, fn, *args, **kwargs):
+    """``fn(book, ...)`` on a worker thread, with the log of the kernel serving ``request`` (opened
+    on first use if start-up has not)."""
+    book = runtime.book_for_kernel(kernel_of(request))
+    return await asyncio.get_running_loop().run_in_executor(None, partial(fn, book, *args, **kwargs))
 
-    async def call(fn, *args, **kwargs):
-        book = runtime.book_for_kernel(kernel)
-        return await asyncio.get_running_loop().run_in_executor(None, partial(fn, book, *args, **kwargs))
 
-    routes = web.RouteTableDef()
+routes = web.RouteTableDef()
 
-    @routes.post(f"{PREFIX}/entries")
-    @endpoint(summary="Append an entry; answers its receipt", role="editor", request=AppendRequest,
-              response=ReceiptResponse, status=201, tags=TAGS)
-    async def append(request):
-        body = await read_json(request, AppendRequest)
-        if bool(body.text) == bool(body.data_base64):
-            raise InputError("give the entry as either `text` or `data_base64`")
-        data = body.text.encode() if body.text else decode_base64(body.data_base64, "data_base64")
-        tenant = principal(request).tenant
-        return web.json_response(await call(lambda b: b.append(data, tenant=tenant)), status=201)
+@routes.post(f"{PREFIX}/entries")
+@endpoint(summary="Append an entry; answers its receipt", role="editor", request=AppendRequest,
+          response=ReceiptResponse, status=201, tags=TAGS)
+async def append(request):
+    body = await read_json(request, AppendRequest)
+    if bool(body.text) == bool(body.data_base64):
+        raise InputError("give the entry as either `text` or `data_base64`")
+    data = body.text.encode() if body.text else decode_base64(body.data_base64, "data_base64")
+    tenant = principal(request).tenant
+    return web.json_response(await call(request, lambda b: b.append(data, tenant=tenant)), status=201)
 
-    @routes.get(PREFIX + "/entries/{index}")
-    @endpoint(summary="One entry of the log", role="viewer", response=EntryResponse, tags=TAGS)
-    async def get_entry(request):
-        index, tenant = _int(request, "index"), principal(request).tenant
-        data = await call(lambda b: b.entry(index, tenant=tenant))
-        try:
-            text = data.decode()
-        except UnicodeDecodeError:
-            text = None
-        return web.json_response({"index": index, "data_base64": _b64(data), "text": text,
-                                  "leaf_hash": _b64(leaf_hash(data))})
+@routes.get(PREFIX + "/entries/{index}")
+@endpoint(summary="One entry of the log", role="viewer", response=EntryResponse, tags=TAGS)
+async def get_entry(request):
+    index, tenant = _index(request), principal(request).tenant
+    data = await call(request, lambda b: b.entry(index, tenant=tenant))
+    try:
+        text = data.decode()
+    except UnicodeDecodeError:
+        text = None
+    return web.json_response({"index": index, "data_base64": _b64(data), "text": text,
+                              "leaf_hash": _b64(leaf_hash(data))})
 
-    @routes.get(PREFIX + "/entries/{index}/receipt")
-    @endpoint(summary="A receipt for an entry against the latest checkpoint", role="viewer",
-              response=ReceiptResponse, tags=TAGS)
-    async def get_receipt(request):
-        index, tenant = _int(request, "index"), principal(request).tenant
-        return web.json_response(await call(lambda b: b.receipt(index, tenant=tenant)))
+@routes.get(PREFIX + "/entries/{index}/receipt")
+@endpoint(summary="A receipt for an entry against the latest checkpoint", role="viewer",
+          response=ReceiptResponse, tags=TAGS)
+async def get_receipt(request):
+    index, tenant = _index(request), principal(request).tenant
+    return web.json_response(await call(request, lambda b: b.receipt(index, tenant=tenant)))
 
-    @routes.get(f"{PREFIX}/proofs/inclusion")
-    @endpoint(summary="Inclusion proof of entry `index` in the tree of `tree_size` (default: latest)",
-              role="viewer", response=InclusionResponse, tags=TAGS)
-    async def inclusion(request):
-        index, size = _int(request, "index"), _int(request, "tree_size")
+@routes.get(f"{PREFIX}/proofs/inclusion")
+@endpoint(summary="Inclusion proof of entry `index` in the tree of `tree_size` (default: latest)",
+          role="viewer", query=InclusionQuery, response=InclusionResponse, tags=TAGS)
+async def inclusion(request):
+    asked = read_query(request, InclusionQuery)
+    index, size = asked.index, asked.tree_size
 
-        def prove(b):
-            tree_size = b.log.size if size is None else size
-            proof = b.log.inclusion_proof(index, tree_size)
-            return {"index": index, "tree_size": tree_size, "leaf_hash": _b64(leaf_hash(b.log.entry(index))),
-                    "root": _b64(b.log.root(tree_size)), "proof": [_b64(p) for p in proof]}
+    def prove(b):
+        tree_size = b.log.size if size is None else size
+        proof = b.log.inclusion_proof(index, tree_size)
+        return {"index": index, "tree_size": tree_size, "leaf_hash": _b64(leaf_hash(b.log.entry(index))),
+                "root": _b64(b.log.root(tree_size)), "proof": [_b64(p) for p in proof]}
 
-        return web.json_response(await call(prove))
+    return web.json_response(await call(request, prove))
 
-    @routes.get(f"{PREFIX}/proofs/consistency")
-    @endpoint(summary="Consistency proof from tree size `first` to `second` (default: latest)", role="viewer",
-              response=ConsistencyResponse, tags=TAGS)
-    async def consistency(request):
-        first, second = _int(request, "first"), _int(request, "second")
+@routes.get(f"{PREFIX}/proofs/consistency")
+@endpoint(summary="Consistency proof from tree size `first` to `second` (default: latest)", role="viewer",
+          query=ConsistencyQuery, response=ConsistencyResponse, tags=TAGS)
+async def consistency(request):
+    asked = read_query(request, ConsistencyQuery)
+    first, second = asked.first, asked.second
 
-        def prove(b):
-            second_size = b.log.size if second is None else second
-            proof = b.log.consistency_proof(first, second_size)
-            return {"first": first, "second": second_size, "first_root": _b64(b.log.root(first)),
-                    "second_root": _b64(b.log.root(second_size)), "proof": [_b64(p) for p in proof]}
+    def prove(b):
+        second_size = b.log.size if second is None else second
+        proof = b.log.consistency_proof(first, second_size)
+        return {"first": first, "second": second_size, "first_root": _b64(b.log.root(first)),
+                "second_root": _b64(b.log.root(second_size)), "proof": [_b64(p) for p in proof]}
 
-        return web.json_response(await call(prove))
+    return web.json_response(await call(request, prove))
 
-    @routes.get(f"{PREFIX}/checkpoint")
-    @endpoint(summary="The latest signed checkpoint and the key that signs them", role="viewer",
-              response=CheckpointResponse, tags=TAGS)
-    async def checkpoint(request):
-        def latest(b):
-            size, root, note = b.log.latest()
-            return {"origin": b.log.origin, "tree_size": size, "root": _b64(root), "note": note,
-                    "key": str(b.log.signer.verifier)}
+@routes.get(f"{PREFIX}/checkpoint")
+@endpoint(summary="The latest signed checkpoint and the key that signs them", role="viewer",
+          response=CheckpointResponse, tags=TAGS)
+async def checkpoint(request):
+    def latest(b):
+        size, root, note = b.log.latest()
+        return {"origin": b.log.origin, "tree_size": size, "root": _b64(root), "note": note,
+                "key": str(b.log.signer.verifier)}
 
-        return web.json_response(await call(latest))
+    return web.json_response(await call(request, latest))
 
-    @routes.get(f"{PREFIX}/accounts")
-    @endpoint(summary="Every account with its balance and nonce", role="viewer", response=AccountList, tags=TAGS)
-    async def list_accounts(request):
-        tenant = principal(request).tenant
-        return web.json_response({"accounts": await call(lambda b: b.accounts(tenant=tenant))})
+@routes.get(f"{PREFIX}/accounts")
+@endpoint(summary="Every account with its balance and nonce", role="viewer", response=AccountList, tags=TAGS)
+async def list_accounts(request):
+    tenant = principal(request).tenant
+    return web.json_response({"accounts": await call(request, lambda b: b.accounts(tenant=tenant))})
 
-    @routes.post(f"{PREFIX}/accounts")
-    @endpoint(summary="Create an account (sealed key pair, or a public key you keep)", role="editor",
-              request=AccountRequest, response=AccountResponse, status=201, tags=TAGS)
-    async def create_account(request):
-        body = await read_json(request, AccountRequest)
-        public = decode_base64(body.public_key, "public_key") if body.public_key is not None else None
-        tenant = principal(request).tenant
-        made = await call(lambda b: b.create_account(body.name, body.passphrase, public, tenant=tenant))
-        made.pop("receipt", None)
-        return web.json_response(made, status=201)
+@routes.post(f"{PREFIX}/accounts")
+@endpoint(summary="Create an account (sealed key pair, or a public key you keep)", role="editor",
+          request=AccountRequest, response=AccountResponse, status=201, tags=TAGS)
+async def create_account(request):
+    body = await read_json(request, AccountRequest)
+    public = decode_base64(body.public_key, "public_key") if body.public_key is not None else None
+    tenant = principal(request).tenant
+    made = await call(request, lambda b: b.create_account(body.name, body.passphrase, public, tenant=tenant))
+    made.pop("receipt", None)
+    return web.json_response(made, status=201)
 
-    @routes.get(PREFIX + "/accounts/{account}")
-    @endpoint(summary="One account (by id or name)", role="viewer", response=AccountResponse, tags=TAGS)
-    async def get_account(request):
-        account, tenant = request.match_info["account"], principal(request).tenant
-        return web.json_response(await call(lambda b: b.account(account, tenant=tenant)))
+@routes.get(PREFIX + "/accounts/{account}")
+@endpoint(summary="One account (by id or name)", role="viewer", response=AccountResponse, tags=TAGS)
+async def get_account(request):
+    account, tenant = request.match_info["account"], principal(request).tenant
+    return web.json_response(await call(request, lambda b: b.account(account, tenant=tenant)))
 
-    @routes.get(f"{PREFIX}/balances")
-    @endpoint(summary="Balances of every account", role="viewer", response=BalancesResponse, tags=TAGS)
-    async def balances(request):
-        tenant = principal(request).tenant
-        return web.json_response({"balances": await call(lambda b: b.balances(tenant=tenant))})
+@routes.get(f"{PREFIX}/balances")
+@endpoint(summary="Balances of every account", role="viewer", response=BalancesResponse, tags=TAGS)
+async def balances(request):
+    tenant = principal(request).tenant
+    return web.json_response({"balances": await call(request, lambda b: b.balances(tenant=tenant))})
 
-    @routes.post(f"{PREFIX}/records")
-    @endpoint(summary="Submit a signed record (document, transfer, certificate, vote)", role="editor",
-              request=RecordRequest, response=ReceiptResponse, status=201, tags=TAGS)
-    async def submit_record(request):
-        body = await read_json(request, RecordRequest)
-        tenant = principal(request).tenant
-        if body.record is not None:
-            if not body.signature:
-                raise InputError("a record needs its `signature` (base64 Ed25519 over the canonical JSON)")
-            signature = decode_base64(body.signature, "signature")
-            done = await call(lambda b: b.submit(body.record, signature, tenant=tenant))
-        else:
-            if not (body.account and body.passphrase and body.type and body.body is not None):
-                raise InputError("give `record` and `signature`, or `account`, `passphrase`, `type` and `body`")
+@routes.post(f"{PREFIX}/records")
+@endpoint(summary="Submit a signed record (document, transfer, certificate, vote)", role="editor",
+          request=RecordRequest, response=ReceiptResponse, status=201, tags=TAGS)
+async def submit_record(request):
+    body = await read_json(request, RecordRequest)
+    tenant = principal(request).tenant
+    if body.record is not None:
+        if not body.signature:
+            raise InputError("a record needs its `signature` (base64 Ed25519 over the canonical JSON)")
+        signature = decode_base64(body.signature, "signature")
+        done = await call(request, lambda b: b.submit(body.record, signature, tenant=tenant))
+    else:
+        if not (body.account and body.passphrase and body.type and body.body is not None):
+            raise InputError("give `record` and `signature`, or `account`, `passphrase`, `type` and `body`")
 
-            def sign_and_submit(b):
-                record, signature = b.sign(body.account, body.passphrase, body.type, body.body, tenant=tenant)
-                return b.submit(record, signature, tenant=tenant)
+        def sign_and_submit(b):
+            record, signature = b.sign(body.account, body.passphrase, body.type, body.body, tenant=tenant)
+            return b.submit(record, signature, tenant=tenant)
 
-            done = await call(sign_and_submit)
-        return web.json_response(done, status=201)
+        done = await call(request, sign_and_submit)
+    return web.json_response(done, status=201)
 
-    @routes.post(f"{PREFIX}/mint")
-    @endpoint(summary="Create units in an account (admins; a tenant's in its own accounts)", role="admin",
-              request=MintRequest,
-              response=ReceiptResponse, status=201, tags=TAGS)
-    async def mint(request):
-        body = await read_json(request, MintRequest)
-        tenant = principal(request).tenant
-        return web.json_response(await call(lambda b: b.mint(body.account, body.amount, body.memo, tenant=tenant)),
-                                 status=201)
+@routes.post(f"{PREFIX}/mint")
+@endpoint(summary="Create units in an account (admins; a tenant's in its own accounts)", role="admin",
+          request=MintRequest,
+          response=ReceiptResponse, status=201, tags=TAGS)
+async def mint(request):
+    body = await read_json(request, MintRequest)
+    tenant = principal(request).tenant
+    return web.json_response(await call(request, lambda b: b.mint(body.account, body.amount, body.memo, tenant=tenant)),
+                             status=201)
 
-    @routes.post(f"{PREFIX}/verify")
-    @endpoint(summary="Is a document (its SHA-256 or its bytes) in the log? A tenant's caller: notarized by its tenant",
-              role="viewer",
-              request=VerifyRequest, response=VerifyResponse, tags=TAGS, audit=False)
-    async def verify_document(request):
-        body = await read_json(request, VerifyRequest)
-        if bool(body.sha256) == bool(body.data_base64):
-            raise InputError("give either `sha256` or `data_base64`")
-        if body.sha256:
-            digest = body.sha256.lower()
-        else:
-            digest = hashlib.sha256(decode_base64(body.data_base64, "data_base64")).hexdigest()
+@routes.post(f"{PREFIX}/verify")
+@endpoint(summary="Is a document (its SHA-256 or its bytes) in the log? A tenant's caller: notarized by its tenant",
+          role="viewer",
+          request=VerifyRequest, response=VerifyResponse, tags=TAGS, audit=False)
+async def verify_document(request):
+    body = await read_json(request, VerifyRequest)
+    if bool(body.sha256) == bool(body.data_base64):
+        raise InputError("give either `sha256` or `data_base64`")
+    if body.sha256:
+        digest = body.sha256.lower()
+    else:
+        digest = hashlib.sha256(decode_base64(body.data_base64, "data_base64")).hexdigest()
 
-        tenant = principal(request).tenant
+    tenant = principal(request).tenant
 
-        def look(b):
-            found = b.find_document(digest, tenant=tenant)
-            return {"found": bool(found), "sha256": digest, "entries": found,
-                    "receipt": b.log.receipt(found[0]) if found else None}
+    def look(b):
+        found = b.find_document(digest, tenant=tenant)
+        return {"found": bool(found), "sha256": digest, "entries": found,
+                "receipt": b.log.receipt(found[0]) if found else None}
 
-        return web.json_response(await call(look))
+    return web.json_response(await call(request, look))
 
-    @routes.get(PREFIX + "/audit/{audit_id}")
-    @endpoint(summary="The receipt of the entry that anchors an audit entry", role="viewer",
-              response=ReceiptResponse, tags=TAGS)
-    async def audit_anchor(request):
-        audit_id, tenant = request.match_info["audit_id"], principal(request).tenant
-        return web.json_response(await call(lambda b: b.audit_anchor(audit_id, tenant=tenant)))
-
-    return list(routes)
+@routes.get(PREFIX + "/audit/{audit_id}")
+@endpoint(summary="The receipt of the entry that anchors an audit entry", role="viewer",
+          response=ReceiptResponse, tags=TAGS)
+async def audit_anchor(request):
+    audit_id, tenant = request.match_info["audit_id"], principal(request).tenant
+    return web.json_response(await call(request, lambda b: b.audit_anchor(audit_id, tenant=tenant)))

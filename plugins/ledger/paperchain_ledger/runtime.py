@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import collections
 import logging
 import threading
 from pathlib import Path
@@ -17,9 +18,9 @@ from .settings import LedgerSettings
 
 log = logging.getLogger(__name__)
 _lock = threading.Lock()
-_books: dict[Path, Book] = {}
-_kernels: dict[int, "KernelLedger"] = {}
-_active: Book | None = None
+_books: dict[Path, Book] = {}  # per process, not per kernel: one writer thread per log directory
+_users: collections.Counter[Book] = collections.Counter()  # how many open kernels use each book
+_active: Book | None = None  # the last started kernel's log, for components run without a kernel
 
 
 def open_book(directory: str | Path, settings: LedgerSettings | None = None) -> Book:
@@ -68,6 +69,8 @@ class KernelLedger:
     def __init__(self, kernel, settings: LedgerSettings):
         self.settings = settings
         self.book = open_book(settings.path or Path(kernel.data_dir) / "ledger", settings)
+        with _lock:
+            _users[self.book] += 1
         self.audit: list[dict] = []
         self.flusher: asyncio.Task | None = None
         self._flushing: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
@@ -120,14 +123,23 @@ def settings_of(kernel) -> LedgerSettings:
         return LedgerSettings()
 
 
+def _state(kernel) -> dict:
+    return kernel.plugin_state("ledger")
+
+
+def kernel_ledger(kernel) -> KernelLedger:
+    """The kernel's log and pending audit entries, opened on first use (kept in its plugin_state)."""
+    state = _state(kernel)
+    if "kernel_ledger" not in state:
+        state["kernel_ledger"] = KernelLedger(kernel, settings_of(kernel))
+    return state["kernel_ledger"]
+
+
 def attach(kernel) -> Book:
     """Open the kernel's log (creating it and its key on first start)."""
     global _active
-    state = _kernels.get(id(kernel))
-    if state is None:
-        state = _kernels[id(kernel)] = KernelLedger(kernel, settings_of(kernel))
-    _active = state.book
-    return state.book
+    _active = kernel_ledger(kernel).book
+    return _active
 
 
 def book_for_kernel(kernel) -> Book:
@@ -135,24 +147,21 @@ def book_for_kernel(kernel) -> Book:
 
 
 def record_audit(kernel, data: dict) -> None:
-    state = _kernels.get(id(kernel))
-    if state is None:
-        attach(kernel)
-        state = _kernels[id(kernel)]
+    state = kernel_ledger(kernel)
     if state.settings.audit_anchor:
         state.add_audit(data)
 
 
 async def flush_audit(kernel) -> None:
-    state = _kernels.get(id(kernel))
+    state = _state(kernel).get("kernel_ledger")
     if state is not None:
         await state.flush()
 
 
 async def detach(kernel) -> None:
-    """Append pending audit entries, then close the kernel's log."""
+    """Append pending audit entries, then close the kernel's log (unless another kernel's uses it)."""
     global _active
-    state = _kernels.pop(id(kernel), None)
+    state = _state(kernel).pop("kernel_ledger", None)
     if state is None:
         return
     try:
@@ -160,5 +169,10 @@ async def detach(kernel) -> None:
     finally:
         if _active is state.book:
             _active = None
-        if not any(s.book is state.book for s in _kernels.values()):
+        with _lock:
+            _users[state.book] -= 1
+            last = _users[state.book] <= 0
+            if last:
+                del _users[state.book]
+        if last:
             close_book(state.book)

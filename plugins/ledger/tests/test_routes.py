@@ -9,7 +9,7 @@ import hashlib
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from paperchain_sdk import ConflictError, InputError, NotFoundError, PaperchainError, PermissionDenied
-from paperchain_sdk.web import PRINCIPAL_KEY, Principal, endpoint_doc
+from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal, endpoint_doc
 
 import paperchain_ledger
 from paperchain_ledger import merkle
@@ -34,11 +34,12 @@ def test_routes(paperchain_kernel):
     routes = paperchain_ledger.paperchain_routes(harness.kernel)
     assert all(r.path.startswith("/api/v1/ledger/") for r in routes)
     assert all(endpoint_doc(r.handler).summary for r in routes)
-    asyncio.run(_scenario(routes))
+    asyncio.run(_scenario(routes, harness.kernel))
 
 
-async def _scenario(routes):
+async def _scenario(routes, kernel):
     app = web.Application(middlewares=[as_admin])
+    app[KERNEL_KEY] = kernel  # what the API server sets: the handlers find the kernel with kernel_of
     app.add_routes(routes)
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         base = "/api/v1/ledger"

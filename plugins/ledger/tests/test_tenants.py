@@ -273,7 +273,7 @@ def test_an_explicit_flush_waits_for_the_batch_the_timer_took(paperchain_kernel,
     monkeypatch.setattr(book, "anchor_audit", lambda batch: (time.sleep(0.2), anchor(batch))[1])
 
     async def scenario():
-        state = runtime._kernels[id(harness.kernel)]
+        state = runtime.kernel_ledger(harness.kernel)
         state.audit.append({"id": "41", "tenant": "acme", "actor": "alice"})
         timer = asyncio.get_running_loop().create_task(state.flush())
         await asyncio.sleep(0.01)  # the timer's flush has taken the batch

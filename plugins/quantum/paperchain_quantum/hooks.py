@@ -44,7 +44,7 @@ def paperchain_startup(kernel):
         settings = _run_settings(kernel)
         store = JobStore(kernel, max_qubits=settings.job_max_qubits, max_shots=settings.job_max_shots,
                          max_gates=settings.max_gates, time_limit=settings.time_limit_s)
-        install(await store.open())
+        install(kernel, await store.open())
 
     return start()
 
@@ -53,16 +53,18 @@ def paperchain_startup(kernel):
 def paperchain_shutdown(kernel):
     from . import jobs
 
-    if jobs._CURRENT is not None and jobs._CURRENT.kernel is kernel:
-        jobs._CURRENT.close()
-        jobs.install(None)
+    store = kernel.plugin_state("quantum").get("jobs")
+    if store is not None:
+        store.close()
+        jobs.install(kernel, None)
 
 
 @hookimpl
 def paperchain_routes(kernel):
+    # module-level handlers; they find the kernel with kernel_of(request)
     from .routes import routes
 
-    return routes()
+    return list(routes)
 
 
 def _run_settings(kernel) -> RunSettings:

@@ -170,17 +170,20 @@ class JobStore:
         return [self._job(row, False) for row in rows]
 
 
-_CURRENT: JobStore | None = None
+def install(kernel, store: JobStore | None) -> None:
+    """Keep ``kernel``'s job store in its plugin_state (None: forget it)."""
+    state = kernel.plugin_state("quantum")
+    if store is None:
+        state.pop("jobs", None)
+    else:
+        state["jobs"] = store
 
 
-def install(store: JobStore | None) -> None:
-    global _CURRENT
-    _CURRENT = store
-
-
-def current() -> JobStore:
-    if _CURRENT is None:
+def current(kernel) -> JobStore:
+    """The job store of ``kernel``, opened at its start-up."""
+    store = kernel.plugin_state("quantum").get("jobs")
+    if store is None:
         from paperchain_sdk import MissingDependency
 
         raise MissingDependency("the quantum plugin has not started.", hint="enable the quantum plugin and restart")
-    return _CURRENT
+    return store

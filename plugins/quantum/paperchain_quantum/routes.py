@@ -5,6 +5,7 @@ Jobs belong to the caller's tenant: another tenant's job answers 404, as an abse
 
 from __future__ import annotations
 
+import attrs
 from aiohttp import web
 from paperchain_sdk import web as pweb
 
@@ -19,28 +20,33 @@ PREFIX = "/api/v1/quantum"
 async def submit(request):
     body = await pweb.read_json(request, jobs.JobRequest)
     caller = pweb.principal(request)
-    answer = await jobs.current().submit(body, tenant=caller.tenant, by=caller.name)
+    answer = await jobs.current(pweb.kernel_of(request)).submit(body, tenant=caller.tenant, by=caller.name)
     return web.json_response(answer, status=202)
 
 
+@attrs.define
+class JobsQuery:
+    limit: int = attrs.field(default=50, validator=[attrs.validators.ge(1), attrs.validators.le(500)])
+
+
 @pweb.endpoint(summary="The caller's tenant's quantum jobs, newest first (status, no results)", role="viewer",
-               tags=("quantum",))
+               query=JobsQuery, tags=("quantum",))
 async def list_jobs(request):
-    limit = pweb.parse_int(request.query.get("limit", "50"), "limit", minimum=1, maximum=500)
-    items = await jobs.current().list(pweb.principal(request).tenant, limit)
+    limit = pweb.read_query(request, JobsQuery).limit
+    items = await jobs.current(pweb.kernel_of(request)).list(pweb.principal(request).tenant, limit)
     return web.json_response({"items": items})
 
 
 @pweb.endpoint(summary="A quantum job's status and, once it succeeded, its result", role="viewer", tags=("quantum",))
 async def job(request):
-    answer = await jobs.current().get(request.match_info["job"], pweb.principal(request).tenant)
+    answer = await jobs.current(pweb.kernel_of(request)).get(request.match_info["job"], pweb.principal(request).tenant)
     return web.json_response(answer)
 
 
 @pweb.endpoint(summary="A finished quantum job's counts histogram (PNG)", role="viewer", produces="image/png",
                tags=("quantum",))
 async def histogram(request):
-    data = await jobs.current().histogram(request.match_info["job"], pweb.principal(request).tenant)
+    data = await jobs.current(pweb.kernel_of(request)).histogram(request.match_info["job"], pweb.principal(request).tenant)
     return web.Response(body=data, content_type="image/png")
 
 
@@ -55,11 +61,10 @@ async def algorithms(request):
         for name, (function, summary) in ALGORITHMS.items()]})
 
 
-def routes() -> list:
-    return [
-        web.post(f"{PREFIX}/jobs", submit),
-        web.get(f"{PREFIX}/jobs", list_jobs),
-        web.get(f"{PREFIX}/jobs/{{job}}", job),
-        web.get(f"{PREFIX}/jobs/{{job}}/histogram.png", histogram),
-        web.get(f"{PREFIX}/algorithms", algorithms),
-    ]
+routes = [  # the route table
+    web.post(f"{PREFIX}/jobs", submit),
+    web.get(f"{PREFIX}/jobs", list_jobs),
+    web.get(f"{PREFIX}/jobs/{{job}}", job),
+    web.get(f"{PREFIX}/jobs/{{job}}/histogram.png", histogram),
+    web.get(f"{PREFIX}/algorithms", algorithms),
+]

@@ -14,7 +14,7 @@ GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx
 
 
 def test_every_route_is_documented_with_a_role():
-    for route in routes():
+    for route in routes:
         doc = endpoint_doc(route.handler)
         assert route.path.startswith("/api/v1/quantum/") and doc.summary and doc.role and not doc.public
 

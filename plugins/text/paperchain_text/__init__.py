@@ -59,23 +59,22 @@ def paperchain_analyzers():
 def paperchain_startup(kernel):
     from .runtime import register_kernel
 
-    register_kernel(kernel.data_dir, kernel.db_path)
+    register_kernel(kernel)
 
 
 @hookimpl
 def paperchain_shutdown(kernel):
     from .runtime import unregister_kernel
 
-    unregister_kernel(kernel.data_dir)
+    unregister_kernel(kernel)
 
 
 @hookimpl
 def paperchain_routes(kernel):
-    from .routes import (
-        make_routes,  # imports aiohttp: only the API server asks for routes
-    )
+    # module-level handlers (they find the kernel with kernel_of); imports aiohttp, so only when asked
+    from .routes import routes
 
-    return make_routes(kernel)
+    return list(routes)
 
 
 @hookimpl

@@ -12,18 +12,28 @@ import asyncio
 
 import attrs
 from aiohttp import web
-from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.web import endpoint, principal, to_json
+from paperchain_sdk import NotFoundError
+from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from . import runtime
 from .near_duplicates import index_parameters
 from .settings import NearDuplicatesSettings
 
 
+def _threshold(instance, attribute, value) -> None:
+    if not 0 < value <= 1:
+        raise ValueError(f"threshold must be in (0, 1], got {value} (e.g. ?threshold=0.7)")
+
+
+def _limit(instance, attribute, value) -> None:
+    if not 1 <= value <= 1000:
+        raise ValueError(f"limit must be between 1 and 1000, got {value} (e.g. ?limit=20)")
+
+
 @attrs.frozen(kw_only=True)
 class SimilarQuery:
-    threshold: float = 0.5
-    limit: int = 20
+    threshold: float = attrs.field(default=0.5, validator=_threshold)
+    limit: int = attrs.field(default=20, validator=_limit)
 
 
 @attrs.frozen(kw_only=True)
@@ -38,22 +48,6 @@ class SimilarAnswer:
     threshold: float
     indexed: bool
     similar: tuple[SimilarDocument, ...]
-
-
-def parse_query(query) -> SimilarQuery:
-    values = {}
-    for name, kind in (("threshold", float), ("limit", int)):
-        if name in query:
-            try:
-                values[name] = kind(query[name])
-            except ValueError:
-                raise InputError(f"{name} must be a number, got {query[name]!r}.", hint="e.g. ?threshold=0.7&limit=10") from None
-    parsed = SimilarQuery(**values)
-    if not 0 < parsed.threshold <= 1:
-        raise InputError(f"threshold must be in (0, 1], got {parsed.threshold}.", hint="e.g. ?threshold=0.7")
-    if not 1 <= parsed.limit <= 1000:
-        raise InputError(f"limit must be between 1 and 1000, got {parsed.limit}.", hint="e.g. ?limit=20")
-    return parsed
 
 
 async def similar_documents(kernel, document_id: str, tenant: str, *, threshold: float = 0.5,
@@ -80,19 +74,17 @@ async def similar_documents(kernel, document_id: str, tenant: str, *, threshold:
     return indexed, [m for m in matches if m.document_id in allowed][:limit]
 
 
-def make_routes(kernel) -> list:
-    routes = web.RouteTableDef()
+routes = web.RouteTableDef()
 
-    @routes.get("/api/v1/text/similar/{document_id}")
-    @endpoint(summary="Documents whose text is a near-duplicate of this one (MinHash LSH)", query=SimilarQuery,
-              response=SimilarAnswer, tags=("text",))
-    async def similar(request):
-        document_id = request.match_info["document_id"]
-        query = parse_query(request.query)
-        indexed, matches = await similar_documents(kernel, document_id, principal(request).tenant,
-                                                   threshold=query.threshold, limit=query.limit)
-        answer = SimilarAnswer(document_id=document_id, threshold=query.threshold, indexed=indexed,
-                               similar=tuple(SimilarDocument(document_id=m.document_id, jaccard=m.jaccard) for m in matches))
-        return web.json_response(to_json(answer))
 
-    return list(routes)
+@routes.get("/api/v1/text/similar/{document_id}")
+@endpoint(summary="Documents whose text is a near-duplicate of this one (MinHash LSH)", query=SimilarQuery,
+          response=SimilarAnswer, tags=("text",))
+async def similar(request):
+    document_id = request.match_info["document_id"]
+    query = read_query(request, SimilarQuery)
+    indexed, matches = await similar_documents(kernel_of(request), document_id, principal(request).tenant,
+                                               threshold=query.threshold, limit=query.limit)
+    answer = SimilarAnswer(document_id=document_id, threshold=query.threshold, indexed=indexed,
+                           similar=tuple(SimilarDocument(document_id=m.document_id, jaccard=m.jaccard) for m in matches))
+    return web.json_response(to_json(answer))

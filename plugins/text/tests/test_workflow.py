@@ -42,7 +42,7 @@ def test_analyzers_run_as_steps_and_find_the_copy(paperchain_kernel, files):
     async def ask(path):
         from aiohttp import web
         from aiohttp.test_utils import TestClient, TestServer
-        from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+        from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal
 
         @web.middleware
         async def as_operator(request, handler):  # the server's guard sets the caller; here, the operator
@@ -50,6 +50,7 @@ def test_analyzers_run_as_steps_and_find_the_copy(paperchain_kernel, files):
             return await handler(request)
 
         app = web.Application(middlewares=[as_operator])
+        app[KERNEL_KEY] = kernel.kernel  # what the API server sets: handlers find the kernel with kernel_of
         app.add_routes(kernel.kernel.routes())
         async with TestClient(TestServer(app)) as client:
             response = await client.get(path)
@@ -69,17 +70,20 @@ def test_route_rejects_bad_parameters_and_unknown_documents(paperchain_kernel):
     kernel = paperchain_kernel(paperchain_text)
     handler = next(r.handler for r in kernel.kernel.routes() if r.path.startswith("/api/v1/text/similar/"))
 
-    from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+    import types
+
+    from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal
 
     class Request(dict):
         def __init__(self, document_id, query):
             super().__init__({PRINCIPAL_KEY: Principal(name="root", role="admin")})
             self.match_info = {"document_id": document_id}
-            self.query = query
+            self.rel_url = types.SimpleNamespace(query=query)
+            self.app = {KERNEL_KEY: kernel.kernel}
 
     with pytest.raises(InputError, match="threshold must be in"):
         kernel.call(handler(Request("x", {"threshold": "2"})))
-    with pytest.raises(InputError, match="limit must be a number"):
+    with pytest.raises(InputError, match="limit must be a whole number"):
         kernel.call(handler(Request("x", {"limit": "many"})))
     with pytest.raises(NotFoundError):
         kernel.call(handler(Request("0" * 64, {})))

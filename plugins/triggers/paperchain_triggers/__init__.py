@@ -40,9 +40,10 @@ def paperchain_triggers():
 
 @hookimpl
 def paperchain_routes(kernel):
-    from .routes import build_routes
+    # module-level handlers; they find the kernel with kernel_of(request)
+    from .routes import routes
 
-    return build_routes(kernel)
+    return list(routes)
 
 
 @hookimpl

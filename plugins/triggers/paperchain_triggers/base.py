@@ -11,42 +11,31 @@ import abc
 import asyncio
 import datetime as dt
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from paperchain_sdk import ConfigError, RunRequest
+from paperchain_sdk import ConfigError, RunRequest, durations
 from paperchain_sdk.contracts import Trigger
 
 log = logging.getLogger("paperchain.triggers")
 
-# (database, workflow, trigger name) -> the started trigger: what the plugin's web page lists.
-_RUNNING: dict[tuple[str, str, str], HostedTrigger] = {}
-
-_UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400}
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+# Re-exported: every trigger parses its durations with the SDK's one grammar.
+parse_duration = durations.parse_duration
 
 
-def parse_duration(value: Any, *, where: str) -> float:
-    """Seconds from a number or text like "30s", "5m", "1.5h"."""
-    if isinstance(value, bool) or value is None:
-        raise ConfigError(f"{where}: a duration is required.", hint='write seconds (30) or text like "30s", "5m", "1h"')
-    if isinstance(value, (int, float)):
-        seconds = float(value)
-    else:
-        match = _DURATION.match(str(value))
-        if not match:
-            raise ConfigError(f"{where}: {value!r} is not a duration.", hint='write seconds (30) or text like "30s", "5m", "1h"')
-        seconds = float(match.group(1)) * _UNITS[match.group(2) or "s"]
-    if seconds <= 0:
-        raise ConfigError(f"{where}: the duration must be positive, got {value!r}.")
-    return seconds
+def triggers_state(kernel) -> dict:
+    """The plugin's per-kernel state (``kernel.plugin_state``): ``running`` maps (workflow, trigger
+    name) to the started trigger (what the plugin's web page lists), ``webhooks`` maps a workflow
+    to the webhook trigger serving it, ``store`` is the triggers' shared state store."""
+    state = kernel.plugin_state("triggers")
+    state.setdefault("running", {})
+    state.setdefault("webhooks", {})
+    return state
 
 
 def running_triggers(kernel) -> list[HostedTrigger]:
     """The triggers started for ``kernel``'s workflows, by workflow and name."""
-    database = str(kernel.db_path)
-    return [trigger for key, trigger in sorted(_RUNNING.items()) if key[0] == database]
+    return [trigger for _, trigger in sorted(triggers_state(kernel)["running"].items())]
 
 
 class HostedTrigger(Trigger):
@@ -85,7 +74,7 @@ class HostedTrigger(Trigger):
         self._tenant = await self._workflow_tenant()
         await self.begin()
         if self.kernel is not None:
-            _RUNNING[(str(self.kernel.db_path), self.workflow, self.name)] = self
+            triggers_state(self.kernel)["running"][(self.workflow, self.name)] = self
 
     @property
     def tenant(self) -> str:
@@ -108,8 +97,9 @@ class HostedTrigger(Trigger):
 
     async def stop(self) -> None:
         self._stopped.set()
-        if self.kernel is not None and _RUNNING.get((str(self.kernel.db_path), self.workflow, self.name)) is self:
-            del _RUNNING[(str(self.kernel.db_path), self.workflow, self.name)]
+        running = triggers_state(self.kernel)["running"] if self.kernel is not None else {}
+        if running.get((self.workflow, self.name)) is self:
+            del running[(self.workflow, self.name)]
         if self._listener is not None and self.kernel is not None:
             try:
                 self.kernel.listeners.remove(self._listener)

@@ -94,19 +94,15 @@ class StateStore:
         self._handle = None  # the kernel owns the connections
 
 
-_STORES: dict[str, StateStore] = {}
-
-
 def store_for(kernel) -> StateStore:
-    """One store per kernel (by its data), shared by every trigger of that kernel."""
-    key = str(kernel.db_path)
-    store = _STORES.get(key)
-    if store is None or store.kernel is not kernel:
-        store = _STORES[key] = StateStore(kernel)
-    return store
+    """One store per kernel, kept in its plugin_state and shared by every trigger of that kernel."""
+    state = kernel.plugin_state("triggers")
+    if "store" not in state:
+        state["store"] = StateStore(kernel)
+    return state["store"]
 
 
 async def close_store(kernel) -> None:
-    store = _STORES.pop(str(kernel.db_path), None)
+    store = kernel.plugin_state("triggers").pop("store", None)
     if store is not None:
         await store.close()

@@ -13,11 +13,12 @@ import os
 from paperchain_sdk import ConfigError
 from paperchain_sdk.signatures import check_signature
 
-from .base import HostedTrigger, parse_duration
+from .base import HostedTrigger, parse_duration, triggers_state
 from .state import store_for
 
-# (database, workflow) -> the started trigger serving it; the route looks the workflow up here.
-ACTIVE: dict[tuple[str, str], WebhookTrigger] = {}
+def active_webhook(kernel, workflow: str) -> WebhookTrigger | None:
+    """The started webhook trigger serving ``workflow`` on ``kernel``; the route looks it up here."""
+    return triggers_state(kernel)["webhooks"].get(workflow)
 
 
 class WebhookTrigger(HostedTrigger):
@@ -34,11 +35,11 @@ class WebhookTrigger(HostedTrigger):
         self.max_age = parse_duration(s.max_age, where=f"{self.where}, max_age")
         kernel = self.require_kernel()
         self.store = store_for(kernel)
-        ACTIVE[(str(kernel.db_path), self.workflow)] = self
+        triggers_state(kernel)["webhooks"][self.workflow] = self
 
     async def stop(self) -> None:
-        if self.kernel is not None and ACTIVE.get((str(self.kernel.db_path), self.workflow)) is self:
-            del ACTIVE[(str(self.kernel.db_path), self.workflow)]
+        if self.kernel is not None and active_webhook(self.kernel, self.workflow) is self:
+            del triggers_state(self.kernel)["webhooks"][self.workflow]
         await super().stop()
 
     def verify(self, timestamp: str, signature: str, body: bytes, now: float) -> str | None:

@@ -10,6 +10,7 @@ import paperchain_triggers
 from aiohttp import web
 from paperchain.trigger_host import TriggerHost
 from paperchain_sdk.signatures import sign
+from paperchain_sdk.web import KERNEL_KEY
 from triggers_support import Recorder, settle, workflow
 
 SECRET = "s3cr3t-for-tests"
@@ -17,6 +18,7 @@ SECRET = "s3cr3t-for-tests"
 
 async def _serve(kernel):
     app = web.Application()
+    app[KERNEL_KEY] = kernel  # what the API server sets: the handler finds the kernel with kernel_of
     app.add_routes(paperchain_triggers.paperchain_routes(kernel))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -114,12 +116,9 @@ def test_replays_are_remembered_across_a_restart(kernel):
 
 def test_route_is_public_and_documented():
     from paperchain_sdk.web import endpoint_doc
-    from paperchain_triggers.routes import build_routes
+    from paperchain_triggers.routes import routes
 
-    class FakeKernel:
-        db_path = "/nonexistent"
-
-    (route,) = build_routes(FakeKernel())
+    (route,) = routes
     doc = endpoint_doc(route.handler)
     assert route.method == "POST" and route.path == "/hooks/{workflow}"
     assert doc.public and doc.status == 202

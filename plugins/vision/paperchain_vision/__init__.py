@@ -44,9 +44,10 @@ def paperchain_actions():
 
 @hookimpl
 def paperchain_routes(kernel):
-    from .web import make_routes
+    # module-level handlers; they find the kernel with kernel_of(request)
+    from .web import routes
 
-    return make_routes(kernel)
+    return list(routes)
 
 
 @hookimpl

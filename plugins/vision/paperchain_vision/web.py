@@ -6,9 +6,9 @@ tenant may see, and lists only such documents."""
 from __future__ import annotations
 
 import attrs
-from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.settings import structure_settings
-from paperchain_sdk.web import endpoint, principal, to_json
+from aiohttp import web
+from paperchain_sdk import NotFoundError
+from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from .index import HashIndex
 from .settings import HASH_ALGORITHMS
@@ -47,22 +47,6 @@ class SimilarAnswer:
     matches: list[Match]
 
 
-def parse_query(query) -> SimilarQuery:
-    values = {}
-    for key, value in dict(query).items():
-        if key in ("max_distance", "limit"):
-            try:
-                values[key] = int(value)
-            except ValueError:
-                raise InputError(f"{key} must be a whole number, got {value!r}.", hint=f"e.g. ?{key}=10") from None
-        else:
-            values[key] = value
-    try:
-        return structure_settings(SimilarQuery, values, where="the query string")
-    except Exception as exc:  # ConfigError: for an HTTP caller that is bad input
-        raise InputError(str(exc)) from None
-
-
 async def similar_images(kernel, document_id: str, tenant: str, *, algorithm: str = "phash", max_distance: int = 10,
                          limit: int = 50) -> list[dict] | None:
     """Documents a caller of ``tenant`` may see whose pages are within ``max_distance`` bits of this
@@ -79,24 +63,20 @@ async def similar_images(kernel, document_id: str, tenant: str, *, algorithm: st
     return [m for m in matches if m["document_id"] in allowed][:limit]
 
 
-def make_routes(kernel):
-    from aiohttp import web
+routes = web.RouteTableDef()
 
-    routes = web.RouteTableDef()
 
-    @routes.get("/api/v1/vision/similar/{document_id}")
-    @endpoint(summary="Documents whose images are within max_distance bits of this document's perceptual hashes",
-              query=SimilarQuery, response=SimilarAnswer, tags=("vision",))
-    async def similar(request):
-        document_id = request.match_info["document_id"]
-        query = parse_query(request.query)
-        matches = await similar_images(kernel, document_id, principal(request).tenant, algorithm=query.algorithm,
-                                       max_distance=query.max_distance, limit=query.limit)
-        if matches is None:
-            raise NotFoundError(f"Document {document_id} has no perceptual hashes in the index.",
-                                hint="run a workflow with the vision.hashes step over it first")
-        answer = SimilarAnswer(document_id=document_id, algorithm=query.algorithm, max_distance=query.max_distance,
-                               matches=[Match(**m) for m in matches])
-        return web.json_response(to_json(answer))
-
-    return list(routes)
+@routes.get("/api/v1/vision/similar/{document_id}")
+@endpoint(summary="Documents whose images are within max_distance bits of this document's perceptual hashes",
+          query=SimilarQuery, response=SimilarAnswer, tags=("vision",))
+async def similar(request):
+    document_id = request.match_info["document_id"]
+    query = read_query(request, SimilarQuery)
+    matches = await similar_images(kernel_of(request), document_id, principal(request).tenant,
+                                   algorithm=query.algorithm, max_distance=query.max_distance, limit=query.limit)
+    if matches is None:
+        raise NotFoundError(f"Document {document_id} has no perceptual hashes in the index.",
+                            hint="run a workflow with the vision.hashes step over it first")
+    answer = SimilarAnswer(document_id=document_id, algorithm=query.algorithm, max_distance=query.max_distance,
+                           matches=[Match(**m) for m in matches])
+    return web.json_response(to_json(answer))

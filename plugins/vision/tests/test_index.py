@@ -3,12 +3,15 @@ served by the route."""
 
 from __future__ import annotations
 
+import types
+
 import pytest
 from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.web import KERNEL_KEY, parse_query
 
 import paperchain_vision
 from paperchain_vision.index import HashIndex
-from paperchain_vision.web import parse_query
+from paperchain_vision.web import SimilarQuery
 
 
 def findings(*phashes):
@@ -52,10 +55,10 @@ def test_an_existing_sqlite_hash_table_is_taken_over_with_its_rows(paperchain_ke
 
 
 def test_query_parsing():
-    assert parse_query({"max_distance": "3"}).max_distance == 3
-    for bad in ({"max_distance": "x"}, {"max_distance": "999"}, {"algorithm": "md5"}):
+    assert parse_query(SimilarQuery, {"max_distance": "3"}).max_distance == 3
+    for bad in ({"max_distance": "x"}, {"max_distance": "999"}, {"algorithm": "md5"}, {"size": "1"}):
         with pytest.raises(InputError):
-            parse_query(bad)
+            parse_query(SimilarQuery, bad)
 
 
 @pytest.mark.slow
@@ -89,6 +92,7 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
 
     async def call():
         app = web.Application(middlewares=[as_operator])
+        app[KERNEL_KEY] = k  # what the API server sets: the handler finds the kernel with kernel_of
         app.add_routes(paperchain_vision.paperchain_routes(kernel=k))
         async with TestClient(TestServer(app)) as client:
             doc_id = original[0]
@@ -108,7 +112,8 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
 
     class FakeRequest:  # the route's own error for a document never hashed
         match_info = {"document_id": "nope"}
-        query = {}
+        rel_url = types.SimpleNamespace(query={})
+        app = {KERNEL_KEY: k}
 
         def __getitem__(self, key):
             return operator

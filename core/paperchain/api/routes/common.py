@@ -9,10 +9,9 @@ from typing import Any
 from aiohttp import web
 
 from paperchain_sdk import InputError
-from paperchain_sdk.web import PRINCIPAL_KEY, check_json_values, to_json
+from paperchain_sdk.web import PRINCIPAL_KEY, check_json_values, parse_query, to_json
 
 from ..guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
-from ..openapi import parse_query
 
 
 def state(request: web.Request):
