@@ -195,12 +195,11 @@ def test_actions_update_the_document_and_search_finds_it(kernel, paperchain_docu
     assert run.steps["check"].outputs["value"] == "annotated text|True"
 
     async def search():
-        async with kernel.kernel.db.execute(
-            "SELECT d.name, d.tags FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
-            "WHERE documents_fts MATCH 'annotated'") as c:
-            return await c.fetchall()
+        hits, _next = await kernel.kernel.documents.search.query("annotated", None)
+        async with kernel.kernel.db.execute("SELECT name, tags FROM documents WHERE id = ?", (hits[0].id,)) as c:
+            return len(hits), await c.fetchone()
 
-    assert kernel.call(search()) == [("note.txt", '["seen"]')]
+    assert kernel.call(search()) == (1, ("note.txt", '["seen"]'))
 
 
 def test_cpu_bound_builtin_runs_in_the_process_pool(kernel, paperchain_document):

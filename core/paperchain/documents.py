@@ -73,6 +73,14 @@ class Documents:
                 self.encoded.pop(self._rows.popitem(last=False)[0], None)
         return row
 
+    @property
+    def search(self):
+        """Full-text search over documents (``store/search/``): FTS5 in the kernel's SQLite file, kept
+        current by triggers on ``documents``; PostgreSQL's adapter takes over when these tables move."""
+        from .store.search.fts5 import Fts5Search
+
+        return Fts5Search(self._k.db)
+
     def cached(self, document_id: str) -> tuple | None:
         return self._rows.get(document_id)
 
@@ -153,6 +161,16 @@ class Documents:
                                           (*chunk, *((tenant,) if tenant else ()))) as cursor:
                 seen.update(r[0] for r in await cursor.fetchall())
         return seen
+
+    async def named(self, document_ids) -> dict[str, tuple[str, str]]:
+        """(name, media type) of those of ``document_ids`` that are live documents, by id (search hits)."""
+        ids, found = list(dict.fromkeys(document_ids)), {}
+        for at in range(0, len(ids), 500):
+            chunk = ids[at:at + 500]
+            async with self._k.db.execute(f"SELECT id, name, media_type FROM documents WHERE id IN "
+                                          f"({','.join('?' * len(chunk))}) AND deleted IS NULL", chunk) as cursor:
+                found.update((r[0], (r[1], r[2])) for r in await cursor.fetchall())
+        return found
 
     async def labeled(self, *, field: str = "tags", limit: int | None = None,
                       tenant: str | None = None) -> list[Document]:

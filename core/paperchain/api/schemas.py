@@ -59,6 +59,7 @@ class DocumentQuery:
 class SearchQuery:
     q: str
     limit: int = attrs.field(default=20, validator=[attrs.validators.ge(1), attrs.validators.le(200)])
+    cursor: str | None = None
 
 
 @attrs.define

@@ -68,25 +68,17 @@ def documents_show(ctx, document_id):
 
 @documents.command("search")
 @click.argument("query")
-@click.option("--limit", default=20, show_default=True, type=click.IntRange(1))
+@click.option("--limit", default=20, show_default=True, type=click.IntRange(1, 1000))
 @click.pass_context
 def documents_search(ctx, query, limit):
-    """Full-text search over names and text (SQLite FTS5 syntax: words, "phrases", OR, NOT, prefix*)."""
-    import sqlite3
-
-    from paperchain_sdk import InputError
+    """Full-text search over names and text of every tenant's documents: words, "phrases", OR,
+    -word or NOT word, prefix*; best match first."""
+    from ..store.search import ALL_TENANTS, marked
 
     async def body(kernel):
-        try:
-            async with kernel.db.execute(
-                "SELECT d.id, d.name, snippet(documents_fts, 1, '[', ']', '…', 12) FROM documents_fts "
-                "JOIN documents d ON d.rowid = documents_fts.rowid WHERE documents_fts MATCH ? AND d.deleted IS NULL "
-                "ORDER BY rank LIMIT ?", (query, limit),
-            ) as cursor:
-                rows = await cursor.fetchall()
-        except sqlite3.OperationalError as exc:
-            raise InputError(f"The search {query!r} is not valid: {exc}.",
-                             hint='use words, "exact phrases", OR, NOT and prefix* ; quote words with punctuation') from None
+        hits, _next = await kernel.documents.search.query(query, ALL_TENANTS, limit)
+        names = await kernel.documents.named([h.id for h in hits])
+        rows = [(h.id, names[h.id][0], marked(h.snippet, "[", "]")) for h in hits if h.id in names]
         if not rows:
             click.echo("No document matches.")
             return

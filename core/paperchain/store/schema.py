@@ -273,7 +273,37 @@ def _v12(db: sqlite_utils.Database) -> None:
     db["documents"].create_index(["tenant", "media_type"])  # a tenant's media type filter
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12]
+def _v13(db: sqlite_utils.Database) -> None:
+    """Search behind one interface (issue 15, store/search/): FTS5 with the tokenizer the PostgreSQL
+    adapter matches (accents folded, no stemming) instead of ``documents_fts`` (porter), and each
+    indexed row knows its document and tenant. Triggers index a live document in the transaction
+    that writes it and drop it when it is deleted; a document replaced by ``INSERT OR REPLACE``
+    fires no delete trigger, so the insert trigger drops its old entry first."""
+    from .search.fts5 import TABLES
+
+    db["documents_fts"].drop()
+    for trigger in ("documents_ai", "documents_ad", "documents_au"):
+        db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
+    for statement in TABLES:
+        db.execute(statement)
+    drop = ("DELETE FROM search_fts WHERE rowid = (SELECT rowid FROM search_documents WHERE document_id = {d}.id); "
+            "DELETE FROM search_documents WHERE document_id = {d}.id;")
+    add = ("INSERT INTO search_documents (document_id, tenant) SELECT NEW.id, coalesce(NEW.tenant, '') "
+           "WHERE NEW.deleted IS NULL; INSERT INTO search_fts (rowid, name, text) SELECT rowid, NEW.name, "
+           "coalesce(NEW.text, '') FROM search_documents WHERE document_id = NEW.id AND NEW.deleted IS NULL;")
+    db.execute(f"CREATE TRIGGER search_documents_insert AFTER INSERT ON documents BEGIN {drop.format(d='NEW')} {add} END")
+    db.execute("CREATE TRIGGER search_documents_update AFTER UPDATE OF id, tenant, name, text, deleted ON documents "
+               "WHEN OLD.id IS NOT NEW.id OR OLD.tenant IS NOT NEW.tenant OR OLD.name IS NOT NEW.name "
+               "OR OLD.text IS NOT NEW.text OR OLD.deleted IS NOT NEW.deleted "
+               f"BEGIN {drop.format(d='OLD')} {drop.format(d='NEW')} {add} END")
+    db.execute(f"CREATE TRIGGER search_documents_delete AFTER DELETE ON documents BEGIN {drop.format(d='OLD')} END")
+    db.execute("INSERT INTO search_documents (document_id, tenant) SELECT id, coalesce(tenant, '') FROM documents "
+               "WHERE deleted IS NULL")
+    db.execute("INSERT INTO search_fts (rowid, name, text) SELECT s.rowid, d.name, coalesce(d.text, '') "
+               "FROM search_documents s JOIN documents d ON d.id = s.document_id")
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
 
 
 def migrate(path: Path) -> int:

@@ -7,21 +7,27 @@ import json
 import logging
 import os
 import re
-import sqlite3
 import tempfile
 from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, read_json, to_json
 
 from ...documents import now
 from ...store.blobcrypt import BlobDamaged
+from ...store.search import ALL_TENANTS, marked
 from ..errors import ApiError
 from ..guard import STATE
-from ..schemas import DocumentOut, DocumentPatch, DocumentQuery, SearchHit, SearchQuery, UploadQuery
+from ..schemas import (
+    DocumentOut,
+    DocumentPatch,
+    DocumentQuery,
+    SearchHit,
+    SearchQuery,
+    UploadQuery,
+)
 from .common import audit_target, kernel, newest_first, page, query, reply, state, who
 
 log = logging.getLogger(__name__)
@@ -226,24 +232,15 @@ async def list_documents(request):
 
 
 @routes.get("/api/v1/documents/search")
-@endpoint(summary="Full-text search over names and text (SQLite FTS5 syntax)", query=SearchQuery,
-          response=SearchHit, many=True, tags=("documents",))
+@endpoint(summary='Full-text search over names and text: words, "phrases", OR, -word, prefix*; best match first',
+          query=SearchQuery, response=SearchHit, many=True, tags=("documents",))
 async def search(request):
     q = query(request, SearchQuery)
-    clause, params = _tenant_clause(request)
-    clause = clause.replace("tenant", "d.tenant")
-    try:
-        async with kernel(request).db.execute(
-            "SELECT d.id, d.name, d.media_type, snippet(documents_fts, 1, '[', ']', '…', 12), bm25(documents_fts) "
-            "FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND d.deleted IS NULL{clause} ORDER BY bm25(documents_fts) LIMIT ?",
-            (q.q, *params, q.limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-    except sqlite3.OperationalError as exc:
-        raise InputError(f"the search {q.q!r} is not valid: {exc}.",
-                         hint='use words, "quoted phrases", OR, NOT and prefix*') from None
-    return page([SearchHit(id=r[0], name=r[1], media_type=r[2], snippet=r[3] or "", rank=r[4]) for r in rows], None)
+    documents = kernel(request).documents
+    hits, next_cursor = await documents.search.query(q.q, who(request).tenant or ALL_TENANTS, q.limit, q.cursor)
+    rows = await documents.named([h.id for h in hits])
+    return page([SearchHit(id=h.id, name=rows[h.id][0], media_type=rows[h.id][1], snippet=marked(h.snippet, "[", "]"),
+                           rank=h.rank) for h in hits if h.id in rows], next_cursor)
 
 
 @routes.get("/api/v1/documents/{id}/content")

@@ -11,17 +11,16 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 
 from aiohttp import web
 from markupsafe import Markup, escape
-
 from paperchain_sdk import InputError, NotFoundError
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ...api.routes.common import decode_cursor, encode_cursor
 from ...api.routes.documents import blob_response
 from ...documents import now
+from ...store.search import ALL_TENANTS, SearchSyntaxError, marked
 from .. import thumbnails
 from ..guard import WEB, PageError, page
 from ..render import render
@@ -29,7 +28,7 @@ from .runs import _day, workflow_names
 
 PAGE_SIZE = 48
 _COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
-_OPEN, _CLOSE = "\x02", "\x03"  # snippet markers: never in text, so escaping cannot be fooled
+_SEARCH_BATCH, _SEARCH_ROUNDS = 200, 10
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
 
 
@@ -46,7 +45,7 @@ def _document(row) -> dict:
 
 def highlight(snippet: str) -> Markup:
     """A search snippet as HTML: the text escaped, the matched words in <mark>."""
-    return Markup(str(escape(snippet)).replace(_OPEN, "<mark>").replace(_CLOSE, "</mark>"))
+    return Markup(marked(str(escape(snippet)), "<mark>", "</mark>"))
 
 
 def _filters(request) -> dict:
@@ -78,24 +77,35 @@ def _where(ctx, chosen: dict, prefix: str = "") -> tuple[list[str], list]:
 
 
 async def _search(request, ctx, chosen: dict) -> list[dict]:
-    where, values = _where(ctx, chosen, "d.")
+    """The best PAGE_SIZE hits that pass the page's other filters (hits are read in pages until
+    enough pass, at most _SEARCH_ROUNDS of them)."""
+    where, values = _where(ctx, chosen)
+    search, found = _kernel(request).documents.search, []
+    cursor = None
     try:
-        async with _kernel(request).db.execute(
-            "SELECT d.id, d.name, d.media_type, d.size, d.created, d.metadata, d.tags, d.created_by, "
-            "d.text IS NOT NULL AND d.text != '', snippet(documents_fts, 1, ?, ?, '…', 16) "
-            "FROM documents_fts JOIN documents d ON d.rowid = documents_fts.rowid "
-            f"WHERE documents_fts MATCH ? AND {' AND '.join(where)} ORDER BY bm25(documents_fts) LIMIT ?",
-            (_OPEN, _CLOSE, chosen["q"], *values, PAGE_SIZE)) as c:
-            rows = await c.fetchall()
-    except sqlite3.OperationalError:
+        for _round in range(_SEARCH_ROUNDS):
+            hits, cursor = await search.query(chosen["q"], ctx.who.tenant or ALL_TENANTS, _SEARCH_BATCH, cursor)
+            rows = await _rows_of(request, [h.id for h in hits], where, values)
+            for hit in hits:
+                if hit.id in rows and len(found) < PAGE_SIZE:
+                    doc = _document(rows[hit.id])
+                    doc["snippet"] = highlight(hit.snippet)
+                    found.append(doc)
+            if len(found) >= PAGE_SIZE or cursor is None:
+                break
+    except SearchSyntaxError as exc:
         raise InputError(ctx.gettext("The search %(q)s is not valid. Use words, \"quoted phrases\", OR, NOT and "
-                                     "prefix*.") % {"q": chosen["q"]}) from None
-    found = []
-    for row in rows:
-        doc = _document(row[:-1])
-        doc["snippet"] = highlight(row[-1] or "")
-        found.append(doc)
+                                     "prefix*.") % {"q": chosen["q"]}) from exc
     return found
+
+
+async def _rows_of(request, ids: list[str], where: list[str], values: list) -> dict[str, tuple]:
+    if not ids:
+        return {}
+    async with _kernel(request).db.execute(
+            f"SELECT {_COLUMNS} FROM documents WHERE id IN ({','.join('?' * len(ids))}) AND {' AND '.join(where)}",
+            (*ids, *values)) as c:
+        return {row[0]: row for row in await c.fetchall()}
 
 
 @page
