@@ -14,6 +14,7 @@ from typing import Any
 
 from paperchain_sdk import ConfigError, PaperchainError, RunContext
 from paperchain_sdk.contracts import STEP_METHOD
+from paperchain_sdk.retry import retryable
 
 from ..documents import now
 from . import expressions
@@ -215,13 +216,13 @@ class RunLoop:
 
     def describe(self, exc: BaseException, step: Step) -> tuple[str, str | None, bool]:
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
-            return f"timed out after {step.timeout:g} s", None, True
+            return f"timed out after {step.timeout:g} s", None, retryable(exc)
         if isinstance(exc, PaperchainError):
-            return str(exc), None, exc.retryable
+            return str(exc), None, retryable(exc)
         name = type(exc).__name__
         if name == "ProcessExpired":  # pebble: the worker process died (crash, OOM kill)
-            return f"the worker process died: {exc}", None, True
-        return f"{name}: {exc}", "".join(traceback.format_exception(exc)), True
+            return f"the worker process died: {exc}", None, retryable(exc)
+        return f"{name}: {exc}", "".join(traceback.format_exception(exc)), retryable(exc)
 
     def context(self, run: RunState, step: Step) -> dict[str, Any]:
         needs = [run.steps[n] for n in step.needs]

@@ -17,6 +17,7 @@ from typing import Any
 import attrs
 from paperchain_sdk import ConfigError, durations
 from paperchain_sdk.contracts import STEP_METHOD
+from paperchain_sdk.retry import RetryPolicy
 from paperchain_sdk.settings import structure_settings
 
 from ..tomlfile import load_toml, parse_toml
@@ -30,18 +31,7 @@ def parse_duration(value: Any, *, where: str) -> float | None:
     return None if value is None else durations.parse_duration(value, where=where)
 
 
-@attrs.frozen
-class Retry:
-    attempts: int = 1
-    backoff: float = 1.0  # seconds before the second attempt
-    factor: float = 2.0
-    max_delay: float = 60.0
-    jitter: bool = True
-
-    def delay(self, attempt: int, random) -> float:
-        """Seconds to wait after failed ``attempt`` (1-based): exponential, capped, with full jitter."""
-        base = min(self.max_delay, self.backoff * self.factor ** (attempt - 1))
-        return base * random.uniform(0.5, 1.0) if self.jitter else base
+Retry = RetryPolicy  # a step's ``retry`` table: the SDK's one retry policy
 
 
 @attrs.frozen
@@ -51,7 +41,7 @@ class Step:
     with_: dict[str, Any] = attrs.Factory(dict)
     needs: tuple[str, ...] = ()
     if_: str | None = None
-    retry: Retry = Retry()
+    retry: Retry = attrs.field(factory=Retry)
     timeout: float | None = None
     priority: int = 0
     continue_on_error: bool = False
@@ -198,9 +188,7 @@ def _step(table: dict, label: str) -> Step:
     if not isinstance(retry, dict):
         raise ConfigError(f"{label}: 'retry' must be a number of attempts or a table.")
     _no_unknown(retry, _RETRY_KEYS, f"{label}, retry")
-    retry_obj = structure_settings(Retry, retry, where=f"{label}, retry")
-    if retry_obj.attempts < 1 or retry_obj.backoff < 0 or retry_obj.factor < 1:
-        raise ConfigError(f"{label}, retry: attempts must be >= 1, backoff >= 0 and factor >= 1.")
+    retry_obj = structure_settings(Retry, retry, where=f"{label}, retry").check(f"{label}, retry")
     condition = table.get("if")
     if condition is not None and not isinstance(condition, str):
         raise ConfigError(f"{label}: 'if' must be an expression string.")

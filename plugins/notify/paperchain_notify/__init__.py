@@ -47,9 +47,10 @@ def paperchain_shutdown(kernel):
 
 @hookimpl
 def paperchain_routes(kernel):
-    from .routes import build_routes
+    # module-level handlers; they find the kernel with kernel_of(request)
+    from .routes import routes
 
-    return build_routes(kernel)
+    return list(routes)
 
 
 @hookimpl

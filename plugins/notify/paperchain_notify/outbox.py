@@ -2,7 +2,8 @@
 
 Each row is one message to one recipient. The worker claims due rows, most urgent first, sends
 them concurrently, and records each outcome: ``sent``; back to ``queued`` with the reason and a
-doubled delay for a retryable failure; ``failed`` (the dead-letter list) after the last attempt
+delay for a retryable failure (the SDK's one retry policy, ``paperchain_sdk.retry``, as the
+engine's steps: doubling from the backoff, capped, with jitter); ``failed`` (the dead-letter list) after the last attempt
 or at once for a failure no retry can fix. A repeated idempotency key returns the first message,
 unless that one failed: then it is queued again. Each outcome is committed as it lands (group
 commit); rows a crash left ``sending`` (posted, maybe received, outcome unknown) are queued again
@@ -19,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import random
 import sqlite3
 import time
 import uuid
@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from paperchain_sdk import InputError, PaperchainError
+from paperchain_sdk.retry import RetryPolicy, retryable
 
 from .transports import Item
 
@@ -57,6 +58,7 @@ _OF_TENANT = "AND (? = '' OR tenant = ?)"
 CLAIM = 256  # most rows claimed (marked 'sending') and in flight at once
 REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims stay batched
 CONCURRENCY = 64  # deliveries on the wire at once
+MAX_DELAY = 3600.0  # the longest wait between two tries of one message (the policy doubles the backoff)
 GAVE_UP = "gave up after"  # how a reason starts when every attempt met a retryable failure
 
 
@@ -347,15 +349,14 @@ class Outbox:
                             key=row["idempotency_key"], priority=row["priority"], tenant=row["tenant"])
                 detail = await channel.deliver(item)
                 return row, "sent", detail or ""
-            except PaperchainError as exc:
-                reason, retry = str(exc), exc.retryable
-            except Exception as exc:  # noqa: BLE001 - an unexpected error is recorded, then retried
-                reason, retry = f"{type(exc).__name__}: {exc}", True
-        if retry and attempts < row["max_attempts"]:
-            delay = row["backoff"] * (2 ** (attempts - 1)) * random.uniform(0.9, 1.1)
-            row["next_try"] = time.time() + delay
+            except Exception as exc:  # noqa: BLE001 - recorded; retried when the policy says so
+                failure = exc
+                reason = str(exc) if isinstance(exc, PaperchainError) else f"{type(exc).__name__}: {exc}"
+        policy = RetryPolicy(attempts=row["max_attempts"], backoff=row["backoff"], max_delay=MAX_DELAY)
+        if policy.should_retry(attempts, failure):
+            row["next_try"] = time.time() + policy.delay(attempts)
             return row, "queued", f"attempt {attempts} failed: {reason}"
-        if retry:
+        if retryable(failure):
             reason = f"{GAVE_UP} {attempts} attempts: {reason}"
         log.warning("notify: message %s to %s failed: %s", row["id"], row["recipient"], reason)
         return row, "failed", reason

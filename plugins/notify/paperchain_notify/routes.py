@@ -8,86 +8,94 @@ from __future__ import annotations
 import json
 import time
 
+import attrs
 from aiohttp import web
 from paperchain_sdk import NotFoundError
-from paperchain_sdk.web import endpoint, principal
+from paperchain_sdk.web import endpoint, kernel_of, principal, read_query
 
 from .lifecycle import running_outbox
 
 
-def build_routes(kernel) -> list:
-    routes = web.RouteTableDef()
+@attrs.define
+class InboxQuery:
+    unread: bool = False  # only the unread ones
+    limit: int = attrs.field(default=100, validator=[attrs.validators.ge(1), attrs.validators.le(500)])
 
-    def outbox():
-        return running_outbox(kernel)
 
-    @routes.get("/api/v1/notify/inbox")
-    @endpoint(summary="The caller's in-app notifications, newest first (?unread=true for unread only)",
-              role="viewer", tags=("notify",))
-    async def inbox(request: web.Request) -> web.Response:
-        user, tenant = principal(request).name, principal(request).tenant
-        unread = request.query.get("unread", "").lower() in ("1", "true", "yes")
-        try:
-            limit = max(1, min(500, int(request.query.get("limit", "100"))))
-        except ValueError:
-            limit = 100
+def outbox(request: web.Request):
+    """The outbox of the kernel serving ``request``."""
+    return running_outbox(kernel_of(request))
 
-        def read():
-            sql = f"SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ? {_OWN}"
-            if unread:
-                sql += " AND read IS NULL"
-            rows = outbox()._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, tenant, limit)).fetchall()
-            return [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
-                    for i, t, b, d, c, r in rows]
 
-        return web.json_response({"items": await outbox().call(read), "next": None})
+routes = web.RouteTableDef()
 
-    @routes.post("/api/v1/notify/inbox/{id}/read")
-    @endpoint(summary="Mark one of the caller's notifications read", role="viewer", tags=("notify",), audit=False)
-    async def mark_read(request: web.Request) -> web.Response:
-        user, tenant, message_id = principal(request).name, principal(request).tenant, request.match_info["id"]
 
-        def mark():
-            db = outbox()._db()
-            found = db.execute(f"SELECT read FROM notify_inbox WHERE id = ? AND user = ? {_OWN}",
-                               (message_id, user, tenant)).fetchone()
-            if found is None:
-                return None
-            if found[0] is None:
-                db.execute("UPDATE notify_inbox SET read = ? WHERE id = ?", (time.time(), message_id))
-            return True
+@routes.get("/api/v1/notify/inbox")
+@endpoint(summary="The caller's in-app notifications, newest first (?unread=true for unread only)",
+          role="viewer", query=InboxQuery, tags=("notify",))
+async def inbox(request: web.Request) -> web.Response:
+    user, tenant = principal(request).name, principal(request).tenant
+    asked = read_query(request, InboxQuery)
+    unread, limit = asked.unread, asked.limit
 
-        if await outbox().call(mark) is None:
-            raise NotFoundError(f"you have no notification {message_id!r}.", hint="GET /api/v1/notify/inbox lists yours")
-        return web.json_response({"id": message_id, "read": True})
+    def read():
+        sql = f"SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ? {_OWN}"
+        if unread:
+            sql += " AND read IS NULL"
+        rows = outbox(request)._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, tenant, limit)).fetchall()
+        return [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
+                for i, t, b, d, c, r in rows]
 
-    @routes.get("/api/v1/notify/messages/{id}")
-    @endpoint(summary="Delivery status of one outgoing message (queued, sent, failed with the reason)",
-              role="editor", tags=("notify",))
-    async def message(request: web.Request) -> web.Response:
-        row = await outbox().get(request.match_info["id"], tenant=principal(request).tenant)
-        if row is None:
-            raise NotFoundError(f"there is no message {request.match_info['id']!r}.")
-        return web.json_response(_public(row))
+    return web.json_response({"items": await outbox(request).call(read), "next": None})
 
-    @routes.post("/api/v1/notify/dead-letters/{id}/resend")
-    @endpoint(summary="Queue a dead letter of the caller's tenant again, with fresh attempts", role="editor",
-              tags=("notify",))
-    async def resend(request: web.Request) -> web.Response:
-        row = await outbox().resend(request.match_info["id"], tenant=principal(request).tenant)
-        if row is None:
-            raise NotFoundError(f"there is no dead letter {request.match_info['id']!r}.",
-                                hint="GET /api/v1/notify/dead-letters lists them")
-        return web.json_response(_public(row))
 
-    @routes.get("/api/v1/notify/dead-letters")
-    @endpoint(summary="Messages of the caller's tenant the outbox gave up on, newest first", role="admin",
-              tags=("notify",))
-    async def dead_letters(request: web.Request) -> web.Response:
-        found = await outbox().dead_letters(tenant=principal(request).tenant)
-        return web.json_response({"messages": [_public(r) for r in found]})
+@routes.post("/api/v1/notify/inbox/{id}/read")
+@endpoint(summary="Mark one of the caller's notifications read", role="viewer", tags=("notify",), audit=False)
+async def mark_read(request: web.Request) -> web.Response:
+    user, tenant, message_id = principal(request).name, principal(request).tenant, request.match_info["id"]
 
-    return list(routes)
+    def mark():
+        db = outbox(request)._db()
+        found = db.execute(f"SELECT read FROM notify_inbox WHERE id = ? AND user = ? {_OWN}",
+                           (message_id, user, tenant)).fetchone()
+        if found is None:
+            return None
+        if found[0] is None:
+            db.execute("UPDATE notify_inbox SET read = ? WHERE id = ?", (time.time(), message_id))
+        return True
+
+    if await outbox(request).call(mark) is None:
+        raise NotFoundError(f"you have no notification {message_id!r}.", hint="GET /api/v1/notify/inbox lists yours")
+    return web.json_response({"id": message_id, "read": True})
+
+
+@routes.get("/api/v1/notify/messages/{id}")
+@endpoint(summary="Delivery status of one outgoing message (queued, sent, failed with the reason)",
+          role="editor", tags=("notify",))
+async def message(request: web.Request) -> web.Response:
+    row = await outbox(request).get(request.match_info["id"], tenant=principal(request).tenant)
+    if row is None:
+        raise NotFoundError(f"there is no message {request.match_info['id']!r}.")
+    return web.json_response(_public(row))
+
+
+@routes.post("/api/v1/notify/dead-letters/{id}/resend")
+@endpoint(summary="Queue a dead letter of the caller's tenant again, with fresh attempts", role="editor",
+          tags=("notify",))
+async def resend(request: web.Request) -> web.Response:
+    row = await outbox(request).resend(request.match_info["id"], tenant=principal(request).tenant)
+    if row is None:
+        raise NotFoundError(f"there is no dead letter {request.match_info['id']!r}.",
+                            hint="GET /api/v1/notify/dead-letters lists them")
+    return web.json_response(_public(row))
+
+
+@routes.get("/api/v1/notify/dead-letters")
+@endpoint(summary="Messages of the caller's tenant the outbox gave up on, newest first", role="admin",
+          tags=("notify",))
+async def dead_letters(request: web.Request) -> web.Response:
+    found = await outbox(request).dead_letters(tenant=principal(request).tenant)
+    return web.json_response({"messages": [_public(r) for r in found]})
 
 
 # A user's notifications of their own tenant; one from before tenants (NULL) stays its addressee's.

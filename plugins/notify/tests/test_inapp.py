@@ -6,7 +6,7 @@ import aiohttp
 import paperchain_notify
 from aiohttp import web
 from paperchain_sdk import NotFoundError
-from paperchain_sdk.web import PRINCIPAL_KEY, Principal, endpoint_doc
+from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal, endpoint_doc
 
 
 async def _serve(kernel):
@@ -20,6 +20,7 @@ async def _serve(kernel):
             return web.json_response({"error": {"message": str(exc)}}, status=404)
 
     app = web.Application(middlewares=[auth])
+    app[KERNEL_KEY] = kernel  # what the API server sets: the handlers find the kernel with kernel_of
     app.add_routes(paperchain_notify.paperchain_routes(kernel))
     runner = web.AppRunner(app)
     await runner.setup()
@@ -67,10 +68,9 @@ def test_inapp_step_stores_pushes_and_marks_read(kernel):
 
 
 def test_routes_are_documented_with_roles():
-    class FakeKernel:
-        db_path = "/nonexistent"
+    from paperchain_notify.routes import routes
 
-    docs = {(r.method, r.path): endpoint_doc(r.handler) for r in paperchain_notify.paperchain_routes(FakeKernel())}
+    docs = {(r.method, r.path): endpoint_doc(r.handler) for r in routes}
     assert docs[("GET", "/api/v1/notify/inbox")].role == "viewer"
     assert docs[("GET", "/api/v1/notify/dead-letters")].role == "admin"
     assert not any(d.public for d in docs.values())
