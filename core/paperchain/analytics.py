@@ -19,6 +19,8 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta, timezone
 from urllib.parse import urlencode
 
+import weakref
+
 import attrs
 
 from paperchain_sdk import InputError
@@ -286,30 +288,28 @@ async def failure_reasons(db, tenant: str, p: Period, limit: int = TOP) -> list[
             for reason, workflow, n, _, run_id, finished in await _rows(db, sql, [p.start, *values, limit])]
 
 
-def _findings_from(analyzer: str, tenant: str, p: Period, each: str = "") -> tuple[str, list]:
-    """FROM .. WHERE for one analyzer's findings in the period, of the tenant's live documents;
-    ``each`` adds table-valued JSON functions over them."""
+def _terms_from(analyzer: str, tenant: str, p: Period) -> tuple[str, list]:
+    """FROM .. WHERE for what one analyzer's findings in the period, of the tenant's live
+    documents, hold: ``finding_terms`` (schema v14), which triggers fill from each finding's JSON
+    as it is written, so no request parses JSON. Its rows are distinct per document (one finding
+    per document and analyzer; a keyword or entity once per finding), so ``count(*)`` counts
+    documents."""
     scope, values = _documents_scope(tenant)
-    return (f"FROM findings f JOIN documents d ON d.id = f.document_id{each} "
-            f"WHERE f.analyzer = ? AND f.created >= ? AND d.deleted IS NULL{scope}", [analyzer, p.start, *values])
+    return ("FROM finding_terms t JOIN documents d ON d.id = t.document_id "
+            f"WHERE t.analyzer = ? AND t.created >= ? AND d.deleted IS NULL{scope}", [analyzer, p.start, *values])
 
 
 async def corpus(db, tenant: str, p: Period, limit: int = TOP) -> Corpus:
     """The most frequent keywords and entities, and the language mix, of the documents analyzed in
     the period (each counted once per document). A malformed item is skipped, never an error."""
-    where, values = _findings_from(KEYWORDS, tenant, p, ", json_each(f.data, '$.keywords') k")
-    keywords = await _rows(db, "SELECT lower(CASE WHEN k.type = 'object' THEN json_extract(k.value, '$.keyword') END) "
-                           f"AS term, count(DISTINCT f.document_id) {where} AND term IS NOT NULL "
-                           "GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?", [*values, limit])
-    each_entity = (", json_each(f.data) e, "  # every list of the findings, then each item of it
-                   "json_each(CASE WHEN e.type = 'array' THEN e.value ELSE '[]' END) i")
-    where, values = _findings_from(ENTITIES, tenant, p, each_entity)
-    entities = await _rows(db, "SELECT e.key, CASE WHEN i.type = 'object' THEN json_extract(i.value, '$.text') END "
-                           f"AS text, count(DISTINCT f.document_id) {where} AND text IS NOT NULL "
-                           "GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?", [*values, limit])
-    where, values = _findings_from(LANGUAGE, tenant, p)
-    languages = await _rows(db, f"SELECT coalesce(json_extract(f.data, '$.language'), ''), count(*) {where} "
-                            "GROUP BY 1 ORDER BY 2 DESC, 1", values)
+    where, values = _terms_from(KEYWORDS, tenant, p)
+    keywords = await _rows(db, f"SELECT t.term, count(*) {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
+                           [*values, limit])
+    where, values = _terms_from(ENTITIES, tenant, p)
+    entities = await _rows(db, f"SELECT t.kind, t.term, count(*) {where} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?",
+                           [*values, limit])
+    where, values = _terms_from(LANGUAGE, tenant, p)
+    languages = await _rows(db, f"SELECT t.term, count(*) {where} GROUP BY 1 ORDER BY 2 DESC, 1", values)
     return Corpus(keywords=[TermCount(*r) for r in keywords], entities=[EntityCount(*r) for r in entities],
                   languages=[LanguageCount(*r) for r in languages])
 
@@ -318,7 +318,9 @@ async def _first_event_since(db, moment: str) -> int:
     """The sequence number of the first event at or after ``moment``. The log's sequence follows
     its time, so a binary search over ``seq`` (primary-key lookups) lets a query read only the
     period's events instead of the whole log."""
-    low, high = (await _rows(db, "SELECT coalesce(min(seq), 0), coalesce(max(seq), 0) + 1 FROM events", []))[0]
+    # Two queries: min() and max() each read one end of the primary key; together they scan.
+    low = (await _rows(db, "SELECT coalesce(min(seq), 0) FROM events", []))[0][0]
+    high = (await _rows(db, "SELECT coalesce(max(seq), 0) + 1 FROM events", []))[0][0]
     while low < high:
         middle = (low + high) // 2
         found = await _rows(db, "SELECT time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle])
@@ -340,9 +342,8 @@ async def duplicates_per_day(db, tenant: str, p: Period) -> list[DuplicatesDay]:
         "FROM events e JOIN documents d ON d.id = e.subject WHERE e.seq >= ? AND e.type = 'document.ingested' "
         f"AND e.time >= ?{scope}) SELECT substr(time, 1, 10), count(*) FROM ingested WHERE n > 1 OR created < ? "
         "GROUP BY 1"), [await _first_event_since(db, p.start), p.start, *values, p.start])
-    where, values = _findings_from(NEAR_DUPLICATES, tenant, p)
-    near = await _rows(db, f"SELECT substr(f.created, 1, 10), count(*) {where} "
-                       "AND json_array_length(f.data, '$.duplicates') > 0 GROUP BY 1", values)
+    where, values = _terms_from(NEAR_DUPLICATES, tenant, p)  # a row for each finding that names one
+    near = await _rows(db, f"SELECT substr(t.created, 1, 10), count(*) {where} GROUP BY 1", values)
     days: dict[str, list[int]] = {}
     for index, rows in ((0, exact), (1, near)):
         for day, n in rows:
@@ -412,3 +413,44 @@ async def overview(db, tenant: str, p: Period) -> Overview:
                     steps=await step_durations(db, tenant, p), failures=await failure_reasons(db, tenant, p),
                     keywords=words.keywords, entities=words.entities, languages=words.languages,
                     duplicates=await duplicates_per_day(db, tenant, p), insights=await insights(db, tenant))
+
+
+# -- kept answers -----------------------------------------------------------------------------
+
+# What can change a figure: a document ingested or deleted, a run or batch written, a step
+# finished (with its findings). A write that sends no event shows within KEPT_SECONDS.
+CHANGES = ("document.", "run.", "batch.", "step.")
+KEPT_SECONDS = 30.0
+_kept: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _cache(kernel):
+    from .web.cache import EventCache  # the home page's kind of cache (importing web here would be circular)
+
+    if kernel not in _kept:
+        _kept[kernel] = EventCache(kernel, CHANGES, ttl=KEPT_SECONDS)
+    return _kept[kernel]
+
+
+async def kept(kernel, tenant: str, figure, p: Period | None = None):
+    """``figure(db, tenant, p)`` (or ``figure(db, tenant)`` for the insights), computed once and
+    kept until a kernel event that could change it, for the API and the page alike. The key holds
+    the tenant, the period's days and today's date, so an answer is never another tenant's and a
+    new day computes afresh. Callers must not change what they get (it is shared)."""
+    if p is None:
+        key, compute = (figure.__name__, tenant, datetime.now(timezone.utc).date()), lambda: figure(kernel.db, tenant)
+    else:
+        key, compute = (figure.__name__, tenant, p), lambda: figure(kernel.db, tenant, p)
+    return await _cache(kernel).get(key, compute)
+
+
+async def kept_overview(kernel, tenant: str, p: Period) -> Overview:
+    """``overview`` from the kept figures: a new Overview each time, its lists shared."""
+    words = await kept(kernel, tenant, corpus, p)
+    return Overview(days=p.days, since=p.start, until=p.until.isoformat(),
+                    documents=await kept(kernel, tenant, documents_per_day, p),
+                    runs=await kept(kernel, tenant, runs_per_day, p), steps=await kept(kernel, tenant, step_durations, p),
+                    failures=await kept(kernel, tenant, failure_reasons, p), keywords=words.keywords,
+                    entities=words.entities, languages=words.languages,
+                    duplicates=await kept(kernel, tenant, duplicates_per_day, p),
+                    insights=await kept(kernel, tenant, insights))

@@ -303,7 +303,61 @@ def _v13(db: sqlite_utils.Database) -> None:
                "FROM search_documents s JOIN documents d ON d.id = s.document_id")
 
 
-MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13]
+
+# The analyzers whose findings the analytics page counts (paperchain.analytics), and each one's
+# rows in ``finding_terms`` from a findings row ``f`` (its data NULL when it is not valid JSON).
+_TERMS = (
+    "SELECT DISTINCT f.document_id, f.analyzer, f.created, '', lower(CASE WHEN k.type = 'object' THEN "
+    "json_extract(k.value, '$.keyword') END) AS term FROM {f} f, json_each(f.data, '$.keywords') k "
+    "WHERE f.analyzer = 'text.keywords' AND term IS NOT NULL",
+    "SELECT DISTINCT f.document_id, f.analyzer, f.created, e.key, CASE WHEN i.type = 'object' THEN "
+    "json_extract(i.value, '$.text') END AS term FROM {f} f, json_each(f.data) e, "
+    "json_each(CASE WHEN e.type = 'array' THEN e.value ELSE '[]' END) i "
+    "WHERE f.analyzer = 'text.entities' AND term IS NOT NULL",
+    "SELECT f.document_id, f.analyzer, f.created, '', coalesce(json_extract(f.data, '$.language'), '') "
+    "FROM {f} f WHERE f.analyzer = 'text.language' AND f.data IS NOT NULL",
+    "SELECT f.document_id, f.analyzer, f.created, '', '' FROM {f} f "
+    "WHERE f.analyzer = 'text.near_duplicates' AND json_array_length(f.data, '$.duplicates') > 0",
+)
+
+
+def _v14(db: sqlite_utils.Database) -> None:
+    """The analytics' corpus figures without parsing JSON on every request (issue 16).
+
+    ``finding_terms`` holds what the page counts of each text analyzer's finding: a keyword
+    (lowercased) or an entity (kind, text) once per document, the detected language, and a row
+    for a finding that names near-duplicates. Triggers keep it in the transaction that writes the
+    finding; findings are written by ``INSERT OR REPLACE``, which fires no delete trigger, so the
+    insert trigger first drops the document's earlier rows of that analyzer. Its columns ``kind``
+    and ``term`` have no type, so a value keeps the type JSON gave it, as the page read it before.
+    Indexes: each analyzer's terms and findings by time, events by type and time (the
+    duplicates' ingestions), and a document's liveness, tenant and time without reading its row
+    (which holds its text)
+    """
+    db.execute("CREATE TABLE finding_terms (document_id TEXT NOT NULL, analyzer TEXT NOT NULL, created TEXT, "
+               "kind, term)")
+    db["finding_terms"].create_index(["analyzer", "created", "kind", "term", "document_id"])  # counted from it alone
+    db["finding_terms"].create_index(["document_id", "analyzer"])
+    row = ("(SELECT {r}.document_id AS document_id, {r}.analyzer AS analyzer, {r}.created AS created, "
+           "CASE WHEN json_valid({r}.data) THEN {r}.data END AS data)")
+    drop = "DELETE FROM finding_terms WHERE document_id = {r}.document_id AND analyzer = {r}.analyzer;"
+    add = " ".join(f"INSERT INTO finding_terms {select.format(f=row.format(r='NEW'))};" for select in _TERMS)
+    analyzers = "('text.keywords', 'text.entities', 'text.language', 'text.near_duplicates')"
+    db.execute(f"CREATE TRIGGER finding_terms_insert AFTER INSERT ON findings WHEN NEW.analyzer IN {analyzers} "
+               f"BEGIN {drop.format(r='NEW')} {add} END")
+    db.execute("CREATE TRIGGER finding_terms_update AFTER UPDATE ON findings "
+               f"BEGIN {drop.format(r='OLD')} {drop.format(r='NEW')} {add} END")
+    db.execute(f"CREATE TRIGGER finding_terms_delete AFTER DELETE ON findings BEGIN {drop.format(r='OLD')} END")
+    every = ("(SELECT document_id, analyzer, created, CASE WHEN json_valid(data) THEN data END AS data "
+             f"FROM findings WHERE analyzer IN {analyzers})")
+    for select in _TERMS:
+        db.execute(f"INSERT INTO finding_terms {select.format(f=every)}")
+    db["findings"].create_index(["analyzer", "created"])
+    db["events"].create_index(["type", "time"])
+    db["documents"].create_index(["id", "deleted", "tenant", "created"])  # a counted row's document, not its text
+
+
+MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
 
 
 def migrate(path: Path) -> int:

@@ -82,7 +82,7 @@ def _period(request) -> analytics.Period:
 
 
 def _scope(request) -> tuple:
-    return kernel(request).db, who(request).tenant
+    return kernel(request), who(request).tenant
 
 
 def _dated(p: analytics.Period) -> dict:
@@ -95,9 +95,7 @@ def _worded(request, insights: list[Insight]) -> list[Insight]:
 
     language = i18n.choose(None, request.headers.get("Accept-Language"))
     gettext, fmt = i18n.translations(language).gettext, i18n.Formatter(language)
-    for insight in insights:
-        insight.text = describe(insight, gettext, fmt)
-    return insights
+    return [attrs.evolve(insight, text=describe(insight, gettext, fmt)) for insight in insights]  # kept ones stay bare
 
 
 @routes.get("/api/v1/analytics")
@@ -105,8 +103,8 @@ def _worded(request, insights: list[Insight]) -> list[Insight]:
           "insights", role="viewer", query=AnalyticsQuery, response=Overview, tags=("analytics",))
 async def overview(request):
     p = _period(request)
-    data = await analytics.overview(*_scope(request), p)
-    _worded(request, data.insights)
+    data = await analytics.kept_overview(*_scope(request), p)
+    data.insights = _worded(request, data.insights)
     return reply(data)
 
 
@@ -116,7 +114,7 @@ def _series(path: str, summary: str, answer: type, compute) -> None:
     @endpoint(summary=summary, role="viewer", query=AnalyticsQuery, response=answer, tags=("analytics",))
     async def series(request):
         p = _period(request)
-        return reply(answer(**_dated(p), items=await compute(*_scope(request), p)))
+        return reply(answer(**_dated(p), items=await analytics.kept(*_scope(request), compute, p)))
 
 
 _series("/api/v1/analytics/documents", "Documents ingested per day, by media type and source", DocumentsSeries,
@@ -135,12 +133,11 @@ _series("/api/v1/analytics/duplicates", "Duplicate uploads per day: the same byt
           role="viewer", query=AnalyticsQuery, response=CorpusFigures, tags=("analytics",))
 async def corpus(request):
     p = _period(request)
-    return reply(CorpusFigures(**_dated(p), corpus=await analytics.corpus(*_scope(request), p)))
+    return reply(CorpusFigures(**_dated(p), corpus=await analytics.kept(*_scope(request), analytics.corpus, p)))
 
 
 @routes.get("/api/v1/analytics/insights")
 @endpoint(summary="Insights: sentences about this week against the week before, each linked to its evidence",
           role="viewer", response=InsightList, tags=("analytics",))
 async def insights(request):
-    db, tenant = _scope(request)
-    return reply(InsightList(items=_worded(request, await analytics.insights(db, tenant))))
+    return reply(InsightList(items=_worded(request, await analytics.kept(*_scope(request), analytics.insights))))

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import attrs
 from babel import dates, numbers
 
 from paperchain_sdk import InputError
@@ -91,10 +92,8 @@ def _entity_kinds(gettext) -> dict[str, str]:
 @page
 async def analytics_page(request, ctx):
     p = chosen_period(request, ctx)
-    db = request.app[STATE].kernel.db
-    data = await analytics.overview(db, ctx.who.tenant, p)
-    for insight in data.insights:
-        insight.text = describe(insight, ctx.gettext, ctx.fmt)
+    data = await analytics.kept_overview(request.app[STATE].kernel, ctx.who.tenant, p)  # the API's kept figures
+    data.insights = [attrs.evolve(i, text=describe(i, ctx.gettext, ctx.fmt)) for i in data.insights]
     periods = sorted({*PERIODS, p.days})
     language_names = ctx.fmt.locale.languages
     return render(request, ctx, "analytics.html", data=data, period=p, periods=periods, charts=_charts(data, p, ctx),
