@@ -40,9 +40,12 @@ _MAX_LEXEME = 2046  # bytes
 TABLES = (
     ("CREATE TABLE IF NOT EXISTS search_index (document_id text PRIMARY KEY, tenant text NOT NULL, "
      "name text NOT NULL, body text NOT NULL, words tsvector NOT NULL)"),
-    "CREATE INDEX IF NOT EXISTS search_index_words ON search_index USING gin (words)",
-    "CREATE INDEX IF NOT EXISTS search_index_tenant ON search_index (tenant)",
 )
+# One GIN index over (tenant, words) with btree_gin, so a tenant's query reads only its own matches;
+# without that extension, GIN over the words and the tenant filtered after.
+_TENANT_INDEX = ("CREATE EXTENSION IF NOT EXISTS btree_gin",
+                 "CREATE INDEX IF NOT EXISTS search_index_tenant_words ON search_index USING gin (tenant, words)")
+_WORDS_INDEX = "CREATE INDEX IF NOT EXISTS search_index_words ON search_index USING gin (words)"
 _HEADLINE_CONFIG = """
 DO $$ BEGIN
   CREATE EXTENSION IF NOT EXISTS unaccent;
@@ -101,6 +104,14 @@ class PostgresSearch:
         async with self.engine.begin() as conn:
             for statement in TABLES:
                 await conn.execute(text(statement))
+        try:
+            async with self.engine.begin() as conn:
+                for statement in _TENANT_INDEX:
+                    await conn.execute(text(statement))
+        except DBAPIError as exc:  # no btree_gin (postgresql-contrib) or no right to create it
+            log.warning("search: one GIN index over the words, tenants filtered after: %s", exc.orig)
+            async with self.engine.begin() as conn:
+                await conn.execute(text(_WORDS_INDEX))
         try:
             async with self.engine.begin() as conn:
                 await conn.execute(text(_HEADLINE_CONFIG))
