@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 import typing
 from typing import Any
 
@@ -105,3 +105,54 @@ def _type_name(tp: Any) -> str:
     if isinstance(tp, type):
         return tp.__name__
     return str(tp).replace("typing.", "")
+
+
+# -- validators for settings classes (attrs ``validator=``): the common ones, written once --------
+# Each raises ValueError naming the field; structure_settings turns that into a ConfigError (or,
+# for a query class, paperchain_sdk.web.parse_query into a 400).
+
+
+def between(low: float, high: float) -> Callable[[Any, Any, Any], None]:
+    """The value lies in ``[low, high]``."""
+    def check(instance, attribute, value) -> None:
+        if not low <= value <= high:
+            raise ValueError(f"{attribute.name} must be between {low:g} and {high:g}, got {value!r}")
+
+    return check
+
+
+def one_of(allowed: Iterable[str]) -> Callable[[Any, Any, Any], None]:
+    """The value is one of ``allowed``."""
+    allowed = tuple(allowed)
+
+    def check(instance, attribute, value) -> None:
+        if value not in allowed:
+            raise ValueError(f"{attribute.name} must be one of {', '.join(map(str, allowed))}, got {value!r}")
+
+    return check
+
+
+def positive(instance, attribute, value) -> None:
+    """The value is above 0 (a count, a size, a number of seconds)."""
+    if value <= 0:
+        raise ValueError(f"{attribute.name} must be above 0, got {value!r}")
+
+
+def at_least(low: float) -> Callable[[Any, Any, Any], None]:
+    """The value is ``low`` or more."""
+    def check(instance, attribute, value) -> None:
+        if value < low:
+            raise ValueError(f"{attribute.name} must be at least {low:g}, got {value!r}")
+
+    return check
+
+
+def duration(instance, attribute, value) -> None:
+    """A positive duration in the SDK's one grammar (``30``, ``"30s"``, ``"5m"``, ``"7d"``;
+    ``paperchain_sdk.durations``); read its seconds with ``durations.parse_duration``."""
+    from .durations import HINT, parse_duration
+
+    try:
+        parse_duration(value, where=attribute.name)
+    except ConfigError as exc:
+        raise ValueError(f"{exc.message} ({HINT})") from None

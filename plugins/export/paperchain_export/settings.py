@@ -8,16 +8,9 @@ ValueError with what was wrong and what is allowed; the SDK's settings loader tu
 from __future__ import annotations
 
 import attrs
+from paperchain_sdk.settings import between
 
 PAGE_SIZES = ("A4", "Letter", "Legal")
-
-
-def _between(low: float, high: float):
-    def check(instance, attribute, value):
-        if not low <= value <= high:
-            raise ValueError(f"{attribute.name} must be between {low:g} and {high:g}, got {value!r}")
-
-    return check
 
 
 def _page_size(value):
@@ -60,7 +53,7 @@ class DocumentSettings:
 class JsonSettings(DocumentSettings):
     """indent: spaces per level (0 writes one compact line)."""
 
-    indent: int = attrs.field(default=2, validator=_between(0, 8))
+    indent: int = attrs.field(default=2, validator=between(0, 8))
 
 
 @attrs.frozen(kw_only=True)
@@ -76,7 +69,7 @@ class PdfSettings(DocumentSettings):
     to use instead of the DejaVu Sans found on the system; include_image: embed image documents."""
 
     page_size: str = attrs.field(default="A4", converter=_page_size, validator=_check_page_size)
-    font_size: float = attrs.field(default=10.0, validator=_between(6, 32))
+    font_size: float = attrs.field(default=10.0, validator=between(6, 32))
     font_path: str = ""
     include_image: bool = True
 

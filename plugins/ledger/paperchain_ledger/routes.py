@@ -18,9 +18,17 @@ from typing import Any
 
 import attrs
 from aiohttp import web
-
 from paperchain_sdk import InputError
-from paperchain_sdk.web import decode_base64, endpoint, kernel_of, parse_int, principal, read_json, read_query
+from paperchain_sdk.settings import at_least
+from paperchain_sdk.web import (
+    decode_base64,
+    endpoint,
+    kernel_of,
+    parse_int,
+    principal,
+    read_json,
+    read_query,
+)
 
 from . import runtime
 from .merkle import leaf_hash
@@ -138,21 +146,16 @@ class VerifyRequest:
     data_base64: str = ""  # or the document's bytes
 
 
-def _not_negative(instance, attribute, value) -> None:
-    if value is not None and value < 0:
-        raise ValueError(f"{attribute.name} must be a whole number from 0, got {value}")
-
-
 @attrs.define
 class InclusionQuery:
-    index: int = attrs.field(validator=_not_negative)
-    tree_size: int | None = attrs.field(default=None, validator=_not_negative)  # None: the latest
+    index: int = attrs.field(validator=at_least(0))
+    tree_size: int | None = attrs.field(default=None, validator=attrs.validators.optional(at_least(0)))  # None: latest
 
 
 @attrs.define
 class ConsistencyQuery:
-    first: int = attrs.field(validator=_not_negative)
-    second: int | None = attrs.field(default=None, validator=_not_negative)  # None: the latest
+    first: int = attrs.field(validator=at_least(0))
+    second: int | None = attrs.field(default=None, validator=attrs.validators.optional(at_least(0)))  # None: latest
 
 
 @attrs.define
@@ -180,6 +183,7 @@ async def call(request: web.Request, fn, *args, **kwargs):
 
 routes = web.RouteTableDef()
 
+
 @routes.post(f"{PREFIX}/entries")
 @endpoint(summary="Append an entry; answers its receipt", role="editor", request=AppendRequest,
           response=ReceiptResponse, status=201, tags=TAGS)
@@ -190,6 +194,7 @@ async def append(request):
     data = body.text.encode() if body.text else decode_base64(body.data_base64, "data_base64")
     tenant = principal(request).tenant
     return web.json_response(await call(request, lambda b: b.append(data, tenant=tenant)), status=201)
+
 
 @routes.get(PREFIX + "/entries/{index}")
 @endpoint(summary="One entry of the log", role="viewer", response=EntryResponse, tags=TAGS)
@@ -203,12 +208,14 @@ async def get_entry(request):
     return web.json_response({"index": index, "data_base64": _b64(data), "text": text,
                               "leaf_hash": _b64(leaf_hash(data))})
 
+
 @routes.get(PREFIX + "/entries/{index}/receipt")
 @endpoint(summary="A receipt for an entry against the latest checkpoint", role="viewer",
           response=ReceiptResponse, tags=TAGS)
 async def get_receipt(request):
     index, tenant = _index(request), principal(request).tenant
     return web.json_response(await call(request, lambda b: b.receipt(index, tenant=tenant)))
+
 
 @routes.get(f"{PREFIX}/proofs/inclusion")
 @endpoint(summary="Inclusion proof of entry `index` in the tree of `tree_size` (default: latest)",
@@ -225,6 +232,7 @@ async def inclusion(request):
 
     return web.json_response(await call(request, prove))
 
+
 @routes.get(f"{PREFIX}/proofs/consistency")
 @endpoint(summary="Consistency proof from tree size `first` to `second` (default: latest)", role="viewer",
           query=ConsistencyQuery, response=ConsistencyResponse, tags=TAGS)
@@ -240,6 +248,7 @@ async def consistency(request):
 
     return web.json_response(await call(request, prove))
 
+
 @routes.get(f"{PREFIX}/checkpoint")
 @endpoint(summary="The latest signed checkpoint and the key that signs them", role="viewer",
           response=CheckpointResponse, tags=TAGS)
@@ -251,11 +260,13 @@ async def checkpoint(request):
 
     return web.json_response(await call(request, latest))
 
+
 @routes.get(f"{PREFIX}/accounts")
 @endpoint(summary="Every account with its balance and nonce", role="viewer", response=AccountList, tags=TAGS)
 async def list_accounts(request):
     tenant = principal(request).tenant
     return web.json_response({"accounts": await call(request, lambda b: b.accounts(tenant=tenant))})
+
 
 @routes.post(f"{PREFIX}/accounts")
 @endpoint(summary="Create an account (sealed key pair, or a public key you keep)", role="editor",
@@ -268,17 +279,20 @@ async def create_account(request):
     made.pop("receipt", None)
     return web.json_response(made, status=201)
 
+
 @routes.get(PREFIX + "/accounts/{account}")
 @endpoint(summary="One account (by id or name)", role="viewer", response=AccountResponse, tags=TAGS)
 async def get_account(request):
     account, tenant = request.match_info["account"], principal(request).tenant
     return web.json_response(await call(request, lambda b: b.account(account, tenant=tenant)))
 
+
 @routes.get(f"{PREFIX}/balances")
 @endpoint(summary="Balances of every account", role="viewer", response=BalancesResponse, tags=TAGS)
 async def balances(request):
     tenant = principal(request).tenant
     return web.json_response({"balances": await call(request, lambda b: b.balances(tenant=tenant))})
+
 
 @routes.post(f"{PREFIX}/records")
 @endpoint(summary="Submit a signed record (document, transfer, certificate, vote)", role="editor",
@@ -302,6 +316,7 @@ async def submit_record(request):
         done = await call(request, sign_and_submit)
     return web.json_response(done, status=201)
 
+
 @routes.post(f"{PREFIX}/mint")
 @endpoint(summary="Create units in an account (admins; a tenant's in its own accounts)", role="admin",
           request=MintRequest,
@@ -311,6 +326,7 @@ async def mint(request):
     tenant = principal(request).tenant
     return web.json_response(await call(request, lambda b: b.mint(body.account, body.amount, body.memo, tenant=tenant)),
                              status=201)
+
 
 @routes.post(f"{PREFIX}/verify")
 @endpoint(summary="Is a document (its SHA-256 or its bytes) in the log? A tenant's caller: notarized by its tenant",
@@ -333,6 +349,7 @@ async def verify_document(request):
                 "receipt": b.log.receipt(found[0]) if found else None}
 
     return web.json_response(await call(request, look))
+
 
 @routes.get(PREFIX + "/audit/{audit_id}")
 @endpoint(summary="The receipt of the entry that anchors an audit entry", role="viewer",

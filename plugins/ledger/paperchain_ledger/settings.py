@@ -5,11 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
-
-
-def _positive(instance, attribute, value):
-    if value <= 0:
-        raise ValueError(f"{attribute.name} must be above 0, got {value!r}")
+from paperchain_sdk.settings import positive
 
 
 @attrs.define
@@ -29,12 +25,12 @@ class LedgerSettings:
 
     path: str = ""
     origin: str = ""
-    max_batch: int = attrs.field(default=8192, validator=_positive)
-    tile_cache: int = attrs.field(default=4096, validator=_positive)
-    max_entry_bytes: int = attrs.field(default=1 << 20, validator=_positive)
+    max_batch: int = attrs.field(default=8192, validator=positive)
+    tile_cache: int = attrs.field(default=4096, validator=positive)
+    max_entry_bytes: int = attrs.field(default=1 << 20, validator=positive)
     audit_anchor: bool = True
-    audit_flush_seconds: float = attrs.field(default=2.0, validator=_positive)
-    scrypt_n: int = attrs.field(default=1 << 15, validator=_positive)
+    audit_flush_seconds: float = attrs.field(default=2.0, validator=positive)
+    scrypt_n: int = attrs.field(default=1 << 15, validator=positive)
 
 
 @attrs.define

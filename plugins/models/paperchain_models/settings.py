@@ -3,23 +3,14 @@
 from __future__ import annotations
 
 import attrs
+from paperchain_sdk.settings import at_least, between
 
 ALGORITHMS = ("logistic", "svm")
-
-
-def _positive(instance, attribute, value):
-    if value < 1:
-        raise ValueError(f"{attribute.name} must be at least 1, got {value}")
 
 
 def _label_field(instance, attribute, value):
     if value != "tags" and not (value.startswith("metadata.") and len(value) > 9):
         raise ValueError(f"{attribute.name} must be 'tags' or 'metadata.<key>', got {value!r}")
-
-
-def _unit(instance, attribute, value):
-    if not 0.0 <= value <= 1.0:
-        raise ValueError(f"{attribute.name} must be between 0 and 1, got {value}")
 
 
 @attrs.define
@@ -41,7 +32,7 @@ class ModelSettings:
 
     intra_op_threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
     inter_op_threads: int = attrs.field(default=1, validator=attrs.validators.ge(0))
-    cache_size: int = attrs.field(default=16, validator=_positive)
+    cache_size: int = attrs.field(default=16, validator=at_least(1))
 
 
 @attrs.define
@@ -56,7 +47,7 @@ class ClassifySettings:
     model: str = ""
     version: str = ""
     field: str = attrs.field(default="tags", validator=_label_field)
-    min_confidence: float = attrs.field(default=0.0, validator=_unit)
+    min_confidence: float = attrs.field(default=0.0, validator=between(0, 1))
 
 
 @attrs.define
@@ -71,7 +62,7 @@ class TrainSettings:
     model: str = ""
     field: str = attrs.field(default="tags", validator=_label_field)
     algorithm: str = attrs.field(default="logistic", validator=attrs.validators.in_(ALGORITHMS))
-    test_size: float = attrs.field(default=0.25, validator=_unit)
+    test_size: float = attrs.field(default=0.25, validator=between(0, 1))
     cv_folds: int = attrs.field(default=3, validator=attrs.validators.ge(2))
     min_documents: int = attrs.field(default=6, validator=attrs.validators.ge(2))
     promote: bool = True

@@ -11,6 +11,7 @@ import time
 import attrs
 from aiohttp import web
 from paperchain_sdk import NotFoundError
+from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query
 
 from .lifecycle import running_outbox
@@ -19,7 +20,7 @@ from .lifecycle import running_outbox
 @attrs.define
 class InboxQuery:
     unread: bool = False  # only the unread ones
-    limit: int = attrs.field(default=100, validator=[attrs.validators.ge(1), attrs.validators.le(500)])
+    limit: int = attrs.field(default=100, validator=between(1, 500))
 
 
 def outbox(request: web.Request):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import attrs
+from paperchain_sdk.settings import between, one_of
 
 BINARIZE_METHODS = ("none", "otsu", "sauvola")
 BACKENDS = ("auto", "cpu", "gpu")
@@ -17,22 +18,6 @@ OUTPUTS = ("pdf", "hocr", "tsv")
 _LANGS = re.compile(r"^[A-Za-z0-9_]+(\+[A-Za-z0-9_]+)*$")
 # PIL's own decompression-bomb limit (89.5 megapixels): a 9000x9000 page at 300 dpi still fits.
 DEFAULT_MAX_PIXELS = 89_478_485
-
-
-def _between(low, high):
-    def check(instance, attribute, value):
-        if not low <= value <= high:
-            raise ValueError(f"{attribute.name} must be between {low:g} and {high:g}, got {value!r}")
-
-    return check
-
-
-def _one_of(allowed):
-    def check(instance, attribute, value):
-        if value not in allowed:
-            raise ValueError(f"{attribute.name} must be one of {', '.join(allowed)}, got {value!r}")
-
-    return check
 
 
 def _check_languages(instance, attribute, value):
@@ -69,16 +54,16 @@ class PreprocessSettings:
     max_pixels:     refuse pages larger than this many pixels before decoding them.
     """
 
-    binarize: str = attrs.field(default="none", validator=_one_of(BINARIZE_METHODS))
+    binarize: str = attrs.field(default="none", validator=one_of(BINARIZE_METHODS))
     sauvola_window: int = attrs.field(default=25, validator=_check_window)
-    sauvola_k: float = attrs.field(default=0.2, validator=_between(0.01, 1.0))
+    sauvola_k: float = attrs.field(default=0.2, validator=between(0.01, 1.0))
     deskew: bool = False
-    max_skew: float = attrs.field(default=5.0, validator=_between(0.5, 45.0))
+    max_skew: float = attrs.field(default=5.0, validator=between(0.5, 45.0))
     denoise: bool = False
     orientation: bool = False
-    backend: str = attrs.field(default="auto", validator=_one_of(BACKENDS))
-    dpi: int = attrs.field(default=300, validator=_between(50, 1200))
-    max_pixels: int = attrs.field(default=DEFAULT_MAX_PIXELS, validator=_between(1, 2_000_000_000))
+    backend: str = attrs.field(default="auto", validator=one_of(BACKENDS))
+    dpi: int = attrs.field(default=300, validator=between(50, 1200))
+    max_pixels: int = attrs.field(default=DEFAULT_MAX_PIXELS, validator=between(1, 2_000_000_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -97,10 +82,10 @@ class RecognizeSettings(PreprocessSettings):
     """
 
     languages: str = attrs.field(default="eng", validator=_check_languages)
-    psm: int = attrs.field(default=3, validator=_between(0, 13))
+    psm: int = attrs.field(default=3, validator=between(0, 13))
     outputs: tuple[str, ...] = attrs.field(default=("pdf", "hocr"), converter=tuple, validator=_check_outputs)
     force: bool = False
     crop: bool = True
-    timeout: float = attrs.field(default=120.0, validator=_between(0.1, 3600))
-    jobs: int = attrs.field(default=0, validator=_between(0, 256))
+    timeout: float = attrs.field(default=120.0, validator=between(0.1, 3600))
+    jobs: int = attrs.field(default=0, validator=between(0, 256))
     tesseract: str = "tesseract"

@@ -8,6 +8,7 @@ from __future__ import annotations
 import attrs
 from aiohttp import web
 from paperchain_sdk import web as pweb
+from paperchain_sdk.settings import between
 
 from . import jobs
 
@@ -26,7 +27,7 @@ async def submit(request):
 
 @attrs.define
 class JobsQuery:
-    limit: int = attrs.field(default=50, validator=[attrs.validators.ge(1), attrs.validators.le(500)])
+    limit: int = attrs.field(default=50, validator=between(1, 500))
 
 
 @pweb.endpoint(summary="The caller's tenant's quantum jobs, newest first (status, no results)", role="viewer",

@@ -13,6 +13,7 @@ import asyncio
 import attrs
 from aiohttp import web
 from paperchain_sdk import NotFoundError
+from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from . import runtime
@@ -25,15 +26,10 @@ def _threshold(instance, attribute, value) -> None:
         raise ValueError(f"threshold must be in (0, 1], got {value} (e.g. ?threshold=0.7)")
 
 
-def _limit(instance, attribute, value) -> None:
-    if not 1 <= value <= 1000:
-        raise ValueError(f"limit must be between 1 and 1000, got {value} (e.g. ?limit=20)")
-
-
 @attrs.frozen(kw_only=True)
 class SimilarQuery:
     threshold: float = attrs.field(default=0.5, validator=_threshold)
-    limit: int = attrs.field(default=20, validator=_limit)
+    limit: int = attrs.field(default=20, validator=between(1, 1000))
 
 
 @attrs.frozen(kw_only=True)

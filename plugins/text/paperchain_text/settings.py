@@ -7,17 +7,10 @@ into a ConfigError naming the step or table the value came from.
 from __future__ import annotations
 
 import attrs
+from paperchain_sdk.settings import between
 
 LANGUAGE_CHOICES = ("auto", "en", "es")
 SCHEMES = ("fnv1a-affine32", "datasketch-affine32")
-
-
-def _between(low: float, high: float):
-    def check(instance, attribute, value):
-        if not low <= value <= high:
-            raise ValueError(f"{attribute.name} must be between {low:g} and {high:g}, got {value!r}")
-
-    return check
 
 
 def _language(instance, attribute, value):
@@ -27,7 +20,7 @@ def _language(instance, attribute, value):
 
 
 def _max_chars():
-    return attrs.field(default=1_000_000, validator=_between(1_000, 100_000_000))
+    return attrs.field(default=1_000_000, validator=between(1_000, 100_000_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -35,18 +28,18 @@ class LanguageSettings:
     """candidates: how many languages to report with their probabilities.
     max_chars: only the first max_chars characters are examined (plenty to tell a language)."""
 
-    candidates: int = attrs.field(default=3, validator=_between(1, 10))
-    max_chars: int = attrs.field(default=20_000, validator=_between(100, 10_000_000))
+    candidates: int = attrs.field(default=3, validator=between(1, 10))
+    max_chars: int = attrs.field(default=20_000, validator=between(100, 10_000_000))
 
 
 @attrs.frozen(kw_only=True)
 class KeywordsSettings:
     """top: keywords to return; max_ngram: longest keyword in words; language: 'auto' detects it."""
 
-    top: int = attrs.field(default=10, validator=_between(1, 100))
-    max_ngram: int = attrs.field(default=2, validator=_between(1, 4))
+    top: int = attrs.field(default=10, validator=between(1, 100))
+    max_ngram: int = attrs.field(default=2, validator=between(1, 4))
     language: str = attrs.field(default="auto", validator=_language)
-    max_chars: int = attrs.field(default=200_000, validator=_between(1_000, 10_000_000))
+    max_chars: int = attrs.field(default=200_000, validator=between(1_000, 10_000_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -55,7 +48,7 @@ class EntitiesSettings:
     limit: at most this many entities of each kind are listed (counts are always complete)."""
 
     region: str = attrs.field(default="US")
-    limit: int = attrs.field(default=100, validator=_between(1, 10_000))
+    limit: int = attrs.field(default=100, validator=between(1, 10_000))
     max_chars: int = _max_chars()
 
     @region.validator
@@ -69,7 +62,7 @@ class EntitiesSettings:
 class StatsSettings:
     """most_common: how many of the most frequent words to list."""
 
-    most_common: int = attrs.field(default=10, validator=_between(0, 1_000))
+    most_common: int = attrs.field(default=10, validator=between(0, 1_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -77,7 +70,7 @@ class SentimentSettings:
     """language: 'auto' (detected), 'en' (VADER) or 'es' (a Spanish opinion lexicon under VADER's rules)."""
 
     language: str = attrs.field(default="auto", validator=attrs.validators.in_(LANGUAGE_CHOICES))
-    max_chars: int = attrs.field(default=200_000, validator=_between(1_000, 10_000_000))
+    max_chars: int = attrs.field(default=200_000, validator=between(1_000, 10_000_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -85,9 +78,9 @@ class SummarySettings:
     """sentences: length of the summary; max_sentences: longer texts are ranked on their first ones;
     damping: PageRank's damping factor."""
 
-    sentences: int = attrs.field(default=3, validator=_between(1, 100))
-    max_sentences: int = attrs.field(default=2_000, validator=_between(2, 20_000))
-    damping: float = attrs.field(default=0.85, validator=_between(0.01, 0.99))
+    sentences: int = attrs.field(default=3, validator=between(1, 100))
+    max_sentences: int = attrs.field(default=2_000, validator=between(2, 20_000))
+    damping: float = attrs.field(default=0.85, validator=between(0.01, 0.99))
 
 
 @attrs.frozen(kw_only=True)
@@ -95,7 +88,7 @@ class ReadabilitySettings:
     """language: 'auto' (detected), or a two-letter code textstat supports (en, es, de, fr, it, nl, ru …)."""
 
     language: str = attrs.field(default="auto", validator=_language)
-    max_chars: int = attrs.field(default=500_000, validator=_between(1_000, 10_000_000))
+    max_chars: int = attrs.field(default=500_000, validator=between(1_000, 10_000_000))
 
 
 @attrs.frozen(kw_only=True)
@@ -106,15 +99,15 @@ class NearDuplicatesSettings:
     num_perm, bands, seed, scheme, shingle_size: the index's parameters, fixed when it is created.
     scheme 'datasketch-affine32' gives signatures bit-identical to datasketch 2.x's MinHash."""
 
-    threshold: float = attrs.field(default=0.5, validator=_between(0.01, 1.0))
-    limit: int = attrs.field(default=20, validator=_between(1, 1_000))
+    threshold: float = attrs.field(default=0.5, validator=between(0.01, 1.0))
+    limit: int = attrs.field(default=20, validator=between(1, 1_000))
     add: bool = True
     index_path: str = ""
-    num_perm: int = attrs.field(default=128, validator=_between(8, 1024))
-    bands: int = attrs.field(default=42, validator=_between(1, 1024))
-    seed: int = attrs.field(default=1, validator=_between(0, 2**32 - 1))
+    num_perm: int = attrs.field(default=128, validator=between(8, 1024))
+    bands: int = attrs.field(default=42, validator=between(1, 1024))
+    seed: int = attrs.field(default=1, validator=between(0, 2**32 - 1))
     scheme: str = attrs.field(default="fnv1a-affine32", validator=attrs.validators.in_(SCHEMES))
-    shingle_size: int = attrs.field(default=3, validator=_between(1, 16))
+    shingle_size: int = attrs.field(default=3, validator=between(1, 16))
 
     @bands.validator
     def _bands(self, attribute, value):

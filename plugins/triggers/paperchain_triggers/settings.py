@@ -1,6 +1,7 @@
 """Settings of each trigger: the workflow's ``[on.<trigger>]`` table (plugins.toml gives defaults).
 
-Durations are seconds (a number) or text such as "30s", "5m", "1h", "1d".
+Durations are seconds (a number) or text such as "30s", "5m", "1h", "1d" (the SDK's one grammar,
+checked as the settings are read).
 """
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 import attrs
+from paperchain_sdk.settings import duration
 
 
 @attrs.define(kw_only=True)
@@ -15,9 +17,9 @@ class FolderSettings:
     path: str = ""  # the folder to watch (required)
     glob: list[str] = attrs.Factory(lambda: ["*"])  # file name patterns to take, e.g. ["*.pdf"]
     recursive: bool = False
-    stable: Any = 1.0  # a file is taken once its size and mtime stayed unchanged this long
+    stable: Any = attrs.field(default=1.0, validator=duration)  # a file is taken once its size and mtime stayed unchanged this long
     force_polling: bool = False  # poll instead of OS notifications (network shares, containers)
-    poll_interval: Any = 1.0
+    poll_interval: Any = attrs.field(default=1.0, validator=duration)
     move: bool = True  # move processed files into done/ or failed/
     done_dir: str = "done"
     failed_dir: str = "failed"
@@ -38,7 +40,7 @@ def _valid_cron(instance, attribute, value: str) -> None:
 @attrs.define(kw_only=True)
 class ScheduleSettings:
     cron: str = attrs.field(default="", validator=_valid_cron)  # e.g. "0 7 * * mon-fri"
-    interval: Any = None  # or a fixed interval, e.g. "15m"
+    interval: Any = attrs.field(default=None, validator=attrs.validators.optional(duration))  # or a fixed interval, e.g. "15m"
     timezone: str = "UTC"
     missed: str = attrs.field(default="once", validator=attrs.validators.in_(("once", "skip")))
     inputs: dict[str, Any] = attrs.Factory(dict)
@@ -48,7 +50,7 @@ class ScheduleSettings:
 class WebhookSettings:
     secret: str = ""
     secret_env: str = ""  # name of an environment variable holding the secret
-    max_age: Any = 300.0  # seconds a signed request stays valid
+    max_age: Any = attrs.field(default=300.0, validator=duration)  # seconds a signed request stays valid
     max_body: int = 1 << 20
 
 
@@ -64,10 +66,10 @@ class EventSettings:
 @attrs.define(kw_only=True)
 class ThresholdSettings:
     metric: str = ""  # an event type counted over `window`, e.g. "run.failed"
-    window: Any = "10m"
+    window: Any = attrs.field(default="10m", validator=duration)
     query: str = ""  # or a read-only SQL SELECT returning one number (:since, :now are bound)
     condition: str = "> 0"  # comparison with a number: > >= < <= == !=
-    interval: Any = "30s"
+    interval: Any = attrs.field(default="30s", validator=duration)
     inputs: dict[str, Any] = attrs.Factory(dict)
 
 

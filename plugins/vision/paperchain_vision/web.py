@@ -8,6 +8,7 @@ from __future__ import annotations
 import attrs
 from aiohttp import web
 from paperchain_sdk import NotFoundError
+from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from .index import HashIndex
@@ -19,14 +20,9 @@ def _check_algorithm(instance, attribute, value):
         raise ValueError(f"algorithm must be one of {', '.join(HASH_ALGORITHMS)}, got {value!r}")
 
 
-def _check_distance(instance, attribute, value):
-    if not 0 <= value <= 256:
-        raise ValueError(f"max_distance must be between 0 and 256, got {value}")
-
-
 @attrs.frozen(kw_only=True)
 class SimilarQuery:
-    max_distance: int = attrs.field(default=10, validator=_check_distance)
+    max_distance: int = attrs.field(default=10, validator=between(0, 256))
     algorithm: str = attrs.field(default="phash", validator=_check_algorithm)
     limit: int = 50
 
