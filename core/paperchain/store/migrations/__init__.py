@@ -1,0 +1,86 @@
+"""The kernel's Alembic migrations (``versions/``), in the kernel's own version table.
+
+Run programmatically as plugin storage runs a plugin's (``EnvironmentContext``, no env.py or
+alembic.ini). Revision ``0001`` creates store/tables.py's schema on PostgreSQL or a fresh SQLite
+file. A SQLite file that ``schema.migrate()`` brought to ``tables.BASELINE_USER_VERSION`` already
+holds that schema: it is stamped at ``0001`` without changing a row.
+
+What is in place: this baseline, and ``upgrade(database)`` to run it. Not yet: the kernel's startup
+still runs ``schema.migrate()`` on SQLite (the only database the kernel's own tables live in this
+session), and its SQL still goes through aiosqlite. Next: port each statement to Core from
+store/tables.py, table by table, behind the journal's group commit on both databases; then start
+the kernel through ``upgrade`` on both, ``schema.py``'s history ending at the stamp.
+"""
+
+from __future__ import annotations
+
+import zlib
+from pathlib import Path
+
+import sqlalchemy as sa
+from paperchain_sdk import ConfigError
+
+from ..database import WRITE_OPTION, Database
+from ..tables import BASELINE_USER_VERSION
+
+FOLDER = Path(__file__).parent
+VERSION_TABLE = "paperchain_alembic_version"
+BASELINE = "0001"
+
+
+async def upgrade(database: Database) -> str:
+    """Bring the kernel's tables to the newest revision (stamping a current SQLite file); return it.
+    One writing transaction; on PostgreSQL under an advisory lock, so two starting processes queue."""
+    async with database.write_turns, database.engine.connect() as conn:
+        conn = await conn.execution_options(**{WRITE_OPTION: True})
+        async with conn.begin():
+            if database.dialect == "postgresql":
+                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"),
+                                   {"key": zlib.crc32(VERSION_TABLE.encode())})
+            return await conn.run_sync(_upgrade)
+
+
+def _upgrade(sync_conn) -> str:
+    from alembic.config import Config
+    from alembic.runtime.environment import EnvironmentContext
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(FOLDER))
+    script = ScriptDirectory.from_config(config)
+    head = script.get_current_head()
+    assert head is not None, "store/migrations/versions holds the baseline"
+    stamp = _existing_sqlite(sync_conn)
+
+    def run(revision, _context):
+        if stamp:  # what `alembic stamp 0001` runs: the version row only
+            return script._stamp_revs(BASELINE, revision)
+        return script._upgrade_revs("head", revision)
+
+    with EnvironmentContext(config, script, fn=run, destination_rev=BASELINE if stamp else "head") as env:
+        env.configure(connection=sync_conn, version_table=VERSION_TABLE)
+        with env.begin_transaction():
+            env.run_migrations()
+    if stamp and head != BASELINE:
+        return _upgrade(sync_conn)  # then the revisions after the baseline, as for any database
+    return head
+
+
+def _existing_sqlite(sync_conn) -> bool:
+    """True for a SQLite file schema.migrate() built and Alembic never saw; refuse one at another version."""
+    if sync_conn.dialect.name != "sqlite":
+        return False
+    inspector = sa.inspect(sync_conn)
+    if inspector.has_table(VERSION_TABLE) or not inspector.has_table("documents"):
+        return False
+    version = sync_conn.exec_driver_sql("PRAGMA user_version").scalar()
+    if version < BASELINE_USER_VERSION:
+        raise ConfigError(f"the kernel's SQLite database is at schema version {version}, older than the Alembic "
+                          f"baseline ({BASELINE_USER_VERSION}).",
+                          hint="start Paperchain on it once (schema.migrate() upgrades it), then run this again")
+    if version > BASELINE_USER_VERSION:
+        raise ConfigError(f"the kernel's SQLite database is at schema version {version}, newer than the Alembic "
+                          f"baseline ({BASELINE_USER_VERSION}) and no revision after it says what changed.",
+                          hint="add store/migrations/versions revisions for schema.py's migrations after "
+                               f"_v{BASELINE_USER_VERSION}, and their tables and columns to store/tables.py")
+    return True
