@@ -6,27 +6,13 @@ import asyncio
 import base64
 import hashlib
 
-from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from paperchain_sdk import ConflictError, InputError, NotFoundError, PaperchainError, PermissionDenied
-from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal, endpoint_doc
+from paperchain_sdk.testing.routes import routes_app
+from paperchain_sdk.web import endpoint_doc
 
 import paperchain_ledger
 from paperchain_ledger import merkle
 from paperchain_ledger.verifier import verify_receipt
-
-STATUS = {InputError: 400, NotFoundError: 404, ConflictError: 409, PermissionDenied: 403}
-
-
-@web.middleware
-async def as_admin(request, handler):
-    """What the API server does around plugin routes, reduced to a principal and error codes."""
-    request[PRINCIPAL_KEY] = Principal(name="t", role="admin")
-    try:
-        return await handler(request)
-    except PaperchainError as exc:
-        status = next((code for cls, code in STATUS.items() if isinstance(exc, cls)), 400)
-        return web.json_response({"error": {"code": type(exc).__name__, "message": exc.message}}, status=status)
 
 
 def test_routes(paperchain_kernel):
@@ -38,9 +24,7 @@ def test_routes(paperchain_kernel):
 
 
 async def _scenario(routes, kernel):
-    app = web.Application(middlewares=[as_admin])
-    app[KERNEL_KEY] = kernel  # what the API server sets: the handlers find the kernel with kernel_of
-    app.add_routes(routes)
+    app = routes_app(kernel, routes)  # the kernel for kernel_of, an admin caller, the server's error answers
     async with TestClient(TestServer(app, host="127.0.0.1")) as client:
         base = "/api/v1/ledger"
         r = await client.post(f"{base}/entries", json={"text": "hello"})

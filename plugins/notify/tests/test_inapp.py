@@ -5,23 +5,12 @@ from __future__ import annotations
 import aiohttp
 import paperchain_notify
 from aiohttp import web
-from paperchain_sdk import NotFoundError
-from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal, endpoint_doc
+from paperchain_sdk.testing.routes import routes_app
+from paperchain_sdk.web import endpoint_doc
 
 
 async def _serve(kernel):
-    @web.middleware
-    async def auth(request, handler):
-        # What the API server does before a plugin's handler runs (users by header, for the test).
-        request[PRINCIPAL_KEY] = Principal(name=request.headers.get("X-User", "nobody"), role="editor")
-        try:
-            return await handler(request)
-        except NotFoundError as exc:  # the server maps PaperchainError subclasses; this one to 404
-            return web.json_response({"error": {"message": str(exc)}}, status=404)
-
-    app = web.Application(middlewares=[auth])
-    app[KERNEL_KEY] = kernel  # what the API server sets: the handlers find the kernel with kernel_of
-    app.add_routes(paperchain_notify.paperchain_routes(kernel))
+    app = routes_app(kernel, paperchain_notify.paperchain_routes(kernel), role="editor")  # X-Test-User: who calls
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -44,18 +33,18 @@ def test_inapp_step_stores_pushes_and_marks_read(kernel):
         runner, base = await _serve(k)
         try:
             async with aiohttp.ClientSession() as http:
-                async with http.get(f"{base}/api/v1/notify/inbox", headers={"X-User": "alice"}) as resp:
+                async with http.get(f"{base}/api/v1/notify/inbox", headers={"X-Test-User": "alice"}) as resp:
                     (item,) = (await resp.json())["items"]
                 assert item["title"] == "Batch b7 done" and item["read"] is None
-                async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read", headers={"X-User": "carol"}) as resp:
+                async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read", headers={"X-Test-User": "carol"}) as resp:
                     assert resp.status == 404  # not carol's
-                async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read", headers={"X-User": "alice"}) as resp:
+                async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read", headers={"X-Test-User": "alice"}) as resp:
                     assert resp.status == 200
-                async with http.get(f"{base}/api/v1/notify/inbox?unread=true", headers={"X-User": "alice"}) as resp:
+                async with http.get(f"{base}/api/v1/notify/inbox?unread=true", headers={"X-Test-User": "alice"}) as resp:
                     assert (await resp.json())["items"] == []
-                async with http.get(f"{base}/api/v1/notify/inbox?unread=1", headers={"X-User": "bob"}) as resp:
+                async with http.get(f"{base}/api/v1/notify/inbox?unread=1", headers={"X-Test-User": "bob"}) as resp:
                     assert len((await resp.json())["items"]) == 1
-                async with http.get(f"{base}/api/v1/notify/messages/{item['id']}", headers={"X-User": "alice"}) as resp:
+                async with http.get(f"{base}/api/v1/notify/messages/{item['id']}", headers={"X-Test-User": "alice"}) as resp:
                     tracked = await resp.json()
                 assert tracked["status"] == "sent" and tracked["channel"] == "notify.inapp" and tracked["recipient"] == "alice"
         finally:

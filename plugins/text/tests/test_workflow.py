@@ -40,18 +40,10 @@ def test_analyzers_run_as_steps_and_find_the_copy(paperchain_kernel, files):
     assert spanish.steps["near_duplicates"].outputs["duplicates"] == []
 
     async def ask(path):
-        from aiohttp import web
         from aiohttp.test_utils import TestClient, TestServer
-        from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal
+        from paperchain_sdk.testing.routes import routes_app
 
-        @web.middleware
-        async def as_operator(request, handler):  # the server's guard sets the caller; here, the operator
-            request[PRINCIPAL_KEY] = Principal(name="root", role="admin")
-            return await handler(request)
-
-        app = web.Application(middlewares=[as_operator])
-        app[KERNEL_KEY] = kernel.kernel  # what the API server sets: handlers find the kernel with kernel_of
-        app.add_routes(kernel.kernel.routes())
+        app = routes_app(kernel.kernel, kernel.kernel.routes())  # the operator calls
         async with TestClient(TestServer(app)) as client:
             response = await client.get(path)
             return response.status, await response.json()

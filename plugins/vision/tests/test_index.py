@@ -65,7 +65,6 @@ def test_query_parsing():
 def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, tmp_path):
     import shutil
 
-    from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
 
     copy = tmp_path / "baiona-copy.png"
@@ -81,19 +80,13 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
     original = index_docs(kernel)
     assert len(original) == 3
 
-    from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+    from paperchain_sdk.testing.routes import routes_app
+    from paperchain_sdk.web import Principal
 
     operator = Principal(name="root", role="admin")  # the server's guard sets the caller; here, the operator
 
-    @web.middleware
-    async def as_operator(request, handler):
-        request[PRINCIPAL_KEY] = operator
-        return await handler(request)
-
     async def call():
-        app = web.Application(middlewares=[as_operator])
-        app[KERNEL_KEY] = k  # what the API server sets: the handler finds the kernel with kernel_of
-        app.add_routes(paperchain_vision.paperchain_routes(kernel=k))
+        app = routes_app(k, paperchain_vision.paperchain_routes(kernel=k), user="root")
         async with TestClient(TestServer(app)) as client:
             doc_id = original[0]
             answers = {}
