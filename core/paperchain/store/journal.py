@@ -5,6 +5,14 @@ since its last commit in one transaction, one ``executemany`` per table. Because
 whole-row upsert, rows of different tables need no ordering between them and the last state of a
 row always wins. ``await journal.upsert(...)`` returns once the row is committed; callers that
 only need ordering (not durability yet) need not await it.
+
+Two implementations behind that interface: ``Journal`` on the kernel's aiosqlite connection (what
+the kernel runs today) and ``CoreJournal`` on the deployment's ``Database`` (SQLAlchemy Core, SQLite
+or PostgreSQL), its upserts built from store/tables.py. On SQLite the upsert stays ``INSERT OR
+REPLACE``, not ``ON CONFLICT DO UPDATE``: the run counts' triggers (schema._v12) uncount a replaced
+row in a BEFORE INSERT trigger, which also fires before an upsert's UPDATE, so an upsert would be
+uncounted twice. On PostgreSQL it is ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of the
+row's columns, which fires the UPDATE triggers there.
 """
 
 from __future__ import annotations
@@ -13,18 +21,21 @@ import asyncio
 import logging
 import sqlite3
 
+from typing import Any
+
 import aiosqlite
 
 log = logging.getLogger(__name__)
 
 
-class Journal:
-    def __init__(self, conn: aiosqlite.Connection):
-        self._conn = conn
-        self._pending: list[tuple[str, tuple, asyncio.Future]] = []
+class _GroupCommit:
+    """The queue and the committing task; a subclass says how statements are made and committed."""
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Any, Any, asyncio.Future]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
-        self._sql: dict[tuple[str, tuple[str, ...]], str] = {}
+        self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
         self.commits = 0
 
     def start(self) -> None:
@@ -33,27 +44,34 @@ class Journal:
     def upsert(self, table: str, row: dict) -> asyncio.Future:
         """Queue a whole-row insert-or-replace; the future resolves when it is committed."""
         columns = tuple(row)
-        sql = self._sql.get((table, columns))
-        if sql is None:
-            sql = (
-                f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})"
-            )
-            self._sql[(table, columns)] = sql
+        statement = self._statements.get((table, columns))
+        if statement is None:
+            statement = self._statements[(table, columns)] = self._upsert(table, columns)
+        return self._queue(statement, self._params(row))
+
+    def execute(self, sql: Any, params: Any) -> asyncio.Future:
+        """Queue any statement. Statements of one SQL text run in order; await the future of one
+        before queueing another that must follow it."""
+        return self._queue(sql, params if isinstance(params, dict) else tuple(params))
+
+    def _queue(self, statement: Any, params: Any) -> asyncio.Future:
         future = asyncio.get_running_loop().create_future()
         future.add_done_callback(_retrieve)  # fire-and-forget writers are told through the log
-        self._pending.append((sql, tuple(row.values()), future))
+        self._pending.append((statement, params, future))
         self._wake.set()
         return future
 
-    def execute(self, sql: str, params: tuple) -> asyncio.Future:
-        """Queue any statement. Statements of one SQL text run in order; await the future of one
-        before queueing another that must follow it."""
-        future = asyncio.get_running_loop().create_future()
-        future.add_done_callback(_retrieve)
-        self._pending.append((sql, tuple(params), future))
-        self._wake.set()
-        return future
+    def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
+        raise NotImplementedError
+
+    def _params(self, row: dict) -> Any:
+        raise NotImplementedError
+
+    async def _commit(self, groups: dict[Any, list]) -> None:
+        raise NotImplementedError
+
+    async def _rollback(self) -> None:
+        """After a failed commit (the commit itself rolls back where it can)."""
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -76,16 +94,16 @@ class Journal:
             batch, self._pending = self._pending, []
             if not batch:
                 continue
-            groups: dict[str, list[tuple]] = {}
-            for sql, params, _ in batch:
-                groups.setdefault(sql, []).append(params)
+            groups: dict[Any, list] = {}
+            for statement, params, _ in batch:
+                groups.setdefault(statement, []).append(params)
             try:
                 await self._commit(groups)
                 self.commits += 1
             except Exception as exc:  # a failed commit fails every writer in it, loudly
                 log.exception("journal commit failed")
                 try:
-                    await self._conn.rollback()
+                    await self._rollback()
                 except Exception:
                     pass
                 for _, _, future in batch:
@@ -96,6 +114,23 @@ class Journal:
                 if not future.done():
                     future.set_result(None)
 
+
+class Journal(_GroupCommit):
+    """On the kernel's aiosqlite connection (SQLite; the kernel's journal today)."""
+
+    def __init__(self, conn: aiosqlite.Connection):
+        super().__init__()
+        self._conn = conn
+
+    def _upsert(self, table: str, columns: tuple[str, ...]) -> str:
+        return (f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
+                f"VALUES ({', '.join('?' for _ in columns)})")
+
+    def _params(self, row: dict) -> tuple:
+        return tuple(row.values())
+
+    async def _rollback(self) -> None:
+        await self._conn.rollback()
 
     async def _commit(self, groups: dict[str, list[tuple]], tries: int = 50) -> None:
         for attempt in range(tries):
@@ -112,6 +147,73 @@ class Journal:
                     raise
                 await self._conn.rollback()
                 await asyncio.sleep(0.005 * (attempt + 1))
+
+
+class CoreJournal(_GroupCommit):
+    """On the deployment's ``Database`` (store/database.py), SQLite or PostgreSQL: upserts built
+    from store/tables.py, and statements as Core (SQLite also takes SQL text with ``?``).
+
+    A flush is one transaction. SQLite: one hop to the database's writer thread (``BEGIN
+    IMMEDIATE``, an executemany per statement, commit), queued behind the process's other writers
+    like plugin storage's writes. PostgreSQL: one asyncpg transaction, one commit (one fsync).
+    """
+
+    def __init__(self, database):
+        super().__init__()
+        self._database = database
+
+    def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        from .tables import METADATA
+
+        declared = METADATA.tables[table]
+        if self._database.dialect == "sqlite":
+            return sqlite.insert(declared).prefix_with("OR REPLACE")  # see the module's notes
+        statement = postgresql.insert(declared)
+        key = [c.name for c in declared.primary_key.columns]
+        changed = {c: statement.excluded[c] for c in columns if c not in key}
+        if not changed:
+            return statement.on_conflict_do_nothing(index_elements=key)
+        return statement.on_conflict_do_update(index_elements=key, set_=changed)
+
+    def _params(self, row: dict) -> dict:
+        return row
+
+    async def _commit(self, groups: dict[Any, list]) -> None:
+        if self._database.dialect == "sqlite":
+            async with self._database.write_turns:  # queue behind this process's other writers
+                done = asyncio.get_running_loop().run_in_executor(self._database.writer, self._commit_sqlite, groups)
+            await done
+            return
+        from .database import WRITE_OPTION
+
+        async with self._database.engine.connect() as conn:
+            conn = await conn.execution_options(**{WRITE_OPTION: True})
+            async with conn.begin():
+                for statement, rows in groups.items():
+                    await conn.execute(_statement(statement), rows)
+
+    def _commit_sqlite(self, groups: dict[Any, list]) -> None:
+        conn = self._database.writer_connection()
+        conn.begin()  # BEGIN IMMEDIATE (database.py)
+        try:
+            for statement, rows in groups.items():
+                if isinstance(statement, str):
+                    conn.exec_driver_sql(statement, rows)
+                else:
+                    conn.execute(statement, rows)
+        except BaseException:
+            conn.rollback()
+            raise
+        conn.commit()
+
+
+def _statement(statement: Any) -> Any:
+    if isinstance(statement, str):
+        raise TypeError("the journal on PostgreSQL runs Core statements (sqlalchemy.update(...)), "
+                        "not SQLite's SQL text")
+    return statement
 
 
 def _retrieve(future: asyncio.Future) -> None:
