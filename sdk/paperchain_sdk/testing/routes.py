@@ -13,11 +13,14 @@ from typing import Any
 
 
 def routes_app(kernel: Any, routes, *, user: str = "tester", role: str = "admin", tenant: str = ""):
+    import importlib
+
     from aiohttp import web
-    from paperchain.api.errors import from_paperchain
 
     from paperchain_sdk import PaperchainError
     from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal
+
+    from_paperchain = importlib.import_module("paperchain.api.errors").from_paperchain  # the server's answers
 
     @web.middleware
     async def as_caller(request, handler):
