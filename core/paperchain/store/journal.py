@@ -20,7 +20,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import sqlite3
-
 from typing import Any
 
 import aiosqlite
@@ -104,8 +103,8 @@ class _GroupCommit:
                 log.exception("journal commit failed")
                 try:
                     await self._rollback()
-                except Exception:
-                    pass
+                except Exception:  # the commit's own error is the one writers are told
+                    log.debug("journal rollback after a failed commit failed too", exc_info=True)
                 for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
