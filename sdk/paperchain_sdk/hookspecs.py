@@ -134,6 +134,9 @@ def paperchain_routes(kernel):
     :param kernel: the running kernel.
     :return: an iterable of ``aiohttp.web.RouteDef`` (for example from a ``web.RouteTableDef``);
         paths should start with ``/api/v1/<plugin>/``. They appear in the OpenAPI document.
+        Keep the handlers at module level in a route table and return it: a handler finds its
+        kernel with ``paperchain_sdk.web.kernel_of(request)`` and the plugin's per-kernel state
+        with ``kernel.plugin_state(...)``, so no route closes over a kernel.
     """
 
 
