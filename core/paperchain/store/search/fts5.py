@@ -65,6 +65,8 @@ class Fts5Search:
         await self.index_many([Entry(document_id, tenant, name, text)])
 
     async def index_many(self, entries: Iterable[Entry]) -> None:
+        """Replace these documents' entries in one transaction (a connection of its own: on the
+        kernel's, the triggers do this inside the journal's transactions)."""
         rows = [(e.document_id, e.tenant or "", e.name or "", e.text or "") for e in entries]
         await self.db.execute("BEGIN IMMEDIATE")
         try:
