@@ -219,3 +219,54 @@ async def test_the_kernels_documents_are_indexed_by_triggers_in_the_same_transac
         await write("DELETE FROM documents")
         async with db.execute("SELECT (SELECT count(*) FROM search_documents), (SELECT count(*) FROM search_fts)") as c:
             assert await c.fetchone() == (0, 0)
+
+
+def _ocr_texts() -> dict[str, str]:
+    """The OCR text of the shared sample scans (typewritten Dutch, a multilingual Basque map)."""
+    import shutil
+    import subprocess
+    from pathlib import Path
+
+    folder = Path("/work/shared/testdata/documents")
+    if shutil.which("tesseract") is None or not folder.exists():
+        pytest.skip("needs tesseract (apt-get install tesseract-ocr) and the shared sample documents")
+    return {name: subprocess.run(["tesseract", str(folder / name), "-"], capture_output=True, text=True,
+                                 timeout=120, check=True).stdout for name in ("typewriter.png", "baiona.png")}
+
+
+@pytest.fixture(scope="module")
+def ocr_texts():
+    return _ocr_texts()
+
+
+def _reference(entries, term_words: tuple[str, ...], prefix: bool) -> set[str]:
+    """What the grammar promises for one term: the words in a row in the name or in the text."""
+    from paperchain.store.search.grammar import words
+
+    def found(tokens: list[str]) -> bool:
+        n = len(term_words)
+        for at in range(len(tokens) - n + 1):
+            run = tokens[at:at + n]
+            if run[:-1] == list(term_words[:-1]) and (run[-1].startswith(term_words[-1]) if prefix
+                                                      else run[-1] == term_words[-1]):
+                return True
+        return False
+
+    return {doc_id for doc_id, name, text in entries if found(words(name)) or found(words(text))}
+
+
+async def test_ocr_text_words_phrases_and_prefixes_match_the_grammars_promise(search, ocr_texts):
+    from paperchain.store.search.grammar import words
+
+    entries = [(d[0], d[2], d[3]) for d in DOCUMENTS] + [(name, name, text) for name, text in ocr_texts.items()]
+    for doc_id, name, text in entries:
+        await search.index(doc_id, "t", name, text)
+    tokens = [w for _name, text in ocr_texts.items() for w in words(text)]
+    assert len(tokens) > 100  # the OCR read real text
+    checks = sorted(set(tokens))[:120]
+    terms = [((w,), False) for w in checks] + [((w[:3],), True) for w in checks[::4]]
+    terms += [(tuple(tokens[at:at + 2]), False) for at in range(0, min(len(tokens) - 1, 200), 5)]
+    for term_words, prefix in terms:
+        query = '"' + " ".join(term_words) + '"' + ("*" if prefix else "")
+        hits, _ = await search.query(query, "t", 100)
+        assert {h.id for h in hits} == _reference(entries, term_words, prefix), query
