@@ -10,8 +10,9 @@ gives a third of the documents the text analyzers' findings (language, keywords,
 near-duplicates) and writes three events per document to the log; then times, alternating,
 ``/api/v1/analytics`` and ``/analytics`` for 30 and 365 days, ``/`` and ``/api/v1/runs?limit=50``
 with a logged-in client on loopback, as the operator (the whole deployment: the largest scope)
-and as a tenant holding a tenth of it. Reports p50 and p95 in milliseconds; writes
-bench/results/analytics.json.
+and as a tenant holding a tenth of it; then each analytics 30 days again right after a document
+upload, when the kept figures were just dropped ("cold"). Reports p50 and p95 in milliseconds;
+writes bench/results/analytics.json.
 """
 
 from __future__ import annotations
@@ -80,6 +81,17 @@ PAGES = [  # (name, path, as JSON)
     ("peer: home page", "/", False),
     ("peer: runs JSON list", "/api/v1/runs?limit=50", True),
 ]
+COLD = [  # the first request after a change: a document uploaded just before drops the kept figures
+    ("analytics API 30 days, cold", "/api/v1/analytics", True),
+    ("analytics page 30 days, cold", "/analytics", False),
+]
+
+
+async def cold(api, client, path: str, headers: dict | None, k: int) -> float:
+    reply = await api.request("POST", f"/api/v1/documents?name=cold-{k}.txt", data=f"cold sample {k}".encode(),
+                              token=True)
+    assert reply.status == 201, reply
+    return await timed(client, api.url + path, headers)
 
 
 async def main(args) -> dict:
@@ -97,6 +109,7 @@ async def main(args) -> dict:
         print(f"filled {args.n:,} documents, runs and steps in {time.perf_counter() - began:.1f} s", flush=True)
         api = await ApiHarness([TestPlugin()], data_dir=Path(work), triggers=False).start()
         results = {"n": args.n, "requests": args.requests, "callers": {}}
+        uploads = 0
         try:
             for caller, tenant in (("operator", ""), ("tenant with a tenth", "acme")):
                 name = f"bench-{tenant or 'operator'}"
@@ -109,13 +122,17 @@ async def main(args) -> dict:
                                            headers={"Origin": api.url}, allow_redirects=False) as r:
                         assert r.status == 303, await r.text()
                     bearer = {"Authorization": f"Bearer {token}", "Accept": "application/json"}
-                    samples: dict[str, list[float]] = {page: [] for page, _, _ in PAGES}
+                    samples: dict[str, list[float]] = {page: [] for page, _, _ in PAGES + COLD}
                     for _ in range(2):  # warm the page cache and the query planner
                         for _, path, plain in PAGES:
                             await timed(client, api.url + path, bearer if plain else None)
                     for _ in range(args.requests):  # alternating, so a slow moment hits every page alike
                         for page, path, plain in PAGES:
                             samples[page].append(await timed(client, api.url + path, bearer if plain else None))
+                    for _ in range(args.requests):  # apart from the kept ones above: an upload drops them all
+                        for page, path, plain in COLD:
+                            uploads += 1
+                            samples[page].append(await cold(api, client, path, bearer if plain else None, uploads))
                 rows = {page: summary(values) for page, values in samples.items()}
                 results["callers"][caller] = rows
                 for page, row in rows.items():
