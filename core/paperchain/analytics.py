@@ -9,6 +9,11 @@ sees the whole deployment, as on every other page.
 
 Days are UTC calendar days, read from the ISO timestamps the kernel writes (``substr(t, 1, 10)``).
 
+At scale (100,000 documents) parsing every finding's JSON per request took seconds, so the corpus
+and near-duplicate figures read ``finding_terms``, which triggers fill as each finding is written
+(schema v14), and the routes answer through ``kept``: each figure computed once per tenant and
+period and kept until a document, run, batch or step event (or KEPT_SECONDS).
+
 Insights compare the last 7 days with the 7 before them, whatever the chosen period; each rule's
 thresholds are the constants below, so a sentence only appears when the evidence is large enough
 to mean something.
