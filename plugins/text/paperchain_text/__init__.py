@@ -47,10 +47,10 @@ def paperchain_analyzers():
         AnalyzerSpec(name="text.stats", impl="paperchain_text.stats:StatsAnalyzer",
                      summary="Characters, words, sentences, paragraphs, lexical diversity, frequent words",
                      settings=StatsSettings, deterministic=True),
-        # Not cpu_bound: it runs in a thread of the kernel's process, where paperchain_startup
-        # recorded the kernel's database (see paperchain_text.runtime). Signing takes microseconds.
+        # Async, not cpu_bound: it runs on the kernel's event loop, where paperchain_startup recorded
+        # the kernel (see paperchain_text.runtime), and reads and writes the index in plugin storage.
         AnalyzerSpec(name="text.near_duplicates", impl="paperchain_text.near_duplicates:NearDuplicatesAnalyzer",
-                     summary="MinHash signature in an LSH index (SQLite); returns documents with similar text",
+                     summary="MinHash signature in an LSH index (plugin storage); returns documents with similar text",
                      settings=NearDuplicatesSettings),
     ]
 

@@ -1,16 +1,24 @@
-"""``text.near_duplicates``: sign the document with MinHash, index it, return documents like it."""
+"""``text.near_duplicates``: sign the document with MinHash, index it, return documents like it.
+
+An async analyzer: the index's reads and writes run on the kernel's event loop through its plugin
+storage; signing a long text (the CPU-heavy part) runs in a worker thread.
+"""
 
 from __future__ import annotations
 
-from pathlib import Path
+import asyncio
+import functools
 
+import numpy as np
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
 
 from . import runtime
-from .minhash import is_empty
+from .minhash import MinHasher, is_empty
 from .settings import NearDuplicatesSettings
 from .textinput import require_text
+
+INLINE_CHARS = 16_384  # shorter texts sign in tens of microseconds: less than a hop to a thread
 
 
 def index_parameters(options: NearDuplicatesSettings) -> dict:
@@ -18,32 +26,36 @@ def index_parameters(options: NearDuplicatesSettings) -> dict:
             "scheme": options.scheme, "shingle_size": options.shingle_size}
 
 
-def index_for(doc: Document, options: NearDuplicatesSettings):
-    if options.index_path:
-        path = Path(options.index_path).expanduser()
-        path.parent.mkdir(parents=True, exist_ok=True)
-    else:
-        path = runtime.database_for(doc.path)
-    return runtime.open_index(path, **index_parameters(options))
+@functools.lru_cache(maxsize=16)
+def _hasher(num_perm: int, seed: int, scheme: str, shingle_size: int) -> MinHasher:
+    return MinHasher(num_perm=num_perm, seed=seed, scheme=scheme, shingle_size=shingle_size)
+
+
+async def sign(text: str, options: NearDuplicatesSettings) -> np.ndarray:
+    """The text's signature with the options' hasher: inline for a short text, else in a thread."""
+    hasher = _hasher(options.num_perm, options.seed, options.scheme, options.shingle_size)
+    if len(text) <= INLINE_CHARS:
+        return hasher.sign(text)
+    return await asyncio.to_thread(hasher.sign, text)
 
 
 class NearDuplicatesAnalyzer(Analyzer):
-    def analyze(self, doc: Document, options: NearDuplicatesSettings | None = None) -> Findings:
+    async def analyze(self, doc: Document, options: NearDuplicatesSettings | None = None) -> Findings:
         options = options or self.settings or NearDuplicatesSettings()
         text = require_text(doc, "text.near_duplicates")
-        index = index_for(doc, options)
-        signature = index.hasher.sign(text)
+        signature = await sign(text, options)
         base = {"scheme": options.scheme, "num_perm": options.num_perm, "threshold": options.threshold}
         if is_empty(signature):
             return Findings(data={**base, "indexed": False, "duplicates": []},
                             summary="no words: not indexed, no near-duplicates")
+        index = await runtime.open_index(runtime.kernel_for(doc.path), **index_parameters(options))
         if options.add:
             # Insert before querying: of two similar documents analyzed at the same time, the
             # second to insert always sees the first.
-            index.add(doc.id, signature)
-        matches = index.query(signature, threshold=options.threshold, limit=options.limit, exclude=doc.id)
+            await index.add(doc.id, signature)
+        matches = await index.query(signature, threshold=options.threshold, limit=options.limit, exclude=doc.id)
         duplicates = [{"document_id": m.document_id, "jaccard": m.jaccard} for m in matches]
         summary = (f"{len(duplicates)} near-duplicate(s), best {duplicates[0]['jaccard']:.2f}" if duplicates
                    else "no near-duplicates")
-        return Findings(data={**base, "indexed": options.add, "indexed_documents": len(index),
+        return Findings(data={**base, "indexed": options.add, "indexed_documents": await index.count(),
                               "duplicates": duplicates}, summary=summary)

@@ -8,8 +8,6 @@ document the caller's tenant may see, and lists only such documents.
 
 from __future__ import annotations
 
-import asyncio
-
 import attrs
 from aiohttp import web
 from paperchain_sdk import NotFoundError
@@ -17,7 +15,7 @@ from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from . import runtime
-from .near_duplicates import index_parameters
+from .near_duplicates import index_parameters, sign
 from .settings import NearDuplicatesSettings
 
 
@@ -55,17 +53,17 @@ async def similar_documents(kernel, document_id: str, tenant: str, *, threshold:
         raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
     # The deployment's settings of the analyzer (plugins.toml), so both use the same index.
     options = kernel.component("text.near_duplicates").settings or NearDuplicatesSettings()
-    index = runtime.open_index(kernel.db_path, **index_parameters(options))
-    signature = await asyncio.to_thread(index.signature, document_id)
+    index = await runtime.open_index(kernel, **index_parameters(options))
+    signature = await index.signature(document_id)
     indexed = signature is not None
     if not indexed:
         doc = await kernel.documents.get(document_id)  # NotFoundError (404) if there is none
         if doc.text is None:
             raise NotFoundError(f"document {document_id} has no text and is not in the near-duplicate index.",
                                 hint="run a workflow with document.text (or OCR) and text.near_duplicates on it")
-        signature = index.hasher.sign(doc.text)
+        signature = await sign(doc.text, options)
     # Every match above the threshold, then only the caller's tenant's, then the limit.
-    matches = await asyncio.to_thread(index.query, signature, threshold=threshold, limit=2**31, exclude=document_id)
+    matches = await index.query(signature, threshold=threshold, limit=2**31, exclude=document_id)
     allowed = await kernel.documents.visible([m.document_id for m in matches], tenant=tenant)
     return indexed, [m for m in matches if m.document_id in allowed][:limit]
 

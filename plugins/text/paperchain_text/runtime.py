@@ -1,72 +1,59 @@
-"""Where the near-duplicate index lives for a document, and the open indexes.
+"""Which kernel a document belongs to, and each kernel's open near-duplicate indexes.
 
-A kernel's own indexes (in its database) are kept in its ``kernel.plugin_state("text")`` and
-closed with it. Components are built as ``Impl(settings)`` and never see the kernel, so
-``paperchain_startup`` also records each running kernel's data directory here, pointing at that
-state: a document inside a kernel's data directory (its blob store) then finds that kernel's
-index; several kernels in one process (tests) each keep their own. ``text.near_duplicates`` is
-not ``cpu_bound``: it runs in a thread of the kernel's process, where this lookup is filled.
-Indexes a step names by ``index_path`` belong to no kernel: they stay open for the process.
+A kernel's indexes (one per set of parameters, on its plugin storage handle) are kept in its
+``kernel.plugin_state("text")`` and go with it. Components are built as ``Impl(settings)`` and
+never see the kernel, so ``paperchain_startup`` also records each running kernel's data directory
+here: a document inside a kernel's data directory (its blob store) then finds that kernel; several
+kernels in one process (tests) each keep their own. ``text.near_duplicates`` is an async analyzer:
+it runs on the kernel's event loop, where the kernel's storage handle lives.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 from pathlib import Path
 
 from paperchain_sdk import ConfigError
 
-_lock = threading.Lock()
-_kernels: dict[Path, dict] = {}  # data directory -> that kernel's plugin_state("text")
-_indexes: dict[tuple, object] = {}  # (file, parameters) -> index named by a step's index_path
+_lock = threading.Lock()  # kernels of one process may run on loops in different threads
+_kernels: dict[Path, object] = {}  # data directory -> the running kernel
 
 
 def register_kernel(kernel) -> None:
-    state = kernel.plugin_state("text")
-    state.setdefault("indexes", {})
-    state["database"] = Path(kernel.db_path)
+    kernel.plugin_state("text").setdefault("indexes", {})
     with _lock:
-        _kernels[Path(kernel.data_dir).resolve()] = state
+        _kernels[Path(kernel.data_dir).resolve()] = kernel
 
 
 def unregister_kernel(kernel) -> None:
-    state = kernel.plugin_state("text")
     with _lock:
-        if _kernels.get(Path(kernel.data_dir).resolve()) is state:
+        if _kernels.get(Path(kernel.data_dir).resolve()) is kernel:
             del _kernels[Path(kernel.data_dir).resolve()]
-        indexes, state["indexes"] = state.get("indexes", {}), {}
-    for index in indexes.values():
-        index.close()
+    kernel.plugin_state("text")["indexes"] = {}
 
 
-def database_for(document_path: str) -> Path:
-    """The database of the kernel whose data directory holds ``document_path``."""
+def kernel_for(document_path: str):
+    """The running kernel whose data directory holds ``document_path``."""
     path = Path(document_path).resolve()
     with _lock:
-        for data_dir, state in _kernels.items():
+        for data_dir, kernel in _kernels.items():
             if path.is_relative_to(data_dir):
-                return state["database"]
+                return kernel
     raise ConfigError(
-        "text.near_duplicates has no index for this document: it is not stored by a running Paperchain "
-        "kernel and the step sets no index_path.",
-        hint="run it in a workflow of a kernel, or set index_path to an SQLite file (it is created if missing)",
+        "text.near_duplicates has no index for this document: it is not stored by a running Paperchain kernel "
+        "(the index lives in the kernel's database).",
+        hint="run it as a step of a workflow of a kernel (paperchain run, or the API)",
     )
 
 
-def open_index(path, **parameters):
-    """A shared :class:`MinHashIndex` per file and parameters: in the state of the kernel whose
-    database ``path`` is, else once per process."""
+async def open_index(kernel, **parameters):
+    """The kernel's :class:`MinHashIndex` for these parameters, opened (and checked) once."""
     from .lsh_index import MinHashIndex
+    from .storage import SCHEMA
 
-    key = (str(path), tuple(sorted(parameters.items())))
-    with _lock:
-        owner = next((s["indexes"] for s in _kernels.values() if str(s["database"]) == str(path)), _indexes)
-        index = owner.get(key)
-        if index is None:
-            try:
-                index = owner[key] = MinHashIndex(path, **parameters)
-            except (sqlite3.Error, OSError) as exc:
-                raise ConfigError(f"the near-duplicate index {path} cannot be opened: {exc}.",
-                                  hint="point index_path at a writable SQLite file (it is created if missing)") from None
-        return index
+    indexes = kernel.plugin_state("text").setdefault("indexes", {})
+    key = tuple(sorted(parameters.items()))
+    index = indexes.get(key)
+    if index is None:
+        index = indexes.setdefault(key, await MinHashIndex.open(await kernel.storage(SCHEMA), **parameters))
+    return index

@@ -91,18 +91,27 @@ class ReadabilitySettings:
     max_chars: int = attrs.field(default=500_000, validator=between(1_000, 10_000_000))
 
 
+def _no_index_path(instance, attribute, value):
+    if value:
+        raise ValueError(
+            f"index_path is no longer supported (got {value!r}): the near-duplicate index lives in the "
+            "deployment's database (the host's plugin storage). Remove index_path and run text.near_duplicates "
+            "over the documents again to index them there (the text plugin's README says how)")
+
+
 @attrs.frozen(kw_only=True)
 class NearDuplicatesSettings:
     """threshold: smallest estimated Jaccard similarity reported; limit: most matches listed;
     add: insert the document in the index (False only queries);
-    index_path: SQLite file of the index; empty uses the kernel's database (tables text_*).
+    index_path: no longer accepted (the index lives in the deployment's database, tables text_*;
+    see the plugin's README on moving an index file's documents there).
     num_perm, bands, seed, scheme, shingle_size: the index's parameters, fixed when it is created.
     scheme 'datasketch-affine32' gives signatures bit-identical to datasketch 2.x's MinHash."""
 
     threshold: float = attrs.field(default=0.5, validator=between(0.01, 1.0))
     limit: int = attrs.field(default=20, validator=between(1, 1_000))
     add: bool = True
-    index_path: str = ""
+    index_path: str = attrs.field(default="", validator=_no_index_path)
     num_perm: int = attrs.field(default=128, validator=between(8, 1024))
     bands: int = attrs.field(default=42, validator=between(1, 1024))
     seed: int = attrs.field(default=1, validator=between(0, 2**32 - 1))

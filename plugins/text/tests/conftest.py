@@ -58,3 +58,22 @@ def real_texts() -> list[str]:
     texts = [p.read_text(encoding="utf-8") for p in paths if p.is_file()]
     assert len(texts) >= 3, "the repository's documents are needed as real text"
     return texts
+
+
+@pytest.fixture
+def kernel_analyze(paperchain_kernel):
+    """Run an analyzer as a kernel's workflow step does: the document stored under a running
+    kernel's data directory, the call on the kernel's loop (``text.near_duplicates`` keeps its index
+    in the kernel's plugin storage). Returns the Findings."""
+    from paperchain_sdk.testing import build_component, make_document
+
+    harness = []
+
+    def analyze(spec, text: str, *, name: str = "sample.txt", **options):
+        if not harness:
+            harness.append(paperchain_kernel(paperchain_text))
+        kernel = harness[0]
+        doc = make_document(kernel.config.data_dir / "documents", name, text, text=text)
+        return kernel.call(build_component(spec).analyze(doc, spec.settings(**options)))
+
+    return analyze

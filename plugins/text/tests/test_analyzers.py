@@ -118,16 +118,15 @@ def test_stats(specs, text_document):
     assert data["most_common"] == [{"word": "two", "count": 2}]
 
 
-def test_near_duplicates_analyzer_indexes_and_finds(specs, text_document, tmp_path, english, spanish):
-    options = {"index_path": str(tmp_path / "nd.db"), "threshold": 0.4}
-    first = analyze(specs, "text.near_duplicates", text_document(english, name="a.txt"), **options)
+def test_near_duplicates_analyzer_indexes_and_finds(specs, kernel_analyze, english, spanish):
+    spec = specs["text.near_duplicates"]
+    first = kernel_analyze(spec, english, name="a.txt", threshold=0.4).data
     assert first["duplicates"] == [] and first["indexed"] and first["indexed_documents"] == 1
     edited = english.replace("wonderful", "great")
-    second_doc = text_document(edited, name="b.txt")
-    second = analyze(specs, "text.near_duplicates", second_doc, **options)
+    second = kernel_analyze(spec, edited, name="b.txt", threshold=0.4).data
     assert len(second["duplicates"]) == 1 and second["duplicates"][0]["jaccard"] > 0.8
     # Running it again does not match the document with itself.
-    again = analyze(specs, "text.near_duplicates", second_doc, **options)
+    again = kernel_analyze(spec, edited, name="b.txt", threshold=0.4).data
     assert again["indexed_documents"] == 2 and len(again["duplicates"]) == 1
-    query_only = analyze(specs, "text.near_duplicates", text_document(spanish, name="c.txt"), add=False, **options)
+    query_only = kernel_analyze(spec, spanish, name="c.txt", add=False, threshold=0.4).data
     assert query_only["indexed"] is False and query_only["indexed_documents"] == 2

@@ -14,10 +14,6 @@ ANALYZERS = ["text.language", "text.keywords", "text.entities", "text.sentiment"
              "text.readability", "text.stats", "text.near_duplicates"]
 
 
-def options_for(name, tmp_path):
-    return {"index_path": str(tmp_path / "index.db")} if name == "text.near_duplicates" else {}
-
-
 def test_offers_every_analyzer(specs):
     assert list(specs) == ANALYZERS
     for spec in specs.values():
@@ -38,27 +34,34 @@ def test_light_module_imports_no_heavy_library():
 
 
 @pytest.mark.parametrize("name", ANALYZERS)
-def test_document_without_text_says_to_add_a_text_step(specs, text_document, tmp_path, name):
+def test_document_without_text_says_to_add_a_text_step(specs, text_document, name):
     scan = text_document(None, name="scan.pdf")
     with pytest.raises(InputError) as caught:
-        run_component(specs[name], document=scan, options=options_for(name, tmp_path))
+        run_component(specs[name], document=scan)
     assert "scan.pdf" in caught.value.message and "document.text" in caught.value.hint
     assert "OCR" in caught.value.hint
 
 
 @pytest.mark.parametrize("name", ANALYZERS)
 @pytest.mark.parametrize("text", ["", "   \n\n ", "1234 5678 — …"])
-def test_empty_or_wordless_text_gives_findings(specs, text_document, tmp_path, name, text):
-    findings = check_component(specs[name], document=text_document(text), options=options_for(name, tmp_path))
+def test_empty_or_wordless_text_gives_findings(specs, text_document, kernel_analyze, name, text):
+    if name == "text.near_duplicates":  # numbers are words: its index (the kernel's) may be needed
+        findings = kernel_analyze(specs[name], text)
+    else:
+        findings = check_component(specs[name], document=text_document(text))
     assert isinstance(findings, Findings) and findings.summary
     json.dumps(findings.data)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ANALYZERS)
-def test_huge_text_is_handled(specs, text_document, tmp_path, name, english):
+def test_huge_text_is_handled(specs, text_document, kernel_analyze, name, english):
     huge = (english + "\n\n") * 6_000  # about 3.4 MB
-    findings = check_component(specs[name], document=text_document(huge), options=options_for(name, tmp_path))
+    if name == "text.near_duplicates":  # its index is the kernel's
+        findings = kernel_analyze(specs[name], huge)
+        assert findings.data["indexed_documents"] == 1
+    else:
+        findings = check_component(specs[name], document=text_document(huge))
     json.dumps(findings.data)
     if name in ("text.keywords", "text.entities", "text.sentiment", "text.readability"):
         assert findings.data["truncated"] is True
@@ -89,14 +92,14 @@ def test_unknown_phone_region_is_a_config_error(specs, text_document):
         run_component(specs["text.entities"], document=text_document("call 555 0100"), options={"region": "QQ"})
 
 
-def test_near_duplicates_outside_a_kernel_needs_an_index_path(specs, text_document):
-    with pytest.raises(ConfigError, match="index_path"):
+def test_near_duplicates_outside_a_kernel_says_it_needs_one(specs, text_document):
+    with pytest.raises(ConfigError, match="not stored by a running Paperchain kernel") as caught:
         run_component(specs["text.near_duplicates"], document=text_document("words to sign here"))
+    assert "workflow" in caught.value.hint
 
 
-def test_an_index_path_that_is_not_a_database_is_a_config_error(specs, text_document, tmp_path):
-    not_sqlite = tmp_path / "notes.txt"
-    not_sqlite.write_text("this is not an SQLite database, just some text that is long enough " * 20)
-    with pytest.raises(ConfigError, match="cannot be opened"):
+def test_an_index_path_is_refused_with_the_way_to_move(specs, text_document, tmp_path):
+    with pytest.raises(ConfigError, match="index_path is no longer supported") as caught:
         run_component(specs["text.near_duplicates"], document=text_document("words to sign here"),
-                      options={"index_path": str(not_sqlite)})
+                      options={"index_path": str(tmp_path / "index.db")})
+    assert "run text.near_duplicates over the documents again" in str(caught.value)
