@@ -45,6 +45,11 @@ TABLES = (
 # without that extension, GIN over the words and the tenant filtered after.
 _TENANT_INDEX = ("CREATE EXTENSION IF NOT EXISTS btree_gin",
                  "CREATE INDEX IF NOT EXISTS search_index_tenant_words ON search_index USING gin (tenant, words)")
+# With the query's words in hand the planner guesses how many rows match from the statistics and,
+# for a common word, reads the whole table, unpacking every tsvector (341 ms for one word in 13 % of
+# 20,000 documents, against 25 ms through the GIN index); the plan made without them always takes
+# the index. SET LOCAL: only for this transaction.
+_GENERIC_PLAN = "SET LOCAL plan_cache_mode = force_generic_plan"
 _WORDS_INDEX = "CREATE INDEX IF NOT EXISTS search_index_words ON search_index USING gin (words)"
 _HEADLINE_CONFIG = """
 DO $$ BEGIN
@@ -159,7 +164,8 @@ class PostgresSearch:
             "FROM (SELECT document_id, ts_rank_cd(words, CAST(:q AS tsquery)) AS score FROM search_index "
             f"WHERE words @@ CAST(:q AS tsquery){scope} ORDER BY score DESC, document_id LIMIT :n OFFSET :skip) AS hit "
             "JOIN search_index s ON s.document_id = hit.document_id ORDER BY hit.score DESC, hit.document_id")
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
+            await conn.execute(sql(_GENERIC_PLAN))
             rows = (await conn.execute(statement, {"q": tsquery, "tenant": tenant, "options": options,
                                                    "n": limit + 1, "skip": offset})).all()
         hits = [Hit(id=r[0], rank=float(r[1]), snippet=r[2] or "") for r in rows[:limit]]
@@ -169,6 +175,7 @@ class PostgresSearch:
         from sqlalchemy import text as sql
 
         scope = "" if tenant is None else " AND tenant = :tenant"
-        async with self.engine.connect() as conn:
+        async with self.engine.begin() as conn:
+            await conn.execute(sql(_GENERIC_PLAN))
             return (await conn.execute(sql(f"SELECT count(*) FROM search_index WHERE words @@ CAST(:q AS tsquery){scope}"),
                                        {"q": tsquery_text(parse(text)), "tenant": tenant})).scalar_one()
