@@ -63,3 +63,14 @@ async def test_a_failed_commit_fails_every_writer_in_it_and_the_journal_goes_on(
     await journal.upsert("users", {"name": "ana", "role": "admin", "tenant": "acme"})
     users = tables.users
     assert await _rows(journal, sa.select(users.c.name, users.c.role)) == [("ana", "admin")]
+
+
+async def test_sql_text_is_sqlite_only(journal):
+    statement = "UPDATE batches SET status = ? WHERE id = ?"
+    if journal._database.dialect == "sqlite":
+        await journal.upsert("batches", {"id": "b1", "status": "running"})
+        await journal.execute(statement, ("finished", "b1"))
+        assert await _rows(journal, sa.select(tables.batches.c.status)) == [("finished",)]
+    else:
+        with pytest.raises(TypeError, match="Core statements"):
+            journal.execute(statement, ("finished", "b1"))
