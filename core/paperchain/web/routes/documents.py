@@ -108,6 +108,22 @@ async def _rows_of(request, ids: list[str], where: list[str], values: list) -> d
         return {row[0]: row for row in await c.fetchall()}
 
 
+async def distinct_media_types(db, tenant: str | None) -> tuple[str, ...]:
+    """The media types of ``tenant``'s documents (falsy: everyone's), in order, exact at any moment.
+
+    A skip scan: each step seeks the next larger type in the (tenant, media_type) index, or the
+    (media_type) one, so it costs one seek per type however many documents there are (a DISTINCT
+    read every index entry: 100,000 of them each time a document changed). As before, a type
+    whose documents are all deleted still offers its (empty) filter.
+    """
+    scope, values = ("tenant = ? AND ", [tenant, tenant]) if tenant else ("", [])
+    next_type = f"SELECT media_type FROM documents WHERE {scope}media_type > {{after}} ORDER BY media_type LIMIT 1"
+    async with db.execute(f"WITH RECURSIVE kinds(kind) AS (SELECT ({next_type.format(after=repr(''))}) UNION ALL "
+                          f"SELECT ({next_type.format(after='kind')}) FROM kinds WHERE kind IS NOT NULL) "
+                          "SELECT kind FROM kinds WHERE kind IS NOT NULL", values) as c:
+        return tuple(row[0] for row in await c.fetchall())
+
+
 @page
 async def documents(request, ctx):
     chosen = _filters(request)
@@ -128,14 +144,8 @@ async def documents(request, ctx):
             rows = rows[:PAGE_SIZE]
             next_cursor = encode_cursor(rows[-1][4], rows[-1][0])
         items = [_document(r) for r in rows]
-    tenant = ["tenant = ?"] if ctx.who.tenant else []
-
-    async def distinct_media_types():
-        async with db.execute(f"SELECT DISTINCT media_type FROM documents WHERE {' AND '.join(tenant) or '1 = 1'} "
-                              "ORDER BY media_type", [ctx.who.tenant] if tenant else []) as c:
-            return tuple(r[0] for r in await c.fetchall() if r[0])
-
-    media_types = list(await request.app[WEB].documents.get(("media types", ctx.who.tenant), distinct_media_types))
+    media_types = list(await request.app[WEB].documents.get(("media types", ctx.who.tenant),
+                                                            lambda: distinct_media_types(db, ctx.who.tenant)))
     workflows = await workflow_names(request, ctx, enabled=True)
     from urllib.parse import urlencode
 

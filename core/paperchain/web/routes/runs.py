@@ -18,6 +18,7 @@ from paperchain_sdk import InputError, NotFoundError
 from ...api.guard import AUDIT_TARGET, STATE
 from ...api.routes.common import decode_cursor, encode_cursor
 from ...api.routes.documents import blob_response
+from ...api.routes.runs import tenant_join
 from ..cache import run_counts
 from ..guard import WEB, page
 from ..render import render
@@ -87,6 +88,9 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
     db = _kernel(request).db
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
     join = "FROM runs r JOIN batches b ON b.id = r.batch_id" if ctx.who.tenant else "FROM runs r"
+    if ctx.who.tenant and not any(chosen[key] for key in ("batch", "since", "until", "q")):
+        join = join.replace("JOIN", await tenant_join(db, ctx.who.tenant, PAGE_SIZE, chosen["workflow"],
+                                                      chosen["status"]), 1)
     # The chips count every state under the other filters, so a chip says what choosing it shows.
     sql = f"SELECT r.status, count(*) {join} WHERE {' AND '.join(where) or '1 = 1'} GROUP BY r.status"
 
