@@ -1,0 +1,1 @@
+"""The kernel's Alembic revisions (a package so that the wheel ships them)."""
