@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import json
 import random
+import shutil
 import statistics
 import sys
 import tempfile
@@ -171,6 +172,7 @@ async def main(args) -> dict:
         await database.close()
     finally:
         cluster.stop()
+        shutil.rmtree(folder, ignore_errors=True)
     result["index_seconds"] = {k: round(v, 2) for k, v in indexing.items()}
     result["same_hit_counts"] = counts["sqlite-fts5"] == counts["postgresql"]
     result["hit_counts"] = counts
