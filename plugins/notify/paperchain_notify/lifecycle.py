@@ -1,15 +1,13 @@
-"""Starting and stopping the outbox with the kernel."""
+"""Starting and stopping the outbox with the kernel; it lives in the kernel's plugin_state."""
 
 from __future__ import annotations
-
-OUTBOXES: dict[str, object] = {}  # database path -> running outbox
 
 
 def running_outbox(kernel):
     """The kernel's running outbox; ConfigError when it is not running (it starts with the kernel)."""
     from paperchain_sdk import ConfigError
 
-    found = OUTBOXES.get(str(kernel.db_path))
+    found = kernel.plugin_state("notify").get("outbox")
     if found is None:
         raise ConfigError("the notify outbox is not running.", hint="it starts with the kernel (paperchain serve)")
     return found
@@ -23,10 +21,10 @@ async def startup(kernel, names) -> None:
     for channel in channels.values():
         channel.bind(kernel, outbox)
     await outbox.start()
-    OUTBOXES[str(kernel.db_path)] = outbox
+    kernel.plugin_state("notify")["outbox"] = outbox
 
 
 async def shutdown(kernel) -> None:
-    outbox = OUTBOXES.pop(str(kernel.db_path), None)
+    outbox = kernel.plugin_state("notify").pop("outbox", None)
     if outbox is not None:
         await outbox.stop()
