@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 
+import attrs
 from aiohttp import web
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk import web as pweb
+from paperchain_sdk.settings import between
 
 from . import service as _service
 from .registry import scope
@@ -15,17 +17,36 @@ PREFIX = "/api/v1/models"
 MAX_MODEL_BYTES = 512 * 1024 * 1024
 
 
-def _int(request, key: str, default: int, low: int = 1, high: int = 1000) -> int:
-    raw = request.query.get(key)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InputError(f"query parameter {key}={raw!r} is not a whole number.", hint=f"give {key}={default}") from None
-    if not low <= value <= high:
-        raise InputError(f"{key} must be between {low} and {high}, got {value}.", hint=f"give {key}={default}")
-    return value
+# -- query strings (parsed by the SDK's one parser: a bad or unknown parameter is a 400 naming it) --
+
+
+@attrs.define
+class ImportQuery:
+    labels: str = ""  # the classes' names, comma-separated
+    task: str = ""
+
+
+@attrs.define
+class ForceQuery:
+    force: bool = False  # also a version in production
+
+
+@attrs.define
+class RecommendQuery:
+    n: int = attrs.field(default=10, validator=between(1, 500))
+    exclude_seen: bool = True
+    method: str = "hybrid"
+
+
+@attrs.define
+class SimilarQuery:
+    n: int = attrs.field(default=10, validator=between(1, 500))
+    method: str = "hybrid"
+
+
+@attrs.define
+class EvaluateQuery:
+    k: int = attrs.field(default=10, validator=between(1, 100))
 
 
 def _model(request) -> tuple[str, str]:
@@ -52,7 +73,7 @@ async def show_model(request):
 
 
 @pweb.endpoint(summary="Import an ONNX file (the request body) as a new version", role="editor", status=201,
-               tags=("models",))
+               query=ImportQuery, tags=("models",))
 async def import_model(request):
     if request.content_type not in ("application/octet-stream", "application/onnx"):
         raise InputError(f"send the ONNX file as the body with Content-Type application/octet-stream, "
@@ -60,11 +81,12 @@ async def import_model(request):
     data = await request.content.read(MAX_MODEL_BYTES + 1)
     if len(data) > MAX_MODEL_BYTES:
         raise InputError("the model file is larger than 512 MiB.", hint="serve larger models another way")
-    labels = [s for s in request.query.get("labels", "").split(",") if s]
+    asked = pweb.read_query(request, ImportQuery)
+    labels = [s for s in asked.labels.split(",") if s]
     svc = _service.current()
     tenant, name = _model(request)
     version = await asyncio.to_thread(svc.registry.import_onnx, name, data, created_by=pweb.principal(request).name,
-                                      labels=labels, task=request.query.get("task", ""), tenant=tenant)
+                                      labels=labels, task=asked.task, tenant=tenant)
     return web.json_response(version.to_json(), status=201)
 
 
@@ -86,20 +108,21 @@ async def rollback(request):
     return web.json_response(version.to_json())
 
 
-@pweb.endpoint(summary="Delete one version (force=true for a production one)", role="admin", tags=("models",))
+@pweb.endpoint(summary="Delete one version (force=true for a production one)", role="admin", query=ForceQuery,
+               tags=("models",))
 async def delete_version(request):
     tenant, name = _model(request)
     deleted = await asyncio.to_thread(_service.current().registry.delete, name, _version_number(request),
-                                      force=request.query.get("force") == "true", tenant=tenant)
+                                      force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
 @pweb.endpoint(summary="Delete a model and all its versions (force=true if one is in production)", role="admin",
-               tags=("models",))
+               query=ForceQuery, tags=("models",))
 async def delete_model(request):
     tenant, name = _model(request)
     deleted = await asyncio.to_thread(_service.current().registry.delete, name,
-                                      force=request.query.get("force") == "true", tenant=tenant)
+                                      force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
@@ -161,12 +184,11 @@ async def interact(request):
     return web.json_response(row, status=201)
 
 
-@pweb.endpoint(summary="Documents recommended to the caller", tags=("recommendations",))
+@pweb.endpoint(summary="Documents recommended to the caller", query=RecommendQuery, tags=("recommendations",))
 async def recommend(request):
     svc = _service.current()
-    n = _int(request, "n", 10, 1, 500)
-    exclude_seen = request.query.get("exclude_seen", "true") != "false"
-    method = request.query.get("method", "hybrid")
+    asked = pweb.read_query(request, RecommendQuery)
+    n, exclude_seen, method = asked.n, asked.exclude_seen, asked.method
     user = pweb.principal(request).name
     items = await asyncio.to_thread(svc.recommender.recommend, user, 2**31, exclude_seen, method)
     allowed = await _visible(request, [i["document"] for i in items])
@@ -174,22 +196,24 @@ async def recommend(request):
     return web.json_response({"user": user, "method": method, "items": items})
 
 
-@pweb.endpoint(summary="Documents similar to a document (by interactions and text)", tags=("recommendations",))
+@pweb.endpoint(summary="Documents similar to a document (by interactions and text)", query=SimilarQuery,
+               tags=("recommendations",))
 async def similar(request):
     svc = _service.current()
-    n = _int(request, "n", 10, 1, 500)
+    asked = pweb.read_query(request, SimilarQuery)
+    n = asked.n
     await _require_visible(request, request.match_info["document"])
-    items = await svc.recommender.similar_async(request.match_info["document"], 2**31, request.query.get("method", "hybrid"))
+    items = await svc.recommender.similar_async(request.match_info["document"], 2**31, asked.method)
     allowed = await _visible(request, [i["document"] for i in items])
     items = [i for i in items if i["document"] in allowed][:n]
     return web.json_response({"document": request.match_info["document"], "items": items})
 
 
 @pweb.endpoint(summary="Precision@k of each recommender on a held-out split of the interactions",
-               tags=("recommendations",))
+               query=EvaluateQuery, tags=("recommendations",))
 async def evaluate(request):
     svc = _service.current()
-    k = _int(request, "k", 10, 1, 100)
+    k = pweb.read_query(request, EvaluateQuery).k
     report = await asyncio.to_thread(svc.recommender.evaluate, k, tenant=pweb.principal(request).tenant)
     return web.json_response(report)
 
