@@ -159,5 +159,149 @@ def main() -> None:
     print(f"written {out.relative_to(ROOT)}")
 
 
+# -- text: the near-duplicate index (MinHash LSH) ----------------------------------------------------
+# Before: lsh_index.py as it was (its own sqlite3 connection, BEGIN IMMEDIATE, called in a worker
+# thread as the engine ran the sync analyzer); after: the index on the host's storage handle, async.
+# Workloads: ``add`` one document's signature (a new document: its row and up to 42 bucket rows),
+# ``query`` a near-duplicate's signature against the filled index (candidates and their signatures
+# in one statement), and the ``text.near_duplicates`` analyzer per document (sign, add, query,
+# count), before as the old analyzer's calls in a thread, after the real async analyzer.
+TEXT_BEFORE = "ab5e9e5^"  # the commit before the text index moved
+TEXT_VOCABULARY = [f"w{i}" for i in range(20_000)]
+
+
+def _texts(count: int, seed: int) -> list[str]:
+    import random
+
+    rng = random.Random(seed)
+    return [" ".join(rng.choices(TEXT_VOCABULARY, k=150)) for _ in range(count)]
+
+
+def _near(text: str, seed: int) -> str:
+    import random
+
+    rng = random.Random(seed)
+    words = text.split()
+    for j in rng.sample(range(len(words)), len(words) // 20):  # 5% of the words replaced
+        words[j] = rng.choice(TEXT_VOCABULARY)
+    return " ".join(words)
+
+
+async def _text_workloads(add, query, analyze, hasher, count: int, tag: str) -> dict:
+    texts = _texts(count, seed=len(tag))
+    sigs = [hasher.sign(t) for t in texts]
+    near = [hasher.sign(_near(t, i)) for i, t in enumerate(texts[: count // 2])]
+    figures = {"text lsh add, 1 writer": await _rate(count, 1, lambda i: add(f"{tag}-{i}", sigs[i])),
+               "text lsh query (near-duplicate)": await _rate(count // 2, 1, lambda i: query(near[i]))}
+    figures["text.near_duplicates analyzer, per document"] = await _rate(
+        count // 2, 1, lambda i: analyze(f"{tag}-a{i}", _near(texts[i], i + 7)))
+    return figures
+
+
+async def _text_before(folder: Path, count: int, tag: str) -> dict:
+    old = _module_at(TEXT_BEFORE, "plugins/text/paperchain_text/lsh_index.py", "old_text_index",
+                     {"from .minhash": "from paperchain_text.minhash"})
+    index = old.MinHashIndex(folder / "text-before.db")
+
+    def analyze_sync(doc_id, text):  # what the old analyzer did once it had its index
+        sig = index.hasher.sign(text)
+        index.add(doc_id, sig)
+        return index.query(sig, threshold=0.5, limit=20, exclude=doc_id), len(index)
+
+    try:
+        return await _text_workloads(lambda d, s: asyncio.to_thread(index.add, d, s),
+                                     lambda s: asyncio.to_thread(index.query, s, threshold=0.5),
+                                     lambda d, t: asyncio.to_thread(analyze_sync, d, t), index.hasher, count, tag)
+    finally:
+        index.close()
+
+
+class _TextHost(_Host):
+    """A kernel as the text plugin sees it: storage, its state slot, a data directory for documents."""
+
+    def __init__(self, storages, data_dir: Path):
+        super().__init__(storages)
+        self.data_dir = data_dir
+        self._state: dict = {}
+
+    def plugin_state(self, plugin: str) -> dict:
+        return self._state.setdefault(plugin, {})
+
+
+async def _text_after(url: str, folder: Path, count: int, tag: str) -> dict:
+    from paperchain.store.database import Database
+    from paperchain.store.plugin_storage import PluginStorages
+    from paperchain_sdk import Document
+    from paperchain_text import runtime
+    from paperchain_text.near_duplicates import NearDuplicatesAnalyzer
+    from paperchain_text.settings import NearDuplicatesSettings
+
+    database = await Database.open(url)
+    host = _TextHost(PluginStorages(database), folder / f"kernel-{tag}")
+    runtime.register_kernel(host)
+    try:
+        index = await runtime.open_index(host, num_perm=128, bands=42, seed=1, scheme="fnv1a-affine32",
+                                         shingle_size=3)  # migrations run once, outside the timing
+        analyzer, options = NearDuplicatesAnalyzer(), NearDuplicatesSettings()
+        path = str(host.data_dir / "doc.txt")
+
+        def analyze(doc_id, text):
+            return analyzer.analyze(Document(id=doc_id, name="doc.txt", path=path, media_type="text/plain",
+                                             size=len(text), text=text), options)
+
+        return await _text_workloads(index.add, lambda s: index.query(s, threshold=0.5), analyze, index.hasher,
+                                     count, tag)
+    finally:
+        runtime.unregister_kernel(host)
+        await database.close()
+
+
+def text_main() -> None:
+    """The text section: its own alternating rounds, printed and added to the results file."""
+    count = 300 if "--quick" in sys.argv else 2000
+    from paperchain_sdk.testing.postgres import PostgresCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    cluster = PostgresCluster(bin_dir, durable=True).start() if bin_dir else None
+    results: dict = {"operations": count, "rounds": ROUNDS, "before": TEXT_BEFORE}
+    try:
+        with tempfile.TemporaryDirectory(prefix="paperchain-bench-text-") as tmp:
+            folder = Path(tmp)
+            variants = {"sqlite before": lambda tag: _text_before(folder, count, tag),
+                        "sqlite after": lambda tag: _text_after(f"sqlite+aiosqlite:///{folder / 'after.db'}",
+                                                                folder, count, tag)}
+            if cluster:
+                url = cluster.create_database("benchtext")
+                variants["postgresql after"] = lambda tag: _text_after(url, folder, count, tag)
+            for round_ in range(ROUNDS):
+                for name, run in variants.items():  # new documents each round: every round inserts
+                    figures = asyncio.run(run(f"r{round_}"))
+                    best = results.setdefault(name, {})
+                    for workload, rate in figures.items():
+                        best[workload] = max(best.get(workload, 0.0), rate)
+    finally:
+        if cluster:
+            cluster.stop()
+    before, after, pg = results["sqlite before"], results["sqlite after"], results.get("postgresql after")
+    results["ratios"] = {name: {"sqlite after / before": round(after[name] / before[name], 2),
+                                **({"postgresql / sqlite after": round(pg[name] / after[name], 2)} if pg else {})}
+                         for name in before}
+    print(f"\n{'text workload':45} {'before/s':>9} {'after/s':>9} {'ratio':>6} {'pg/s':>9} {'pg/after':>8}")
+    for name in before:
+        line = f"{name:45} {before[name]:9.0f} {after[name]:9.0f} {after[name] / before[name]:6.2f}"
+        if pg:
+            line += f" {pg[name]:9.0f} {pg[name] / after[name]:8.2f}"
+        print(line)
+    per_doc = "text.near_duplicates analyzer, per document"
+    print("analyzer ms per document: " + ", ".join(f"{name} {1000 / results[name][per_doc]:.2f}"
+                                                   for name in variants))
+    out = HERE / "results" / "plugin_storage.json"
+    saved = json.loads(out.read_text()) if out.exists() else {}
+    saved["text"] = results
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(saved, indent=2) + "\n")
+
+
 if __name__ == "__main__":
     main()
+    text_main()

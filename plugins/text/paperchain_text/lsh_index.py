@@ -17,10 +17,13 @@ each only once.
 
 from __future__ import annotations
 
+import json
+
 import attrs
 import numpy as np
 import sqlalchemy as sa
 from paperchain_sdk import ConfigError
+from sqlalchemy.dialects import postgresql
 
 from .minhash import MinHasher, is_empty
 from .minhash_kernel import band_keys
@@ -29,10 +32,31 @@ from .storage import buckets, meta, signatures
 _META = sa.select(meta.c.key, meta.c.value)
 _COUNT = sa.select(sa.func.count()).select_from(signatures)
 _SIGNATURE = sa.select(signatures.c.signature).where(signatures.c.document_id == sa.bindparam("document_id"))
-_CANDIDATES = sa.select(signatures.c.document_id, signatures.c.signature).where(signatures.c.id.in_(
-    sa.select(buckets.c.doc).where(buckets.c.bucket.in_(sa.bindparam("keys", expanding=True)))))
+
+
+def _key_list(dialect: str):
+    """The band keys as ONE bound value: SQLite a JSON array read by json_each, PostgreSQL a bigint[]
+    unnested. One parameter and one SQL text for any number of keys: 42 separate parameters (or rows
+    of an executemany) cost more in SQLAlchemy's parameter handling than the statement itself."""
+    if dialect == "sqlite":
+        return sa.select(sa.func.json_each(sa.bindparam("keys", type_=sa.Text)).table_valued("value").c.value)
+    return sa.select(sa.func.unnest(sa.bindparam("keys", type_=postgresql.ARRAY(sa.BigInteger))))
+
+
+def _statements(dialect: str) -> dict:
+    keys = _key_list(dialect)
+    return {
+        # the documents sharing a bucket with the keys, with their signatures
+        "candidates": sa.select(signatures.c.document_id, signatures.c.signature).where(
+            signatures.c.id.in_(sa.select(buckets.c.doc).where(buckets.c.bucket.in_(keys)))),
+        # one document's buckets, from its keys (executemany: one parameter set per document)
+        "add_buckets": sa.insert(buckets).from_select(
+            ["bucket", "doc"], sa.select(keys.subquery().c[0], sa.bindparam("doc", type_=sa.Integer))),
+    }
+
+
+_STATEMENTS = {dialect: _statements(dialect) for dialect in ("sqlite", "postgresql")}
 _DROP_BUCKETS = sa.delete(buckets).where(buckets.c.doc.in_(sa.bindparam("docs", expanding=True)))
-_ADD_BUCKETS = sa.insert(buckets)
 _REMOVE_BUCKETS = sa.delete(buckets).where(buckets.c.doc.in_(
     sa.select(signatures.c.id).where(signatures.c.document_id == sa.bindparam("document_id"))))
 _REMOVE = sa.delete(signatures).where(signatures.c.document_id == sa.bindparam("document_id"))
@@ -62,6 +86,8 @@ class MinHashIndex:
         self._upsert = insert.on_conflict_do_update(
             index_elements=[signatures.c.document_id], set_={"signature": insert.excluded.signature},
         ).returning(signatures.c.id, signatures.c.document_id)
+        self._statements = _STATEMENTS[store.dialect]
+        self._pack = json.dumps if store.dialect == "sqlite" else list
         self._meta_once = store.insert(meta).on_conflict_do_nothing(index_elements=[meta.c.key])
 
     @classmethod
@@ -118,7 +144,8 @@ class MinHashIndex:
         async with self.store.transaction() as tx:
             ids = (await tx.execute(self._upsert, [{"document_id": d, "signature": b} for d, b in rows.items()])).all()
             await tx.execute(_DROP_BUCKETS, {"docs": [row.id for row in ids]})
-            await tx.execute(_ADD_BUCKETS, [{"bucket": k, "doc": row.id} for row in ids for k in keys[row.document_id]])
+            await tx.execute(self._statements["add_buckets"],
+                             [{"keys": self._pack(sorted(keys[row.document_id])), "doc": row.id} for row in ids])
 
     async def remove(self, document_id: str) -> bool:
         async with self.store.transaction() as tx:
@@ -138,7 +165,7 @@ class MinHashIndex:
         keys = self._keys(signature)
         if is_empty(signature):
             return []
-        rows = [row for row in await self.store.read(_CANDIDATES, {"keys": keys}) if row.document_id != exclude]
+        rows = [row for row in await self.store.read(self._statements["candidates"], {"keys": self._pack(keys)}) if row.document_id != exclude]
         if not rows:
             return []
         # All candidates scored at once (vectorised: microseconds even for thousands).

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from paperchain_sdk.testing import check_component
 from paperchain_text.entities import find_entities
 
