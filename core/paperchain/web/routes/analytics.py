@@ -9,6 +9,7 @@ web catalog.
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime, timezone
 
 import attrs
@@ -97,6 +98,7 @@ async def analytics_page(request, ctx):
     periods = sorted({*PERIODS, p.days})
     language_names = ctx.fmt.locale.languages
     return render(request, ctx, "analytics.html", data=data, period=p, periods=periods, charts=_charts(data, p, ctx),
+                  number=functools.cache(ctx.fmt.number),  # a table's counts repeat: Babel once per value
                   kinds=_entity_kinds(ctx.gettext), language_name=lambda code: language_names.get(code, code),
                   since=dates.format_date(p.since, "medium", locale=ctx.fmt.locale),
                   until=dates.format_date(p.until, "medium", locale=ctx.fmt.locale))
