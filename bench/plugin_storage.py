@@ -4,7 +4,10 @@ host's storage handle, SQLAlchemy Core) on SQLite, and after on PostgreSQL, in o
 Workloads, each as operations per second:
 - triggers state: ``put`` upserts of a threshold's state (one durable transaction each), by 1 and
   by 16 concurrent writers, and webhook ``claim_signature`` calls (insert-if-absent);
-- vision index: ``add`` a document's hashes (3 pages x 3 algorithms, replacing older rows).
+- vision index: ``add`` a document's hashes (3 pages x 3 algorithms, replacing older rows);
+- models registry: ``add`` a model version (before: the next number read and the row inserted in a
+  ``BEGIN IMMEDIATE`` block, then the version read back; after: one INSERT ... SELECT), by 1 writer
+  and by 16 (16 models).
 
 "Before" is the code as it was at the commit before plugin storage (read from git, run as it was:
 sqlite3 in a worker thread, ``BEGIN IMMEDIATE``). SQLite runs with ``synchronous=NORMAL`` in WAL
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import hashlib
 import json
 import subprocess
 import sys
@@ -55,6 +59,18 @@ class _Host:
         self.db_path = "bench"
 
 
+class _Blobs:
+    """The registry's blob store, in memory: the same for before and after, so only the SQL differs."""
+
+    def put_bytes(self, data: bytes):
+        return hashlib.sha256(data).hexdigest(), len(data), None
+
+
+def _model_add(registry, i: int):
+    return registry.add(f"m{i % 16}", b"onnx", kind="onnx", task="", inputs=[], outputs=[], labels=["a"],
+                        metrics={"accuracy": 0.9}, created_by="bench")
+
+
 async def _rate(count: int, concurrency: int, operation) -> float:
     queue = iter(range(count))
 
@@ -72,13 +88,15 @@ def _findings(i: int) -> dict:
     return {"hash_size": 8, "pages": [{"page": p, "ahash": word, "dhash": word, "phash": word} for p in (1, 2, 3)]}
 
 
-async def _workloads(state, index_add, count: int) -> dict:
+async def _workloads(state, index_add, model_add, count: int) -> dict:
     figures = {}
     figures["triggers put, 1 writer"] = await _rate(count, 1, lambda i: state.put(f"threshold:{i % 50}", {"n": i}))
     figures["triggers put, 16 writers"] = await _rate(count, 16, lambda i: state.put(f"threshold:{i % 50}", {"n": i}))
     figures["webhook claim_signature, 16 writers"] = await _rate(
         count, 16, lambda i: state.claim_signature(f"sig-{i}", "wf", 300.0))
     figures["vision add (9 rows), 1 writer"] = await _rate(count // 2, 1, lambda i: index_add(f"doc-{i}", _findings(i)))
+    figures["models add version, 1 writer"] = await _rate(count // 2, 1, model_add)
+    figures["models add version, 16 writers"] = await _rate(count // 2, 16, model_add)
     return figures
 
 
@@ -86,18 +104,24 @@ async def _before(folder: Path, count: int) -> dict:
     old_state = _module_at(BEFORE, "plugins/triggers/paperchain_triggers/state.py", "old_triggers_state")
     old_index = _module_at(BEFORE, "plugins/vision/paperchain_vision/index.py", "old_vision_index",
                            {"from .settings import": "from paperchain_vision.settings import"})
+    old_registry = _module_at(BEFORE, "plugins/models/paperchain_models/registry.py", "old_models_registry")
     db = folder / "before.db"
     state = old_state.StateStore(db)
     index = old_index.HashIndex(db)
+    registry = old_registry.Registry(old_registry.connect(db), _Blobs())
     try:
-        return await _workloads(state, lambda d, f: asyncio.to_thread(index.add, d, f), count)
+        return await _workloads(state, lambda d, f: asyncio.to_thread(index.add, d, f),
+                                lambda i: asyncio.to_thread(_model_add, registry, i), count)
     finally:
         await state.close()
+        registry.conn.close()
 
 
 async def _after(url: str, count: int) -> dict:
     from paperchain.store.database import Database
     from paperchain.store.plugin_storage import PluginStorages
+    from paperchain_models.registry import Registry
+    from paperchain_models.storage import SCHEMA as MODELS
     from paperchain_triggers.state import StateStore
     from paperchain_vision.index import HashIndex
 
@@ -108,7 +132,8 @@ async def _after(url: str, count: int) -> dict:
         index = HashIndex(host)
         await state.get("warm")  # migrations run once, outside the timing
         await index.add("warm", _findings(0))
-        return await _workloads(state, index.add, count)
+        registry = Registry(await host.storage(MODELS), _Blobs())
+        return await _workloads(state, index.add, lambda i: _model_add(registry, i), count)
     finally:
         await database.close()
 

@@ -42,6 +42,12 @@ class KernelReads:
         async with self.db.execute("SELECT status FROM runs WHERE batch_id = ? ORDER BY seq", (batch_id,)) as cursor:
             return [row[0] for row in await cursor.fetchall()]
 
+    async def document_texts(self, *, limit: int) -> list[tuple[str, str | None]]:
+        """``(id, text)`` of the live documents, oldest first (by ingest time, then id), at most ``limit``."""
+        async with self.db.execute("SELECT id, text FROM documents WHERE deleted IS NULL ORDER BY created, id LIMIT ?",
+                                   (int(limit),)) as cursor:
+            return [(row[0], row[1]) for row in await cursor.fetchall()]
+
     async def count_events(self, type: str, *, since: str, until: str) -> int:
         """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""
         row = await self._row("SELECT count(*) FROM events WHERE type = ? AND time >= ? AND time <= ?",

@@ -95,6 +95,10 @@ class KernelAPI(Protocol):
     async def run_statuses(self, batch_id: str) -> list[str]:
         """The status of each run of a batch, in order."""
 
+    async def document_texts(self, *, limit: int) -> list[tuple[str, str | None]]:
+        """``(id, text)`` of every tenant's live documents, oldest first, at most ``limit`` (e.g. a
+        recommender's content model); a plugin filters per tenant with ``documents.visible``."""
+
     async def count_events(self, type: str, *, since: str, until: str) -> int:
         """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""
 

@@ -43,14 +43,12 @@ def paperchain_commands():
 @hookimpl
 def paperchain_startup(kernel):
     async def start():
-        import asyncio
-
         from .service import ModelService, install
 
         settings = kernel.component("models.predict").settings if _has_component(kernel) else ModelSettings()
         service = ModelService(kernel, intra_op_threads=settings.intra_op_threads,
                                inter_op_threads=settings.inter_op_threads, cache_size=settings.cache_size)
-        await asyncio.to_thread(service.open)
+        await service.open()
         install(service)
 
     return start()

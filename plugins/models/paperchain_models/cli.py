@@ -9,13 +9,17 @@ import click
 from paperchain_sdk.cli import with_kernel
 
 
-def _service(kernel):
+async def _service(kernel):
     from .service import ModelService, current
 
     try:
         return current()
     except Exception:  # noqa: BLE001 - started outside paperchain_startup (plugin disabled in config)
-        return ModelService(kernel).open()
+        return await ModelService(kernel).open()
+
+
+async def _registry(kernel):
+    return (await _service(kernel)).registry
 
 
 def _ref(ref: str) -> dict:
@@ -43,7 +47,7 @@ def models():
 def list_models():
     """List registered models with their production and staging versions."""
     async def body(kernel):
-        return _service(kernel).registry.names()
+        return await (await _registry(kernel)).names()
     _echo(with_kernel(body))
 
 
@@ -53,7 +57,7 @@ def show(name):
     """Show a model's versions, metadata and metrics."""
     async def body(kernel):
         model = _ref(name)
-        return [v.to_json() for v in _service(kernel).registry.versions(model["name"], tenant=model["tenant"])]
+        return [v.to_json() for v in await (await _registry(kernel)).versions(model["name"], tenant=model["tenant"])]
     _echo(with_kernel(body))
 
 
@@ -65,9 +69,10 @@ def import_model(name, onnx_file, labels):
     """Import an ONNX file as a new version of NAME."""
     async def body(kernel):
         model = _ref(name)
-        return _service(kernel).registry.import_onnx(model["name"], onnx_file.read_bytes(), created_by="cli",
-                                                     labels=[s for s in labels.split(",") if s],
-                                                     tenant=model["tenant"]).to_json()
+        registry = await _registry(kernel)
+        version = await registry.import_onnx(model["name"], onnx_file.read_bytes(), created_by="cli",
+                                             labels=[s for s in labels.split(",") if s], tenant=model["tenant"])
+        return version.to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -79,7 +84,8 @@ def promote(name, version, stage):
     """Put VERSION of NAME in STAGE (production by default)."""
     async def body(kernel):
         model = _ref(name)
-        return _service(kernel).registry.promote(model["name"], version, stage, by="cli", tenant=model["tenant"]).to_json()
+        registry = await _registry(kernel)
+        return (await registry.promote(model["name"], version, stage, by="cli", tenant=model["tenant"])).to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -89,7 +95,7 @@ def rollback(name):
     """Put the previous production version of NAME back."""
     async def body(kernel):
         model = _ref(name)
-        return _service(kernel).registry.rollback(model["name"], by="cli", tenant=model["tenant"]).to_json()
+        return (await (await _registry(kernel)).rollback(model["name"], by="cli", tenant=model["tenant"])).to_json()
     _echo(with_kernel(body, changes=True))
 
 
@@ -101,7 +107,7 @@ def delete(name, version, force):
     """Delete VERSION of NAME (or every version)."""
     async def body(kernel):
         model = _ref(name)
-        return _service(kernel).registry.delete(model["name"], version, force=force, tenant=model["tenant"])
+        return await (await _registry(kernel)).delete(model["name"], version, force=force, tenant=model["tenant"])
     _echo({"deleted": with_kernel(body, changes=True)})
 
 
@@ -112,8 +118,8 @@ def delete(name, version, force):
 def classify(name, text, version):
     """Classify TEXT (one or more strings) with the text model NAME."""
     async def body(kernel):
-        svc = _service(kernel)
-        model = svc.registry.resolve(**_ref(name), version=version)
+        svc = await _service(kernel)
+        model = await svc.registry.resolve(**_ref(name), version=version)
         return [{"label": p.label, "probabilities": p.probabilities}
                 for p in svc.predictor.predict_batch(model, texts=list(text))]
     _echo(with_kernel(body))
@@ -140,7 +146,7 @@ def train(name, field, algorithm, records_file, task, target, clusters, promote)
                    "algorithm": "linear", **data}
 
     async def body(kernel):
-        return await _service(kernel).train_now(**_ref(name), request=request, by="cli")
+        return await (await _service(kernel)).train_now(**_ref(name), request=request, by="cli")
     job = with_kernel(body, changes=True)
     _echo(job)
     if job["status"] != "succeeded":
@@ -155,7 +161,7 @@ def train(name, field, algorithm, records_file, task, target, clusters, promote)
 def recommend(user, n, method, include_seen):
     """Documents recommended to USER."""
     async def body(kernel):
-        return _service(kernel).recommender.recommend(user, n, not include_seen, method)
+        return await (await _service(kernel)).recommender.recommend(user, n, not include_seen, method)
     _echo(with_kernel(body))
 
 
@@ -164,5 +170,5 @@ def recommend(user, n, method, include_seen):
 def evaluate(k):
     """Precision@k of each recommender on a held-out split of the recorded interactions."""
     async def body(kernel):
-        return _service(kernel).recommender.evaluate(k)
+        return await (await _service(kernel)).recommender.evaluate(k)
     _echo(with_kernel(body))

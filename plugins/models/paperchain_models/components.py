@@ -23,32 +23,30 @@ class RegisteredModel(Model):
     (never a tenant's); ``models.classify`` uses the run's tenant's own.
     """
 
-    def predict(self, inputs: Mapping[str, Any]) -> Prediction:
+    async def predict(self, inputs: Mapping[str, Any]) -> Prediction:
         svc = _service.current()
         inputs = {k: v for k, v in dict(inputs).items()
                   if k not in ("intra_op_threads", "inter_op_threads", "cache_size") and v is not None}
         name = inputs.pop("model", None)
         if not name:
             raise InputError("which model? the step's `with` needs `model`.", hint='add model = "NAME"')
-        version = svc.registry.resolve(name, str(inputs.pop("version", "") or ""))
+        version = await svc.registry.resolve(name, str(inputs.pop("version", "") or ""))
         given = [k for k in ("text", "record", "inputs") if k in inputs]
         if len(given) != 1 or inputs.keys() - {"text", "record", "inputs"}:
             raise InputError(f"give exactly one of text, record or inputs; got {sorted(inputs)}.",
                              hint="e.g. text = \"${{ document.text }}\"")
-        if "text" in inputs:
-            if not isinstance(inputs["text"], str):
-                raise InputError("text must be a string.", hint="pass the document's text")
-            return svc.predictor.predict_batch(version, texts=[inputs["text"]])[0]
-        if "record" in inputs:
-            return svc.predictor.predict_batch(version, records=[inputs["record"]])[0]
-        return svc.predictor.predict_batch(version, inputs=inputs["inputs"])[0]
+        if "text" in inputs and not isinstance(inputs["text"], str):
+            raise InputError("text must be a string.", hint="pass the document's text")
+        batch = {"texts": [inputs["text"]]} if "text" in inputs else \
+            {"records": [inputs["record"]]} if "record" in inputs else {"inputs": inputs["inputs"]}
+        return (await asyncio.to_thread(svc.predictor.predict_batch, version, **batch))[0]
 
-    def fit(self, data: Any) -> Mapping[str, Any]:
+    async def fit(self, data: Any) -> Mapping[str, Any]:
         """Train a new version now, from data given inline, and return its metrics.
 
         ``data``: ``{"model": NAME, "task": "text", "texts": [...], "labels": [...]}`` or a tabular
         task with ``records`` / ``csv`` and ``target`` (the train route's body, plus ``model``).
-        Blocking: the kernel runs plain methods in a worker thread.
+        The training runs in a worker thread; the new version is registered on the kernel's loop.
         """
         if not isinstance(data, Mapping) or not data.get("model"):
             raise InputError("fit needs an object with `model` and the training data.",
@@ -58,14 +56,15 @@ class RegisteredModel(Model):
         if request.get("task", "text") == "text" and "texts" not in request:
             raise InputError("fit takes texts and labels inline.", hint="use models.train to learn from labeled documents")
         svc = _service.current()
-        version = svc._fit_and_register(name, request, request, lambda *_: None, "fit")
+        trained, source = await asyncio.to_thread(svc._fit, request, request, lambda *_: None)
+        version = await svc._register(name, request, trained, source, "fit", "")
         return {"model": version.name, "version": version.version, "stage": version.stage, **version.metrics}
 
 
 class ClassifyDocument(Action):
     """Label the run's document from its text with a text classifier (ONNX only)."""
 
-    def run(self, ctx, inputs) -> Result:
+    async def run(self, ctx, inputs) -> Result:
         if not inputs.model:
             raise InputError("models.classify needs `model`.", hint='add model = "NAME" to the step\'s with')
         doc = ctx.document
@@ -73,8 +72,8 @@ class ClassifyDocument(Action):
             raise InputError("models.classify needs a document with text.",
                              hint="run document.text (or OCR) in an earlier step")
         svc = _service.current()
-        version = svc.registry.resolve(inputs.model, inputs.version, tenant=ctx.tenant)  # the run's tenant's
-        prediction = svc.predictor.predict_batch(version, texts=[doc.text])[0]
+        version = await svc.registry.resolve(inputs.model, inputs.version, tenant=ctx.tenant)  # the run's tenant's
+        prediction = (await asyncio.to_thread(svc.predictor.predict_batch, version, texts=[doc.text]))[0]
         confidence = prediction.probabilities.get(str(prediction.label)) if prediction.probabilities else None
         outputs = {"label": prediction.label, "confidence": confidence, "probabilities": dict(prediction.probabilities),
                    "model": version.name, "version": version.version, "applied": False}
@@ -102,7 +101,7 @@ class TrainFromDocuments(Action):
         job = await svc.train_now(inputs.model, request, by=f"workflow:{ctx.workflow}", tenant=ctx.tenant)
         if job["status"] != "succeeded":
             raise InputError(f"training {inputs.model!r} failed: {job['error']}", hint="see the job's error")
-        version = await asyncio.to_thread(svc.registry.get, inputs.model, job["version"], tenant=ctx.tenant)
+        version = await svc.registry.get(inputs.model, job["version"], tenant=ctx.tenant)
         holdout = version.metrics.get("holdout", {})
         return {"job": job["id"], "model": version.name, "version": version.version, "stage": version.stage,
                 "accuracy": holdout.get("accuracy"), "f1_macro": holdout.get("f1_macro"),

@@ -61,14 +61,14 @@ def _version_number(request) -> int:
 
 @pweb.endpoint(summary="List registered models", tags=("models",))
 async def list_models(request):
-    return web.json_response({"models": await asyncio.to_thread(_service.current().registry.names,
-                                                                 pweb.principal(request).tenant)})
+    return web.json_response({"models": await _service.current().registry.names(
+        pweb.principal(request).tenant)})
 
 
 @pweb.endpoint(summary="A model's versions with their metadata and metrics", tags=("models",))
 async def show_model(request):
     tenant, name = _model(request)
-    versions = await asyncio.to_thread(_service.current().registry.versions, name, tenant=tenant)
+    versions = await _service.current().registry.versions(name, tenant=tenant)
     return web.json_response({"name": request.match_info["name"], "versions": [v.to_json() for v in versions]})
 
 
@@ -85,8 +85,8 @@ async def import_model(request):
     labels = [s for s in asked.labels.split(",") if s]
     svc = _service.current()
     tenant, name = _model(request)
-    version = await asyncio.to_thread(svc.registry.import_onnx, name, data, created_by=pweb.principal(request).name,
-                                      labels=labels, task=asked.task, tenant=tenant)
+    version = await svc.registry.import_onnx(name, data, created_by=pweb.principal(request).name, labels=labels,
+                                               task=asked.task, tenant=tenant)
     return web.json_response(version.to_json(), status=201)
 
 
@@ -95,16 +95,15 @@ async def promote(request):
     body = await pweb.read_json(request)
     stage = body.get("stage", "production") if isinstance(body, dict) else None
     tenant, name = _model(request)
-    version = await asyncio.to_thread(_service.current().registry.promote, name, _version_number(request), stage,
-                                      by=pweb.principal(request).name, tenant=tenant)
+    version = await _service.current().registry.promote(name, _version_number(request), stage,
+                                                          by=pweb.principal(request).name, tenant=tenant)
     return web.json_response(version.to_json())
 
 
 @pweb.endpoint(summary="Put the previous production version back", role="editor", tags=("models",))
 async def rollback(request):
     tenant, name = _model(request)
-    version = await asyncio.to_thread(_service.current().registry.rollback, name, by=pweb.principal(request).name,
-                                      tenant=tenant)
+    version = await _service.current().registry.rollback(name, by=pweb.principal(request).name, tenant=tenant)
     return web.json_response(version.to_json())
 
 
@@ -112,8 +111,8 @@ async def rollback(request):
                tags=("models",))
 async def delete_version(request):
     tenant, name = _model(request)
-    deleted = await asyncio.to_thread(_service.current().registry.delete, name, _version_number(request),
-                                      force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
+    deleted = await _service.current().registry.delete(name, _version_number(request),
+                                                         force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
@@ -121,8 +120,8 @@ async def delete_version(request):
                query=ForceQuery, tags=("models",))
 async def delete_model(request):
     tenant, name = _model(request)
-    deleted = await asyncio.to_thread(_service.current().registry.delete, name,
-                                      force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
+    deleted = await _service.current().registry.delete(name, force=pweb.read_query(request, ForceQuery).force,
+                                                         tenant=tenant)
     return web.json_response({"deleted": deleted})
 
 
@@ -138,7 +137,7 @@ async def predict(request):
                          hint='send {"texts": ["..."]}')
     svc = _service.current()
     tenant, name = _model(request)
-    version = await asyncio.to_thread(svc.registry.resolve, name, str(body.get("version", "") or ""), tenant=tenant)
+    version = await svc.registry.resolve(name, str(body.get("version", "") or ""), tenant=tenant)
     predictions = await asyncio.to_thread(svc.predictor.predict_batch, version, **{given[0]: body[given[0]]})
     return web.json_response({"model": version.name, "version": version.version,
                               "predictions": [pweb.to_json(p) for p in predictions]})
@@ -157,8 +156,8 @@ async def train(request):
 
 @pweb.endpoint(summary="A training job's status, progress and result", tags=("models",))
 async def job(request):
-    return web.json_response(await asyncio.to_thread(_service.current().job, request.match_info["job"],
-                                                     tenant=pweb.principal(request).tenant))
+    return web.json_response(await _service.current().job(request.match_info["job"],
+                                                          tenant=pweb.principal(request).tenant))
 
 
 async def _visible(request, ids) -> set[str]:
@@ -179,8 +178,8 @@ async def interact(request):
     if not isinstance(body, dict):
         raise InputError("the body must be an object.", hint='send {"document": "ID", "kind": "viewed"}')
     await _require_visible(request, body.get("document"))
-    row = await asyncio.to_thread(_service.current().recommender.record, pweb.principal(request).name,
-                                  body.get("document"), body.get("kind", "viewed"), body.get("weight"))
+    row = await _service.current().recommender.record(pweb.principal(request).name, body.get("document"),
+                                                           body.get("kind", "viewed"), body.get("weight"))
     return web.json_response(row, status=201)
 
 
@@ -190,7 +189,7 @@ async def recommend(request):
     asked = pweb.read_query(request, RecommendQuery)
     n, exclude_seen, method = asked.n, asked.exclude_seen, asked.method
     user = pweb.principal(request).name
-    items = await asyncio.to_thread(svc.recommender.recommend, user, 2**31, exclude_seen, method)
+    items = await svc.recommender.recommend(user, 2**31, exclude_seen, method)
     allowed = await _visible(request, [i["document"] for i in items])
     items = [i for i in items if i["document"] in allowed][:n]
     return web.json_response({"user": user, "method": method, "items": items})
@@ -203,7 +202,7 @@ async def similar(request):
     asked = pweb.read_query(request, SimilarQuery)
     n = asked.n
     await _require_visible(request, request.match_info["document"])
-    items = await svc.recommender.similar_async(request.match_info["document"], 2**31, asked.method)
+    items = await svc.recommender.similar(request.match_info["document"], 2**31, asked.method)
     allowed = await _visible(request, [i["document"] for i in items])
     items = [i for i in items if i["document"] in allowed][:n]
     return web.json_response({"document": request.match_info["document"], "items": items})
@@ -214,7 +213,7 @@ async def similar(request):
 async def evaluate(request):
     svc = _service.current()
     k = pweb.read_query(request, EvaluateQuery).k
-    report = await asyncio.to_thread(svc.recommender.evaluate, k, tenant=pweb.principal(request).tenant)
+    report = await svc.recommender.evaluate(k, tenant=pweb.principal(request).tenant)
     return web.json_response(report)
 
 

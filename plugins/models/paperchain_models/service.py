@@ -10,10 +10,13 @@ import asyncio
 import uuid
 from typing import Any
 
+import sqlalchemy as sa
 from paperchain_sdk import ConfigError, InputError, NotFoundError
 
 from .inference import Predictor, SessionCache
-from .registry import Registry, check_name, connect, now
+from .registry import Registry, check_name, now
+from .storage import SCHEMA
+from .storage import jobs as jobs_table
 
 _CURRENT: ModelService | None = None
 
@@ -30,6 +33,20 @@ def install(service: ModelService | None) -> None:
     _CURRENT = service
 
 
+def run_blocking(loop: asyncio.AbstractEventLoop, coroutine) -> Any:
+    """Run ``coroutine`` on ``loop`` from a worker thread (training's progress) and wait for it.
+    Only for writes: they run in the database's own writer thread (SQLite) or natively (PostgreSQL),
+    never in the default executor a blocked worker thread may be holding."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop or not loop.is_running():
+        coroutine.close()
+        raise RuntimeError("a blocking models call needs the kernel's loop running in another thread")
+    return asyncio.run_coroutine_threadsafe(coroutine, loop).result()
+
+
 class ModelService:
     def __init__(self, kernel: Any, *, intra_op_threads: int = 1, inter_op_threads: int = 1, cache_size: int = 16):
         self.kernel = kernel
@@ -40,10 +57,10 @@ class ModelService:
         self.jobs: dict[str, asyncio.Task] = {}
         self._recommender = None
 
-    def open(self) -> ModelService:
-        """Connect and create our tables (blocking: call it in a thread from async code)."""
-        self.conn = connect(self.kernel.db_path)
-        self.registry = Registry(self.conn, self.kernel.blobs)
+    async def open(self) -> ModelService:
+        """Take our storage handle (the host runs our migrations on the first call)."""
+        self.store = await self.kernel.storage(SCHEMA)
+        self.registry = Registry(self.store, self.kernel.blobs)
         self.predictor = Predictor(self.registry, self.sessions)
         return self
 
@@ -52,13 +69,12 @@ class ModelService:
         if self._recommender is None:
             from .recommend.service import Recommender
 
-            self._recommender = Recommender(self.conn, self.registry.lock, self.kernel)
+            self._recommender = Recommender(self.store, self.kernel)
         return self._recommender
 
     def close(self) -> None:
         for task in self.tasks:
             task.cancel()
-        self.conn.close()
 
     # -- training jobs ---------------------------------------------------------------------------------
 
@@ -66,16 +82,15 @@ class ModelService:
         """Record a job, run it in the background (a worker thread), answer its id at once.
 
         The job, the version it trains and the labeled documents it reads are ``tenant``'s.
-
-        Like every write of ours from the event loop, the insert runs in a thread: the kernel's
-        journal needs the loop to finish its own transaction, so blocking it would deadlock.
         """
         from .training import require_training_libraries
 
         check_name(name)
         require_training_libraries()
         job_id = uuid.uuid4().hex
-        await asyncio.to_thread(self._insert_job, job_id, name, request.get("task", "text"), by, tenant)
+        await self.store.write(sa.insert(jobs_table).values(id=job_id, model=name, task=request.get("task", "text"),
+                                                            status="queued", created=now(), created_by=by,
+                                                            tenant=tenant))
         task = self.loop.create_task(self._train(job_id, name, request, by, tenant))
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
@@ -83,40 +98,36 @@ class ModelService:
         task.add_done_callback(lambda _t: self.jobs.pop(job_id, None))
         return job_id
 
-    def _insert_job(self, job_id: str, name: str, task: str, by: str, tenant: str) -> None:
-        with self.registry.lock:
-            self.conn.execute("INSERT INTO models_jobs (id, model, task, status, created, created_by, tenant) "
-                              "VALUES (?, ?, ?, 'queued', ?, ?, ?)", (job_id, name, task, now(), by, tenant))
-
     async def train_now(self, name: str, request: dict, *, by: str = "", tenant: str = "") -> dict:
         job_id = await self.start_training(name, request, by=by, tenant=tenant)
         task = self.jobs.get(job_id)
         if task is not None:
             await asyncio.shield(task)
-        return await asyncio.to_thread(self.job, job_id, tenant=tenant)
+        return await self.job(job_id, tenant=tenant)
 
     async def _train(self, job_id: str, name: str, request: dict, by: str, tenant: str) -> None:
-        def progress(fraction: float, message: str) -> None:
-            self._set_job(job_id, progress=fraction, message=message, status="running")
+        def progress(fraction: float, message: str) -> None:  # in the training thread: committed before it goes on
+            run_blocking(self.loop, self._set_job(job_id, progress=fraction, message=message, status="running"))
             # "tenant" in an event's data: the kernel shows it to that tenant's subscribers alone
             self.loop.call_soon_threadsafe(self._emit, "models.training.progress", job_id,
                                            {"job": job_id, "model": name, "progress": fraction, "message": message,
                                             "tenant": tenant})
 
         try:
-            await asyncio.to_thread(self._set_job, job_id, status="running")
+            await self._set_job(job_id, status="running")
             data = await self._training_data(request, tenant)
-            version = await asyncio.to_thread(self._fit_and_register, name, request, data, progress, by, tenant)
-            await asyncio.to_thread(self._set_job, job_id, status="succeeded", progress=1.0, message="done",
-                                    version=version.version, finished=now())
+            trained, source = await asyncio.to_thread(self._fit, request, data, progress)
+            version = await self._register(name, request, trained, source, by, tenant)
+            await self._set_job(job_id, status="succeeded", progress=1.0, message="done", version=version.version,
+                                finished=now())
             await self.kernel.emit("models.training.succeeded", job_id,
                                    {"job": job_id, "model": name, "version": version.version, "tenant": tenant})
         except asyncio.CancelledError:
-            self._set_job(job_id, status="cancelled", finished=now())  # the loop is stopping: no journal to wait on
+            await asyncio.shield(self._set_job(job_id, status="cancelled", finished=now()))
             raise
         except Exception as exc:  # noqa: BLE001 - the job records why it failed
             message = str(exc) if hasattr(exc, "hint") else f"{type(exc).__name__}: {exc}"
-            await asyncio.to_thread(self._set_job, job_id, status="failed", error=message, finished=now())
+            await self._set_job(job_id, status="failed", error=message, finished=now())
             await self.kernel.emit("models.training.failed", job_id,
                                    {"job": job_id, "model": name, "error": message, "tenant": tenant})
 
@@ -149,9 +160,9 @@ class ModelService:
                              hint="label more documents (tags or metadata) and give them text")
         return {**request, "texts": texts, "labels": labels, "documents": ids}
 
-    def _fit_and_register(self, name: str, request: dict, data: dict, progress, by: str, tenant: str = ""):
+    def _fit(self, request: dict, data: dict, progress):
+        """Train (blocking, in a worker thread): the trained model and what it learned from."""
         from . import training
-        from .onnx_io import describe_onnx
 
         task = request.get("task", "text")
         seed = int(request.get("seed", 0))
@@ -172,26 +183,30 @@ class ModelService:
                                              test_size=float(request.get("test_size", 0.25)),
                                              cv_folds=int(request.get("cv_folds", 3)), seed=seed, progress=progress)
             source = {"records": len(records)}
-        inputs, outputs = describe_onnx(trained.onnx)
-        version = self.registry.add(name, trained.onnx, kind=trained.kind, task=trained.task, inputs=inputs,
-                                    outputs=outputs, labels=trained.labels, metrics=trained.metrics,
-                                    training={**trained.training, "data": source}, created_by=by, tenant=tenant)
+        return trained, source
+
+    async def _register(self, name: str, request: dict, trained, source: dict, by: str, tenant: str):
+        from .onnx_io import describe_onnx
+
+        registry = self.registry
+        inputs, outputs = await asyncio.to_thread(describe_onnx, trained.onnx)
+        version = await registry.add(name, trained.onnx, kind=trained.kind, task=trained.task, inputs=inputs,
+                                     outputs=outputs, labels=trained.labels, metrics=trained.metrics,
+                                     training={**trained.training, "data": source}, created_by=by, tenant=tenant)
         if request.get("promote"):
-            version = self.registry.promote(name, version.version, "production", by=by, tenant=tenant)
+            version = await registry.promote(name, version.version, "production", by=by, tenant=tenant)
         return version
 
-    def _set_job(self, job_id: str, **fields) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        with self.registry.lock:
-            self.conn.execute(f"UPDATE models_jobs SET {sets} WHERE id = ?", (*fields.values(), job_id))
+    async def _set_job(self, job_id: str, **fields) -> None:
+        await self.store.write(sa.update(jobs_table).where(jobs_table.c.id == job_id).values(**fields))
 
-    def job(self, job_id: str, *, tenant: str = "") -> dict:
+    _JOB_FIELDS = ("id", "model", "task", "status", "progress", "message", "version", "error", "created", "finished",
+                   "created_by", "tenant")
+
+    async def job(self, job_id: str, *, tenant: str = "") -> dict:
         """A training job; a tenant's caller sees its own only ('': the operator, every one)."""
-        with self.registry.lock:
-            row = self.conn.execute("SELECT id, model, task, status, progress, message, version, error, created, "
-                                    "finished, created_by, tenant FROM models_jobs WHERE id = ?", (job_id,)).fetchone()
-        if row is None or (tenant and row[-1] != tenant):
+        rows = await self.store.read(sa.select(*(jobs_table.c[k] for k in self._JOB_FIELDS))
+                                     .where(jobs_table.c.id == job_id))
+        if not rows or (tenant and rows[0].tenant != tenant):
             raise NotFoundError(f"There is no training job {job_id!r}.", hint="use the id the train call answered")
-        keys = ("id", "model", "task", "status", "progress", "message", "version", "error", "created", "finished",
-                "created_by", "tenant")
-        return dict(zip(keys, row))
+        return dict(rows[0]._mapping)

@@ -5,7 +5,6 @@ tenant reads its own models and the deployment's, changes only its own; writes n
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 from paperchain_sdk import InputError, NotFoundError
@@ -71,15 +70,15 @@ def version_view(version) -> dict:
             "examples": (version.training or {}).get("examples")}
 
 
-def _writable(svc, name: str, tenant: str) -> bool:
+async def _writable(svc, name: str, tenant: str) -> bool:
     """Whether a caller of ``tenant`` may change model ``name`` (a tenant may not change the
     deployment's shared model)."""
-    return not tenant or svc.registry.owner(name, tenant) == tenant
+    return not tenant or await svc.registry.owner(name, tenant) == tenant
 
 
 async def recommendations(kernel, svc, user: str, tenant: str, n: int = RECOMMENDED) -> list[dict]:
     """The recommender's picks for ``user`` among the documents ``tenant`` may see, with names."""
-    items = await asyncio.to_thread(svc.recommender.recommend, user, 2**31, True, "hybrid")
+    items = await svc.recommender.recommend(user, 2**31, True, "hybrid")
     allowed = await kernel.documents.visible([i["document"] for i in items], tenant=tenant)
     picked = []
     for item in items:
@@ -96,7 +95,7 @@ async def recommendations(kernel, svc, user: str, tenant: str, n: int = RECOMMEN
 
 async def registry_page(request, ui):
     svc = _service.current()
-    models = await asyncio.to_thread(svc.registry.names, ui.tenant)
+    models = await svc.registry.names(ui.tenant)
     for model in models:  # how the caller names it: a tenant its own models by name, the operator tenant:name
         model["ref"] = model["name"] if ui.tenant else model["ref"]
     return ui.render("models/registry.html", models=models, algorithms=ALGORITHMS)
@@ -105,7 +104,7 @@ async def registry_page(request, ui):
 async def model_page(request, ui):
     svc = _service.current()
     tenant, name = scope(request.match_info["name"], ui.tenant)
-    versions = await asyncio.to_thread(svc.registry.versions, name, tenant=tenant)
+    versions = await svc.registry.versions(name, tenant=tenant)
     chosen = request.query.get("version")
     if chosen is None:
         shown = ([v for v in versions if v.stage == "production"] or versions)[-1]
@@ -116,7 +115,7 @@ async def model_page(request, ui):
     return ui.render("models/model.html", ref=request.match_info["name"], name=name,
                      versions=[version_view(v) for v in reversed(versions)], shown=version_view(shown),
                      stages=STAGES, algorithms=ALGORITHMS,
-                     writable=ui.can("editor") and await asyncio.to_thread(_writable, svc, name, tenant))
+                     writable=ui.can("editor") and await _writable(svc, name, tenant))
 
 
 async def _form(request) -> dict:
@@ -135,7 +134,7 @@ async def promote(request, ui):
         number = int(request.match_info["version"])
     except ValueError:
         raise InputError(ui.gettext("A version is a whole number.")) from None
-    await asyncio.to_thread(svc.registry.promote, name, number, stage, by=ui.user, tenant=tenant)
+    await svc.registry.promote(name, number, stage, by=ui.user, tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/m/{ref}?version={number}")
 
 
@@ -151,8 +150,8 @@ async def delete_version(request, ui):
         number = int(request.match_info["version"])
     except ValueError:
         raise InputError(ui.gettext("A version is a whole number.")) from None
-    await asyncio.to_thread(svc.registry.delete, name, number, tenant=tenant)
-    left = await asyncio.to_thread(svc.registry.names, ui.tenant)
+    await svc.registry.delete(name, number, tenant=tenant)
+    left = await svc.registry.names(ui.tenant)
     still = any(m["name"] == name and m["tenant"] == tenant for m in left)
     raise web.HTTPSeeOther(f"{ui.root}/m/{ref}" if still else ui.root)
 
@@ -166,7 +165,7 @@ async def rollback(request, ui):
     stage = (await _form(request)).get("stage", "production")
     if stage not in STAGES:
         raise InputError(ui.gettext("Choose staging or production to roll back."))
-    version = await asyncio.to_thread(svc.registry.rollback, name, stage, by=ui.user, tenant=tenant)
+    version = await svc.registry.rollback(name, stage, by=ui.user, tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/m/{ref}?version={version.version}")
 
 
@@ -190,7 +189,7 @@ async def train(request, ui):
 
 async def job_page(request, ui):
     svc = _service.current()
-    job = await asyncio.to_thread(svc.job, request.match_info["job"], tenant=ui.tenant)
+    job = await svc.job(request.match_info["job"], tenant=ui.tenant)
     job["ref"] = f"{job['tenant']}:{job['model']}" if job["tenant"] and not ui.tenant else job["model"]
     template = "models/_job.html" if request.headers.get("HX-Request") else "models/job.html"
     return ui.render(template, job=job)
@@ -205,7 +204,7 @@ async def recommended_panel(request, ui):
 async def star_panel(request, ui, document):
     """Star the document (as the API's interactions): starred documents shape the recommendations."""
     svc = _service.current()
-    starred = await asyncio.to_thread(svc.recommender.interacted, ui.user, document["id"], "starred")
+    starred = await svc.recommender.interacted(ui.user, document["id"], "starred")
     return ui.fragment("models/star.html", document=document, starred=starred)
 
 
@@ -216,6 +215,6 @@ async def star(request, ui):
     document_id = request.match_info["id"]
     if not await ui.kernel.documents.visible([document_id], tenant=ui.tenant):
         raise NotFoundError(ui.gettext("There is no such document."))
-    if not await asyncio.to_thread(svc.recommender.interacted, ui.user, document_id, "starred"):
-        await asyncio.to_thread(svc.recommender.record, ui.user, document_id, "starred")
+    if not await svc.recommender.interacted(ui.user, document_id, "starred"):
+        await svc.recommender.record(ui.user, document_id, "starred")
     raise web.HTTPSeeOther(f"/documents/{document_id}")

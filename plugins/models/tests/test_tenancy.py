@@ -12,7 +12,6 @@ import asyncio
 import secrets
 
 import attrs
-
 import paperchain_models
 import pytest
 
@@ -168,38 +167,6 @@ async def test_steps_use_the_runs_tenants_models(paperchain_api):
     assert outcomes["acme"]["status"] == "succeeded" and step["outputs"]["label"] == "invoice", outcomes["acme"]
     assert outcomes["globex"]["status"] == "failed"  # acme's model does not exist for globex's run
     assert "no model 'doctype'" in str(outcomes["globex"]["steps"][1]), outcomes["globex"]["steps"][1]
-
-
-def test_rows_made_before_tenants_become_the_deployments(tmp_path):
-    import sqlite3
-
-    from paperchain_models.registry import Registry, connect
-
-    db = tmp_path / "old.sqlite"
-    old = sqlite3.connect(db)
-    old.executescript("""
-        CREATE TABLE models_versions (name TEXT NOT NULL, version INTEGER NOT NULL, kind TEXT NOT NULL,
-            task TEXT NOT NULL DEFAULT '', sha256 TEXT NOT NULL, size INTEGER NOT NULL, inputs TEXT NOT NULL,
-            outputs TEXT NOT NULL, labels TEXT NOT NULL DEFAULT '[]', metrics TEXT NOT NULL DEFAULT '{}',
-            training TEXT NOT NULL DEFAULT '{}', created TEXT NOT NULL, created_by TEXT NOT NULL DEFAULT '',
-            stage TEXT NOT NULL DEFAULT '', PRIMARY KEY (name, version));
-        CREATE TABLE models_jobs (id TEXT PRIMARY KEY, model TEXT NOT NULL, task TEXT NOT NULL, status TEXT NOT NULL,
-            progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', version INTEGER, error TEXT,
-            created TEXT NOT NULL, finished TEXT, created_by TEXT NOT NULL DEFAULT '');
-        INSERT INTO models_versions VALUES ('doctype', 1, 'text', 'classification', 'ab', 2, '[]', '[]', '["a"]', '{}',
-            '{}', '2026-01-01', 'cli', 'production');
-        INSERT INTO models_jobs (id, model, task, status, created) VALUES ('j1', 'doctype', 'text', 'succeeded', 'x');
-    """)
-    old.commit()
-    old.close()
-    conn = connect(db)
-    registry = Registry(conn, blobs=None)
-    (version,) = registry.versions("doctype")
-    assert (version.tenant, version.version, version.stage, version.labels) == ("", 1, "production", ["a"])
-    assert registry.versions("doctype", tenant="acme") == [version]  # shared with every tenant, read-only
-    assert conn.execute("SELECT tenant FROM models_jobs").fetchall() == [("",)]
-    conn.close()
-    connect(db).close()  # a second start finds nothing to migrate
 
 
 async def test_recommender_evaluation_uses_only_the_callers_tenants_interactions(paperchain_api):

@@ -120,15 +120,15 @@ def test_model_component_fits_inline_data_and_predicts(paperchain_kernel, text_m
     import paperchain_models
 
     harness = paperchain_kernel(paperchain_models)
-    model = harness.kernel.component("models.predict")
+    model = harness.kernel.component("models.predict")  # async methods: the engine runs them on its loop
     rng = random.Random(5)
     labels = [label for label in ("invoice", "recipe") for _ in range(8)]
-    metrics = model.fit({"model": "m", "texts": [text_maker(label, rng) for label in labels], "labels": labels,
-                         "promote": True})
+    metrics = harness.call(model.fit({"model": "m", "texts": [text_maker(label, rng) for label in labels],
+                                      "labels": labels, "promote": True}))
     assert metrics["version"] == 1 and metrics["stage"] == "production" and metrics["holdout"]["accuracy"] >= 0.75
-    prediction = model.predict({"model": "m", "text": "bake flour sugar butter in the oven"})
+    prediction = harness.call(model.predict({"model": "m", "text": "bake flour sugar butter in the oven"}))
     assert prediction.label == "recipe" and prediction.version == "1"
     with pytest.raises(InputError, match="exactly one of text, record or inputs"):
-        model.predict({"model": "m"})
+        harness.call(model.predict({"model": "m"}))
     with pytest.raises(InputError, match="texts and labels inline"):
-        model.fit({"model": "m"})
+        harness.call(model.fit({"model": "m"}))

@@ -40,7 +40,7 @@ def test_train_from_labeled_documents_then_classify_new_ones(labeled_kernel, tmp
 
     from paperchain_models.service import current
 
-    version = current().registry.get("doctype", 1)
+    version = labeled_kernel.call(current().registry.get("doctype", 1))
     holdout = version.metrics["holdout"]
     assert set(holdout["per_class"]) == {"invoice", "contract", "recipe"}
     assert {"precision", "recall", "f1", "support"} <= set(holdout["per_class"]["invoice"])

@@ -1,15 +1,18 @@
-"""Recommendations backed by the ``models_interactions`` table and the kernel's documents."""
+"""Recommendations backed by the ``models_interactions`` table (the host's plugin storage) and the
+kernel's documents (through the kernel interface's read methods). Async: the reads run on the
+kernel's loop, the fitting and scoring in worker threads."""
 
 from __future__ import annotations
 
 import asyncio
-import threading
 
 import numpy as np
 import scipy.sparse as sp
+import sqlalchemy as sa
 from paperchain_sdk import InputError, NotFoundError
 
 from ..registry import now
+from ..storage import interactions
 from .core import METHODS, Recommenders, holdout_split, precision_at_k
 
 KIND_WEIGHTS = {"viewed": 1.0, "downloaded": 3.0, "starred": 5.0}
@@ -17,13 +20,13 @@ MAX_DOCUMENTS = 100_000
 
 
 class Recommender:
-    def __init__(self, conn, lock: threading.RLock, kernel, *, factors: int = 32, iterations: int = 15):
-        self.conn, self.lock, self.kernel = conn, lock, kernel
+    def __init__(self, store, kernel, *, factors: int = 32, iterations: int = 15):
+        self.store, self.kernel = store, kernel
         self.factors, self.iterations = factors, iterations
         self._cache: tuple | None = None  # (data version, users, documents, Recommenders)
-        self._fit_lock = threading.Lock()
+        self._fit_lock = asyncio.Lock()
 
-    def record(self, user: str, document, kind: str = "viewed", weight=None) -> dict:
+    async def record(self, user: str, document, kind: str = "viewed", weight=None) -> dict:
         if not isinstance(document, str) or not document:
             raise InputError("document must be a document id.", hint='send {"document": "<sha256>", "kind": "viewed"}')
         if kind not in KIND_WEIGHTS and weight is None:
@@ -33,42 +36,43 @@ class Recommender:
             weight = KIND_WEIGHTS[kind]
         if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0 < weight <= 100:
             raise InputError(f"weight must be a number in (0, 100], got {weight!r}.", hint="e.g. 1 for a view")
-        with self.lock:
-            exists = self.conn.execute("SELECT 1 FROM documents WHERE id = ? AND deleted IS NULL", (document,)).fetchone()
-            if exists is None:
-                raise NotFoundError(f"There is no document {document}.", hint="record interactions with stored documents")
-            cursor = self.conn.execute("INSERT INTO models_interactions (user, document, kind, weight, created) "
-                                       "VALUES (?, ?, ?, ?, ?)", (user, document, kind, float(weight), now()))
-        return {"id": cursor.lastrowid, "user": user, "document": document, "kind": kind, "weight": float(weight)}
+        if not await self.kernel.documents.visible([document], tenant=""):  # '': any tenant's live document
+            raise NotFoundError(f"There is no document {document}.", hint="record interactions with stored documents")
+        result = await self.store.write(sa.insert(interactions).returning(interactions.c.id).values(
+            user=user, document=document, kind=kind, weight=float(weight), created=now()))
+        return {"id": result.scalar(), "user": user, "document": document, "kind": kind, "weight": float(weight)}
 
-    def interacted(self, user: str, document: str, kind: str) -> bool:
+    async def interacted(self, user: str, document: str, kind: str) -> bool:
         """Whether ``user`` has recorded a ``kind`` interaction with ``document``."""
-        with self.lock:
-            return self.conn.execute("SELECT 1 FROM models_interactions WHERE user = ? AND document = ? AND kind = ? "
-                                     "LIMIT 1", (user, document, kind)).fetchone() is not None
+        c = interactions.c
+        return await self.store.scalar(sa.select(c.id).where(c.user == user, c.document == document, c.kind == kind)
+                                       .limit(1)) is not None
 
     # -- the fitted models ----------------------------------------------------------------------------
 
-    def _data_version(self):
-        with self.lock:
-            return self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM models_interactions").fetchone()
+    _VERSION = sa.select(sa.func.count(), sa.func.coalesce(sa.func.max(interactions.c.id), 0))
+    _WEIGHTS = (sa.select(interactions.c.user, interactions.c.document, sa.func.sum(interactions.c.weight))
+                .group_by(interactions.c.user, interactions.c.document)
+                .order_by(interactions.c.user, interactions.c.document))
 
-    def _fitted(self):
-        with self._fit_lock:
-            if self._cache is None or self._cache[0] != self._data_version():
-                version, users, documents, R, texts = self._matrix()
-                model = Recommenders(R, texts=texts, factors=self.factors, iterations=self.iterations)
-                self._cache = (version, users, documents, model, R, texts)
+    async def _fitted(self):
+        async with self._fit_lock:
+            # The version is read before the rows: a row added in between makes the next call refit,
+            # never a cache labelled newer than the data it was built from.
+            version = tuple((await self.store.read(self._VERSION))[0])
+            if self._cache is None or self._cache[0] != version:
+                rows = [tuple(r) for r in await self.store.read(self._WEIGHTS)]
+                docs = await self.kernel.document_texts(limit=MAX_DOCUMENTS)
+                self._cache = await asyncio.to_thread(self._fit, version, rows, docs)
             return self._cache
 
-    def _matrix(self):
-        # The version is read with the rows, so the cache is labelled with the data it was built from.
-        with self.lock:
-            version = self.conn.execute("SELECT count(*), coalesce(max(id), 0) FROM models_interactions").fetchone()
-            rows = self.conn.execute("SELECT user, document, sum(weight) FROM models_interactions "
-                                     "GROUP BY user, document ORDER BY user, document").fetchall()
-            docs = self.conn.execute("SELECT id, text FROM documents WHERE deleted IS NULL ORDER BY created, id "
-                                     "LIMIT ?", (MAX_DOCUMENTS,)).fetchall()
+    def _fit(self, version, rows, docs):
+        users, documents, R, texts = self._matrix(rows, docs)
+        model = Recommenders(R, texts=texts, factors=self.factors, iterations=self.iterations)
+        return version, users, documents, model, R, texts
+
+    @staticmethod
+    def _matrix(rows, docs):
         # Columns in id order, not ingest order: documents ingested together finish in any order, and the
         # column order seeds ALS (row i of the random start), so the model must not depend on it.
         docs.sort()
@@ -83,14 +87,19 @@ class Recommender:
             c.append(documents[document])
             w.append(weight)
         R = sp.csr_matrix((np.asarray(w, dtype=np.float32), (r, c)), shape=(max(1, len(users)), max(1, len(documents))))
-        return version, users, list(documents), R, texts or [None]
+        return users, list(documents), R, texts or [None]
 
     # -- answers --------------------------------------------------------------------------------------
 
-    def recommend(self, user: str, n: int = 10, exclude_seen: bool = True, method: str = "hybrid") -> list[dict]:
+    async def recommend(self, user: str, n: int = 10, exclude_seen: bool = True, method: str = "hybrid") -> list[dict]:
         if method not in METHODS:
             raise InputError(f"method {method!r} is not one of {METHODS}.", hint="use hybrid (the default)")
-        _, users, documents, model, _, _ = self._fitted()
+        fitted = await self._fitted()
+        return await asyncio.to_thread(self._recommend, fitted, user, n, exclude_seen, method)
+
+    @staticmethod
+    def _recommend(fitted, user: str, n: int, exclude_seen: bool, method: str) -> list[dict]:
+        _, users, documents, model, _, _ = fitted
         if not documents:
             return []
         index = users.get(user)
@@ -103,28 +112,32 @@ class Recommender:
         return [{"document": documents[i], "score": s, "method": used}
                 for i, s in model.recommend(index, n, method=method, exclude_seen=exclude_seen)]
 
-    async def similar_async(self, document: str, n: int = 10, method: str = "hybrid") -> list[dict]:
-        return await asyncio.to_thread(self.similar, document, n, method)
-
-    def similar(self, document: str, n: int = 10, method: str = "hybrid") -> list[dict]:
+    async def similar(self, document: str, n: int = 10, method: str = "hybrid") -> list[dict]:
         if method not in METHODS or method == "popular":
             raise InputError(f"method {method!r} is not one of hybrid, als, item, content.", hint="use hybrid")
-        _, _, documents, model, _, _ = self._fitted()
+        fitted = await self._fitted()
+        return await asyncio.to_thread(self._similar, fitted, document, n, method)
+
+    @staticmethod
+    def _similar(fitted, document: str, n: int, method: str) -> list[dict]:
+        _, _, documents, model, _, _ = fitted
         try:
             index = documents.index(document)
         except ValueError:
             raise NotFoundError(f"There is no document {document}.", hint="give a stored document's id") from None
         return [{"document": documents[i], "score": s} for i, s in model.similar(index, n, method=method)]
 
-    def evaluate(self, k: int = 10, fraction: float = 0.2, seed: int = 0, *, tenant: str = "") -> dict:
+    async def evaluate(self, k: int = 10, fraction: float = 0.2, seed: int = 0, *, tenant: str = "") -> dict:
         """Precision@k of every method on a held-out split (20% of each active user's documents).
 
         A tenant's caller is evaluated on the interactions with its tenant's documents alone, so the
         figures (held-out count, users) tell it nothing of other tenants ('': the operator, all)."""
-        _, _, documents, _, R, texts = self._fitted()
-        if tenant:
-            with self.lock:
-                own = {r[0] for r in self.conn.execute("SELECT id FROM documents WHERE tenant = ?", (tenant,))}
+        _, _, documents, _, R, texts = await self._fitted()
+        own = await self.kernel.documents.visible(documents, tenant=tenant) if tenant else None
+        return await asyncio.to_thread(self._evaluate, R, texts, documents, own, k, fraction, seed)
+
+    def _evaluate(self, R, texts, documents, own, k, fraction, seed) -> dict:
+        if own is not None:
             columns = [i for i, doc in enumerate(documents) if doc in own]
             R = sp.csr_matrix(R[:, columns]) if columns else sp.csr_matrix((1, 1), dtype=np.float32)
             R = R[np.flatnonzero(R.getnnz(axis=1))] if R.nnz else R  # only its users who used its documents
