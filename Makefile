@@ -63,7 +63,7 @@ WEB_DIR := core/paperchain/web
 messages: setup
 	cd $(WEB_DIR) && $(abspath $(VENV))/bin/pybabel extract -F babel.cfg -k _ -k gettext --no-location --omit-header \
 	  -o catalogs/messages.pot . && $(abspath $(VENV))/bin/pybabel update -i catalogs/messages.pot -d catalogs -l es \
-	  --ignore-obsolete --no-fuzzy-matching --omit-header
+	  --ignore-obsolete --no-fuzzy-matching
 
 test: setup
 	$(PY) -m pytest $(PYTEST_ARGS)
