@@ -49,18 +49,16 @@ def paperchain_startup(kernel):
         service = ModelService(kernel, intra_op_threads=settings.intra_op_threads,
                                inter_op_threads=settings.inter_op_threads, cache_size=settings.cache_size)
         await service.open()
-        install(service)
+        install(kernel, service)
 
     return start()
 
 
 @hookimpl
 def paperchain_shutdown(kernel):
-    from .service import _CURRENT, install
+    from .service import uninstall
 
-    if _CURRENT is not None and _CURRENT.kernel is kernel:
-        _CURRENT.close()
-        install(None)
+    uninstall(kernel)
 
 
 @hookimpl

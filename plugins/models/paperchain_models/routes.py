@@ -49,6 +49,11 @@ class EvaluateQuery:
     k: int = attrs.field(default=10, validator=between(1, 100))
 
 
+def _svc(request) -> _service.ModelService:
+    """The models service of the kernel serving ``request`` (in its plugin_state)."""
+    return _service.service_for(pweb.kernel_of(request))
+
+
 def _model(request) -> tuple[str, str]:
     """(tenant, name) of the model in the path: the caller's tenant's, or for the operator
     ``tenant:name``. Another tenant's model does not exist for a tenant's caller (404)."""
@@ -61,14 +66,14 @@ def _version_number(request) -> int:
 
 @pweb.endpoint(summary="List registered models", tags=("models",))
 async def list_models(request):
-    return web.json_response({"models": await _service.current().registry.names(
+    return web.json_response({"models": await _svc(request).registry.names(
         pweb.principal(request).tenant)})
 
 
 @pweb.endpoint(summary="A model's versions with their metadata and metrics", tags=("models",))
 async def show_model(request):
     tenant, name = _model(request)
-    versions = await _service.current().registry.versions(name, tenant=tenant)
+    versions = await _svc(request).registry.versions(name, tenant=tenant)
     return web.json_response({"name": request.match_info["name"], "versions": [v.to_json() for v in versions]})
 
 
@@ -83,7 +88,7 @@ async def import_model(request):
         raise InputError("the model file is larger than 512 MiB.", hint="serve larger models another way")
     asked = pweb.read_query(request, ImportQuery)
     labels = [s for s in asked.labels.split(",") if s]
-    svc = _service.current()
+    svc = _svc(request)
     tenant, name = _model(request)
     version = await svc.registry.import_onnx(name, data, created_by=pweb.principal(request).name, labels=labels,
                                                task=asked.task, tenant=tenant)
@@ -95,7 +100,7 @@ async def promote(request):
     body = await pweb.read_json(request)
     stage = body.get("stage", "production") if isinstance(body, dict) else None
     tenant, name = _model(request)
-    version = await _service.current().registry.promote(name, _version_number(request), stage,
+    version = await _svc(request).registry.promote(name, _version_number(request), stage,
                                                           by=pweb.principal(request).name, tenant=tenant)
     return web.json_response(version.to_json())
 
@@ -103,7 +108,7 @@ async def promote(request):
 @pweb.endpoint(summary="Put the previous production version back", role="editor", tags=("models",))
 async def rollback(request):
     tenant, name = _model(request)
-    version = await _service.current().registry.rollback(name, by=pweb.principal(request).name, tenant=tenant)
+    version = await _svc(request).registry.rollback(name, by=pweb.principal(request).name, tenant=tenant)
     return web.json_response(version.to_json())
 
 
@@ -111,7 +116,7 @@ async def rollback(request):
                tags=("models",))
 async def delete_version(request):
     tenant, name = _model(request)
-    deleted = await _service.current().registry.delete(name, _version_number(request),
+    deleted = await _svc(request).registry.delete(name, _version_number(request),
                                                          force=pweb.read_query(request, ForceQuery).force, tenant=tenant)
     return web.json_response({"deleted": deleted})
 
@@ -120,7 +125,7 @@ async def delete_version(request):
                query=ForceQuery, tags=("models",))
 async def delete_model(request):
     tenant, name = _model(request)
-    deleted = await _service.current().registry.delete(name, force=pweb.read_query(request, ForceQuery).force,
+    deleted = await _svc(request).registry.delete(name, force=pweb.read_query(request, ForceQuery).force,
                                                          tenant=tenant)
     return web.json_response({"deleted": deleted})
 
@@ -135,7 +140,7 @@ async def predict(request):
     if len(given) != 1:
         raise InputError(f"give exactly one of texts, records or inputs; got {sorted(body)}.",
                          hint='send {"texts": ["..."]}')
-    svc = _service.current()
+    svc = _svc(request)
     tenant, name = _model(request)
     version = await svc.registry.resolve(name, str(body.get("version", "") or ""), tenant=tenant)
     predictions = await asyncio.to_thread(svc.predictor.predict_batch, version, **{given[0]: body[given[0]]})
@@ -150,20 +155,20 @@ async def train(request):
     if not isinstance(body, dict):
         raise InputError("the body must be an object.", hint='send {"task": "text", "field": "tags"}')
     tenant, name = _model(request)
-    job = await _service.current().start_training(name, body, by=pweb.principal(request).name, tenant=tenant)
+    job = await _svc(request).start_training(name, body, by=pweb.principal(request).name, tenant=tenant)
     return web.json_response({"job": job, "status": "queued"}, status=202)
 
 
 @pweb.endpoint(summary="A training job's status, progress and result", tags=("models",))
 async def job(request):
-    return web.json_response(await _service.current().job(request.match_info["job"],
+    return web.json_response(await _svc(request).job(request.match_info["job"],
                                                           tenant=pweb.principal(request).tenant))
 
 
 async def _visible(request, ids) -> set[str]:
     """The documents among ``ids`` the caller's tenant may see: recommendations span every
     tenant's interactions, so what they answer is filtered per caller."""
-    return await _service.current().kernel.documents.visible(ids, tenant=pweb.principal(request).tenant)
+    return await _svc(request).kernel.documents.visible(ids, tenant=pweb.principal(request).tenant)
 
 
 async def _require_visible(request, document) -> None:
@@ -178,14 +183,14 @@ async def interact(request):
     if not isinstance(body, dict):
         raise InputError("the body must be an object.", hint='send {"document": "ID", "kind": "viewed"}')
     await _require_visible(request, body.get("document"))
-    row = await _service.current().recommender.record(pweb.principal(request).name, body.get("document"),
+    row = await _svc(request).recommender.record(pweb.principal(request).name, body.get("document"),
                                                            body.get("kind", "viewed"), body.get("weight"))
     return web.json_response(row, status=201)
 
 
 @pweb.endpoint(summary="Documents recommended to the caller", query=RecommendQuery, tags=("recommendations",))
 async def recommend(request):
-    svc = _service.current()
+    svc = _svc(request)
     asked = pweb.read_query(request, RecommendQuery)
     n, exclude_seen, method = asked.n, asked.exclude_seen, asked.method
     user = pweb.principal(request).name
@@ -198,7 +203,7 @@ async def recommend(request):
 @pweb.endpoint(summary="Documents similar to a document (by interactions and text)", query=SimilarQuery,
                tags=("recommendations",))
 async def similar(request):
-    svc = _service.current()
+    svc = _svc(request)
     asked = pweb.read_query(request, SimilarQuery)
     n = asked.n
     await _require_visible(request, request.match_info["document"])
@@ -211,7 +216,7 @@ async def similar(request):
 @pweb.endpoint(summary="Precision@k of each recommender on a held-out split of the interactions",
                query=EvaluateQuery, tags=("recommendations",))
 async def evaluate(request):
-    svc = _service.current()
+    svc = _svc(request)
     k = pweb.read_query(request, EvaluateQuery).k
     report = await svc.recommender.evaluate(k, tenant=pweb.principal(request).tenant)
     return web.json_response(report)

@@ -18,6 +18,8 @@ from .registry import Registry, check_name, now
 from .storage import SCHEMA
 from .storage import jobs as jobs_table
 
+# Each kernel's service lives in its plugin_state; components and the CLI, which see no kernel,
+# use the last started kernel's (the kernel of the process they run in).
 _CURRENT: ModelService | None = None
 
 
@@ -28,9 +30,29 @@ def current() -> ModelService:
     return _CURRENT
 
 
-def install(service: ModelService | None) -> None:
+def service_for(kernel) -> ModelService:
+    """The models service of ``kernel`` (what routes use, through ``kernel_of(request)``)."""
+    found = kernel.plugin_state("models").get("service")
+    if found is None:
+        raise ConfigError("the models plugin has not started with this kernel.",
+                          hint="enable the models plugin and restart")
+    return found
+
+
+def install(kernel, service: ModelService) -> None:
     global _CURRENT
-    _CURRENT = service
+    kernel.plugin_state("models")["service"] = _CURRENT = service
+
+
+def uninstall(kernel) -> None:
+    """Close and forget ``kernel``'s service."""
+    global _CURRENT
+    service = kernel.plugin_state("models").pop("service", None)
+    if service is None:
+        return
+    if _CURRENT is service:
+        _CURRENT = None
+    service.close()
 
 
 def run_blocking(loop: asyncio.AbstractEventLoop, coroutine) -> Any:

@@ -109,7 +109,7 @@ def serve_routes():
         NotFoundError,
         PaperchainError,
     )
-    from paperchain_sdk.web import PRINCIPAL_KEY, Principal
+    from paperchain_sdk.web import KERNEL_KEY, PRINCIPAL_KEY, Principal
 
     statuses = {InputError: 400, NotFoundError: 404, ConflictError: 409, MissingDependency: 503}
 
@@ -126,6 +126,7 @@ def serve_routes():
     def serve(harness, scenario):
         async def main():
             app = web.Application(middlewares=[caller])
+            app[KERNEL_KEY] = harness.kernel  # what the API server sets: handlers find it with kernel_of
             app.add_routes(paperchain_models.paperchain_routes(harness.kernel))
             async with TestClient(TestServer(app, host="127.0.0.1")) as client:
                 return await scenario(client)
