@@ -292,14 +292,14 @@ class InAppChannel(Channel):
         if item.tenant is not None and (reason := await self._foreigner(item.recipient, item.tenant)):
             raise InputError(reason)  # no retry can fix it: dead-lettered at once
 
-        def store():
-            cursor = self.outbox._db().execute(
-                "INSERT OR IGNORE INTO notify_inbox (id, user, title, body, data, created, read, tenant) "
-                "VALUES (?, ?, ?, ?, ?, ?, NULL, ?)",
-                (item.id, item.recipient, item.subject, item.body, json.dumps(item.data or {}), time.time(), item.tenant))
-            return cursor.rowcount == 1
+        from .storage import inbox
 
-        if await self.outbox.call(store):
+        store = self.outbox.store
+        stored = await store.write(  # once per message, though a crash may make the outbox deliver it twice
+            store.insert(inbox).values(id=item.id, user=item.recipient, title=item.subject, body=item.body,
+                                       data=json.dumps(item.data or {}), created=time.time(), tenant=item.tenant)
+            .on_conflict_do_nothing(index_elements=["id"]))
+        if stored.rowcount == 1:
             # The tenant in the event lets the live API push it to that tenant's users only.
             await self.kernel.emit("notification.created", item.id,
                                    {"user": item.recipient, "title": item.subject, "body": item.body,

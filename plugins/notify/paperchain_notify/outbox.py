@@ -1,4 +1,4 @@
-"""The durable outbox (``notify_outbox`` in the kernel's database) and the task that works it.
+"""The durable outbox (``notify_outbox`` in the host's plugin storage) and the task that works it.
 
 Each row is one message to one recipient. The worker claims due rows, most urgent first, sends
 them concurrently, and records each outcome: ``sent``; back to ``queued`` with the reason and a
@@ -13,6 +13,10 @@ Each message (and each in-app notification) records the tenant of the run that q
 for the operator's); a caller of a tenant is answered about that tenant's messages only. Rows from
 before tenants have none (NULL): the operator's alone, except a notification, which stays its
 addressee's.
+
+The rows live in the plugin's storage (``storage.py``), on SQLite or PostgreSQL as the deployment
+chose: a message is committed before ``enqueue`` returns (so before the step that queued it is
+recorded done), and each batch of outcomes is committed before its rows can be claimed again.
 """
 
 from __future__ import annotations
@@ -20,41 +24,24 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import sqlite3
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import sqlalchemy as sa
 from paperchain_sdk import InputError, PaperchainError
 from paperchain_sdk.retry import RetryPolicy, retryable
 
+from .storage import SCHEMA
+from .storage import outbox as table
 from .transports import Item
 
 log = logging.getLogger("paperchain.notify")
 
-_SCHEMA = (
-    """CREATE TABLE IF NOT EXISTS notify_outbox (
-        id TEXT PRIMARY KEY, channel TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
-        recipient TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
-        priority INTEGER NOT NULL, send_at REAL NOT NULL, next_try REAL NOT NULL,
-        attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff REAL NOT NULL,
-        status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, sent REAL, tenant TEXT)""",
-    "CREATE INDEX IF NOT EXISTS notify_outbox_due ON notify_outbox (status, next_try)",
-    """CREATE TABLE IF NOT EXISTS notify_inbox (
-        id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL, body TEXT NOT NULL,
-        data TEXT NOT NULL, created REAL NOT NULL, read REAL, tenant TEXT)""",
-    "CREATE INDEX IF NOT EXISTS notify_inbox_user ON notify_inbox (user, created)",
-)
-_COLUMNS = ("id", "channel", "idempotency_key", "recipient", "subject", "body", "payload", "priority", "send_at",
-            "next_try", "attempts", "max_attempts", "backoff", "status", "reason", "created", "sent", "tenant")
-# Columns added since the tables were first created: (table, column, type), added on open.
-_ADDED = (("notify_outbox", "tenant", "TEXT"), ("notify_inbox", "tenant", "TEXT"))
 # What a dead letter takes from a message queued again under its key (id and created stay).
 _REVIVED = ("channel", "recipient", "subject", "body", "payload", "priority", "send_at", "next_try", "attempts",
             "max_attempts", "backoff", "status", "reason", "sent")
-# Rows a caller of a tenant (bound twice) may see; the operator ('') sees every tenant's.
-_OF_TENANT = "AND (? = '' OR tenant = ?)"
+_DB_ERRORS = (sa.exc.SQLAlchemyError, OSError)  # a database that failed or went away; the rows stay as they were
 CLAIM = 256  # most rows claimed (marked 'sending') and in flight at once
 REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims stay batched
 CONCURRENCY = 64  # deliveries on the wire at once
@@ -62,12 +49,40 @@ MAX_DELAY = 3600.0  # the longest wait between two tries of one message (the pol
 GAVE_UP = "gave up after"  # how a reason starts when every attempt met a retryable failure
 
 
+def _of_tenant(statement, tenant: str):
+    """Rows a caller of ``tenant`` may see; the operator ('') sees every tenant's."""
+    return statement.where(table.c.tenant == tenant) if tenant else statement
+
+
+def _rows(found) -> list[dict]:
+    return [dict(row._mapping) for row in found]
+
+
+def _final_payload(payload: str) -> str:
+    """A final row forgets the step's own secrets (see Channel._rows): nothing will send it again
+    unless the step runs again, and then the step supplies them anew."""
+    values = json.loads(payload)
+    return json.dumps(values) if values.pop("secrets", None) is not None else payload
+
+
+# Statements built once with bound parameters (a busy outbox runs them often).
+_REVIVE = (sa.update(table)
+           .where(table.c.idempotency_key == sa.bindparam("b_key"), table.c.status == "failed",
+                  table.c.tenant.is_not_distinct_from(sa.bindparam("b_tenant")))
+           .values({name: sa.bindparam(f"b_{name}") for name in _REVIVED}))
+_RECORD = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+           .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), attempts=table.c.attempts + 1,
+                   next_try=sa.bindparam("b_next_try"), sent=sa.bindparam("b_sent"), payload=sa.bindparam("b_payload")))
+_DUE = sa.select(sa.literal(1)).select_from(table).where(table.c.status == "queued",
+                                                         table.c.next_try <= sa.bindparam("now")).limit(1)
+_NEXT_DUE = sa.select(sa.func.min(table.c.next_try)).where(table.c.status == "queued")
+
+
 class Outbox:
     def __init__(self, kernel, channels: dict[str, Any]):
         self.kernel = kernel
         self.channels = channels  # component name -> channel component (has .deliver(item))
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="notify-outbox")
-        self._conn: sqlite3.Connection | None = None
+        self.store = None  # the plugin's StorageAPI handle, from the kernel at start
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._stopping = False
@@ -77,33 +92,12 @@ class Outbox:
         self._landed_results: list[tuple[dict, str, str]] = []
         self._record_lock = asyncio.Lock()
 
-    # -- database (one thread, one connection) ---------------------------------------------------
-
-    def _db(self) -> sqlite3.Connection:
-        if self._conn is None:
-            conn = sqlite3.connect(str(self.kernel.db_path), isolation_level=None, check_same_thread=False)
-            for pragma in ("journal_mode=WAL", "busy_timeout=10000", "synchronous=NORMAL"):
-                conn.execute(f"PRAGMA {pragma}")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-            for table, column, kind in _ADDED:
-                if column not in [c[1] for c in conn.execute(f"PRAGMA table_info({table})")]:
-                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
-            self._conn = conn
-        return self._conn
-
-    async def call(self, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(self._pool, fn, *args)
-
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._stopping = False
-
-        def recover():
-            self._db().execute("UPDATE notify_outbox SET status = 'queued' WHERE status = 'sending'")
-
-        await self.call(recover)
+        self.store = await self.kernel.storage(SCHEMA)  # runs the plugin's pending migrations first
+        await self.store.write(sa.update(table).where(table.c.status == "sending").values(status="queued"))
         self._task = asyncio.ensure_future(self._work())
 
     async def stop(self) -> None:
@@ -122,17 +116,9 @@ class Outbox:
         await asyncio.gather(*in_flight, return_exceptions=True)
         landed, self._landed_results = self._landed_results, []
         if landed:  # outcomes cancelled while waiting for their commit: record them, not send them again
-            await self.call(self._record, landed)
+            await self._record(landed)
         for channel in {id(c): c for c in self.channels.values()}.values():
             await channel.close()
-
-        def shut():
-            if self._conn is not None:
-                self._conn.close()
-                self._conn = None
-
-        await self.call(shut)
-        self._pool.shutdown(wait=False)
 
     # -- queueing ------------------------------------------------------------------------------------
 
@@ -146,99 +132,62 @@ class Outbox:
             row.update(status="queued", attempts=0, reason="", created=now, sent=None,
                        next_try=max(row["send_at"], now))
 
-        def insert():
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                db.executemany(
-                    f"INSERT OR IGNORE INTO notify_outbox ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' * len(_COLUMNS))})",
-                    [tuple(r[c] for c in _COLUMNS) for r in rows],
-                )
-                db.executemany(
-                    f"UPDATE notify_outbox SET {', '.join(f'{c} = ?' for c in _REVIVED)} "
-                    "WHERE idempotency_key = ? AND status = 'failed' AND tenant IS ?",
-                    [tuple(r[c] for c in _REVIVED) + (r["idempotency_key"], r["tenant"]) for r in rows],
-                )
-                stored = []
-                for r in rows:
-                    found = db.execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE idempotency_key = ? "
-                                       "AND tenant IS ?", (r["idempotency_key"], r["tenant"])).fetchone()
-                    if found is None:  # the key is another tenant's: never answer with that message
-                        raise InputError(f"the idempotency key {r['idempotency_key']!r} is already taken.",
-                                         hint="give this message a key of its own")
-                    stored.append(dict(zip(_COLUMNS, found)))
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return stored
-
-        stored = await self.call(insert)
+        stored = await self._insert(rows)
         self._wake.set()
+        return stored
+
+    async def _insert(self, rows: list[dict]) -> list[dict]:
+        columns = [column.name for column in table.columns]
+        keys = [r["idempotency_key"] for r in rows]
+        async with self.store.transaction() as tx:
+            await tx.execute(self.store.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]),
+                             [{c: r[c] for c in columns} for r in rows])
+            await tx.execute(_REVIVE, [{"b_key": r["idempotency_key"], "b_tenant": r["tenant"],
+                                        **{f"b_{c}": r[c] for c in _REVIVED}} for r in rows])
+            found = {row["idempotency_key"]: row
+                     for row in _rows(await tx.execute(sa.select(table).where(table.c.idempotency_key.in_(keys))))}
+        stored = []
+        for r in rows:
+            row = found.get(r["idempotency_key"])
+            if row is None or row["tenant"] != r["tenant"]:  # another tenant's key: never answer with its message
+                raise InputError(f"the idempotency key {r['idempotency_key']!r} is already taken.",
+                                 hint="give this message a key of its own")
+            stored.append(row)
         return stored
 
     async def get(self, message_id: str, *, tenant: str = "") -> dict | None:
         """The message, if a caller of ``tenant`` may see it (``''``: the operator, who sees all)."""
-        def read():
-            row = self._db().execute(f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE id = ? {_OF_TENANT}",
-                                     (message_id, tenant, tenant)).fetchone()
-            return dict(zip(_COLUMNS, row)) if row else None
-
-        return await self.call(read)
+        found = _rows(await self.store.read(_of_tenant(sa.select(table).where(table.c.id == message_id), tenant)))
+        return found[0] if found else None
 
     async def dead_letters(self, limit: int = 100, *, tenant: str = "") -> list[dict]:
-        def read():
-            cursor = self._db().execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'failed' {_OF_TENANT} "
-                "ORDER BY created DESC LIMIT ?", (tenant, tenant, limit))
-            return [dict(zip(_COLUMNS, r)) for r in cursor]
-
-        return await self.call(read)
+        return await self.recent(limit, tenant=tenant, status="failed")
 
     async def recent(self, limit: int = 100, *, tenant: str = "", status: str | None = None) -> list[dict]:
         """The newest messages a caller of ``tenant`` may see, optionally of one ``status`` (as the
         API names them: ``queued`` includes those being sent)."""
-        def read():
-            where, params = "", ()
-            if status:
-                where, params = ("AND status IN ('queued', 'sending')", ()) if status == "queued" else \
-                    ("AND status = ?", (status,))
-            cursor = self._db().execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE 1 = 1 {where} {_OF_TENANT} "
-                "ORDER BY created DESC LIMIT ?", params + (tenant, tenant, limit))
-            return [dict(zip(_COLUMNS, r)) for r in cursor]
-
-        return await self.call(read)
+        query = sa.select(table).order_by(table.c.created.desc()).limit(limit)
+        if status:
+            query = query.where(table.c.status.in_(("queued", "sending")) if status == "queued"
+                                else table.c.status == status)
+        return _rows(await self.store.read(_of_tenant(query, tenant)))
 
     async def counts(self, *, tenant: str = "") -> dict[str, int]:
         """How many messages a caller of ``tenant`` may see are in each status (as the API names them)."""
-        def read():
-            cursor = self._db().execute(
-                "SELECT CASE status WHEN 'sending' THEN 'queued' ELSE status END, count(*) FROM notify_outbox "
-                f"WHERE 1 = 1 {_OF_TENANT} GROUP BY 1", (tenant, tenant))
-            return dict(cursor.fetchall())
-
-        return await self.call(read)
+        query = _of_tenant(sa.select(table.c.status, sa.func.count()).group_by(table.c.status), tenant)
+        counted: dict[str, int] = {}
+        for status, count in await self.store.read(query):
+            status = "queued" if status == "sending" else status
+            counted[status] = counted.get(status, 0) + count
+        return counted
 
     async def resend(self, message_id: str, *, tenant: str = "") -> dict | None:
         """Queue a dead letter (``failed``) of ``tenant`` again with fresh attempts; None when there is
         no such dead letter. The step's own secrets were erased when it failed, so the resend uses
         the deployment's settings (run the step again to send with its own)."""
-        def revive():
-            db = self._db()
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                changed = db.execute(
-                    f"UPDATE notify_outbox SET status = 'queued', attempts = 0, reason = '', next_try = ? "
-                    f"WHERE id = ? AND status = 'failed' {_OF_TENANT}",
-                    (time.time(), message_id, tenant, tenant)).rowcount
-                db.execute("COMMIT")
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            return changed
-
-        if not await self.call(revive):
+        revive = _of_tenant(sa.update(table).where(table.c.id == message_id, table.c.status == "failed"), tenant)
+        changed = await self.store.write(revive.values(status="queued", attempts=0, reason="", next_try=time.time()))
+        if not changed.rowcount:
             return None
         self._wake.set()
         return await self.get(message_id, tenant=tenant)
@@ -269,8 +218,8 @@ class Outbox:
             claimed = []
             if len(self._in_flight) <= REFILL:
                 try:
-                    claimed = await self.call(self._claim, time.time(), CLAIM - len(self._in_flight))
-                except sqlite3.Error as exc:
+                    claimed = await self._claim(time.time(), CLAIM - len(self._in_flight))
+                except _DB_ERRORS as exc:
                     log.error("notify outbox: %s", exc)
             for row in claimed:
                 task = asyncio.ensure_future(self._deliver_and_record(row))
@@ -281,7 +230,11 @@ class Outbox:
             if len(self._in_flight) > REFILL:
                 delay = 1.0  # woken when enough have landed to claim again
             else:
-                next_due = await self.call(self._next_due)
+                try:
+                    next_due = await self.store.scalar(_NEXT_DUE)
+                except _DB_ERRORS as exc:
+                    log.error("notify outbox: %s", exc)
+                    next_due = None
                 delay = 1.0 if next_due is None else min(1.0, max(0.0, next_due - time.time()))
             try:
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -293,26 +246,18 @@ class Outbox:
         if len(self._in_flight) == REFILL:
             self._wake.set()
 
-    def _claim(self, now: float, limit: int = CLAIM) -> list[dict]:
-        db = self._db()
-        # Look before taking the write lock: an idle outbox never blocks the kernel's writers.
-        if db.execute("SELECT 1 FROM notify_outbox WHERE status = 'queued' AND next_try <= ? LIMIT 1", (now,)).fetchone() is None:
+    async def _claim(self, now: float, limit: int = CLAIM) -> list[dict]:
+        # Look before opening a writing transaction: an idle outbox never blocks the kernel's writers.
+        if await self.store.scalar(_DUE, {"now": now}) is None:
             return []
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            rows = [dict(zip(_COLUMNS, r)) for r in db.execute(
-                f"SELECT {', '.join(_COLUMNS)} FROM notify_outbox WHERE status = 'queued' AND next_try <= ? "
-                "ORDER BY priority DESC, next_try, created LIMIT ?", (now, limit))]
-            db.executemany("UPDATE notify_outbox SET status = 'sending' WHERE id = ?", [(r["id"],) for r in rows])
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        due = (sa.select(table).where(table.c.status == "queued", table.c.next_try <= now)
+               .order_by(table.c.priority.desc(), table.c.next_try, table.c.created).limit(limit)
+               .with_for_update(skip_locked=True))  # PostgreSQL: another kernel's outbox skips these rows
+        async with self.store.transaction() as tx:
+            rows = _rows(await tx.execute(due))
+            if rows:
+                await tx.execute(sa.update(table).where(table.c.id.in_([r["id"] for r in rows])).values(status="sending"))
         return rows
-
-    def _next_due(self) -> float | None:
-        row = self._db().execute("SELECT min(next_try) FROM notify_outbox WHERE status = 'queued'").fetchone()
-        return row[0] if row else None
 
     async def _deliver_and_record(self, row: dict) -> None:
         await self._record_landed(await self._deliver(row))
@@ -327,8 +272,8 @@ class Outbox:
             if not batch:  # an earlier commit took ours
                 return
             try:
-                await self.call(self._record, batch)
-            except sqlite3.Error as exc:
+                await self._record(batch)
+            except _DB_ERRORS as exc:
                 # The rows stay 'sending': a restart queues them again under the same idempotency keys.
                 log.error("notify outbox: could not record %d outcome(s): %s", len(batch), exc)
                 return
@@ -361,23 +306,13 @@ class Outbox:
         log.warning("notify: message %s to %s failed: %s", row["id"], row["recipient"], reason)
         return row, "failed", reason
 
-    def _record(self, results) -> None:
-        db = self._db()
+    async def _record(self, results) -> None:
         now = time.time()
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            # A final row forgets the step's own secrets (see Channel._rows): nothing will send it
-            # again unless the step runs again, and then the step supplies them anew.
-            db.executemany(
-                "UPDATE notify_outbox SET status = ?, reason = ?, attempts = attempts + 1, next_try = ?, sent = ?, "
-                "payload = CASE WHEN ? = 'queued' THEN payload ELSE json_remove(payload, '$.secrets') END WHERE id = ?",
-                [(status, reason if status != "sent" else "", row["next_try"], now if status == "sent" else None,
-                  status, row["id"]) for row, status, reason in results],
-            )
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
+        await self.store.write(_RECORD, [
+            {"b_id": row["id"], "b_status": status, "b_reason": reason if status != "sent" else "",
+             "b_next_try": row["next_try"], "b_sent": now if status == "sent" else None,
+             "b_payload": row["payload"] if status == "queued" else _final_payload(row["payload"])}
+            for row, status, reason in results])
 
     def _notify_waiters(self, results) -> None:
         for row, status, _ in results:

@@ -9,12 +9,14 @@ import json
 import time
 
 import attrs
+import sqlalchemy as sa
 from aiohttp import web
 from paperchain_sdk import NotFoundError
 from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query
 
 from .lifecycle import running_outbox
+from .storage import inbox as notifications
 
 
 @attrs.define
@@ -38,35 +40,24 @@ async def inbox(request: web.Request) -> web.Response:
     user, tenant = principal(request).name, principal(request).tenant
     asked = read_query(request, InboxQuery)
     unread, limit = asked.unread, asked.limit
-
-    def read():
-        sql = f"SELECT id, title, body, data, created, read FROM notify_inbox WHERE user = ? {_OWN}"
-        if unread:
-            sql += " AND read IS NULL"
-        rows = outbox(request)._db().execute(sql + " ORDER BY created DESC LIMIT ?", (user, tenant, limit)).fetchall()
-        return [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
-                for i, t, b, d, c, r in rows]
-
-    return web.json_response({"items": await outbox(request).call(read), "next": None})
+    query = (sa.select(notifications.c.id, notifications.c.title, notifications.c.body, notifications.c.data, notifications.c.created, notifications.c.read)
+             .where(*_own(user, tenant)).order_by(notifications.c.created.desc()).limit(limit))
+    if unread:
+        query = query.where(notifications.c.read.is_(None))
+    rows = await outbox(request).store.read(query)
+    return web.json_response({"items": [{"id": i, "title": t, "body": b, "data": json.loads(d), "created": c, "read": r}
+                                        for i, t, b, d, c, r in rows], "next": None})
 
 
 @routes.post("/api/v1/notify/inbox/{id}/read")
 @endpoint(summary="Mark one of the caller's notifications read", role="viewer", tags=("notify",), audit=False)
 async def mark_read(request: web.Request) -> web.Response:
     user, tenant, message_id = principal(request).name, principal(request).tenant, request.match_info["id"]
-
-    def mark():
-        db = outbox(request)._db()
-        found = db.execute(f"SELECT read FROM notify_inbox WHERE id = ? AND user = ? {_OWN}",
-                           (message_id, user, tenant)).fetchone()
-        if found is None:
-            return None
-        if found[0] is None:
-            db.execute("UPDATE notify_inbox SET read = ? WHERE id = ?", (time.time(), message_id))
-        return True
-
-    if await outbox(request).call(mark) is None:
+    store = outbox(request).store
+    mine = (notifications.c.id == message_id, *_own(user, tenant))
+    if not await store.read(sa.select(notifications.c.id).where(*mine)):
         raise NotFoundError(f"you have no notification {message_id!r}.", hint="GET /api/v1/notify/inbox lists yours")
+    await store.write(sa.update(notifications).where(*mine, notifications.c.read.is_(None)).values(read=time.time()))
     return web.json_response({"id": message_id, "read": True})
 
 
@@ -99,8 +90,9 @@ async def dead_letters(request: web.Request) -> web.Response:
     return web.json_response({"messages": [_public(r) for r in found]})
 
 
-# A user's notifications of their own tenant; one from before tenants (NULL) stays its addressee's.
-_OWN = "AND (tenant = ? OR tenant IS NULL)"
+def _own(user: str, tenant: str) -> tuple:
+    """A user's notifications of their own tenant; one from before tenants (NULL) stays its addressee's."""
+    return notifications.c.user == user, sa.or_(notifications.c.tenant == tenant, notifications.c.tenant.is_(None))
 
 
 def _public(row: dict) -> dict:

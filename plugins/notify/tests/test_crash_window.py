@@ -1,27 +1,28 @@
 """A kill -9 while the outbox is delivering: what was delivered is recorded as it lands, so a
-restart never sends it again; what was in flight goes again with the same Idempotency-Key."""
+restart never sends it again; what was in flight goes again with the same Idempotency-Key. On
+SQLite and PostgreSQL (the ``database_url`` fixture)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import signal
-import sqlite3
 import sys
 from collections import Counter
-from contextlib import closing
 from pathlib import Path
 
+import paperchain_notify
 import pytest
 from notify_support import Receiver, config, wait_until
+from paperchain.harness import KernelHarness
 from paperchain_sdk import Message
 
 WORKER = str(Path(__file__).with_name("outbox_worker.py"))
 FAST = 20
 
 
-async def _worker(data_dir, *args):
-    return await asyncio.create_subprocess_exec(sys.executable, WORKER, str(data_dir), *args,
+async def _worker(data_dir, database_url, *args):
+    return await asyncio.create_subprocess_exec(sys.executable, WORKER, str(data_dir), database_url, *args,
                                                 stdout=asyncio.subprocess.PIPE)
 
 
@@ -41,10 +42,10 @@ async def _sent_reaches(process, target: int, timeout: float) -> int:
 
 
 @pytest.mark.slow
-async def test_sigkill_after_posts_does_not_send_them_again(tmp_path):
+async def test_sigkill_after_posts_does_not_send_them_again(tmp_path, database_url):
     async with Receiver(hold="/slow") as receiver:
         urls = [f"{receiver.url}/fast/{i}" for i in range(FAST)] + [f"{receiver.url}/slow"]
-        first = await _worker(tmp_path, "send", *urls)
+        first = await _worker(tmp_path, database_url, "send", *urls)
         try:
             # Every POST has reached the receiver; the fast ones were answered, the slow one never is.
             await wait_until(lambda: len(receiver.keys) == len(urls), timeout=30)
@@ -55,7 +56,7 @@ async def test_sigkill_after_posts_does_not_send_them_again(tmp_path):
         assert first.returncode == -signal.SIGKILL
         receiver.release.set()
 
-        second = await _worker(tmp_path, "finish")
+        second = await _worker(tmp_path, database_url, "finish")
         out, _ = await asyncio.wait_for(second.communicate(), timeout=60)
         assert second.returncode == 0
         assert json.loads(out.decode().splitlines()[-1]) == {"sent": len(urls)}
@@ -68,8 +69,9 @@ async def test_sigkill_after_posts_does_not_send_them_again(tmp_path):
     assert recorded == FAST
 
 
-def test_a_stop_records_outcomes_still_waiting_for_their_commit(kernel):
-    harness = kernel(config())
+def test_a_stop_records_outcomes_still_waiting_for_their_commit(tmp_path, database_url):
+    settings = {**config(), "paperchain": {"database_url": database_url}}
+    harness = KernelHarness([paperchain_notify], data_dir=tmp_path / "data", config=settings)
 
     async def scenario():
         async with Receiver() as receiver:
@@ -81,8 +83,13 @@ def test_a_stop_records_outcomes_still_waiting_for_their_commit(kernel):
             assert len(receiver.requests) == 1
             return delivery.message_id
 
-    message_id = harness.call(scenario())
-    db_path = harness.kernel.db_path
-    harness.close()
-    with closing(sqlite3.connect(db_path)) as db:
-        assert db.execute("SELECT status FROM notify_outbox WHERE id = ?", (message_id,)).fetchone() == ("sent",)
+    try:
+        message_id = harness.call(scenario())
+    finally:
+        harness.close()
+    again = KernelHarness([paperchain_notify], data_dir=tmp_path / "data", config=settings)
+    try:
+        outbox = again.kernel.component("notify.webhook").outbox
+        assert again.call(outbox.get(message_id))["status"] == "sent"
+    finally:
+        again.close()

@@ -30,7 +30,7 @@ async def test_inapp_notification_is_pushed_and_marked_read(paperchain_api):
         try:
             extra = await asyncio.wait_for(ws_bob.receive(), 0.5)
             assert "notification" not in extra.data  # never another user's
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
     inbox = (await api.request("GET", "/api/v1/notify/inbox", token=alice)).json
     items = inbox["items"]

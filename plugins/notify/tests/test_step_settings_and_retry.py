@@ -26,7 +26,7 @@ def test_a_steps_own_secret_signs_the_webhook_and_is_not_kept(kernel):
             (request,) = receiver.requests
             assert request["headers"]["X-Paperchain-Signature"].startswith("sha256=")
             outbox = harness.kernel.component("notify.webhook").outbox
-            payloads = await outbox.call(lambda: [r[0] for r in outbox._db().execute("SELECT payload FROM notify_outbox")])
+            payloads = [r["payload"] for r in await outbox.recent()]
             assert payloads and all("step-secret" not in p and "secrets" not in json.loads(p) for p in payloads)
 
     harness.call(scenario())

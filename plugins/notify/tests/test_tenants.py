@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import sqlite3
+from contextlib import closing
 
 import paperchain_notify
 from notify_support import Receiver, config
@@ -113,39 +114,39 @@ async def test_the_live_notification_event_carries_its_tenant(paperchain_api):
     assert await api.kernel.event_tenant(event) == "acme"  # so the live API sends it to acme's users only
 
 
-def test_an_outbox_from_before_tenants_is_migrated(tmp_path):
-    """The old tables gain a tenant column; their messages stay the operator's (no tenant known)."""
-    from paperchain_notify.outbox import Outbox
-
-    path = tmp_path / "paperchain.db"
-    with sqlite3.connect(path) as db:
+def test_an_outbox_from_before_tenants_is_migrated(kernel, tmp_path):
+    """The tables the plugin made itself before plugin storage (and before tenants) are taken over by
+    its first revision: they gain a tenant column; their messages stay the operator's (no tenant known)."""
+    data_dir = tmp_path / "kernel-0"  # the kernel fixture's first data directory
+    data_dir.mkdir()
+    path = data_dir / "paperchain.db"
+    with closing(sqlite3.connect(path)) as db, db:
         db.execute("""CREATE TABLE notify_outbox (
             id TEXT PRIMARY KEY, channel TEXT NOT NULL, idempotency_key TEXT NOT NULL UNIQUE,
             recipient TEXT NOT NULL, subject TEXT NOT NULL, body TEXT NOT NULL, payload TEXT NOT NULL,
             priority INTEGER NOT NULL, send_at REAL NOT NULL, next_try REAL NOT NULL,
             attempts INTEGER NOT NULL DEFAULT 0, max_attempts INTEGER NOT NULL, backoff REAL NOT NULL,
             status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', created REAL NOT NULL, sent REAL)""")
+        db.execute("CREATE INDEX notify_outbox_due ON notify_outbox (status, next_try)")
         db.execute("""CREATE TABLE notify_inbox (id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL,
             body TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, read REAL)""")
         db.execute("INSERT INTO notify_outbox VALUES ('msg_old', 'notify.inapp', 'k', 'alice', 's', 'b', '{}', 0, 0, 0, "
                    "1, 5, 1.0, 'failed', 'old', 0, NULL)")
-
-    class Kernel:
-        db_path = path
-
-    outbox = Outbox(Kernel(), {})
+        db.execute("INSERT INTO notify_inbox VALUES ('n_old', 'alice', 'hello', 'b', '{}', 1, NULL)")
+    harness = kernel(config())
+    outbox = harness.kernel.component("notify.inapp").outbox
 
     async def check():
-        try:
-            assert (await outbox.get("msg_old", tenant="acme")) is None
-            assert (await outbox.get("msg_old", tenant=""))["tenant"] is None
-            assert [r["id"] for r in await outbox.dead_letters(tenant="")] == ["msg_old"]
-            assert await outbox.dead_letters(tenant="acme") == []
-        finally:
-            await outbox.call(lambda: outbox._db().close())
-            outbox._pool.shutdown()
+        assert (await outbox.get("msg_old", tenant="acme")) is None
+        assert (await outbox.get("msg_old", tenant=""))["tenant"] is None
+        assert [r["id"] for r in await outbox.dead_letters(tenant="")] == ["msg_old"]
+        assert await outbox.dead_letters(tenant="acme") == []
+        assert (await outbox.resend("msg_old"))["status"] == "queued"  # the dead-letter resend works on it
 
-    asyncio.run(check())
-    with sqlite3.connect(path) as db:
+    harness.call(check())
+    harness.close()
+    with closing(sqlite3.connect(path)) as db:
         for table in ("notify_outbox", "notify_inbox"):
             assert "tenant" in [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
+        assert db.execute("SELECT version_num FROM notify_alembic_version").fetchone() == ("0001",)
+        assert db.execute("SELECT title FROM notify_inbox").fetchall() == [("hello",)]

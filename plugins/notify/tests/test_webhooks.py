@@ -155,7 +155,7 @@ def test_dedupe_priority_and_bulk(kernel):
                 opts = attrs.evolve(hook.settings)
                 await outbox.enqueue(hook._rows([receiver.url], name, "", opts, key=f"p-{name}", priority=priority,
                                                 attachments=[], data={}, tenant=""))
-            claimed = await outbox.call(outbox._claim, later + 1)
+            claimed = await outbox._claim(later + 1)
             assert [r["subject"] for r in claimed] == ["urgent", "normal", "low"]
 
     harness.call(scenario())
