@@ -1,0 +1,136 @@
+"""The outbox and inbox in the host's plugin storage, on SQLite and PostgreSQL (``database_url``):
+idempotency keys, tenants, counts, the dead-letter resend and the inbox routes, and a kernel closed
+mid-delivery whose outbox, reopened, sends what was not confirmed again under the same key."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+
+import aiohttp
+import paperchain_notify
+import pytest
+from notify_support import Receiver, config, wait_until
+from paperchain.harness import KernelHarness
+from paperchain_sdk import InputError, Message
+from test_inapp import _serve
+
+
+def _settings(database_url: str, **extra) -> dict:
+    return {**config(**extra), "paperchain": {"database_url": database_url}}
+
+
+def test_keys_tenants_counts_dead_letters_and_inbox(paperchain_kernel, database_url):
+    harness = paperchain_kernel(paperchain_notify, config=_settings(database_url, **{
+        "notify.webhook": {"max_attempts": 1}}))
+
+    async def scenario():
+        hook = harness.kernel.component("notify.webhook")
+        outbox = hook.outbox
+        async with Receiver() as ok, Receiver(always=400) as refusing:
+            first = await hook.send(Message(to=(ok.url,), subject="s", body="b", idempotency_key="k1"))
+            again = await hook.send(Message(to=(ok.url,), subject="s", body="b", idempotency_key="k1"))
+            assert first.message_id == again.message_id  # one message per key
+            (sent,) = await outbox.wait([first.message_id], 10)
+            assert sent["status"] == "sent" and ok.keys == ["k1"]
+            with pytest.raises(InputError, match="already taken"):  # another tenant's key: never its message
+                await outbox.enqueue(hook._rows([ok.url], "s", "b", hook.settings, key="k1", priority=0,
+                                                attachments=[], data={}, tenant="acme"))
+
+            dead = await hook.send(Message(to=(refusing.url,), subject="d", body="b", idempotency_key="k2"))
+            (failed,) = await outbox.wait([dead.message_id], 10)
+            assert failed["status"] == "failed" and "400" in failed["reason"]
+            assert [r["id"] for r in await outbox.dead_letters()] == [dead.message_id]
+            assert await outbox.dead_letters(tenant="acme") == []
+            assert await outbox.counts() == {"sent": 1, "failed": 1}
+            assert [r["id"] for r in await outbox.recent(status="sent")] == [first.message_id]
+
+            runner, base = await _serve(harness.kernel)
+            try:
+                async with aiohttp.ClientSession() as http:
+                    resend = f"{base}/api/v1/notify/dead-letters/{dead.message_id}/resend"
+                    async with http.post(resend, headers={"X-Test-User": "ed"}) as resp:
+                        assert resp.status == 200 and (await resp.json())["attempts"] == 0
+                    await wait_until(lambda: len(refusing.keys) == 2)  # sent again, same key
+                    assert refusing.keys == ["k2", "k2"]
+                    await outbox.wait([dead.message_id], 10)
+                    async with http.post(f"{base}/api/v1/notify/dead-letters/{first.message_id}/resend",
+                                         headers={"X-Test-User": "ed"}) as resp:
+                        assert resp.status == 404  # a sent message is no dead letter
+
+                    inapp = harness.kernel.component("notify.inapp")
+                    told = await inapp.send(Message(to=("alice",), subject="hello", body="b", idempotency_key="n1"))
+                    await outbox.wait([told.message_id], 10)
+                    async with http.get(f"{base}/api/v1/notify/inbox", headers={"X-Test-User": "alice"}) as resp:
+                        (item,) = (await resp.json())["items"]
+                    assert item["title"] == "hello" and item["read"] is None
+                    async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read",
+                                         headers={"X-Test-User": "bob"}) as resp:
+                        assert resp.status == 404  # not bob's
+                    async with http.post(f"{base}/api/v1/notify/inbox/{item['id']}/read",
+                                         headers={"X-Test-User": "alice"}) as resp:
+                        assert resp.status == 200
+                    async with http.get(f"{base}/api/v1/notify/inbox?unread=true",
+                                        headers={"X-Test-User": "alice"}) as resp:
+                        assert (await resp.json())["items"] == []
+            finally:
+                await runner.cleanup()
+
+    harness.call(scenario())
+
+
+class _ReceiverThread:
+    """A Receiver on a loop of its own, so it outlives the kernels (and their loops) of a test."""
+
+    def __init__(self, **options):
+        self.loop = asyncio.new_event_loop()
+        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
+        self.thread.start()
+        self.receiver = self.run(self._open(options))
+
+    async def _open(self, options):
+        return await Receiver(**options).__aenter__()
+
+    def run(self, coroutine):
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(30)
+
+    def release(self):
+        self.loop.call_soon_threadsafe(self.receiver.release.set)
+
+    def close(self):
+        self.run(self.receiver.__aexit__(None, None, None))
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self.thread.join(10)
+
+
+def test_a_kernel_closed_mid_delivery_resends_what_was_not_confirmed(tmp_path, database_url):
+    served = _ReceiverThread(hold="/hold")
+    receiver = served.receiver
+    settings = _settings(database_url, **{"notify.webhook": {"timeout": 60}})
+    first = KernelHarness([paperchain_notify], data_dir=tmp_path / "data", config=settings)
+    try:
+        async def queue():
+            hook = first.kernel.component("notify.webhook")
+            done = await hook.send(Message(to=(f"{receiver.url}/done",), subject="s", body="b", idempotency_key="a"))
+            (row,) = await hook.outbox.wait([done.message_id], 10)
+            assert row["status"] == "sent"  # confirmed and recorded before the close
+            held = await hook.send(Message(to=(f"{receiver.url}/hold",), subject="s", body="b", idempotency_key="b"))
+            await wait_until(lambda: "b" in receiver.keys)  # posted; no answer comes before the close
+            return held.message_id
+
+        held_id = first.call(queue())
+    finally:
+        first.close()  # mid-delivery: the held message stays 'sending' in the database
+    served.release()
+    second = KernelHarness([paperchain_notify], data_dir=tmp_path / "data", config=settings)
+    try:
+        outbox = second.kernel.component("notify.webhook").outbox
+        (row,) = second.call(outbox.wait([held_id], 20))
+        assert row["status"] == "sent"
+        assert second.call(outbox.counts()) == {"sent": 2}
+    finally:
+        second.close()
+        served.close()
+    # The confirmed message went once; the one cut short went again under its own key.
+    assert Counter(receiver.keys) == {"a": 1, "b": 2}
