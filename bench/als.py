@@ -69,6 +69,7 @@ def main() -> None:
     import numba
     from implicit.cpu import _als as implicit_als
     from implicit.cpu.als import AlternatingLeastSquares
+
     from paperchain_models.recommend.als import fit_als
 
     numba.set_num_threads(args.threads)

@@ -25,7 +25,7 @@ import sqlite3
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -40,7 +40,7 @@ DAY = 86_400
 def recent(db_path: Path, n: int) -> None:
     """Everything within the last 60 days; steps, findings and events for the analytics to read."""
     rng = random.Random(16)
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     db = sqlite3.connect(db_path)
     with db:
         moments = [(now - timedelta(seconds=rng.randrange(60 * DAY))).isoformat() for _ in range(n)]

@@ -33,10 +33,10 @@ ROOT = HERE.parent
 sys.path.insert(0, str(HERE))
 
 from dag import NEEDS, SHAPE  # noqa: E402
-from paperchain_sdk import ActionSpec, hookimpl  # noqa: E402
 
 from paperchain.documents import expand_paths  # noqa: E402
 from paperchain.harness import KernelHarness  # noqa: E402
+from paperchain_sdk import ActionSpec, hookimpl  # noqa: E402
 
 PREFECT_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 GOAL_STEPS_PER_S = 2000

@@ -54,14 +54,15 @@ def main() -> None:
     args = parser.parse_args()
     singles, batch_size, batches = (300, 200, 3) if args.quick else (2000, 1000, 5)
 
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+
     from paperchain_models.inference import Predictor, SessionCache
     from paperchain_models.onnx_io import describe_onnx
     from paperchain_models.registry import Registry, connect
     from paperchain_models.textnorm import TOKEN_PATTERN, normalize_text
     from paperchain_models.training import _convert
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import Pipeline
 
     rng = random.Random(0)
     texts, labels = corpus(200, rng)

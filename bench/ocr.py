@@ -82,11 +82,10 @@ def accuracy(pages: list[str], numbers: list[int]) -> dict:
 def bench_ocr(sample: Path, numbers: list[int], jobs: int, work: Path, rounds: int) -> dict:
     """``rounds`` rounds of: paperchain-ocr, OCRmyPDF, each page alone; medians of each, so that
     load from other processes on the shared machine falls on all three alike."""
-    from paperchain_sdk import Document
-    from paperchain_sdk.testing import check_plugin, run_component
-
     import paperchain_ocr
     from paperchain_ocr import searchable
+    from paperchain_sdk import Document
+    from paperchain_sdk.testing import check_plugin, run_component
 
     spec = check_plugin(paperchain_ocr)["ocr.recognize"]
     peer_pdf = work / "ocrmypdf.pdf"
@@ -181,9 +180,8 @@ def single_pages(sample: Path, page_stats: list[dict], work: Path, whole_pages: 
     stage; with ``whole_pages``, tesseract on the uncropped page too."""
     from PIL import Image
 
-    from paperchain_sdk import Document
-
     from paperchain_ocr import crop, engine, sources
+    from paperchain_sdk import Document
 
     engine.single_thread_environment()
     tesseract = engine.find_tesseract("tesseract")
@@ -302,7 +300,8 @@ def main(argv=None) -> int:
                 numbers = [1, 6]
                 sample = work / "multipage-quick.pdf"
                 cut.save(str(sample))
-                cut.close(); src.close()
+                cut.close()
+                src.close()
             results["ocr"] = bench_ocr(sample, numbers, args.jobs, work, args.rounds)
 
     print(f"Numba compile: first process {results['compile']['first_process_s']} s, "

@@ -39,9 +39,8 @@ os.environ.update({
 })
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from dag import NEEDS  # noqa: E402
-
 import prefect  # noqa: E402
+from dag import NEEDS  # noqa: E402
 from prefect import flow, task  # noqa: E402
 
 

@@ -34,8 +34,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "core"))
 
-from paperchain.store.search import Entry
-from paperchain.store.search.grammar import parse
+from paperchain.store.search import Entry  # noqa: E402 - found through the path set above
+from paperchain.store.search.grammar import parse  # noqa: E402
 
 SEED = 15
 TENANTS = ("north", "south", "east", "west", "central")
@@ -116,6 +116,7 @@ def _like(query: str):
 
 async def main(args) -> dict:
     import aiosqlite
+
     from paperchain.store.database import Database
     from paperchain.store.search.fts5 import Fts5Search
     from paperchain.store.search.postgres import PostgresSearch

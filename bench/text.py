@@ -64,6 +64,7 @@ def best_of(fn, repeats: int) -> float:
 def bench_minhash(docs: list[str], repeats: int) -> dict:
     import datasketch
     import numpy as np
+
     from paperchain_text.minhash import MinHasher, shingles
 
     compat = MinHasher(num_perm=128, seed=1, scheme="datasketch-affine32")
@@ -125,6 +126,7 @@ def bench_lsh(count: int, words: list[str], queries: int, with_datasketch: bool)
     import asyncio
 
     import numpy as np
+
     from paperchain.store.database import Database
     from paperchain.store.plugin_storage import PluginStorages
     from paperchain_text.lsh_index import MinHashIndex

@@ -35,6 +35,7 @@ ARRIVED = contextvars.ContextVar("arrived", default=None)
 def _client(url: str, count: int, concurrency: int) -> None:
     """Runs in its own process: send ``count`` signed requests, print statuses and elapsed time."""
     import aiohttp
+
     from paperchain_triggers.webhook import sign
 
     async def main():
@@ -78,8 +79,9 @@ def _bench_plugin():
 
 
 async def _serve(kernel, latencies: list[float]):
-    import paperchain_triggers
     from aiohttp import web
+
+    import paperchain_triggers
     from paperchain_triggers.webhook import ACTIVE
 
     @web.middleware

@@ -34,7 +34,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import aiohttp
@@ -55,7 +55,7 @@ def _tenant(i: int) -> str | None:
 def fill(db_path: Path, n: int) -> None:
     """``n`` documents (with text for search) and ``n`` runs in ``n // 100`` batches."""
     rng = random.Random(14)
-    start = datetime(2026, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
     db = sqlite3.connect(db_path)
     with db:
         db.executemany(
@@ -149,8 +149,8 @@ def summary(samples: list[float]) -> dict:
 
 async def main(args) -> dict:
     from api_support import TestPlugin
-    from paperchain.harness import ApiHarness
 
+    from paperchain.harness import ApiHarness
     from paperchain.store.schema import migrate
     from paperchain.web.guard import WEB
 

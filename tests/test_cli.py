@@ -6,7 +6,6 @@ import json
 import zipfile
 
 import pytest
-
 from kernel_support import REPO, SHARED_DOCUMENTS, run_cli
 
 EXAMPLES = REPO / "examples"

@@ -4,7 +4,6 @@ test documents, through the command line with the installed plugins."""
 import json
 
 import pytest
-
 from kernel_support import REPO, SHARED_DOCUMENTS, run_cli
 
 for plugin in ("paperchain_ocr", "paperchain_text", "paperchain_vision", "paperchain_export"):

@@ -8,7 +8,7 @@ import time
 import attrs
 import pytest
 
-from paperchain_sdk import ActionSpec, InputError, Result, DocumentUpdate, hookimpl
+from paperchain_sdk import ActionSpec, DocumentUpdate, InputError, Result, hookimpl
 from paperchain_sdk.contracts import Action
 
 

@@ -5,7 +5,6 @@ import subprocess
 import sys
 
 import pytest
-
 from kernel_support import REPO, run_cli
 
 

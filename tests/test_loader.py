@@ -6,14 +6,21 @@ import json
 
 import attrs
 from aiohttp import web
+from kernel_support import make_dist, run_cli
 
 from paperchain.config import Config, KernelSettings
 from paperchain.kernel import Kernel
 from paperchain_sdk import (
-    ActionSpec, AnalyzerSpec, CommandSpec, ExporterSpec, LedgerSpec, ModelSpec, NotifierSpec, TriggerSpec, hookimpl,
+    ActionSpec,
+    AnalyzerSpec,
+    CommandSpec,
+    ExporterSpec,
+    LedgerSpec,
+    ModelSpec,
+    NotifierSpec,
+    TriggerSpec,
+    hookimpl,
 )
-
-from kernel_support import make_dist, run_cli
 
 GOOD = """
 from paperchain_sdk import ActionSpec, hookimpl

@@ -4,7 +4,6 @@ import sqlite3
 import time
 
 import pytest
-
 from kernel_support import make_dist, run_cli
 
 PLUGIN = """

@@ -11,7 +11,6 @@ import sys
 import time
 
 import pytest
-
 from kernel_support import make_dist, run_cli
 
 PLUGIN = """

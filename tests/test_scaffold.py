@@ -12,11 +12,11 @@ import tomllib
 from pathlib import Path
 
 import pytest
+
+from paperchain.scaffold import create_plugin
 from paperchain_sdk import KINDS, ConfigError
 from paperchain_sdk.specs import NAME_PATTERN
 from paperchain_sdk.testing import check_plugin
-
-from paperchain.scaffold import create_plugin
 
 PLACEHOLDER = re.compile(r"(?<!\$)\{\{\s*\w+\s*\}\}")  # ${{ … }} is a workflow expression
 CORE = Path(__file__).resolve().parents[1] / "core"  # the kernel, for the generated kernel tests

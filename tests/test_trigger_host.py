@@ -7,10 +7,10 @@ import logging
 import types
 
 import attrs
-from paperchain_sdk import ActionSpec, RunRequest, TriggerSpec, hookimpl
-from paperchain_sdk.contracts import Action, Trigger
 
 from paperchain.trigger_host import TriggerHost
+from paperchain_sdk import ActionSpec, RunRequest, TriggerSpec, hookimpl
+from paperchain_sdk.contracts import Action, Trigger
 
 STARTED: list[tuple[str, dict]] = []
 

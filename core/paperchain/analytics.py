@@ -21,10 +21,9 @@ to mean something.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-from urllib.parse import urlencode
-
 import weakref
+from datetime import UTC, date, datetime, timedelta
+from urllib.parse import urlencode
 
 import attrs
 
@@ -78,7 +77,7 @@ def period(days: object = DEFAULT_DAYS, *, today: date | None = None) -> Period:
     if isinstance(days, bool) or not isinstance(days, int) or not 1 <= days <= MAX_DAYS:
         raise InputError(f"days must be a whole number of days from 1 to {MAX_DAYS}.",
                          hint=f"e.g. days={DEFAULT_DAYS} for the last {DEFAULT_DAYS} days")
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     return Period(days=days, since=today - timedelta(days=days - 1), until=today)
 
 
@@ -367,7 +366,7 @@ def _weeks(today: date) -> tuple[Period, str]:
 
 async def insights(db, tenant: str, *, today: date | None = None) -> list[Insight]:
     """Insights (without their sentences: ``web.routes.analytics.describe`` writes them)."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     weeks, this_week = _weeks(today)
     found = []
     source, scope, values = _runs_from(tenant)
@@ -443,7 +442,7 @@ async def kept(kernel, tenant: str, figure, p: Period | None = None):
     the tenant, the period's days and today's date, so an answer is never another tenant's and a
     new day computes afresh. Callers must not change what they get (it is shared)."""
     if p is None:
-        key, compute = (figure.__name__, tenant, datetime.now(timezone.utc).date()), lambda: figure(kernel.db, tenant)
+        key, compute = (figure.__name__, tenant, datetime.now(UTC).date()), lambda: figure(kernel.db, tenant)
     else:
         key, compute = (figure.__name__, tenant, p), lambda: figure(kernel.db, tenant, p)
     return await _cache(kernel).get(key, compute)

@@ -20,7 +20,7 @@ _CHECKABLE = {
 
 
 def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
 
 
 def check_readable(path: Path) -> None:
@@ -56,7 +56,7 @@ class Documents:
         self._k = kernel
         # API rows by id: a read-mostly cache (a GET costs no database round trip); every write
         # path below and in the API forgets the row it changes.
-        self._rows: "OrderedDict[str, tuple]" = OrderedDict()
+        self._rows: OrderedDict[str, tuple] = OrderedDict()
         self.encoded: dict[str, tuple] = {}  # (tenant, the API's JSON) for a cached live row, dropped with it
 
     async def row(self, document_id: str, columns: str) -> tuple | None:

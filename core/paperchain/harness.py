@@ -7,8 +7,9 @@ workflows to completion on its own event loop.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from .config import Config, KernelSettings
 from .documents import expand_paths
@@ -110,7 +111,7 @@ class ApiHarness:
         self.session: Any = None
         self.app: Any = None
 
-    async def start(self) -> "ApiHarness":
+    async def start(self) -> ApiHarness:
         import secrets
 
         import aiohttp

@@ -12,8 +12,9 @@ import inspect
 import json
 import logging
 import shutil
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from paperchain_sdk import Event
 
@@ -84,7 +85,7 @@ class Kernel(KernelReads):
 
     # -- lifecycle ------------------------------------------------------------------------------
 
-    async def open(self) -> "Kernel":
+    async def open(self) -> Kernel:
         # Imported here so listing plugins and --help never pay for the store and the engine.
         import aiosqlite
 
@@ -92,8 +93,8 @@ class Kernel(KernelReads):
         from .store.blobs import DiskBlobStore
         from .store.database import Database, shown
         from .store.journal import Journal
-        from .store.plugin_storage import PluginStorages
         from .store.keys import Keyring
+        from .store.plugin_storage import PluginStorages
         from .store.schema import migrate
 
         self.check()

@@ -6,7 +6,8 @@ A plugin's click command runs inside ``paperchain``; it reaches the deployment's
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 OPENER_KEY = "paperchain.with_open_kernel"
 

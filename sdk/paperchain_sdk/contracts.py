@@ -16,7 +16,19 @@ import abc
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from .records import Artifact, Batch, Delivery, Document, Findings, Message, Prediction, Receipt, Result, RunContext, RunRequest
+from .records import (
+    Artifact,
+    Batch,
+    Delivery,
+    Document,
+    Findings,
+    Message,
+    Prediction,
+    Receipt,
+    Result,
+    RunContext,
+    RunRequest,
+)
 
 
 class Component:

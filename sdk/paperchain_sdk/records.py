@@ -72,7 +72,7 @@ class Document:
         return Path(self.name).stem or self.id[:12]
 
     @classmethod
-    def from_path(cls, path: str | os.PathLike, *, media_type: str | None = None, **fields) -> "Document":
+    def from_path(cls, path: str | os.PathLike, *, media_type: str | None = None, **fields) -> Document:
         """Describe a file on disk as a Document (hashing it in chunks). Used by tests and tools."""
         path = Path(path)
         digest, size = sha256_file(path)
@@ -260,7 +260,7 @@ class RunRequest:
 
 
 def _now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="microseconds")
+    return _dt.datetime.now(_dt.UTC).isoformat(timespec="microseconds")
 
 
 @attrs.frozen(kw_only=True)

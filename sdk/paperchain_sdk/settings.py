@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
 import typing
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import attrs

@@ -17,7 +17,8 @@ import binascii
 import functools
 import math
 import typing
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import attrs
 

@@ -1,5 +1,4 @@
 import pytest
-
 from api_support import TestPlugin
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 import math
 import secrets
 from collections import Counter
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
-
 from api_support import TestPlugin
 
 paperchain_text = pytest.importorskip("paperchain_text", reason="the corpus figures read the text plugin's findings")
@@ -90,10 +89,10 @@ async def _acme(api, tmp_path) -> dict:
 async def test_each_series_matches_the_runs_steps_and_findings_one_by_one(api, tmp_path):
     acme = await _acme(api, tmp_path)
     token = acme["token"]
-    today = datetime.now(timezone.utc).date().isoformat()
+    today = datetime.now(UTC).date().isoformat()
     body = await _ok(api, "/api/v1/analytics", token)
     assert (body["days"], body["until"]) == (30, today)
-    assert body["since"] == (datetime.now(timezone.utc).date() - timedelta(days=29)).isoformat()
+    assert body["since"] == (datetime.now(UTC).date() - timedelta(days=29)).isoformat()
 
     assert body["documents"] == [{"day": today, "media_type": "text/plain", "source": "trigger:inbox", "documents": 1},
                                  {"day": today, "media_type": "text/plain", "source": "upload", "documents": 3}]
@@ -174,7 +173,7 @@ async def test_a_period_that_is_not_a_whole_number_of_days_from_1_to_365_is_refu
 async def _recorded(api, tenant: str, workflow: str, status: str, days_ago: float, steps=()) -> None:
     """A finished run as the engine records it (batch, run, steps), ``days_ago`` days back."""
     journal = api.kernel.journal
-    created = datetime.now(timezone.utc) - timedelta(days=days_ago)
+    created = datetime.now(UTC) - timedelta(days=days_ago)
     batch, run = "bat_" + secrets.token_hex(8), "run_" + secrets.token_hex(8)
     journal.upsert("batches", {"id": batch, "workflow": workflow, "workflow_hash": "h", "status": "finished",
                                "created": created.isoformat(), "total": 1, "tenant": tenant, "source": "api"})

@@ -13,12 +13,11 @@ import asyncio
 import functools
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import aiosqlite
 import pytest
 import sqlite_utils
-
 from api_support import TestPlugin
 
 from paperchain import analytics
@@ -43,7 +42,7 @@ _JSON_LANGUAGES = ("SELECT coalesce(json_extract(f.data, '$.language'), ''), cou
 _JSON_NEAR = ("SELECT substr(f.created, 1, 10), count(*) " + _JSON_FROM.format(each="")
               + " AND json_array_length(f.data, '$.duplicates') > 0 GROUP BY 1")
 
-TODAY = datetime.now(timezone.utc).date().isoformat()
+TODAY = datetime.now(UTC).date().isoformat()
 FINDINGS = {  # document -> analyzer -> data: odd shapes included (not objects, scalars, non-lists)
     "d1": {"text.keywords": {"keywords": [{"keyword": "Invoice"}, {"keyword": "invoice"}, {"keyword": "Bridge"},
                                           "stray", {"score": 1}, {"keyword": 7}]},

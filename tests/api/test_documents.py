@@ -4,7 +4,6 @@ import os
 
 import aiohttp
 import pytest
-
 from kernel_support import SHARED_DOCUMENTS
 
 

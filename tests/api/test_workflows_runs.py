@@ -125,6 +125,7 @@ async def test_retry_a_failed_run_from_the_failed_step(api, tmp_path):
 
 async def test_artifacts_list_and_download(paperchain_api):
     from api_support import TestPlugin
+
     from paperchain_sdk import ActionSpec, Artifact, Result, hookimpl
     from paperchain_sdk.contracts import Action
 
@@ -291,6 +292,7 @@ def test_the_operator_shares_a_workflow_from_the_command_line(tmp_path):
     import sqlite3
 
     from kernel_support import run_cli
+
     from paperchain.harness import KernelHarness
 
     data = tmp_path / "data"
@@ -319,8 +321,9 @@ async def test_a_tenants_webhook_starts_that_tenants_workflow(paperchain_api):
     import json
     import time
 
-    import paperchain_triggers
     from api_support import TestPlugin
+
+    import paperchain_triggers
     from paperchain_sdk.signatures import sign
 
     api = await paperchain_api(TestPlugin(), paperchain_triggers)
@@ -371,8 +374,9 @@ async def test_a_tenants_workflow_never_runs_on_another_tenants_document(api):
 
 async def test_an_event_trigger_of_a_tenants_workflow_hears_only_its_tenants_events(paperchain_api):
     """An event trigger of acme's workflow fired for globex's events and handed it their data."""
-    import paperchain_triggers
     from api_support import TestPlugin
+
+    import paperchain_triggers
 
     api = await paperchain_api(TestPlugin(), paperchain_triggers)
     acme = await api.user("alice", "editor", tenant="acme")

@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
+from paperchain.builtins.document_text import DocumentText, DocumentTextSettings
 from paperchain_sdk import (
-    ActionSpec, ConfigError, Document, DocumentUpdate, InputError, PaperchainError, Result,
+    ActionSpec,
+    ConfigError,
+    Document,
+    DocumentUpdate,
+    InputError,
+    PaperchainError,
+    Result,
 )
 from paperchain_sdk.testing import check_component, pdf_from_objects, run_component
-
-from paperchain.builtins.document_text import DocumentText, DocumentTextSettings
 
 SPEC = ActionSpec(
     name="document.text",

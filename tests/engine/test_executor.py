@@ -6,6 +6,7 @@ import asyncio
 import sqlite3
 
 import pytest
+
 from paperchain.engine.executor import Executor, InlineExecutor, StepAttempt
 from paperchain.outcomes import load_run
 from paperchain_sdk import ActionSpec, hookimpl

@@ -7,6 +7,7 @@ from collections import Counter
 
 import attrs
 import pytest
+
 from paperchain_sdk import (
     ActionSpec,
     AnalyzerSpec,

@@ -20,7 +20,6 @@ import time
 from collections import Counter
 
 import pytest
-
 from kernel_support import make_dist
 
 DOCUMENTS = 400

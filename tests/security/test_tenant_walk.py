@@ -299,7 +299,7 @@ async def test_text_similar_answers_only_within_the_callers_tenant(paperchain_ap
     refused = await api.request("GET", f"/api/v1/text/similar/{ids['acme']}", token=globex)
     missing = await api.request("GET", f"/api/v1/text/similar/{nowhere}", token=globex)
     assert refused.status == 404 and _same_answer(refused, ids["acme"], missing, nowhere)
-    for tenant, token, other in (("acme", acme, "globex"), ("globex", globex, "acme")):
+    for tenant, token, _other in (("acme", acme, "globex"), ("globex", globex, "acme")):
         own = await api.request("GET", f"/api/v1/text/similar/{ids[tenant]}", token=token)
         assert own.status == 200 and own.json["similar"] == [], own
 

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 import sqlalchemy as sa
+
 from paperchain.store import migrations, tables
 from paperchain.store.database import Database
 from paperchain.store.journal import CoreJournal

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite as sqlite_dialect
+
 from paperchain.store import migrations, schema, tables
 from paperchain.store.database import Database
 from paperchain.store.search import fts5
 from paperchain_sdk import ConfigError
-from sqlalchemy.dialects import sqlite as sqlite_dialect
 
 
 def _affinity(declared: str) -> str:

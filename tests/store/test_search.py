@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import aiosqlite
 import pytest
+
 from paperchain.store.database import Database
 from paperchain.store.schema import migrate
 from paperchain.store.search import (

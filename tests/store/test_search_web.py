@@ -7,8 +7,9 @@ import io
 
 import pytest
 from api_support import TestPlugin
-from paperchain_sdk.testing.web import PASSWORD
 from PIL import Image
+
+from paperchain_sdk.testing.web import PASSWORD
 
 
 @pytest.fixture

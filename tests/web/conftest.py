@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
-
 from api_support import TestPlugin
+
 from paperchain_sdk.testing.web import PASSWORD, WebClient
 
 

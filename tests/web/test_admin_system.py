@@ -9,6 +9,7 @@ import re
 import attrs
 import pytest
 from api_support import TestPlugin
+
 from paperchain.loader import PluginInfo, register
 from paperchain.web.routes.admin_system import HIDDEN, hide_secrets
 from paperchain_sdk import ActionSpec, hookimpl

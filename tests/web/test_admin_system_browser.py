@@ -8,6 +8,7 @@ import re
 
 import pytest
 from api_support import TestPlugin
+
 from paperchain_sdk.testing.web import PASSWORD
 
 from .test_admin_system import SECRET, VaultPlugin, add_failed_plugin

@@ -11,10 +11,11 @@ import pytest
 paperchain_text = pytest.importorskip("paperchain_text", reason="the corpus figures read the text plugin's findings")
 
 from api.test_analytics import ANALYSIS, ENGLISH, SPANISH, _recorded  # noqa: E402
+from api_support import TestPlugin  # noqa: E402
 from web.test_browser import CHROMIUM, LiveServer, chromium, expect  # noqa: E402, F401 - chromium is a fixture
 
-from api_support import TestPlugin  # noqa: E402
 from paperchain.web.i18n import Formatter  # noqa: E402
+
 pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(CHROMIUM is None, reason="needs Debian's chromium: apt-get install chromium")]
 

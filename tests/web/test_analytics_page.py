@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import functools
 
-from paperchain import analytics
 from web.conftest import PASSWORD
+
+from paperchain import analytics
 
 
 async def _failed_run(site, tmp_path, token) -> dict:

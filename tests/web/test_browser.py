@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from api_support import TestPlugin
+
 from paperchain_sdk.testing.browser import CHROMIUM_ARGS
 from paperchain_sdk.testing.browser import LiveServer as SdkLiveServer
 from paperchain_sdk.testing.browser import Watched as SdkWatched

@@ -7,7 +7,7 @@ import asyncio
 import json
 import random
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
@@ -91,11 +91,11 @@ async def test_the_media_type_filter_offers_a_type_uploaded_after_the_page_was_s
 @pytest.mark.parametrize("language", ["en", "es"])
 def test_dates_durations_and_sizes_read_as_babel_writes_them(language):
     fmt, rng = Formatter(language), random.Random(14)
-    start = datetime(2020, 1, 1, tzinfo=timezone.utc)
+    start = datetime(2020, 1, 1, tzinfo=UTC)
     for _ in range(2000):
         moment = start + timedelta(seconds=rng.randint(0, 10**9), microseconds=rng.randint(0, 999_999))
         for value in (moment, moment.replace(tzinfo=None), moment.astimezone(timezone(timedelta(hours=-5)))):
-            expected = dates.format_datetime(moment, "medium", tzinfo=timezone.utc, locale=language) + " UTC"
+            expected = dates.format_datetime(moment, "medium", tzinfo=UTC, locale=language) + " UTC"
             assert fmt.when(value.isoformat()) == expected
         seconds = rng.random() * 10 ** rng.randint(0, 6)
         assert fmt.seconds(seconds) == numbers.format_decimal(round(seconds, 2), format="#,##0.##",

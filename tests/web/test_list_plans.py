@@ -8,6 +8,7 @@ import random
 
 import aiosqlite
 import pytest
+
 from paperchain.api.routes.runs import tenant_join
 from paperchain.store.schema import migrate
 from paperchain.web.routes.documents import distinct_media_types

@@ -5,9 +5,6 @@ from __future__ import annotations
 
 import pytest
 from api_support import TestPlugin
-from paperchain.web.guard import CSP
-from paperchain_sdk import hookimpl
-from paperchain_sdk.ui import NavEntry, Page, Panel, PluginUI
 from web.ui_demo import (
     HERE,
     demo_page,
@@ -17,6 +14,10 @@ from web.ui_demo import (
     home_panel,
     save_note,
 )
+
+from paperchain.web.guard import CSP
+from paperchain_sdk import hookimpl
+from paperchain_sdk.ui import NavEntry, Page, Panel, PluginUI
 
 
 class Demo:

@@ -27,7 +27,7 @@ import os
 import re
 import secrets
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import attrs
 
@@ -318,7 +318,7 @@ class Accounts:
         for key in keys:
             refusal = security.throttle.refusal(key, now)
             if refusal is not None and await security.throttle.confirm(key):
-                when = datetime.fromtimestamp(refusal.until, timezone.utc).isoformat(timespec="seconds")
+                when = datetime.fromtimestamp(refusal.until, UTC).isoformat(timespec="seconds")
                 who = "this address" if key.startswith("ip:") else "this account"
                 wait = max(1, round(refusal.retry_after))
                 if refusal.reason == "locked":
@@ -378,7 +378,7 @@ class Accounts:
         access = jwt.encode({"sub": user["name"], "role": user["role"], "tenant": user["tenant"], "iat": issued,
                              "exp": issued + self.token_seconds, "typ": "access"}, self.secret, algorithm="HS256")
         refresh_id, refresh_secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        expires = datetime.now(timezone.utc) + timedelta(days=self.refresh_days)
+        expires = datetime.now(UTC) + timedelta(days=self.refresh_days)
         await self.k.journal.upsert("refresh_tokens", {
             "id": f"{refresh_id}:{_hash(refresh_secret)}", "owner": user["name"], "created": now(),
             "expires": expires.isoformat(), "revoked": None,
@@ -390,7 +390,7 @@ class Accounts:
         row_id = self._refresh_row_id(token)
         async with self.k.db.execute("SELECT owner, expires, revoked FROM refresh_tokens WHERE id = ?", (row_id,)) as c:
             row = await c.fetchone()
-        if row is None or row[2] or row[1] < datetime.now(timezone.utc).isoformat():
+        if row is None or row[2] or row[1] < datetime.now(UTC).isoformat():
             raise AuthError("the refresh token is unknown, expired or already used; log in again")
         await self.k.journal.execute("UPDATE refresh_tokens SET revoked = ? WHERE id = ?", (now(), row_id))
         user = self.users.get(row[0])
@@ -427,7 +427,7 @@ class Accounts:
         if expires_days is not None and not 0 < expires_days <= 3650:
             raise InputError("expires_days must be between 1 and 3650.", hint="leave it out for a key that does not expire")
         key_id, secret = secrets.token_hex(6), secrets.token_urlsafe(32)
-        expires = (datetime.now(timezone.utc) + timedelta(days=expires_days)).isoformat() if expires_days else None
+        expires = (datetime.now(UTC) + timedelta(days=expires_days)).isoformat() if expires_days else None
         record = KeyRecord(id=key_id, secret_hash=_hash(secret), name=name or key_id, owner=owner.name, role=role,
                            scopes=tuple(scopes), created=now(), expires=expires, revoked=None, last_used=None,
                            tenant=owner.tenant)

@@ -18,9 +18,9 @@ from .. import __version__
 from ..config import ApiSettings
 from .accounts import Accounts
 from .audit import Audit
+from .guard import STATE, UNMATCHED, guard_routes
 from .live import Hub
 from .metrics import Metrics
-from .guard import STATE, UNMATCHED, guard_routes
 from .ratelimit import TokenBuckets
 
 log = logging.getLogger("paperchain.api")
@@ -52,8 +52,7 @@ class State:
 def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = True,
                load_workflows: bool = True) -> web.Application:
     """The API application for an opened kernel."""
-    from .routes import accounts, documents, events, plugins, runs, system, workflows
-    from .routes import analytics
+    from .routes import accounts, analytics, documents, events, plugins, runs, system, workflows
 
     settings = settings or kernel.config.api
     metrics = Metrics(kernel)

@@ -16,7 +16,7 @@ class RequestCollector:
     def __init__(self):
         self.routes: dict[str, RouteStats] = {}
 
-    def route(self, route: str) -> "RouteStats":
+    def route(self, route: str) -> RouteStats:
         """``route``'s stats (looked up once, when the route is added)."""
         stats = self.routes.get(route)
         if stats is None:

@@ -12,6 +12,7 @@ import typing
 from typing import Any
 
 import attrs
+
 from paperchain_sdk.web import endpoint_doc
 
 from .schemas import Error

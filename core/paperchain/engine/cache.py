@@ -23,6 +23,7 @@ import time
 from typing import Any
 
 import attrs
+
 from paperchain_sdk import DocumentUpdate
 
 from .state import RunState

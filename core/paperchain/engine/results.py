@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 
 import attrs
+
 from paperchain_sdk import (
     Artifact,
     DocumentUpdate,

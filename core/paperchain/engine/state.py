@@ -6,6 +6,7 @@ import json
 import uuid
 
 import attrs
+
 from paperchain_sdk import Batch, Document
 
 from ..documents import now

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+
 from paperchain_sdk import ConfigError, durations
 from paperchain_sdk.contracts import STEP_METHOD
 from paperchain_sdk.retry import RetryPolicy

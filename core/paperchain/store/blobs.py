@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import attrs
+
 from paperchain_sdk import NotFoundError
 
 from . import blobcrypt

@@ -263,4 +263,4 @@ def _label(tenant: str, purpose: str, version: int) -> bytes:
 
 
 def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+    return dt.datetime.now(dt.UTC).isoformat(timespec="seconds")

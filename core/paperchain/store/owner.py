@@ -28,7 +28,7 @@ class DataDirOwner:
         self.path = Path(data_dir) / LOCK_FILE
         self._fd: int | None = None
 
-    def acquire(self) -> "DataDirOwner":
+    def acquire(self) -> DataDirOwner:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
         try:
@@ -53,7 +53,7 @@ class DataDirOwner:
             os.close(self._fd)  # closing the descriptor drops the flock
             self._fd = None
 
-    def __enter__(self) -> "DataDirOwner":
+    def __enter__(self) -> DataDirOwner:
         return self.acquire()
 
     def __exit__(self, *exc) -> None:

@@ -28,7 +28,7 @@ class PlainCache:
         self.spool = self.root / "spool"  # uploads and staged plaintext on their way in
         self.spool.mkdir(mode=0o700)
         self.limit = limit
-        self._sizes: "OrderedDict[str, int]" = OrderedDict()
+        self._sizes: OrderedDict[str, int] = OrderedDict()
         self._lock = threading.Lock()
 
     def _sweep(self) -> None:

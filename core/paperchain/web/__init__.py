@@ -30,11 +30,21 @@ class WebState:
 
 def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
-    from .routes import account, auth, documents, home, notifications, runs, static, upload
-    from .routes import admin, admin_audit
-    from .routes import admin_system
-    from .routes import analytics
-    from .routes import workflows
+    from .routes import (
+        account,
+        admin,
+        admin_audit,
+        admin_system,
+        analytics,
+        auth,
+        documents,
+        home,
+        notifications,
+        runs,
+        static,
+        upload,
+        workflows,
+    )
 
     plugins = collect(state.kernel)
     mount(app, state, plugins, guard)  # before the core's /static/ route, which would take /static/p/

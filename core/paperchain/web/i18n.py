@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import io
 import logging
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 
 from babel import Locale, dates, numbers
@@ -145,7 +145,7 @@ class Formatter:
             return ""
         moment = datetime.fromisoformat(value)
         if moment.tzinfo is not None:
-            moment = moment.astimezone(timezone.utc)
+            moment = moment.astimezone(UTC)
         clock = _minute(self.language, moment.hour, moment.minute).replace(_SECOND, f"{moment.second:02d}")
         return (_datetime_format(self.language).replace("{0}", clock)
                 .replace("{1}", _day(self.language, moment.date())) + " UTC")

@@ -16,6 +16,7 @@ import re
 import attrs
 from aiohttp import web
 from markupsafe import Markup, escape
+
 from paperchain_sdk.ui import SLOTS, NavEntry, Page, PageContext, Panel, PluginUI, resolve
 
 from ..api.guard import STATE

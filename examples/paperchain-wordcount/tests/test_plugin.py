@@ -10,10 +10,10 @@
 from importlib.metadata import entry_points
 
 import pytest
-from paperchain_sdk import ConfigError, InputError
-from paperchain_sdk.testing import check_component, check_plugin, plugin_specs, run_component
 
 import paperchain_wordcount
+from paperchain_sdk import ConfigError, InputError
+from paperchain_sdk.testing import check_component, check_plugin, plugin_specs, run_component
 
 COMPONENT = "wordcount.count"
 

@@ -10,6 +10,7 @@ import re
 
 import docx
 from docx.shared import Emu
+
 from paperchain_sdk import Artifact, Document
 from paperchain_sdk.contracts import Exporter
 

@@ -11,6 +11,7 @@ import importlib.util
 from pathlib import Path
 
 import attrs
+
 from paperchain_sdk import ConfigError, MissingDependency
 
 REGULAR = "DejaVuSans.ttf"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 
 import jinja2
+
 from paperchain_sdk import Artifact, Document
 from paperchain_sdk.contracts import Exporter
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import io
 
 import attrs
-from paperchain_sdk import Document, InputError
 from PIL import Image, ImageOps
+
+from paperchain_sdk import Document, InputError
 
 # Formats both fpdf2 and Word take as they are; anything else is converted to PNG.
 _EMBEDDABLE = {"PNG", "JPEG", "GIF"}

@@ -11,6 +11,7 @@ import logging
 import unicodedata
 
 from fpdf import FPDF
+
 from paperchain_sdk import Artifact, Document
 from paperchain_sdk.contracts import Exporter
 

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 import attrs
+
 from paperchain_sdk import Document, Findings
 
 NO_TEXT = "No text extracted from this document."

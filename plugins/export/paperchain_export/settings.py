@@ -8,6 +8,7 @@ ValueError with what was wrong and what is allowed; the SDK's settings loader tu
 from __future__ import annotations
 
 import attrs
+
 from paperchain_sdk.settings import between
 
 PAGE_SIZES = ("A4", "Letter", "Legal")

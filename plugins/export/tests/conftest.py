@@ -7,9 +7,9 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from paperchain_sdk.testing import check_plugin
 
 import paperchain_export
+from paperchain_sdk.testing import check_plugin
 
 # The shared sample documents (read only), located as the kernel's tests locate them.
 TESTDATA = Path(os.environ.get("PAPERCHAIN_TESTDATA", "/work/shared/testdata")) / "documents"

@@ -10,6 +10,7 @@ import zipfile
 
 import attrs
 import pytest
+
 from paperchain_sdk import Artifact, Batch, BatchItem, Document, InputError
 from paperchain_sdk.testing import check_component, run_component
 

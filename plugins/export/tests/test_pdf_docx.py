@@ -8,12 +8,12 @@ import docx
 import pypdfium2 as pdfium
 import pypdfium2.raw as pdfium_c
 import pytest
-from paperchain_sdk import ConfigError, InputError, MissingDependency
-from paperchain_sdk.testing import check_component, run_component
 from PIL import Image
 
 from paperchain_export import fonts
 from paperchain_export.report import NO_TEXT
+from paperchain_sdk import ConfigError, InputError, MissingDependency
+from paperchain_sdk.testing import check_component, run_component
 
 UNICODE = "Señor Müller — Ελληνικά"
 

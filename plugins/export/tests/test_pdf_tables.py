@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pypdfium2 as pdfium
+
 from paperchain_export.pdf import render_tables
 from paperchain_export.report import Table
 

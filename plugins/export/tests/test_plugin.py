@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import pytest
+
 from paperchain_sdk import ConfigError
 from paperchain_sdk.testing import check_spec, run_component
 

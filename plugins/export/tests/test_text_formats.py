@@ -7,9 +7,9 @@ from html.parser import HTMLParser
 
 import pytest
 from markdown_it import MarkdownIt
-from paperchain_sdk.testing import check_component, run_component
 
 from paperchain_export.report import NO_FINDINGS, NO_TEXT
+from paperchain_sdk.testing import check_component, run_component
 
 UNICODE = "Señor Müller — Ελληνικά"  # as in conftest's rich_document
 

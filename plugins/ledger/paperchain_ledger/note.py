@@ -54,7 +54,7 @@ class VerifierKey:
         return f"{self.name}+{self.id.hex()}+{base64.b64encode(bytes([ED25519]) + self.public_key).decode()}"
 
     @classmethod
-    def parse(cls, text: str) -> "VerifierKey":
+    def parse(cls, text: str) -> VerifierKey:
         parts = text.strip().split("+", 2)  # base64 may hold "+"; the name may not
         if len(parts) != 3:
             raise NoteError("a verifier key reads <name>+<key id hex>+<base64 key>; this one has "

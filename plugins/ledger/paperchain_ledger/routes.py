@@ -18,6 +18,7 @@ from typing import Any
 
 import attrs
 from aiohttp import web
+
 from paperchain_sdk import InputError
 from paperchain_sdk.settings import at_least
 from paperchain_sdk.web import (

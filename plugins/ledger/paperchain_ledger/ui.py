@@ -20,6 +20,7 @@ import json
 from pathlib import Path
 
 from aiohttp import web
+
 from paperchain_sdk import InputError, PaperchainError
 from paperchain_sdk.ui import NavEntry, Page, Panel, PluginUI
 from paperchain_sdk.web import parse_int

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-
 import pytest
 
 from paperchain_ledger import runtime
 from paperchain_ledger.book import Book
 from paperchain_ledger.log import LedgerLog
-
-
 
 
 @pytest.fixture

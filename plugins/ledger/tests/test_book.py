@@ -6,9 +6,9 @@ import json
 
 import pytest
 
-from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
 from paperchain_ledger import accounts
 from paperchain_ledger.verifier import verify_receipt
+from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
 
 DOC = "ab" * 32
 

@@ -1,6 +1,7 @@
 """Entry bundles: the stored form of up to 256 entries."""
 
 import pytest
+
 from paperchain_ledger import tiles
 
 

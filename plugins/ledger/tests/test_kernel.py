@@ -6,12 +6,12 @@ import json
 import sqlite3
 
 import pytest
-from paperchain_sdk.testing import check_plugin
 
 import paperchain_ledger
 from paperchain_ledger import runtime, tiles
 from paperchain_ledger.integrity import verify_log
 from paperchain_ledger.verifier import verify_receipt
+from paperchain_sdk.testing import check_plugin
 
 WORKFLOW = {"name": "notary", "steps": [
     {"id": "notarize", "uses": "ledger.notarize", "with": {"metadata": {"dept": "legal"}}},

@@ -11,6 +11,7 @@ import stat
 import threading
 
 import pytest
+
 from paperchain_ledger import merkle, tiles
 from paperchain_ledger.integrity import verify_log
 from paperchain_ledger.log import LedgerLog

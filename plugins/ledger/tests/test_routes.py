@@ -7,12 +7,12 @@ import base64
 import hashlib
 
 from aiohttp.test_utils import TestClient, TestServer
-from paperchain_sdk.testing.routes import routes_app
-from paperchain_sdk.web import endpoint_doc
 
 import paperchain_ledger
 from paperchain_ledger import merkle
 from paperchain_ledger.verifier import verify_receipt
+from paperchain_sdk.testing.routes import routes_app
+from paperchain_sdk.web import endpoint_doc
 
 
 def test_routes(paperchain_kernel):

@@ -14,13 +14,13 @@ import secrets
 import sqlite3
 
 import pytest
-from paperchain_sdk import RunContext
-from paperchain_sdk.testing import build_component, check_plugin
 
 import paperchain_ledger
 from paperchain_ledger import runtime
 from paperchain_ledger.book import Book
 from paperchain_ledger.log import LedgerLog
+from paperchain_sdk import RunContext
+from paperchain_sdk.testing import build_component, check_plugin
 
 BASE = "/api/v1/ledger"
 SECRET = "acme-zebra-7731 merger closes Friday"

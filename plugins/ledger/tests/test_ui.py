@@ -8,8 +8,9 @@ import hashlib
 import json
 import re
 
-import paperchain_ledger
 import pytest
+
+import paperchain_ledger
 from paperchain_ledger import runtime
 
 # cheap scrypt (tests make accounts); no audit anchoring, so the tree grows only by what a test appends

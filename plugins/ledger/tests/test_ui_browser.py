@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import hashlib
 
-import paperchain_ledger
 import pytest
+
+import paperchain_ledger
 from paperchain_ledger import runtime
 
 pytestmark = pytest.mark.slow

@@ -10,6 +10,7 @@ import random
 from pathlib import Path
 
 import pytest
+
 from paperchain_ledger import merkle
 
 TESTDATA = Path(__file__).resolve().parents[3].parent / "shared" / "testdata"

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import click
+
 from paperchain_sdk.cli import with_kernel
 
 

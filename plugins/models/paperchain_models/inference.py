@@ -9,6 +9,7 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+
 from paperchain_sdk import InputError, Prediction
 
 from .onnx_io import coerce_inputs

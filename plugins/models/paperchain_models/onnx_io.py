@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from paperchain_sdk import InputError
 
 # ONNX element types we accept as inputs, with the NumPy dtype we build for each.

@@ -22,6 +22,7 @@ from typing import Any
 
 import attrs
 import sqlalchemy as sa
+
 from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
 
 from .storage import stage_changes

@@ -6,6 +6,7 @@ import asyncio
 
 import attrs
 from aiohttp import web
+
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk import web as pweb
 from paperchain_sdk.settings import between

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+
 from paperchain_sdk import ConfigError, InputError, NotFoundError
 
 from .inference import Predictor, SessionCache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import attrs
+
 from paperchain_sdk.settings import at_least, between
 
 ALGORITHMS = ("logistic", "svm")

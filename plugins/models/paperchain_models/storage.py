@@ -7,6 +7,7 @@ over the tables the plugin made in the kernel's SQLite file before, rows kept.
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from paperchain_sdk.storage import PluginSchema
 
 SCHEMA = PluginSchema("models", migrations="paperchain_models:migrations")

@@ -15,6 +15,7 @@ from typing import Any
 
 import attrs
 import numpy as np
+
 from paperchain_sdk import InputError, MissingDependency
 
 from .textnorm import TOKEN_PATTERN, normalize_text

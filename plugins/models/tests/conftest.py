@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import random
 
-import paperchain_models
 import pytest
+
+import paperchain_models
 from paperchain_sdk import ActionSpec, DocumentUpdate, Result, hookimpl
 from paperchain_sdk.contracts import Action
 from paperchain_sdk.testing import check_plugin
@@ -102,6 +103,7 @@ def serve_routes():
     PaperchainErrors into JSON answers with the documented status codes."""
     from aiohttp import web
     from aiohttp.test_utils import TestClient, TestServer
+
     from paperchain_sdk import (
         ConflictError,
         InputError,

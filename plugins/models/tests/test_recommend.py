@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.sparse as sp
+
 from paperchain_models.recommend.core import (
     ContentIndex,
     Recommenders,

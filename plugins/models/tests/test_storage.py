@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 
-import paperchain_models
 import pytest
+
+import paperchain_models
 from paperchain_models import service
 from paperchain_sdk import ConflictError, NotFoundError, PermissionDenied
 

@@ -12,8 +12,9 @@ import asyncio
 import secrets
 
 import attrs
-import paperchain_models
 import pytest
+
+import paperchain_models
 
 pytestmark = pytest.mark.slow
 
@@ -54,7 +55,7 @@ async def test_each_tenant_has_its_own_models_and_jobs(paperchain_api, onnx_line
     globex = await api.user("bob", "admin", tenant="globex")
     acme_job = await _train(api, "invoices", _texts("zebra7731"), acme)
     globex_job = await _train(api, "invoices", _texts("okapi42"), globex)  # the same name, its own model
-    for token, job in ((acme, acme_job), (globex, globex_job)):
+    for token, _job in ((acme, acme_job), (globex, globex_job)):
         listed = (await api.request("GET", "/api/v1/models/registry", token=token)).json["models"]
         assert [(m["name"], m["versions"]) for m in listed] == [("invoices", 1)], listed
         shown = (await api.request("GET", "/api/v1/models/registry/invoices", token=token)).json["versions"]

@@ -6,6 +6,7 @@ import random
 
 import numpy as np
 import pytest
+
 from paperchain_models import training
 from paperchain_models.onnx_io import coerce_inputs, describe_onnx
 from paperchain_models.textnorm import TOKEN_PATTERN, fold_text, normalize_text
@@ -43,6 +44,7 @@ def test_text_classifier_converts_exactly(algorithm, text_maker):
     assert [o["name"] for o in outputs] == ["label", "probabilities"]
     # onnxruntime's own tokenizer (RE2) sees the same tokens in serving's folded text as in training's
     import onnxruntime as ort
+
     from paperchain_models.inference import ensure_utf8_locale
 
     ensure_utf8_locale()

@@ -8,8 +8,9 @@ import asyncio
 import random
 import re
 
-import paperchain_models
 import pytest
+
+import paperchain_models
 from paperchain_sdk.testing.web import PASSWORD, WebClient
 
 EXTRACT = {"name": "extract", "steps": [{"id": "text", "uses": "document.text"}]}

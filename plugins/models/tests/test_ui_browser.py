@@ -7,8 +7,9 @@ from __future__ import annotations
 import random
 import re
 
-import paperchain_models
 import pytest
+
+import paperchain_models
 
 pytestmark = pytest.mark.slow
 EXTRACT = {"name": "extract", "steps": [{"id": "text", "uses": "document.text"}]}

@@ -192,7 +192,7 @@ def merge_hocr(pages: dict[int, bytes]) -> str:
         html = data.decode("utf-8")
         start, end = html.index("<body>") + len("<body>"), html.rindex("</body>")
         head, tail = head or html[:start], html[end:]
-        body = _HOCR_IDS.sub(lambda m: f"{m[1]}{number}", html[start:end])
+        body = _HOCR_IDS.sub(lambda m, number=number: f"{m[1]}{number}", html[start:end])
         bodies.append(body.replace("ppageno 0", f"ppageno {number - 1}"))
     return head + "".join(bodies) + tail
 

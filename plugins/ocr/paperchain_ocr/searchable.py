@@ -31,7 +31,7 @@ def build(doc, kind: str, layers: dict[int, bytes], page_images, out_path: str, 
                 finally:
                     source.close()
             else:
-                for number, pixels, dpi in page_images:
+                for _number, pixels, dpi in page_images:
                     _add_image_page(out, pixels, dpi, pdfium)
             for number, (layer, region) in sorted(layers.items()):
                 _overlay(out, number - 1, layer, region, pdfium)

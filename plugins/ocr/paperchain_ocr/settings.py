@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 import attrs
+
 from paperchain_sdk.settings import between, one_of
 
 BINARIZE_METHODS = ("none", "otsu", "sauvola")

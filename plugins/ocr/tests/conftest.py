@@ -8,10 +8,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from paperchain_sdk import Document
-from paperchain_sdk.testing import check_plugin, run_component
 
 import paperchain_ocr
+from paperchain_sdk import Document
+from paperchain_sdk.testing import check_plugin, run_component
 
 # Import mode is importlib: make the helpers beside this file (ocr_reference) importable.
 sys.path.insert(0, str(Path(__file__).parent))

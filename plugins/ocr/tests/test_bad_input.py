@@ -8,6 +8,7 @@ import subprocess
 import zlib
 
 import pytest
+
 from paperchain_sdk import InputError, MissingDependency
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import pytest
 import ocr_reference as ref
+import pytest
 from skimage.color import rgb2gray
 from skimage.filters import threshold_otsu, threshold_sauvola
 from skimage.transform import rotate as sk_rotate

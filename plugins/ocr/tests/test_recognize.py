@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from conftest import reference
-from paperchain_sdk import Document
 
 from paperchain_ocr.accuracy import word_accuracy
+from paperchain_sdk import Document
 
 pdfium = pytest.importorskip("pypdfium2")
 
@@ -75,9 +75,11 @@ def test_preprocessing_options_run_and_report(recognize, documents):
 
 
 def test_preprocess_action_writes_a_binary_image(specs, documents):
-    from paperchain_sdk.testing import run_component
-    from PIL import Image
     import io
+
+    from PIL import Image
+
+    from paperchain_sdk.testing import run_component
 
     result = run_component(specs["ocr.preprocess"], document=Document.from_path(documents / "crom.png"),
                            options={"binarize": "otsu"})

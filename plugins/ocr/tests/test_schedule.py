@@ -67,10 +67,9 @@ def test_cost_estimate_follows_the_ink_not_the_page_size():
 
 
 def test_a_failing_page_fails_the_step_and_stops_the_other_workers(specs, documents, monkeypatch):
+    from paperchain_ocr import engine
     from paperchain_sdk import Document
     from paperchain_sdk.testing import run_component
-
-    from paperchain_ocr import engine
 
     real = engine.recognize_file
     calls = []

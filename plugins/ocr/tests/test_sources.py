@@ -6,9 +6,9 @@ import zlib
 
 import numpy as np
 import pytest
-from paperchain_sdk.testing import pdf_from_objects
 
 from paperchain_ocr import sources
+from paperchain_sdk.testing import pdf_from_objects
 
 pdfium = pytest.importorskip("pypdfium2")
 

@@ -10,7 +10,7 @@ everything in between. Otherwise the gate opens a new block, absorbing such fron
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np

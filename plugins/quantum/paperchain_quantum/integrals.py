@@ -96,7 +96,7 @@ def two_electron(basis: list[SGaussian]) -> np.ndarray:
     for i in range(n):
         for j in range(i + 1):
             for k in range(n):
-                for l in range(k + 1):
+                for l in range(k + 1):  # noqa: E741 - the chemists' ijkl
                     if (i * (i + 1) // 2 + j) < (k * (k + 1) // 2 + l):
                         continue
                     value = _contract(_repulsion, basis[i], basis[j], basis[k], basis[l])

@@ -18,6 +18,7 @@ import time
 
 import attrs
 import sqlalchemy as sa
+
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.storage import PluginSchema
 

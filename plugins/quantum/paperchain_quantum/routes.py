@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import attrs
 from aiohttp import web
+
 from paperchain_sdk import web as pweb
 from paperchain_sdk.settings import between
 

@@ -10,7 +10,8 @@ with the same dtype and seed, so every circuit Cirq accepts gives Cirq's answer.
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import cirq
 import numpy as np

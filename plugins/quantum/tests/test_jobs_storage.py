@@ -7,6 +7,7 @@ import sqlite3
 
 import pytest
 import sqlalchemy as sa
+
 from paperchain_quantum import hooks
 from paperchain_quantum.jobs import JobRequest, JobStore, jobs_table
 from paperchain_sdk import NotFoundError

@@ -6,9 +6,8 @@ import asyncio
 import json
 
 from paperchain_quantum import hooks
-from paperchain_sdk.web import endpoint_doc
-
 from paperchain_quantum.routes import routes
+from paperchain_sdk.web import endpoint_doc
 
 GHZ = 'OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[3];\ncreg c[3];\nh q[0];\ncx q[0],q[1];\ncx q[1],q[2];\nmeasure q[0] -> c[0];\n'
 

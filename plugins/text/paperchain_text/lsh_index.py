@@ -22,8 +22,9 @@ import json
 import attrs
 import numpy as np
 import sqlalchemy as sa
-from paperchain_sdk import ConfigError
 from sqlalchemy.dialects import postgresql
+
+from paperchain_sdk import ConfigError
 
 from .minhash import MinHasher, is_empty
 from .minhash_kernel import band_keys

@@ -10,6 +10,7 @@ import asyncio
 import functools
 
 import numpy as np
+
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
 

@@ -7,6 +7,7 @@ into a ConfigError naming the step or table the value came from.
 from __future__ import annotations
 
 import attrs
+
 from paperchain_sdk.settings import between
 
 LANGUAGE_CHOICES = ("auto", "en", "es")

@@ -13,6 +13,7 @@ the tables of the same name that the plugin created itself before, rows kept.
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from paperchain_sdk.storage import PluginSchema
 
 SCHEMA = PluginSchema("text", migrations="paperchain_text:migrations")

@@ -5,8 +5,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-import paperchain_text
 import pytest
+
+import paperchain_text
 from paperchain_sdk.testing import check_plugin
 
 sys.path.insert(0, str(Path(__file__).parent))  # sentiment_benchmark, importable from the tests

@@ -11,6 +11,7 @@ import sqlite3
 import numpy as np
 import pytest
 import sqlalchemy as sa
+
 from paperchain_sdk import ConfigError
 from paperchain_text.lsh_index import MinHashIndex
 from paperchain_text.storage import SCHEMA, buckets

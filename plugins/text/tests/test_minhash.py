@@ -7,6 +7,7 @@ import struct
 
 import numpy as np
 import pytest
+
 from paperchain_text import minhash_kernel as kernel
 from paperchain_text.minhash import (
     MinHasher,

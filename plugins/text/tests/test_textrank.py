@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+
 from paperchain_text.summary import encode_sentences, summarize
 from paperchain_text.textinput import sentences
 from paperchain_text.textrank_kernel import pagerank, similarity_matrix

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import re
 
-import paperchain_text
 import pytest
+
+import paperchain_text
 from paperchain_sdk.testing.web import PASSWORD
 
 WORKFLOW = {"name": "dedup", "steps": [

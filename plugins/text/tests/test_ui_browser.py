@@ -4,8 +4,9 @@ accessibility violation (axe)."""
 
 from __future__ import annotations
 
-import paperchain_text
 import pytest
+
+import paperchain_text
 
 pytestmark = pytest.mark.slow
 WORKFLOW = {"name": "dedup", "steps": [

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import paperchain_text
 import pytest
+
+import paperchain_text
 
 ANALYZER_STEPS = ["language", "keywords", "entities", "stats", "summary", "readability", "near_duplicates"]
 
@@ -41,6 +42,7 @@ def test_analyzers_run_as_steps_and_find_the_copy(paperchain_kernel, files):
 
     async def ask(path):
         from aiohttp.test_utils import TestClient, TestServer
+
         from paperchain_sdk.testing.routes import routes_app
 
         app = routes_app(kernel.kernel, kernel.kernel.routes())  # the operator calls

@@ -6,6 +6,7 @@ import json
 import time
 
 from aiohttp import web
+
 from paperchain_sdk import RunRequest
 from paperchain_sdk.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER
 from paperchain_sdk.web import endpoint, kernel_of

@@ -16,6 +16,7 @@ import time
 from typing import Any
 
 import sqlalchemy as sa
+
 from paperchain_sdk.storage import PluginSchema
 
 SCHEMA = PluginSchema("triggers", migrations="paperchain_triggers:migrations")

@@ -16,6 +16,7 @@ from paperchain_sdk.signatures import check_signature
 from .base import HostedTrigger, parse_duration, triggers_state
 from .state import store_for
 
+
 def active_webhook(kernel, workflow: str) -> WebhookTrigger | None:
     """The started webhook trigger serving ``workflow`` on ``kernel``; the route looks it up here."""
     return triggers_state(kernel)["webhooks"].get(workflow)

@@ -9,8 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # triggers_support, importable from the tests
 
-import paperchain_triggers
 from triggers_support import steps_plugin
+
+import paperchain_triggers
 
 
 @pytest.fixture

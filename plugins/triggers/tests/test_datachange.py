@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from paperchain.trigger_host import TriggerHost
 from triggers_support import Recorder, settle, workflow
+
+from paperchain.trigger_host import TriggerHost
 
 
 def test_metadata_change_starts_a_run_for_that_document(kernel, tmp_path):

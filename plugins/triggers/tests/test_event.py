@@ -5,8 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from paperchain.trigger_host import TriggerHost
 from triggers_support import Recorder, settle, workflow
+
+from paperchain.trigger_host import TriggerHost
 
 
 def test_error_workflow_fires_on_another_workflows_failure(kernel):

@@ -9,11 +9,12 @@ import tomllib
 from email import policy
 from pathlib import Path
 
-import paperchain_triggers
 import pytest
 from aiohttp import web
-from paperchain.trigger_host import TriggerHost
 from triggers_support import Recorder, settle
+
+import paperchain_triggers
+from paperchain.trigger_host import TriggerHost
 
 paperchain_notify = pytest.importorskip("paperchain_notify", reason="the example needs paperchain-notify")
 pytest.importorskip("aiosmtpd", reason="the example test needs aiosmtpd")

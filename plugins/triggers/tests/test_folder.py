@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from triggers_support import Recorder, settle, workflow
+
 from paperchain.trigger_host import TriggerHost
 from paperchain_sdk import ConfigError
-from triggers_support import Recorder, settle, workflow
 
 
 async def _copy_slowly(path, chunks=5, pause=0.3):

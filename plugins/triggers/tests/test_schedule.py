@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-import paperchain_triggers
 import pytest
+
+import paperchain_triggers
 from paperchain_sdk import ConfigError
 from paperchain_sdk.testing import build_component
 from paperchain_triggers.clock import FakeClock

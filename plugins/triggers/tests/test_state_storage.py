@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from triggers_support import steps_plugin
+
 import paperchain_triggers
 from paperchain_triggers.state import close_store, store_for
-from triggers_support import steps_plugin
 
 
 def test_state_and_replayed_signatures_survive_a_restart(paperchain_kernel, database_url):

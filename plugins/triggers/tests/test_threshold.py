@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import paperchain_triggers
 import pytest
+from triggers_support import workflow
+
+import paperchain_triggers
 from paperchain.trigger_host import TriggerHost
 from paperchain_sdk import ConfigError
 from paperchain_sdk.testing import build_component
-from triggers_support import workflow
 
 SPEC = {s.name: s for s in paperchain_triggers.paperchain_triggers()}["threshold"]
 # Alarms since the last "clear": flaps as the test emits one or the other.

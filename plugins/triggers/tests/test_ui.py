@@ -8,12 +8,13 @@ import datetime as dt
 import json
 import time
 
-import paperchain_triggers
 import pytest
 from croniter import croniter
+from triggers_support import steps_plugin, workflow
+
+import paperchain_triggers
 from paperchain_sdk.signatures import sign
 from paperchain_sdk.testing.web import PASSWORD
-from triggers_support import steps_plugin, workflow
 
 SECRET = "s3cret-for-the-test"
 

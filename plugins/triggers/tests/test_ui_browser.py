@@ -6,9 +6,10 @@ from __future__ import annotations
 
 import re
 
-import paperchain_triggers
 import pytest
 from triggers_support import steps_plugin, workflow
+
+import paperchain_triggers
 
 pytestmark = pytest.mark.slow
 

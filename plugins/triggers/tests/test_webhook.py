@@ -6,12 +6,13 @@ import json
 import time
 
 import aiohttp
-import paperchain_triggers
 from aiohttp import web
+from triggers_support import Recorder, settle, workflow
+
+import paperchain_triggers
 from paperchain.trigger_host import TriggerHost
 from paperchain_sdk.signatures import sign
 from paperchain_sdk.web import KERNEL_KEY
-from triggers_support import Recorder, settle, workflow
 
 SECRET = "s3cr3t-for-tests"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import io
 
 import numpy as np
+from PIL import Image
+
 from paperchain_sdk import Artifact, InputError, Result, RunContext
 from paperchain_sdk.contracts import Action
-from PIL import Image
 
 from .filters import median_filter, skew_angle, unsharp_mask
 from .gpu import use_gpu

@@ -10,9 +10,10 @@ only the best scored stays. ``tests/faces_benchmark.py`` measures this on a labe
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
-from PIL import Image
 
 from .cascade import candidate_boxes, suppress_overlaps
 from .faceverify import face_scores

@@ -8,12 +8,12 @@ the document and says what to do.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
 
 import attrs
 import numpy as np
-from paperchain_sdk import Document, InputError
 from PIL import Image, ImageOps
+
+from paperchain_sdk import Document, InputError
 
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/tiff", "image/gif", "image/bmp", "image/webp")
 PDF_TYPE = "application/pdf"

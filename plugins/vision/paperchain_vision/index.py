@@ -15,6 +15,7 @@ import asyncio
 
 import numpy as np
 import sqlalchemy as sa
+
 from paperchain_sdk.storage import PluginSchema
 
 from .settings import HASH_ALGORITHMS

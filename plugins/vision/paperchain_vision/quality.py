@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+from PIL import Image
+
 from paperchain_sdk import Document, Findings
 from paperchain_sdk.contracts import Analyzer
-from PIL import Image
 
 from .filters import laplacian_variance, noise_sigma, skew_angle
 from .images import load_pages, to_gray

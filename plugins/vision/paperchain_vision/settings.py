@@ -7,6 +7,7 @@ saying what is allowed; the SDK turns that into a ConfigError naming the step or
 from __future__ import annotations
 
 import attrs
+
 from paperchain_sdk.settings import between
 
 OPERATIONS = ("contrast", "denoise", "sharpen", "deskew")

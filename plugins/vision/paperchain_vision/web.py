@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import attrs
 from aiohttp import web
+
 from paperchain_sdk import NotFoundError
 from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json

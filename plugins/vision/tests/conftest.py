@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from paperchain_sdk.testing import check_plugin
 
 import paperchain_vision
+from paperchain_sdk.testing import check_plugin
 
 sys.path.insert(0, str(Path(__file__).parent))  # faces_benchmark, importable from the tests
 TESTDATA = Path(os.environ.get("PAPERCHAIN_TESTDATA", "/work/shared/testdata")) / "documents"

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import attrs
 import numpy as np
-from paperchain_sdk import Document
 from PIL import Image
 
+from paperchain_sdk import Document
 from paperchain_vision.faces import detect_faces
 from paperchain_vision.images import load_pages
 from paperchain_vision.settings import FacesSettings

@@ -6,9 +6,10 @@ import io
 
 import numpy as np
 import pytest
+from PIL import Image
+
 from paperchain_sdk import Document, InputError
 from paperchain_sdk.testing import check_component, run_component
-from PIL import Image
 
 
 def png_bytes(image):
@@ -84,7 +85,7 @@ def test_unusual_modes_are_handled(specs, paperchain_document, mode):
     rng = np.random.default_rng(0)
     base = Image.fromarray((rng.random((50, 70, 3)) * 255).astype(np.uint8))
     image = Image.fromarray(np.asarray(base.convert("L")).astype(np.uint16) * 257) if mode == "I;16" else base.convert(mode)
-    doc = paperchain_document(f"m.png", png_bytes(image))
+    doc = paperchain_document("m.png", png_bytes(image))
     for name in ["vision.colors", "vision.quality", "vision.hashes", "vision.faces"]:
         check_component(specs[name], document=doc)
 

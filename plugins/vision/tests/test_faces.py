@@ -5,12 +5,12 @@ from __future__ import annotations
 import io
 
 import attrs
+import faces_benchmark
 import numpy as np
 import pytest
-from paperchain_sdk.testing import check_component
 from PIL import Image
 
-import faces_benchmark
+from paperchain_sdk.testing import check_component
 from paperchain_vision.cascade import suppress_overlaps
 from paperchain_vision.faces import detect_faces
 from paperchain_vision.settings import FacesSettings

@@ -6,10 +6,10 @@ from __future__ import annotations
 import types
 
 import pytest
-from paperchain_sdk import InputError, NotFoundError
-from paperchain_sdk.web import KERNEL_KEY, parse_query
 
 import paperchain_vision
+from paperchain_sdk import InputError, NotFoundError
+from paperchain_sdk.web import KERNEL_KEY, parse_query
 from paperchain_vision.index import HashIndex
 from paperchain_vision.web import SimilarQuery
 
@@ -76,7 +76,6 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
                          files=[testdata / "crom.png", copy, testdata / "typewriter.png"])
     assert outcome.succeeded
     k = kernel.kernel
-    index = HashIndex(k)
     original = index_docs(kernel)
     assert len(original) == 3
 
@@ -117,6 +116,7 @@ def test_workflow_indexes_hashes_and_route_answers(paperchain_kernel, testdata, 
 
 def index_docs(harness):
     import sqlalchemy as sa
+
     from paperchain_vision.index import SCHEMA, hashes
 
     async def read():

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import re
 
-import paperchain_vision
 import pytest
+
+import paperchain_vision
 from paperchain_sdk.testing.web import PASSWORD
 
 WORKFLOW = {"name": "hash", "steps": [{"id": "h", "uses": "vision.hashes"}]}

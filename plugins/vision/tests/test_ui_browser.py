@@ -4,8 +4,9 @@ serious accessibility violation (axe)."""
 
 from __future__ import annotations
 
-import paperchain_vision
 import pytest
+
+import paperchain_vision
 
 pytestmark = pytest.mark.slow
 

@@ -32,7 +32,7 @@ def plugin_specs(plugin: Any) -> dict[str, ComponentSpec]:
     pm.add_hookspecs(hookspecs)
     pm.register(plugin)
     specs: dict[str, ComponentSpec] = {}
-    for kind, hook_name in _REGISTRATION_HOOKS.items():
+    for _kind, hook_name in _REGISTRATION_HOOKS.items():
         for batch in getattr(pm.hook, hook_name)():
             for spec in batch or ():
                 if spec.name in specs:

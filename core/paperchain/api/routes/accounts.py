@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -12,7 +12,20 @@ from paperchain_sdk.web import endpoint, read_json
 from ..accounts import AuthError, LoginThrottled, SecondFactorRequired
 from ..errors import ApiError
 from ..guard import AUDIT_ACTOR
-from ..schemas import AuditOut, AuditQuery, KeyCreated, KeyIn, KeyOut, Login, Me, Refresh, Tokens, UserIn, UserOut, UserPatch
+from ..schemas import (
+    AuditOut,
+    AuditQuery,
+    KeyCreated,
+    KeyIn,
+    KeyOut,
+    Login,
+    Me,
+    Refresh,
+    Tokens,
+    UserIn,
+    UserOut,
+    UserPatch,
+)
 from .common import audit_target, query, reply, state, who
 
 routes = web.RouteTableDef()
@@ -40,7 +53,7 @@ async def login_reply(request, attempt) -> web.Response:
                                              "methods": ["totp"] if exc.setup else ["totp", "recovery_code"]}) from None
     except LoginThrottled as exc:
         wait = max(1, round(exc.retry_after))
-        when = datetime.fromtimestamp(exc.until, timezone.utc).isoformat(timespec="seconds")
+        when = datetime.fromtimestamp(exc.until, UTC).isoformat(timespec="seconds")
         raise ApiError(429, "login_locked" if exc.reason == "locked" else "login_delayed", str(exc),
                        {"retry_after": wait, "retry_at": when}, headers={"Retry-After": str(wait)}) from None
 

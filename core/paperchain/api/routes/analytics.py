@@ -10,8 +10,7 @@ from aiohttp import web
 from paperchain_sdk.web import endpoint
 
 from ... import analytics
-from ...analytics import (Corpus, DocumentsDay, DuplicatesDay, FailureReason, Insight, Overview, RunsDay,
-                          StepDurations)
+from ...analytics import Corpus, DocumentsDay, DuplicatesDay, FailureReason, Insight, Overview, RunsDay, StepDurations
 from .common import kernel, query, reply, who
 
 routes = web.RouteTableDef()

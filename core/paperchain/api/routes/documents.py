@@ -12,6 +12,7 @@ from urllib.parse import unquote
 
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
+
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, read_json, to_json
 

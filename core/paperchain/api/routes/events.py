@@ -21,11 +21,12 @@ from aiohttp import WSMsgType, web
 from paperchain_sdk import InputError, PaperchainError
 from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, parse_int
 
+from ...web.sessions import COOKIE as SESSION_COOKIE
+from ...web.sessions import session_principal
 from ..accounts import AuthError
 from ..errors import ApiError
 from ..guard import API_HEADERS
 from ..schemas import EventsQuery
-from ...web.sessions import COOKIE as SESSION_COOKIE, session_principal
 from .common import query, state
 
 routes = web.RouteTableDef()
@@ -58,7 +59,7 @@ async def websocket(request):
         while True:
             try:
                 msg = await ws.receive(timeout=_AUTH_SECONDS if who is None else None)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await _refuse(ws, "authenticate within 10 seconds: send {\"type\": \"auth\", \"token\": ...}")
                 break
             if msg.type != WSMsgType.TEXT:
@@ -127,7 +128,7 @@ async def _pump(ws, sub, backlog, s) -> None:
     while not ws.closed:
         try:
             items = [await asyncio.wait_for(queue.get(), s.settings.heartbeat)]
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await ws.send_json({"type": "heartbeat", "seq": s.hub.seq})
             continue
         while not queue.empty():
@@ -167,7 +168,7 @@ async def sse(request):
         while True:
             try:
                 item = await asyncio.wait_for(sub.queue.get(), s.settings.heartbeat)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 await response.write(b": heartbeat\n\n")
                 continue
             if item is None:

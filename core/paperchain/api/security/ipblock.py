@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 
@@ -63,7 +63,7 @@ def _address(text: str | None):
 
 
 def _iso(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds")
 
 
 class AddressGuard:

@@ -18,6 +18,7 @@ import zlib
 from pathlib import Path
 
 import sqlalchemy as sa
+
 from paperchain_sdk import ConfigError
 
 from ..database import WRITE_OPTION, Database

@@ -14,6 +14,7 @@ from __future__ import annotations
 import secrets
 
 from aiohttp import web
+
 from paperchain_sdk import PaperchainError
 from paperchain_sdk.web import ROLES
 

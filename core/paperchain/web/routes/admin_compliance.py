@@ -21,6 +21,7 @@ import tempfile
 from datetime import UTC, date, datetime, timedelta
 
 import attrs
+
 from paperchain_sdk import NotFoundError
 
 from ...api.guard import STATE

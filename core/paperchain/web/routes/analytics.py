@@ -10,7 +10,7 @@ web catalog.
 from __future__ import annotations
 
 import functools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import attrs
 from babel import dates, numbers
@@ -65,7 +65,7 @@ def _series(days: list[str], rows, key, value) -> list[dict]:
 
 def _charts(data: analytics.Overview, p: analytics.Period, ctx) -> dict:
     days = p.day_list()
-    moments = [int(datetime.fromisoformat(day).replace(tzinfo=timezone.utc).timestamp()) for day in days]
+    moments = [int(datetime.fromisoformat(day).replace(tzinfo=UTC).timestamp()) for day in days]
     gettext = ctx.gettext
     duplicates = {d.day: d for d in data.duplicates}
     return {"x": moments, "charts": {

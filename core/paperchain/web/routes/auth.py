@@ -3,7 +3,7 @@ language and theme switches."""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -55,7 +55,7 @@ async def login(request, ctx):
             "Enter the code from your authenticator app, or a recovery code."), username=name, ticket=exc.ticket)
     except LoginThrottled as exc:
         wait = max(1, round(exc.retry_after))
-        when = ctx.fmt.when(datetime.fromtimestamp(exc.until, timezone.utc).isoformat())
+        when = ctx.fmt.when(datetime.fromtimestamp(exc.until, UTC).isoformat())
         message = (ctx.gettext("Too many failed logins: this account is locked until %(when)s. Try again then, "
                                "or ask an admin to unlock it.") if exc.reason == "locked" else
                    ctx.gettext("Too many failed logins: wait %(n)s s (until %(when)s) and try again."))

@@ -14,6 +14,7 @@ import re
 
 from aiohttp import web
 from markupsafe import Markup, escape
+
 from paperchain_sdk import InputError, NotFoundError
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE

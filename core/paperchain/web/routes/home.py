@@ -8,7 +8,7 @@ and handed to home.js as JSON in a non-executable <script type="application/json
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ...api.guard import STATE
 from ..cache import run_counts
@@ -26,7 +26,7 @@ def _tenant(ctx) -> tuple[str, list]:
 async def home(request, ctx):
     db = request.app[STATE].kernel.db
     clause, values = _tenant(ctx)
-    now = datetime.now(timezone.utc).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = now - timedelta(hours=HOURS)
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
     # CROSS JOIN keeps runs first: the last day's (or the failed) runs by index, each batch looked

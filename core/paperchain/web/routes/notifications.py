@@ -9,6 +9,7 @@ as the plugin's API routes do.
 from __future__ import annotations
 
 import time
+from datetime import UTC
 
 from aiohttp import web
 
@@ -71,9 +72,9 @@ async def mark_read(request, ctx):
 
 
 def _iso(epoch: float) -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.fromtimestamp(epoch, timezone.utc).isoformat()
+    return datetime.fromtimestamp(epoch, UTC).isoformat()
 
 
 PAGES = [

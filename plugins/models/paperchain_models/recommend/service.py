@@ -9,6 +9,7 @@ import asyncio
 import numpy as np
 import scipy.sparse as sp
 import sqlalchemy as sa
+
 from paperchain_sdk import InputError, NotFoundError
 
 from ..registry import now

@@ -2,6 +2,7 @@
 
 import sqlalchemy as sa
 from alembic import op
+
 from paperchain.store import tables
 
 revision = "0001"
