@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import textwrap
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -235,3 +237,60 @@ async def test_a_write_inside_a_transaction_block_is_refused_not_deadlocked(pape
     assert await store.read(sa.select(items)) == []  # the block was rolled back
     await store.write(sa.insert(items).values(key="c", count=3))  # and the storage is usable again
     assert await store.scalar(sa.select(items.c.key)) == "c"
+
+
+async def test_writes_queued_together_commit_together_and_a_bad_one_fails_alone(paperchain_storage, tmp_path):
+    schema, items = _schema(tmp_path / "migrations", FIRST)
+    store = await paperchain_storage(schema)
+    await store.write(sa.insert(items).values(key="taken", count=0))
+    writes = store.database.writes  # SQLite's group commit (None on PostgreSQL: the server's own)
+    if writes is not None:  # hold the writer thread so that every write below queues behind it
+        release = threading.Event()
+        store.database.writer.submit(release.wait)
+        flushes = writes.flushes
+    tasks = [asyncio.create_task(store.write(sa.insert(items).values(key=f"k{i}", count=i))) for i in range(40)]
+    tasks.insert(20, asyncio.create_task(store.write(sa.insert(items).values(key="taken", count=1))))
+    await asyncio.sleep(0.05)
+    if writes is not None:
+        assert not any(task.done() for task in tasks)  # nobody is answered before the commit
+        release.set()
+    outcomes = await asyncio.gather(*tasks, return_exceptions=True)
+    assert isinstance(outcomes.pop(20), sa.exc.IntegrityError)
+    assert [outcome.rowcount for outcome in outcomes] == [1] * 40
+    if writes is not None:
+        assert writes.flushes == flushes + 1  # one transaction tried for all 41, then each alone
+    rows = await store.read(sa.select(items.c.key, items.c.count).order_by(items.c.count, items.c.key))
+    assert rows == [("k0", 0), ("taken", 0)] + [(f"k{i}", i) for i in range(1, 40)]
+
+
+async def test_reads_do_not_wait_for_the_loops_default_thread_pool(paperchain_storage, tmp_path):
+    # Sync components block in the default pool (waiting on the loop); a read must not queue behind them.
+    schema, items = _schema(tmp_path / "migrations", FIRST)
+    store = await paperchain_storage(schema)
+    await store.write(sa.insert(items).values(key="a", count=1))
+    loop = asyncio.get_running_loop()
+    busy, release = ThreadPoolExecutor(max_workers=1), threading.Event()
+    loop.set_default_executor(busy)
+    blocked = loop.run_in_executor(None, release.wait)
+    try:
+        assert await asyncio.wait_for(store.scalar(sa.select(items.c.count)), 10) == 1
+        assert await asyncio.wait_for(store.read(sa.select(items.c.key)), 10) == [("a",)]
+    finally:
+        release.set()
+        await blocked
+
+
+async def test_a_statement_shaped_like_a_checked_one_but_naming_a_kernel_table_is_still_refused(paperchain_storage,
+                                                                                                 tmp_path):
+    schema, items = _schema(tmp_path / "migrations", FIRST)
+    store = await paperchain_storage(schema)
+    documents = sa.table("documents", sa.column("key"), sa.column("count"))
+    for key in ("a", "b"):  # built afresh each time: checked once by its shape
+        await store.write(sa.insert(items).values(key=key, count=sa.select(sa.func.count()).where(items.c.key == key)
+                                                  .scalar_subquery()))
+    with pytest.raises(PermissionError, match="'documents'"):
+        await store.write(sa.insert(items).values(key="c", count=sa.select(sa.func.count()).where(documents.c.key == "c")
+                                                  .scalar_subquery()))
+    with pytest.raises(PermissionError, match="'documents'"):
+        await store.read(sa.select(documents.c.key).where(documents.c.key == "a"))
+    assert await store.read(sa.select(items.c.key, items.c.count).order_by(items.c.key)) == [("a", 0), ("b", 0)]

@@ -14,7 +14,11 @@ SQLite is reached through two engines on the same file with the same settings: t
 on aiosqlite is a hop to its thread, and SQLAlchemy's adapter makes about seven per one-statement
 transaction (cursor, execute, close, for BEGIN and the statement, then commit): that was 5-10x the
 plugins' old cost (bench/plugin_storage.py). The sync engine runs a statement, with its BEGIN,
-in one hop and the commit in another.
+in one hop and the commit in another. Single-statement writes (``store.write``) of every plugin
+are group-committed by the writer thread (``WriteQueue``: what queued while it was busy runs in
+one transaction, each caller answered once that commits), and reads run on a few reader threads
+of their own, each keeping its connection (WAL readers do not block one another), not on the
+loop's default thread pool, which sync components block in.
 
 Until the kernel's own tables move (issue 15, a later step) they stay in the SQLite file of the
 data directory whatever this URL says; plugins' tables live where the URL points.
@@ -25,7 +29,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import threading
 from pathlib import Path
+from typing import Any
 
 from paperchain_sdk import ConfigError
 
@@ -33,6 +39,7 @@ log = logging.getLogger(__name__)
 
 SCHEMES = ("sqlite+aiosqlite", "postgresql+asyncpg")
 WRITE_OPTION = "paperchain_write"  # execution option: this connection's transaction writes
+READERS = 4  # SQLite reader threads (and connections) for plugin storage's reads
 
 
 def default_url(data_dir: Path) -> str:
@@ -77,12 +84,16 @@ class Database:
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
         self.sync_engine = sync_engine  # SQLite only: see the module's notes
         self.write_turns = asyncio.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
-        self.writer = None
+        self.writer = self.readers = self.writes = None
         self._writer_connection = None
+        self._reader_local = threading.local()
+        self._reader_connections: list = []
         if sync_engine is not None:
             from concurrent.futures import ThreadPoolExecutor
 
             self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="paperchain-sqlite-writer")
+            self.readers = ThreadPoolExecutor(max_workers=READERS, thread_name_prefix="paperchain-sqlite-reader")
+            self.writes = WriteQueue(self)
 
     @classmethod
     async def open(cls, url: str, *, synchronous: str = "NORMAL", busy_timeout_ms: int = 10000) -> Database:
@@ -120,13 +131,87 @@ class Database:
             self._writer_connection = self.sync_engine.connect().execution_options(**{WRITE_OPTION: True})
         return self._writer_connection
 
+    def reader_connection(self):
+        """SQLite: this reader thread's own connection (autocommit reads; kept open)."""
+        conn = getattr(self._reader_local, "conn", None)
+        if conn is None:
+            conn = self._reader_local.conn = self.sync_engine.connect()
+            self._reader_connections.append(conn)
+        return conn
+
     async def close(self) -> None:
         await self.engine.dispose()
         if self.sync_engine is not None:
             if self._writer_connection is not None:
                 self.writer.submit(self._writer_connection.close).result()
             self.writer.shutdown(wait=True)
+            self.readers.shutdown(wait=True)
+            for conn in self._reader_connections:  # pysqlite on a file allows another thread here
+                conn.close()
             self.sync_engine.dispose()
+
+
+class WriteQueue:
+    """SQLite: group commit of single-statement writes, like the journal's. A write is queued and
+    the writer thread runs everything queued since its last flush in one ``BEGIN IMMEDIATE``
+    transaction, in order; each caller's future resolves once that transaction commits (durability
+    as before: a caller returns only after its commit). If any statement of a batch fails, the batch
+    is rolled back and each write runs again in a transaction of its own, so a bad write fails alone.
+    Queue only while holding ``Database.write_turns``: a transaction block that takes the turns later
+    then runs its statements after every flush queued before it."""
+
+    def __init__(self, database: Database):
+        self._database = database
+        self._lock = threading.Lock()
+        self._pending: list[tuple[Any, Any, asyncio.Future]] = []
+        self._scheduled = False
+        self.flushes = 0
+
+    def submit(self, statement: Any, parameters: Any, buffer) -> asyncio.Future:
+        future = asyncio.get_running_loop().create_future()
+        with self._lock:
+            self._pending.append((statement, parameters, future))
+            schedule, self._scheduled = not self._scheduled, True
+        if schedule:
+            self._database.writer.submit(self._flush, buffer)
+        return future
+
+    def _flush(self, buffer) -> None:  # in the writer thread
+        with self._lock:
+            batch, self._pending = self._pending, []
+            self._scheduled = False
+        outcomes = self._run(batch, buffer)
+        self.flushes += 1
+        by_loop: dict = {}
+        for (_, _, future), outcome in zip(batch, outcomes):
+            by_loop.setdefault(future.get_loop(), []).append((future, outcome))
+        for loop, answers in by_loop.items():
+            with contextlib.suppress(RuntimeError):  # a loop closed meanwhile has nobody to answer
+                loop.call_soon_threadsafe(_answer, answers)
+
+    def _run(self, batch, buffer) -> list[tuple[bool, Any]]:
+        conn = self._database.writer_connection()
+        try:
+            conn.begin()
+            results = [buffer(conn.execute(statement, parameters)) for statement, parameters, _ in batch]
+            conn.commit()
+            return [(True, result) for result in results]
+        except Exception as exc:  # noqa: BLE001 - handed to the caller(s)
+            with contextlib.suppress(Exception):
+                conn.rollback()
+            if len(batch) == 1:
+                return [(False, exc)]
+        return [self._run([item], buffer)[0] for item in batch]
+
+
+def _answer(answers) -> None:
+    for future, (ok, value) in answers:
+        if future.done():  # the caller was cancelled; its write committed (or failed) anyway
+            continue
+        if ok:
+            future.set_result(value)
+        else:
+            future.set_exception(value)
 
 
 def _sqlite_events(sync_engine, *, synchronous: str, busy_timeout_ms: int) -> None:

@@ -66,15 +66,6 @@ class SqliteTransaction:
             self.conn = conn
         return _buffered(self.conn.execute(statement, parameters))
 
-    def run_once(self, statement, parameters):
-        committed = False
-        try:
-            result = self._execute(statement, parameters)
-            committed = True
-            return result
-        finally:
-            self.end(committed)
-
     def end(self, commit: bool) -> None:
         if self.conn is None:
             return
@@ -85,21 +76,40 @@ class SqliteTransaction:
 
 
 class _Checked:
-    """Statements already checked (a plugin that builds its statements once pays the walk once).
-    Kept by id with the statement itself held, so an id is never reused while it is here."""
+    """Statements already checked, so the walk over a statement's tree (``check_statement``, about
+    as dear as running it) is paid once per kind of statement: by identity (a statement built once),
+    and by SQLAlchemy's cache key (one built afresh per call, e.g. ``.values(**row)``): statements
+    with equal keys compile to the same SQL, so they name the same tables. The key is memoized on
+    the statement, and execution reuses it for the compiled cache, so computing it here costs
+    nothing extra. Kept with the statement itself held, so an id is never reused while it is here."""
 
     def __init__(self, prefix: str, size: int = 512):
         self.prefix = prefix
         self.size = size
         self._seen: dict[int, Any] = {}
+        self._shapes: set = set()
 
     def __call__(self, statement) -> None:
         if id(statement) in self._seen:
             return
-        check_statement(statement, self.prefix)
+        shape = _cache_key(statement)
+        if shape is None or shape not in self._shapes:
+            check_statement(statement, self.prefix)
+            if shape is not None:
+                if len(self._shapes) >= self.size:
+                    self._shapes.clear()
+                self._shapes.add(shape)
         if len(self._seen) >= self.size:
             self._seen.clear()
         self._seen[id(statement)] = statement
+
+
+def _cache_key(statement):
+    """The statement's SQLAlchemy cache key (its SQL's shape, without bound values), None if it has none."""
+    if not isinstance(statement, sa.sql.ClauseElement) or isinstance(statement, sa.TextClause):
+        return None
+    key = statement._generate_cache_key()  # noqa: SLF001 - what Connection.execute computes (memoized)
+    return None if key is None else key.key
 
 
 def _buffered(result) -> sa.Result:
@@ -163,29 +173,34 @@ class PluginStorage:
         if self.dialect != "sqlite":
             async with self.transaction() as tx:
                 return await tx.execute(statement, parameters)
-        tx = SqliteTransaction(self.database, self._check)
         async with self.database.write_turns:  # waits only while a transaction block is open; then queue
-            done = asyncio.get_running_loop().run_in_executor(self.database.writer, tx.run_once, statement, parameters)
-        return await done  # the writer thread runs what is queued in order: writes pipeline
+            done = self.database.writes.submit(statement, parameters, _buffered)
+        return await done  # group-committed with the writes queued beside it (database.WriteQueue)
 
     async def read(self, statement: Any, parameters: Any = None) -> list[sa.Row]:
         self._check(statement)
         if self.dialect == "sqlite":
-            return await asyncio.to_thread(self._read_sqlite, statement, parameters, lambda result: result.all())
+            return await asyncio.get_running_loop().run_in_executor(
+                self.database.readers, self._read_sqlite, statement, parameters, lambda result: result.all())
         async with self.database.engine.connect() as conn:
             return list((await conn.execute(statement, parameters)).all())
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
         self._check(statement)
         if self.dialect == "sqlite":
-            return await asyncio.to_thread(self._read_sqlite, statement, parameters, lambda result: result.scalar())
+            return await asyncio.get_running_loop().run_in_executor(
+                self.database.readers, self._read_sqlite, statement, parameters, lambda result: result.scalar())
         async with self.database.engine.connect() as conn:
             return (await conn.execute(statement, parameters)).scalar()
 
     def _read_sqlite(self, statement, parameters, take):
-        # Autocommit: one statement is atomic on its own, and no BEGIN is needed (database.py).
-        with self.database.sync_engine.connect() as conn:
+        # Autocommit: one statement is atomic on its own, and no BEGIN is needed (database.py); the
+        # reader thread's connection is kept, and ending SQLAlchemy's transaction releases nothing else.
+        conn = self.database.reader_connection()
+        try:
             return take(conn.execute(statement, parameters))
+        finally:
+            conn.rollback()
 
     async def migrate(self) -> str | None:
         """Apply the plugin's pending Alembic revisions; return the revision it is at."""
