@@ -112,11 +112,15 @@ class StorageAPI(Protocol):
         blocks short: on SQLite the deployment's other writers wait for it."""
 
     async def write(self, statement: Any, parameters: Any = None) -> sa.Result:
-        """One statement in a transaction of its own: the cheapest write (on SQLite one hop to the
-        writer thread instead of two); the result as ``Transaction.execute`` gives it."""
+        """One statement in a transaction of its own: the cheapest write; the result as
+        ``Transaction.execute`` gives it. Returns once the statement is committed. On SQLite, writes
+        made at the same time (by this plugin or another) are committed together in one transaction
+        by the host's writer thread, in the order they were made; a write that fails is retried alone
+        and fails alone, the others commit. Prefer it to a one-statement ``transaction()`` block."""
 
     async def read(self, statement: Any, parameters: Any = None) -> list[sa.Row]:
-        """Run a SELECT (one statement: atomic on its own) and return every row."""
+        """Run a SELECT (one statement: atomic on its own) and return every row (on SQLite in one of
+        the host's reader threads, which run beside one another and beside the writer)."""
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
         """The first column of the first row of a SELECT, None when there is none."""
