@@ -2,12 +2,13 @@
 
     .venv/bin/python tests/web/screenshots.py docs/screenshots [--dark]
 
-Starts a server with the OCR and export plugins and the example `scan` workflow, uploads the
-example scan through the upload page and lets it run, then photographs home, upload, runs, the
-run, documents and the document, the analytics, the scan workflow and its editor; as the admin, the
-users and the audit log; and pages plugins add: the ledger's verify page (a notarized file), the
-models registry and the notify outbox (an in-app message the run sent). In the light theme in English
-(and with --dark the dark theme in Spanish too), at desktop width, saved as 256-colour PNGs, with
+Starts a server with the OCR, export, ledger, models and notify plugins and the example `scan`
+workflow, uploads the example scan through the upload page and lets it run, then photographs home,
+upload, runs, the run, documents and the document, the analytics, the scan workflow and its
+editor; as the admin, the users and the audit log; and pages plugins add: the ledger's verify page
+(a notarized file's hash verified), the models registry (a classifier trained through the API)
+and the notify outbox (an in-app message a workflow sent). In the light theme in English (and
+with --dark the dark theme in Spanish too), at desktop width, saved as 256-colour PNGs, with
 Debian's chromium as the browser tests use it.
 """
 
@@ -17,6 +18,7 @@ import hashlib
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
@@ -60,9 +62,9 @@ def main(out: Path, schemes: tuple[str, ...]) -> None:
             server.workflow("notice", [{"id": "tell", "uses": "notify.inapp", "with": {
                 "to": ["eddie"], "subject": "Survey scan ready", "body": "The OCR run finished."}}])
             server.finished(server.start("notice"))
-            minutes = b"minutes of the board meeting"
-            runtime.book_for_kernel(server.api.kernel).notarize(hashlib.sha256(minutes).hexdigest(),
-                                                                {"name": "minutes.txt"})
+            train_a_model(server)
+            minutes = hashlib.sha256(b"minutes of the board meeting").hexdigest()
+            runtime.book_for_kernel(server.api.kernel).notarize(minutes, {"name": "minutes.txt"})
             with playwright_api.sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=shutil.which("chromium"), args=ARGS)
                 for scheme in schemes:
@@ -79,8 +81,13 @@ def main(out: Path, schemes: tuple[str, ...]) -> None:
                     for name, path in (("home", "/"), ("runs", "/runs"), ("documents", "/documents?view=cards"),
                                        ("document", f"/documents/{document}"), ("analytics", "/analytics"),
                                        ("workflow", "/workflows/scan"), ("workflow-edit", "/workflows/scan/edit"),
-                                       ("ledger", "/p/ledger"), ("models", "/p/models"), ("outbox", "/p/notify")):
+                                       ("models", "/p/models"), ("outbox", "/p/notify")):
                         shoot(page, path, out / f"{name}-{scheme}.png")
+                    page.goto("/p/ledger")  # the notarized file's hash verified against the checkpoint
+                    page.locator("#ledger-sha256").fill(minutes)
+                    page.locator("#ledger-verify button").click()
+                    expect(page.locator("#ledger-found")).to_be_visible()
+                    save(page, out / f"ledger-{scheme}.png", full_page=True)
                     page.context.close()
                     page = session(browser, server.url, scheme, "ada")
                     for name, path in (("users", "/admin/users"), ("audit", "/admin/audit")):
@@ -90,6 +97,36 @@ def main(out: Path, schemes: tuple[str, ...]) -> None:
         finally:
             server.close()
     print(f"screenshots in {out}")
+
+
+# Sentences of three kinds of document, so the registry page has a trained model to show.
+KINDS = {"invoice": "Invoice total amount due VAT payment within thirty days bank transfer",
+         "contract": "Agreement between the parties term termination clause signed obligations",
+         "recipe": "Bake flour sugar butter eggs in the oven stir minutes until golden"}
+
+
+def train_a_model(server) -> None:
+    """A text classifier trained through the API on generated sentences, then put in production."""
+    import random
+
+    rng, texts, labels = random.Random(1), [], []
+    for label, words in KINDS.items():
+        for _ in range(12):
+            texts.append(" ".join(rng.choices(words.split(), k=20)))
+            labels.append(label)
+    api = server.api
+    reply = server.call(api.request("POST", "/api/v1/models/registry/doctype/train",
+                                    json={"task": "text", "texts": texts, "labels": labels}))
+    assert reply.status == 202, reply
+    for _ in range(600):
+        job = server.call(api.request("GET", f"/api/v1/models/jobs/{reply.json['job']}")).json
+        if job["status"] in ("succeeded", "failed"):
+            break
+        time.sleep(0.1)
+    assert job["status"] == "succeeded", job
+    promoted = server.call(api.request("POST", "/api/v1/models/registry/doctype/versions/1/promote",
+                                       json={"stage": "production"}))
+    assert promoted.status == 200, promoted
 
 
 def shoot(page, path: str, file: Path) -> None:
