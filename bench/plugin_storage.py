@@ -327,6 +327,115 @@ def text_main() -> None:
     out.write_text(json.dumps(saved, indent=2) + "\n")
 
 
+# -- notify: the outbox -------------------------------------------------------------------------------
+# Before: outbox.py as it was (its own sqlite3 connection in a thread, BEGIN IMMEDIATE); after: the
+# outbox on the host's storage handle. Workloads: ``enqueue`` one message (insert, revive a dead
+# letter of its key, read it back: one transaction), by 1 and by 16 writers; ``claim`` 16 due
+# messages (marked 'sending'); and delivery-state writes: one outcome recorded (a retry's new
+# state, committed), by 1 and by 16 writers (the worker groups outcomes; this is its worst case).
+
+NOTIFY_BEFORE = "7814211^"  # the commit before notify moved onto plugin storage
+
+
+def _message(i: int, tag: str) -> dict:
+    return {"channel": "notify.webhook", "idempotency_key": f"{tag}:{i}", "recipient": f"https://hooks.test/{i}",
+            "subject": "batch done", "body": "42 documents", "payload": json.dumps({"data": {"n": i}, "options": {}}),
+            "priority": i % 3, "send_at": 0.0, "max_attempts": 5, "backoff": 1.0, "tenant": ""}
+
+
+async def _notify_workloads(enqueue, claim, record, count: int, tag: str) -> dict:
+    figures, ids = {}, []
+
+    async def add(i, prefix):
+        ids.extend(row["id"] for row in await enqueue([_message(i, prefix)]))
+
+    figures["notify enqueue, 1 writer"] = await _rate(count // 2, 1, lambda i: add(i, f"{tag}a"))
+    figures["notify enqueue, 16 writers"] = await _rate(count // 2, 16, lambda i: add(i, f"{tag}b"))
+    figures["notify claim 16 due"] = await _rate(count // 16, 1, lambda i: claim(16))
+
+    def outcome(i):
+        return record([({"id": ids[i], "next_try": time.time() + 60, "payload": "{}"}, "queued", "attempt 1 failed")])
+
+    figures["notify record an outcome, 1 writer"] = await _rate(count // 2, 1, outcome)
+    figures["notify record an outcome, 16 writers"] = await _rate(count // 2, 16, lambda i: outcome(count // 2 + i))
+    return figures
+
+
+async def _notify_before(folder: Path, count: int, tag: str) -> dict:
+    old = _module_at(NOTIFY_BEFORE, "plugins/notify/paperchain_notify/outbox.py", "old_notify_outbox",
+                     {"from .transports import": "from paperchain_notify.transports import"})
+    outbox = old.Outbox(types.SimpleNamespace(db_path=folder / "before.db"), {})
+    try:
+        return await _notify_workloads(outbox.enqueue, lambda n: outbox.call(outbox._claim, time.time(), n),
+                                       lambda results: outbox.call(outbox._record, results), count, tag)
+    finally:
+        await outbox.stop()
+
+
+async def _notify_after(url: str, count: int, tag: str) -> dict:
+    from paperchain.store.database import Database
+    from paperchain.store.plugin_storage import PluginStorages
+    from paperchain_notify.outbox import Outbox
+    from paperchain_notify.storage import SCHEMA as NOTIFY
+
+    database = await Database.open(url)
+    try:
+        host = _Host(PluginStorages(database))
+        outbox = Outbox(host, {})
+        outbox.bind(await host.storage(NOTIFY))  # migrations run once, outside the timing; no worker task
+        return await _notify_workloads(outbox.enqueue, lambda n: outbox._claim(time.time(), n), outbox._record,
+                                       count, tag)
+    finally:
+        await database.close()
+
+
+def notify_main() -> None:
+    """The notify section: its own alternating rounds, printed and added to the results file."""
+    count = 320 if "--quick" in sys.argv else 2000
+    from paperchain_sdk.testing.postgres import PostgresCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    cluster = PostgresCluster(bin_dir, durable=True).start() if bin_dir else None
+    results: dict = {"operations": count, "rounds": ROUNDS, "before": NOTIFY_BEFORE}
+    try:
+        with tempfile.TemporaryDirectory(prefix="paperchain-bench-notify-") as tmp:
+            folder = Path(tmp)
+            variants = {"sqlite before": lambda tag: _notify_before(folder, count, tag),
+                        "sqlite after": lambda tag: _notify_after(f"sqlite+aiosqlite:///{folder / 'after.db'}",
+                                                                  count, tag)}
+            if cluster:
+                url = cluster.create_database("benchnotify")
+                variants["postgresql after"] = lambda tag: _notify_after(url, count, tag)
+            for round_ in range(ROUNDS):
+                for name, run in variants.items():  # new keys each round: every round inserts
+                    figures = asyncio.run(run(f"r{round_}"))
+                    best = results.setdefault(name, {})
+                    for workload, rate in figures.items():
+                        best[workload] = max(best.get(workload, 0.0), rate)
+    finally:
+        if cluster:
+            cluster.stop()
+    before, after, pg = results["sqlite before"], results["sqlite after"], results.get("postgresql after")
+    results["ratios"] = {name: {"sqlite after / before": round(after[name] / before[name], 2),
+                                **({"postgresql / sqlite after": round(pg[name] / after[name], 2)} if pg else {})}
+                         for name in before}
+    print(f"\n{'notify workload':45} {'before/s':>9} {'after/s':>9} {'ratio':>6} {'pg/s':>9} {'pg/after':>8}")
+    for name in before:
+        line = f"{name:45} {before[name]:9.0f} {after[name]:9.0f} {after[name] / before[name]:6.2f}"
+        if pg:
+            line += f" {pg[name]:9.0f} {pg[name] / after[name]:8.2f}"
+        print(line)
+    out = HERE / "results" / "plugin_storage.json"
+    saved = json.loads(out.read_text()) if out.exists() else {}
+    saved["notify"] = results
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(json.dumps(saved, indent=2) + "\n")
+
+
 if __name__ == "__main__":
-    main()
-    text_main()
+    if "--notify" in sys.argv:  # only the notify section
+        notify_main()
+    else:
+        main()
+        text_main()
+        notify_main()

@@ -66,10 +66,7 @@ def _final_payload(payload: str) -> str:
 
 
 # Statements built once with bound parameters (a busy outbox runs them often).
-_REVIVE = (sa.update(table)
-           .where(table.c.idempotency_key == sa.bindparam("b_key"), table.c.status == "failed",
-                  table.c.tenant.is_not_distinct_from(sa.bindparam("b_tenant")))
-           .values({name: sa.bindparam(f"b_{name}") for name in _REVIVED}))
+_BY_KEYS = sa.select(table).where(table.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)))
 _RECORD = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
            .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), attempts=table.c.attempts + 1,
                    next_try=sa.bindparam("b_next_try"), sent=sa.bindparam("b_sent"), payload=sa.bindparam("b_payload")))
@@ -96,9 +93,19 @@ class Outbox:
 
     async def start(self) -> None:
         self._stopping = False
-        self.store = await self.kernel.storage(SCHEMA)  # runs the plugin's pending migrations first
+        self.bind(await self.kernel.storage(SCHEMA))  # runs the plugin's pending migrations first
         await self.store.write(sa.update(table).where(table.c.status == "sending").values(status="queued"))
         self._task = asyncio.ensure_future(self._work())
+
+    def bind(self, store) -> None:
+        """Take the plugin's storage handle; build the statement that depends on its dialect once."""
+        self.store = store
+        insert = store.insert(table)
+        # A new key inserts; a dead letter's key comes back with the new content (a retried run
+        # means to send it), only for the same tenant; any other repeat changes nothing.
+        self._upsert = insert.on_conflict_do_update(
+            index_elements=["idempotency_key"], set_={name: insert.excluded[name] for name in _REVIVED},
+            where=(table.c.status == "failed") & table.c.tenant.is_not_distinct_from(insert.excluded.tenant))
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -138,14 +145,10 @@ class Outbox:
 
     async def _insert(self, rows: list[dict]) -> list[dict]:
         columns = [column.name for column in table.columns]
-        keys = [r["idempotency_key"] for r in rows]
         async with self.store.transaction() as tx:
-            await tx.execute(self.store.insert(table).on_conflict_do_nothing(index_elements=["idempotency_key"]),
-                             [{c: r[c] for c in columns} for r in rows])
-            await tx.execute(_REVIVE, [{"b_key": r["idempotency_key"], "b_tenant": r["tenant"],
-                                        **{f"b_{c}": r[c] for c in _REVIVED}} for r in rows])
-            found = {row["idempotency_key"]: row
-                     for row in _rows(await tx.execute(sa.select(table).where(table.c.idempotency_key.in_(keys))))}
+            await tx.execute(self._upsert, [{c: r[c] for c in columns} for r in rows])
+            found = {row["idempotency_key"]: row for row in
+                     _rows(await tx.execute(_BY_KEYS, {"keys": [r["idempotency_key"] for r in rows]}))}
         stored = []
         for r in rows:
             row = found.get(r["idempotency_key"])
