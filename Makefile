@@ -16,7 +16,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql
 PYTEST_ARGS ?=
 
-.PHONY: setup run example test test-fast test-sqlite bench clean system-deps vendor messages
+.PHONY: setup run example test test-fast test-sqlite lint bench clean system-deps vendor messages
 
 setup: $(STAMP) $(SYSTEM_STAMP)
 
@@ -65,7 +65,12 @@ messages: setup
 	  -o catalogs/messages.pot . && $(abspath $(VENV))/bin/pybabel update -i catalogs/messages.pot -d catalogs -l es \
 	  --ignore-obsolete --no-fuzzy-matching
 
-test: setup
+# Lint (ruff) and a type check of the SDK and the kernel (mypy); settings in pyproject.toml.
+lint: setup
+	$(VENV)/bin/ruff check core sdk plugins tests bench examples
+	$(VENV)/bin/mypy
+
+test: setup lint
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-fast: setup

@@ -14,7 +14,7 @@ import logging
 import shutil
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperchain_sdk import Event
 
@@ -25,6 +25,15 @@ from .loader import discover, import_builtins, new_plugin_manager, register_obje
 from .registry import Registry
 from .store.blobstore import BlobStore
 from .tenancy import EventTenants
+
+if TYPE_CHECKING:
+    import aiosqlite
+
+    from .engine.runner import Engine
+    from .store.database import Database
+    from .store.journal import Journal
+    from .store.keys import Keyring
+    from .store.plugin_storage import PluginStorages
 from .workflows import Workflows
 
 log = logging.getLogger(__name__)
@@ -43,14 +52,15 @@ class Kernel(KernelReads):
             self.plugins = register_objects(self.pm, objects, strict=True)
         self.registry = Registry(config.components, config.source)
         self.registry.collect(self.pm, self.plugins)
-        self.db = None  # aiosqlite connection, once open()
-        self.journal = None
-        self.database = None  # store.database.Database (database_url): plugins' storage, once open()
-        self._storages = None
-        self.blobs: BlobStore | None = None  # the blob store port (store/blobstore.py), once open()
-        self.keyring = None  # per-tenant id and data keys, once open()
+        # Set by open() and used only while open: typed as they are then, None before and after.
+        self.db: aiosqlite.Connection = None  # type: ignore[assignment]
+        self.journal: Journal = None  # type: ignore[assignment]
+        self.database: Database = None  # type: ignore[assignment]  # database_url: plugins' storage
+        self._storages: PluginStorages | None = None
+        self.blobs: BlobStore = None  # type: ignore[assignment]  # the blob store port (store/blobstore.py)
+        self.keyring: Keyring = None  # type: ignore[assignment]  # per-tenant id and data keys
         self.documents = Documents(self)
-        self.engine = None
+        self.engine: Engine = None  # type: ignore[assignment]
         self.workflows = Workflows(self)
         self.event_tenants = EventTenants(self)
         self.listeners: list[Callable[[Event], None]] = []
@@ -110,7 +120,8 @@ class Kernel(KernelReads):
         self.journal = Journal(self.db)
         self.journal.start()
         async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
-            self._seq = (await cursor.fetchone())[0]
+            row = await cursor.fetchone()
+        self._seq = row[0] if row else 0
         self.engine = Engine(self)
         self._storages = PluginStorages(self.database)
         if self.database.dialect != "sqlite":
@@ -144,13 +155,13 @@ class Kernel(KernelReads):
             await self.journal.close()
         finally:
             await self.db.close()
-            self.db = None
+            self.db = None  # type: ignore[assignment]
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()
             if self.database is not None:
                 await self.database.close()
-                self.database = None
+                self.database = None  # type: ignore[assignment]
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
             if self.blobs is not None:
                 self.blobs.close()  # its transient plaintext copies
@@ -266,7 +277,7 @@ class Kernel(KernelReads):
 
     def routes(self) -> list:
         """Every plugin's HTTP routes (``paperchain_routes``), for the API server."""
-        routes = []
+        routes: list = []
         for plugin, result in self.call_each("paperchain_routes", kernel=self):
             if isinstance(result, Exception):
                 log.error("plugin %s failed in paperchain_routes: %s", plugin, result)
@@ -276,7 +287,7 @@ class Kernel(KernelReads):
 
     def commands(self) -> list:
         """Every plugin's command specs (``paperchain_commands``)."""
-        specs = []
+        specs: list = []
         for plugin, result in self.call_each("paperchain_commands"):
             if isinstance(result, Exception):
                 log.error("plugin %s failed in paperchain_commands: %s", plugin, result)

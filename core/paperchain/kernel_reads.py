@@ -15,7 +15,10 @@ from typing import Any
 
 class KernelReads:
     db: Any  # the kernel's aiosqlite connection (Kernel.open)
-    db_path: Path
+
+    @property
+    def db_path(self) -> Path:  # the Kernel's
+        raise NotImplementedError
 
     async def _row(self, sql: str, params: tuple):
         async with self.db.execute(sql, params) as cursor:

@@ -13,91 +13,91 @@ import sqlite_utils
 
 
 def _v1(db: sqlite_utils.Database) -> None:
-    db["documents"].create(
+    db.table("documents").create(
         {"id": str, "name": str, "media_type": str, "size": int, "created": str,
          "text": str, "metadata": str, "tags": str, "deleted": str},
         pk="id",
     )
-    db["documents"].enable_fts(["name", "text"], create_triggers=True, tokenize="porter")
-    db["workflow_versions"].create({"hash": str, "name": str, "definition": str, "created": str}, pk="hash")
-    db["batches"].create(
+    db.table("documents").enable_fts(["name", "text"], create_triggers=True, tokenize="porter")
+    db.table("workflow_versions").create({"hash": str, "name": str, "definition": str, "created": str}, pk="hash")
+    db.table("batches").create(
         {"id": str, "workflow": str, "workflow_hash": str, "status": str, "created": str,
          "finished": str, "inputs": str, "paths": str, "total": int},
         pk="id",
     )
-    db["runs"].create(
+    db.table("runs").create(
         {"id": str, "batch_id": str, "seq": int, "kind": str, "workflow": str, "workflow_hash": str,
          "document_id": str, "source": str, "status": str, "inputs": str, "created": str,
          "started": str, "finished": str, "error": str, "idempotency_key": str},
         pk="id",
     )
-    db["runs"].create_index(["batch_id", "seq"])
-    db["runs"].create_index(["status"])
-    db["runs"].create_index(["idempotency_key"], unique=True)
-    db["steps"].create(
+    db.table("runs").create_index(["batch_id", "seq"])
+    db.table("runs").create_index(["status"])
+    db.table("runs").create_index(["idempotency_key"], unique=True)
+    db.table("steps").create(
         {"run_id": str, "step_id": str, "uses": str, "status": str, "attempts": int,
          "outputs": str, "error": str, "error_detail": str, "started": str, "finished": str,
          "idempotency_key": str, "continued": int},
         pk=("run_id", "step_id"),
     )
-    db["attempts"].create(
+    db.table("attempts").create(
         {"run_id": str, "step_id": str, "attempt": int, "status": str, "started": str,
          "finished": str, "error": str},
         pk=("run_id", "step_id", "attempt"),
     )
-    db["artifacts"].create(
+    db.table("artifacts").create(
         {"run_id": str, "step_id": str, "name": str, "sha256": str, "media_type": str,
          "size": int, "document_id": str, "created": str},
         pk=("run_id", "step_id", "name"),
     )
-    db["artifacts"].create_index(["document_id"])
-    db["findings"].create(
+    db.table("artifacts").create_index(["document_id"])
+    db.table("findings").create(
         {"document_id": str, "analyzer": str, "run_id": str, "step_id": str, "data": str,
          "summary": str, "created": str},
         pk=("document_id", "analyzer"),
     )
-    db["events"].create({"seq": int, "type": str, "subject": str, "time": str, "data": str}, pk="seq")
+    db.table("events").create({"seq": int, "type": str, "subject": str, "time": str, "data": str}, pk="seq")
 
 
 def _v2(db: sqlite_utils.Database) -> None:
     """The API: saved workflows, users, keys, the audit log, step logs, idempotent batches."""
-    db["batches"].add_column("idempotency_key", str)
-    db["batches"].add_column("source", str)
-    db["batches"].add_column("created_by", str)
-    db["batches"].create_index(["idempotency_key"], unique=True)
-    db["batches"].create_index(["created"])
-    db["runs"].create_index(["workflow", "created"])
-    db["runs"].create_index(["document_id"])
-    db["documents"].add_column("deleted_by", str)
-    db["documents"].add_column("created_by", str)
-    db["documents"].add_column("tenant", str)
-    db["documents"].create_index(["created"])
-    db["workflows"].create(
+    db.table("batches").add_column("idempotency_key", str)
+    db.table("batches").add_column("source", str)
+    db.table("batches").add_column("created_by", str)
+    db.table("batches").create_index(["idempotency_key"], unique=True)
+    db.table("batches").create_index(["created"])
+    db.table("runs").create_index(["workflow", "created"])
+    db.table("runs").create_index(["document_id"])
+    db.table("documents").add_column("deleted_by", str)
+    db.table("documents").add_column("created_by", str)
+    db.table("documents").add_column("tenant", str)
+    db.table("documents").create_index(["created"])
+    db.table("workflows").create(
         {"name": str, "hash": str, "enabled": int, "created": str, "updated": str, "created_by": str,
          "origin": str, "tenant": str},
         pk="name",
     )
-    db["workflow_versions"].add_column("created_by", str)
-    db["workflow_versions"].create_index(["name", "created"])
-    db["users"].create(
+    db.table("workflow_versions").add_column("created_by", str)
+    db.table("workflow_versions").create_index(["name", "created"])
+    db.table("users").create(
         {"name": str, "password_hash": str, "role": str, "tenant": str, "created": str, "disabled": int},
         pk="name",
     )
-    db["api_keys"].create(
+    db.table("api_keys").create(
         {"id": str, "secret_hash": str, "name": str, "owner": str, "role": str, "scopes": str,
          "created": str, "last_used": str, "revoked": str, "expires": str},
         pk="id",
     )
-    db["refresh_tokens"].create(
+    db.table("refresh_tokens").create(
         {"id": str, "owner": str, "created": str, "expires": str, "revoked": str}, pk="id",
     )
-    db["audit"].create(
+    db.table("audit").create(
         {"id": int, "time": str, "actor": str, "action": str, "target": str, "ip": str,
          "outcome": str, "status": int, "details": str},
         pk="id",
     )
-    db["audit"].create_index(["time"])
-    db["step_logs"].create(
+    db.table("audit").create_index(["time"])
+    db.table("step_logs").create(
         {"run_id": str, "step_id": str, "attempt": int, "seq": int, "time": str, "level": str, "message": str},
         pk=("run_id", "step_id", "attempt", "seq"),
     )
@@ -110,16 +110,16 @@ def _v3(db: sqlite_utils.Database) -> None:
     documents keep their ids, which were that digest). Blob encryption starts on for a new data
     directory and off for one that already holds blobs, until ``paperchain keys encrypt-existing``.
     """
-    db["documents"].add_column("sha256", str)
+    db.table("documents").add_column("sha256", str)
     db.execute("UPDATE documents SET sha256 = id")
-    db["documents"].create_index(["sha256", "tenant"])
-    db["blob_keys"].create(
+    db.table("documents").create_index(["sha256", "tenant"])
+    db.table("blob_keys").create(
         {"tenant": str, "purpose": str, "version": int, "wrapped": bytes, "master": str, "created": str},
         pk=("tenant", "purpose", "version"),
     )
-    fresh = not db["documents"].count and not db["artifacts"].count
-    db["store_settings"].create({"name": str, "value": str}, pk="name")
-    db["store_settings"].insert({"name": "encrypt_blobs", "value": "1" if fresh else "0"})
+    fresh = not db.table("documents").count and not db.table("artifacts").count
+    db.table("store_settings").create({"name": str, "value": str}, pk="name")
+    db.table("store_settings").insert({"name": "encrypt_blobs", "value": "1" if fresh else "0"})
 
 
 def _v4(db: sqlite_utils.Database) -> None:
@@ -133,45 +133,45 @@ def _v4(db: sqlite_utils.Database) -> None:
     their creator's tenant as it is now.
     """
     db.execute("ALTER TABLE workflows RENAME TO workflows_v3")
-    db["workflows"].create(
+    db.table("workflows").create(
         {"tenant": str, "name": str, "hash": str, "enabled": int, "created": str, "updated": str,
          "created_by": str, "origin": str},
         pk=("tenant", "name"), not_null={"tenant", "name"},
     )
     db.execute("INSERT INTO workflows (tenant, name, hash, enabled, created, updated, created_by, origin) "
                "SELECT coalesce(tenant, ''), name, hash, enabled, created, updated, created_by, origin FROM workflows_v3")
-    db["workflows_v3"].drop()
-    db["workflow_history"].create(
+    db.table("workflows_v3").drop()
+    db.table("workflow_history").create(
         {"tenant": str, "name": str, "hash": str, "created": str, "created_by": str},
         pk=("tenant", "name", "hash"), not_null={"tenant", "name", "hash"},
     )
     db.execute("INSERT INTO workflow_history (tenant, name, hash, created, created_by) "
                "SELECT '', name, hash, created, created_by FROM workflow_versions")
     # Who besides its own tenant may read and run a workflow: a tenant's name, or '*' for all.
-    db["workflow_shares"].create(
+    db.table("workflow_shares").create(
         {"owner": str, "name": str, "tenant": str, "created": str, "created_by": str},
         pk=("owner", "name", "tenant"), not_null={"owner", "name", "tenant"},
     )
     # Workflows loaded from files are shared with every tenant to run, as they are when first loaded.
     db.execute("INSERT INTO workflow_shares (owner, name, tenant, created, created_by) "
                "SELECT '', name, '*', updated, 'files' FROM workflows WHERE created_by = 'files'")
-    db["batches"].add_column("tenant", str)
+    db.table("batches").add_column("tenant", str)
     db.execute("UPDATE batches SET tenant = coalesce((SELECT u.tenant FROM users u WHERE u.name = batches.created_by), '')")
-    db["batches"].create_index(["tenant", "created"])
+    db.table("batches").create_index(["tenant", "created"])
 
 
 def _v5(db: sqlite_utils.Database) -> None:
     """Account security: login throttling, IP blocks, second factors (issue 13)."""
     # One row per throttled account ('user:<name>') or address ('ip:<address>'); times are epoch seconds.
-    db["login_failures"].create(
+    db.table("login_failures").create(
         {"key": str, "failures": int, "window_start": float, "last_failure": float, "locked_until": float},
         pk="key",
     )
-    db["ip_blocks"].create(
+    db.table("ip_blocks").create(
         {"network": str, "reason": str, "created": str, "created_by": str, "expires": float}, pk="network",
     )
     # recovery: JSON list of [lookup prefix, argon2 hash] of the unused recovery codes.
-    db["user_mfa"].create(
+    db.table("user_mfa").create(
         {"user": str, "secret": str, "confirmed": str, "last_step": int, "recovery": str, "created": str},
         pk="user",
     )
@@ -179,12 +179,12 @@ def _v5(db: sqlite_utils.Database) -> None:
 
 def _v6(db: sqlite_utils.Database) -> None:
     """Web UI sessions (issue 14): one row per login; ``id`` is SHA-256 of the cookie's secret."""
-    db["web_sessions"].create(
+    db.table("web_sessions").create(
         {"id": str, "user": str, "csrf": str, "created": float, "expires": float, "last_seen": float,
          "revoked": float, "ip": str},
         pk="id",
     )
-    db["web_sessions"].create_index(["user"])
+    db.table("web_sessions").create_index(["user"])
 
 
 def _v7(db: sqlite_utils.Database) -> None:
@@ -193,42 +193,42 @@ def _v7(db: sqlite_utils.Database) -> None:
     Ids are now given by SQLite when an entry is committed (see api/audit.py); the writer finds
     its entry's id by the key. Existing entries take their actor's tenant as it is now.
     """
-    db["audit"].add_column("tenant", str)
-    db["audit"].add_column("entry", str)
+    db.table("audit").add_column("tenant", str)
+    db.table("audit").add_column("entry", str)
     db.execute("UPDATE audit SET tenant = coalesce((SELECT u.tenant FROM users u WHERE u.name = audit.actor), '')")
-    db["audit"].create_index(["entry"], unique=True)
-    db["audit"].create_index(["tenant", "id"])
+    db.table("audit").create_index(["entry"], unique=True)
+    db.table("audit").create_index(["tenant", "id"])
 
 
 def _v8(db: sqlite_utils.Database) -> None:
     """Web UI thumbnails (issue 14): a document's first page as a small PNG, kept in the blob store."""
-    db["thumbnails"].create({"document_id": str, "blob": str, "created": str}, pk="document_id")
+    db.table("thumbnails").create({"document_id": str, "blob": str, "created": str}, pk="document_id")
 
 
 def _v9(db: sqlite_utils.Database) -> None:
     """Runs newest first without sorting them all (the runs lists, by state too; the last day's counts),
     and the kinds of documents without reading every row (the documents page's filter)."""
-    db["runs"].create_index(["created", "id"])
-    db["runs"].create_index(["status", "created", "id"])
-    db["documents"].create_index(["media_type"])
+    db.table("runs").create_index(["created", "id"])
+    db.table("runs").create_index(["status", "created", "id"])
+    db.table("documents").create_index(["media_type"])
 
 
 def _v10(db: sqlite_utils.Database) -> None:
     """Web UI sessions remember which password they were opened with (a fingerprint of its hash),
     so changing the password ends every session opened before."""
-    db["web_sessions"].add_column("credential", str)
+    db.table("web_sessions").add_column("credential", str)
 
 
 def _v11(db: sqlite_utils.Database) -> None:
     """The step-result cache (issue 15): a deterministic step's outputs and artifacts by cache key,
     per tenant (never shared across tenants); a step answered from it says ``cached``."""
-    db["steps"].add_column("cached", int, not_null_default=0)
-    db["step_cache"].create(
+    db.table("steps").add_column("cached", int, not_null_default=0)
+    db.table("step_cache").create(
         {"tenant": str, "key": str, "component": str, "version": str, "outputs": str, "artifacts": str,
          "document_update": str, "findings": str, "source_run": str, "source_step": str, "created": float},
         pk=("tenant", "key"), not_null={"tenant", "key"},
     )
-    db["step_cache"].create_index(["created"])
+    db.table("step_cache").create_index(["created"])
 
 
 def _v12(db: sqlite_utils.Database) -> None:
@@ -265,13 +265,13 @@ def _v12(db: sqlite_utils.Database) -> None:
     db.execute(f"CREATE TRIGGER run_counts_delete AFTER DELETE ON runs BEGIN {take_old} END")
     db.execute("INSERT INTO run_counts (tenant, workflow, status, n) SELECT " + key.format(t="b.tenant", r="r")
                + ", count(*) FROM runs r LEFT JOIN batches b ON b.id = r.batch_id GROUP BY 1, 2, 3")
-    db["runs"].create_index(["status", "finished"])
-    db["steps"].create_index(["finished"])
+    db.table("runs").create_index(["status", "finished"])
+    db.table("steps").create_index(["finished"])
     # Not (deleted, size): the planner would take it for the documents list (deleted IS NULL) and
     # sort every live document instead of reading the newest 48 from the (created) index.
-    db["documents"].create_index(["size", "deleted"])
-    db["documents"].create_index(["tenant", "deleted", "created", "size"])  # a tenant's list, count and storage
-    db["documents"].create_index(["tenant", "media_type"])  # a tenant's media type filter
+    db.table("documents").create_index(["size", "deleted"])
+    db.table("documents").create_index(["tenant", "deleted", "created", "size"])  # a tenant's list, count and storage
+    db.table("documents").create_index(["tenant", "media_type"])  # a tenant's media type filter
 
 
 def _v13(db: sqlite_utils.Database) -> None:
@@ -282,7 +282,7 @@ def _v13(db: sqlite_utils.Database) -> None:
     fires no delete trigger, so the insert trigger drops its old entry first."""
     from .search.fts5 import TABLES
 
-    db["documents_fts"].drop()
+    db.table("documents_fts").drop()
     for trigger in ("documents_ai", "documents_ad", "documents_au"):
         db.execute(f"DROP TRIGGER IF EXISTS {trigger}")
     for statement in TABLES:
@@ -337,8 +337,8 @@ def _v14(db: sqlite_utils.Database) -> None:
     """
     db.execute("CREATE TABLE finding_terms (document_id TEXT NOT NULL, analyzer TEXT NOT NULL, created TEXT, "
                "kind, term)")
-    db["finding_terms"].create_index(["analyzer", "created", "kind", "term", "document_id"])  # counted from it alone
-    db["finding_terms"].create_index(["document_id", "analyzer"])
+    db.table("finding_terms").create_index(["analyzer", "created", "kind", "term", "document_id"])  # counted from it alone
+    db.table("finding_terms").create_index(["document_id", "analyzer"])
     row = ("(SELECT {r}.document_id AS document_id, {r}.analyzer AS analyzer, {r}.created AS created, "
            "CASE WHEN json_valid({r}.data) THEN {r}.data END AS data)")
     drop = "DELETE FROM finding_terms WHERE document_id = {r}.document_id AND analyzer = {r}.analyzer;"
@@ -353,9 +353,9 @@ def _v14(db: sqlite_utils.Database) -> None:
              f"FROM findings WHERE analyzer IN {analyzers})")
     for select in _TERMS:
         db.execute(f"INSERT INTO finding_terms {select.format(f=every)}")
-    db["findings"].create_index(["analyzer", "created"])
-    db["events"].create_index(["type", "time"])
-    db["documents"].create_index(["id", "deleted", "tenant", "created"])  # a counted row's document, not its text
+    db.table("findings").create_index(["analyzer", "created"])
+    db.table("events").create_index(["type", "time"])
+    db.table("documents").create_index(["id", "deleted", "tenant", "created"])  # a counted row's document, not its text
 
 
 MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
