@@ -190,15 +190,17 @@ class WriteQueue:
                 loop.call_soon_threadsafe(_answer, answers)
 
     def _run(self, batch, buffer) -> list[tuple[bool, Any]]:
-        conn = self._database.writer_connection()
+        conn = None
         try:
+            conn = self._database.writer_connection()
             conn.begin()
             results = [buffer(conn.execute(statement, parameters)) for statement, parameters, _ in batch]
             conn.commit()
             return [(True, result) for result in results]
         except Exception as exc:  # noqa: BLE001 - handed to the caller(s)
-            with contextlib.suppress(Exception):
-                conn.rollback()
+            if conn is not None:
+                with contextlib.suppress(Exception):
+                    conn.rollback()
             if len(batch) == 1:
                 return [(False, exc)]
         return [self._run([item], buffer)[0] for item in batch]
