@@ -106,6 +106,7 @@ class Outbox:
         self._upsert = insert.on_conflict_do_update(
             index_elements=["idempotency_key"], set_={name: insert.excluded[name] for name in _REVIVED},
             where=(table.c.status == "failed") & table.c.tenant.is_not_distinct_from(insert.excluded.tenant))
+        self._upsert_one = self._upsert.returning(*table.columns)
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -133,6 +134,8 @@ class Outbox:
         """Store messages (dicts of the outbox columns); return each stored row. A repeated
         idempotency key returns the first message, so a sent or pending one never goes twice; a
         dead-lettered one is queued again with the new content (a retried run means to send it)."""
+        if not rows:
+            return []
         now = time.time()
         for row in rows:
             row.setdefault("id", "msg_" + uuid.uuid4().hex)
@@ -145,10 +148,19 @@ class Outbox:
 
     async def _insert(self, rows: list[dict]) -> list[dict]:
         columns = [column.name for column in table.columns]
-        async with self.store.transaction() as tx:
-            await tx.execute(self._upsert, [{c: r[c] for c in columns} for r in rows])
-            found = {row["idempotency_key"]: row for row in
-                     _rows(await tx.execute(_BY_KEYS, {"keys": [r["idempotency_key"] for r in rows]}))}
+        values = [{c: r[c] for c in columns} for r in rows]
+        # One statement, committed before we answer (so before the step that queued it is recorded
+        # done). One message: it answers with the row it inserted or revived, the usual case; a
+        # repeat of a live key (nothing changed, nothing returned) and several messages read back.
+        # Rows are never deleted, so the read finds each key's row.
+        if len(values) == 1:
+            returned = _rows(await self.store.write(self._upsert_one, values[0]))
+        else:
+            await self.store.write(self._upsert, values)
+            returned = []
+        if len(returned) < len(rows):
+            returned = _rows(await self.store.read(_BY_KEYS, {"keys": [r["idempotency_key"] for r in rows]}))
+        found = {row["idempotency_key"]: row for row in returned}
         stored = []
         for r in rows:
             row = found.get(r["idempotency_key"])

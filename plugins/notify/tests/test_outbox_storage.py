@@ -55,6 +55,9 @@ def test_keys_tenants_counts_dead_letters_and_inbox(paperchain_kernel, database_
                     await wait_until(lambda: len(refusing.keys) == 2)  # sent again, same key
                     assert refusing.keys == ["k2", "k2"]
                     await outbox.wait([dead.message_id], 10)
+                    revived = await hook.send(Message(to=(refusing.url,), subject="d2", body="b", idempotency_key="k2"))
+                    assert (revived.message_id, revived.status) == (dead.message_id, "queued")  # its key came back
+                    assert (await outbox.get(dead.message_id))["subject"] == "d2"
                     async with http.post(f"{base}/api/v1/notify/dead-letters/{first.message_id}/resend",
                                          headers={"X-Test-User": "ed"}) as resp:
                         assert resp.status == 404  # a sent message is no dead letter
