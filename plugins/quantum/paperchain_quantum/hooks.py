@@ -67,6 +67,13 @@ def paperchain_routes(kernel):
     return list(routes)
 
 
+@hookimpl
+def paperchain_ui(kernel):
+    from .ui import plugin_ui
+
+    return plugin_ui()
+
+
 def _run_settings(kernel) -> RunSettings:
     try:
         return kernel.component("quantum.run").settings
