@@ -73,6 +73,19 @@ _RECORD = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
 _DUE = sa.select(sa.literal(1)).select_from(table).where(table.c.status == "queued",
                                                          table.c.next_try <= sa.bindparam("now")).limit(1)
 _NEXT_DUE = sa.select(sa.func.min(table.c.next_try)).where(table.c.status == "queued")
+_QUEUED = table.c.status == "queued"
+# Claiming is one statement: the most urgent due rows marked 'sending' and returned. On PostgreSQL
+# the rows chosen are locked, and another kernel's outbox skips them instead of sending them too.
+_CLAIM = (sa.update(table)
+          .where(_QUEUED, table.c.id.in_(
+              sa.select(table.c.id).where(_QUEUED, table.c.next_try <= sa.bindparam("now"))
+              .order_by(table.c.priority.desc(), table.c.next_try, table.c.created)
+              .limit(sa.bindparam("limit", type_=sa.Integer)).with_for_update(skip_locked=True).scalar_subquery()))
+          .values(status="sending").returning(*table.columns))
+
+
+def _urgency(row: dict) -> tuple:
+    return -row["priority"], row["next_try"], row["created"]
 
 
 class Outbox:
@@ -262,17 +275,10 @@ class Outbox:
             self._wake.set()
 
     async def _claim(self, now: float, limit: int = CLAIM) -> list[dict]:
-        # Look before opening a writing transaction: an idle outbox never blocks the kernel's writers.
+        # Look before writing: an idle outbox never takes the kernel's write lock (SQLite).
         if await self.store.scalar(_DUE, {"now": now}) is None:
             return []
-        due = (sa.select(table).where(table.c.status == "queued", table.c.next_try <= now)
-               .order_by(table.c.priority.desc(), table.c.next_try, table.c.created).limit(limit)
-               .with_for_update(skip_locked=True))  # PostgreSQL: another kernel's outbox skips these rows
-        async with self.store.transaction() as tx:
-            rows = _rows(await tx.execute(due))
-            if rows:
-                await tx.execute(sa.update(table).where(table.c.id.in_([r["id"] for r in rows])).values(status="sending"))
-        return rows
+        return sorted(_rows(await self.store.write(_CLAIM, {"now": now, "limit": limit})), key=_urgency)
 
     async def _deliver_and_record(self, row: dict) -> None:
         await self._record_landed(await self._deliver(row))
