@@ -32,8 +32,10 @@ def add_web(app: web.Application, state) -> None:
     """Mount the pages and static files on ``app`` (before the API's catch-all route)."""
     from .routes import (
         account,
+        account_security,
         admin,
         admin_audit,
+        admin_security,
         admin_system,
         analytics,
         auth,
@@ -53,8 +55,8 @@ def add_web(app: web.Application, state) -> None:
     app[WEB] = WebState(sessions=Sessions(state.kernel, state.accounts), env=env,
                         runs=EventCache(state.kernel, ("run.", "batch.", "step.")),
                         documents=EventCache(state.kernel, ("document.",)), plugins=plugins)
-    for module in (static, auth, home, runs, documents, upload, notifications, account, admin, admin_audit, analytics,
-                   admin_system, workflows):
+    for module in (static, auth, home, runs, documents, upload, notifications, account, account_security, admin,
+                   admin_audit, admin_security, analytics, admin_system, workflows):
         for method, path, handler in module.PAGES:
             app.router.add_route(method, path, guard(handler, method, path, state))
     # A path nobody serves: a browser (asking for HTML) gets a 404 page; any other client, and
