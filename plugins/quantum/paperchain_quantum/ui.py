@@ -68,7 +68,7 @@ def _request(form: dict, ui) -> jobs.JobRequest:
     if not 1 <= shots <= 100_000:
         raise FieldError("shots", _("Shots must be between 1 and 100000."))
     if not algorithm:
-        circuit = form.get("circuit", "")
+        circuit = form.get("circuit", "").replace("\r\n", "\n")  # a browser sends a textarea's lines with CRLF
         if not circuit.strip():
             raise FieldError("circuit", _("Write an OpenQASM 2.0 circuit, or choose an algorithm."))
         return jobs.JobRequest(circuit=circuit, format="qasm", shots=shots)

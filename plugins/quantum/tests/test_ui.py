@@ -5,23 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-import types
 
 import pytest
+from quantum_ui_support import BELL, quantum_plugin
 
-from paperchain_quantum import hooks
 from paperchain_sdk.testing.web import PASSWORD
-
-BELL = ('OPENQASM 2.0;\ninclude "qelib1.inc";\nqreg q[2];\ncreg c[2];\nh q[0];\ncx q[0],q[1];\n'
-        'measure q[0] -> c[0];\nmeasure q[1] -> c[1];\n')
-
-
-def quantum_plugin():
-    """The plugin's hooks under the name the installed plugin has (its entry point's, ``quantum``): a
-    module given to the test kernel is named after itself, and ``hooks`` would serve /p/hooks."""
-    plugin = types.ModuleType("paperchain_quantum")
-    plugin.__dict__.update({name: value for name, value in vars(hooks).items() if hasattr(value, "paperchain_impl")})
-    return plugin
 
 
 def csrf(page: str) -> str:
@@ -54,7 +42,7 @@ async def test_submit_a_circuit_see_its_counts_and_tenants_stay_apart(served):
     api = await served()
     editor = await api.login("acme-ed")
     _, _, page = await editor.get("/p/quantum")
-    status, headers, _ = await editor.post("/p/quantum/jobs", {"csrf": csrf(page), "algorithm": "", "circuit": BELL,
+    status, headers, _ = await editor.post("/p/quantum/jobs", {"csrf": csrf(page), "algorithm": "", "circuit": BELL.replace("\n", "\r\n"),
                                                                 "shots": "300"})
     assert status == 303, headers
     job_path = headers["Location"]

@@ -1,0 +1,8 @@
+"""The tests' shared helpers (quantum_ui_support) importable from every test module."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).parent))
