@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
+
 from paperchain.config import load_config
 from paperchain.store.database import Database
 from paperchain_sdk import ConfigError

@@ -17,6 +17,7 @@ import zlib
 from typing import Any
 
 import sqlalchemy as sa
+
 from paperchain_sdk import ConfigError
 from paperchain_sdk.storage import PluginSchema, check_statement
 
