@@ -65,6 +65,8 @@ async def test_a_password_change_checks_the_policy_and_the_current_password_and_
 async def test_two_factor_set_up_confirmed_then_asked_at_login_and_a_recovery_code_works_once(site):
     eddie = await site.browser().login("eddie")
     token = await eddie.csrf("/account")
+    status, _, text = await eddie.post("/account/mfa/confirm", {"csrf": token, "code": "123456"})
+    assert status == 409 and "No second factor is being set up" in field_error(text, "mfa")
     status, _, _ = await eddie.post("/account/mfa/setup", {"csrf": token})
     assert status == 303
     _, _, text = await eddie.get("/account")
@@ -78,6 +80,8 @@ async def test_two_factor_set_up_confirmed_then_asked_at_login_and_a_recovery_co
     assert status == 200 and len(codes) == 10 and "Two-factor login is on" in text
     _, _, text = await eddie.get("/account")
     assert "Recovery codes left: 10" in text and not _codes(text)  # shown only once
+    status, _, text = await eddie.post("/account/mfa/setup", {"csrf": token})
+    assert status == 409 and "You have a second factor already" in field_error(text, "mfa")
     status, _ = await _login_with_code(site, "eddie", PASSWORD, totp.at(time.time() + 30))
     assert status == 303
     status, _ = await _login_with_code(site, "eddie", PASSWORD, codes[0])

@@ -71,8 +71,9 @@ async def mfa_setup(request, ctx):
     name = _own(request, ctx)
     try:
         _accounts(request).security.mfa.begin(name)
-    except PaperchainError as exc:  # already set up
-        return account_page(request, ctx, status=409, errors={"mfa": str(exc)})
+    except PaperchainError:  # already set up (a form from before)
+        return account_page(request, ctx, status=409, errors={"mfa": ctx.gettext(
+            "You have a second factor already; turn it off first to set up another.")})
     raise web.HTTPSeeOther("/account#two-factor")
 
 
@@ -84,8 +85,9 @@ async def mfa_confirm(request, ctx):
         result = await _accounts(request).finish_setup(name, code, request)
     except (AuthError, LoginThrottled) as exc:
         return account_page(request, ctx, status=400, errors={"code": _refused(ctx, exc)})
-    except PaperchainError as exc:  # nothing being set up
-        return account_page(request, ctx, status=409, errors={"mfa": str(exc)})
+    except PaperchainError:  # nothing being set up (a form from before)
+        return account_page(request, ctx, status=409, errors={"mfa": ctx.gettext(
+            "No second factor is being set up; start again with Set up two-factor login.")})
     return account_page(request, ctx, recovery_codes=result["recovery_codes"], notice=ctx.gettext(
         "Two-factor login is on: from now on, logging in asks for a code from your app."))
 

@@ -44,6 +44,15 @@ def _page(request, ctx, *, status: int = 200, errors: dict | None = None, form: 
                   blocks=blocks, operator=operator, errors=errors or {}, form=form or {}, notice=notice)
 
 
+def _network_error(ctx, text: str, exc: PaperchainError) -> str:
+    """Why the address guard refused ``text``, in the page's language."""
+    if "exempt" in str(exc):
+        return ctx.gettext("%(network)s covers exempt addresses (loopback and the [security] exempt list), which "
+                           "are never blocked; block a narrower network.") % {"network": text}
+    return ctx.gettext("%(network)s is not an address or CIDR network; write e.g. 192.0.2.7, 198.51.100.0/24 or "
+                       "2001:db8::/32.") % {"network": text or "''"}
+
+
 def _operator(ctx) -> None:
     if ctx.who.tenant:
         raise PageError(403, ctx.gettext("Address blocks act on the whole deployment, so only its admins (users "
@@ -86,7 +95,7 @@ async def add_block(request, ctx):
         block = security.addresses.add(form["network"], minutes=minutes, reason=form["reason"][:200],
                                        by=ctx.who.name, now=security.clock())
     except PaperchainError as exc:  # not an address or network, or one covering exempt addresses
-        return _page(request, ctx, status=400, form=form, errors={"network": str(exc)})
+        return _page(request, ctx, status=400, form=form, errors={"network": _network_error(ctx, form["network"], exc)})
     return _page(request, ctx, notice=ctx.gettext("%(network)s is blocked.") % {"network": block.network})
 
 
@@ -99,7 +108,7 @@ async def remove_block(request, ctx):
     try:
         block = await security.addresses.remove(network)
     except PaperchainError as exc:
-        return _page(request, ctx, status=400, errors={"remove": str(exc)})
+        return _page(request, ctx, status=400, errors={"remove": _network_error(ctx, network, exc)})
     if block is None:
         return _page(request, ctx, status=404, errors={"remove": ctx.gettext(
             "%(network)s is not blocked.") % {"network": network}})
