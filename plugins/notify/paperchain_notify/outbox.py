@@ -75,9 +75,11 @@ _DUE = sa.select(sa.literal(1)).select_from(table).where(table.c.status == "queu
 _NEXT_DUE = sa.select(sa.func.min(table.c.next_try)).where(table.c.status == "queued")
 _QUEUED = table.c.status == "queued"
 # Claiming is one statement: the most urgent due rows marked 'sending' and returned. On PostgreSQL
-# the rows chosen are locked, and another kernel's outbox skips them instead of sending them too.
+# the rows chosen are locked (and their status checked again once locked), and another kernel's
+# outbox skips them instead of sending them too. The outer WHERE is the key alone: with the status
+# there too, SQLite walks every queued row through the status index instead of seeking 16 keys.
 _CLAIM = (sa.update(table)
-          .where(_QUEUED, table.c.id.in_(
+          .where(table.c.id.in_(
               sa.select(table.c.id).where(_QUEUED, table.c.next_try <= sa.bindparam("now"))
               .order_by(table.c.priority.desc(), table.c.next_try, table.c.created)
               .limit(sa.bindparam("limit", type_=sa.Integer)).with_for_update(skip_locked=True).scalar_subquery()))
