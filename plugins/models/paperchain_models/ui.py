@@ -29,6 +29,7 @@ def plugin_ui() -> PluginUI:
                Page(path="/m/{name}/versions/{version}/promote", method="POST", handler=promote),
                Page(path="/m/{name}/rollback", method="POST", handler=rollback),
                Page(path="/m/{name}/versions/{version}/delete", method="POST", handler=delete_version, role="admin"),
+               Page(path="/import", method="POST", handler=import_model),
                Page(path="/jobs/{job}", handler=job_page),
                Page(path="/documents/{id}/star", method="POST", handler=star, role="viewer")],
         nav=[NavEntry(label="Models", path="/")],
@@ -185,6 +186,45 @@ async def train(request, ui):
         name, {"task": "text", "field": field, "algorithm": algorithm, "promote": form.get("promote") == "on"},
         by=ui.user, tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/jobs/{job}")
+
+
+async def _import_form(request, ui) -> tuple[dict, bytes]:
+    """The import form's fields and its ONNX file, read as a stream up to the API's size limit."""
+    from .routes import MAX_MODEL_BYTES
+
+    if not request.content_type.startswith("multipart/"):
+        raise InputError(ui.gettext("Choose an ONNX file to import."))
+    fields, data = {}, b""
+    reader = await request.multipart()
+    async for part in reader:
+        if part.name == "file":
+            chunks, size = [], 0
+            while chunk := await part.read_chunk():
+                size += len(chunk)
+                if size > MAX_MODEL_BYTES:  # stop reading at once: never hold more than the limit
+                    raise InputError(ui.gettext("The model file is larger than 512 MiB."))
+                chunks.append(chunk)
+            data = b"".join(chunks)
+        elif part.name in ("name", "labels", "task"):
+            fields[part.name] = (await part.text())[:2000]
+    if not data:
+        raise InputError(ui.gettext("Choose an ONNX file to import."))
+    return fields, data
+
+
+async def import_model(request, ui):
+    """Import an ONNX file as a new version of a model of the caller's tenant (as the API's import)."""
+    from urllib.parse import quote
+
+    from aiohttp import web
+
+    fields, data = await _import_form(request, ui)
+    ref = fields.get("name", "").strip()
+    tenant, name = scope(ref, ui.tenant)
+    labels = [label.strip() for label in fields.get("labels", "").split(",") if label.strip()]
+    version = await _service.current().registry.import_onnx(name, data, created_by=ui.user, labels=labels,
+                                                              task=fields.get("task", "").strip(), tenant=tenant)
+    raise web.HTTPSeeOther(f"{ui.root}/m/{quote(ref, safe=':')}?version={version.version}")
 
 
 async def job_page(request, ui):
