@@ -18,6 +18,7 @@ reading are the ratios, taken in one run on one machine.
 
     .venv/bin/python bench/plugin_storage.py           # 2,000 operations per workload
     .venv/bin/python bench/plugin_storage.py --quick   # 300
+    .venv/bin/python bench/plugin_storage.py --notify  # only the notify outbox section (end of file)
 
 Results: bench/results/plugin_storage.json.
 """
