@@ -48,3 +48,19 @@ def test_password_and_two_factor_in_spanish_in_the_dark_at_phone_width(server, p
     width = page.evaluate("() => [document.documentElement.scrollWidth, window.innerWidth]")
     assert width[0] <= width[1], f"the page scrolls sideways at phone width: {width}"
     w.check_accessibility()
+
+
+def test_an_admin_blocks_a_network_on_the_login_security_page(server, paperchain_watched):
+    w = paperchain_watched(server)
+    page = w.login("ada", then="/admin")
+    page.get_by_role("link", name="Login security").click()
+    expect(page.get_by_role("heading", name="Login security")).to_be_visible()
+    expect(page.locator("#no-lockouts")).to_be_visible()
+    page.get_by_label("Address or CIDR network").fill("198.51.100.0/24")
+    page.get_by_label("Minutes (empty: until lifted)").fill("30")
+    page.get_by_label("Reason").fill("scanner")
+    page.get_by_role("button", name="Block", exact=True).click()
+    expect(page.locator("#security-notice")).to_have_text("198.51.100.0/24 is blocked.")
+    expect(page.locator("tr[data-block='198.51.100.0/24']")).to_contain_text("scanner")
+    expect(page.get_by_role("button", name="Lift 198.51.100.0/24")).to_be_visible()
+    w.check_accessibility()
