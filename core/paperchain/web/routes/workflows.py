@@ -16,7 +16,7 @@ from urllib.parse import quote
 
 from aiohttp import web
 
-from ...api.guard import AUDIT_TARGET
+from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET
 from .. import graph
 from ..guard import WEB, PageError, page
 from ..render import render
@@ -170,7 +170,43 @@ async def workflow_page(request, ctx):
                   steps=_steps(request, workflow.steps), batch_steps=_steps(request, workflow.batch_steps, batch=True),
                   triggers=trigger_facts(request, saved, workflow), versions=versions, figures=figures,
                   runs=await _recent_runs(request, ctx, saved, 10), fields=input_fields(workflow.inputs),
-                  runs_link="/runs?workflow=" + quote(saved.name))
+                  runs_link="/runs?workflow=" + quote(saved.name),
+                  shares=await kernel(request).workflows.shares(saved.ref) if _operator(ctx) else None)
+
+
+# -- sharing with tenants (the deployment's admins, as the API's share routes) ----------------
+
+def _operator(ctx) -> bool:
+    """Sharing crosses tenants: only the deployment's admins (who belong to no tenant) do it."""
+    return ctx.who.role == "admin" and not ctx.who.tenant
+
+
+async def _share_form(request, ctx) -> tuple:
+    if not _operator(ctx):
+        raise PageError(403, ctx.gettext("Sharing workflows between tenants is for the deployment's admins (users "
+                                         "without a tenant). Ask one of them."), title=ctx.gettext("Not allowed"))
+    saved = await find(request, ctx)
+    tenant = str((await request.post()).get("tenant", "")).strip()
+    if not tenant or len(tenant) > 64:
+        raise PageError(400, ctx.gettext("Name the tenant to share with ('*' for every tenant), at most 64 characters."))
+    request[AUDIT_TARGET] = f"workflow:{saved.ref}"
+    return saved, tenant
+
+
+@page(role="admin")
+async def share(request, ctx):
+    saved, tenant = await _share_form(request, ctx)
+    request[AUDIT_DETAILS] = {"shared_with": tenant}
+    await kernel(request).workflows.share(saved.ref, tenant, by=ctx.who.name)
+    raise web.HTTPSeeOther(url(saved) + "#shares")
+
+
+@page(role="admin")
+async def unshare(request, ctx):
+    saved, tenant = await _share_form(request, ctx)
+    request[AUDIT_DETAILS] = {"unshared_with": tenant}
+    await kernel(request).workflows.unshare(saved.ref, tenant)
+    raise web.HTTPSeeOther(url(saved) + "#shares")
 
 
 async def _definition_of(request, ctx, versions: list[dict], version: str) -> dict:
@@ -222,4 +258,6 @@ PAGES = [
     ("POST", "/workflows/{name}/enable", enable),
     ("POST", "/workflows/{name}/disable", disable),
     ("POST", "/workflows/{name}/delete", delete),
+    ("POST", "/workflows/{name}/shares", share),
+    ("POST", "/workflows/{name}/unshare", unshare),
 ]

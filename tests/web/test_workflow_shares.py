@@ -1,0 +1,73 @@
+"""Sharing a workflow with tenants from its page: the deployment's admins see the tenants it is shared
+with, add and remove one (CSRF-checked, audited like the API's share routes); nobody else can."""
+
+from __future__ import annotations
+
+import re
+
+from paperchain_sdk.testing.web import PASSWORD
+
+CHAIN = {"name": "chain", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]}
+
+
+def csrf(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+
+
+async def test_an_admin_shares_a_workflow_with_a_tenant_and_stops(site):
+    assert (await site.request("PUT", "/api/v1/workflows/chain", json=CHAIN)).status == 200
+    await site.state.accounts.create_user("tina", PASSWORD, "editor", tenant="acme")
+    tina = await site.browser().login("tina")
+    assert (await tina.get("/workflows/chain"))[0] == 404  # not shared yet
+
+    ada = await site.browser().login("ada")
+    status, _, page = await ada.get("/workflows/chain")
+    assert status == 200 and 'id="shares"' in page and "Not shared with any other tenant." in page
+    status, headers, _ = await ada.post("/workflows/chain/shares", {"csrf": csrf(page), "tenant": " acme "})
+    assert status == 303 and headers["Location"] == "/workflows/chain#shares"
+    _, _, page = await ada.get("/workflows/chain")
+    assert 'data-share="acme"' in page and "Stop sharing with acme" in page
+    assert await site.kernel.workflows.shares("chain") == ["acme"]
+    assert (await tina.get("/workflows/chain"))[0] == 200  # she reads and may run it now
+
+    # bad input: no tenant, or a name too long: a clear error, nothing shared
+    status, _, refused = await ada.post("/workflows/chain/shares", {"csrf": csrf(page), "tenant": ""})
+    assert status == 400 and "Name the tenant" in refused
+    status, _, refused = await ada.post("/workflows/chain/shares", {"csrf": csrf(page), "tenant": "x" * 65})
+    assert status == 400
+    # without the CSRF token, or from another site: refused
+    assert (await ada.post("/workflows/chain/shares", {"tenant": "globex"}))[0] == 403
+    assert (await ada.post("/workflows/chain/shares", {"csrf": csrf(page), "tenant": "globex"},
+                           origin="https://evil.example"))[0] == 403
+
+    status, _, _ = await ada.post("/workflows/chain/unshare", {"csrf": csrf(page), "tenant": "acme"})
+    assert status == 303 and await site.kernel.workflows.shares("chain") == []
+    assert (await tina.get("/workflows/chain"))[0] == 404
+
+    async with site.kernel.db.execute("SELECT action, target, outcome, details FROM audit WHERE actor = 'ada' "
+                                      "AND action LIKE 'POST /workflows/%' ORDER BY id") as cursor:
+        entries = [tuple(row) for row in await cursor.fetchall()]
+    done = [(a, t, d) for a, t, o, d in entries if o == "success"]
+    assert [(a, t) for a, t, _ in done] == [("POST /workflows/{name}/shares", "workflow:chain"),
+                                           ("POST /workflows/{name}/unshare", "workflow:chain")], entries
+    assert "acme" in str(done[0][2]) and "acme" in str(done[1][2])
+
+
+async def test_only_the_deployments_admins_share(site):
+    assert (await site.request("PUT", "/api/v1/workflows/chain", json=CHAIN)).status == 200
+    await site.state.accounts.create_user("tom", PASSWORD, "admin", tenant="acme")
+    eddie = await site.browser().login("eddie")
+    status, _, page = await eddie.get("/workflows/chain")
+    assert status == 200 and 'id="shares"' not in page
+    assert (await eddie.post("/workflows/chain/shares", {"csrf": csrf(page), "tenant": "acme"}))[0] == 403
+    tom = await site.browser().login("tom")  # a tenant's admin: sharing crosses tenants
+    _, _, home = await tom.get("/")
+    assert (await tom.post("/workflows/chain/shares", {"csrf": csrf(home), "tenant": "acme"}))[0] == 403
+    assert await site.kernel.workflows.shares("chain") == []
+
+
+async def test_the_shares_in_spanish(site):
+    assert (await site.request("PUT", "/api/v1/workflows/chain", json=CHAIN)).status == 200
+    ada = await site.browser("es").login("ada")
+    status, _, page = await ada.get("/workflows/chain")
+    assert status == 200 and "Compartido con" in page and "No se comparte con ningún otro inquilino." in page
