@@ -12,6 +12,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import attrs
+
 from paperchain_sdk import ConfigError, Delivery, InputError, Message, PaperchainError
 from paperchain_sdk.contracts import Action, Notifier
 

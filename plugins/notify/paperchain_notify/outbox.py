@@ -29,6 +29,7 @@ import uuid
 from typing import Any
 
 import sqlalchemy as sa
+
 from paperchain_sdk import InputError, PaperchainError
 from paperchain_sdk.retry import RetryPolicy, retryable
 

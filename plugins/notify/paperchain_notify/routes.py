@@ -11,6 +11,7 @@ import time
 import attrs
 import sqlalchemy as sa
 from aiohttp import web
+
 from paperchain_sdk import NotFoundError
 from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aiohttp.abc import AbstractResolver
 from aiohttp.resolver import ThreadedResolver
+
 from paperchain_sdk import ConfigError, InputError
 
 

@@ -8,6 +8,7 @@ first takes over the tables the plugin made in the kernel's SQLite file before, 
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from paperchain_sdk.storage import PluginSchema
 
 SCHEMA = PluginSchema("notify", migrations="paperchain_notify:migrations")

@@ -9,8 +9,9 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # notify_support, importable from the tests
 
-import paperchain_notify
 from notify_support import SmtpSink
+
+import paperchain_notify
 
 
 @pytest.fixture

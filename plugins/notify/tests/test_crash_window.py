@@ -11,9 +11,10 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-import paperchain_notify
 import pytest
 from notify_support import Receiver, config, wait_until
+
+import paperchain_notify
 from paperchain.harness import KernelHarness
 from paperchain_sdk import Message
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from notify_support import config, wait_until
+
 from paperchain_sdk import Artifact, Message
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import aiohttp
-import paperchain_notify
 from aiohttp import web
+
+import paperchain_notify
 from paperchain_sdk.testing.routes import routes_app
 from paperchain_sdk.web import endpoint_doc
 
@@ -71,6 +72,7 @@ def test_outbox_survives_a_restart(tmp_path):
     import time
 
     from notify_support import Receiver, config
+
     from paperchain.harness import KernelHarness
     from paperchain_sdk import Message
 

@@ -9,12 +9,13 @@ import threading
 from collections import Counter
 
 import aiohttp
-import paperchain_notify
 import pytest
 from notify_support import Receiver, config, wait_until
+from test_inapp import _serve
+
+import paperchain_notify
 from paperchain.harness import KernelHarness
 from paperchain_sdk import InputError, Message
-from test_inapp import _serve
 
 
 def _settings(database_url: str, **extra) -> dict:

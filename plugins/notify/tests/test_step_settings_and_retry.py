@@ -7,6 +7,7 @@ import json
 
 import pytest
 from notify_support import Receiver, config
+
 from paperchain.outcomes import load_batch
 from paperchain_notify import CHANNELS
 from paperchain_sdk import ConfigError, Message

@@ -7,6 +7,7 @@ import time
 
 import pytest
 from notify_support import Receiver, config
+
 from paperchain_notify.channels import send_time
 from paperchain_notify.settings import MessageSettings
 from paperchain_notify.templates import render

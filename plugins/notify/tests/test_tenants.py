@@ -10,8 +10,9 @@ import secrets
 import sqlite3
 from contextlib import closing
 
-import paperchain_notify
 from notify_support import Receiver, config
+
+import paperchain_notify
 
 
 def _flow(name: str, url: str, user: str) -> dict:

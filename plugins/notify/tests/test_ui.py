@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import re
 
-import paperchain_notify
 import pytest
 from notify_support import LOOPBACK, Receiver, wait_until
+
+import paperchain_notify
 from paperchain_sdk.testing.web import PASSWORD
 
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import re
 
-import paperchain_notify
 import pytest
 from notify_support import LOOPBACK, Receiver
+
+import paperchain_notify
 
 pytestmark = pytest.mark.slow
 

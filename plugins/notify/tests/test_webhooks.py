@@ -7,6 +7,7 @@ import time
 import attrs
 import pytest
 from notify_support import Receiver, config
+
 from paperchain_notify.ssrf import forbidden
 from paperchain_sdk import Message
 
