@@ -23,7 +23,7 @@ def test_import_an_onnx_file_from_the_registry(paperchain_live_server, paperchai
     watched = paperchain_watched(server)
     page = watched.login("eddie", then="/p/models")
     form = page.locator("form[data-import-onnx]")
-    form.get_by_label("Model name").fill("scorer")
+    form.get_by_label("Name of the imported model").fill("scorer")
     form.get_by_label("ONNX file").set_input_files(str(bad))
     form.get_by_role("button", name="Import").click()
     expect(form.get_by_role("alert")).to_be_visible()
