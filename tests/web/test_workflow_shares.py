@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import re
 
+import pytest
+from api_support import TestPlugin
+
 from paperchain_sdk.testing.web import PASSWORD
 
 CHAIN = {"name": "chain", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]}
@@ -71,3 +74,24 @@ async def test_the_shares_in_spanish(site):
     ada = await site.browser("es").login("ada")
     status, _, page = await ada.get("/workflows/chain")
     assert status == 200 and "Compartido con" in page and "No se comparte con ningún otro inquilino." in page
+
+
+@pytest.mark.slow
+def test_sharing_in_the_browser(paperchain_live_server, paperchain_watched):
+    """Share and stop sharing from the workflow's page in chromium: no CSP violation, no console error,
+    no serious axe finding."""
+    from playwright.sync_api import expect
+
+    server = paperchain_live_server(TestPlugin())
+    assert server.call(server.api.request("PUT", "/api/v1/workflows/chain", json=CHAIN)).status == 200
+    watched = paperchain_watched(server)
+    page = watched.login("ada", then="/workflows/chain")
+    shares = page.locator("#shares")
+    expect(shares.get_by_text("Not shared with any other tenant.")).to_be_visible()
+    shares.get_by_label("Tenant").fill("acme")
+    shares.get_by_role("button", name="Share", exact=True).click()
+    expect(shares.locator("li[data-share]")).to_have_text(["acme Stop sharing"], use_inner_text=True)
+    watched.check_accessibility()
+    shares.get_by_role("button", name="Stop sharing with acme").click()
+    expect(page.locator("#shares li[data-share]")).to_have_count(0)
+    watched.check_accessibility()
