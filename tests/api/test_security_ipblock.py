@@ -115,3 +115,16 @@ async def test_a_block_made_by_another_process_reaches_the_running_server(api):
     await api.request("GET", "/health", token=None)
     await asyncio.wait_for(security.addresses._task, 5)
     assert (await api.request("GET", "/health", token=None)).status == 403
+
+
+async def test_a_lifted_block_stays_lifted_when_a_re_read_runs_meanwhile(api):
+    guard = api.state.accounts.security.addresses
+    now = api.state.accounts.security.clock()
+    guard.add("198.51.100.0/24", minutes=30, reason="scanner", by="admin", now=now)
+    await api.kernel.journal.flush()
+    # The periodic re-read starts first and reads the row while the lift is under way.
+    rereads = [asyncio.ensure_future(guard._reload(now)) for _ in range(3)]
+    lifted = asyncio.ensure_future(guard.remove("198.51.100.0/24"))
+    await asyncio.gather(lifted, *rereads)
+    assert lifted.result() is not None and guard.listing(now) == []
+    assert guard.refusal("198.51.100.9", now) is None

@@ -178,11 +178,13 @@ class AddressGuard:
         """Lift the block on ``network``; the block that was lifted, or None."""
         key = str(parse_network(network))
         block = self.blocks.pop(key, None)
+        self._changed()  # a re-read already under way must not put the block back
         await self.k.journal.flush()
         async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks "
                                      "WHERE network = ?", (key,)) as cursor:
             row = await cursor.fetchone()
         await self.k.journal.execute("DELETE FROM ip_blocks WHERE network = ?", (key,))
+        self.blocks.pop(key, None)  # nor one that read the row before the delete was committed
         self._changed()
         return block or (Block(*row) if row else None)
 
