@@ -16,6 +16,7 @@ from . import jobs
 
 HERE = Path(__file__).parent
 FIELDS = ("circuit", "algorithm", "params", "shots")
+CHARTED = 32  # the most frequent outcomes drawn as bars; the table lists them all
 
 
 def plugin_ui() -> PluginUI:
@@ -24,7 +25,7 @@ def plugin_ui() -> PluginUI:
                Page(path="/jobs", method="POST", handler=submit, role="editor"),
                Page(path="/jobs/{job}", handler=job_page)],
         nav=[NavEntry(label="Quantum", path="/")],
-        templates=HERE / "templates", catalogs=HERE / "catalogs")
+        templates=HERE / "templates", catalogs=HERE / "catalogs", static=HERE / "static")
 
 
 def _algorithms() -> list[tuple[str, str]]:
@@ -115,5 +116,7 @@ async def job_page(request, ui):
     others = {k: json.dumps(v) if isinstance(v, list) else v for k, v in result.items()  # the figures besides counts
               if k != "counts" and not isinstance(v, dict) and not (isinstance(v, list) and len(v) > 32)}
     template = "quantum/_job.html" if request.headers.get("HX-Request") else "quantum/job.html"
-    return ui.render(template, job=job, counts=[(k, v, v / total) for k, v in rows], others=others,
+    chart = {"label": ui.gettext("Count"), "outcomes": [k for k, _ in rows[:CHARTED]],
+             "counts": [v for _, v in rows[:CHARTED]]}
+    return ui.render(template, job=job, counts=[(k, v, v / total) for k, v in rows], others=others, chart=chart,
                      request_text=json.dumps(job["request"].get("params") or {}))

@@ -4,6 +4,8 @@ and a job's counts; viewers read only, another tenant sees nothing, bad OpenQASM
 from __future__ import annotations
 
 import asyncio
+import html
+import json
 import re
 
 import pytest
@@ -55,6 +57,8 @@ async def test_submit_a_circuit_see_its_counts_and_tenants_stay_apart(served):
     token = await api.user("acme-api", "viewer", tenant="acme")
     api_counts = (await api.request("GET", f"/api/v1/quantum/jobs/{job}", token=token)).json["result"]["counts"]
     assert {k: int(v) for k, v in counts.items()} == next(iter(api_counts.values()))
+    chart = json.loads(html.unescape(re.search(r"data-counts-chart='([^']+)'", done).group(1)))
+    assert dict(zip(chart["outcomes"], chart["counts"], strict=True)) == next(iter(api_counts.values()))
 
     # an algorithm with its parameters
     status, headers, _ = await editor.post("/p/quantum/jobs", {"csrf": csrf(page), "algorithm": "shor",

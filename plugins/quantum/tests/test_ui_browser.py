@@ -29,6 +29,7 @@ def test_submit_a_circuit_and_read_its_counts(paperchain_live_server, paperchain
     expect(page).to_have_url(re.compile(r"/p/quantum/jobs/qj_"))
     expect(page.locator("#quantum-job")).to_have_attribute("data-status", "succeeded")  # htmx polls until done
     expect(page.locator("table.quantum-counts tbody tr").first).to_be_visible()
+    expect(page.locator("[data-counts-chart] canvas")).to_have_count(1)  # the bars, drawn by uPlot
     watched.check_accessibility()
 
     viewer = paperchain_watched(server, color_scheme="dark", viewport={"width": 390, "height": 844})
