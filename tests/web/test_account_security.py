@@ -217,3 +217,26 @@ async def test_an_admin_resets_a_users_second_factor(site):
     await site.browser().login("vera")
     status, _, text = await ada.post("/admin/users/vera/mfa/reset", {"csrf": await ada.csrf("/admin/users")})
     assert status == 404 and "nothing to reset" in text
+
+
+async def test_a_role_that_must_use_two_factor_sets_it_up_while_logging_in(site):
+    site.state.accounts.security.configure(mfa_roles=["viewer"])
+    b = site.browser()
+    status, _, text = await b.post("/login", {"username": "vera", "password": PASSWORD, "next": "/documents"})
+    assert status == 401 and "Add this key to your authenticator app" in text
+    secret, ticket = _secret(text), re.search(r'name="ticket" value="([^"]+)"', text).group(1)
+    assert f"secret={secret}" in text and 'name="setup"' in text
+    status, _, text = await b.post("/login", {"ticket": ticket, "setup": "1", "code": "000000", "next": "/documents"})
+    assert status == 401 and "wrong, expired or used already" in text and _secret(text) == secret  # the same key
+    forged = site.browser()  # a login ticket is for its own step: a verify step cannot finish a setup
+    status, _, text = await forged.post("/login", {"ticket": "not-a-ticket", "setup": "1", "code": "123456"})
+    assert status == 401 and "expired" in text
+    status, _, text = await b.post("/login", {"ticket": ticket, "setup": "1", "code": pyotp.TOTP(secret).now(),
+                                              "next": "/documents"})
+    codes = _codes(text)
+    assert status == 200 and len(codes) == 10 and 'href="/documents"' in text
+    status, _, _ = await b.get("/documents")
+    assert status == 200  # logged in by the setup
+    assert site.state.accounts.security.mfa.enrolled("vera")
+    status, _ = await _login_with_code(site, "vera", PASSWORD, codes[0])  # from now on, a code at each login
+    assert status == 303

@@ -76,6 +76,18 @@ class SecondFactors:
         secret = pyotp.random_base32()
         self.enrolments[name] = enrolment = Enrolment(secret, None, 0, [], iso_now())
         self._save(name, enrolment)
+        return self._setup(name, secret)
+
+    def pending(self, name: str) -> dict | None:
+        """The setup begun and not yet confirmed (as ``begin`` answered it), or None."""
+        enrolment = self.enrolments.get(name)
+        if enrolment is None or enrolment.confirmed is not None:
+            return None
+        return self._setup(name, enrolment.secret)
+
+    def _setup(self, name: str, secret: str) -> dict:
+        import pyotp
+
         uri = pyotp.TOTP(secret, interval=STEP_SECONDS).provisioning_uri(name=name, issuer_name=self.settings.mfa_issuer)
         return {"secret": secret, "otpauth_uri": uri, "digits": 6, "period": STEP_SECONDS}
 

@@ -1,5 +1,5 @@
-"""Log in (password, then a second factor where the account has one), log out, and the
-language and theme switches."""
+"""Log in (password, then a second factor where the account has one, set up on the spot where the
+role requires one and the account has none yet), log out, and the language and theme switches."""
 
 from __future__ import annotations
 
@@ -40,6 +40,8 @@ async def login(request, ctx):
     request[AUDIT_TARGET] = f"user:{name}"
     accounts = _state(request).accounts
     ticket = str(form.get("ticket", ""))
+    if ticket and form.get("setup"):
+        return await _finish_setup(request, ctx, accounts, ticket, str(form.get("code", "")), target)
     try:
         if ticket:
             name = accounts.read_ticket(ticket, "verify")
@@ -48,9 +50,8 @@ async def login(request, ctx):
             tokens = await accounts.login(name, str(form.get("password", "")), request)
     except SecondFactorRequired as exc:
         if exc.setup:
-            return _form(request, ctx, target, name, 401, ctx.gettext(
-                "Your role must use a second factor and you have none yet. Set one up with the API "
-                "(POST /api/v1/auth/mfa/setup) or ask an admin, then log in here."))
+            accounts.security.mfa.begin(name)
+            return _setup_form(request, ctx, accounts, target, name, exc.ticket, "")
         return render(request, ctx, "login.html", status=401, next=target, error="", notice=ctx.gettext(
             "Enter the code from your authenticator app, or a recovery code."), username=name, ticket=exc.ticket)
     except LoginThrottled as exc:
@@ -70,12 +71,45 @@ async def login(request, ctx):
             return render(request, ctx, "login.html", status=401, next=target, error=message, notice="",
                           username=name, ticket=ticket)
         return _form(request, ctx, target, name, 401, message)
+    return await _start_session(request, accounts, name, tokens, _see_other(target))
+
+
+async def _start_session(request, accounts, name: str, tokens: dict, response: web.Response) -> web.Response:
     await accounts.logout(tokens["refresh_token"])  # the web keeps its own session, not API tokens
     secret, _ = await request.app[WEB].sessions.create(name, request.remote or "")
-    response = _see_other(target)
     response.set_cookie(COOKIE, secret, max_age=ABSOLUTE_HOURS * 3600, path="/", httponly=True,
                         samesite="Strict", secure=request.secure)
     return response
+
+
+def _setup_form(request, ctx, accounts, target: str, name: str, ticket: str, error: str) -> web.Response:
+    """The login form's second step when the role needs a second factor the account lacks yet: the
+    pending secret to add to an authenticator app, and its first code."""
+    setup = accounts.security.mfa.pending(name)
+    return render(request, ctx, "login.html", status=401, next=target, error=error, username=name, ticket=ticket,
+                  setup=setup, notice=ctx.gettext(
+                      "Your role must use a second factor. Add this key to your authenticator app, then enter "
+                      "the code it shows."))
+
+
+async def _finish_setup(request, ctx, accounts, ticket: str, code: str, target: str) -> web.Response:
+    try:
+        name = accounts.read_ticket(ticket, "setup")
+    except AuthError:
+        return _form(request, ctx, target, "", 401, ctx.gettext(
+            "That step of the login has expired; log in again."))
+    request[AUDIT_ACTOR] = name
+    request[AUDIT_TARGET] = f"user:{name}"
+    try:
+        result = await accounts.finish_setup(name, code.replace(" ", ""), request, ticket=True)
+    except LoginThrottled:
+        return _form(request, ctx, target, name, 429, ctx.gettext(
+            "Too many failed logins: wait a moment and try again."))
+    except AuthError:
+        return _setup_form(request, ctx, accounts, target, name, ticket, ctx.gettext(
+            "That code is wrong, expired or used already; enter the current one."))
+    page = render(request, ctx, "login_codes.html", codes=result["recovery_codes"], next=target)
+    return await _start_session(request, accounts, name, result, page)
 
 
 def _form(request, ctx, target, name, status, error):
