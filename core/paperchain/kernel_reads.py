@@ -17,8 +17,10 @@ class KernelReads:
     db: Any  # the kernel's aiosqlite connection (Kernel.open)
 
     @property
-    def db_path(self) -> Path:  # the Kernel's
-        raise NotImplementedError
+    def db_path(self) -> Path:
+        """The SQLite file the reads open read-only; the Kernel, the only class built on these reads,
+        says where it is."""
+        raise NotImplementedError("Kernel.db_path")
 
     async def _row(self, sql: str, params: tuple):
         async with self.db.execute(sql, params) as cursor:

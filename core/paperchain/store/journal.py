@@ -23,6 +23,7 @@ journal, interleaved in one sitting on SQLite, measured the same within the nois
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import logging
 import sqlite3
@@ -33,7 +34,7 @@ import aiosqlite
 log = logging.getLogger(__name__)
 
 
-class _GroupCommit:
+class _GroupCommit(abc.ABC):
     """The queue and the committing task; a subclass says how statements are made and committed."""
 
     def __init__(self) -> None:
@@ -66,14 +67,17 @@ class _GroupCommit:
         self._wake.set()
         return future
 
+    @abc.abstractmethod
     def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
-        raise NotImplementedError
+        """Each journal's own: see Journal and CoreJournal."""
 
+    @abc.abstractmethod
     def _params(self, row: dict) -> Any:
-        raise NotImplementedError
+        """Each journal's own: see Journal and CoreJournal."""
 
+    @abc.abstractmethod
     async def _commit(self, groups: dict[Any, list]) -> None:
-        raise NotImplementedError
+        """Each journal's own: see Journal and CoreJournal."""
 
     async def _rollback(self) -> None:
         """After a failed commit (the commit itself rolls back where it can)."""
