@@ -69,19 +69,29 @@ def audit_target(request: web.Request, target: str, **details) -> None:
         request[AUDIT_DETAILS] = details
 
 
-async def newest_first(request, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
-                       cursor: str | None, created_at: int, convert) -> web.Response:
-    """One page of rows newest first, continuing after ``cursor`` (keyset pagination on
-    ``(created, key)``, so pages stay right while rows are added)."""
+async def newest_rows(db, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
+                      cursor: str | None, created_at: int) -> tuple[list, str | None]:
+    """One page of rows newest first, continuing after ``cursor``, and the cursor of the next page
+    (keyset pagination on ``(created, key)``, so pages stay right while rows are added; ``key`` is
+    the first column selected, ``created`` the one at ``created_at``). The API and the web pages
+    page their lists with it."""
     after = decode_cursor(cursor, 2)
     if after:
         where = [*where, f"({created} < ? OR ({created} = ? AND {key} < ?))"]
         values = [*values, after[0], after[0], after[1]]
-    async with kernel(request).db.execute(
+    async with db.execute(
         f"{select} WHERE {' AND '.join(where) or '1 = 1'} ORDER BY {created} DESC, {key} DESC LIMIT ?",
         (*values, limit + 1),
     ) as rows_cursor:
         rows = await rows_cursor.fetchall()
     more = len(rows) > limit
     rows = rows[:limit]
-    return page([convert(r) for r in rows], encode_cursor(rows[-1][created_at], rows[-1][0]) if more else None)
+    return rows, encode_cursor(rows[-1][created_at], rows[-1][0]) if more else None
+
+
+async def newest_first(request, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
+                       cursor: str | None, created_at: int, convert) -> web.Response:
+    """:func:`newest_rows` as the API's page answer."""
+    rows, next_cursor = await newest_rows(kernel(request).db, select=select, where=where, values=values,
+                                          created=created, key=key, limit=limit, cursor=cursor, created_at=created_at)
+    return page([convert(r) for r in rows], next_cursor)

@@ -22,7 +22,7 @@ from . import (
     decode_cursor,
     next_cursor,
 )
-from .grammar import Query, Term, parse
+from .grammar import Query, Term, parse, render
 
 TABLES = (
     ("CREATE TABLE IF NOT EXISTS search_documents (rowid INTEGER PRIMARY KEY, document_id TEXT NOT NULL UNIQUE, "
@@ -37,10 +37,7 @@ _ADD = ("INSERT INTO search_documents (document_id, tenant) VALUES (?, ?)",
 
 def match_expression(query: Query) -> str:
     """The FTS5 MATCH string: every word in double quotes (so none is read as an operator or a column)."""
-    groups = " AND ".join("(" + " OR ".join(_term(t) for t in group) + ")" for group in query.groups)
-    if query.excluded:
-        return f"({groups}) NOT (" + " OR ".join(_term(t) for t in query.excluded) + ")"
-    return groups
+    return render(query, _term, and_=" AND ", or_=" OR ", and_not=" NOT ")
 
 
 def _term(term: Term) -> str:

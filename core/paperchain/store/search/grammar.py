@@ -48,6 +48,15 @@ class Query:
     excluded: tuple[Term, ...]
 
 
+def render(query: Query, term, *, and_: str, or_: str, and_not: str) -> str:
+    """A query in a backend's syntax: its groups joined by ``and_`` (each group's terms by ``or_``),
+    then ``and_not`` the excluded terms; ``term`` writes one term."""
+    groups = and_.join("(" + or_.join(term(t) for t in group) + ")" for group in query.groups)
+    if query.excluded:
+        return f"({groups}){and_not}(" + or_.join(term(t) for t in query.excluded) + ")"
+    return groups
+
+
 def fold(text: str) -> str:
     """Lower case without accents, as both backends index words."""
     decomposed = unicodedata.normalize("NFKD", text)

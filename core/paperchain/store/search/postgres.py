@@ -29,7 +29,7 @@ from . import (
     decode_cursor,
     next_cursor,
 )
-from .grammar import Query, Term, parse, words
+from .grammar import Query, Term, parse, render, words
 
 log = logging.getLogger(__name__)
 
@@ -80,10 +80,7 @@ def tsvector_literal(name: str, text: str) -> str:
 
 def tsquery_text(query: Query) -> str:
     """The ``tsquery`` in PostgreSQL's input syntax; words are letters and digits only, quoted anyway."""
-    groups = " & ".join("(" + " | ".join(_term(t) for t in group) + ")" for group in query.groups)
-    if query.excluded:
-        return f"({groups}) & !(" + " | ".join(_term(t) for t in query.excluded) + ")"
-    return groups
+    return render(query, _term, and_=" & ", or_=" | ", and_not=" & !")
 
 
 def _term(term: Term) -> str:

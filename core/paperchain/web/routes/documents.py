@@ -18,7 +18,7 @@ from markupsafe import Markup, escape
 from paperchain_sdk import InputError, NotFoundError
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
-from ...api.routes.common import decode_cursor, encode_cursor
+from ...api.routes.common import newest_rows
 from ...api.routes.documents import blob_response
 from ...documents import now
 from ...store.search import ALL_TENANTS, SearchSyntaxError, marked
@@ -134,16 +134,9 @@ async def documents(request, ctx):
         items = await _search(request, ctx, chosen)
     else:
         where, values = _where(ctx, chosen)
-        after = decode_cursor(cursor, 2)
-        if after:
-            where.append("(created < ? OR (created = ? AND id < ?))")
-            values.extend([after[0], after[0], after[1]])
-        async with db.execute(f"SELECT {_COLUMNS} FROM documents WHERE {' AND '.join(where)} "
-                              "ORDER BY created DESC, id DESC LIMIT ?", (*values, PAGE_SIZE + 1)) as c:
-            rows = await c.fetchall()
-        if len(rows) > PAGE_SIZE:
-            rows = rows[:PAGE_SIZE]
-            next_cursor = encode_cursor(rows[-1][4], rows[-1][0])
+        rows, next_cursor = await newest_rows(db, select=f"SELECT {_COLUMNS} FROM documents", where=where,
+                                              values=values, created="created", key="id", limit=PAGE_SIZE,
+                                              cursor=cursor, created_at=4)
         items = [_document(r) for r in rows]
     media_types = list(await request.app[WEB].documents.get(("media types", ctx.who.tenant),
                                                             lambda: distinct_media_types(db, ctx.who.tenant)))

@@ -16,7 +16,7 @@ from aiohttp import web
 from paperchain_sdk import InputError, NotFoundError
 
 from ...api.guard import AUDIT_TARGET, STATE
-from ...api.routes.common import decode_cursor, encode_cursor
+from ...api.routes.common import newest_rows
 from ...api.routes.documents import blob_response
 from ...api.routes.runs import tenant_join
 from ..cache import run_counts
@@ -105,16 +105,9 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
     if chosen["status"]:
         where.append("r.status = ?")
         values.append(chosen["status"])
-    after = decode_cursor(cursor, 2)
-    if after:
-        where.append("(r.created < ? OR (r.created = ? AND r.id < ?))")
-        values.extend([after[0], after[0], after[1]])
-    async with db.execute(f"SELECT {_COLUMNS} {join} WHERE {' AND '.join(where) or '1 = 1'} "
-                          "ORDER BY r.created DESC, r.id DESC LIMIT ?", (*values, PAGE_SIZE + 1)) as c:
-        rows = await c.fetchall()
-    more = len(rows) > PAGE_SIZE
-    rows = rows[:PAGE_SIZE]
-    next_cursor = encode_cursor(rows[-1][7], rows[-1][0]) if more else None
+    rows, next_cursor = await newest_rows(db, select=f"SELECT {_COLUMNS} {join}", where=where, values=values,
+                                          created="r.created", key="r.id", limit=PAGE_SIZE, cursor=cursor,
+                                          created_at=7)
     return [_run(r) for r in rows], counts, next_cursor
 
 
