@@ -79,7 +79,7 @@ class _GroupCommit(abc.ABC):
     async def _commit(self, groups: dict[Any, list]) -> None:
         """Each journal's own: see Journal and CoreJournal."""
 
-    async def _rollback(self) -> None:
+    async def _rollback(self) -> None:  # noqa: B027 - an optional hook, nothing to undo by default
         """After a failed commit (the commit itself rolls back where it can)."""
 
     async def flush(self) -> None:
@@ -138,7 +138,7 @@ class Journal(_GroupCommit):
     def _params(self, row: dict) -> tuple:
         return tuple(row.values())
 
-    async def _rollback(self) -> None:
+    async def _rollback(self) -> None:  # noqa: B027 - an optional hook, nothing to undo by default
         await self._conn.rollback()
 
     async def _commit(self, groups: dict[str, list[tuple]], tries: int = 50) -> None:
