@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 
     from .engine.runner import Engine
     from .store.database import Database
-    from .store.journal import Journal
+    from .store.journal import CoreJournal
+    from .store.sql import SqlHandle
     from .store.keys import Keyring
     from .store.plugin_storage import PluginStorages
 from .workflows import Workflows
@@ -54,8 +55,10 @@ class Kernel(KernelReads):
         self.registry.collect(self.pm, self.plugins)
         # Set by open() and used only while open: typed as they are then, None before and after.
         self.db: aiosqlite.Connection = None  # type: ignore[assignment]
-        self.journal: Journal = None  # type: ignore[assignment]
+        self.journal: CoreJournal = None  # type: ignore[assignment]
         self.database: Database = None  # type: ignore[assignment]  # database_url: plugins' storage
+        self.sql: SqlHandle = None  # type: ignore[assignment]  # the kernel's own tables (store/sql.py)
+        self._kernel_database: Database | None = None  # while the kernel's tables stay in the SQLite file
         self._storages: PluginStorages | None = None
         self.blobs: BlobStore = None  # type: ignore[assignment]  # the blob store port (store/blobstore.py)
         self.keyring: Keyring = None  # type: ignore[assignment]  # per-tenant id and data keys
@@ -101,11 +104,12 @@ class Kernel(KernelReads):
 
         from .engine.runner import Engine
         from .store.blobs import DiskBlobStore
-        from .store.database import Database, shown
-        from .store.journal import Journal
+        from .store.database import Database, default_url, shown
+        from .store.journal import CoreJournal
         from .store.keys import Keyring
         from .store.plugin_storage import PluginStorages
         from .store.schema import migrate
+        from .store.sql import SqlHandle
 
         self.check()
         self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -117,7 +121,12 @@ class Kernel(KernelReads):
         for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
             await self.db.execute(f"PRAGMA {pragma}")
         self.blobs = DiskBlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
-        self.journal = Journal(self.db)
+        kernel_database = self.database
+        if self.database.dialect != "sqlite" or Path(self.database.url.database).resolve() != self.db_path.resolve():
+            # Until every kernel statement is Core (issue 15), the kernel's tables stay in the data directory's file.
+            kernel_database = self._kernel_database = await Database.open(default_url(self.data_dir), synchronous=sync)
+        self.sql = SqlHandle(kernel_database)
+        self.journal = CoreJournal(kernel_database)
         self.journal.start()
         async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
             row = await cursor.fetchone()
@@ -159,9 +168,10 @@ class Kernel(KernelReads):
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()
-            if self.database is not None:
-                await self.database.close()
-                self.database = None  # type: ignore[assignment]
+            for database in (self._kernel_database, self.database):
+                if database is not None:
+                    await database.close()
+            self.database = self._kernel_database = self.sql = None  # type: ignore[assignment]
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
             if self.blobs is not None:
                 self.blobs.close()  # its transient plaintext copies
