@@ -32,9 +32,9 @@ if TYPE_CHECKING:
     from .engine.runner import Engine
     from .store.database import Database
     from .store.journal import CoreJournal
-    from .store.sql import SqlHandle
     from .store.keys import Keyring
     from .store.plugin_storage import PluginStorages
+    from .store.sql import SqlHandle
 from .workflows import Workflows
 
 log = logging.getLogger(__name__)
