@@ -16,6 +16,7 @@ import abc
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
+from .errors import ConfigError
 from .records import (
     Artifact,
     Batch,
@@ -118,6 +119,41 @@ class Notifier(Component, abc.ABC):
     @abc.abstractmethod
     def send(self, message: Message) -> Delivery:
         """Deliver ``message`` (or queue it) and say what became of it."""
+
+
+class KernelBound:
+    """Mix into a step component that works through the kernel running it (its plugin storage, its
+    ``plugin_state``): ``class Impl(KernelBound, Analyzer)``, then ``self.kernel`` in its methods.
+
+    Components are built as ``Impl(settings)`` and never see the kernel. Each kernel builds its own
+    instances, so the plugin's ``paperchain_startup`` hands the kernel to them with
+    :func:`bind_kernel`: no module global maps documents, processes or "the last kernel started"
+    to a kernel. Built outside a kernel (a unit test, a process-pool worker), ``self.kernel``
+    raises :meth:`unbound_error`, which a component may override to say what it needs the kernel for.
+    """
+
+    _bound_kernel: Any = None
+
+    def bind(self, kernel: Any) -> None:
+        self._bound_kernel = kernel
+
+    @property
+    def kernel(self) -> Any:
+        if self._bound_kernel is None:
+            raise self.unbound_error()
+        return self._bound_kernel
+
+    def unbound_error(self) -> ConfigError:
+        return ConfigError(f"{type(self).__name__} needs a running Paperchain kernel.",
+                           hint="run it as a step of a workflow (paperchain run, or the API)")
+
+
+def bind_kernel(kernel: Any, *names: str) -> None:
+    """Hand ``kernel`` to its own instances of the named :class:`KernelBound` components; call it in
+    the plugin's ``paperchain_startup``. Such components are not ``cpu_bound``: those run in worker
+    processes, which have no kernel."""
+    for name in names:
+        kernel.component(name).bind(kernel)
 
 
 CONTRACT_BY_KIND: dict[str, type] = {

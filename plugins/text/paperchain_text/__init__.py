@@ -47,8 +47,8 @@ def paperchain_analyzers():
         AnalyzerSpec(name="text.stats", impl="paperchain_text.stats:StatsAnalyzer",
                      summary="Characters, words, sentences, paragraphs, lexical diversity, frequent words",
                      settings=StatsSettings, deterministic=True),
-        # Async, not cpu_bound: it runs on the kernel's event loop, where paperchain_startup recorded
-        # the kernel (see paperchain_text.runtime), and reads and writes the index in plugin storage.
+        # Async, not cpu_bound: it runs on the kernel's event loop, bound to that kernel by
+        # paperchain_startup, and reads and writes the index in the kernel's plugin storage.
         AnalyzerSpec(name="text.near_duplicates", impl="paperchain_text.near_duplicates:NearDuplicatesAnalyzer",
                      summary="MinHash signature in an LSH index (plugin storage); returns documents with similar text",
                      settings=NearDuplicatesSettings),
@@ -57,16 +57,9 @@ def paperchain_analyzers():
 
 @hookimpl
 def paperchain_startup(kernel):
-    from .runtime import register_kernel
+    from paperchain_sdk.contracts import bind_kernel
 
-    register_kernel(kernel)
-
-
-@hookimpl
-def paperchain_shutdown(kernel):
-    from .runtime import unregister_kernel
-
-    unregister_kernel(kernel)
+    bind_kernel(kernel, "text.near_duplicates")  # its index is this kernel's (plugin storage)
 
 
 @hookimpl

@@ -11,8 +11,8 @@ import functools
 
 import numpy as np
 
-from paperchain_sdk import Document, Findings
-from paperchain_sdk.contracts import Analyzer
+from paperchain_sdk import ConfigError, Document, Findings
+from paperchain_sdk.contracts import Analyzer, KernelBound
 
 from . import runtime
 from .minhash import MinHasher, is_empty
@@ -40,7 +40,16 @@ async def sign(text: str, options: NearDuplicatesSettings) -> np.ndarray:
     return await asyncio.to_thread(hasher.sign, text)
 
 
-class NearDuplicatesAnalyzer(Analyzer):
+class NearDuplicatesAnalyzer(KernelBound, Analyzer):
+    """Bound to its kernel by the plugin's ``paperchain_startup``: the index is that kernel's."""
+
+    def unbound_error(self) -> ConfigError:
+        return ConfigError(
+            "text.near_duplicates has no index here: it runs only as a step of a running Paperchain kernel "
+            "(the index lives in the kernel's database).",
+            hint="run it as a step of a workflow of a kernel (paperchain run, or the API)",
+        )
+
     async def analyze(self, doc: Document, options: NearDuplicatesSettings | None = None) -> Findings:
         options = options or self.settings or NearDuplicatesSettings()
         text = require_text(doc, "text.near_duplicates")
@@ -49,7 +58,7 @@ class NearDuplicatesAnalyzer(Analyzer):
         if is_empty(signature):
             return Findings(data={**base, "indexed": False, "duplicates": []},
                             summary="no words: not indexed, no near-duplicates")
-        index = await runtime.open_index(runtime.kernel_for(doc.path), **index_parameters(options))
+        index = await runtime.open_index(self.kernel, **index_parameters(options))
         if options.add:
             # Insert before querying: of two similar documents analyzed at the same time, the
             # second to insert always sees the first.

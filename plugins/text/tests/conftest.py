@@ -63,10 +63,10 @@ def real_texts() -> list[str]:
 
 @pytest.fixture
 def kernel_analyze(paperchain_kernel):
-    """Run an analyzer as a kernel's workflow step does: the document stored under a running
-    kernel's data directory, the call on the kernel's loop (``text.near_duplicates`` keeps its index
+    """Run an analyzer as a kernel's workflow step does: the kernel's own instance of it (bound to
+    the kernel at startup), the call on the kernel's loop (``text.near_duplicates`` keeps its index
     in the kernel's plugin storage). Returns the Findings."""
-    from paperchain_sdk.testing import build_component, make_document
+    from paperchain_sdk.testing import make_document
 
     harness = []
 
@@ -75,6 +75,6 @@ def kernel_analyze(paperchain_kernel):
             harness.append(paperchain_kernel(paperchain_text))
         kernel = harness[0]
         doc = make_document(kernel.config.data_dir / "documents", name, text, text=text)
-        return kernel.call(build_component(spec).analyze(doc, spec.settings(**options)))
+        return kernel.call(kernel.kernel.component(spec.name).analyze(doc, spec.settings(**options)))
 
     return analyze

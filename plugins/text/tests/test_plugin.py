@@ -94,9 +94,28 @@ def test_unknown_phone_region_is_a_config_error(specs, text_document):
 
 
 def test_near_duplicates_outside_a_kernel_says_it_needs_one(specs, text_document):
-    with pytest.raises(ConfigError, match="not stored by a running Paperchain kernel") as caught:
+    with pytest.raises(ConfigError, match="runs only as a step of a running Paperchain kernel") as caught:
         run_component(specs["text.near_duplicates"], document=text_document("words to sign here"))
     assert "workflow" in caught.value.hint
+
+
+def test_two_kernels_in_one_process_each_keep_their_own_index(specs, paperchain_kernel):
+    """No module-level map finds "the" kernel: each kernel's own instance of the analyzer is bound
+    to it, so the same text analyzed in two kernels is indexed once in each, never found across."""
+    import paperchain_text
+    from paperchain_sdk.testing import make_document
+
+    spec = specs["text.near_duplicates"]
+    text = " ".join(f"word{i} of the same long text signed in two kernels of one process" for i in range(20))
+    found = []
+    for harness in (paperchain_kernel(paperchain_text), paperchain_kernel(paperchain_text)):
+        component = harness.kernel.component(spec.name)
+        assert component.kernel is harness.kernel
+        for name, body in (("a.txt", text), ("b.txt", text + " and one more")):  # two documents
+            doc = make_document(harness.kernel.data_dir / "documents", name, body, text=body)
+            found.append(harness.call(component.analyze(doc, spec.settings())).data)
+    assert [f["indexed_documents"] for f in found] == [1, 2, 1, 2]
+    assert [len(f["duplicates"]) for f in found] == [0, 1, 0, 1]
 
 
 def test_an_index_path_is_refused_with_the_way_to_move(specs, text_document, tmp_path):
