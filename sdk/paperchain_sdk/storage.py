@@ -22,6 +22,13 @@ migrations first)::
 The same code runs on SQLite (the deployment's file; writers take the write lock at BEGIN, so they
 queue behind the kernel's journal instead of failing) and on PostgreSQL (asyncpg).
 
+A plugin whose commits must not wait behind the deployment's other writers (the ledger: group commit
+with one fsync per batch) asks for a database of its own, ``PluginSchema(..., own_database=True)``:
+on SQLite the file ``<data_dir>/<plugin>/<plugin>.db`` with ``synchronous=FULL``; on PostgreSQL the
+deployment's server, the plugin's tables in a PostgreSQL schema named after it, reached through
+connection pools of its own. Its handle then also offers ``store.own_database()``: synchronous
+SQLAlchemy connections for the plugin's own threads (pysqlite; psycopg 3 on PostgreSQL).
+
 Migrations are a real Alembic script directory inside the plugin package (``migrations`` holds
 ``versions/*.py``, each with ``revision``, ``down_revision`` and ``upgrade()`` using
 ``alembic.op``), tracked in the plugin's own version table ``<plugin>_alembic_version``, so each
@@ -45,10 +52,11 @@ class PluginSchema:
     """One plugin's tables (a ``MetaData`` whose table names all start with ``<plugin>_``) and the
     Alembic script directory that creates and changes them."""
 
-    def __init__(self, plugin: str, *, migrations: str | Path):
+    def __init__(self, plugin: str, *, migrations: str | Path, own_database: bool = False):
         if not _PLUGIN_NAME.match(plugin):
             raise ValueError(f"plugin name {plugin!r} must be lower-case letters, digits and _ (e.g. 'vision')")
         self.plugin = plugin
+        self.own_database = own_database
         self.prefix = f"{plugin}_"
         self.metadata = sa.MetaData()
         self._migrations = migrations
@@ -98,6 +106,23 @@ class Transaction(Protocol):
         result is buffered (``.all()``, ``.scalar()``, ``.rowcount``)."""
 
 
+class OwnDatabase(Protocol):
+    """A plugin's own database (``PluginSchema(own_database=True)``) for threads of the plugin's own
+    that need synchronous SQL (a writer thread doing group commit). Thread-safe."""
+
+    dialect: str
+    """``"sqlite"`` or ``"postgresql"``."""
+
+    def connect(self, *, write: bool = False) -> sa.Connection:
+        """A pooled synchronous connection (close it, or use ``with``). ``write=False``: autocommit,
+        each statement atomic on its own. ``write=True``: run ``conn.begin()`` ... ``conn.commit()``;
+        on SQLite the transaction takes the file's write lock at BEGIN (``BEGIN IMMEDIATE``), and a
+        commit is durable (``synchronous=FULL``) when it returns."""
+
+    def close(self) -> None:
+        """Close every pooled connection (the host does it when the kernel closes)."""
+
+
 class StorageAPI(Protocol):
     """A plugin's handle on its tables, from ``await kernel.storage(SCHEMA)``."""
 
@@ -129,6 +154,26 @@ class StorageAPI(Protocol):
         """The database's own INSERT for ``table``: both dialects' constructs offer
         ``on_conflict_do_nothing(index_elements=...)`` and ``on_conflict_do_update(index_elements=...,
         set_=...)`` with the same arguments, so an upsert is written once."""
+
+    def own_database(self) -> OwnDatabase:
+        """The plugin's own database for its own threads; only for ``PluginSchema(own_database=True)``
+        (RuntimeError otherwise)."""
+
+
+def open_own_database(schema: PluginSchema, *, folder: str | Path, url: str | None = None,
+                      migrate: bool = True) -> OwnDatabase:
+    """Without a kernel (a command-line tool, a test, a benchmark): a plugin's own database, its
+    migrations applied unless ``migrate=False``. ``url`` None or SQLite: the file
+    ``<folder>/<plugin>.db``; a ``postgresql+asyncpg://`` URL: the plugin's schema on that server.
+    The caller closes it. Needs the kernel package, which holds the migration runner."""
+    try:
+        from paperchain.store.plugin_storage import open_own
+    except ImportError as exc:
+        from . import ConfigError
+
+        raise ConfigError(f"plugin {schema.plugin}'s own database needs the Paperchain kernel: {exc}",
+                          hint="pip install paperchain") from None
+    return open_own(schema, folder=Path(folder), url=url, migrate=migrate)
 
 
 def check_statement(statement: Any, prefix: str) -> None:
