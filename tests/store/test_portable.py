@@ -3,7 +3,7 @@
 import sqlalchemy as sa
 
 from paperchain.store.database import Database
-from paperchain.store.portable import json_array_has, json_field, seconds_between
+from paperchain.store.portable import json_array_has, json_field, ordered_join, seconds_between
 from paperchain.store.sql import SqlHandle
 
 THINGS = sa.Table("things", sa.MetaData(), sa.Column("id", sa.Text, primary_key=True), sa.Column("meta", sa.Text),
@@ -64,5 +64,18 @@ async def test_first_returns_a_row_or_none(database_url):
     try:
         assert (await sql.first(sa.select(THINGS.c.id).where(THINGS.c.id == "b"))).id == "b"
         assert await sql.first(sa.select(THINGS.c.id).where(THINGS.c.id == "zz")) is None
+    finally:
+        await database.close()
+
+
+async def test_ordered_join_joins_alike_and_keeps_sqlites_order(database_url):
+    database, sql = await handle(database_url)
+    try:
+        alias = THINGS.alias("later")
+        statement = (sa.select(THINGS.c.id, alias.c.id.label("other"))
+                     .select_from(ordered_join(THINGS, alias, alias.c.started > THINGS.c.started)).order_by(THINGS.c.id))
+        assert [tuple(r) for r in await sql.read(statement)] == [("a", "b")]
+        written = str(statement.compile(dialect=database.engine.dialect))
+        assert ("CROSS JOIN" in written) == (database.dialect == "sqlite")  # PostgreSQL has no CROSS JOIN .. ON
     finally:
         await database.close()

@@ -8,9 +8,15 @@ import random
 
 import aiosqlite
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.dialects import sqlite
 
-from paperchain.api.routes.runs import tenant_join
+from paperchain.api.routes.runs import BY_BATCH, tenant_join
+from paperchain.store.database import Database
+from paperchain.store.portable import ordered_join
 from paperchain.store.schema import migrate
+from paperchain.store.sql import SqlHandle
+from paperchain.store.tables import batches, runs
 from paperchain.web.routes.documents import distinct_media_types
 
 from .conftest import PASSWORD
@@ -24,6 +30,14 @@ async def db(tmp_path):
     migrate(path)
     async with aiosqlite.connect(path, isolation_level=None) as conn:  # each statement commits, as the journal's do
         yield conn
+
+
+@pytest.fixture
+async def sql(db, tmp_path):
+    """The kernel's handle on the same file (the routes' statements run through it)."""
+    database = await Database.open(f"sqlite+aiosqlite:///{tmp_path / 'paperchain.db'}")
+    yield SqlHandle(database)
+    await database.close()
 
 
 async def _every_type(db, tenant: str | None) -> tuple:
@@ -87,36 +101,49 @@ async def _fill_runs(db, shares: dict[str, int]) -> None:
                               f"2026-01-01T00:{n // 60 % 60:02d}:{n % 60:02d}.{n:06d}"))
 
 
-async def _newest(db, join: str, tenant: str, status: str = "") -> tuple[list, str]:
-    sql = (f"SELECT r.id FROM runs r {join} batches b ON b.id = r.batch_id WHERE b.tenant = ?"
-           + (" AND r.status = ?" if status else "") + " ORDER BY r.created DESC, r.id DESC LIMIT 50")
-    values = [tenant, status] if status else [tenant]
-    async with db.execute("EXPLAIN QUERY PLAN " + sql, values) as c:
+RUNS_FIRST = ordered_join(runs, batches, batches.c.id == runs.c.batch_id)
+
+
+async def _newest(db, joined, tenant: str, status: str = "") -> tuple[list, str]:
+    """The runs list's statement for a page of 50 (as api/routes/runs.py builds it), its ids and SQLite's plan."""
+    statement = (sa.select(runs.c.id).select_from(joined).where(batches.c.tenant == tenant)
+                 .order_by(runs.c.created.desc(), runs.c.id.desc()).limit(50))
+    if status:
+        statement = statement.where(runs.c.status == status)
+    sql = str(statement.compile(dialect=sqlite.dialect(), compile_kwargs={"literal_binds": True}))
+    async with db.execute("EXPLAIN QUERY PLAN " + sql) as c:
         plan = " ".join(r[3] for r in await c.fetchall())
-    async with db.execute(sql, values) as c:
+    async with db.execute(sql) as c:
         return [r[0] for r in await c.fetchall()], plan
 
 
-async def test_a_big_tenants_runs_are_read_newest_first_without_sorting_them_all(db):
+async def test_a_big_tenants_runs_are_read_newest_first_without_sorting_them_all(db, sql):
     await _fill_runs(db, {"acme": 1500, "globex": 400, "tiny": 20, "": 100})
-    assert await tenant_join(db, "acme", 50) == "CROSS JOIN"  # 1500² ≥ 50 × 2020
-    assert await tenant_join(db, "tiny", 50) == "JOIN"  # 20 runs: sorting them is cheaper than walking all
-    assert await tenant_join(db, "globex", 50) == "CROSS JOIN"
-    assert await tenant_join(db, "acme", 50, status="failed") == "CROSS JOIN"  # 500² ≥ 50 × 673
-    assert await tenant_join(db, "globex", 50, status="failed") == "JOIN"  # 133² < 50 × 673: by state, fewer
-    assert await tenant_join(db, "acme", 50, workflow="w1") == "CROSS JOIN"
-    assert await tenant_join(db, "nobody", 50) == "JOIN"
-    assert await tenant_join(db, "", 50) == await tenant_join(db, None, 50) == "JOIN"  # the operator: no tenant
+
+    async def runs_first(tenant, **filters) -> bool:
+        joined = await tenant_join(sql, tenant, 50, **filters)
+        assert joined is BY_BATCH or isinstance(joined, ordered_join)
+        return isinstance(joined, ordered_join)
+
+    assert await runs_first("acme")  # 1500² ≥ 50 × 2020
+    assert not await runs_first("tiny")  # 20 runs: sorting them is cheaper than walking all
+    assert await runs_first("globex")
+    assert await runs_first("acme", status="failed")  # 500² ≥ 50 × 673
+    assert not await runs_first("globex", status="failed")  # 133² < 50 × 673: by state, fewer
+    assert await runs_first("acme", workflow="w1")
+    assert not await runs_first("nobody")
+    assert not await runs_first("") and not await runs_first(None)  # the operator: no tenant
     for tenant in ("acme", "globex", "tiny", "nobody"):
         for status in ("", "failed"):
-            walked, plan = await _newest(db, "CROSS JOIN", tenant, status)
-            sorted_, _ = await _newest(db, "JOIN", tenant, status)
+            walked, plan = await _newest(db, RUNS_FIRST, tenant, status)
+            sorted_, _ = await _newest(db, BY_BATCH, tenant, status)
             assert walked == sorted_, (tenant, status)  # the same page, whichever way it was read
-            newest_first = ("SCAN r USING INDEX idx_runs_created_id", "SEARCH r USING INDEX idx_runs_status_created_id")
+            newest_first = ("SCAN runs USING INDEX idx_runs_created_id",
+                            "SEARCH runs USING INDEX idx_runs_status_created_id")
             assert plan.startswith(newest_first) and "TEMP B-TREE" not in plan, plan
     async with db.execute("SELECT r.id FROM runs r JOIN batches b ON b.id = r.batch_id WHERE b.tenant = 'acme' "
                           "ORDER BY r.id DESC LIMIT 50") as c:  # ids grow with time here
-        assert [r[0] for r in await c.fetchall()] == (await _newest(db, "CROSS JOIN", "acme"))[0]
+        assert [r[0] for r in await c.fetchall()] == (await _newest(db, RUNS_FIRST, "acme"))[0]
 
 
 async def test_the_tenants_runs_list_read_runs_first_shows_only_its_runs(site):
@@ -133,7 +160,7 @@ async def test_the_tenants_runs_list_read_runs_first_shows_only_its_runs(site):
             await site.wait_run(run)
             runs.setdefault(tenant, []).append(run)
     await site.kernel.journal.flush()
-    assert await tenant_join(site.kernel.db, "acme", 1) == "CROSS JOIN"
+    assert isinstance(await tenant_join(site.kernel.sql, "acme", 1), ordered_join)
     seen, cursor = [], None
     while True:
         reply = await site.request("GET", "/api/v1/runs?limit=1" + (f"&cursor={cursor}" if cursor else ""),

@@ -6,6 +6,7 @@ Times are ISO-8601 UTC text on both databases and JSON is text (see tables.py), 
 - ``json_field(column, key)``: a top-level field of a JSON object, as text (NULL when absent).
 - ``json_array_has(column, value)``: the JSON array in ``column`` holds the string ``value``.
 - ``seconds_between(start, end)``: ``end - start`` in seconds, for two ISO-8601 time columns.
+- ``ordered_join(left, right, onclause)``: an inner join SQLite must read left side first.
 
 Upserts need no helper: ``handle.insert(table)`` is the dialect's insert, and both dialects' have
 ``on_conflict_do_nothing()`` and ``on_conflict_do_update(index_elements=..., set_=...)``.
@@ -19,11 +20,12 @@ an integer); ``sum``/``avg`` come back as ``Decimal`` from PostgreSQL, so wrap t
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.sql.expression import ColumnElement, FunctionElement
+from sqlalchemy.sql.expression import ColumnElement, FunctionElement, Join
 
 
 class json_field(FunctionElement):  # noqa: N801 - used like a SQL function
@@ -89,3 +91,23 @@ def _seconds_between_postgresql(element, compiler, **kw):
     start, end = list(element.clauses)
     return (f"EXTRACT(EPOCH FROM (CAST({compiler.process(end, **kw)} AS timestamptz) - "
             f"CAST({compiler.process(start, **kw)} AS timestamptz)))::float8")
+
+
+class ordered_join(Join):  # noqa: N801 - used like sa.join
+    """An inner join that SQLite reads in the order written (``CROSS JOIN ... ON``: the left side
+    drives, its index order kept, so ``ORDER BY .. LIMIT`` stops early); a plain ``JOIN`` on
+    PostgreSQL, whose planner orders joins from its statistics (and has no ``CROSS JOIN ... ON``)."""
+
+    inherit_cache = True
+
+    def __init__(self, left: Any, right: Any, onclause: Any):
+        super().__init__(left, right, onclause)
+
+
+@compiles(ordered_join, "sqlite")
+def _ordered_join_sqlite(element, compiler, asfrom=False, from_linter=None, **kw):
+    if from_linter:  # as SQLCompiler.visit_join: the two sides are joined, not a cartesian product
+        from_linter.edges.update(itertools.product(element.left._from_objects, element.right._from_objects))
+    return (element.left._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw) + " CROSS JOIN "
+            + element.right._compiler_dispatch(compiler, asfrom=True, from_linter=from_linter, **kw) + " ON "
+            + element.onclause._compiler_dispatch(compiler, from_linter=from_linter, **kw))

@@ -48,13 +48,14 @@ class EventCache:
         return value
 
 
-async def run_counts(db, tenant: str | None, workflow: str = "") -> dict[str, int]:
-    """Runs by state, of ``tenant`` (falsy: every tenant) and of ``workflow`` when given."""
-    where, values = ["n > 0"], []
-    for column, value in (("tenant", tenant), ("workflow", workflow)):
+async def run_counts(sql, tenant: str | None, workflow: str = "") -> dict[str, int]:
+    """Runs by state, of ``tenant`` (falsy: every tenant) and of ``workflow`` when given (``sql``: kernel.sql)."""
+    import sqlalchemy as sa
+
+    from ..store.tables import run_counts as kept
+
+    statement = sa.select(kept.c.status, sa.func.sum(kept.c.n).label("n")).where(kept.c.n > 0).group_by(kept.c.status)
+    for column, value in ((kept.c.tenant, tenant), (kept.c.workflow, workflow)):
         if value:
-            where.append(f"{column} = ?")
-            values.append(value)
-    async with db.execute(f"SELECT status, sum(n) FROM run_counts WHERE {' AND '.join(where)} GROUP BY status",
-                          values) as cursor:
-        return dict(await cursor.fetchall())
+            statement = statement.where(column == value)
+    return {row.status: row.n for row in await sql.read(statement)}

@@ -6,6 +6,7 @@ import base64
 import json
 from typing import Any
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from paperchain_sdk import InputError
@@ -69,12 +70,42 @@ def audit_target(request: web.Request, target: str, **details) -> None:
         request[AUDIT_DETAILS] = details
 
 
-async def newest_rows(db, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
-                      cursor: str | None, created_at: int) -> tuple[list, str | None]:
-    """One page of rows newest first, continuing after ``cursor``, and the cursor of the next page
-    (keyset pagination on ``(created, key)``, so pages stay right while rows are added; ``key`` is
-    the first column selected, ``created`` the one at ``created_at``). The API and the web pages
-    page their lists with it."""
+def _after(cursor: str | None) -> list | None:
+    """The (created, key) a page continues after; both are text columns, so a forged cursor holding
+    numbers is refused here (PostgreSQL would refuse comparing them with text)."""
+    after = decode_cursor(cursor, 2)
+    if after and not all(isinstance(value, str | None) for value in after):
+        raise InputError("the cursor is not valid.", hint="pass back the 'next' value of the previous page unchanged")
+    return after
+
+
+async def newest_rows(sql, statement: sa.Select, *, created: sa.ColumnElement, key: sa.ColumnElement, limit: int,
+                      cursor: str | None) -> tuple[list[sa.Row], str | None]:
+    """One page of ``statement``'s rows newest first, continuing after ``cursor``, and the cursor of
+    the next page (keyset pagination on ``(created, key)``, so pages stay right while rows are
+    added; both columns must be among those selected). ``sql`` is ``kernel.sql``. The API and the
+    web pages page their lists with it."""
+    after = _after(cursor)
+    if after:
+        statement = statement.where(sa.or_(created < after[0], sa.and_(created == after[0], key < after[1])))
+    rows = await sql.read(statement.order_by(created.desc(), key.desc()).limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, encode_cursor(rows[-1]._mapping[created], rows[-1]._mapping[key]) if more else None
+
+
+async def newest_first(request, statement: sa.Select, *, created: sa.ColumnElement, key: sa.ColumnElement,
+                       limit: int, cursor: str | None, convert) -> web.Response:
+    """:func:`newest_rows` as the API's page answer."""
+    rows, next_cursor = await newest_rows(kernel(request).sql, statement, created=created, key=key, limit=limit,
+                                          cursor=cursor)
+    return page([convert(r) for r in rows], next_cursor)
+
+
+async def newest_rows_text(db, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
+                           cursor: str | None, created_at: int) -> tuple[list, str | None]:
+    """The SQL-text form of :func:`newest_rows` on the aiosqlite connection, for the lists not yet
+    ported to Core (issue 15); it goes with ``kernel.db``."""
     after = decode_cursor(cursor, 2)
     if after:
         where = [*where, f"({created} < ? OR ({created} = ? AND {key} < ?))"]
@@ -89,9 +120,10 @@ async def newest_rows(db, *, select: str, where: list[str], values: list, create
     return rows, encode_cursor(rows[-1][created_at], rows[-1][0]) if more else None
 
 
-async def newest_first(request, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
-                       cursor: str | None, created_at: int, convert) -> web.Response:
-    """:func:`newest_rows` as the API's page answer."""
-    rows, next_cursor = await newest_rows(kernel(request).db, select=select, where=where, values=values,
-                                          created=created, key=key, limit=limit, cursor=cursor, created_at=created_at)
+async def newest_first_text(request, *, select: str, where: list[str], values: list, created: str, key: str,
+                            limit: int, cursor: str | None, created_at: int, convert) -> web.Response:
+    """:func:`newest_rows_text` as the API's page answer (until the lists using it are ported)."""
+    rows, next_cursor = await newest_rows_text(kernel(request).db, select=select, where=where, values=values,
+                                               created=created, key=key, limit=limit, cursor=cursor,
+                                               created_at=created_at)
     return page([convert(r) for r in rows], next_cursor)

@@ -5,18 +5,23 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import endpoint, read_json
 
+from ...store import tables
+from ...store.portable import ordered_join
+from ...store.tables import batches, run_counts, runs, step_logs, steps
 from ..schemas import ArtifactOut, AttemptOut, BatchStarted, LogLine, RunOut, RunQuery, RunStart, StepOut
 from .common import audit_target, kernel, newest_first, page, query, reply, who
 from .documents import blob_response
 
 routes = web.RouteTableDef()
-_RUN_COLUMNS = ("r.id, r.batch_id, r.workflow, r.kind, r.status, r.document_id, r.source, r.created, r.started, "
-                "r.finished, r.error")
+RUN_COLUMNS = (runs.c.id, runs.c.batch_id, runs.c.workflow, runs.c.kind, runs.c.status, runs.c.document_id,
+               runs.c.source, runs.c.created, runs.c.started, runs.c.finished, runs.c.error)
+BY_BATCH = runs.join(batches, batches.c.id == runs.c.batch_id)
 
 
 def _seconds(started: str | None, finished: str | None) -> float | None:
@@ -25,45 +30,45 @@ def _seconds(started: str | None, finished: str | None) -> float | None:
     return round((datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds(), 6)
 
 
-def _tenant(request) -> tuple[str, tuple]:
+def _tenant(request) -> list:
     """Users of another tenant never see a run: only batches recorded with the caller's tenant
     (the operator, with no tenant, sees every run)."""
     tenant = who(request).tenant
-    return (" AND b.tenant = ?", (tenant,)) if tenant else ("", ())
+    return [batches.c.tenant == tenant] if tenant else []
 
 
-async def tenant_join(db, tenant: str | None, limit: int, workflow: str = "", status: str = "") -> str:
-    """How a tenant's newest runs are read: ``CROSS JOIN`` (runs first, newest first by index, each
-    one's batch looked up for its tenant, stopping after ``limit``) when the tenant owns enough of
-    the runs that about ``limit * all / theirs`` rows reach the page; plain ``JOIN`` (the tenant's
-    batches first, their runs sorted) when it owns few. SQLite alone takes the batches first and
-    sorts every run of the tenant: 10,000 of them for a page of 50. The shares come from
-    ``run_counts`` (schema v12), a few rows kept exact by triggers."""
+async def tenant_join(sql, tenant: str | None, limit: int, workflow: str = "", status: str = ""):
+    """How a tenant's newest runs are read: runs first (``ordered_join``: newest first by index,
+    each one's batch looked up for its tenant, stopping after ``limit``) when the tenant owns
+    enough of the runs that about ``limit * all / theirs`` rows reach the page; a plain join (the
+    tenant's batches first, their runs sorted) when it owns few. SQLite alone takes the batches
+    first and sorts every run of the tenant: 10,000 of them for a page of 50. The shares come from
+    ``run_counts`` (schema v12), a few rows kept exact by triggers. Returns the join to select from."""
     if not tenant:
-        return "JOIN"
-    where, values = ["n > 0"], []
-    for column, value in (("workflow", workflow), ("status", status)):
+        return BY_BATCH
+    n = run_counts.c.n
+    statement = sa.select(sa.func.coalesce(sa.func.sum(n), 0).label("every"),
+                          sa.func.coalesce(sa.func.sum(n).filter(run_counts.c.tenant == tenant), 0).label("theirs"))
+    statement = statement.where(n > 0)
+    for column, value in ((run_counts.c.workflow, workflow), (run_counts.c.status, status)):
         if value:
-            where.append(f"{column} = ?")
-            values.append(value)
-    async with db.execute(f"SELECT coalesce(sum(n), 0), coalesce(sum(n) FILTER (WHERE tenant = ?), 0) FROM run_counts "
-                          f"WHERE {' AND '.join(where)}", (tenant, *values)) as cursor:
-        every, theirs = await cursor.fetchone()
+            statement = statement.where(column == value)
+    counts = await sql.first(statement)
     # Runs first reads about limit * every / theirs rows; batches first reads and sorts theirs.
-    return "CROSS JOIN" if theirs * theirs >= limit * every else "JOIN"
+    if counts.theirs * counts.theirs >= limit * counts.every:
+        return ordered_join(runs, batches, batches.c.id == runs.c.batch_id)
+    return BY_BATCH
 
 
 def _run(row) -> RunOut:
-    return RunOut(id=row[0], batch=row[1], workflow=row[2], kind=row[3], status=row[4], document=row[5],
-                  source=row[6], created=row[7], started=row[8], finished=row[9], error=row[10])
+    return RunOut(id=row.id, batch=row.batch_id, workflow=row.workflow, kind=row.kind, status=row.status,
+                  document=row.document_id, source=row.source, created=row.created, started=row.started,
+                  finished=row.finished, error=row.error)
 
 
 async def _load(request, run_id: str) -> RunOut:
-    clause, params = _tenant(request)
-    db = kernel(request).db
-    async with db.execute(f"SELECT {_RUN_COLUMNS} FROM runs r JOIN batches b ON b.id = r.batch_id "
-                          f"WHERE r.id = ?{clause}", (run_id, *params)) as cursor:
-        row = await cursor.fetchone()
+    row = await kernel(request).sql.first(sa.select(*RUN_COLUMNS).select_from(BY_BATCH)
+                                          .where(runs.c.id == run_id, *_tenant(request)))
     if row is None:
         raise NotFoundError(f"there is no run {run_id}.", hint="GET /api/v1/runs lists them")
     return _run(row)
@@ -84,10 +89,10 @@ async def start(request):
     key = f"{len(tenant)}:{tenant}:{body.idempotency_key}" if tenant and body.idempotency_key else body.idempotency_key
     batch_id = await k.submit(body.workflow, documents=tuple(body.documents), inputs=body.inputs,
                               idempotency_key=key, source="api", created_by=who(request).name, tenant=tenant)
-    async with k.db.execute("SELECT id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)) as c:
-        runs = [row[0] for row in await c.fetchall()]
+    started = await k.sql.read(sa.select(runs.c.id).where(runs.c.batch_id == batch_id, runs.c.kind != "batch")
+                               .order_by(runs.c.seq))
     audit_target(request, f"batch:{batch_id}", workflow=body.workflow, documents=len(body.documents))
-    return reply(BatchStarted(batch=batch_id, workflow=body.workflow, runs=runs), 202)
+    return reply(BatchStarted(batch=batch_id, workflow=body.workflow, runs=[row.id for row in started]), 202)
 
 
 @routes.get("/api/v1/runs")
@@ -95,41 +100,35 @@ async def start(request):
           response=RunOut, many=True, tags=("runs",))
 async def list_runs(request):
     q = query(request, RunQuery)
-    clause, params = _tenant(request)
-    where, values = ["1 = 1"], []
-    if clause:
-        where.append(clause.removeprefix(" AND "))
-        values.extend(params)
-    for column, value in (("r.workflow", q.workflow), ("r.status", q.status), ("r.batch_id", q.batch),
-                          ("r.document_id", q.document)):
+    where = _tenant(request)
+    for column, value in ((runs.c.workflow, q.workflow), (runs.c.status, q.status), (runs.c.batch_id, q.batch),
+                          (runs.c.document_id, q.document)):
         if value:
-            where.append(f"{column} = ?")
-            values.append(value)
-    join = "JOIN"
+            where.append(column == value)
+    joined = BY_BATCH
     if not (q.batch or q.document):  # those select few runs by their own index
-        join = await tenant_join(kernel(request).db, who(request).tenant, q.limit, q.workflow or "", q.status or "")
-    return await newest_first(request, select=f"SELECT {_RUN_COLUMNS} FROM runs r {join} batches b ON b.id = r.batch_id",
-                              where=where, values=values, created="r.created", key="r.id", limit=q.limit,
-                              cursor=q.cursor, created_at=7, convert=_run)
+        joined = await tenant_join(kernel(request).sql, who(request).tenant, q.limit, q.workflow or "", q.status or "")
+    return await newest_first(request, sa.select(*RUN_COLUMNS).select_from(joined).where(*where),
+                              created=runs.c.created, key=runs.c.id, limit=q.limit, cursor=q.cursor, convert=_run)
 
 
 @routes.get("/api/v1/runs/{id}")
 @endpoint(summary="A run with its steps, every attempt and their timings", response=RunOut, tags=("runs",))
 async def get_run(request):
     run = await _load(request, request.match_info["id"])
-    db = kernel(request).db
+    sql = kernel(request).sql
     attempts: dict[str, list[AttemptOut]] = {}
-    async with db.execute("SELECT step_id, attempt, status, started, finished, error FROM attempts WHERE run_id = ? "
-                          "ORDER BY step_id, attempt", (run.id,)) as cursor:
-        async for step_id, number, status, started, finished, error in cursor:
-            attempts.setdefault(step_id, []).append(AttemptOut(attempt=number, status=status, started=started,
-                                                               finished=finished, error=error,
-                                                               seconds=_seconds(started, finished)))
-    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs, cached FROM steps "
-                          "WHERE run_id = ? ORDER BY started", (run.id,)) as cursor:
-        run.steps = [StepOut(id=r[0], uses=r[1], status=r[2], attempts=attempts.get(r[0], []), started=r[3],
-                             finished=r[4], error=r[5], outputs=json.loads(r[6] or "{}"), cached=bool(r[7]))
-                     async for r in cursor]
+    for a in await sql.read(sa.select(tables.attempts).where(tables.attempts.c.run_id == run.id)
+                            .order_by(tables.attempts.c.step_id, tables.attempts.c.attempt)):
+        attempts.setdefault(a.step_id, []).append(AttemptOut(attempt=a.attempt, status=a.status, started=a.started,
+                                                             finished=a.finished, error=a.error,
+                                                             seconds=_seconds(a.started, a.finished)))
+    s = steps.c
+    found = await sql.read(sa.select(s.step_id, s.uses, s.status, s.started, s.finished, s.error, s.outputs, s.cached)
+                           .where(s.run_id == run.id).order_by(s.started.nulls_first(), s.step_id))
+    run.steps = [StepOut(id=r.step_id, uses=r.uses, status=r.status, attempts=attempts.get(r.step_id, []),
+                         started=r.started, finished=r.finished, error=r.error, outputs=json.loads(r.outputs or "{}"),
+                         cached=bool(r.cached)) for r in found]
     return reply(run)
 
 
@@ -160,10 +159,11 @@ async def retry(request):
 async def logs(request):
     run = await _load(request, request.match_info["id"])
     await kernel(request).journal.flush()
-    async with kernel(request).db.execute(
-        "SELECT step_id, attempt, seq, time, level, message FROM step_logs WHERE run_id = ? ORDER BY time, seq", (run.id,),
-    ) as cursor:
-        lines = [LogLine(step=r[0], attempt=r[1], seq=r[2], time=r[3], level=r[4], message=r[5]) async for r in cursor]
+    logged = step_logs.c
+    lines = [LogLine(step=r.step_id, attempt=r.attempt, seq=r.seq, time=r.time, level=r.level, message=r.message)
+             for r in await kernel(request).sql.read(sa.select(step_logs).where(logged.run_id == run.id)
+                                                     .order_by(logged.time, logged.seq, logged.step_id,
+                                                               logged.attempt))]
     return page(lines, None)
 
 
@@ -171,12 +171,11 @@ async def logs(request):
 @endpoint(summary="The files a run produced", response=ArtifactOut, many=True, tags=("runs",))
 async def artifacts(request):
     run = await _load(request, request.match_info["id"])
-    async with kernel(request).db.execute(
-        "SELECT step_id, name, media_type, sha256, size, document_id FROM artifacts WHERE run_id = ? ORDER BY step_id, name",
-        (run.id,),
-    ) as cursor:
-        items = [ArtifactOut(step=r[0], name=r[1], media_type=r[2], sha256=r[3], size=r[4], document=r[5])
-                 async for r in cursor]
+    made = tables.artifacts.c
+    items = [ArtifactOut(step=r.step_id, name=r.name, media_type=r.media_type, sha256=r.sha256, size=r.size,
+                         document=r.document_id)
+             for r in await kernel(request).sql.read(sa.select(tables.artifacts).where(made.run_id == run.id)
+                                                     .order_by(made.step_id, made.name))]
     return page(items, None)
 
 
@@ -187,11 +186,10 @@ async def artifact(request):
     step, name = request.match_info["step"], request.match_info["name"]
     if "/" in name or "\\" in name or name in (".", ".."):
         raise InputError(f"{name!r} is not an artifact name.")
-    async with kernel(request).db.execute(
-        "SELECT sha256, media_type FROM artifacts WHERE run_id = ? AND step_id = ? AND name = ?", (run.id, step, name),
-    ) as cursor:
-        row = await cursor.fetchone()
+    made = tables.artifacts.c
+    row = await kernel(request).sql.first(sa.select(made.sha256, made.media_type)
+                                          .where(made.run_id == run.id, made.step_id == step, made.name == name))
     if row is None:
         raise NotFoundError(f"run {run.id} has no artifact {name!r} from step {step!r}.",
                             hint=f"GET /api/v1/runs/{run.id}/artifacts lists them")
-    return await blob_response(request, row[0], media_type=row[1], filename=name, sha256=row[0])
+    return await blob_response(request, row.sha256, media_type=row.media_type, filename=name, sha256=row.sha256)

@@ -9,9 +9,11 @@ document.deleted), so triggers and the live stream see them alike.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 
+import sqlalchemy as sa
 from aiohttp import web
 from markupsafe import Markup, escape
 
@@ -19,18 +21,35 @@ from paperchain_sdk import InputError, NotFoundError
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
 from ...api.routes.common import newest_rows
-from ...api.routes.documents import blob_response
-from ...documents import now
+from ...api.routes.documents import blob_response, delete, write
+from ...documents import LISTED
+from ...store.portable import json_array_has
 from ...store.search import ALL_TENANTS, SearchSyntaxError, marked
+from ...store.tables import artifacts, audit, findings, runs
+from ...store.tables import documents as documents_table
 from .. import thumbnails
 from ..guard import WEB, PageError, page
 from ..render import render
 from .runs import _day, workflow_names
 
 PAGE_SIZE = 48
-_COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
 _SEARCH_BATCH, _SEARCH_ROUNDS = 200, 10
 _HEX = re.compile(r"^#[0-9a-fA-F]{6}$")
+_d = documents_table.c
+_SHA256 = sa.select(_d.sha256).where(_d.id == sa.bindparam("document_id"))
+_TEXT = sa.select(_d.text).where(_d.id == sa.bindparam("document_id"))
+_FINDINGS = sa.select(findings.c.analyzer, findings.c.data, findings.c.summary).where(
+    findings.c.document_id == sa.bindparam("document_id"))
+_RUNS = sa.select(runs.c.id, runs.c.workflow, runs.c.status, runs.c.created, runs.c.error).where(
+    runs.c.document_id == sa.bindparam("document_id")).order_by(runs.c.created.desc(), runs.c.id.desc()).limit(50)
+_FILES = sa.select(artifacts.c.run_id.label("run"), artifacts.c.step_id.label("step"), artifacts.c.name,
+                   artifacts.c.media_type, artifacts.c.size).join_from(artifacts, runs, runs.c.id == artifacts.c.run_id).where(
+    runs.c.document_id == sa.bindparam("document_id")).order_by(
+    artifacts.c.created.desc(), artifacts.c.run_id, artifacts.c.step_id, artifacts.c.name).limit(50)
+_HISTORY = sa.select(audit.c.time, audit.c.actor, audit.c.action, audit.c.outcome).where(
+    audit.c.target == sa.bindparam("target")).order_by(audit.c.id.desc()).limit(50)
+_SET_LABELS = sa.update(documents_table).where(_d.id == sa.bindparam("document_id")).values(
+    metadata=sa.bindparam("new_metadata"), tags=sa.bindparam("new_tags"))
 
 
 def _kernel(request):
@@ -38,9 +57,9 @@ def _kernel(request):
 
 
 def _document(row) -> dict:
-    keys = ("id", "name", "media_type", "size", "created", "metadata", "tags", "created_by", "has_text")
-    doc = dict(zip(keys, row))
+    doc = {column.name: row._mapping[column.name] for column in LISTED}
     doc["metadata"], doc["tags"] = json.loads(doc["metadata"] or "{}"), json.loads(doc["tags"] or "[]")
+    doc["has_text"] = bool(doc["has_text"])
     return doc
 
 
@@ -57,36 +76,32 @@ def _filters(request) -> dict:
             "view": view if view in ("table", "cards") else "table"}
 
 
-def _where(ctx, chosen: dict, prefix: str = "") -> tuple[list[str], list]:
-    where, values = [f"{prefix}deleted IS NULL"], []
+def _where(ctx, chosen: dict) -> list:
+    """The page's filters as conditions on ``documents``."""
+    where = [_d.deleted.is_(None)]
     if ctx.who.tenant:
-        where.append(f"{prefix}tenant = ?")
-        values.append(ctx.who.tenant)
+        where.append(_d.tenant == ctx.who.tenant)
     if chosen["media_type"]:
-        where.append(f"{prefix}media_type = ?")
-        values.append(chosen["media_type"])
+        where.append(_d.media_type == chosen["media_type"])
     if chosen["tag"]:
-        where.append(f"EXISTS (SELECT 1 FROM json_each({prefix}tags) WHERE value = ?)")
-        values.append(chosen["tag"])
+        where.append(json_array_has(_d.tags, chosen["tag"]))
     if chosen["since"]:
-        where.append(f"{prefix}created >= ?")
-        values.append(chosen["since"])
-    if chosen["until"]:
-        where.append(f"{prefix}created < date(?, '+1 day')")
-        values.append(chosen["until"])
-    return where, values
+        where.append(_d.created >= chosen["since"])
+    if chosen["until"]:  # up to the end of that day: before the next one starts
+        where.append(_d.created < (dt.date.fromisoformat(chosen["until"]) + dt.timedelta(days=1)).isoformat())
+    return where
 
 
 async def _search(request, ctx, chosen: dict) -> list[dict]:
     """The best PAGE_SIZE hits that pass the page's other filters (hits are read in pages until
     enough pass, at most _SEARCH_ROUNDS of them)."""
-    where, values = _where(ctx, chosen)
+    where = _where(ctx, chosen)
     search, found = _kernel(request).documents.search, []
     cursor = None
     try:
         for _round in range(_SEARCH_ROUNDS):
             hits, cursor = await search.query(chosen["q"], ctx.who.tenant or ALL_TENANTS, _SEARCH_BATCH, cursor)
-            rows = await _rows_of(request, [h.id for h in hits], where, values)
+            rows = await _rows_of(request, [h.id for h in hits], where)
             for hit in hits:
                 if hit.id in rows and len(found) < PAGE_SIZE:
                     doc = _document(rows[hit.id])
@@ -100,16 +115,22 @@ async def _search(request, ctx, chosen: dict) -> list[dict]:
     return found
 
 
-async def _rows_of(request, ids: list[str], where: list[str], values: list) -> dict[str, tuple]:
+async def _rows_of(request, ids: list[str], where: list) -> dict[str, sa.Row]:
     if not ids:
         return {}
-    async with _kernel(request).db.execute(
-            f"SELECT {_COLUMNS} FROM documents WHERE id IN ({','.join('?' * len(ids))}) AND {' AND '.join(where)}",
-            (*ids, *values)) as c:
-        return {row[0]: row for row in await c.fetchall()}
+    rows = await _kernel(request).sql.read(sa.select(*LISTED).where(_d.id.in_(ids), *where))
+    return {row.id: row for row in rows}
 
 
-async def distinct_media_types(db, tenant: str | None) -> tuple[str, ...]:
+def _next_media_type(after, tenant: str | None):
+    """The smallest media type above ``after`` (of ``tenant``'s documents when given), as a subquery."""
+    statement = sa.select(_d.media_type).where(_d.media_type > after)
+    if tenant:
+        statement = statement.where(_d.tenant == tenant)
+    return statement.order_by(_d.media_type).limit(1).scalar_subquery()
+
+
+async def distinct_media_types(sql, tenant: str | None) -> tuple[str, ...]:
     """The media types of ``tenant``'s documents (falsy: everyone's), in order, exact at any moment.
 
     A skip scan: each step seeks the next larger type in the (tenant, media_type) index, or the
@@ -117,29 +138,25 @@ async def distinct_media_types(db, tenant: str | None) -> tuple[str, ...]:
     read every index entry: 100,000 of them each time a document changed). As before, a type
     whose documents are all deleted still offers its (empty) filter.
     """
-    scope, values = ("tenant = ? AND ", [tenant, tenant]) if tenant else ("", [])
-    next_type = f"SELECT media_type FROM documents WHERE {scope}media_type > {{after}} ORDER BY media_type LIMIT 1"
-    async with db.execute(f"WITH RECURSIVE kinds(kind) AS (SELECT ({next_type.format(after=repr(''))}) UNION ALL "
-                          f"SELECT ({next_type.format(after='kind')}) FROM kinds WHERE kind IS NOT NULL) "
-                          "SELECT kind FROM kinds WHERE kind IS NOT NULL", values) as c:
-        return tuple(row[0] for row in await c.fetchall())
+    kinds = sa.select(_next_media_type(sa.literal("", sa.Text), tenant).label("kind")).cte("kinds", recursive=True)
+    kinds = kinds.union_all(sa.select(_next_media_type(kinds.c.kind, tenant)).where(kinds.c.kind.is_not(None)))
+    rows = await sql.read(sa.select(kinds.c.kind).where(kinds.c.kind.is_not(None)))
+    return tuple(row.kind for row in rows)
 
 
 @page
 async def documents(request, ctx):
     chosen = _filters(request)
     cursor, next_cursor = request.query.get("cursor") or None, None
-    db = _kernel(request).db
+    sql = _kernel(request).sql
     if chosen["q"]:
         items = await _search(request, ctx, chosen)
     else:
-        where, values = _where(ctx, chosen)
-        rows, next_cursor = await newest_rows(db, select=f"SELECT {_COLUMNS} FROM documents", where=where,
-                                              values=values, created="created", key="id", limit=PAGE_SIZE,
-                                              cursor=cursor, created_at=4)
+        rows, next_cursor = await newest_rows(sql, sa.select(*LISTED).where(*_where(ctx, chosen)), created=_d.created,
+                                              key=_d.id, limit=PAGE_SIZE, cursor=cursor)
         items = [_document(r) for r in rows]
     media_types = list(await request.app[WEB].documents.get(("media types", ctx.who.tenant),
-                                                            lambda: distinct_media_types(db, ctx.who.tenant)))
+                                                            lambda: distinct_media_types(sql, ctx.who.tenant)))
     workflows = await workflow_names(request, ctx, enabled=True)
     from urllib.parse import urlencode
 
@@ -154,11 +171,11 @@ async def documents(request, ctx):
 
 
 async def load_document(request, ctx, document_id: str) -> dict:
-    row = await _kernel(request).documents.row(document_id, _COLUMNS)
-    if row is None or row[-1] is not None or (ctx.who.tenant and row[-2] != ctx.who.tenant):
+    row = await _kernel(request).documents.row(document_id)
+    if row is None or row.deleted is not None or (ctx.who.tenant and row.tenant != ctx.who.tenant):
         raise NotFoundError(ctx.gettext("There is no document %(id)s (or it is not yours to see).")
                             % {"id": document_id})
-    return _document(row[:-2])
+    return _document(row)
 
 
 @page
@@ -173,8 +190,7 @@ async def thumbnail(request, ctx):
 @page
 async def download(request, ctx):
     doc = await load_document(request, ctx, request.match_info["id"])
-    async with _kernel(request).db.execute("SELECT sha256 FROM documents WHERE id = ?", (doc["id"],)) as c:
-        sha256 = (await c.fetchone())[0]
+    sha256 = await _kernel(request).sql.scalar(_SHA256, {"document_id": doc["id"]})
     return await blob_response(request, doc["id"], media_type=doc["media_type"], filename=doc["name"], sha256=sha256)
 
 
@@ -217,26 +233,18 @@ async def document_page(request, ctx):
 async def _document_page(request, ctx, error: str = "", status: int = 200):
     doc = await load_document(request, ctx, request.match_info["id"])
     k = _kernel(request)
-    async with k.db.execute("SELECT text FROM documents WHERE id = ?", (doc["id"],)) as c:
-        text = (await c.fetchone())[0] or ""
-    async with k.db.execute("SELECT analyzer, data, summary FROM findings WHERE document_id = ?", (doc["id"],)) as c:
-        findings = {r[0]: (json.loads(r[1] or "{}"), r[2]) async for r in c}
-    async with k.db.execute("SELECT id, workflow, status, created, error FROM runs WHERE document_id = ? "
-                            "ORDER BY created DESC LIMIT 50", (doc["id"],)) as c:
-        runs = [dict(zip(("id", "workflow", "status", "created", "error"), r)) for r in await c.fetchall()]
-    async with k.db.execute("SELECT a.run_id, a.step_id, a.name, a.media_type, a.size FROM artifacts a JOIN runs r "
-                            "ON r.id = a.run_id WHERE r.document_id = ? ORDER BY a.created DESC LIMIT 50",
-                            (doc["id"],)) as c:
-        files = [dict(zip(("run", "step", "name", "media_type", "size"), r)) for r in await c.fetchall()]
+    one = {"document_id": doc["id"]}
+    text = await k.sql.scalar(_TEXT, one) or ""
+    found = {r.analyzer: (json.loads(r.data or "{}"), r.summary) for r in await k.sql.read(_FINDINGS, one)}
+    runs_of = [dict(r._mapping) for r in await k.sql.read(_RUNS, one)]
+    files = [dict(r._mapping) for r in await k.sql.read(_FILES, one)]
     for item in files:  # the ledger plugin's notarize step leaves the document's receipt as <name>.receipt.json
         item["receipt"] = item["name"].endswith(".receipt.json")
     await k.journal.flush()
-    async with k.db.execute("SELECT time, actor, action, outcome FROM audit WHERE target = ? ORDER BY id DESC "
-                            "LIMIT 50", (f"document:{doc['id']}",)) as c:
-        history = [dict(zip(("time", "actor", "action", "outcome"), r)) for r in await c.fetchall()]
+    history = [dict(r._mapping) for r in await k.sql.read(_HISTORY, {"target": f"document:{doc['id']}"})]
     pages = await thumbnails.pages(k, doc["id"], doc["media_type"])
     template = "document_body.html" if request.headers.get("HX-Request") else "document.html"
-    return render(request, ctx, template, status=status, doc=doc, text=text, files=files, findings=readable_findings(findings), runs=runs,
+    return render(request, ctx, template, status=status, doc=doc, text=text, files=files, findings=readable_findings(found), runs=runs_of,
                   history=history, pages=min(pages, 5),
                   metadata_text="\n".join(f"{key} = {json.dumps(value, ensure_ascii=False)}"
                                           for key, value in sorted(doc["metadata"].items())),
@@ -274,9 +282,8 @@ async def _save(request, ctx, doc: dict, *, tags: list[str] | None = None, metad
         changed.extend(f"metadata.{k}" for k in sorted(set(merged) | set(new_meta)) if merged.get(k) != new_meta.get(k))
         new_meta = merged
     k = _kernel(request)
-    await k.journal.execute("UPDATE documents SET metadata = ?, tags = ? WHERE id = ?",
-                            (json.dumps(new_meta), json.dumps(new_tags), doc["id"]))
-    k.documents.forget(doc["id"])
+    await write(request, doc["id"], _SET_LABELS, {"document_id": doc["id"], "new_metadata": json.dumps(new_meta),
+                                                  "new_tags": json.dumps(new_tags)})
     if changed:
         await k.emit("document.updated", doc["id"], {"fields": changed, "tags": new_tags, "by": ctx.who.name})
 
@@ -315,9 +322,7 @@ async def bulk(request, ctx):
         raise web.HTTPSeeOther("/documents")
     if action == "delete":
         for doc in docs:
-            await k.journal.execute("UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
-                                    (now(), ctx.who.name, doc["id"]))
-            k.documents.forget(doc["id"])
+            await delete(request, doc["id"], ctx.who.name)
             await k.emit("document.deleted", doc["id"], {"by": ctx.who.name})
         raise web.HTTPSeeOther("/documents")
     if action == "run":

@@ -10,7 +10,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
+
 from ...api.guard import STATE
+from ...store import tables
+from ...store.portable import ordered_join, seconds_between
+from ...store.tables import batches, runs, steps
 from ..cache import run_counts
 from ..guard import WEB, page
 from ..render import render
@@ -18,63 +23,65 @@ from ..render import render
 HOURS = 24
 
 
-def _tenant(ctx) -> tuple[str, list]:
-    return (" AND b.tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else ("", [])
+def _tenant(ctx) -> list:
+    return [batches.c.tenant == ctx.who.tenant] if ctx.who.tenant else []
 
 
 @page
 async def home(request, ctx):
-    db = request.app[STATE].kernel.db
-    clause, values = _tenant(ctx)
+    sql = request.app[STATE].kernel.sql
+    scope = _tenant(ctx)
     now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     start = now - timedelta(hours=HOURS)
+    since = start.isoformat()
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
-    # CROSS JOIN keeps runs first: the last day's (or the failed) runs by index, each batch looked
-    # up, rather than every run of the tenant's batches.
-    join = "FROM runs r CROSS JOIN batches b ON b.id = r.batch_id" if ctx.who.tenant else "FROM runs r"
+    # ordered_join keeps runs first on SQLite: the last day's (or the failed) runs by index, each
+    # batch looked up, rather than every run of the tenant's batches.
+    joined = ordered_join(runs, batches, batches.c.id == runs.c.batch_id) if scope else runs
     # Each figure reads an index range (the last day's runs, the failed ones newest first) or the
     # counts the database keeps (run_counts), so it stays cheap while runs change; it is also kept
     # until a run or document event says it changed (see cache.py).
 
     async def run_figures():
-        states = await run_counts(db, ctx.who.tenant)
+        states = await run_counts(sql, ctx.who.tenant)
         last_day = {}
         for status in states:  # one range of the (status, created) index per state, not a scan
-            async with db.execute(f"SELECT count(*) {join} WHERE r.status = ? AND r.created >= ?{clause}",
-                                  [status, start.isoformat(), *values]) as c:
-                last_day[status] = (await c.fetchone())[0]
+            last_day[status] = await sql.scalar(sa.select(sa.func.count()).select_from(joined).where(
+                runs.c.status == status, runs.c.created >= since, *scope))
         last_day = {status: n for status, n in last_day.items() if n}
         queue = states.get("queued", 0) + states.get("running", 0)
-        async with db.execute(f"SELECT r.id, r.workflow, r.finished, r.error {join} WHERE r.status = 'failed'{clause} "
-                              "ORDER BY r.finished DESC LIMIT 8", values) as c:
-            failures = [dict(zip(("id", "workflow", "finished", "error"), r)) for r in await c.fetchall()]
+        failures = [dict(r._mapping) for r in await sql.read(
+            sa.select(runs.c.id, runs.c.workflow, runs.c.finished, runs.c.error).select_from(joined)
+            .where(runs.c.status == "failed", *scope).order_by(runs.c.finished.desc().nulls_last(), runs.c.id.desc())
+            .limit(8))]
         hours = [start + timedelta(hours=h) for h in range(HOURS)]
         slot = {h.strftime("%Y-%m-%dT%H"): i for i, h in enumerate(hours)}
         finished = {"succeeded": [0] * HOURS, "failed": [0] * HOURS}
-        async with db.execute(f"SELECT substr(r.finished, 1, 13), r.status, count(*) {join} WHERE r.finished >= ?"
-                              f"{clause} AND r.status IN ('succeeded', 'failed') GROUP BY 1, 2",
-                              [start.isoformat(), *values]) as c:
-            for hour, status, n in await c.fetchall():
-                if hour in slot:
-                    finished[status][slot[hour]] = n
+        hour = sa.func.substr(runs.c.finished, 1, 13).label("hour")
+        for r in await sql.read(sa.select(hour, runs.c.status, sa.func.count().label("n")).select_from(joined)
+                                .where(runs.c.finished >= since, *scope, runs.c.status.in_(("succeeded", "failed")))
+                                .group_by(hour, runs.c.status)):
+            if r.hour in slot:
+                finished[r.status][slot[r.hour]] = r.n
         durations = [None] * HOURS
-        async with db.execute(f"SELECT substr(s.finished, 1, 13), avg((julianday(s.finished) - julianday(s.started)) "
-                              f"* 86400) FROM steps s CROSS JOIN runs r ON r.id = s.run_id "
-                              f"{'CROSS JOIN batches b ON b.id = r.batch_id ' if clause else ''}"
-                              f"WHERE s.finished >= ? AND s.started IS NOT NULL{clause} GROUP BY 1",
-                              [start.isoformat(), *values]) as c:
-            for hour, seconds in await c.fetchall():
-                if hour in slot:
-                    durations[slot[hour]] = round(seconds, 3)
+        step_hour = sa.func.substr(steps.c.finished, 1, 13).label("hour")
+        timed = ordered_join(steps, runs, runs.c.id == steps.c.run_id)
+        if scope:
+            timed = ordered_join(timed, batches, batches.c.id == runs.c.batch_id)
+        seconds = sa.cast(sa.func.avg(seconds_between(steps.c.started, steps.c.finished)), sa.Float).label("seconds")
+        for r in await sql.read(sa.select(step_hour, seconds).select_from(timed)
+                                .where(steps.c.finished >= since, steps.c.started.is_not(None), *scope)
+                                .group_by(step_hour)):
+            if r.hour in slot:
+                durations[slot[r.hour]] = round(r.seconds, 3)
         return last_day, queue, failures, finished, durations
 
     async def document_figures():
-        doc_where, doc_values = ("deleted IS NULL AND tenant = ?", [ctx.who.tenant]) if ctx.who.tenant else (
-            "deleted IS NULL", [])
-        async with db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM documents WHERE {doc_where}",
-                              doc_values) as c:
-            documents, stored = await c.fetchone()
-        return documents, stored
+        stored = tables.documents.c
+        live = [stored.deleted.is_(None), *([stored.tenant == ctx.who.tenant] if ctx.who.tenant else [])]
+        row = await sql.first(sa.select(sa.func.count().label("n"),
+                                        sa.func.coalesce(sa.func.sum(stored.size), 0).label("stored")).where(*live))
+        return row.n, row.stored
 
     web = request.app[WEB]
     last_day, queue, failures, finished, durations = await web.runs.get(("home", ctx.who.tenant, start),

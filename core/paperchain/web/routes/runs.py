@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from paperchain_sdk import InputError, NotFoundError
@@ -18,15 +19,17 @@ from paperchain_sdk import InputError, NotFoundError
 from ...api.guard import AUDIT_TARGET, STATE
 from ...api.routes.common import newest_rows
 from ...api.routes.documents import blob_response
-from ...api.routes.runs import tenant_join
+from ...api.routes.runs import BY_BATCH, RUN_COLUMNS, tenant_join
+from ...store.tables import artifacts as made
+from ...store.tables import attempts as tried
+from ...store.tables import batches, step_logs, steps, workflow_versions
+from ...store.tables import runs as run_table
 from ..cache import run_counts
 from ..guard import WEB, page
 from ..render import render
 
 PAGE_SIZE = 50
 STATES = ("queued", "running", "succeeded", "failed", "cancelled")
-_COLUMNS = ("r.id, r.batch_id, r.workflow, r.kind, r.status, r.document_id, r.source, r.created, r.started, "
-            "r.finished, r.error")
 _PREVIEW_BYTES = 256 * 1024
 _TEXT_TYPES = ("text/plain", "text/markdown", "text/html", "text/csv", "application/json")
 
@@ -41,16 +44,17 @@ def _seconds(started: str | None, finished: str | None) -> float | None:
     return (datetime.fromisoformat(finished) - datetime.fromisoformat(started)).total_seconds()
 
 
+_KEYS = {"batch_id": "batch", "document_id": "document"}  # the page's names for the runs' columns
+
+
 def _run(row) -> dict:
-    keys = ("id", "batch", "workflow", "kind", "status", "document", "source", "created", "started", "finished",
-            "error")
-    run = dict(zip(keys, row))
+    run = {_KEYS.get(column, column): value for column, value in row._mapping.items()}
     run["seconds"] = _seconds(run["started"], run["finished"])
     return run
 
 
-def _tenant(ctx) -> tuple[list[str], list]:
-    return (["b.tenant = ?"], [ctx.who.tenant]) if ctx.who.tenant else ([], [])
+def _tenant(ctx) -> list:
+    return [batches.c.tenant == ctx.who.tenant] if ctx.who.tenant else []
 
 
 def _day(value: str | None, name: str) -> str | None:
@@ -68,46 +72,47 @@ def filters(request) -> dict:
             "since": _day(q.get("since"), "From"), "until": _day(q.get("until"), "To"), "q": q.get("q", "").strip()}
 
 
+def _like_start(text: str) -> str:
+    """A LIKE pattern for what starts with ``text``, its own ``%``, ``_`` and ``\\`` taken literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 async def list_page(request, ctx, chosen: dict, cursor: str | None):
-    where, values = _tenant(ctx)
-    for column, key in (("r.workflow", "workflow"), ("r.batch_id", "batch")):
+    where = _tenant(ctx)
+    for column, key in ((run_table.c.workflow, "workflow"), (run_table.c.batch_id, "batch")):
         if chosen[key]:
-            where.append(f"{column} = ?")
-            values.append(chosen[key])
+            where.append(column == chosen[key])
     if chosen["since"]:
-        where.append("r.created >= ?")
-        values.append(chosen["since"])
-    if chosen["until"]:
-        where.append("r.created < date(?, '+1 day')")
-        values.append(chosen["until"])
-    if chosen["q"]:  # a run, batch or document id (or its start), or a workflow name
-        where.append("(r.id LIKE ? OR r.batch_id LIKE ? OR r.document_id LIKE ? OR r.workflow = ?)")
-        prefix = chosen["q"].replace("%", "").replace("_", "\\_") + "%"
-        where[-1] = where[-1].replace("LIKE ?", "LIKE ? ESCAPE '\\'")
-        values.extend([prefix, prefix, prefix, chosen["q"]])
-    db = _kernel(request).db
+        where.append(run_table.c.created >= chosen["since"])
+    if chosen["until"]:  # before the next day begins
+        where.append(run_table.c.created < (date.fromisoformat(chosen["until"]) + timedelta(days=1)).isoformat())
+    if chosen["q"]:  # a run, batch or document id (or its start, in any case), or a workflow name
+        start = _like_start(chosen["q"])
+        where.append(sa.or_(*(column.ilike(start, escape="\\")
+                              for column in (run_table.c.id, run_table.c.batch_id, run_table.c.document_id)),
+                            run_table.c.workflow == chosen["q"]))
+    sql = _kernel(request).sql
     # The batch says the tenant; without one to check, runs are read alone (their indexes suffice).
-    join = "FROM runs r JOIN batches b ON b.id = r.batch_id" if ctx.who.tenant else "FROM runs r"
-    if ctx.who.tenant and not any(chosen[key] for key in ("batch", "since", "until", "q")):
-        join = join.replace("JOIN", await tenant_join(db, ctx.who.tenant, PAGE_SIZE, chosen["workflow"],
-                                                      chosen["status"]), 1)
-    # The chips count every state under the other filters, so a chip says what choosing it shows.
-    sql = f"SELECT r.status, count(*) {join} WHERE {' AND '.join(where) or '1 = 1'} GROUP BY r.status"
+    joined = BY_BATCH if ctx.who.tenant else run_table
+    filtered = any(chosen[key] for key in ("batch", "since", "until", "q"))
+    if ctx.who.tenant and not filtered:
+        joined = await tenant_join(sql, ctx.who.tenant, PAGE_SIZE, chosen["workflow"], chosen["status"])
 
     async def count():
-        async with db.execute(sql, values) as c:
-            return dict(await c.fetchall())
+        # The chips count every state under the other filters, so a chip says what choosing it shows.
+        statement = (sa.select(run_table.c.status, sa.func.count().label("n")).select_from(joined).where(*where)
+                     .group_by(run_table.c.status))
+        return {row.status: row.n for row in await sql.read(statement)}
 
-    if not any(chosen[key] for key in ("batch", "since", "until", "q")):  # kept by the database as runs change
-        counts = await run_counts(db, ctx.who.tenant, chosen["workflow"])
+    if not filtered:  # kept by the database as runs change
+        counts = await run_counts(sql, ctx.who.tenant, chosen["workflow"])
     else:
-        counts = dict(await request.app[WEB].runs.get((sql, tuple(values)), count))
+        key = ("chips", ctx.who.tenant, *(chosen[k] for k in ("workflow", "batch", "since", "until", "q")))
+        counts = dict(await request.app[WEB].runs.get(key, count))
     if chosen["status"]:
-        where.append("r.status = ?")
-        values.append(chosen["status"])
-    rows, next_cursor = await newest_rows(db, select=f"SELECT {_COLUMNS} {join}", where=where, values=values,
-                                          created="r.created", key="r.id", limit=PAGE_SIZE, cursor=cursor,
-                                          created_at=7)
+        where.append(run_table.c.status == chosen["status"])
+    rows, next_cursor = await newest_rows(sql, sa.select(*RUN_COLUMNS).select_from(joined).where(*where),
+                                          created=run_table.c.created, key=run_table.c.id, limit=PAGE_SIZE, cursor=cursor)
     return [_run(r) for r in rows], counts, next_cursor
 
 
@@ -138,54 +143,53 @@ def _query(chosen: dict, **changes) -> str:
 
 
 async def load_run(request, ctx, run_id: str) -> dict:
-    where, values = _tenant(ctx)
-    clause = "".join(f" AND {w}" for w in where)
-    async with _kernel(request).db.execute(f"SELECT {_COLUMNS} FROM runs r JOIN batches b ON b.id = r.batch_id "
-                                           f"WHERE r.id = ?{clause}", (run_id, *values)) as c:
-        row = await c.fetchone()
+    row = await _kernel(request).sql.first(sa.select(*RUN_COLUMNS).select_from(BY_BATCH)
+                                           .where(run_table.c.id == run_id, *_tenant(ctx)))
     if row is None:
         raise NotFoundError(ctx.gettext("There is no run %(id)s (or it is not yours to see).") % {"id": run_id})
     return _run(row)
 
 
 async def run_details(request, run: dict) -> dict:
-    db = _kernel(request).db
+    sql = _kernel(request).sql
     await _kernel(request).journal.flush()
     attempts: dict[str, list] = {}
-    async with db.execute("SELECT step_id, attempt, status, started, finished, error FROM attempts WHERE run_id = ? "
-                          "ORDER BY step_id, attempt", (run["id"],)) as c:
-        async for step_id, number, status, started, finished, error in c:
-            attempts.setdefault(step_id, []).append({"attempt": number, "status": status, "started": started,
-                                                     "seconds": _seconds(started, finished), "error": error})
-    async with db.execute("SELECT step_id, uses, status, started, finished, error, outputs, cached FROM steps "
-                          "WHERE run_id = ? ORDER BY started IS NULL, started", (run["id"],)) as c:
-        steps = [{"id": r[0], "uses": r[1], "status": r[2], "started": r[3], "finished": r[4], "error": r[5],
-                  "seconds": _seconds(r[3], r[4]), "attempts": attempts.get(r[0], []), "cached": bool(r[7]),
-                  "outputs": json.dumps(json.loads(r[6] or "{}"), indent=2, ensure_ascii=False)}
-                 async for r in c]
-    needs = await _needs(db, run["id"])
-    finished = {step["id"]: step["finished"] for step in steps}
-    for step in steps:
+    for a in await sql.read(sa.select(tried).where(tried.c.run_id == run["id"])
+                            .order_by(tried.c.step_id, tried.c.attempt)):
+        attempts.setdefault(a.step_id, []).append({"attempt": a.attempt, "status": a.status, "started": a.started,
+                                                   "seconds": _seconds(a.started, a.finished), "error": a.error})
+    s = steps.c
+    found = await sql.read(sa.select(s.step_id, s.uses, s.status, s.started, s.finished, s.error, s.outputs, s.cached)
+                           .where(s.run_id == run["id"]).order_by(s.started.nulls_last(), s.step_id))
+    steps_ = [{"id": r.step_id, "uses": r.uses, "status": r.status, "started": r.started, "finished": r.finished,
+               "error": r.error, "seconds": _seconds(r.started, r.finished), "attempts": attempts.get(r.step_id, []),
+               "cached": bool(r.cached),
+               "outputs": json.dumps(json.loads(r.outputs or "{}"), indent=2, ensure_ascii=False)}
+              for r in found]
+    needs = await _needs(sql, run["id"])
+    finished = {step["id"]: step["finished"] for step in steps_}
+    for step in steps_:
         step["needs"] = needs.get(step["id"], [])
         done = [n for n in step["needs"] if finished.get(n)]
         # The need that finished last is the one this step waited on.
         step["waited_on"] = max(done, key=lambda n: finished[n]) if done else None
-    async with db.execute("SELECT step_id, attempt, time, level, message FROM step_logs WHERE run_id = ? "
-                          "ORDER BY time, seq", (run["id"],)) as c:
-        logs = [{"step": r[0], "attempt": r[1], "time": r[2], "level": r[3], "message": r[4]} async for r in c]
-    async with db.execute("SELECT step_id, name, media_type, size FROM artifacts WHERE run_id = ? ORDER BY step_id, "
-                          "name", (run["id"],)) as c:
-        artifacts = [{"step": r[0], "name": r[1], "media_type": r[2] or "", "size": r[3]} async for r in c]
-    return {"steps": steps, "logs": logs, "artifacts": artifacts, "timeline": timeline(run, steps)}
+    logged = step_logs.c
+    logs = [{"step": r.step_id, "attempt": r.attempt, "time": r.time, "level": r.level, "message": r.message}
+            for r in await sql.read(sa.select(step_logs).where(logged.run_id == run["id"])
+                                    .order_by(logged.time, logged.seq, logged.step_id, logged.attempt))]
+    artifacts = [{"step": r.step_id, "name": r.name, "media_type": r.media_type or "", "size": r.size}
+                 for r in await sql.read(sa.select(made.c.step_id, made.c.name, made.c.media_type, made.c.size)
+                                         .where(made.c.run_id == run["id"]).order_by(made.c.step_id, made.c.name))]
+    return {"steps": steps_, "logs": logs, "artifacts": artifacts, "timeline": timeline(run, steps_)}
 
 
-async def _needs(db, run_id: str) -> dict[str, list[str]]:
+async def _needs(sql, run_id: str) -> dict[str, list[str]]:
     """Each step's ``needs`` in the run's own workflow version."""
-    async with db.execute("SELECT v.definition FROM runs r JOIN workflow_versions v ON v.hash = r.workflow_hash "
-                          "WHERE r.id = ?", (run_id,)) as c:
-        row = await c.fetchone()
+    row = await sql.first(sa.select(workflow_versions.c.definition)
+                          .select_from(run_table.join(workflow_versions, workflow_versions.c.hash == run_table.c.workflow_hash))
+                          .where(run_table.c.id == run_id))
     try:
-        steps = json.loads(row[0]).get("steps", []) if row else []
+        steps = json.loads(row.definition).get("steps", []) if row else []
         return {str(s["id"]): [str(n) for n in s.get("needs", [])] for s in steps if isinstance(s, dict) and "id" in s}
     except (ValueError, TypeError, AttributeError):
         return {}
@@ -239,13 +243,12 @@ async def cancel(request, ctx):
 async def _artifact(request, ctx) -> tuple[dict, str, str, str]:
     run = await load_run(request, ctx, request.match_info["id"])
     step, name = request.match_info["step"], request.match_info["name"]
-    async with _kernel(request).db.execute("SELECT sha256, media_type FROM artifacts WHERE run_id = ? AND step_id = ? "
-                                           "AND name = ?", (run["id"], step, name)) as c:
-        row = await c.fetchone()
+    row = await _kernel(request).sql.first(sa.select(made.c.sha256, made.c.media_type).where(
+        made.c.run_id == run["id"], made.c.step_id == step, made.c.name == name))
     if row is None:
         raise NotFoundError(ctx.gettext("Run %(id)s has no file %(name)s from step %(step)s.")
                             % {"id": run["id"], "name": name, "step": step})
-    return run, step, row[0], row[1] or "application/octet-stream"
+    return run, step, row.sha256, row.media_type or "application/octet-stream"
 
 
 @page
@@ -278,26 +281,27 @@ def _head(blobs, sha256: str) -> bytes:
 @page
 async def batch_page(request, ctx):
     batch_id = request.match_info["id"]
-    where, values = (["tenant = ?"], [ctx.who.tenant]) if ctx.who.tenant else ([], [])
-    db = _kernel(request).db
-    async with db.execute("SELECT id, workflow, status, created, finished, total, created_by FROM batches "
-                          f"WHERE id = ?{''.join(' AND ' + w for w in where)}", (batch_id, *values)) as c:
-        row = await c.fetchone()
+    scope = [batches.c.tenant == ctx.who.tenant] if ctx.who.tenant else []
+    sql = _kernel(request).sql
+    row = await sql.first(sa.select(batches.c.id, batches.c.workflow, batches.c.status, batches.c.created,
+                                    batches.c.finished, batches.c.total, batches.c.created_by)
+                          .where(batches.c.id == batch_id, *scope))
     if row is None:
         raise NotFoundError(ctx.gettext("There is no batch %(id)s (or it is not yours to see).") % {"id": batch_id})
-    batch = dict(zip(("id", "workflow", "status", "created", "finished", "total", "created_by"), row))
-    async with db.execute("SELECT status, count(*) FROM runs WHERE batch_id = ? AND kind != 'batch' GROUP BY status",
-                          (batch_id,)) as c:
-        counts = dict(await c.fetchall())
+    batch = dict(row._mapping)
+    counts = {r.status: r.n for r in await sql.read(
+        sa.select(run_table.c.status, sa.func.count().label("n")).where(run_table.c.batch_id == batch_id, run_table.c.kind != "batch")
+        .group_by(run_table.c.status))}
     done = sum(n for s, n in counts.items() if s in ("succeeded", "failed", "cancelled"))
     total = max(batch["total"] or 0, sum(counts.values()))
-    async with db.execute(f"SELECT {_COLUMNS} FROM runs r WHERE r.batch_id = ? ORDER BY r.seq LIMIT 500",
-                          (batch_id,)) as c:
-        runs_ = [_run(r) for r in await c.fetchall()]
-    async with db.execute("SELECT a.run_id, a.step_id, a.name, a.media_type, a.size FROM artifacts a JOIN runs r "
-                          "ON r.id = a.run_id WHERE r.batch_id = ? AND r.kind = 'batch' ORDER BY a.name",
-                          (batch_id,)) as c:
-        artifacts = [dict(zip(("run", "step", "name", "media_type", "size"), r)) for r in await c.fetchall()]
+    runs_ = [_run(r) for r in await sql.read(sa.select(*RUN_COLUMNS).where(run_table.c.batch_id == batch_id)
+                                             .order_by(run_table.c.seq, run_table.c.id).limit(500))]
+    artifacts = [{"run": r.run_id, "step": r.step_id, "name": r.name, "media_type": r.media_type, "size": r.size}
+                 for r in await sql.read(
+                     sa.select(made.c.run_id, made.c.step_id, made.c.name, made.c.media_type, made.c.size)
+                     .select_from(made.join(run_table, run_table.c.id == made.c.run_id))
+                     .where(run_table.c.batch_id == batch_id, run_table.c.kind == "batch")
+                     .order_by(made.c.name, made.c.run_id, made.c.step_id))]
     template = "batch_body.html" if request.headers.get("HX-Request") else "batch.html"
     return render(request, ctx, template, batch=batch, counts=counts, done=done, total=total, runs=runs_,
                   artifacts=artifacts)
