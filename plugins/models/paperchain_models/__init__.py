@@ -43,6 +43,8 @@ def paperchain_commands():
 @hookimpl
 def paperchain_startup(kernel):
     async def start():
+        from paperchain_sdk.contracts import bind_kernel
+
         from .service import ModelService, install
 
         settings = kernel.component("models.predict").settings if _has_component(kernel) else ModelSettings()
@@ -50,6 +52,7 @@ def paperchain_startup(kernel):
                                inter_op_threads=settings.inter_op_threads, cache_size=settings.cache_size)
         await service.open()
         install(kernel, service)
+        bind_kernel(kernel, "models.predict", "models.classify", "models.train")  # they use this kernel's service
 
     return start()
 

@@ -11,12 +11,11 @@ from paperchain_sdk.cli import with_kernel
 
 
 async def _service(kernel):
-    from .service import ModelService, current
+    from .service import ModelService
 
-    try:
-        return current()
-    except Exception:  # noqa: BLE001 - started outside paperchain_startup (plugin disabled in config)
-        return await ModelService(kernel).open()
+    found = kernel.plugin_state("models").get("service")  # what paperchain_startup installed
+    # None: the plugin did not start with this kernel (disabled in the config)
+    return found if found is not None else await ModelService(kernel).open()
 
 
 async def _registry(kernel):

@@ -7,12 +7,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from paperchain_sdk import DocumentUpdate, InputError, Prediction, Result
-from paperchain_sdk.contracts import Action, Model
+from paperchain_sdk.contracts import Action, KernelBound, Model
 
 from . import service as _service
 
 
-class RegisteredModel(Model):
+class RegisteredModel(KernelBound, Model):
     """Predict with any registered model through onnxruntime.
 
     A step's ``with`` names ``model`` (and optionally ``version``) and one of ``text`` (text
@@ -24,7 +24,7 @@ class RegisteredModel(Model):
     """
 
     async def predict(self, inputs: Mapping[str, Any]) -> Prediction:
-        svc = _service.current()
+        svc = _service.service_for(self.kernel)
         inputs = {k: v for k, v in dict(inputs).items()
                   if k not in ("intra_op_threads", "inter_op_threads", "cache_size") and v is not None}
         name = inputs.pop("model", None)
@@ -55,13 +55,13 @@ class RegisteredModel(Model):
         name = request.pop("model")
         if request.get("task", "text") == "text" and "texts" not in request:
             raise InputError("fit takes texts and labels inline.", hint="use models.train to learn from labeled documents")
-        svc = _service.current()
+        svc = _service.service_for(self.kernel)
         trained, source = await asyncio.to_thread(svc._fit, request, request, lambda *_: None)
         version = await svc._register(name, request, trained, source, "fit", "")
         return {"model": version.name, "version": version.version, "stage": version.stage, **version.metrics}
 
 
-class ClassifyDocument(Action):
+class ClassifyDocument(KernelBound, Action):
     """Label the run's document from its text with a text classifier (ONNX only)."""
 
     async def run(self, ctx, inputs) -> Result:
@@ -71,7 +71,7 @@ class ClassifyDocument(Action):
         if doc is None or not (doc.text or "").strip():
             raise InputError("models.classify needs a document with text.",
                              hint="run document.text (or OCR) in an earlier step")
-        svc = _service.current()
+        svc = _service.service_for(self.kernel)
         version = await svc.registry.resolve(inputs.model, inputs.version, tenant=ctx.tenant)  # the run's tenant's
         prediction = (await asyncio.to_thread(svc.predictor.predict_batch, version, texts=[doc.text]))[0]
         confidence = prediction.probabilities.get(str(prediction.label)) if prediction.probabilities else None
@@ -87,13 +87,13 @@ class ClassifyDocument(Action):
         return Result(outputs=outputs, document=update)
 
 
-class TrainFromDocuments(Action):
+class TrainFromDocuments(KernelBound, Action):
     """Retrain a text classifier from the documents users have labeled; meant for scheduled workflows."""
 
     async def run(self, ctx, inputs) -> dict:
         if not inputs.model:
             raise InputError("models.train needs `model`.", hint='add model = "NAME" to the step\'s with')
-        svc = _service.current()
+        svc = _service.service_for(self.kernel)
         request = {"task": "text", "field": inputs.field, "algorithm": inputs.algorithm, "test_size": inputs.test_size,
                    "cv_folds": inputs.cv_folds, "min_documents": inputs.min_documents, "promote": inputs.promote,
                    "seed": inputs.seed}

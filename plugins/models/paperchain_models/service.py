@@ -1,7 +1,7 @@
 """The plugin's per-kernel service: registry, inference, training jobs and recommendations.
 
-``paperchain_startup`` builds one for the running kernel; components and routes reach it through
-:func:`current`.
+``paperchain_startup`` builds one for each running kernel and keeps it in that kernel's
+``plugin_state``; components, pages and routes reach it through :func:`service_for`.
 """
 
 from __future__ import annotations
@@ -19,20 +19,10 @@ from .registry import Registry, check_name, now
 from .storage import SCHEMA
 from .storage import jobs as jobs_table
 
-# Each kernel's service lives in its plugin_state; components and the CLI, which see no kernel,
-# use the last started kernel's (the kernel of the process they run in).
-_CURRENT: ModelService | None = None
-
-
-def current() -> ModelService:
-    if _CURRENT is None:
-        raise ConfigError("the models plugin has no running kernel.",
-                          hint="use models components inside `paperchain run` / `paperchain serve`")
-    return _CURRENT
-
 
 def service_for(kernel) -> ModelService:
-    """The models service of ``kernel`` (what routes use, through ``kernel_of(request)``)."""
+    """The models service of ``kernel``, kept in its plugin_state (routes reach the kernel through
+    ``kernel_of(request)``, pages through ``ui.kernel``, components through ``self.kernel``)."""
     found = kernel.plugin_state("models").get("service")
     if found is None:
         raise ConfigError("the models plugin has not started with this kernel.",
@@ -41,19 +31,14 @@ def service_for(kernel) -> ModelService:
 
 
 def install(kernel, service: ModelService) -> None:
-    global _CURRENT
-    kernel.plugin_state("models")["service"] = _CURRENT = service
+    kernel.plugin_state("models")["service"] = service
 
 
 def uninstall(kernel) -> None:
     """Close and forget ``kernel``'s service."""
-    global _CURRENT
     service = kernel.plugin_state("models").pop("service", None)
-    if service is None:
-        return
-    if _CURRENT is service:
-        _CURRENT = None
-    service.close()
+    if service is not None:
+        service.close()
 
 
 def run_blocking(loop: asyncio.AbstractEventLoop, coroutine) -> Any:

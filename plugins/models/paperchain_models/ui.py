@@ -95,7 +95,7 @@ async def recommendations(kernel, svc, user: str, tenant: str, n: int = RECOMMEN
 # -- pages ---------------------------------------------------------------------------------------------
 
 async def registry_page(request, ui):
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     models = await svc.registry.names(ui.tenant)
     for model in models:  # how the caller names it: a tenant its own models by name, the operator tenant:name
         model["ref"] = model["name"] if ui.tenant else model["ref"]
@@ -103,7 +103,7 @@ async def registry_page(request, ui):
 
 
 async def model_page(request, ui):
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     tenant, name = scope(request.match_info["name"], ui.tenant)
     versions = await svc.registry.versions(name, tenant=tenant)
     chosen = request.query.get("version")
@@ -127,7 +127,7 @@ async def _form(request) -> dict:
 async def promote(request, ui):
     from aiohttp import web
 
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     ref = request.match_info["name"]
     tenant, name = scope(ref, ui.tenant)
     stage = (await _form(request)).get("stage", "production")
@@ -144,7 +144,7 @@ async def delete_version(request, ui):
     replaced or rolled back first)."""
     from aiohttp import web
 
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     ref = request.match_info["name"]
     tenant, name = scope(ref, ui.tenant)
     try:
@@ -160,7 +160,7 @@ async def delete_version(request, ui):
 async def rollback(request, ui):
     from aiohttp import web
 
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     ref = request.match_info["name"]
     tenant, name = scope(ref, ui.tenant)
     stage = (await _form(request)).get("stage", "production")
@@ -182,7 +182,7 @@ async def train(request, ui):
     if field != "tags" and not (field.startswith("metadata.") and len(field) > 9):
         raise InputError(ui.gettext("Labels come from the tags, or from a metadata key written metadata.KEY."))
     tenant, name = scope(form.get("name", "").strip(), ui.tenant)
-    job = await _service.current().start_training(
+    job = await _service.service_for(ui.kernel).start_training(
         name, {"task": "text", "field": field, "algorithm": algorithm, "promote": form.get("promote") == "on"},
         by=ui.user, tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/jobs/{job}")
@@ -222,13 +222,14 @@ async def import_model(request, ui):
     ref = fields.get("name", "").strip()
     tenant, name = scope(ref, ui.tenant)
     labels = [label.strip() for label in fields.get("labels", "").split(",") if label.strip()]
-    version = await _service.current().registry.import_onnx(name, data, created_by=ui.user, labels=labels,
-                                                              task=fields.get("task", "").strip(), tenant=tenant)
+    registry = _service.service_for(ui.kernel).registry
+    version = await registry.import_onnx(name, data, created_by=ui.user, labels=labels,
+                                         task=fields.get("task", "").strip(), tenant=tenant)
     raise web.HTTPSeeOther(f"{ui.root}/m/{quote(ref, safe=':')}?version={version.version}")
 
 
 async def job_page(request, ui):
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     job = await svc.job(request.match_info["job"], tenant=ui.tenant)
     job["ref"] = f"{job['tenant']}:{job['model']}" if job["tenant"] and not ui.tenant else job["model"]
     template = "models/_job.html" if request.headers.get("HX-Request") else "models/job.html"
@@ -236,14 +237,14 @@ async def job_page(request, ui):
 
 
 async def recommended_panel(request, ui):
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     return ui.fragment("models/recommended.html",
                        items=await recommendations(ui.kernel, svc, ui.user, ui.tenant))
 
 
 async def star_panel(request, ui, document):
     """Star the document (as the API's interactions): starred documents shape the recommendations."""
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     starred = await svc.recommender.interacted(ui.user, document["id"], "starred")
     return ui.fragment("models/star.html", document=document, starred=starred)
 
@@ -251,7 +252,7 @@ async def star_panel(request, ui, document):
 async def star(request, ui):
     from aiohttp import web
 
-    svc = _service.current()
+    svc = _service.service_for(ui.kernel)
     document_id = request.match_info["id"]
     if not await ui.kernel.documents.visible([document_id], tenant=ui.tenant):
         raise NotFoundError(ui.gettext("There is no such document."))

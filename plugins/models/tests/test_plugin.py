@@ -46,5 +46,5 @@ def test_bad_settings_are_config_errors(specs, paperchain_document, name, option
 
 def test_components_outside_a_kernel_say_so(specs, paperchain_document):
     doc = paperchain_document("a.txt", "hello", text="hello")
-    with pytest.raises(ConfigError, match="no running kernel"):
+    with pytest.raises(ConfigError, match="ClassifyDocument needs a running Paperchain kernel"):
         run_component(specs["models.classify"], document=doc, options={"model": "m"})

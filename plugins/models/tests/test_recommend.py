@@ -72,7 +72,7 @@ def test_similar_documents_by_each_method():
 
 def test_recommendations_through_the_api(labeled_kernel, serve_routes):
     async def scenario(client):
-        from paperchain_models.service import current
+        from paperchain_models.service import service_for
 
         # The workflow ingests the files concurrently, so their stored (created) order varies from run to
         # run; take them in file order so the two user groups below are the same documents every run.
@@ -105,6 +105,6 @@ def test_recommendations_through_the_api(labeled_kernel, serve_routes):
         report = await r.json()
         assert r.status == 200 and report["k"] == 10 and report["held_out"] > 0
         assert set(report["methods"]) == {"hybrid", "als", "item", "content", "popular"}
-        assert current().recommender is not None
+        assert service_for(labeled_kernel.kernel).recommender is not None
 
     serve_routes(labeled_kernel, scenario)

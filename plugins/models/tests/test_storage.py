@@ -25,7 +25,7 @@ def test_registry_jobs_and_interactions(paperchain_kernel, database_url, tmp_pat
     document.write_text("flour sugar oven")
 
     async def scenario():
-        svc = service.current()
+        svc = service.service_for(kernel)
         registry = svc.registry
         # Two writers at once get consecutive numbers (PostgreSQL: one retries on the key it lost).
         added = await asyncio.gather(*(_add(registry, "doctype") for _ in range(4)))
@@ -100,7 +100,7 @@ def test_tables_made_before_plugin_storage_and_tenants_are_taken_over(paperchain
     harness = paperchain_kernel(paperchain_models)
 
     async def scenario():
-        svc = service.current()
+        svc = service.service_for(harness.kernel)
         (version,) = await svc.registry.versions("doctype")
         assert (version.tenant, version.version, version.stage, version.labels) == ("", 1, "production", ["a"])
         assert await svc.registry.versions("doctype", tenant="acme") == [version]  # shared, read-only
@@ -116,6 +116,19 @@ def test_tables_made_before_plugin_storage_and_tenants_are_taken_over(paperchain
 
     again = KernelHarness((paperchain_models,), data_dir=data_dir)  # a second start finds nothing to migrate
     try:
-        assert len(again.call(service.current().registry.versions("doctype"))) == 1
+        assert len(again.call(service.service_for(again.kernel).registry.versions("doctype"))) == 1
     finally:
         again.close()
+
+
+def test_each_kernels_components_use_that_kernels_registry(paperchain_kernel):
+    """No module-level "current" service: two kernels in one process, each component bound to its own."""
+    first, second = paperchain_kernel(paperchain_models), paperchain_kernel(paperchain_models)
+    first.call(_add(service.service_for(first.kernel).registry, "doctype"))
+    for harness in (first, second):
+        for name in ("models.predict", "models.classify", "models.train"):
+            assert harness.kernel.component(name).kernel is harness.kernel
+    assert service.service_for(first.kernel) is not service.service_for(second.kernel)
+    with pytest.raises(NotFoundError, match="doctype"):  # first's model, unknown to second
+        second.call(second.kernel.component("models.predict").predict({"model": "doctype", "text": "x"}))
+

@@ -73,7 +73,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
 
     status, _, page = await editor.get("/p/models/m/doctype")
     assert status == 200 and "Confusion matrix" in page
-    version = await paperchain_models.service.current().registry.get("doctype", 1, tenant="acme")
+    version = await paperchain_models.service.service_for(site.kernel).registry.get("doctype", 1, tenant="acme")
     matrix = version.metrics["holdout"]["confusion_matrix"]
     table = page.split('class="confusion"', 1)[1].split("</table>", 1)[0]
     cells = [int(n) for n in re.findall(r'data-heat="\d+">(\d+)<', table)]
@@ -90,7 +90,7 @@ async def test_train_inspect_promote_and_roll_back_within_a_tenant(site):
     status, headers, _ = await editor.post("/p/models/m/doctype/versions/1/promote",
                                            {"csrf": token, "stage": "production"})
     assert status == 303
-    stages = await paperchain_models.service.current().registry.versions("doctype", tenant="acme")
+    stages = await paperchain_models.service.service_for(site.kernel).registry.versions("doctype", tenant="acme")
     assert [(v.version, v.stage) for v in stages] == [(1, "production"), (2, "archived")]
     status, headers, _ = await editor.post("/p/models/m/doctype/rollback", {"csrf": token, "stage": "production"})
     assert status == 303 and headers["Location"].endswith("?version=2")

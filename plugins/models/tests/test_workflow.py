@@ -38,9 +38,9 @@ def test_train_from_labeled_documents_then_classify_new_ones(labeled_kernel, tmp
     assert trained["model"] == "doctype" and trained["version"] == 1 and trained["stage"] == "production"
     assert trained["examples"] == 36 and trained["accuracy"] >= 0.9
 
-    from paperchain_models.service import current
+    from paperchain_models.service import service_for
 
-    version = labeled_kernel.call(current().registry.get("doctype", 1))
+    version = labeled_kernel.call(service_for(labeled_kernel.kernel).registry.get("doctype", 1))
     holdout = version.metrics["holdout"]
     assert set(holdout["per_class"]) == {"invoice", "contract", "recipe"}
     assert {"precision", "recall", "f1", "support"} <= set(holdout["per_class"]["invoice"])
