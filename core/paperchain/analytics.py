@@ -23,11 +23,16 @@ from __future__ import annotations
 
 import weakref
 from datetime import UTC, date, datetime, timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 import attrs
+import sqlalchemy as sa
 
 from paperchain_sdk import InputError
+
+from .store.portable import seconds_between
+from .store.tables import batches, documents, events, finding_terms, runs, steps
 
 DEFAULT_DAYS = 30
 MAX_DAYS = 365
@@ -205,153 +210,179 @@ class Overview:
 
 
 # -- scoping ----------------------------------------------------------------------------------
+# Grouped columns are labelled with names no table here has, since PostgreSQL reads a GROUP BY
+# name as an input column first.
 
 
-def _runs_from(tenant: str) -> tuple[str, str, list]:
-    """FROM and WHERE parts for runs the tenant may see (its batches'; all for the operator)."""
+def _runs_from(tenant: str) -> tuple[Any, list]:
+    """What to select runs the tenant may see from (its batches'; all for the operator), and the condition."""
     if tenant:
-        return "FROM runs r JOIN batches b ON b.id = r.batch_id", " AND b.tenant = ?", [tenant]
-    return "FROM runs r", "", []
+        return runs.join(batches, batches.c.id == runs.c.batch_id), [batches.c.tenant == tenant]
+    return runs, []
 
 
-def _documents_scope(tenant: str) -> tuple[str, list]:
-    return (" AND d.tenant = ?", [tenant]) if tenant else ("", [])
+def _documents_scope(tenant: str) -> list:
+    return [documents.c.tenant == tenant] if tenant else []
 
 
-async def _rows(db, sql: str, values: list) -> list[tuple]:
-    async with db.execute(sql, values) as cursor:
-        return list(await cursor.fetchall())
+def _day(column) -> sa.ColumnElement:
+    """The UTC calendar day of an ISO timestamp column."""
+    return sa.func.substr(column, 1, 10)
 
 
 # -- series -----------------------------------------------------------------------------------
 
 
-async def documents_per_day(db, tenant: str, p: Period) -> list[DocumentsDay]:
-    scope, values = _documents_scope(tenant)
+async def documents_per_day(sql, tenant: str, p: Period) -> list[DocumentsDay]:
+    d = documents.c
     # A person's upload records who made it; a document a workflow ingested from a path takes the
     # source of a run that names it (one index lookup: runs(document_id); a batch's runs share it).
-    sql = ("SELECT substr(d.created, 1, 10), d.media_type, CASE WHEN d.created_by IS NOT NULL THEN 'upload' ELSE "
-           "coalesce((SELECT r.source FROM runs r WHERE r.document_id = d.id LIMIT 1), 'unknown') "
-           "END, count(*) FROM documents d WHERE d.created >= ? AND d.deleted IS NULL" + scope +
-           " GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
-    return [DocumentsDay(*row) for row in await _rows(db, sql, [p.start, *values])]
+    ingesting = sa.select(runs.c.source).where(runs.c.document_id == d.id).limit(1).scalar_subquery()
+    day = _day(d.created).label("on_day")
+    source = sa.case((d.created_by.is_not(None), "upload"),
+                     else_=sa.func.coalesce(ingesting, "unknown")).label("came_from")
+    rows = await sql.read(sa.select(day, d.media_type, source, sa.func.count().label("n"))
+                          .where(d.created >= p.start, d.deleted.is_(None), *_documents_scope(tenant))
+                          .group_by(day, d.media_type, source).order_by(day, d.media_type, source))
+    return [DocumentsDay(r.on_day, r.media_type, r.came_from, r.n) for r in rows]
 
 
-async def runs_per_day(db, tenant: str, p: Period) -> list[RunsDay]:
-    source, scope, values = _runs_from(tenant)
-    sql = (f"SELECT substr(r.created, 1, 10), r.workflow, r.status, count(*) {source} WHERE r.created >= ?{scope} "
-           "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
-    return [RunsDay(*row) for row in await _rows(db, sql, [p.start, *values])]
+async def runs_per_day(sql, tenant: str, p: Period) -> list[RunsDay]:
+    source, scope = _runs_from(tenant)
+    r = runs.c
+    day = _day(r.created).label("on_day")
+    rows = await sql.read(sa.select(day, r.workflow, r.status, sa.func.count().label("n")).select_from(source)
+                          .where(r.created >= p.start, *scope)
+                          .group_by(day, r.workflow, r.status).order_by(day, r.workflow, r.status))
+    return [RunsDay(row.on_day, row.workflow, row.status, row.n) for row in rows]
 
 
-def _steps_from(tenant: str) -> tuple[str, str, list]:
-    """FROM and WHERE parts for finished steps the tenant may see (through their run's batch)."""
+def _steps_from(tenant: str) -> tuple[Any, list]:
+    """What to select finished steps the tenant may see from (through their run's batch), and the condition."""
     if tenant:
-        return ("FROM steps s JOIN runs r ON r.id = s.run_id JOIN batches b ON b.id = r.batch_id",
-                " AND b.tenant = ?", [tenant])
-    return "FROM steps s", "", []
+        return (steps.join(runs, runs.c.id == steps.c.run_id).join(batches, batches.c.id == runs.c.batch_id),
+                [batches.c.tenant == tenant])
+    return steps, []
 
 
-def _percentiles_sql(bucket: str, tenant: str) -> tuple[str, list]:
-    """Per (bucket, component): count, p50 and p95 of the seconds of steps finished since the
-    first parameter, by nearest rank (the smallest n with n >= q * count), worked out with window
-    functions in the database."""
-    source, scope, values = _steps_from(tenant)
-    return (
-        "WITH timed AS (SELECT " + bucket + " AS bucket, s.uses AS component, "
-        "(julianday(s.finished) - julianday(s.started)) * 86400.0 AS seconds "
-        f"{source} WHERE s.finished >= ? AND s.started IS NOT NULL AND s.status IN ('succeeded', 'failed'){scope}), "
-        "ranked AS (SELECT bucket, component, seconds, "
-        "row_number() OVER (PARTITION BY bucket, component ORDER BY seconds) AS n, "
-        "count(*) OVER (PARTITION BY bucket, component) AS total FROM timed) "
-        "SELECT bucket, component, total, "
-        "min(CASE WHEN n >= 0.5 * total AND n - 1 < 0.5 * total THEN seconds END), "
-        "min(CASE WHEN n >= 0.95 * total AND n - 1 < 0.95 * total THEN seconds END) "
-        "FROM ranked GROUP BY bucket, component ORDER BY bucket, component"
-    ), values
+def _percentiles(bucket: sa.ColumnElement, tenant: str, since: str) -> sa.Select:
+    """Per (bucket, component): count, p50 and p95 of the seconds of steps finished since ``since``,
+    by nearest rank (the smallest n with n >= q * count), worked out with window functions in the
+    database."""
+    source, scope = _steps_from(tenant)
+    s = steps.c
+    timed = (sa.select(bucket.label("bucket"), s.uses.label("component"),
+                       seconds_between(s.started, s.finished).label("seconds")).select_from(source)
+             .where(s.finished >= since, s.started.is_not(None), s.status.in_(("succeeded", "failed")), *scope)
+             .cte("timed"))
+    group = (timed.c.bucket, timed.c.component)
+    ranked = sa.select(*group, timed.c.seconds,
+                       sa.func.row_number().over(partition_by=group, order_by=timed.c.seconds).label("n"),
+                       sa.func.count().over(partition_by=group).label("total")).cte("ranked")
+    n, total = ranked.c.n, ranked.c.total
+
+    def rank(q: float):
+        return sa.func.min(sa.case((sa.and_(n >= q * total, n - 1 < q * total), ranked.c.seconds)))
+
+    return (sa.select(ranked.c.bucket, ranked.c.component, total, rank(0.5).label("p50"), rank(0.95).label("p95"))
+            .group_by(ranked.c.bucket, ranked.c.component, total)  # one total per group
+            .order_by(ranked.c.bucket, ranked.c.component))
 
 
-async def step_durations(db, tenant: str, p: Period) -> list[StepDurations]:
-    sql, values = _percentiles_sql("substr(s.finished, 1, 10)", tenant)  # steps(finished) is indexed
-    return [StepDurations(day, component, total, round(p50, 3), round(p95, 3))
-            for day, component, total, p50, p95 in await _rows(db, sql, [p.start, *values])]
+async def step_durations(sql, tenant: str, p: Period) -> list[StepDurations]:
+    rows = await sql.read(_percentiles(_day(steps.c.finished), tenant, p.start))  # steps(finished) is indexed
+    return [StepDurations(r.bucket, r.component, r.total, round(r.p50, 3), round(r.p95, 3)) for r in rows]
 
 
 def _runs_link(**filters) -> str:
     return "/runs?" + urlencode({k: v for k, v in filters.items() if v})
 
 
-async def failure_reasons(db, tenant: str, p: Period, limit: int = TOP) -> list[FailureReason]:
-    source, scope, values = _runs_from(tenant)
-    # SQLite gives the bare columns of the row holding max(): the latest failed run of each group.
-    sql = (f"SELECT substr(coalesce(r.error, ''), 1, 300), r.workflow, count(*), max(r.created), r.id, r.finished "
-           f"{source} WHERE r.status = 'failed' AND r.created >= ?{scope} GROUP BY 1, 2 "
-           "ORDER BY 3 DESC, 4 DESC LIMIT ?")
-    return [FailureReason(reason=reason, workflow=workflow, runs=n, latest_run=run_id, latest=finished,
-                          link=_runs_link(status="failed", workflow=workflow, since=p.start))
-            for reason, workflow, n, _, run_id, finished in await _rows(db, sql, [p.start, *values, limit])]
+async def failure_reasons(sql, tenant: str, p: Period, limit: int = TOP) -> list[FailureReason]:
+    source, scope = _runs_from(tenant)
+    r = runs.c
+    reason = sa.func.substr(sa.func.coalesce(r.error, ""), 1, 300)
+    group = (reason, r.workflow)
+    # Each failed run with its group's size and its place in the group, newest first: the first is the latest.
+    failed = (sa.select(reason.label("reason"), r.workflow, r.id, r.created, r.finished,
+                        sa.func.count().over(partition_by=group).label("n"),
+                        sa.func.row_number().over(partition_by=group, order_by=(r.created.desc(), r.id.desc()))
+                        .label("place"))
+              .select_from(source).where(r.status == "failed", r.created >= p.start, *scope).cte("failed"))
+    f = failed.c
+    rows = await sql.read(sa.select(f.reason, f.workflow, f.n, f.id, f.finished).where(f.place == 1)
+                          .order_by(f.n.desc(), f.created.desc(), f.reason, f.workflow).limit(limit))
+    return [FailureReason(reason=row.reason, workflow=row.workflow, runs=row.n, latest_run=row.id, latest=row.finished,
+                          link=_runs_link(status="failed", workflow=row.workflow, since=p.start))
+            for row in rows]
 
 
-def _terms_from(analyzer: str, tenant: str, p: Period) -> tuple[str, list]:
-    """FROM .. WHERE for what one analyzer's findings in the period, of the tenant's live
-    documents, hold: ``finding_terms`` (schema v14), which triggers fill from each finding's JSON
-    as it is written, so no request parses JSON. Its rows are distinct per document (one finding
-    per document and analyzer; a keyword or entity once per finding), so ``count(*)`` counts
-    documents."""
-    scope, values = _documents_scope(tenant)
-    return ("FROM finding_terms t JOIN documents d ON d.id = t.document_id "
-            f"WHERE t.analyzer = ? AND t.created >= ? AND d.deleted IS NULL{scope}", [analyzer, p.start, *values])
+def _terms(analyzer: str, tenant: str, p: Period, *columns) -> sa.Select:
+    """``columns`` of what one analyzer's findings in the period, of the tenant's live documents,
+    hold: ``finding_terms`` (schema v14), which triggers fill from each finding's JSON as it is
+    written, so no request parses JSON. Its rows are distinct per document (one finding per
+    document and analyzer; a keyword or entity once per finding), so ``count()`` counts documents."""
+    t = finding_terms.c
+    return (sa.select(*columns, sa.func.count().label("n"))
+            .select_from(finding_terms.join(documents, documents.c.id == t.document_id))
+            .where(t.analyzer == analyzer, t.created >= p.start, documents.c.deleted.is_(None),
+                   *_documents_scope(tenant)))
 
 
-async def corpus(db, tenant: str, p: Period, limit: int = TOP) -> Corpus:
+async def corpus(sql, tenant: str, p: Period, limit: int = TOP) -> Corpus:
     """The most frequent keywords and entities, and the language mix, of the documents analyzed in
     the period (each counted once per document). A malformed item is skipped, never an error."""
-    where, values = _terms_from(KEYWORDS, tenant, p)
-    keywords = await _rows(db, f"SELECT t.term, count(*) {where} GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?",
-                           [*values, limit])
-    where, values = _terms_from(ENTITIES, tenant, p)
-    entities = await _rows(db, f"SELECT t.kind, t.term, count(*) {where} GROUP BY 1, 2 ORDER BY 3 DESC, 1, 2 LIMIT ?",
-                           [*values, limit])
-    where, values = _terms_from(LANGUAGE, tenant, p)
-    languages = await _rows(db, f"SELECT t.term, count(*) {where} GROUP BY 1 ORDER BY 2 DESC, 1", values)
-    return Corpus(keywords=[TermCount(*r) for r in keywords], entities=[EntityCount(*r) for r in entities],
-                  languages=[LanguageCount(*r) for r in languages])
+    t = finding_terms.c
+    n = sa.literal_column("n")
+    keywords = await sql.read(_terms(KEYWORDS, tenant, p, t.term).group_by(t.term)
+                              .order_by(n.desc(), t.term).limit(limit))
+    entities = await sql.read(_terms(ENTITIES, tenant, p, t.kind, t.term).group_by(t.kind, t.term)
+                              .order_by(n.desc(), t.kind, t.term).limit(limit))
+    languages = await sql.read(_terms(LANGUAGE, tenant, p, t.term).group_by(t.term).order_by(n.desc(), t.term))
+    return Corpus(keywords=[TermCount(r.term, r.n) for r in keywords],
+                  entities=[EntityCount(r.kind, r.term, r.n) for r in entities],
+                  languages=[LanguageCount(r.term, r.n) for r in languages])
 
 
-async def _first_event_since(db, moment: str) -> int:
+async def _first_event_since(sql, moment: str) -> int:
     """The sequence number of the first event at or after ``moment``. The log's sequence follows
     its time, so a binary search over ``seq`` (primary-key lookups) lets a query read only the
     period's events instead of the whole log."""
+    seq = events.c.seq
     # Two queries: min() and max() each read one end of the primary key; together they scan.
-    low = (await _rows(db, "SELECT coalesce(min(seq), 0) FROM events", []))[0][0]
-    high = (await _rows(db, "SELECT coalesce(max(seq), 0) + 1 FROM events", []))[0][0]
+    low = await sql.scalar(sa.select(sa.func.coalesce(sa.func.min(seq), 0)))
+    high = await sql.scalar(sa.select(sa.func.coalesce(sa.func.max(seq), 0) + 1))
     while low < high:
         middle = (low + high) // 2
-        found = await _rows(db, "SELECT time FROM events WHERE seq >= ? ORDER BY seq LIMIT 1", [middle])
-        if found and found[0][0] < moment:
+        found = await sql.scalar(sa.select(events.c.time).where(seq >= middle).order_by(seq).limit(1))
+        if found is not None and found < moment:
             low = middle + 1
         else:
             high = middle
     return low
 
 
-async def duplicates_per_day(db, tenant: str, p: Period) -> list[DuplicatesDay]:
-    scope, values = _documents_scope(tenant)
+async def duplicates_per_day(sql, tenant: str, p: Period) -> list[DuplicatesDay]:
+    e, d = events.c, documents.c
     # The same bytes uploaded again keep their one document row; the event log still records each
     # ingestion. One is a repeat unless it is the first ever of its document (the row's created
     # time is the first ingestion's: an event in the period for a document created before it is
     # a repeat, and within the period every one after the first is).
-    exact = await _rows(db, (
-        "WITH ingested AS (SELECT e.time, d.created, row_number() OVER (PARTITION BY e.subject ORDER BY e.seq) AS n "
-        "FROM events e JOIN documents d ON d.id = e.subject WHERE e.seq >= ? AND e.type = 'document.ingested' "
-        f"AND e.time >= ?{scope}) SELECT substr(time, 1, 10), count(*) FROM ingested WHERE n > 1 OR created < ? "
-        "GROUP BY 1"), [await _first_event_since(db, p.start), p.start, *values, p.start])
-    where, values = _terms_from(NEAR_DUPLICATES, tenant, p)  # a row for each finding that names one
-    near = await _rows(db, f"SELECT substr(t.created, 1, 10), count(*) {where} GROUP BY 1", values)
+    first = await _first_event_since(sql, p.start)
+    ingested = (sa.select(e.time, d.created, sa.func.row_number().over(partition_by=e.subject, order_by=e.seq)
+                          .label("n"))
+                .select_from(events.join(documents, d.id == e.subject))
+                .where(e.seq >= first, e.type == "document.ingested", e.time >= p.start, *_documents_scope(tenant))
+                .cte("ingested"))
+    day = _day(ingested.c.time).label("on_day")
+    exact = await sql.read(sa.select(day, sa.func.count().label("n"))
+                           .where(sa.or_(ingested.c.n > 1, ingested.c.created < p.start)).group_by(day))
+    near_day = _day(finding_terms.c.created).label("on_day")  # a row for each finding that names one
+    near = await sql.read(_terms(NEAR_DUPLICATES, tenant, p, near_day).group_by(near_day))
     days: dict[str, list[int]] = {}
     for index, rows in ((0, exact), (1, near)):
-        for day, n in rows:
-            days.setdefault(day, [0, 0])[index] = n
+        for row in rows:
+            days.setdefault(row.on_day, [0, 0])[index] = row.n
     return [DuplicatesDay(day, exact=n[0], near=n[1]) for day, n in sorted(days.items())]
 
 
@@ -364,19 +395,22 @@ def _weeks(today: date) -> tuple[Period, str]:
     return two_weeks, (today - timedelta(days=6)).isoformat()
 
 
-async def insights(db, tenant: str, *, today: date | None = None) -> list[Insight]:
+async def insights(sql, tenant: str, *, today: date | None = None) -> list[Insight]:
     """Insights (without their sentences: ``web.routes.analytics.describe`` writes them)."""
     today = today or datetime.now(UTC).date()
     weeks, this_week = _weeks(today)
     found = []
-    source, scope, values = _runs_from(tenant)
-    rates = await _rows(db, (
-        "SELECT r.workflow, r.created >= ? AS recent, count(*), sum(r.status = 'failed') "
-        f"{source} WHERE r.created >= ? AND r.status IN ('succeeded', 'failed'){scope} GROUP BY 1, 2"),
-        [this_week, weeks.start, *values])
+    source, scope = _runs_from(tenant)
+    r = runs.c
+    recent = sa.case((r.created >= this_week, 1), else_=0).label("recent")
+    rates = await sql.read(sa.select(r.workflow, recent, sa.func.count().label("total"),
+                                     sa.func.sum(sa.case((r.status == "failed", 1), else_=0)).label("failed"))
+                           .select_from(source)
+                           .where(r.created >= weeks.start, r.status.in_(("succeeded", "failed")), *scope)
+                           .group_by(r.workflow, recent))
     by_workflow: dict[str, dict[int, tuple[int, int]]] = {}
-    for workflow, recent, total, failed in rates:
-        by_workflow.setdefault(workflow, {})[recent] = (total, failed)
+    for row in rates:
+        by_workflow.setdefault(row.workflow, {})[row.recent] = (row.total, row.failed)
     for workflow, weeks_of in sorted(by_workflow.items()):
         (before_total, before_failed), (now_total, now_failed) = weeks_of.get(0, (0, 0)), weeks_of.get(1, (0, 0))
         if min(before_total, now_total) < FAILURE_MIN_RUNS:
@@ -385,11 +419,10 @@ async def insights(db, tenant: str, *, today: date | None = None) -> list[Insigh
         if now - before >= FAILURE_RISE:
             found.append(Insight(kind="failure_rate_rose", subject=workflow, before=round(before, 4), now=round(now, 4),
                                  count=now_failed, link=_runs_link(status="failed", workflow=workflow, since=this_week)))
-    bucket = f"CASE WHEN s.finished >= '{this_week}' THEN 1 ELSE 0 END"  # a date we made, not user text
+    this_or_last = sa.case((steps.c.finished >= this_week, 1), else_=0)
     medians: dict[str, dict[int, tuple[int, float]]] = {}
-    sql, values = _percentiles_sql(bucket, tenant)
-    for recent, component, total, p50, _ in await _rows(db, sql, [weeks.start, *values]):
-        medians.setdefault(component, {})[recent] = (total, p50)
+    for row in await sql.read(_percentiles(this_or_last, tenant, weeks.start)):
+        medians.setdefault(row.component, {})[row.bucket] = (row.total, row.p50)
     for component, weeks_of in sorted(medians.items()):
         if 0 not in weeks_of or 1 not in weeks_of or min(weeks_of[0][0], weeks_of[1][0]) < STEP_MIN_SAMPLES:
             continue
@@ -398,7 +431,7 @@ async def insights(db, tenant: str, *, today: date | None = None) -> list[Insigh
             found.append(Insight(kind="step_slower", subject=component, before=round(before, 3), now=round(now, 3),
                                  count=weeks_of[1][0], link="/analytics?days=14#steps"))
     before_count = now_count = 0
-    for day in await duplicates_per_day(db, tenant, weeks):
+    for day in await duplicates_per_day(sql, tenant, weeks):
         if day.day >= this_week:
             now_count += day.exact + day.near
         else:
@@ -409,14 +442,14 @@ async def insights(db, tenant: str, *, today: date | None = None) -> list[Insigh
     return found
 
 
-async def overview(db, tenant: str, p: Period) -> Overview:
-    """Every figure of the period for the tenant (insights without their sentences)."""
-    words = await corpus(db, tenant, p)
+async def overview(sql, tenant: str, p: Period) -> Overview:
+    """Every figure of the period for the tenant (insights without their sentences); ``sql`` is kernel.sql."""
+    words = await corpus(sql, tenant, p)
     return Overview(days=p.days, since=p.start, until=p.until.isoformat(),
-                    documents=await documents_per_day(db, tenant, p), runs=await runs_per_day(db, tenant, p),
-                    steps=await step_durations(db, tenant, p), failures=await failure_reasons(db, tenant, p),
+                    documents=await documents_per_day(sql, tenant, p), runs=await runs_per_day(sql, tenant, p),
+                    steps=await step_durations(sql, tenant, p), failures=await failure_reasons(sql, tenant, p),
                     keywords=words.keywords, entities=words.entities, languages=words.languages,
-                    duplicates=await duplicates_per_day(db, tenant, p), insights=await insights(db, tenant))
+                    duplicates=await duplicates_per_day(sql, tenant, p), insights=await insights(sql, tenant))
 
 
 # -- kept answers -----------------------------------------------------------------------------
@@ -437,14 +470,14 @@ def _cache(kernel):
 
 
 async def kept(kernel, tenant: str, figure, p: Period | None = None):
-    """``figure(db, tenant, p)`` (or ``figure(db, tenant)`` for the insights), computed once and
+    """``figure(kernel.sql, tenant, p)`` (or ``figure(kernel.sql, tenant)`` for the insights), computed once and
     kept until a kernel event that could change it, for the API and the page alike. The key holds
     the tenant, the period's days and today's date, so an answer is never another tenant's and a
     new day computes afresh. Callers must not change what they get (it is shared)."""
     if p is None:
-        key, compute = (figure.__name__, tenant, datetime.now(UTC).date()), lambda: figure(kernel.db, tenant)
+        key, compute = (figure.__name__, tenant, datetime.now(UTC).date()), lambda: figure(kernel.sql, tenant)
     else:
-        key, compute = (figure.__name__, tenant, p), lambda: figure(kernel.db, tenant, p)
+        key, compute = (figure.__name__, tenant, p), lambda: figure(kernel.sql, tenant, p)
     return await _cache(kernel).get(key, compute)
 
 

@@ -248,19 +248,27 @@ async def test_the_openapi_document_describes_every_analytics_route_for_viewers(
         assert (await api.request("GET", path, token=viewer)).status == 200, path
 
 
-async def test_the_period_s_first_event_is_found_by_its_sequence_gaps_and_all(tmp_path):
-    import aiosqlite
+async def test_the_period_s_first_event_is_found_by_its_sequence_gaps_and_all(database_url):
+    import sqlalchemy as sa
 
     from paperchain.analytics import _first_event_since
+    from paperchain.store.database import Database
+    from paperchain.store.sql import SqlHandle
+    from paperchain.store.tables import events
 
-    async with aiosqlite.connect(tmp_path / "events.db") as db:
-        await db.execute("CREATE TABLE events (seq INTEGER PRIMARY KEY, type TEXT, subject TEXT, time TEXT, data TEXT)")
-        assert await _first_event_since(db, "2026-01-01") in (0, 1)  # an empty log: any start reads nothing
+    database = await Database.open(database_url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.run_sync(lambda sync: events.create(sync))
+        sql = SqlHandle(database)
+        assert await _first_event_since(sql, "2026-01-01") in (0, 1)  # an empty log: any start reads nothing
         days = ["2026-01-0" + str(d) for d in (1, 1, 2, 4, 4, 5, 8)]
-        await db.executemany("INSERT INTO events VALUES (?, 't', 's', ?, '{}')",
-                             [(seq, day + "T10:00:00+00:00") for seq, day in zip((3, 4, 7, 8, 20, 21, 40), days)])
+        await sql.write(sa.insert(events), [{"seq": seq, "type": "t", "subject": "s", "time": day + "T10:00:00+00:00",
+                                             "data": "{}"} for seq, day in zip((3, 4, 7, 8, 20, 21, 40), days)])
         for moment, first in (("2026-01-01", 3), ("2026-01-02", 7), ("2026-01-03", 8), ("2026-01-05", 21),
                               ("2026-01-06", 40), ("2026-01-09", None)):
-            start = await _first_event_since(db, moment)
-            async with db.execute("SELECT min(seq) FROM events WHERE seq >= ?", (start,)) as cursor:
-                assert (await cursor.fetchone())[0] == first, moment  # from there on, exactly the period's events
+            start = await _first_event_since(sql, moment)
+            # from there on, exactly the period's events
+            assert await sql.scalar(sa.select(sa.func.min(events.c.seq)).where(events.c.seq >= start)) == first, moment
+    finally:
+        await database.close()

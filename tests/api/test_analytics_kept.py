@@ -15,13 +15,14 @@ import json
 import sqlite3
 from datetime import UTC, datetime
 
-import aiosqlite
 import pytest
 import sqlite_utils
 from api_support import TestPlugin
 
 from paperchain import analytics
+from paperchain.store.database import Database
 from paperchain.store.schema import MIGRATIONS, migrate
+from paperchain.store.sql import SqlHandle
 
 from .test_analytics import ANALYSIS, ENGLISH, SPANISH, _ok, _run
 
@@ -98,9 +99,13 @@ def _reference(conn, since: str) -> dict:
 async def _kept(path, since: str) -> dict:
     p = analytics.period(30)
     p = analytics.Period(days=p.days, since=datetime.fromisoformat(since).date(), until=p.until)
-    async with aiosqlite.connect(path) as db:
-        words = await analytics.corpus(db, "", p, limit=1000)
-        near = [(d.day, d.near) for d in await analytics.duplicates_per_day(db, "", p) if d.near]
+    database = await Database.open(f"sqlite+aiosqlite:///{path}")
+    try:
+        sql = SqlHandle(database)
+        words = await analytics.corpus(sql, "", p, limit=1000)
+        near = [(d.day, d.near) for d in await analytics.duplicates_per_day(sql, "", p) if d.near]
+    finally:
+        await database.close()
     return {"keywords": [(t.term, t.documents) for t in words.keywords],
             "entities": [(e.kind, e.text, e.documents) for e in words.entities],
             "languages": [(lang.language, lang.documents) for lang in words.languages], "near": near}
