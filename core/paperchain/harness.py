@@ -17,10 +17,21 @@ from .kernel import Kernel
 from .outcomes import BatchOutcome, load_batch
 
 
+def _settings(config: dict, database_url: str) -> KernelSettings:
+    """The ``[paperchain]`` table of a test's config; ``database_url`` unless the table names one."""
+    table = dict(config.pop("paperchain", {}))
+    if database_url and not table.get("database_url"):
+        table["database_url"] = database_url
+    return KernelSettings(**table)
+
+
 class KernelHarness:
-    def __init__(self, plugins: Iterable[Any], *, data_dir: Path, config: dict | None = None, builtins: bool = True):
+    """``database_url``: where the kernel's tables live ("" or absent: the data directory's SQLite file)."""
+
+    def __init__(self, plugins: Iterable[Any], *, data_dir: Path, config: dict | None = None, builtins: bool = True,
+                 database_url: str = ""):
         config = dict(config or {})
-        settings = KernelSettings(**config.pop("paperchain", {}))
+        settings = _settings(config, database_url)
         components = config.pop("components", {})
         if config:
             raise ValueError(f"unknown config tables {sorted(config)}: use 'paperchain' and 'components'")
@@ -94,11 +105,11 @@ class ApiHarness:
     """
 
     def __init__(self, plugins: Iterable[Any], *, data_dir: Path, config: dict | None = None, api: dict | None = None,
-                 builtins: bool = True, triggers: bool = True):
+                 builtins: bool = True, triggers: bool = True, database_url: str = ""):
         from .config import ApiSettings
 
         config = dict(config or {})
-        settings = KernelSettings(**config.pop("paperchain", {}))
+        settings = _settings(config, database_url)
         components = config.pop("components", {})
         self.config = Config(source="the test's config", data_dir=Path(data_dir), kernel=settings,
                              components=components, api=ApiSettings(**(api or {})))

@@ -54,11 +54,11 @@ class Kernel(KernelReads):
         self.registry = Registry(config.components, config.source)
         self.registry.collect(self.pm, self.plugins)
         # Set by open() and used only while open: typed as they are then, None before and after.
+        # SQLite only, and None on PostgreSQL, so that a statement still on it fails loudly there.
         self.db: aiosqlite.Connection = None  # type: ignore[assignment]
         self.journal: CoreJournal = None  # type: ignore[assignment]
-        self.database: Database = None  # type: ignore[assignment]  # database_url: plugins' storage
+        self.database: Database = None  # type: ignore[assignment]  # database_url: every table, kernel's and plugins'
         self.sql: SqlHandle = None  # type: ignore[assignment]  # the kernel's own tables (store/sql.py)
-        self._kernel_database: Database | None = None  # while the kernel's tables stay in the SQLite file
         self._storages: PluginStorages | None = None
         self.blobs: BlobStore = None  # type: ignore[assignment]  # the blob store port (store/blobstore.py)
         self.keyring: Keyring = None  # type: ignore[assignment]  # per-tenant id and data keys
@@ -73,7 +73,14 @@ class Kernel(KernelReads):
 
     @property
     def db_path(self) -> Path:
-        return self.data_dir / "paperchain.db"
+        """The SQLite file holding the kernel's tables (``database_url``'s); PostgreSQL has none."""
+        from .store.database import check_url
+
+        url = check_url(self.config.database_url)
+        if not url.drivername.startswith("sqlite"):
+            raise RuntimeError("the kernel's tables are in PostgreSQL (database_url), not in a SQLite file: "
+                               "reach them through kernel.sql")
+        return Path(url.database)
 
     def check(self) -> None:
         """Refuse to run an ambiguous or misconfigured deployment."""
@@ -100,44 +107,60 @@ class Kernel(KernelReads):
 
     async def open(self) -> Kernel:
         # Imported here so listing plugins and --help never pay for the store and the engine.
-        import aiosqlite
+        import sqlalchemy as sa
 
         from .engine.runner import Engine
+        from .store import tables
         from .store.blobs import DiskBlobStore
-        from .store.database import Database, default_url, shown
+        from .store.database import Database
         from .store.journal import CoreJournal
         from .store.keys import Keyring
         from .store.plugin_storage import PluginStorages
-        from .store.schema import migrate
         from .store.sql import SqlHandle
 
         self.check()
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        migrate(self.db_path)
-        self.keyring = Keyring(self.data_dir, self.db_path)  # a wrong master key stops here, with nothing open
         sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
         self.database = await Database.open(self.config.database_url, synchronous=sync)  # a bad URL stops here
-        self.db = await aiosqlite.connect(self.db_path)
-        for pragma in ("journal_mode=WAL", f"synchronous={sync}", "busy_timeout=10000", "foreign_keys=ON"):
-            await self.db.execute(f"PRAGMA {pragma}")
+        try:
+            await self._migrate()
+            self.sql = SqlHandle(self.database)
+            self.keyring = await Keyring.open(self.data_dir, self.sql)  # a wrong master key stops here
+            if self.database.dialect == "sqlite":
+                await self._connect_sqlite(sync)
+        except BaseException:
+            await self.database.close()
+            self.database = self.sql = None  # type: ignore[assignment]
+            raise
         self.blobs = DiskBlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
-        kernel_database = self.database
-        if self.database.dialect != "sqlite" or Path(self.database.url.database).resolve() != self.db_path.resolve():
-            # Until every kernel statement is Core (issue 15), the kernel's tables stay in the data directory's file.
-            kernel_database = self._kernel_database = await Database.open(default_url(self.data_dir), synchronous=sync)
-        self.sql = SqlHandle(kernel_database)
-        self.journal = CoreJournal(kernel_database)
+        self.journal = CoreJournal(self.database)
         self.journal.start()
-        async with self.db.execute("SELECT coalesce(max(seq), 0) FROM events") as cursor:
-            row = await cursor.fetchone()
-        self._seq = row[0] if row else 0
+        await self.documents.open()  # the search adapter of this database (PostgreSQL: its index, when missing)
+        events = tables.events
+        self._seq = await self.sql.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0)))
         self.engine = Engine(self)
         self._storages = PluginStorages(self.database)
-        if self.database.dialect != "sqlite":
-            log.warning("plugins' tables are in %s; the kernel's own tables stay in %s until they move "
-                        "(issue 15)", shown(self.database.url), self.db_path)
         await self.call_lifecycle("paperchain_startup", kernel=self)
         return self
+
+    async def _migrate(self) -> None:
+        """The kernel's tables where ``database_url`` points: a SQLite file made before Alembic is
+        first brought to its last version by schema.py's history, then every database goes through
+        the Alembic revisions (store/migrations: a fresh one is created there, that file stamped)."""
+        from .store import migrations
+        from .store.schema import migrate_existing
+
+        if self.database.dialect == "sqlite":
+            await asyncio.to_thread(migrate_existing, self.db_path)
+        await migrations.upgrade(self.database)
+
+    async def _connect_sqlite(self, synchronous: str) -> None:
+        """SQLite only, while statements on ``self.db`` remain: the aiosqlite connection to the same file."""
+        import aiosqlite
+
+        self.db = await aiosqlite.connect(self.db_path)
+        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
+            await self.db.execute(f"PRAGMA {pragma}")
 
     async def storage(self, schema):
         """A plugin's handle on its own tables (``paperchain_sdk.storage``), its migrations applied."""
@@ -152,7 +175,7 @@ class Kernel(KernelReads):
         return self._plugin_states.setdefault(plugin, {})
 
     async def close(self) -> None:
-        if self.db is None:
+        if self.database is None:
             return
         try:
             # Unfinished batches stay "running" in the database; the next start resumes them.
@@ -163,15 +186,14 @@ class Kernel(KernelReads):
             await self.engine.close()
             await self.journal.close()
         finally:
-            await self.db.close()
+            if self.db is not None:
+                await self.db.close()
             self.db = None  # type: ignore[assignment]
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()
-            for database in (self._kernel_database, self.database):
-                if database is not None:
-                    await database.close()
-            self.database = self._kernel_database = self.sql = None  # type: ignore[assignment]
+            await self.database.close()
+            self.database = self.sql = None  # type: ignore[assignment]
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)
             if self.blobs is not None:
                 self.blobs.close()  # its transient plaintext copies
@@ -277,9 +299,13 @@ class Kernel(KernelReads):
 
     async def user_tenant(self, name: str) -> str | None:
         """The tenant of a user ('' the operator), None when there is no such user."""
-        async with self.db.execute("SELECT coalesce(tenant, '') FROM users WHERE name = ?", (name,)) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        import sqlalchemy as sa
+
+        from .store.tables import users
+
+        row = await self.sql.first(sa.select(sa.func.coalesce(users.c.tenant, "").label("tenant"))
+                                   .where(users.c.name == name))
+        return row.tenant if row else None
 
     async def workflow_tenant(self, workflow: str) -> str:
         """The tenant a saved workflow (by its ref) belongs to ('' deployment-wide)."""

@@ -110,7 +110,9 @@ class Database:
             for each in (engine.sync_engine, sync_engine):
                 _sqlite_events(each, synchronous=synchronous, busy_timeout_ms=busy_timeout_ms)
         else:
-            engine = create_async_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=10)
+            # The kernel's and plugins' statements share it: each request, the journal's flush and the
+            # engine's reads hold one connection while they run (30 at most, well under the server's 100).
+            engine = create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
         try:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

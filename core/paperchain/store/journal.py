@@ -6,19 +6,14 @@ whole-row upsert, rows of different tables need no ordering between them and the
 row always wins. ``await journal.upsert(...)`` returns once the row is committed; callers that
 only need ordering (not durability yet) need not await it.
 
-Two implementations behind that interface: ``Journal`` on the kernel's aiosqlite connection (what
-the kernel runs today) and ``CoreJournal`` on the deployment's ``Database`` (SQLAlchemy Core, SQLite
-or PostgreSQL), its upserts built from store/tables.py. On SQLite the upsert stays ``INSERT OR
-REPLACE``, not ``ON CONFLICT DO UPDATE``: the run counts' triggers (schema._v12) uncount a replaced
-row in a BEFORE INSERT trigger, which also fires before an upsert's UPDATE, so an upsert would be
-uncounted twice. On PostgreSQL it is ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of the
-row's columns, which fires the UPDATE triggers there. One difference remains: SQLite's REPLACE
-also removes another row holding the same value of a unique index (runs' and batches'
-idempotency_key), where PostgreSQL refuses the row; the engine's SQL is ported next (issue 15).
-
-The kernel still runs ``Journal``: its reads and most of its writes are aiosqlite SQL text, which
-is ported to Core table by table before the kernel switches. bench/engine.py's batch with each
-journal, interleaved in one sitting on SQLite, measured the same within the noise of a shared machine.
+``CoreJournal`` runs on the deployment's ``Database`` (SQLAlchemy Core, SQLite or PostgreSQL),
+its upserts built from store/tables.py. On SQLite the upsert stays ``INSERT OR REPLACE``, not ``ON
+CONFLICT DO UPDATE``: the run counts' triggers (schema._v12) uncount a replaced row in a BEFORE
+INSERT trigger, which also fires before an upsert's UPDATE, so an upsert would be uncounted twice.
+On PostgreSQL it is ``INSERT ... ON CONFLICT (primary key) DO UPDATE`` of the row's columns, which
+fires the UPDATE triggers there. One difference remains: SQLite's REPLACE also removes another row
+holding the same value of a unique index (runs' and batches' idempotency_key), where PostgreSQL
+refuses the row.
 """
 
 from __future__ import annotations
@@ -26,10 +21,7 @@ from __future__ import annotations
 import abc
 import asyncio
 import logging
-import sqlite3
 from typing import Any
-
-import aiosqlite
 
 log = logging.getLogger(__name__)
 
@@ -69,15 +61,15 @@ class _GroupCommit(abc.ABC):
 
     @abc.abstractmethod
     def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
-        """Each journal's own: see Journal and CoreJournal."""
+        """See CoreJournal."""
 
     @abc.abstractmethod
     def _params(self, row: dict) -> Any:
-        """Each journal's own: see Journal and CoreJournal."""
+        """See CoreJournal."""
 
     @abc.abstractmethod
     async def _commit(self, groups: dict[Any, list]) -> None:
-        """Each journal's own: see Journal and CoreJournal."""
+        """See CoreJournal."""
 
     async def _rollback(self) -> None:  # noqa: B027 - an optional hook, nothing to undo by default
         """After a failed commit (the commit itself rolls back where it can)."""
@@ -122,40 +114,6 @@ class _GroupCommit(abc.ABC):
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
-
-
-class Journal(_GroupCommit):
-    """On the kernel's aiosqlite connection (SQLite; the kernel's journal today)."""
-
-    def __init__(self, conn: aiosqlite.Connection):
-        super().__init__()
-        self._conn = conn
-
-    def _upsert(self, table: str, columns: tuple[str, ...]) -> str:
-        return (f"INSERT OR REPLACE INTO [{table}] ({', '.join(f'[{c}]' for c in columns)}) "
-                f"VALUES ({', '.join('?' for _ in columns)})")
-
-    def _params(self, row: dict) -> tuple:
-        return tuple(row.values())
-
-    async def _rollback(self) -> None:  # noqa: B027 - an optional hook, nothing to undo by default
-        await self._conn.rollback()
-
-    async def _commit(self, groups: dict[str, list[tuple]], tries: int = 50) -> None:
-        for attempt in range(tries):
-            try:
-                for sql, rows in groups.items():
-                    await self._conn.executemany(sql, rows)
-                await self._conn.commit()
-                return
-            except sqlite3.OperationalError as exc:
-                # Plugins write this database on their own connections. When this connection still
-                # reads an older snapshot (a cursor being iterated), SQLite refuses the write at
-                # once (SQLITE_BUSY_SNAPSHOT) instead of waiting out busy_timeout: retry shortly.
-                if "locked" not in str(exc) or attempt == tries - 1:
-                    raise
-                await self._conn.rollback()
-                await asyncio.sleep(0.005 * (attempt + 1))
 
 
 class CoreJournal(_GroupCommit):

@@ -361,6 +361,21 @@ def _v14(db: sqlite_utils.Database) -> None:
 MIGRATIONS = [_v1, _v2, _v3, _v4, _v5, _v6, _v7, _v8, _v9, _v10, _v11, _v12, _v13, _v14]
 
 
+def migrate_existing(path: Path) -> int:
+    """Bring a SQLite file made before the Alembic baseline to its last version here; return the
+    version (0: a new or empty file, which the baseline revision creates, store/migrations)."""
+    import sqlite3
+
+    if not path.exists():
+        return 0
+    conn = sqlite3.connect(path)
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+    finally:
+        conn.close()
+    return migrate(path) if version else 0
+
+
 def migrate(path: Path) -> int:
     """Create or upgrade the database at ``path``; return the schema version."""
     db = sqlite_utils.Database(path)

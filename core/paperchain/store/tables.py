@@ -276,6 +276,47 @@ def sqlite_only() -> tuple[str, ...]:
     return (*TABLES, *_SQLITE_RUN_COUNTS, *_SQLITE_SEARCH, *_SQLITE_TERMS)
 
 
+_ANALYZERS = "('text.keywords', 'text.entities', 'text.language', 'text.near_duplicates')"
+
+# PostgreSQL's twin of _SQLITE_TERMS: the same rows from jsonb. ``finding_terms_items`` walks a
+# value as SQLite's json_each does (an object's values by key, an array's items by index, nothing
+# else that matters here: a scalar's one row is never an object); the finding's text that is not
+# JSON counts as nothing, as json_valid() makes it on SQLite. A term that is not a JSON string is
+# its JSON text on both (SQLite keeps a number's type in the untyped column; PostgreSQL's is TEXT).
+_POSTGRESQL_TERMS = (
+    ("CREATE FUNCTION finding_terms_items(j jsonb) RETURNS TABLE (key text, value jsonb) LANGUAGE sql IMMUTABLE "
+    "AS $$ SELECT e.key, e.value FROM jsonb_each(CASE WHEN jsonb_typeof(j) = 'object' THEN j ELSE '{}' END) e "
+    "UNION ALL SELECT (a.n - 1)::text, a.v FROM jsonb_array_elements(CASE WHEN jsonb_typeof(j) = 'array' THEN j "
+    "ELSE '[]' END) WITH ORDINALITY AS a(v, n) $$"),
+    ("CREATE FUNCTION finding_terms_change() RETURNS trigger LANGUAGE plpgsql AS $$ DECLARE data jsonb; BEGIN "
+    "IF TG_OP <> 'INSERT' THEN "
+    "DELETE FROM finding_terms WHERE document_id = OLD.document_id AND analyzer = OLD.analyzer; END IF; "
+    "IF TG_OP = 'DELETE' THEN RETURN NULL; END IF; "
+    "DELETE FROM finding_terms WHERE document_id = NEW.document_id AND analyzer = NEW.analyzer; "
+    "BEGIN data := NEW.data::jsonb; EXCEPTION WHEN others THEN data := NULL; END; "
+    "IF NEW.analyzer = 'text.keywords' THEN "
+    "INSERT INTO finding_terms (document_id, analyzer, created, kind, term) SELECT DISTINCT NEW.document_id, "
+    "NEW.analyzer, NEW.created, '', lower(k.value ->> 'keyword') FROM finding_terms_items(data -> 'keywords') k "
+    "WHERE jsonb_typeof(k.value) = 'object' AND k.value ->> 'keyword' IS NOT NULL; "
+    "ELSIF NEW.analyzer = 'text.entities' THEN "
+    "INSERT INTO finding_terms (document_id, analyzer, created, kind, term) SELECT DISTINCT NEW.document_id, "
+    "NEW.analyzer, NEW.created, e.key, i.value ->> 'text' FROM finding_terms_items(data) e, "
+    "finding_terms_items(CASE WHEN jsonb_typeof(e.value) = 'array' THEN e.value END) i "
+    "WHERE jsonb_typeof(i.value) = 'object' AND i.value ->> 'text' IS NOT NULL; "
+    "ELSIF NEW.analyzer = 'text.language' AND data IS NOT NULL THEN "
+    "INSERT INTO finding_terms (document_id, analyzer, created, kind, term) VALUES (NEW.document_id, "
+    "NEW.analyzer, NEW.created, '', coalesce(data ->> 'language', '')); "
+    "ELSIF NEW.analyzer = 'text.near_duplicates' AND jsonb_typeof(data -> 'duplicates') = 'array' "
+    "AND jsonb_array_length(data -> 'duplicates') > 0 THEN "
+    "INSERT INTO finding_terms (document_id, analyzer, created, kind, term) VALUES (NEW.document_id, "
+    "NEW.analyzer, NEW.created, '', ''); "
+    "END IF; RETURN NULL; END $$"),
+    (f"CREATE TRIGGER finding_terms_insert AFTER INSERT ON findings FOR EACH ROW WHEN (NEW.analyzer IN {_ANALYZERS}) "
+    "EXECUTE FUNCTION finding_terms_change()"),
+    "CREATE TRIGGER finding_terms_update AFTER UPDATE ON findings FOR EACH ROW EXECUTE FUNCTION finding_terms_change()",
+    "CREATE TRIGGER finding_terms_delete AFTER DELETE ON findings FOR EACH ROW EXECUTE FUNCTION finding_terms_change()",
+)
+
 # PostgreSQL: an upsert fires UPDATE triggers on conflict (no REPLACE), so no BEFORE INSERT trigger is needed.
 POSTGRESQL_ONLY = (
     ("CREATE FUNCTION run_counts_change() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
@@ -286,4 +327,5 @@ POSTGRESQL_ONLY = (
     "(OLD.status IS DISTINCT FROM NEW.status OR OLD.workflow IS DISTINCT FROM NEW.workflow OR OLD.batch_id IS "
     "DISTINCT FROM NEW.batch_id) EXECUTE FUNCTION run_counts_change()"),
     "CREATE TRIGGER run_counts_delete AFTER DELETE ON runs FOR EACH ROW EXECUTE FUNCTION run_counts_change()",
+    *_POSTGRESQL_TERMS,
 )

@@ -4,6 +4,16 @@ Fixtures:
 
 ``paperchain_document``
     ``paperchain_document(name, content, **fields) -> Document`` in the test's temporary folder.
+``paperchain_database_url``
+    Where the kernel fixtures below keep the kernel's (and plugins') tables: ``""`` by default,
+    each kernel's own SQLite file in its data directory. A conftest.py that overrides it runs a
+    suite on both databases, e.g. with the ``database_url`` fixture (``paperchain_databases``)::
+
+        @pytest.fixture
+        def paperchain_database_url(database_url):
+            return "" if database_url.startswith("sqlite") else database_url
+
+    On PostgreSQL each further kernel of a test (another data directory) gets a database of its own.
 ``paperchain_kernel``
     ``paperchain_kernel(*plugins, config=None, builtins=True) -> harness``: a real kernel (its
     engine, store and registry in the test's temporary folder) that loads only the plugins given
@@ -46,18 +56,41 @@ def paperchain_document(tmp_path):
 
 
 @pytest.fixture
-def paperchain_kernel(tmp_path):
+def paperchain_database_url() -> str:
+    return ""
+
+
+class _Databases:
+    """The database each kernel of a test gets: the test's ``paperchain_database_url`` for the first
+    data directory; on PostgreSQL a new database on the session's cluster for each further one."""
+
+    def __init__(self, request, url: str):
+        self._request, self._url = request, url
+        self._given: dict = {}
+
+    def __call__(self, data_dir, config: dict | None) -> str:
+        if not self._url or (config or {}).get("paperchain", {}).get("database_url"):
+            return ""  # the SQLite file in the data directory, or what the test's config names
+        if data_dir not in self._given:
+            self._given[data_dir] = (self._request.getfixturevalue("paperchain_postgres").create_database()
+                                     if self._given and self._url.startswith("postgresql") else self._url)
+        return self._given[data_dir]
+
+
+@pytest.fixture
+def paperchain_kernel(tmp_path, request, paperchain_database_url):
     harness_module = pytest.importorskip(
         "paperchain.harness", reason="the paperchain_kernel fixture needs the kernel: pip install paperchain"
     )
     KernelHarness = harness_module.KernelHarness
+    database_for = _Databases(request, paperchain_database_url)
 
     made: list = []
 
     def factory(*plugins, config=None, builtins: bool = True):
-        harness = KernelHarness(
-            plugins, data_dir=tmp_path / f"kernel-{len(made)}", config=config, builtins=builtins
-        )
+        data_dir = tmp_path / f"kernel-{len(made)}"
+        harness = KernelHarness(plugins, data_dir=data_dir, config=config, builtins=builtins,
+                                database_url=database_for(data_dir, config))
         made.append(harness)
         return harness
 
@@ -74,15 +107,17 @@ except ImportError:  # async fixtures need pytest-asyncio; the sync fixtures abo
 if pytest_asyncio is not None:
 
     @pytest_asyncio.fixture
-    async def paperchain_api(tmp_path):
+    async def paperchain_api(tmp_path, request, paperchain_database_url):
         harness_module = pytest.importorskip(
             "paperchain.harness", reason="the paperchain_api fixture needs the kernel: pip install paperchain"
         )
+        database_for = _Databases(request, paperchain_database_url)
         made: list = []
 
         async def factory(*plugins, config=None, api=None, builtins: bool = True, triggers: bool = True):
-            harness = harness_module.ApiHarness(plugins, data_dir=tmp_path / f"api-{len(made)}", config=config,
-                                                api=api, builtins=builtins, triggers=triggers)
+            data_dir = tmp_path / f"api-{len(made)}"
+            harness = harness_module.ApiHarness(plugins, data_dir=data_dir, config=config, api=api, builtins=builtins,
+                                                triggers=triggers, database_url=database_for(data_dir, config))
             made.append(harness)
             return await harness.start()
 
