@@ -9,8 +9,26 @@ import os
 from collections import OrderedDict
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from paperchain_sdk import Document, InputError, NotFoundError
 from paperchain_sdk.media import claimed_media_type, sniff_media_type
+
+from .store.portable import json_field
+from .store.search import Entry
+from .store.tables import documents, findings
+
+_d = documents.c
+# What the API and the web list of a document (``Documents.row`` caches these, then tenant and deleted).
+LISTED = (_d.id, _d.name, _d.media_type, _d.size, _d.created, _d.metadata, _d.tags, _d.created_by,
+          sa.and_(_d.text.is_not(None), _d.text != "").label("has_text"))
+_ROW = sa.select(*LISTED, _d.tenant, _d.deleted).where(_d.id == sa.bindparam("document_id"))
+_EXISTING = sa.select(_d.id).where(_d.sha256 == sa.bindparam("sha256"),
+                                   _d.tenant.is_not_distinct_from(sa.bindparam("tenant"))).limit(1)
+_FINDINGS = sa.select(findings.c.analyzer, findings.c.data).where(findings.c.document_id == sa.bindparam("document_id"))
+_SET_TEXT = sa.update(documents).where(_d.id == sa.bindparam("document_id")).values(
+    text=sa.bindparam("new_text"), metadata=sa.bindparam("new_metadata"), tags=sa.bindparam("new_tags"))
+_SEARCHED = sa.select(_d.id, _d.tenant, _d.name, _d.text, _d.deleted)
 
 # Names that promise a format we can recognise from its first bytes.
 _CHECKABLE = {
@@ -56,16 +74,16 @@ class Documents:
         self._k = kernel
         # API rows by id: a read-mostly cache (a GET costs no database round trip); every write
         # path below and in the API forgets the row it changes.
-        self._rows: OrderedDict[str, tuple] = OrderedDict()
+        self._rows: OrderedDict[str, sa.Row] = OrderedDict()
         self.encoded: dict[str, tuple] = {}  # (tenant, the API's JSON) for a cached live row, dropped with it
+        self._search = None
+        self._insert_new = None  # INSERT OR IGNORE, in the kernel's dialect (built once: the journal groups by it)
 
-    async def row(self, document_id: str, columns: str) -> tuple | None:
-        """The ``documents`` row (``columns``, then ``tenant`` and ``deleted``), cached."""
+    async def row(self, document_id: str) -> sa.Row | None:
+        """The ``documents`` row (``LISTED``, then ``tenant`` and ``deleted``), cached."""
         row = self._rows.get(document_id)
         if row is None:
-            async with self._k.db.execute(f"SELECT {columns}, tenant, deleted FROM documents WHERE id = ?",
-                                          (document_id,)) as cursor:
-                row = await cursor.fetchone()
+            row = await self._k.sql.first(_ROW, {"document_id": document_id})
             if row is None:
                 return None
             self._rows[document_id] = row
@@ -75,13 +93,34 @@ class Documents:
 
     @property
     def search(self):
-        """Full-text search over documents (``store/search/``): FTS5 in the kernel's SQLite file, kept
-        current by triggers on ``documents``; PostgreSQL's adapter takes over when these tables move."""
-        from .store.search.fts5 import Fts5Search
+        """Full-text search over documents (``store/search/``), the adapter of the kernel's database:
+        FTS5 on SQLite, kept current by triggers on ``documents``; ``tsvector`` on PostgreSQL, kept
+        current from here (``reindex`` and the statements queued with a document's writes)."""
+        if self._search is None or self._search.sql is not self._k.sql:
+            from .store.search.fts5 import Fts5Search
+            from .store.search.postgres import PostgresSearch
 
-        return Fts5Search(self._k.db)
+            self._search = (Fts5Search if self._k.sql.dialect == "sqlite" else PostgresSearch)(self._k.sql)
+        return self._search
 
-    def cached(self, document_id: str) -> tuple | None:
+    async def open(self) -> None:
+        """At the kernel's start: the search index's tables where the migrations leave them to the adapter."""
+        if not self.search.kept_by_triggers:
+            await self.search.create()
+
+    async def reindex(self, document_ids) -> None:
+        """After a write that changes documents' name, tenant or deletion has committed: their index
+        entries follow (on SQLite the triggers did it in the write's own transaction)."""
+        search = self.search
+        if search.kept_by_triggers:
+            return
+        rows = await self._k.sql.read(_SEARCHED.where(_d.id.in_(list(document_ids))))
+        live = {r.id: r for r in rows if r.deleted is None}
+        await search.index_many(Entry(r.id, r.tenant or "", r.name, r.text) for r in live.values())
+        for document_id in set(document_ids) - set(live):
+            await search.remove(document_id)
+
+    def cached(self, document_id: str) -> sa.Row | None:
         return self._rows.get(document_id)
 
     def forget(self, document_id: str) -> None:
@@ -102,29 +141,29 @@ class Documents:
         path = Path(path)
         media_type, staged = await asyncio.to_thread(self._stage, path, name, move, tenant)
         try:
-            document_id = await self._existing_id(tenant, staged.sha256) or await asyncio.to_thread(
-                self._k.keyring.document_id, tenant, staged.sha256)
+            existing = await self._existing_id(tenant, staged.sha256)
+            document_id = existing or await asyncio.to_thread(self._k.keyring.document_id, tenant, staged.sha256)
         except BaseException:
             self._k.blobs.discard(staged)
             raise
         blob = await asyncio.to_thread(self._k.blobs.commit, staged, document_id)
         name = name or path.name
-        self._k.journal.execute(
-            "INSERT OR IGNORE INTO documents (id, sha256, tenant, name, media_type, size, created, metadata, tags, "
-            "created_by) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (document_id, staged.sha256, tenant or None, name, media_type, staged.size, now(),
-             json.dumps(metadata or {}), "[]", created_by or None),
-        )
+        journal = self._k.journal
+        if self._insert_new is None:
+            self._insert_new = self._k.sql.insert(documents).on_conflict_do_nothing()
+        journal.execute(self._insert_new, {
+            "id": document_id, "sha256": staged.sha256, "tenant": tenant or None, "name": name,
+            "media_type": media_type, "size": staged.size, "created": now(), "metadata": json.dumps(metadata or {}),
+            "tags": "[]", "created_by": created_by or None})
+        if not existing and not self.search.kept_by_triggers:  # a new document: its entry in the same commit
+            journal.execute(*self.search.queued(Entry(document_id, tenant, name, ""), new=True))
         await self._k.emit("document.ingested", document_id, {"name": name, "media_type": media_type, "size": staged.size})
         return Document(id=document_id, name=name, media_type=media_type, size=staged.size, path=str(blob),
                         metadata=metadata or {}, sha256=staged.sha256)
 
     async def _existing_id(self, tenant: str, sha256: str) -> str | None:
         """The id this tenant's copy of this content already has (ids made before keying differ)."""
-        async with self._k.db.execute("SELECT id FROM documents WHERE sha256 = ? AND tenant IS ? LIMIT 1",
-                                      (sha256, tenant or None)) as cursor:
-            row = await cursor.fetchone()
-        return row[0] if row else None
+        return await self._k.sql.scalar(_EXISTING, {"sha256": sha256, "tenant": tenant or None})
 
     def _stage(self, path: Path, name: str | None = None, move: bool = False, tenant: str = ""):
         check_readable(path)
@@ -134,20 +173,16 @@ class Documents:
         return media_type, self._k.blobs.stage(path, move=move, tenant=tenant)
 
     async def get(self, document_id: str, *, text: bool = True) -> Document:
-        async with self._k.db.execute(
-            f"SELECT id, name, media_type, size, {'text' if text else 'NULL'}, metadata, tags, sha256 FROM documents "
-            "WHERE id = ? AND deleted IS NULL",
-            (document_id,),
-        ) as cursor:
-            row = await cursor.fetchone()
+        row = await self._k.sql.first(
+            sa.select(_d.id, _d.name, _d.media_type, _d.size, _d.text if text else sa.null().label("text"), _d.metadata,
+                      _d.tags, _d.sha256).where(_d.id == document_id, _d.deleted.is_(None)))
         if row is None:
             raise NotFoundError(f"There is no document {document_id}.", hint="`paperchain documents list` shows them")
-        async with self._k.db.execute("SELECT analyzer, data FROM findings WHERE document_id = ?", (document_id,)) as cursor:
-            findings = {analyzer: json.loads(data) async for analyzer, data in cursor}
+        found = {r.analyzer: json.loads(r.data) for r in await self._k.sql.read(_FINDINGS, {"document_id": document_id})}
         return Document(
-            id=row[0], name=row[1], media_type=row[2], size=row[3], path=str(await self.plain_path(row[0])),
-            text=row[4], metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), findings=findings,
-            sha256=row[7] or row[0],
+            id=row.id, name=row.name, media_type=row.media_type, size=row.size, path=str(await self.plain_path(row.id)),
+            text=row.text, metadata=json.loads(row.metadata or "{}"), tags=json.loads(row.tags or "[]"),
+            findings=found, sha256=row.sha256 or row.id,
         )
 
     async def visible(self, document_ids, *, tenant: str) -> set[str]:
@@ -156,10 +191,10 @@ class Documents:
         ids, seen = list(dict.fromkeys(document_ids)), set[str]()
         for at in range(0, len(ids), 500):
             chunk = ids[at:at + 500]
-            sql = f"SELECT id FROM documents WHERE id IN ({','.join('?' * len(chunk))}) AND deleted IS NULL"
-            async with self._k.db.execute(sql + (" AND tenant = ?" if tenant else ""),
-                                          (*chunk, *((tenant,) if tenant else ()))) as cursor:
-                seen.update(r[0] for r in await cursor.fetchall())
+            statement = sa.select(_d.id).where(_d.id.in_(chunk), _d.deleted.is_(None))
+            if tenant:
+                statement = statement.where(_d.tenant == tenant)
+            seen.update(r.id for r in await self._k.sql.read(statement))
         return seen
 
     async def named(self, document_ids) -> dict[str, tuple[str, str]]:
@@ -167,9 +202,9 @@ class Documents:
         ids, found = list(dict.fromkeys(document_ids)), {}
         for at in range(0, len(ids), 500):
             chunk = ids[at:at + 500]
-            async with self._k.db.execute(f"SELECT id, name, media_type FROM documents WHERE id IN "
-                                          f"({','.join('?' * len(chunk))}) AND deleted IS NULL", chunk) as cursor:
-                found.update((r[0], (r[1], r[2])) for r in await cursor.fetchall())
+            rows = await self._k.sql.read(sa.select(_d.id, _d.name, _d.media_type).where(
+                _d.id.in_(chunk), _d.deleted.is_(None)))
+            found.update((r.id, (r.name, r.media_type)) for r in rows)
         return found
 
     async def labeled(self, *, field: str = "tags", limit: int | None = None,
@@ -177,19 +212,21 @@ class Documents:
         """Documents with text and a label: non-empty ``tags``, or the metadata key ``metadata.<key>``;
         with ``tenant``, only that tenant's ('': the deployment-wide scope's)."""
         if field == "tags":
-            where = "tags IS NOT NULL AND tags != '[]'"
+            labeled = sa.and_(_d.tags.is_not(None), _d.tags != "[]")
         elif field.startswith("metadata.") and field[9:].replace("_", "").replace("-", "").isalnum():
-            where = f"json_extract(metadata, '$.\"{field[9:]}\"') IS NOT NULL"
+            labeled = json_field(_d.metadata, field[9:]).is_not(None)
         else:
             raise InputError(f"cannot read labels from {field!r}.", hint="use 'tags' or 'metadata.<key>'")
-        sql = (f"SELECT id, name, media_type, size, text, metadata, tags, sha256 FROM documents WHERE deleted IS NULL "
-               f"AND text IS NOT NULL AND text != '' AND {where}" + (" AND tenant IS ?" if tenant is not None else "") +
-               " ORDER BY created, id" + (f" LIMIT {int(limit)}" if limit else ""))
-        async with self._k.db.execute(sql, () if tenant is None else (tenant or None,)) as cursor:
-            rows = await cursor.fetchall()
-        return [Document(id=r[0], name=r[1], media_type=r[2], size=r[3], path=str(await self.plain_path(r[0])), text=r[4],
-                         metadata=json.loads(r[5] or "{}"), tags=json.loads(r[6] or "[]"), sha256=r[7] or r[0])
-                for r in rows]
+        statement = sa.select(_d.id, _d.name, _d.media_type, _d.size, _d.text, _d.metadata, _d.tags, _d.sha256).where(
+            _d.deleted.is_(None), _d.text.is_not(None), _d.text != "", labeled).order_by(_d.created, _d.id)
+        if tenant is not None:
+            statement = statement.where(_d.tenant.is_not_distinct_from(tenant or None))
+        if limit:
+            statement = statement.limit(int(limit))
+        return [Document(id=r.id, name=r.name, media_type=r.media_type, size=r.size, path=str(await self.plain_path(r.id)),
+                         text=r.text, metadata=json.loads(r.metadata or "{}"), tags=json.loads(r.tags or "[]"),
+                         sha256=r.sha256 or r.id)
+                for r in await self._k.sql.read(statement)]
 
     async def plain_path(self, document_id: str) -> Path:
         """A readable plaintext file of the document (decrypted off the event loop when needed)."""
@@ -197,11 +234,15 @@ class Documents:
         return blobs.plain.get(document_id) or await asyncio.to_thread(blobs.path, document_id)
 
     def update(self, document: Document):
+        """Queue the document's new text, metadata and tags (the future resolves when committed)."""
         self.forget(document.id)
-        return self._k.journal.execute(
-            "UPDATE documents SET text = ?, metadata = ?, tags = ? WHERE id = ?",
-            (document.text, json.dumps(document.metadata), json.dumps(list(document.tags)), document.id),
-        )
+        journal = self._k.journal
+        done = journal.execute(_SET_TEXT, {"document_id": document.id, "new_text": document.text,
+                                           "new_metadata": json.dumps(document.metadata),
+                                           "new_tags": json.dumps(list(document.tags))})
+        if not self.search.kept_by_triggers:
+            journal.execute(*self.search.queued(Entry(document.id, "", document.name, document.text or ""), new=False))
+        return done
 
 
 def expand_paths(items) -> list[Path]:

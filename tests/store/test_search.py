@@ -3,8 +3,8 @@ return the same hit sets (ranks may differ); and the kernel's SQLite index kept 
 
 from __future__ import annotations
 
-import aiosqlite
 import pytest
+import sqlalchemy as sa
 
 from paperchain.store.database import Database
 from paperchain.store.schema import migrate
@@ -17,6 +17,7 @@ from paperchain.store.search import (
 )
 from paperchain.store.search.fts5 import Fts5Search
 from paperchain.store.search.postgres import PostgresSearch
+from paperchain.store.sql import SqlHandle
 from paperchain_sdk import InputError
 
 DOCUMENTS = [
@@ -89,18 +90,11 @@ HOSTILE = [
 
 @pytest.fixture
 async def search(database_url):
-    if database_url.startswith("sqlite"):
-        db = await aiosqlite.connect(database_url.split(":///", 1)[1], isolation_level=None)
-        adapter = Fts5Search(db)
-        await adapter.create()
-        yield adapter
-        await db.close()
-    else:
-        database = await Database.open(database_url)
-        adapter = PostgresSearch(database)
-        await adapter.create()
-        yield adapter
-        await database.close()
+    database = await Database.open(database_url)
+    adapter = (Fts5Search if database.dialect == "sqlite" else PostgresSearch)(SqlHandle(database))
+    await adapter.create()
+    yield adapter
+    await database.close()
 
 
 @pytest.fixture
@@ -202,9 +196,14 @@ async def test_a_phrase_does_not_run_from_the_name_into_the_text(search):
 async def test_the_kernels_documents_are_indexed_by_triggers_in_the_same_transaction(tmp_path):
     path = tmp_path / "paperchain.db"
     migrate(path)
-    async with aiosqlite.connect(path, isolation_level=None) as db:
-        search = Fts5Search(db)
-        write = db.execute
+    database = await Database.open(f"sqlite+aiosqlite:///{path}")
+    sql = SqlHandle(database)
+    search = Fts5Search(sql)
+
+    async def write(statement):
+        await sql.write(sa.text(statement))
+
+    try:
         await write("INSERT INTO documents (id, tenant, name, text) VALUES ('d1', 't1', 'Factura.txt', 'café con leche')")
         await write("INSERT INTO documents (id, tenant, name) VALUES ('d2', NULL, 'Notice.txt')")
         assert await _ids(search, "cafe", "t1") == {"d1"} and await _ids(search, "notice", "") == {"d2"}
@@ -218,8 +217,11 @@ async def test_the_kernels_documents_are_indexed_by_triggers_in_the_same_transac
         await write("UPDATE documents SET deleted = NULL WHERE id = 'd1'")
         assert await _ids(search, "agua", "t1") == {"d1"}
         await write("DELETE FROM documents")
-        async with db.execute("SELECT (SELECT count(*) FROM search_documents), (SELECT count(*) FROM search_fts)") as c:
-            assert await c.fetchone() == (0, 0)
+        counts = await sql.first(sa.text("SELECT (SELECT count(*) FROM search_documents) AS entries, "
+                                         "(SELECT count(*) FROM search_fts) AS words"))
+        assert (counts.entries, counts.words) == (0, 0)
+    finally:
+        await database.close()
 
 
 def _ocr_texts() -> dict[str, str]:

@@ -47,7 +47,7 @@ async def _every_type(db, tenant: str | None) -> tuple:
         return tuple(r[0] for r in await c.fetchall())
 
 
-async def test_media_types_stay_exact_per_tenant_across_ingest_delete_restore_replace_and_retype(db):
+async def test_media_types_stay_exact_per_tenant_across_ingest_delete_restore_replace_and_retype(db, sql):
     rng = random.Random(14)
     insert = ("INSERT {verb} INTO documents (id, name, media_type, size, created, tenant) "
               "VALUES (?, 'n', ?, 1, '2026-01-01', ?)")
@@ -56,25 +56,25 @@ async def test_media_types_stay_exact_per_tenant_across_ingest_delete_restore_re
 
     async def exact():
         for tenant in ("acme", "globex", "nobody", None):
-            assert await distinct_media_types(db, tenant) == await _every_type(db, tenant), tenant
+            assert await distinct_media_types(sql, tenant) == await _every_type(db, tenant), tenant
 
     await exact()
-    assert await distinct_media_types(db, "nobody") == ()
+    assert await distinct_media_types(sql, "nobody") == ()
     await db.execute(insert.format(verb=""), ("new", "application/zip", "acme"))  # a new kind, one tenant's
-    assert "application/zip" in await distinct_media_types(db, "acme")
-    assert "application/zip" not in await distinct_media_types(db, "globex")
+    assert "application/zip" in await distinct_media_types(sql, "acme")
+    assert "application/zip" not in await distinct_media_types(sql, "globex")
     await exact()
     await db.execute("UPDATE documents SET deleted = '2026-02-01' WHERE id = 'new'")  # deleted: as before, offered
     await exact()
     await db.execute("UPDATE documents SET deleted = NULL WHERE id = 'new'")
     await db.execute(insert.format(verb="OR REPLACE"), ("new", "text/csv", "globex"))  # REPLACE moves it
-    assert "application/zip" not in await distinct_media_types(db, "acme")
-    assert "text/csv" in await distinct_media_types(db, "globex")
+    assert "application/zip" not in await distinct_media_types(sql, "acme")
+    assert "text/csv" in await distinct_media_types(sql, "globex")
     await db.execute("UPDATE documents SET media_type = 'image/tiff' WHERE tenant = 'acme'")
-    assert await distinct_media_types(db, "acme") == ("image/tiff",)
+    assert await distinct_media_types(sql, "acme") == ("image/tiff",)
     await db.execute("DELETE FROM documents WHERE tenant = 'globex'")
     await exact()
-    assert await distinct_media_types(db, "globex") == ()
+    assert await distinct_media_types(sql, "globex") == ()
 
 
 async def test_media_types_are_read_by_one_index_seek_per_type(db):

@@ -19,15 +19,17 @@ def documents():
 def documents_list(ctx, limit):
     """The most recently ingested documents."""
 
+    import sqlalchemy as sa
+
+    from ..store.tables import documents as d
+
     async def body(kernel):
-        async with kernel.db.execute(
-            "SELECT id, name, media_type, size, created, length(text) FROM documents WHERE deleted IS NULL "
-            "ORDER BY created DESC LIMIT ?", (limit,),
-        ) as cursor:
-            rows = await cursor.fetchall()
+        rows = await kernel.sql.read(
+            sa.select(d.c.id, d.c.name, d.c.media_type, d.c.size, d.c.created, sa.func.length(d.c.text).label("chars"))
+            .where(d.c.deleted.is_(None)).order_by(d.c.created.desc(), d.c.id.desc()).limit(limit))
         t = table("id", "name", "type", "bytes", "text", "ingested")
         for row in rows:
-            t.add_row(row[0][:16], row[1], row[2], str(row[3]), f"{row[5] or 0} chars", row[4][:19])
+            t.add_row(row.id[:16], row.name, row.media_type, str(row.size), f"{row.chars or 0} chars", row.created[:19])
         console().print(t)
 
     with_open_kernel(ctx, body)
@@ -40,11 +42,16 @@ def documents_show(ctx, document_id):
     """One document (an id prefix is enough): metadata, findings, text excerpt, runs."""
     import json
 
+    import sqlalchemy as sa
+
     from paperchain_sdk import InputError
 
+    from ..store.tables import documents as d
+    from ..store.tables import runs
+
     async def body(kernel):
-        async with kernel.db.execute("SELECT id FROM documents WHERE id LIKE ? || '%' LIMIT 2", (document_id,)) as c:
-            ids = [r[0] for r in await c.fetchall()]
+        ids = [r.id for r in await kernel.sql.read(
+            sa.select(d.c.id).where(d.c.id.istartswith(document_id, autoescape=True)).limit(2))]
         if len(ids) != 1:
             raise InputError(f"{'No' if not ids else 'More than one'} document has an id starting with {document_id!r}.",
                              hint="`paperchain documents list` shows the ids")
@@ -57,11 +64,9 @@ def documents_show(ctx, document_id):
             out.print(f"findings of {analyzer}: {json.dumps(data, ensure_ascii=False)[:300]}")
         text = (doc.text or "").strip()
         out.print(f"text ({len(text)} chars): {text[:400]!r}" if text else "no text extracted yet")
-        async with kernel.db.execute(
-            "SELECT id, workflow, status FROM runs WHERE document_id = ? ORDER BY created DESC LIMIT 10", (doc.id,)
-        ) as c:
-            for run_id, workflow, status in await c.fetchall():
-                out.print(f"run {run_id} {workflow} {styled(status)}")
+        for run in await kernel.sql.read(sa.select(runs.c.id, runs.c.workflow, runs.c.status).where(
+                runs.c.document_id == doc.id).order_by(runs.c.created.desc(), runs.c.id.desc()).limit(10)):
+            out.print(f"run {run.id} {run.workflow} {styled(run.status)}")
 
     with_open_kernel(ctx, body)
 

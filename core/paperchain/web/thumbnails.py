@@ -14,13 +14,17 @@ import io
 import logging
 import threading
 
+import sqlalchemy as sa
+
 from ..documents import now
+from ..store.tables import thumbnails as thumbnails_table
 
 log = logging.getLogger("paperchain.web")
 SIZE = (240, 320)
 PAGE_WIDTH = 900
 MAX_PAGES = 50
 _RENDER = threading.Lock()
+_KEPT = sa.select(thumbnails_table.c.blob).where(thumbnails_table.c.document_id == sa.bindparam("document_id"))
 
 
 def draw(path, media_type: str, *, page: int = 0, box: tuple[int, int] = SIZE) -> bytes | None:
@@ -88,10 +92,9 @@ def page_count(path, media_type: str) -> int:
 
 async def thumbnail(kernel, document_id: str, media_type: str, tenant: str) -> bytes | None:
     """The document's thumbnail PNG: from the blob store, or drawn now and kept there."""
-    async with kernel.db.execute("SELECT blob FROM thumbnails WHERE document_id = ?", (document_id,)) as cursor:
-        row = await cursor.fetchone()
-    if row is not None and kernel.blobs.exists(row[0]):
-        return await asyncio.to_thread(kernel.blobs.read_bytes, row[0])
+    blob = await kernel.sql.scalar(_KEPT, {"document_id": document_id})
+    if blob is not None and kernel.blobs.exists(blob):
+        return await asyncio.to_thread(kernel.blobs.read_bytes, blob)
     path = await kernel.documents.plain_path(document_id)
 
     def draw_and_keep():  # the store too under the lock: documents with the same picture share one blob

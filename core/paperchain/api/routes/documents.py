@@ -10,15 +10,18 @@ import re
 import tempfile
 from urllib.parse import unquote
 
+import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from paperchain_sdk import InputError, NotFoundError
 from paperchain_sdk.web import PRINCIPAL_KEY, endpoint, read_json, to_json
 
-from ...documents import now
+from ...documents import LISTED, now
 from ...store.blobcrypt import BlobDamaged
+from ...store.portable import json_array_has
 from ...store.search import ALL_TENANTS, marked
+from ...store.tables import documents as documents_table
 from ..errors import ApiError
 from ..guard import STATE
 from ..schemas import (
@@ -36,32 +39,51 @@ routes = web.RouteTableDef()
 _CHUNK = 256 * 1024
 _CHUNK_OUT = 1 << 20
 _SAFE_NAME = re.compile(r"[^\w.\- ()+,@]")
-_COLUMNS = "id, name, media_type, size, created, metadata, tags, created_by, text IS NOT NULL AND text != ''"
+_d = documents_table.c
+_SHA256 = sa.select(_d.sha256).where(_d.id == sa.bindparam("document_id"))
+_TEXT = sa.select(_d.text).where(_d.id == sa.bindparam("document_id"))
+# Journal statements, built once (it groups writes by statement).
+_RENAME = sa.update(documents_table).where(_d.id == sa.bindparam("document_id")).values(
+    name=sa.bindparam("new_name"), metadata=sa.bindparam("new_metadata"), tags=sa.bindparam("new_tags"))
+_DELETE = sa.update(documents_table).where(_d.id == sa.bindparam("document_id")).values(
+    deleted=sa.bindparam("when"), deleted_by=sa.bindparam("by"))
+_RESTORE = sa.update(documents_table).where(
+    _d.id == sa.bindparam("document_id"), _d.tenant.is_not_distinct_from(sa.bindparam("owner"))).values(
+    deleted=None, deleted_by=None)
 
 
 def _out(row) -> DocumentOut:
-    return DocumentOut(id=row[0], name=row[1], media_type=row[2], size=row[3], created=row[4],
-                       metadata=json.loads(row[5] or "{}"), tags=json.loads(row[6] or "[]"), created_by=row[7],
-                       has_text=bool(row[8]))
-
-
-def _tenant_clause(request) -> tuple[str, tuple]:
-    tenant = who(request).tenant
-    return (" AND tenant = ?", (tenant,)) if tenant else ("", ())
+    return DocumentOut(id=row.id, name=row.name, media_type=row.media_type, size=row.size, created=row.created,
+                       metadata=json.loads(row.metadata or "{}"), tags=json.loads(row.tags or "[]"),
+                       created_by=row.created_by, has_text=bool(row.has_text))
 
 
 async def _row(request, document_id: str):
     documents = request.app[STATE].kernel.documents
-    row = documents.cached(document_id) or await documents.row(document_id, _COLUMNS)
+    row = documents.cached(document_id) or await documents.row(document_id)
     tenant = who(request).tenant
-    if row is None or row[-1] is not None or (tenant and row[-2] != tenant):
+    if row is None or row.deleted is not None or (tenant and row.tenant != tenant):
         raise NotFoundError(f"there is no document {document_id}.", hint="GET /api/v1/documents lists them")
     return row
 
 
-async def _write(request, document_id: str, sql: str, params: tuple) -> None:
-    await kernel(request).journal.execute(sql, params)
-    kernel(request).documents.forget(document_id)
+async def write(request, document_id: str, statement, params: dict, *, reindex: bool = False) -> None:
+    """A write of one document through the journal (the API's and the web's); ``reindex`` when it
+    changes what search finds (name, deletion)."""
+    documents = kernel(request).documents
+    await kernel(request).journal.execute(statement, params)
+    documents.forget(document_id)
+    if reindex:
+        await documents.reindex([document_id])
+
+
+async def delete(request, document_id: str, by: str) -> None:
+    await write(request, document_id, _DELETE, {"document_id": document_id, "when": now(), "by": by}, reindex=True)
+
+
+async def restore(request, document_id: str, tenant: str) -> None:
+    """Undelete the caller's own copy (an upload of content this tenant deleted brings it back)."""
+    await write(request, document_id, _RESTORE, {"document_id": document_id, "owner": tenant or None}, reindex=True)
 
 
 def clean_name(name: str | None) -> str:
@@ -82,7 +104,7 @@ async def get_document(request):
     cached = documents.encoded.get(document_id)
     if cached is None:
         row = await _row(request, document_id)
-        cached = documents.encoded[row[0]] = (row[-2], json.dumps(to_json(_out(row))).encode())
+        cached = documents.encoded[row.id] = (row.tenant, json.dumps(to_json(_out(row))).encode())
     else:
         tenant = request[PRINCIPAL_KEY].tenant
         if tenant and cached[0] != tenant:
@@ -96,7 +118,7 @@ async def get_document(request):
 async def update_document(request):
     row = await _row(request, request.match_info["id"])
     body = await read_json(request, DocumentPatch)
-    name, metadata, tags = row[1], json.loads(row[5] or "{}"), json.loads(row[6] or "[]")
+    name, metadata, tags = row.name, json.loads(row.metadata or "{}"), json.loads(row.tags or "[]")
     changed = []
     if body.name is not None:
         if not body.name.strip():
@@ -113,13 +135,13 @@ async def update_document(request):
         if new_tags != tags:
             changed.append("tags")
         tags = new_tags
-    await _write(request, row[0], "UPDATE documents SET name = ?, metadata = ?, tags = ? WHERE id = ?",
-                 (name, json.dumps(metadata), json.dumps(tags), row[0]))
-    audit_target(request, f"document:{row[0]}", fields=changed)
+    await write(request, row.id, _RENAME, {"document_id": row.id, "new_name": name, "new_metadata": json.dumps(metadata),
+                                           "new_tags": json.dumps(tags)}, reindex="name" in changed)
+    audit_target(request, f"document:{row.id}", fields=changed)
     if changed:
         # The data-change trigger reacts to this event: which fields changed, and the tags now.
-        await kernel(request).emit("document.updated", row[0], {"fields": changed, "tags": tags, "by": who(request).name})
-    return reply(_out(await _row(request, row[0])))
+        await kernel(request).emit("document.updated", row.id, {"fields": changed, "tags": tags, "by": who(request).name})
+    return reply(_out(await _row(request, row.id)))
 
 
 @routes.delete("/api/v1/documents/{id}")
@@ -127,10 +149,9 @@ async def update_document(request):
           tags=("documents",))
 async def delete_document(request):
     row = await _row(request, request.match_info["id"])
-    await _write(request, row[0], "UPDATE documents SET deleted = ?, deleted_by = ? WHERE id = ?",
-                 (now(), who(request).name, row[0]))
-    audit_target(request, f"document:{row[0]}", name=row[1])
-    await kernel(request).emit("document.deleted", row[0], {"by": who(request).name})
+    await delete(request, row.id, who(request).name)
+    audit_target(request, f"document:{row.id}", name=row.name)
+    await kernel(request).emit("document.deleted", row.id, {"by": who(request).name})
     return web.Response(status=204)
 
 
@@ -173,8 +194,7 @@ async def upload(request):
                        {"accepted": allowed})
     # The id is keyed by the caller's tenant, so this is the caller's own copy: uploading content
     # this tenant deleted brings its document back; another tenant's copy is a different document.
-    await _write(request, document.id, "UPDATE documents SET deleted = NULL, deleted_by = NULL WHERE id = ? AND tenant IS ?",
-                 (document.id, p.tenant or None))
+    await restore(request, document.id, p.tenant)
     audit_target(request, f"document:{document.id}", name=name, size=document.size)
     return reply(_out(await _row(request, document.id)), 201)
 
@@ -212,24 +232,22 @@ async def _copy_multipart(request, out, limit: int) -> str:
           response=DocumentOut, many=True, tags=("documents",))
 async def list_documents(request):
     q = query(request, DocumentQuery)
-    where, params = ["deleted IS NULL"], []
-    clause, tenant = _tenant_clause(request)
-    if clause:
-        where.append("tenant = ?")
-        params.extend(tenant)
-    for column, op, value in (("media_type", "=", q.media_type), ("created", ">=", q.created_after),
-                              ("created", "<", q.created_before)):
-        if value:
-            where.append(f"{column} {op} ?")
-            params.append(value)
-    if q.name:
-        where.append("instr(lower(name), lower(?)) > 0")
-        params.append(q.name)
+    statement = sa.select(*LISTED).where(_d.deleted.is_(None))
+    tenant = who(request).tenant
+    if tenant:
+        statement = statement.where(_d.tenant == tenant)
+    if q.media_type:
+        statement = statement.where(_d.media_type == q.media_type)
+    if q.created_after:
+        statement = statement.where(_d.created >= q.created_after)
+    if q.created_before:
+        statement = statement.where(_d.created < q.created_before)
+    if q.name:  # a part of the name, in any case, its % and _ taken literally
+        statement = statement.where(_d.name.icontains(q.name, autoescape=True))
     if q.tag:
-        where.append("EXISTS (SELECT 1 FROM json_each(documents.tags) WHERE value = ?)")
-        params.append(q.tag)
-    return await newest_first(request, select=f"SELECT {_COLUMNS} FROM documents", where=where, values=params,
-                              created="created", key="id", limit=q.limit, cursor=q.cursor, created_at=4, convert=_out)
+        statement = statement.where(json_array_has(_d.tags, q.tag))
+    return await newest_first(request, statement, created=_d.created, key=_d.id, limit=q.limit, cursor=q.cursor,
+                              convert=_out)
 
 
 @routes.get("/api/v1/documents/search")
@@ -248,9 +266,8 @@ async def search(request):
 @endpoint(summary="Download a document's bytes (with its own media type)", produces="*/*", tags=("documents",))
 async def download(request):
     row = await _row(request, request.match_info["id"])
-    async with kernel(request).db.execute("SELECT sha256 FROM documents WHERE id = ?", (row[0],)) as cursor:
-        sha256 = (await cursor.fetchone())[0]
-    return await blob_response(request, row[0], media_type=row[2], filename=row[1], sha256=sha256)
+    sha256 = await kernel(request).sql.scalar(_SHA256, {"document_id": row.id})
+    return await blob_response(request, row.id, media_type=row.media_type, filename=row.name, sha256=sha256)
 
 
 async def blob_response(request, name: str, *, media_type: str, filename: str, sha256: str | None = None):
@@ -287,9 +304,8 @@ async def blob_response(request, name: str, *, media_type: str, filename: str, s
 @routes.get("/api/v1/documents/{id}/text")
 @endpoint(summary="A document's extracted text", produces="text/plain", tags=("documents",))
 async def document_text(request):
-    document_id = (await _row(request, request.match_info["id"]))[0]
-    async with kernel(request).db.execute("SELECT text FROM documents WHERE id = ?", (document_id,)) as cursor:
-        text = (await cursor.fetchone())[0]
+    document_id = (await _row(request, request.match_info["id"])).id
+    text = await kernel(request).sql.scalar(_TEXT, {"document_id": document_id})
     if not text:
         raise NotFoundError(f"document {document_id} has no text yet.", hint="run a workflow with a text or OCR step")
     return web.Response(text=text, content_type="text/plain")

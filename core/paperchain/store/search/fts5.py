@@ -6,11 +6,17 @@ no stemming; the same words the grammar folds a query into, and the PostgreSQL a
 In the kernel's database, triggers on ``documents`` keep these tables current in the transaction
 that writes the document (schema ``_v13``); ``index``/``remove`` do the same from Python for a
 database without them.
+
+It runs on a SQLite ``SqlHandle`` (store/sql.py: the kernel's ``kernel.sql``, or one of its own in
+tests and benches). Its statements are SQL text built once here: FTS5's virtual table, ``MATCH``,
+``bm25()`` and ``snippet()`` have no Core form, and this adapter exists only on SQLite.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+
+import sqlalchemy as sa
 
 from . import (
     MARK_CLOSE,
@@ -29,10 +35,21 @@ TABLES = (
      "tenant TEXT NOT NULL)"),
     "CREATE VIRTUAL TABLE IF NOT EXISTS search_fts USING fts5(name, text, tokenize = 'unicode61 remove_diacritics 2')",
 )
-_REMOVE = ("DELETE FROM search_fts WHERE rowid = (SELECT rowid FROM search_documents WHERE document_id = ?)",
-           "DELETE FROM search_documents WHERE document_id = ?")
-_ADD = ("INSERT INTO search_documents (document_id, tenant) VALUES (?, ?)",
-        "INSERT INTO search_fts (rowid, name, text) VALUES ((SELECT rowid FROM search_documents WHERE document_id = ?), ?, ?)")
+_REMOVE = tuple(sa.text(s) for s in (
+    "DELETE FROM search_fts WHERE rowid = (SELECT rowid FROM search_documents WHERE document_id = :id)",
+    "DELETE FROM search_documents WHERE document_id = :id"))
+_ADD = tuple(sa.text(s) for s in (
+    "INSERT INTO search_documents (document_id, tenant) VALUES (:id, :tenant)",
+    ("INSERT INTO search_fts (rowid, name, text) VALUES ((SELECT rowid FROM search_documents WHERE document_id = :id), "
+     ":name, :text)")))
+_JOINED = "FROM search_fts JOIN search_documents d ON d.rowid = search_fts.rowid WHERE search_fts MATCH :match"
+_SCOPE = " AND d.tenant = :tenant"  # absent for the deployment-wide operator (ALL_TENANTS)
+# Keyed by whether the query is scoped to one tenant.
+_QUERY = {scoped: sa.text(
+    "SELECT d.document_id, bm25(search_fts, 2.0, 1.0) AS score, snippet(search_fts, 1, :open, :close, '…', :words) "
+    f"AS snippet {_JOINED}{_SCOPE if scoped else ''} ORDER BY score, d.document_id LIMIT :n OFFSET :skip")
+    for scoped in (False, True)}
+_COUNT = {scoped: sa.text(f"SELECT count(*) {_JOINED}{_SCOPE if scoped else ''}") for scoped in (False, True)}
 
 
 def match_expression(query: Query) -> str:
@@ -45,69 +62,49 @@ def _term(term: Term) -> str:
 
 
 class Fts5Search:
-    """Search on a SQLite database through an aiosqlite connection (the kernel's own, or any)."""
+    """Search on a SQLite database through its ``SqlHandle``."""
 
     backend = "sqlite"
+    kept_by_triggers = True  # in the kernel's database: the documents' triggers write the index
 
-    def __init__(self, db):
-        self.db = db
+    def __init__(self, sql):
+        self.sql = sql
 
     async def create(self) -> None:
         """The tables, for a database the kernel's migrations did not make (tests, benches)."""
-        for statement in TABLES:
-            await self.db.execute(statement)
-        await self.db.commit()
+        async with self.sql.transaction() as tx:
+            for statement in TABLES:
+                await tx.execute(sa.text(statement))
 
     async def index(self, document_id: str, tenant: str, name: str, text: str) -> None:
         await self.index_many([Entry(document_id, tenant, name, text)])
 
     async def index_many(self, entries: Iterable[Entry]) -> None:
-        """Replace these documents' entries in one transaction (a connection of its own: on the
-        kernel's, the triggers do this inside the journal's transactions)."""
-        rows = [(e.document_id, e.tenant or "", e.name or "", e.text or "") for e in entries]
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
-            for statement in _REMOVE:
-                await self.db.executemany(statement, [(r[0],) for r in rows])
-            await self.db.executemany(_ADD[0], [(r[0], r[1]) for r in rows])
-            await self.db.executemany(_ADD[1], [(r[0], r[2], r[3]) for r in rows])
-        except BaseException:
-            await self.db.rollback()
-            raise
-        await self.db.commit()
+        """Replace these documents' entries in one transaction (on the kernel's database the
+        triggers do this inside the journal's transactions)."""
+        rows = [{"id": e.document_id, "tenant": e.tenant or "", "name": e.name or "", "text": e.text or ""}
+                for e in entries]
+        if not rows:
+            return
+        async with self.sql.transaction() as tx:
+            for statement in (*_REMOVE, *_ADD):
+                await tx.execute(statement, rows)
 
     async def remove(self, document_id: str) -> None:
-        await self.db.execute("BEGIN IMMEDIATE")
-        try:
+        async with self.sql.transaction() as tx:
             for statement in _REMOVE:
-                await self.db.execute(statement, (document_id,))
-        except BaseException:
-            await self.db.rollback()
-            raise
-        await self.db.commit()
+                await tx.execute(statement, {"id": document_id})
 
     async def query(self, text: str, tenant: str | None, limit: int = 20,
                     cursor: str | None = None) -> tuple[list[Hit], str | None]:
         match, offset = match_expression(parse(text)), decode_cursor(cursor)
         check_limit(limit)
-        scope, values = _scope(tenant)
-        async with self.db.execute(
-            "SELECT d.document_id, bm25(search_fts, 2.0, 1.0) AS score, snippet(search_fts, 1, ?, ?, '…', ?) "
-            "FROM search_fts JOIN search_documents d ON d.rowid = search_fts.rowid "
-            f"WHERE search_fts MATCH ?{scope} ORDER BY score, d.document_id LIMIT ? OFFSET ?",
-            (MARK_OPEN, MARK_CLOSE, SNIPPET_WORDS, match, *values, limit + 1, offset),
-        ) as rows_cursor:
-            rows = await rows_cursor.fetchall()
-        hits = [Hit(id=r[0], rank=-r[1], snippet=r[2] or "") for r in rows[:limit]]
+        rows = await self.sql.read(_QUERY[tenant is not None], {
+            "open": MARK_OPEN, "close": MARK_CLOSE, "words": SNIPPET_WORDS, "match": match, "tenant": tenant,
+            "n": limit + 1, "skip": offset})
+        hits = [Hit(id=r.document_id, rank=-r.score, snippet=r.snippet or "") for r in rows[:limit]]
         return hits, next_cursor(offset, limit, rows)
 
     async def count(self, text: str, tenant: str | None) -> int:
-        scope, values = _scope(tenant)
-        async with self.db.execute(
-            "SELECT count(*) FROM search_fts JOIN search_documents d ON d.rowid = search_fts.rowid "
-            f"WHERE search_fts MATCH ?{scope}", (match_expression(parse(text)), *values)) as rows_cursor:
-            return (await rows_cursor.fetchone())[0]
-
-
-def _scope(tenant: str | None) -> tuple[str, tuple]:
-    return ("", ()) if tenant is None else (" AND d.tenant = ?", (tenant,))
+        return await self.sql.scalar(_COUNT[tenant is not None],
+                                     {"match": match_expression(parse(text)), "tenant": tenant})

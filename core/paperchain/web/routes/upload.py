@@ -8,16 +8,21 @@ from __future__ import annotations
 import os
 import tempfile
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from paperchain_sdk import PaperchainError
 
 from ...api.errors import ApiError, from_paperchain
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET, STATE
-from ...api.routes.documents import _copy_multipart, clean_name
+from ...api.routes.documents import _copy_multipart, clean_name, restore
+from ...store.tables import runs as runs_table
 from ..guard import page
 from ..render import render
 from .runs import workflow_names
+
+_RUNS_OF_BATCH = sa.select(runs_table.c.id).where(runs_table.c.batch_id == sa.bindparam("batch_id"),
+                                                  runs_table.c.kind != "batch").order_by(runs_table.c.seq)
 
 
 @page(role="editor")
@@ -60,18 +65,15 @@ async def _store(request, ctx) -> dict:
     if allowed and document.media_type not in allowed:
         raise ApiError(415, "unsupported_media_type", ctx.gettext("%(name)s is %(type)s, which this server does not "
                                                                   "accept.") % {"name": name, "type": document.media_type})
-    await k.journal.execute("UPDATE documents SET deleted = NULL, deleted_by = NULL WHERE id = ? AND tenant IS ?",
-                            (document.id, ctx.who.tenant or None))
-    k.documents.forget(document.id)
+    await restore(request, document.id, ctx.who.tenant)
     request[AUDIT_TARGET] = f"document:{document.id}"
     request[AUDIT_DETAILS] = {"name": name, "size": document.size, "workflow": workflow or None}
     answer = {"document": document.id, "name": name, "url": f"/documents/{document.id}"}
     if workflow:
         batch_id = await k.submit(workflow, documents=(document.id,), inputs={}, source="web", created_by=ctx.who.name,
                                   tenant=ctx.who.tenant)
-        async with k.db.execute("SELECT id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)) as c:
-            runs = [r[0] for r in await c.fetchall()]
-        answer.update(batch=batch_id, run=runs[0] if runs else None, run_url=f"/runs/{runs[0]}" if runs else None)
+        runs = await k.sql.read(_RUNS_OF_BATCH, {"batch_id": batch_id})
+        answer.update(batch=batch_id, run=runs[0].id if runs else None, run_url=f"/runs/{runs[0].id}" if runs else None)
     return answer
 
 
