@@ -5,15 +5,22 @@ from __future__ import annotations
 import re
 import time
 
-INBOX = ("CREATE TABLE IF NOT EXISTS notify_inbox (id TEXT PRIMARY KEY, user TEXT NOT NULL, title TEXT NOT NULL, "
-         "body TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, read REAL, tenant TEXT)")
+import sqlalchemy as sa
+
+# The notify plugin's inbox as its storage declares it (paperchain_notify.storage), made here without the plugin.
+INBOX = sa.Table("notify_inbox", sa.MetaData(), sa.Column("id", sa.Text, primary_key=True),
+                 *(sa.Column(name, sa.Text, nullable=False) for name in ("user", "title", "body", "data")),
+                 sa.Column("created", sa.Float, nullable=False), sa.Column("read", sa.Float),
+                 sa.Column("tenant", sa.Text))
+_DELIVER = sa.insert(INBOX)
 
 
 async def deliver(site, message_id: str, user: str, title: str, tenant: str | None = None) -> None:
     """What the notify plugin does for an in-app message: a row, then the live event."""
-    await site.kernel.journal.execute(INBOX, ())
-    await site.kernel.journal.execute("INSERT INTO notify_inbox VALUES (?, ?, ?, ?, '{}', ?, NULL, ?)",
-                                      (message_id, user, title, f"{title}: details", time.time(), tenant))
+    await site.kernel.sql.write(sa.schema.CreateTable(INBOX, if_not_exists=True))
+    await site.kernel.journal.execute(_DELIVER, {"id": message_id, "user": user, "title": title,
+                                                 "body": f"{title}: details", "data": "{}", "created": time.time(),
+                                                 "read": None, "tenant": tenant})
     await site.kernel.emit("notification.created", message_id, {"user": user, "title": title, "tenant": tenant})
 
 
