@@ -101,29 +101,3 @@ async def newest_first(request, statement: sa.Select, *, created: sa.ColumnEleme
                                           cursor=cursor)
     return page([convert(r) for r in rows], next_cursor)
 
-
-async def newest_rows_text(db, *, select: str, where: list[str], values: list, created: str, key: str, limit: int,
-                           cursor: str | None, created_at: int) -> tuple[list, str | None]:
-    """The SQL-text form of :func:`newest_rows` on the aiosqlite connection, for the lists not yet
-    ported to Core (issue 15); it goes with ``kernel.db``."""
-    after = decode_cursor(cursor, 2)
-    if after:
-        where = [*where, f"({created} < ? OR ({created} = ? AND {key} < ?))"]
-        values = [*values, after[0], after[0], after[1]]
-    async with db.execute(
-        f"{select} WHERE {' AND '.join(where) or '1 = 1'} ORDER BY {created} DESC, {key} DESC LIMIT ?",
-        (*values, limit + 1),
-    ) as rows_cursor:
-        rows = await rows_cursor.fetchall()
-    more = len(rows) > limit
-    rows = rows[:limit]
-    return rows, encode_cursor(rows[-1][created_at], rows[-1][0]) if more else None
-
-
-async def newest_first_text(request, *, select: str, where: list[str], values: list, created: str, key: str,
-                            limit: int, cursor: str | None, created_at: int, convert) -> web.Response:
-    """:func:`newest_rows_text` as the API's page answer (until the lists using it are ported)."""
-    rows, next_cursor = await newest_rows_text(kernel(request).db, select=select, where=where, values=values,
-                                               created=created, key=key, limit=limit, cursor=cursor,
-                                               created_at=created_at)
-    return page([convert(r) for r in rows], next_cursor)
