@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from triggers_support import Recorder, settle, workflow
+from triggers_support import Recorder, batches, settle, workflow
 
 from paperchain.trigger_host import TriggerHost
 
@@ -25,8 +25,7 @@ def test_metadata_change_starts_a_run_for_that_document(kernel, tmp_path):
         await settle(k)
         await host.stop()
         assert len(seen.of("batch.created")) == 1 and runs[0].data["document"] == document.id
-        async with k.db.execute("SELECT source, inputs FROM batches") as cursor:
-            (source_, inputs), = await cursor.fetchall()
-        assert source_ == "trigger:data-change" and '"changed": ["metadata.vendor"]' in inputs
+        (batch,) = await batches(k)
+        assert batch["source"] == "trigger:data-change" and batch["inputs"]["changed"] == ["metadata.vendor"]
 
     harness.call(scenario())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from triggers_support import Recorder, settle, workflow
+from triggers_support import Recorder, batches, settle, workflow
 
 from paperchain.trigger_host import TriggerHost
 
@@ -26,12 +26,9 @@ def test_error_workflow_fires_on_another_workflows_failure(kernel):
         runs = await seen.wait(lambda e: e.type == "run.succeeded" and e.data["workflow"] == "on-error")
         await settle(k)
         await host.stop()
-        async with k.db.execute("SELECT inputs, source FROM batches WHERE workflow = 'on-error'") as cursor:
-            rows = await cursor.fetchall()
+        rows = await batches(k, "on-error")
         assert len(runs) == 1 and len(rows) == 1
-        import json
-
-        inputs, source = json.loads(rows[0][0]), rows[0][1]
+        inputs, source = rows[0]["inputs"], rows[0]["source"]
         assert source == "trigger:event"
         assert inputs["event"]["type"] == "run.failed" and inputs["event"]["data"]["batch"] == failed_batch
         assert inputs["trigger_chain"] == ["fragile"]

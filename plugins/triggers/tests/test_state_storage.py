@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import sqlite3
 
@@ -11,8 +12,10 @@ import paperchain_triggers
 from paperchain_triggers.state import close_store, store_for
 
 
-def test_state_and_replayed_signatures_survive_a_restart(paperchain_kernel, database_url):
+def test_state_and_replayed_signatures_survive_a_restart(paperchain_kernel, database_url, monkeypatch):
     config = {"paperchain": {"database_url": database_url}}
+    # Two data folders on one database (the kernel's keys are there too) share the deployment's master key.
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", base64.b64encode(bytes(range(32))).decode())
     first = paperchain_kernel(paperchain_triggers, steps_plugin, config=config)
 
     async def write():

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
-from triggers_support import workflow
+from triggers_support import batches, workflow
 
 import paperchain_triggers
 from paperchain.trigger_host import TriggerHost
@@ -74,20 +76,16 @@ def test_failed_runs_in_the_last_ten_minutes_through_the_host(kernel):
         await k.workflows.save(workflow("alarm", on))
         host = TriggerHost(k)
         await host.start()
-        import asyncio
-
         for _ in range(3):
             await k.submit("fragile")
         for _ in range(200):
-            async with k.db.execute("SELECT count(*) FROM batches WHERE workflow = 'alarm'") as cursor:
-                if (await cursor.fetchone())[0]:
-                    break
+            if await batches(k, "alarm"):
+                break
             await asyncio.sleep(0.05)
         await asyncio.sleep(0.3)  # more evaluations: still true, no second firing
         await host.stop()
-        async with k.db.execute("SELECT inputs FROM batches WHERE workflow = 'alarm'") as cursor:
-            rows = await cursor.fetchall()
-        assert len(rows) == 1 and '"value": 3.0' in rows[0][0]
+        rows = await batches(k, "alarm")
+        assert len(rows) == 1 and rows[0]["inputs"]["value"] == 3.0
         for _ in range(100):
             if not k._batches:
                 break
@@ -120,5 +118,79 @@ def test_a_query_cannot_write(kernel):
         with pytest.raises(ConfigError, match="the query failed"):
             await trigger.measure()
         await trigger.stop()
+
+    harness.call(scenario())
+
+
+GLOBEX_DOCUMENTS = "SELECT count(*) FROM documents WHERE tenant = 'globex'"
+
+
+def test_a_tenants_workflow_cannot_read_another_tenants_rows_with_a_query(kernel, database_url, tmp_path):
+    """The attack: acme's editor saves a workflow whose threshold query counts globex's documents (a
+    number is enough to read anything, a bit at a time). The host refuses to start it, with the
+    reason; the same query in the operator's deployment-wide workflow does read it."""
+    harness = kernel({"paperchain": {"database_url": database_url}})
+    k = harness.kernel
+
+    async def scenario():
+        letter = tmp_path / "letter.txt"
+        letter.write_text("globex's private letter")
+        await k.documents.ingest(letter, tenant="globex")
+        on = {"threshold": {"query": GLOBEX_DOCUMENTS, "condition": "> 0", "interval": "50ms"}}
+        await k.workflows.save(workflow("spy", on), tenant="acme")
+        host = TriggerHost(k)
+        await host.start()
+        try:
+            reason = host.failures[("acme:spy", "threshold")]
+            assert "a tenant's workflow may not use 'query'" in reason and "'acme'" in reason
+            assert "acme:spy" not in host.running or "threshold" not in host.running["acme:spy"]
+        finally:
+            await host.stop()
+        assert await batches(k, "spy") == []
+
+        spy = _trigger(k, query=GLOBEX_DOCUMENTS, condition="> 0")
+        spy.attach(k, "acme:spy")
+        with pytest.raises(ConfigError, match="may not use 'query'") as caught:
+            await spy.start(Emits())
+        assert 'metric = "run.failed"' in caught.value.hint
+        await spy.stop()
+
+        operator = _trigger(k, query=GLOBEX_DOCUMENTS, condition="> 0")  # deployment-wide: the operator's
+        await operator.start(Emits())
+        assert await operator.measure() == 1.0
+        await operator.stop()
+
+    harness.call(scenario())
+
+
+def test_a_tenants_metric_counts_only_its_own_tenants_events(kernel, database_url):
+    harness = kernel({"paperchain": {"database_url": database_url}})
+    k = harness.kernel
+
+    async def scenario():
+        await k.workflows.save(workflow("alarm", {"manual": {}}), tenant="acme")
+        emits = Emits()
+        trigger = _trigger(k, metric="test.alarm", window="10m", condition=">= 2")
+        trigger.attach(k, "acme:alarm")
+        await trigger.start(emits)
+        deployment_wide = _trigger(k, metric="test.alarm", window="10m", condition=">= 2")
+        await deployment_wide.start(Emits())
+        for tenant in ("globex", "globex", "globex", "acme"):
+            await k.emit("test.alarm", data={"tenant": tenant}, durable=True)
+        for _ in range(100):  # the tenant of each event is looked up in a task
+            if await trigger.measure() == 1.0:
+                break
+            await asyncio.sleep(0.02)
+        assert await trigger.measure() == 1.0  # acme's one, not globex's three
+        assert await deployment_wide.measure() == 4.0  # the operator's counts every tenant's
+        assert await trigger.evaluate() is False and emits.requests == []
+        await k.emit("test.alarm", data={"tenant": "acme"}, durable=True)
+        for _ in range(100):
+            if await trigger.evaluate():
+                break
+            await asyncio.sleep(0.02)
+        assert len(emits.requests) == 1 and emits.requests[0].inputs["value"] == 2.0
+        await trigger.stop()
+        await deployment_wide.stop()
 
     harness.call(scenario())

@@ -7,7 +7,7 @@ import time
 
 import aiohttp
 from aiohttp import web
-from triggers_support import Recorder, settle, workflow
+from triggers_support import Recorder, batches, settle, workflow
 
 import paperchain_triggers
 from paperchain.trigger_host import TriggerHost
@@ -85,8 +85,7 @@ def test_signed_requests_start_runs_and_bad_ones_are_refused(kernel, monkeypatch
             await host.stop()
         created = seen.of("batch.created")
         assert len(created) == 1 and created[0].data["source"] == "trigger:webhook"
-        async with k.db.execute("SELECT inputs FROM batches") as cursor:
-            assert [json.loads(r[0]) for r in await cursor.fetchall()] == [{"invoice": 42}]
+        assert [b["inputs"] for b in await batches(k)] == [{"invoice": 42}]
 
     harness.call(scenario())
 

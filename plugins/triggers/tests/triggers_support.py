@@ -59,3 +59,19 @@ async def settle(kernel, seconds: float = 5.0):
         await asyncio.sleep(0.02)
 
 
+
+
+async def batches(kernel, workflow: str | None = None) -> list[dict]:
+    """The kernel's batches (``inputs`` decoded, ``source``), oldest first, of one workflow or all;
+    read through the kernel's SQL handle, on SQLite or PostgreSQL."""
+    import json
+
+    import sqlalchemy as sa
+
+    from paperchain.store.tables import batches as table
+
+    query = sa.select(table.c.inputs, table.c.source).order_by(table.c.created, table.c.id)
+    if workflow is not None:
+        query = query.where(table.c.workflow == workflow)
+    return [{"inputs": json.loads(row.inputs) if row.inputs else {}, "source": row.source}
+            for row in await kernel.sql.read(query)]
