@@ -1,7 +1,7 @@
 """What plugins may read of the kernel's own tables, as methods of the kernel (``KernelAPI``).
 
 Plugins never query the kernel's tables: those are the kernel's to change. These methods are the
-versioned surface instead; each is one indexed query on the kernel's connection.
+versioned surface instead; each is one indexed query through ``kernel.sql`` (SQLite or PostgreSQL).
 """
 
 from __future__ import annotations
@@ -12,9 +12,26 @@ import sqlite3
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
+
+from .store.tables import batches, documents, events, runs
+
+# An operator's query on PostgreSQL may run this long before the server cancels it.
+QUERY_TIMEOUT_MS = 10_000
+
+_BATCH = sa.select(batches.c.id, batches.c.workflow, batches.c.status, batches.c.inputs,
+                   sa.func.coalesce(batches.c.tenant, "").label("tenant")).where(batches.c.id == sa.bindparam("id"))
+_RUN = sa.select(runs.c.id, runs.c.batch_id, runs.c.workflow, runs.c.document_id, runs.c.status).where(
+    runs.c.id == sa.bindparam("id"))
+_RUN_STATUSES = (sa.select(runs.c.status).where(runs.c.batch_id == sa.bindparam("batch_id"))
+                 .order_by(runs.c.seq, runs.c.id))
+_EVENT_COUNT = sa.select(sa.func.count()).where(events.c.type == sa.bindparam("type"),
+                                                events.c.time >= sa.bindparam("since"),
+                                                events.c.time <= sa.bindparam("until"))
+
 
 class KernelReads:
-    db: Any  # the kernel's aiosqlite connection (Kernel.open)
+    sql: Any  # the kernel's SqlHandle (Kernel.open)
 
     @property
     def db_path(self) -> Path:
@@ -22,56 +39,68 @@ class KernelReads:
         says where it is."""
         raise NotImplementedError("Kernel.db_path")
 
-    async def _row(self, sql: str, params: tuple):
-        async with self.db.execute(sql, params) as cursor:
-            return await cursor.fetchone()
-
     async def batch(self, batch_id: str) -> dict | None:
         """A batch: id, workflow, status, inputs (a dict) and tenant; None when there is none."""
-        row = await self._row("SELECT id, workflow, status, inputs, coalesce(tenant, '') FROM batches WHERE id = ?",
-                              (batch_id,))
+        row = await self.sql.first(_BATCH, {"id": batch_id})
         if row is None:
             return None
-        return {"id": row[0], "workflow": row[1], "status": row[2], "inputs": json.loads(row[3]) if row[3] else {},
-                "tenant": row[4]}
+        return {"id": row.id, "workflow": row.workflow, "status": row.status,
+                "inputs": json.loads(row.inputs) if row.inputs else {}, "tenant": row.tenant}
 
     async def run(self, run_id: str) -> dict | None:
         """A run: id, batch_id, workflow, document_id and status; None when there is none."""
-        row = await self._row("SELECT id, batch_id, workflow, document_id, status FROM runs WHERE id = ?", (run_id,))
-        if row is None:
-            return None
-        return {"id": row[0], "batch_id": row[1], "workflow": row[2], "document_id": row[3], "status": row[4]}
+        row = await self.sql.first(_RUN, {"id": run_id})
+        return None if row is None else dict(row._mapping)
 
     async def run_statuses(self, batch_id: str) -> list[str]:
         """The status of each run of a batch, in the batch's order."""
-        async with self.db.execute("SELECT status FROM runs WHERE batch_id = ? ORDER BY seq", (batch_id,)) as cursor:
-            return [row[0] for row in await cursor.fetchall()]
+        return [row.status for row in await self.sql.read(_RUN_STATUSES, {"batch_id": batch_id})]
 
     async def document_texts(self, *, limit: int) -> list[tuple[str, str | None]]:
         """``(id, text)`` of the live documents, oldest first (by ingest time, then id), at most ``limit``."""
-        async with self.db.execute("SELECT id, text FROM documents WHERE deleted IS NULL ORDER BY created, id LIMIT ?",
-                                   (int(limit),)) as cursor:
-            return [(row[0], row[1]) for row in await cursor.fetchall()]
+        rows = await self.sql.read(sa.select(documents.c.id, documents.c.text).where(documents.c.deleted.is_(None))
+                                   .order_by(documents.c.created, documents.c.id).limit(int(limit)))
+        return [(row.id, row.text) for row in rows]
 
     async def count_events(self, type: str, *, since: str, until: str) -> int:
         """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""
-        row = await self._row("SELECT count(*) FROM events WHERE type = ? AND time >= ? AND time <= ?",
-                              (type, since, until))
-        return row[0]
+        return await self.sql.scalar(_EVENT_COUNT, {"type": type, "since": since, "until": until})
 
     async def query_number(self, sql: str, params: dict) -> float | None:
-        """Run one operator-written read-only SELECT over the kernel's database (a read-only
-        connection of its own, in a thread) and return the first column of its first row.
-        Raises ValueError with the database's message when the query fails."""
-        def run():
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
-            try:
-                conn.execute("PRAGMA query_only = ON")
-                row = conn.execute(sql, params).fetchone()
-            except sqlite3.Error as exc:
-                raise ValueError(str(exc)) from None
-            finally:
-                conn.close()
-            return None if row is None or row[0] is None else float(row[0])
+        """Run one operator-written read-only SELECT over the kernel's database and return the
+        first column of its first row. Raises ValueError with the database's message when the
+        query fails. SQLite: a read-only connection of its own, in a thread. PostgreSQL: a READ
+        ONLY transaction with a statement timeout (``QUERY_TIMEOUT_MS``)."""
+        if self.sql.dialect == "sqlite":
+            row = await asyncio.to_thread(self._query_sqlite, sql, params)
+        else:
+            row = await self._query_postgresql(sql, params)
+        return None if row is None or row[0] is None else float(row[0])
 
-        return await asyncio.to_thread(run)
+    def _query_sqlite(self, sql: str, params: dict):
+        conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True)
+        try:
+            conn.execute("PRAGMA query_only = ON")
+            return conn.execute(sql, params).fetchone()
+        except sqlite3.Error as exc:
+            raise ValueError(str(exc)) from None
+        finally:
+            conn.close()
+
+    async def _query_postgresql(self, sql: str, params: dict):
+        try:
+            async with self.sql.database.engine.connect() as conn, conn.begin():
+                # Whole statements, identical wherever they run; SET takes no bind parameters.
+                await conn.execute(sa.text("SET TRANSACTION READ ONLY"))
+                await conn.execute(sa.text(f"SET LOCAL statement_timeout = {int(QUERY_TIMEOUT_MS)}"))
+                return (await conn.execute(sa.text(sql), params)).first()
+        except sa.exc.DBAPIError as exc:
+            raise ValueError(_database_message(exc)) from None
+        except sa.exc.StatementError as exc:  # e.g. a :name the params do not hold
+            raise ValueError(str(exc.orig) if exc.orig is not None else exc.args[0]) from None
+
+
+def _database_message(exc: sa.exc.DBAPIError) -> str:
+    """The server's own words: asyncpg's error behind SQLAlchemy's adapter and its class name."""
+    cause = exc.orig.__cause__ if exc.orig is not None and exc.orig.__cause__ is not None else exc.orig
+    return str(cause).strip() or type(cause).__name__

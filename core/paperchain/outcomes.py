@@ -5,6 +5,9 @@ from __future__ import annotations
 import json
 
 import attrs
+import sqlalchemy as sa
+
+from .store.tables import artifacts, batches, documents, runs, steps
 
 
 @attrs.frozen
@@ -73,44 +76,53 @@ class BatchOutcome:
         return counts
 
 
+_STEP_COLUMNS = (steps.c.step_id, steps.c.uses, steps.c.status, steps.c.attempts, steps.c.error, steps.c.started,
+                 steps.c.finished, steps.c.cached)
+
+
 async def load_run(kernel, run_id: str, *, outputs: bool = True) -> RunOutcome:
     """A run as stored. ``outputs=False`` leaves step outputs out (they may hold whole texts)."""
-    db = kernel.db
-    async with db.execute(
-        "SELECT r.id, r.kind, r.status, r.document_id, d.name, r.error FROM runs r "
-        "LEFT JOIN documents d ON d.id = r.document_id WHERE r.id = ?", (run_id,),
-    ) as cursor:
-        row = await cursor.fetchone()
+    row = await kernel.sql.first(
+        sa.select(runs.c.id, runs.c.kind, runs.c.status, runs.c.document_id, documents.c.name.label("document_name"),
+                  runs.c.error)
+        .select_from(runs.outerjoin(documents, documents.c.id == runs.c.document_id)).where(runs.c.id == run_id))
     if row is None:
         from paperchain_sdk import ConfigError
 
         raise ConfigError(f"There is no run {run_id}.", hint="`paperchain runs list` shows the runs")
-    steps = {}
-    async with db.execute(
-        f"SELECT step_id, uses, status, attempts, {'outputs' if outputs else 'NULL'}, error, started, finished, cached "
-        "FROM steps WHERE run_id = ? ORDER BY started", (run_id,),
-    ) as cursor:
-        async for s in cursor:
-            steps[s[0]] = StepOutcome(s[0], s[1], s[2], s[3], json.loads(s[4] or "{}"), s[5], s[6], s[7], bool(s[8]))
-    artifacts = []
-    async with db.execute(
-        "SELECT step_id, name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY created", (run_id,)
-    ) as cursor:
-        async for a in cursor:
-            artifacts.append(ArtifactOutcome(a[0], a[1], a[2], a[3], a[4], f"/api/v1/runs/{run_id}/artifacts/{a[0]}/{a[1]}"))
-    return RunOutcome(row[0], row[1], row[2], row[3], row[4], row[5], steps, tuple(artifacts))
+    columns = (*_STEP_COLUMNS, steps.c.outputs) if outputs else _STEP_COLUMNS
+    # Steps not started yet first, as SQLite puts NULL first (PostgreSQL would put them last).
+    step_rows = await kernel.sql.read(sa.select(*columns).where(steps.c.run_id == run_id)
+                                      .order_by(steps.c.started.asc().nulls_first(), steps.c.step_id))
+    found = {
+        s.step_id: StepOutcome(s.step_id, s.uses, s.status, s.attempts,
+                               json.loads((s.outputs if outputs else None) or "{}"), s.error, s.started, s.finished,
+                               bool(s.cached))
+        for s in step_rows
+    }
+    artifact_rows = await kernel.sql.read(
+        sa.select(artifacts.c.step_id, artifacts.c.name, artifacts.c.media_type, artifacts.c.sha256, artifacts.c.size)
+        .where(artifacts.c.run_id == run_id).order_by(artifacts.c.created, artifacts.c.step_id, artifacts.c.name))
+    listed = tuple(ArtifactOutcome(a.step_id, a.name, a.media_type, a.sha256, a.size,
+                                   f"/api/v1/runs/{run_id}/artifacts/{a.step_id}/{a.name}") for a in artifact_rows)
+    return RunOutcome(row.id, row.kind, row.status, row.document_id, row.document_name, row.error, found, listed)
 
 
 async def load_batch(kernel, batch_id: str, *, outputs: bool = True) -> BatchOutcome:
-    async with kernel.db.execute("SELECT workflow, status, paths FROM batches WHERE id = ?", (batch_id,)) as cursor:
-        workflow, status, paths = await cursor.fetchone()
-    async with kernel.db.execute("SELECT id, kind FROM runs WHERE batch_id = ? ORDER BY seq", (batch_id,)) as cursor:
-        rows = await cursor.fetchall()
-    runs, batch_run = [], None
-    for run_id, kind in rows:
-        outcome = await load_run(kernel, run_id, outputs=outputs)
-        if kind == "batch":
+    batch = await kernel.sql.first(sa.select(batches.c.workflow, batches.c.status, batches.c.paths)
+                                   .where(batches.c.id == batch_id))
+    if batch is None:
+        from paperchain_sdk import ConfigError
+
+        raise ConfigError(f"There is no batch {batch_id}.", hint="`paperchain runs list` shows the runs and their batches")
+    rows = await kernel.sql.read(sa.select(runs.c.id, runs.c.kind).where(runs.c.batch_id == batch_id)
+                                 .order_by(runs.c.seq, runs.c.id))
+    listed, batch_run = [], None
+    for row in rows:
+        outcome = await load_run(kernel, row.id, outputs=outputs)
+        if row.kind == "batch":
             batch_run = outcome
         else:
-            runs.append(outcome)
-    return BatchOutcome(batch_id, workflow, status, tuple(runs), batch_run, tuple(json.loads(paths or "[]")))
+            listed.append(outcome)
+    return BatchOutcome(batch_id, batch.workflow, batch.status, tuple(listed), batch_run,
+                        tuple(json.loads(batch.paths or "[]")))

@@ -7,11 +7,20 @@ told (None), and only the deployment's operator, or a deployment-wide workflow, 
 
 from __future__ import annotations
 
+import sqlalchemy as sa
+
 from paperchain_sdk import Event
+
+from .store.tables import batches, documents, runs
 
 UNKNOWN = object()  # an event whose tenant is not cached yet
 _CACHE_LIMIT = 50_000
 _RUN_KINDS = ("run.", "step.", "batch.")
+_KEY: sa.BindParameter[str] = sa.bindparam("key", type_=sa.Text())
+_BATCH_TENANT = sa.select(sa.func.coalesce(batches.c.tenant, "")).where(batches.c.id == _KEY)
+_RUN_TENANT = (sa.select(sa.func.coalesce(batches.c.tenant, "")).select_from(runs)
+               .join(batches, batches.c.id == runs.c.batch_id).where(runs.c.id == _KEY))
+_DOCUMENT_TENANT = sa.select(documents.c.tenant).where(documents.c.id == _KEY)
 
 
 class EventTenants:
@@ -45,21 +54,19 @@ class EventTenants:
             return tenant
         kind, data = event.type, event.data
         if kind.startswith("batch."):
-            return await self._lookup(self._batches, event.subject, "SELECT coalesce(tenant, '') FROM batches WHERE id = ?")
+            return await self._lookup(self._batches, event.subject, _BATCH_TENANT)
         if kind.startswith(("run.", "step.")) or "run" in data:
             run_id = event.subject if kind.startswith("run.") else str(data.get("run"))
-            return await self._lookup(self._runs, run_id, "SELECT coalesce(b.tenant, '') FROM runs r "
-                                      "JOIN batches b ON b.id = r.batch_id WHERE r.id = ?")
+            return await self._lookup(self._runs, run_id, _RUN_TENANT)
         document_id = event.subject if kind.startswith("document.") else str(data["document"])
         # A document's row may not carry its tenant yet: only a known tenant is cached.
-        return await self._lookup(self._documents, document_id, "SELECT tenant FROM documents WHERE id = ?")
+        return await self._lookup(self._documents, document_id, _DOCUMENT_TENANT)
 
-    async def _lookup(self, cache: dict, key: str, sql: str) -> str | None:
-        async with self.k.db.execute(sql, (key,)) as cursor:
-            row = await cursor.fetchone()
-        if row is None or row[0] is None:
+    async def _lookup(self, cache: dict, key: str, statement) -> str | None:
+        tenant = await self.k.sql.scalar(statement, {"key": key})
+        if tenant is None:  # no such row, or (a document's) no tenant yet
             return None
         if len(cache) >= _CACHE_LIMIT:
             cache.clear()
-        cache[key] = row[0]
-        return row[0]
+        cache[key] = tenant
+        return tenant

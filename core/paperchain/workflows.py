@@ -23,10 +23,13 @@ from pathlib import Path
 from typing import Any
 
 import attrs
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 
 from paperchain_sdk import ConfigError, ConflictError, NotFoundError, PermissionDenied
 
 from .documents import now
+from .store.tables import workflow_history, workflow_shares, workflow_versions, workflows
 
 
 @attrs.frozen(kw_only=True)
@@ -69,11 +72,29 @@ def parse_definition(text: str | bytes, media_type: str) -> dict:
 
 
 ALL_TENANTS = "*"
-_COLUMNS = ("w.tenant, w.name, w.hash, w.enabled, w.created, w.updated, w.created_by, w.origin, v.definition")
-_KEYS = ("tenant", "name", "hash", "enabled", "created", "updated", "created_by", "origin", "definition")
-_SELECT = f"SELECT {_COLUMNS} FROM workflows w JOIN workflow_versions v ON v.hash = w.hash"
-# The shares a tenant (bound twice as ?) receives: its own name or every tenant's.
-_SHARED_WITH = "EXISTS (SELECT 1 FROM workflow_shares s WHERE s.owner = w.tenant AND s.name = w.name AND s.tenant IN (?, '*'))"
+_SELECT = (sa.select(workflows.c.tenant, workflows.c.name, workflows.c.hash, workflows.c.enabled, workflows.c.created,
+                     workflows.c.updated, workflows.c.created_by, workflows.c.origin, workflow_versions.c.definition)
+           .join(workflow_versions, workflow_versions.c.hash == workflows.c.hash))
+
+
+def _shared_with(tenant: str):
+    """The workflow reaches ``tenant`` through a share: to its own name or to every tenant."""
+    s = workflow_shares.c
+    return sa.exists().where(s.owner == workflows.c.tenant, s.name == workflows.c.name,
+                             s.tenant.in_((tenant, ALL_TENANTS)))
+
+
+# Journal statements, built once (it groups them by identity); bind names are never a column's.
+_RECORD_HISTORY = {"sqlite": sqlite.insert(workflow_history).on_conflict_do_nothing(),
+                   "postgresql": postgresql.insert(workflow_history).on_conflict_do_nothing()}
+_SET_ENABLED = (sa.update(workflows)
+                .where(workflows.c.tenant == sa.bindparam("of_tenant"), workflows.c.name == sa.bindparam("of_name"))
+                .values(enabled=sa.bindparam("flag"), updated=sa.bindparam("at")))
+_DELETE = sa.delete(workflows).where(workflows.c.tenant == sa.bindparam("of_tenant"),
+                                     workflows.c.name == sa.bindparam("of_name"))
+_UNSHARE_ALL = sa.delete(workflow_shares).where(workflow_shares.c.owner == sa.bindparam("of_owner"),
+                                                workflow_shares.c.name == sa.bindparam("of_name"))
+_UNSHARE = _UNSHARE_ALL.where(workflow_shares.c.tenant == sa.bindparam("of_tenant"))
 
 
 def workflow_ref(tenant: str, name: str) -> str:
@@ -115,9 +136,9 @@ class Workflows:
                                 hint=f"PUT /api/v1/workflows/{workflow.name} replaces it")
         stamp = now()
         await self._k.engine._save_workflow(workflow, created_by=created_by)
-        self._k.journal.execute(
-            "INSERT OR IGNORE INTO workflow_history (tenant, name, hash, created, created_by) VALUES (?, ?, ?, ?, ?)",
-            (scope, workflow.name, workflow.hash, stamp, created_by or None))
+        self._k.journal.execute(_RECORD_HISTORY[self._k.sql.dialect], {
+            "tenant": scope, "name": workflow.name, "hash": workflow.hash, "created": stamp,
+            "created_by": created_by or None})
         if current is None and share_with_all:
             self._k.journal.upsert("workflow_shares", {"owner": scope, "name": workflow.name, "tenant": ALL_TENANTS,
                                                        "created": stamp, "created_by": created_by or None})
@@ -149,12 +170,13 @@ class Workflows:
 
     # -- finding a workflow -------------------------------------------------------------------
 
-    async def _fetch(self, where: str, params: tuple) -> list[dict]:
-        async with self._k.db.execute(f"{_SELECT} WHERE {where} ORDER BY w.tenant, w.name", params) as cursor:
-            return [dict(zip(_KEYS, row)) for row in await cursor.fetchall()]
+    async def _fetch(self, *where) -> list[dict]:
+        rows = await self._k.sql.read(_SELECT.where(*where))
+        # Sorted here, by code point as SQLite compares text, whatever the database's collation.
+        return sorted((dict(row._mapping) for row in rows), key=lambda row: (row["tenant"], row["name"]))
 
     async def _own(self, scope: str, name: str) -> dict | None:
-        rows = await self._fetch("w.tenant = ? AND w.name = ?", (scope, name))
+        rows = await self._fetch(workflows.c.tenant == scope, workflows.c.name == name)
         return rows[0] if rows else None
 
     async def _find(self, name: str, tenant: str | None) -> tuple[dict, bool]:
@@ -169,7 +191,7 @@ class Workflows:
         row = await self._own(tenant, name)
         if row is not None:
             return row, False
-        rows = await self._fetch(f"w.name = ? AND w.tenant != ? AND {_SHARED_WITH}", (name, tenant, tenant))
+        rows = await self._fetch(workflows.c.name == name, workflows.c.tenant != tenant, _shared_with(tenant))
         if not rows:
             raise _not_found(name)
         return rows[0], True  # the deployment-wide one ('' sorts first) before another tenant's
@@ -212,13 +234,13 @@ class Workflows:
 
     async def list(self, *, enabled: bool | None = None, tenant: str | None = None) -> list[SavedWorkflow]:
         """The operator's list is every tenant's; a tenant's is its own, then those shared with it."""
-        flag = "" if enabled is None else f" AND w.enabled = {int(enabled)}"
+        flag = () if enabled is None else (workflows.c.enabled == int(enabled),)
         if not tenant:
-            return [self._saved(r) for r in await self._fetch("1 = 1" + flag, ())]
-        own = await self._fetch("w.tenant = ?" + flag, (tenant,))
+            return [self._saved(r) for r in await self._fetch(*flag)]
+        own = await self._fetch(workflows.c.tenant == tenant, *flag)
         names = {r["name"] for r in own}
         shared, seen = [], set()
-        for row in await self._fetch(f"w.tenant != ? AND {_SHARED_WITH}{flag}", (tenant, tenant)):
+        for row in await self._fetch(workflows.c.tenant != tenant, _shared_with(tenant), *flag):
             if row["name"] not in names and row["name"] not in seen:
                 seen.add(row["name"])
                 shared.append(self._saved(row, True))
@@ -228,25 +250,25 @@ class Workflows:
 
     async def set_enabled(self, name: str, enabled: bool, *, tenant: str | None = None) -> SavedWorkflow:
         row = await self._writable(name, tenant)
-        await self._k.journal.execute("UPDATE workflows SET enabled = ?, updated = ? WHERE tenant = ? AND name = ?",
-                                      (int(enabled), now(), row["tenant"], row["name"]))
+        await self._k.journal.execute(_SET_ENABLED, {"flag": int(enabled), "at": now(), "of_tenant": row["tenant"],
+                                                     "of_name": row["name"]})
         await self._emit("workflow.enabled" if enabled else "workflow.disabled", row["tenant"], row["name"], {})
         return self._saved(await self._own(row["tenant"], row["name"]))
 
     async def delete(self, name: str, *, tenant: str | None = None) -> None:
         """Forget the workflow's name and shares; its versions stay, because past runs refer to them."""
         row = await self._writable(name, tenant)
-        self._k.journal.execute("DELETE FROM workflow_shares WHERE owner = ? AND name = ?", (row["tenant"], row["name"]))
-        await self._k.journal.execute("DELETE FROM workflows WHERE tenant = ? AND name = ?", (row["tenant"], row["name"]))
+        self._k.journal.execute(_UNSHARE_ALL, {"of_owner": row["tenant"], "of_name": row["name"]})
+        await self._k.journal.execute(_DELETE, {"of_tenant": row["tenant"], "of_name": row["name"]})
         await self._emit("workflow.deleted", row["tenant"], row["name"], {})
 
     async def versions(self, name: str, *, tenant: str | None = None) -> list[dict]:
         row, _ = await self._find(name, tenant)
-        async with self._k.db.execute(
-            "SELECT hash, created, created_by FROM workflow_history WHERE tenant = ? AND name = ? ORDER BY created DESC",
-            (row["tenant"], row["name"]),
-        ) as cursor:
-            return [{"hash": h, "created": c, "created_by": b or ""} for h, c, b in await cursor.fetchall()]
+        h = workflow_history.c
+        rows = await self._k.sql.read(sa.select(h.hash, h.created, h.created_by)
+                                      .where(h.tenant == row["tenant"], h.name == row["name"])
+                                      .order_by(h.created.desc(), h.hash))
+        return [{"hash": r.hash, "created": r.created, "created_by": r.created_by or ""} for r in rows]
 
     # -- sharing (the operator's admins) ------------------------------------------------------
 
@@ -264,17 +286,17 @@ class Workflows:
 
     async def unshare(self, ref: str, with_tenant: str) -> list[str]:
         row, _ = await self._find(ref, None)
-        await self._k.journal.execute("DELETE FROM workflow_shares WHERE owner = ? AND name = ? AND tenant = ?",
-                                      (row["tenant"], row["name"], with_tenant))
+        await self._k.journal.execute(_UNSHARE, {"of_owner": row["tenant"], "of_name": row["name"],
+                                                 "of_tenant": with_tenant})
         await self._emit("workflow.unshared", row["tenant"], row["name"], {"with": with_tenant})
         return await self.shares(ref)
 
     async def shares(self, ref: str) -> list[str]:
         """The tenants the workflow ``ref`` is shared with ('*': every tenant)."""
         row, _ = await self._find(ref, None)
-        async with self._k.db.execute("SELECT tenant FROM workflow_shares WHERE owner = ? AND name = ? ORDER BY tenant",
-                                      (row["tenant"], row["name"])) as cursor:
-            return [t for (t,) in await cursor.fetchall()]
+        s = workflow_shares.c
+        tenants = await self._k.sql.read(sa.select(s.tenant).where(s.owner == row["tenant"], s.name == row["name"]))
+        return sorted(r.tenant for r in tenants)  # by code point, as SQLite orders text
 
     async def _emit(self, kind: str, scope: str, name: str, data: dict) -> None:
         # The subject is the ref (triggers restart by it); live subscribers are filtered on 'tenant'.

@@ -19,12 +19,17 @@ import json
 import logging
 from collections import deque
 
+import sqlalchemy as sa
+
 from paperchain_sdk import Event
 from paperchain_sdk.web import Principal
 
+from ..store.tables import events
 from ..tenancy import UNKNOWN as _UNKNOWN
 
 _RUN_KINDS = ("run.", "step.", "batch.")
+_BACKLOG = (sa.select(events.c.seq, events.c.type, events.c.subject, events.c.time, events.c.data)
+            .where(events.c.seq > sa.bindparam("since")).order_by(events.c.seq))
 log = logging.getLogger(__name__)
 
 
@@ -180,13 +185,11 @@ class Hub:
         backlog = []
         if since is not None:
             await self.k.journal.flush()
-            async with self.k.db.execute(
-                "SELECT seq, type, subject, time, data FROM events WHERE seq > ? ORDER BY seq", (since,)
-            ) as cursor:
-                async for seq, kind, subject, time, data in cursor:
-                    event = Event(type=kind, subject=subject or "", data=json.loads(data or "{}"), time=time, seq=seq)
-                    if await self.allowed(sub, event):
-                        backlog.append((seq, cloudevent(event)))
+            for row in await self.k.sql.read(_BACKLOG, {"since": since}):
+                event = Event(type=row.type, subject=row.subject or "", data=json.loads(row.data or "{}"),
+                              time=row.time, seq=row.seq)
+                if await self.allowed(sub, event):
+                    backlog.append((row.seq, cloudevent(event)))
         sub.last_seq = backlog[-1][0] if backlog else (since or 0)
         return sub, backlog
 

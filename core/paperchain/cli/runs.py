@@ -143,21 +143,21 @@ def runs_list(ctx, status, batch_id, limit):
     """The most recent runs."""
 
     async def body(kernel):
-        where, params = [], []
+        import sqlalchemy as sa
+
+        from ..store.tables import documents, runs
+
+        query = (sa.select(runs.c.id, runs.c.workflow, documents.c.name, runs.c.status, runs.c.created, runs.c.error)
+                 .select_from(runs.outerjoin(documents, documents.c.id == runs.c.document_id))
+                 .order_by(runs.c.created.desc(), runs.c.id.desc()).limit(limit))
         if status:
-            where.append("r.status = ?")
-            params.append(status)
+            query = query.where(runs.c.status == status)
         if batch_id:
-            where.append("r.batch_id = ?")
-            params.append(batch_id)
-        sql = ("SELECT r.id, r.workflow, d.name, r.status, r.created, r.error FROM runs r LEFT JOIN documents d "
-               "ON d.id = r.document_id" + (" WHERE " + " AND ".join(where) if where else "") +
-               " ORDER BY r.created DESC LIMIT ?")
-        async with kernel.db.execute(sql, (*params, limit)) as cursor:
-            rows = await cursor.fetchall()
+            query = query.where(runs.c.batch_id == batch_id)
+        rows = await kernel.sql.read(query)
         t = table("run", "workflow", "document", "status", "created", "error")
         for row in rows:
-            t.add_row(row[0], row[1], row[2] or "-", styled(row[3]), row[4][:19], row[5] or "")
+            t.add_row(row.id, row.workflow, row.name or "-", styled(row.status), row.created[:19], row.error or "")
         console().print(t)
 
     with_open_kernel(ctx, body)

@@ -67,12 +67,15 @@ class Batches:
             self._batch_keys[idempotency_key] = batch_id
         entries = [str(Path(p).resolve()) for p in paths] + [DOCUMENT_ENTRY + d for d in documents]
         await self.store.save_workflow(workflow)
-        await self.store.save_batch({
+        holder = await self.store.claim_batch({
             "id": batch_id, "workflow": workflow.name, "workflow_hash": workflow.hash, "status": "ingesting",
             "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(entries),
             "total": max(len(entries), 1), "idempotency_key": idempotency_key or None, "source": source,
             "created_by": created_by or None, "tenant": tenant or "",
         })
+        if holder != batch_id:  # another process (or engine) recorded a batch of this key first
+            self._batch_keys[idempotency_key] = holder
+            return holder, False
         await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(entries), "source": source})
         await self.ingest(batch_id, workflow, entries, inputs or {}, source, start=0, tenant=tenant or "")
         return batch_id, True
@@ -83,7 +86,7 @@ class Batches:
         pending = []
         if not paths and start == 0:
             run = self.new_run(batch_id, 0, "inputs", workflow, None, inputs, source, tenant)
-            pending.append(self.store.save_run(run))
+            pending.append(self.store.add_run(run))
 
         async def one(seq: int) -> RunState:
             try:
@@ -110,7 +113,7 @@ class Batches:
                 return await one(seq)
 
         for run in await asyncio.gather(*map(windowed, range(start, len(paths)))):
-            pending.append(self.store.save_run(run))
+            pending.append(self.store.add_run(run))
         pending.append(self.store.batch_running(batch_id))
         await asyncio.gather(*pending)
 
@@ -141,7 +144,7 @@ class Batches:
         row = await self.store.batch(batch_id)
         if row is None:
             raise ConfigError(f"There is no batch {batch_id}.")
-        return await self.store.workflow(row["workflow_hash"]), row["tenant"]
+        return await self.store.workflow(row.workflow_hash), row.tenant
 
     async def run(self, batch_id: str) -> str:
         workflow, tenant = await self.workflow_of(batch_id)
@@ -184,10 +187,10 @@ class Batches:
 
     async def run_batch_steps(self, batch_id: str, workflow: Workflow, tenant: str) -> None:
         existing = await self.store.load_runs(batch_id, workflow, ("batch",), tenant)
-        run = existing[0] if existing else None
-        if run is None:
-            run = self.new_run(batch_id, -1, "batch", workflow, None, {}, "batch", tenant)
-            await self.store.save_run(run)
+        if not existing:
+            await self.store.add_run(self.new_run(batch_id, -1, "batch", workflow, None, {}, "batch", tenant))
+            existing = await self.store.load_runs(batch_id, workflow, ("batch",), tenant)  # the one recorded
+        run = existing[0]
         if run.status in UNFINISHED_RUN:
             run.batch = await self.load(batch_id, workflow.name)
             await self.loop.execute_run(run)
@@ -197,10 +200,10 @@ class Batches:
         row = await self.store.batch(batch_id)
         assert row is not None  # workflow_of refused an unknown batch
         count, last = await self.store.ingested(batch_id)
-        paths = json.loads(row["paths"])
+        paths = json.loads(row.paths)
         start = 0 if count == 0 or last is None else last + 1
         if start < len(paths) or count == 0:
-            await self.ingest(batch_id, workflow, paths, json.loads(row["inputs"]), row["source"] or "resume",
+            await self.ingest(batch_id, workflow, paths, json.loads(row.inputs), row.source or "resume",
                               start=start, tenant=tenant)
         await self.k.emit("batch.resumed", batch_id, {"workflow": workflow.name})
         return await self.run(batch_id)
@@ -211,8 +214,8 @@ class Batches:
         row = await self.store.run_summary(run_id)
         if row is None:
             raise NotFoundError(f"there is no run {run_id}.", hint="GET /api/v1/runs lists them")
-        if row["status"] not in UNFINISHED_RUN:
-            raise ConflictError(f"the run {run_id} has already {row['status']}.", hint="only queued or running runs can be cancelled")
+        if row.status not in UNFINISHED_RUN:
+            raise ConflictError(f"the run {run_id} has already {row.status}.", hint="only queued or running runs can be cancelled")
         task = self.run_tasks.get(run_id)
         self.cancelled.add(run_id)
         if task is not None:
@@ -252,16 +255,16 @@ class Batches:
         row = await self.store.run_summary(run_id)
         if row is None:
             raise NotFoundError(f"there is no run {run_id}.", hint="GET /api/v1/runs lists them")
-        status = row["status"]
+        status = row.status
         if status not in ("failed", "cancelled"):
             raise ConflictError(f"the run {run_id} is {status}; only failed or cancelled runs can be retried.")
-        if row["kind"] == "document" and row["document_id"] is None:
+        if row.kind == "document" and row.document_id is None:
             raise ConflictError(f"the run {run_id} failed before its file was stored, so there is nothing to retry.",
                                 hint="upload the file again and start a new run")
-        await self.store.reopen_run(run_id, row["batch_id"])
+        await self.store.reopen_run(run_id, row.batch_id)
         self.cancelled.discard(run_id)
-        await self.k.emit("run.retried", run_id, {"batch": row["batch_id"]}, durable=True)
-        return row["batch_id"]
+        await self.k.emit("run.retried", run_id, {"batch": row.batch_id}, durable=True)
+        return row.batch_id
 
     # -- the batch as batch-scoped components see it --------------------------------------------
 
@@ -270,19 +273,15 @@ class Batches:
         memory, documents come without their text and output values over 64 KiB are replaced by
         a note of their size."""
         items = []
-        runs = await self.store.rows(
-            "SELECT id, status, document_id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,))
-        for run in runs:
-            outputs = {}
-            async for row in self.store.stream("SELECT step_id, outputs FROM steps WHERE run_id = ?", (run["id"],)):
-                outputs[row["step_id"]] = _elide_large(json.loads(row["outputs"] or "{}"))
+        for run in await self.store.batch_items(batch_id):
+            outputs = {row.step_id: _elide_large(json.loads(row.outputs or "{}"))
+                       for row in await self.store.step_outputs(run.id)}
             artifacts = [
-                Artifact(name=a["name"], media_type=a["media_type"], path=str(self.k.blobs.path(a["sha256"])),
-                         sha256=a["sha256"], size=a["size"])
-                async for a in self.store.stream(
-                    "SELECT name, media_type, sha256, size FROM artifacts WHERE run_id = ? ORDER BY step_id", (run["id"],))
+                Artifact(name=a.name, media_type=a.media_type, path=str(self.k.blobs.path(a.sha256)),
+                         sha256=a.sha256, size=a.size)
+                for a in await self.store.run_artifacts(run.id)
             ]
-            document = await self.k.documents.get(run["document_id"], text=False) if run["document_id"] else None
-            items.append(BatchItem(run_id=run["id"], status=run["status"], document=document, outputs=outputs,
+            document = await self.k.documents.get(run.document_id, text=False) if run.document_id else None
+            items.append(BatchItem(run_id=run.id, status=run.status, document=document, outputs=outputs,
                                    artifacts=artifacts))
         return Batch(id=batch_id, workflow=workflow_name, items=items)

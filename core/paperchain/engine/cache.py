@@ -90,24 +90,22 @@ class StepCache:
         """Apply a stored result of ``key`` to this run (outputs, artifacts, findings, document
         update); None when there is none of the run's tenant, young enough, with its blobs."""
         oldest = time.time() - step.cache_ttl if step.cache_ttl else 0.0
-        row = await self.store.row(
-            "SELECT outputs, artifacts, document_update, findings, source_run, source_step FROM step_cache "
-            "WHERE tenant = ? AND key = ? AND created >= ?", (run.tenant, key, oldest))
+        row = await self.store.cached(run.tenant, key, oldest)
         if row is None:
             return None
-        artifacts = json.loads(row["artifacts"] or "[]")
+        artifacts = json.loads(row.artifacts or "[]")
         if not all(self.k.blobs.exists(a["sha256"]) for a in artifacts):
             return None  # a blob was deleted since: run the step again
-        encoded = row["outputs"].replace(f"/api/v1/runs/{row['source_run']}/artifacts/{row['source_step']}/",
+        encoded = row.outputs.replace(f"/api/v1/runs/{row.source_run}/artifacts/{row.source_step}/",
                                          f"/api/v1/runs/{run.id}/artifacts/{step.id}/")
         for artifact in artifacts:
             self.results.record_artifact(run, step, artifact["name"], artifact["media_type"], artifact["sha256"],
                                          artifact["size"])
-        if row["findings"]:
-            found = json.loads(row["findings"])
+        if row.findings:
+            found = json.loads(row.findings)
             self.results.record_findings(run, step, found["data"], found["summary"])
-        if row["document_update"]:
-            self.results.apply_update(run, DocumentUpdate(**json.loads(row["document_update"])))
+        if row.document_update:
+            self.results.apply_update(run, DocumentUpdate(**json.loads(row.document_update)))
         return json.loads(encoded), encoded
 
     def remember(self, entry, run: RunState, step: Step, key: str, result: Any, outputs: dict, encoded: str) -> None:

@@ -4,9 +4,11 @@ path) to the live run page, or the batch's page when several documents were pick
 
 from __future__ import annotations
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET
+from ...store.tables import documents, runs
 from ..guard import PageError, page
 from ..render import render
 from .documents import load_document
@@ -63,17 +65,15 @@ def read_inputs(ctx, fields: list[dict], form) -> dict:
 
 async def _pickable(request, ctx, search: str) -> list[dict]:
     """The tenant's documents for the run form's picker: newest first, or whose name contains ``search``."""
-    where, values = ["deleted IS NULL"], []
+    d = documents.c
+    query = (sa.select(d.id, d.name, d.media_type, d.created).where(d.deleted.is_(None))
+             .order_by(d.created.desc(), d.id.desc()).limit(_PICKER_SIZE))
     if ctx.who.tenant:
-        where.append("tenant = ?")
-        values.append(ctx.who.tenant)
-    if search:
-        where.append("name LIKE ? ESCAPE '\\'")
-        values.append("%" + search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
-    async with kernel(request).db.execute(
-            f"SELECT id, name, media_type, created FROM documents WHERE {' AND '.join(where)} "
-            "ORDER BY created DESC, id DESC LIMIT ?", (*values, _PICKER_SIZE)) as cursor:
-        return [dict(zip(("id", "name", "media_type", "created"), row)) for row in await cursor.fetchall()]
+        query = query.where(d.tenant == ctx.who.tenant)
+    if search:  # case-insensitive as SQLite's LIKE was; the search's own % and _ match themselves
+        escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        query = query.where(d.name.ilike(f"%{escaped}%", escape="\\"))
+    return [dict(row._mapping) for row in await kernel(request).sql.read(query)]
 
 
 @page(role="editor")
@@ -97,9 +97,9 @@ async def run(request, ctx):
                               source="web", created_by=ctx.who.name, tenant=tenant_of(ctx))
     request[AUDIT_TARGET] = f"batch:{batch_id}"
     request[AUDIT_DETAILS] = {"workflow": saved.ref, "documents": len(documents)}
-    async with k.db.execute("SELECT id FROM runs WHERE batch_id = ? AND kind != 'batch' ORDER BY seq", (batch_id,)) as c:
-        runs = [row[0] for row in await c.fetchall()]
-    raise web.HTTPSeeOther(f"/runs/{runs[0]}" if len(runs) == 1 else f"/batches/{batch_id}")
+    started = await k.sql.read(sa.select(runs.c.id).where(runs.c.batch_id == batch_id, runs.c.kind != "batch")
+                               .order_by(runs.c.seq, runs.c.id))
+    raise web.HTTPSeeOther(f"/runs/{started[0].id}" if len(started) == 1 else f"/batches/{batch_id}")
 
 
 PAGES = [

@@ -14,9 +14,11 @@ import difflib
 import json
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from ...api.guard import AUDIT_DETAILS, AUDIT_TARGET
+from ...store.tables import batches, run_counts, runs, workflow_versions
 from .. import graph
 from ..guard import WEB, PageError, page
 from ..render import render
@@ -32,18 +34,16 @@ _FINISHED = ("succeeded", "failed", "cancelled")
 async def _figures(request, ctx) -> dict[tuple[str, str], dict]:
     """Runs of each (tenant, workflow) by state, from the counts the database keeps per run
     (``run_counts``): a few rows however many runs there are."""
-    where, values = ["n > 0"], []
+    c = run_counts.c
+    query = sa.select(c.tenant, c.workflow, c.status, c.n).where(c.n > 0)
     if ctx.who.tenant:
-        where.append("tenant = ?")
-        values.append(ctx.who.tenant)
-    sql = f"SELECT tenant, workflow, status, n FROM run_counts WHERE {' AND '.join(where)}"
+        query = query.where(c.tenant == ctx.who.tenant)
 
     async def compute():
-        async with kernel(request).db.execute(sql, values) as cursor:
-            return tuple(await cursor.fetchall())
+        return tuple(tuple(row) for row in await kernel(request).sql.read(query))
 
     figures: dict[tuple[str, str], dict] = {}
-    for tenant, workflow, status, n in await request.app[WEB].runs.get((sql, tuple(values)), compute):
+    for tenant, workflow, status, n in await request.app[WEB].runs.get(("run_counts", ctx.who.tenant), compute):
         entry = figures.setdefault((tenant, workflow), {"runs": 0, "succeeded": 0, "finished": 0})
         entry["runs"] += n
         entry["succeeded"] += n if status == "succeeded" else 0
@@ -61,11 +61,12 @@ def _figures_of(figures: dict, ctx, saved) -> dict:
 
 async def _recent_runs(request, ctx, saved, limit: int) -> list[dict]:
     tenant = ctx.who.tenant or saved.tenant
-    async with kernel(request).db.execute(
-            "SELECT r.id, r.status, r.created, r.finished, r.error FROM runs r JOIN batches b ON b.id = r.batch_id "
-            "WHERE r.workflow = ? AND coalesce(b.tenant, '') = ? AND r.kind != 'batch' "
-            "ORDER BY r.created DESC LIMIT ?", (saved.name, tenant, limit)) as cursor:
-        return [dict(zip(("id", "status", "created", "finished", "error"), row)) for row in await cursor.fetchall()]
+    rows = await kernel(request).sql.read(
+        sa.select(runs.c.id, runs.c.status, runs.c.created, runs.c.finished, runs.c.error)
+        .join(batches, batches.c.id == runs.c.batch_id)
+        .where(runs.c.workflow == saved.name, sa.func.coalesce(batches.c.tenant, "") == tenant, runs.c.kind != "batch")
+        .order_by(runs.c.created.desc(), runs.c.id.desc()).limit(limit))
+    return [dict(row._mapping) for row in rows]
 
 
 # -- the list ---------------------------------------------------------------------------------
@@ -213,10 +214,9 @@ async def _definition_of(request, ctx, versions: list[dict], version: str) -> di
     """A version's definition, only if it is one of this workflow's versions (never any hash)."""
     if version not in {v["hash"] for v in versions}:
         raise PageError(404, ctx.gettext("This workflow has no version %(v)s.") % {"v": version[:12]})
-    async with kernel(request).db.execute("SELECT definition FROM workflow_versions WHERE hash = ?",
-                                           (version,)) as cursor:
-        row = await cursor.fetchone()
-    return json.loads(row[0])
+    definition = await kernel(request).sql.scalar(sa.select(workflow_versions.c.definition)
+                                                  .where(workflow_versions.c.hash == version))
+    return json.loads(definition)
 
 
 def diff_rows(old: str, new: str) -> list[dict]:
