@@ -7,7 +7,9 @@ import time
 
 import attrs
 import pytest
+import sqlalchemy as sa
 
+from paperchain.store import tables
 from paperchain_sdk import ActionSpec, DocumentUpdate, InputError, Result, hookimpl
 from paperchain_sdk.contracts import Action
 
@@ -196,8 +198,10 @@ def test_actions_update_the_document_and_search_finds_it(kernel, paperchain_docu
 
     async def search():
         hits, _next = await kernel.kernel.documents.search.query("annotated", None)
-        async with kernel.kernel.db.execute("SELECT name, tags FROM documents WHERE id = ?", (hits[0].id,)) as c:
-            return len(hits), await c.fetchone()
+        documents = tables.documents
+        row = await kernel.kernel.sql.first(sa.select(documents.c.name, documents.c.tags)
+                                            .where(documents.c.id == hits[0].id))
+        return len(hits), (row.name, row.tags)
 
     assert kernel.call(search()) == (1, ("note.txt", '["seen"]'))
 

@@ -7,7 +7,9 @@ import logging
 import types
 
 import attrs
+import sqlalchemy as sa
 
+from paperchain.store import tables
 from paperchain.trigger_host import TriggerHost
 from paperchain_sdk import ActionSpec, RunRequest, TriggerSpec, hookimpl
 from paperchain_sdk.contracts import Action, Trigger
@@ -63,8 +65,10 @@ def _wf(name, on):
 
 
 async def _sources(kernel):
-    async with kernel.db.execute("SELECT workflow, source, inputs FROM batches ORDER BY created") as cursor:
-        return await cursor.fetchall()
+    batches = tables.batches
+    rows = await kernel.sql.read(sa.select(batches.c.workflow, batches.c.source, batches.c.inputs)
+                                 .order_by(batches.c.created, batches.c.id))
+    return [(r.workflow, r.source, r.inputs) for r in rows]
 
 
 async def _drain(kernel):

@@ -14,7 +14,10 @@ from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from api_support import TestPlugin
+
+from paperchain.store import tables
 
 paperchain_text = pytest.importorskip("paperchain_text", reason="the corpus figures read the text plugin's findings")
 
@@ -80,8 +83,8 @@ async def _acme(api, tmp_path) -> dict:
     (tmp_path / "scan.txt").write_text("An archived letter about the mill.")
     batch = await api.kernel.submit("archive", paths=[tmp_path / "scan.txt"], source="trigger:inbox", tenant="acme")
     await api.kernel.journal.flush()
-    async with api.kernel.db.execute("SELECT id FROM runs WHERE batch_id = ?", (batch,)) as cursor:
-        runs.append(await api.wait_run((await cursor.fetchone())[0]))
+    run_id = await api.kernel.sql.scalar(sa.select(tables.runs.c.id).where(tables.runs.c.batch_id == batch))
+    runs.append(await api.wait_run(run_id))
     await api.kernel.journal.flush()
     return {"token": editor, "documents": ids, "runs": analyzed + runs}
 

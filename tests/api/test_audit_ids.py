@@ -11,15 +11,18 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+import sqlalchemy as sa
 
 from paperchain.api.audit import Audit
 from paperchain.config import Config, KernelSettings
 from paperchain.kernel import Kernel
+from paperchain.store import tables
 
 
 @pytest.fixture
-async def two_writers(tmp_path):
-    config = Config(source="the test's config", data_dir=tmp_path / "data", kernel=KernelSettings(), components={})
+async def two_writers(tmp_path, paperchain_database_url):
+    config = Config(source="the test's config", data_dir=tmp_path / "data",
+                    kernel=KernelSettings(database_url=paperchain_database_url), components={})
     kernels = [Kernel(config, plugins=[]) for _ in range(2)]
     for kernel in kernels:
         await kernel.open()
@@ -73,8 +76,9 @@ async def test_the_event_carries_the_committed_id_and_a_unique_entry_key(two_wri
     kernels[1].listeners.append(heard.append)
     entry = (await _record(cli, "cli", 1))[0]
     assert heard and heard[-1].subject == str(entry["id"]) and heard[-1].data["entry"] == entry["entry"]
-    async with kernels[0].db.execute("SELECT id, tenant FROM audit WHERE entry = ?", (entry["entry"],)) as cursor:
-        assert await cursor.fetchone() == (entry["id"], "")
+    audit = tables.audit
+    row = await kernels[0].sql.first(sa.select(audit.c.id, audit.c.tenant).where(audit.c.entry == entry["entry"]))
+    assert (row.id, row.tenant) == (entry["id"], "")
 
 
 def test_an_older_log_takes_its_actors_tenants_and_goes_on_counting(tmp_path):

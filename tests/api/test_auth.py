@@ -1,14 +1,17 @@
 """Authentication, roles, keys, tokens: each refused request gets the right 4xx and changes nothing."""
 
+import asyncio
 import time
 
 import jwt
+import sqlalchemy as sa
+
+from paperchain.store import tables
 
 
 async def _count(api, table):
     await api.kernel.journal.flush()
-    async with api.kernel.db.execute(f"SELECT count(*) FROM {table}") as cursor:
-        return (await cursor.fetchone())[0]
+    return await api.kernel.sql.scalar(sa.select(sa.func.count()).select_from(tables.METADATA.tables[table]))
 
 
 async def test_public_routes_and_unauthenticated(api):
@@ -48,6 +51,15 @@ async def test_login_refresh_and_logout(api):
     assert after.status == 401
 
 
+async def test_a_refresh_token_used_twice_at_once_gives_tokens_once(api):
+    await api.state.accounts.create_user("eli", "correct horse battery", "editor")
+    ok = await api.request("POST", "/api/v1/auth/login", token=None,
+                           json={"username": "eli", "password": "correct horse battery"})
+    body = {"refresh_token": ok.json["refresh_token"]}
+    replies = await asyncio.gather(*(api.request("POST", "/api/v1/auth/refresh", token=None, json=body) for _ in range(4)))
+    assert sorted(reply.status for reply in replies) == [200, 401, 401, 401]
+
+
 async def test_expired_forged_and_malformed_tokens(api):
     secret = api.state.accounts.secret
     expired = jwt.encode({"sub": "admin", "typ": "access", "exp": int(time.time()) - 5}, secret, algorithm="HS256")
@@ -83,8 +95,7 @@ async def test_api_keys_scopes_revocation_and_last_used(api):
     key, key_id = made.json["key"], made.json["id"]
     listed = await api.request("GET", "/api/v1/keys")
     assert all("key" not in k and "secret_hash" not in k for k in listed.json["items"])  # shown once only
-    async with api.kernel.db.execute("SELECT secret_hash FROM api_keys WHERE id = ?", (key_id,)) as c:
-        stored = (await c.fetchone())[0]
+    stored = await api.kernel.sql.scalar(sa.select(tables.api_keys.c.secret_hash).where(tables.api_keys.c.id == key_id))
     assert key.split("_", 2)[2] not in stored  # only a hash is kept
     by_header = await api.request("GET", "/api/v1/documents", token=None, headers={"X-API-Key": key})
     assert by_header.status == 200

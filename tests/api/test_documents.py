@@ -3,8 +3,12 @@
 import os
 
 import aiohttp
+import attrs
 import pytest
+import sqlalchemy as sa
 from kernel_support import SHARED_DOCUMENTS
+
+from paperchain.store import tables
 
 
 async def _upload(api, name, data, token=True):
@@ -91,7 +95,8 @@ async def test_change_tags_search_and_soft_delete(api):
     assert any(e.type == "document.updated" and e.data["fields"] == ["metadata.supplier", "tags"] for e in events)
     tagged = await api.request("GET", "/api/v1/documents?tag=invoice")
     assert [d["id"] for d in tagged.json["items"]] == [doc["id"]]
-    await api.kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", ("invoice from acme corp", doc["id"]))
+    document = await api.kernel.documents.get(doc["id"])
+    await api.kernel.documents.update(attrs.evolve(document, text="invoice from acme corp"))  # as a step would
     hits = await api.request("GET", "/api/v1/documents/search?q=acme")
     assert [h["id"] for h in hits.json["items"]] == [doc["id"]]
     bad = await api.request("GET", '/api/v1/documents/search?q="unbalanced')
@@ -106,9 +111,10 @@ async def test_change_tags_search_and_soft_delete(api):
     assert wrong_field.status == 400
     assert (await api.request("DELETE", f"/api/v1/documents/{doc['id']}")).status == 204
     assert (await api.request("GET", f"/api/v1/documents/{doc['id']}")).status == 404
-    async with api.kernel.db.execute("SELECT deleted, deleted_by FROM documents WHERE id = ?", (doc["id"],)) as c:
-        deleted, by = await c.fetchone()
-    assert deleted and by == "admin"  # soft: the row is kept
+    documents = tables.documents
+    row = await api.kernel.sql.first(sa.select(documents.c.deleted, documents.c.deleted_by)
+                                     .where(documents.c.id == doc["id"]))
+    assert row.deleted and row.deleted_by == "admin"  # soft: the row is kept
     audit = (await api.request("GET", "/api/v1/audit?action=DELETE")).json["items"]
     assert audit[-1]["target"] == f"document:{doc['id']}"
 
@@ -131,10 +137,11 @@ async def test_equal_bytes_in_two_tenants_are_two_unrelated_documents(api):
     # acme's copy stays deleted and out of reach of globex
     assert (await api.request("GET", f"/api/v1/documents/{mine.json['id']}", token=a)).status == 404
     assert (await api.request("GET", f"/api/v1/documents/{mine.json['id']}", token=b)).status == 404
-    async with api.kernel.db.execute("SELECT tenant, deleted IS NOT NULL, sha256 FROM documents ORDER BY tenant") as c:
-        rows = await c.fetchall()
-    assert [(t, d) for t, d, _ in rows] == [("acme", 1), ("globex", 0)]
-    assert rows[0][2] == rows[1][2]  # the same content's SHA-256, kept for the ledger and exports
+    documents = tables.documents
+    rows = await api.kernel.sql.read(sa.select(documents.c.tenant, documents.c.deleted, documents.c.sha256)
+                                     .order_by(documents.c.tenant))
+    assert [(r.tenant, r.deleted is not None) for r in rows] == [("acme", True), ("globex", False)]
+    assert rows[0].sha256 == rows[1].sha256  # the same content's SHA-256, kept for the ledger and exports
     # the two copies are filed under different names in the blob store
     assert api.kernel.blobs.path(mine.json["id"]) != api.kernel.blobs.path(theirs.json["id"])
 

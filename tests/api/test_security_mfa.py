@@ -3,6 +3,9 @@
 import json
 
 import pyotp
+import sqlalchemy as sa
+
+from paperchain.store import tables
 
 PASSWORD = "correct horse battery"
 
@@ -78,8 +81,7 @@ async def test_recovery_codes_work_once_and_are_stored_hashed(api):
     clock = _frozen(api)
     _, codes = await _enrolled(api, "lee", clock)
     await api.kernel.journal.flush()
-    async with api.kernel.db.execute("SELECT recovery FROM user_mfa WHERE user = 'lee'") as cursor:
-        stored = (await cursor.fetchone())[0]
+    stored = await api.kernel.sql.scalar(sa.select(tables.user_mfa.c.recovery).where(tables.user_mfa.c.user == "lee"))
     assert not any(code.replace("-", "") in stored or code in stored for code in codes)
     assert all(digest.startswith("$argon2") for _, digest in json.loads(stored))
     ticket = (await _login(api, "lee")).json["error"]["details"]["mfa_ticket"]

@@ -1,6 +1,12 @@
 """Login throttling: delays after failures, lockouts, no user-name oracle, admin unlock, restarts."""
 
-from paperchain.api.accounts import Accounts
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from paperchain.api.accounts import Accounts, LoginThrottled
+from paperchain.store.tables import login_failures
 
 PASSWORD = "correct horse battery"
 
@@ -98,7 +104,27 @@ async def test_lockouts_survive_a_restart_and_an_unlock_from_another_process_is_
     assert (await _login(api, "hal", PASSWORD)).status == 200  # the running server checks the database
 
 
+async def test_failures_counted_by_two_servers_at_once_add_up_in_the_database(api):
+    """Two API processes on one database (two Accounts here, each with counters of its own in memory):
+    each failure increments the stored counter, so guesses spread over both lock the account all the same."""
+    clock = _frozen(api)
+    other = Accounts(api.kernel)
+    other.security.clock = lambda: clock[0]
+    await other.load()
+    servers = (api.state.accounts.security, other.security)
+    for security in servers:
+        security.configure(max_failures=4, delay_after=10, lockout_minutes=15)
+    locks = await asyncio.gather(*(security.throttle.failed("user:ivy", clock[0]) for security in servers * 2))
+    assert locks.count(True) == 1  # the fourth failure, whichever server counted it
+    row = await api.kernel.sql.first(sa.select(login_failures).where(login_failures.c.key == "user:ivy"))
+    assert (row.failures, row.locked_until) == (0, clock[0] + 900)
+    assert not await other.security.throttle.failed("user:ivy", clock[0])  # already locked: no new lockout
+    for accounts in (api.state.accounts, other):  # a login through either server reads the lockout first
+        with pytest.raises(LoginThrottled, match="locked until"):
+            await accounts.login("ivy", "wrong password 123")
+
+
 async def test_migration_creates_the_security_tables(api):
-    async with api.kernel.db.execute("SELECT name FROM sqlite_master WHERE type = 'table'") as cursor:
-        tables = {row[0] for row in await cursor.fetchall()}
+    async with api.kernel.database.engine.connect() as conn:
+        tables = set(await conn.run_sync(lambda sync: sa.inspect(sync).get_table_names()))
     assert {"login_failures", "ip_blocks", "user_mfa"} <= tables

@@ -3,6 +3,9 @@
 import asyncio
 
 import pytest
+import sqlalchemy as sa
+
+from paperchain.store import tables
 
 WAIT = {"name": "waiter", "steps": [{"id": "a", "uses": "test.wait", "with": {"seconds": 0.01}},
                                     {"id": "b", "uses": "test.wait", "needs": ["a"]}]}
@@ -82,8 +85,8 @@ async def test_idempotency_key_starts_one_batch(api):
     first, second = await asyncio.gather(api.request("POST", "/api/v1/runs", json=body),
                                          api.request("POST", "/api/v1/runs", json=body))
     assert first.json["batch"] == second.json["batch"]
-    async with api.kernel.db.execute("SELECT count(*) FROM batches WHERE workflow = 'waiter'") as c:
-        assert (await c.fetchone())[0] == 1
+    batches = tables.batches
+    assert await api.kernel.sql.scalar(sa.select(sa.func.count()).where(batches.c.workflow == "waiter")) == 1
 
 
 async def test_cancel_a_running_run(api):
@@ -240,8 +243,8 @@ async def test_a_run_belongs_to_the_tenant_recorded_with_its_batch(api):
                          ("POST", f"/api/v1/runs/{run_id}/retry")):
         assert (await api.request(method, path, token=globex)).status == 404, (method, path)
     assert (await api.request("GET", "/api/v1/runs", token=globex)).json["items"] == []
-    async with api.kernel.db.execute("SELECT tenant FROM batches WHERE id = ?", (started.json["batch"],)) as cursor:
-        assert (await cursor.fetchone())[0] == "acme"
+    batches = tables.batches
+    assert await api.kernel.sql.scalar(sa.select(batches.c.tenant).where(batches.c.id == started.json["batch"])) == "acme"
 
 
 async def test_idempotency_keys_do_not_cross_tenants(api):
@@ -396,5 +399,5 @@ async def test_an_event_trigger_of_a_tenants_workflow_hears_only_its_tenants_eve
     assert len(runs) == 1, runs
     run = await api.wait_run(runs[0]["id"])
     assert run["status"] == "succeeded"
-    async with api.kernel.db.execute("SELECT inputs FROM batches WHERE id = ?", (run["batch"],)) as cursor:
-        assert "a.txt" in (await cursor.fetchone())[0]
+    batches = tables.batches
+    assert "a.txt" in await api.kernel.sql.scalar(sa.select(batches.c.inputs).where(batches.c.id == run["batch"]))
