@@ -97,7 +97,8 @@ class KernelReads:
         except sa.exc.DBAPIError as exc:
             raise ValueError(_database_message(exc)) from None
         except sa.exc.StatementError as exc:  # e.g. a :name the params do not hold
-            raise ValueError(str(exc.orig) if exc.orig is not None else exc.args[0]) from None
+            inner = exc.orig if exc.orig is not None else exc
+            raise ValueError(str(inner.args[0]) if inner.args else type(inner).__name__) from None
 
 
 def _database_message(exc: sa.exc.DBAPIError) -> str:
