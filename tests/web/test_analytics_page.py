@@ -19,7 +19,7 @@ async def _failed_run(site, tmp_path, token) -> dict:
     return await site.wait_run(started.json["runs"][0])
 
 
-async def test_a_tenant_sees_its_own_figures_and_another_tenant_none_of_them(site, tmp_path):
+async def test_a_tenant_sees_its_own_figures_and_another_tenant_none_of_them(site, tmp_path, database_url):
     acme = await site.user("alice", "editor", tenant="acme", password=PASSWORD)
     run = await _failed_run(site, tmp_path, acme)
     await site.state.accounts.create_user("gina", PASSWORD, "viewer", "globex")

@@ -66,7 +66,7 @@ async def test_an_answer_computed_while_an_event_arrives_is_not_kept():
     assert await cache.get("k", slow) == 1 and await cache.get("k", slow) == 2
 
 
-async def test_the_state_chips_count_a_run_that_finished_after_the_page_was_counted(site):
+async def test_the_state_chips_count_a_run_that_finished_after_the_page_was_counted(site, database_url):
     site.app[WEB].runs.settle = 0  # keep counts even right after an event, to see events drop them
     await site.request("POST", "/api/v1/workflows",
                        json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
@@ -107,7 +107,7 @@ def test_dates_durations_and_sizes_read_as_babel_writes_them(language):
     assert fmt.when(None) == "" and fmt.seconds(None) == ""
 
 
-async def test_home_counts_runs_and_documents_that_came_after_it_was_seen(site):
+async def test_home_counts_runs_and_documents_that_came_after_it_was_seen(site, database_url):
     site.app[WEB].runs.settle = site.app[WEB].documents.settle = 0
     await site.request("POST", "/api/v1/workflows",
                        json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})

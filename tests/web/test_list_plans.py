@@ -146,7 +146,7 @@ async def test_a_big_tenants_runs_are_read_newest_first_without_sorting_them_all
         assert [r[0] for r in await c.fetchall()] == (await _newest(db, RUNS_FIRST, "acme"))[0]
 
 
-async def test_the_tenants_runs_list_read_runs_first_shows_only_its_runs(site):
+async def test_the_tenants_runs_list_read_runs_first_shows_only_its_runs(site, database_url):
     """With a page of one, a tenant owning half the runs is read runs first; it still sees only its own."""
     tokens = {"acme": await site.user("tina", "editor", tenant="acme", password=PASSWORD),
               "globex": await site.user("gus", "editor", tenant="globex", password=PASSWORD)}

@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 QUICK = {"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]}
 
 
-async def test_the_runs_search_matches_an_ids_start_in_any_case_and_takes_wildcards_literally(site):
+async def test_the_runs_search_matches_an_ids_start_in_any_case_and_takes_wildcards_literally(site, database_url):
     await site.request("POST", "/api/v1/workflows", json=QUICK)
     run = (await site.request("POST", "/api/v1/runs", json={"workflow": "quick"})).json["runs"][0]
     await site.wait_run(run)
@@ -21,7 +21,7 @@ async def test_the_runs_search_matches_an_ids_start_in_any_case_and_takes_wildca
         assert (shown in text) == found, q
 
 
-async def test_a_cursor_holding_numbers_is_refused_clearly(site):
+async def test_a_cursor_holding_numbers_is_refused_clearly(site, database_url):
     import base64
     import json
 
