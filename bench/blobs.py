@@ -45,12 +45,11 @@ def make_input(folder: Path, small: int, large: int) -> list[Path]:
 
 def new_store(root: Path, encrypt: bool):
     from paperchain.store.blobs import DiskBlobStore as BlobStore
-    from paperchain.store.keys import Keyring
-    from paperchain.store.schema import migrate
+    from paperchain.store.keys import KeyringThread
 
     root.mkdir(parents=True)
-    migrate(root / "paperchain.db")
-    return BlobStore(root / "blobs", keyring=Keyring(root, root / "paperchain.db"), encrypt=encrypt)
+    keys = KeyringThread(root)  # its thread ends with the process (a daemon)
+    return BlobStore(root / "blobs", keyring=keys.open(), encrypt=encrypt)
 
 
 def upload(store, files: list[Path], spool: Path) -> tuple[float, list[str]]:

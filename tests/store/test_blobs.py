@@ -9,17 +9,17 @@ import pytest
 from paperchain.store import blobcrypt
 from paperchain.store.blobcrypt import CHUNK, BlobDamaged
 from paperchain.store.blobs import DiskBlobStore
-from paperchain.store.keys import Keyring
-from paperchain.store.schema import migrate
+from paperchain.store.keys import KeyringThread
 
 
 @pytest.fixture
 def store(tmp_path, monkeypatch):
     monkeypatch.delenv("PAPERCHAIN_MASTER_KEY", raising=False)
-    migrate(tmp_path / "paperchain.db")
-    blobs = DiskBlobStore(tmp_path / "blobs", keyring=Keyring(tmp_path, tmp_path / "paperchain.db"), encrypt=True)
+    loop = KeyringThread(tmp_path)
+    blobs = DiskBlobStore(tmp_path / "blobs", keyring=loop.open(), encrypt=True)
     yield blobs
     blobs.close()
+    loop.close()
 
 
 def _put(store, tmp_path, data: bytes, tenant: str = "") -> str:
@@ -116,8 +116,8 @@ def test_a_large_blob_is_streamed_not_held_in_memory(store, tmp_path):
 
 def test_plaintext_copies_are_private_bounded_and_removed(tmp_path, monkeypatch):
     monkeypatch.delenv("PAPERCHAIN_MASTER_KEY", raising=False)
-    migrate(tmp_path / "paperchain.db")
-    ring = Keyring(tmp_path, tmp_path / "paperchain.db")
+    loop = KeyringThread(tmp_path)
+    ring = loop.open()
     stale = tmp_path / "plain" / "999999999-deadbeef"  # left by a process that is gone
     stale.mkdir(parents=True)
     (stale / "leftover").write_bytes(b"old plaintext")
@@ -131,6 +131,7 @@ def test_plaintext_copies_are_private_bounded_and_removed(tmp_path, monkeypatch)
     assert len(kept) == 3 and paths[-1] in kept  # the least recently used went first
     assert store.path(names[0]).read_bytes() == store.read_bytes(names[0])  # decrypted again on demand
     store.close()
+    loop.close()
     assert not store.plain.root.exists()
 
 

@@ -30,16 +30,24 @@ import time
 from datetime import UTC, datetime, timedelta
 
 import attrs
+import sqlalchemy as sa
 
 from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
 from paperchain_sdk.web import ROLE_RANKS, ROLES, Principal
 
 from ..documents import now
+from ..store.tables import api_keys, refresh_tokens, users
 
 NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 # A tenant's name: no ':', which separates the tenant from the name in workflow refs (<tenant>:<name>).
 TENANT = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
 SCOPE = re.compile(r"^(\*|[a-z][a-z0-9_-]*(:read|:write)?)$")
+
+# Journal statements are built once (grouped by identity into one executemany per flush).
+_TOUCH_KEY = sa.update(api_keys).where(api_keys.c.id == sa.bindparam("key_id")).values(
+    last_used=sa.bindparam("used"))
+_END_REFRESH = sa.update(refresh_tokens).where(refresh_tokens.c.id == sa.bindparam("row_id")).values(
+    revoked=sa.bindparam("at"))
 
 
 class AuthError(Exception):
@@ -132,17 +140,18 @@ class Accounts:
         return path.read_bytes()
 
     async def load(self) -> None:
-        async with self.k.db.execute("SELECT name, password_hash, role, tenant, created, disabled FROM users") as c:
-            for name, pw, role, tenant, created, disabled in await c.fetchall():
-                self.users[name] = {"name": name, "password_hash": pw, "role": role, "tenant": tenant or "",
-                                    "created": created, "disabled": bool(disabled)}
-        async with self.k.db.execute(
-            "SELECT id, secret_hash, name, owner, role, scopes, created, expires, revoked, last_used FROM api_keys"
-        ) as c:
-            for row in await c.fetchall():
-                record = KeyRecord(*row[:5], tuple(json.loads(row[5] or "[]")), *row[6:])
-                record.tenant = self.users.get(record.owner, {}).get("tenant", "")
-                self.keys[record.id] = record
+        for row in await self.k.sql.read(sa.select(users.c.name, users.c.password_hash, users.c.role,
+                                                   users.c.tenant, users.c.created, users.c.disabled)):
+            self.users[row.name] = {"name": row.name, "password_hash": row.password_hash, "role": row.role,
+                                    "tenant": row.tenant or "", "created": row.created, "disabled": bool(row.disabled)}
+        for row in await self.k.sql.read(sa.select(
+                api_keys.c.id, api_keys.c.secret_hash, api_keys.c.name, api_keys.c.owner, api_keys.c.role,
+                api_keys.c.scopes, api_keys.c.created, api_keys.c.expires, api_keys.c.revoked, api_keys.c.last_used)):
+            record = KeyRecord(id=row.id, secret_hash=row.secret_hash, name=row.name, owner=row.owner, role=row.role,
+                               scopes=tuple(json.loads(row.scopes or "[]")), created=row.created,
+                               expires=row.expires, revoked=row.revoked, last_used=row.last_used)
+            record.tenant = self.users.get(record.owner, {}).get("tenant", "")
+            self.keys[record.id] = record
         await self.security.load()
 
     # -- users ----------------------------------------------------------------------------------
@@ -238,7 +247,7 @@ class Accounts:
                 raise AuthError("wrong user name or password")
             self.hasher.verify(user["password_hash"], password or "")
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError, AuthError):
-            self._failed(keys, request)
+            await self._failed(keys, request)
             raise AuthError("wrong user name or password") from None
         if user["disabled"]:
             raise AuthError(f"the user {name!r} is disabled")
@@ -261,7 +270,7 @@ class Accounts:
         keys = await self._throttle_keys(name, request)
         used = await self.security.mfa.check(name, code, self.security.clock())
         if used is None:
-            self._failed(keys, request)
+            await self._failed(keys, request)
             raise AuthError("the code is wrong, expired or was used already; enter the current code from your "
                             "authenticator app, or a recovery code")
         self.security.throttle.succeeded(f"user:{name}")
@@ -277,7 +286,7 @@ class Accounts:
         keys = await self._throttle_keys(name, request)
         codes = await self.security.mfa.confirm(name, code, self.security.clock())
         if codes is None:
-            self._failed(keys, request)
+            await self._failed(keys, request)
             raise AuthError("the code is wrong or expired; enter the current code from your authenticator app "
                             "(check that the device's clock is right)")
         result = {"recovery_codes": codes}
@@ -294,7 +303,7 @@ class Accounts:
         try:
             self.hasher.verify(self.users[name]["password_hash"], password or "")
         except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
-            self._failed(keys, request)
+            await self._failed(keys, request)
             raise AuthError("the current password is wrong") from None
 
     async def check_own_code(self, name: str, code: str, request=None) -> str:
@@ -303,7 +312,7 @@ class Accounts:
         keys = await self._throttle_keys(name, request)
         used = await self.security.mfa.check(name, code, self.security.clock())
         if used is None:
-            self._failed(keys, request)
+            await self._failed(keys, request)
             raise AuthError("the code is wrong, expired or was used already")
         return used
 
@@ -316,8 +325,9 @@ class Accounts:
             keys.append(f"ip:{address}")
         now = security.clock()
         for key in keys:
+            await security.throttle.refresh(key)
             refusal = security.throttle.refusal(key, now)
-            if refusal is not None and await security.throttle.confirm(key):
+            if refusal is not None:
                 when = datetime.fromtimestamp(refusal.until, UTC).isoformat(timespec="seconds")
                 who = "this address" if key.startswith("ip:") else "this account"
                 wait = max(1, round(refusal.retry_after))
@@ -329,11 +339,11 @@ class Accounts:
                 raise LoginThrottled(message, refusal.reason, refusal.retry_after, refusal.until)
         return keys
 
-    def _failed(self, keys: list[str], request) -> None:
+    async def _failed(self, keys: list[str], request) -> None:
         security = self.security
         now = security.clock()
         for key in keys:
-            if not security.throttle.failed(key, now) or request is None:
+            if not await security.throttle.failed(key, now) or request is None:
                 continue
             kind, _, name = key.partition(":")
             if kind == "ip":
@@ -388,12 +398,16 @@ class Accounts:
 
     async def refresh(self, token: str) -> dict:
         row_id = self._refresh_row_id(token)
-        async with self.k.db.execute("SELECT owner, expires, revoked FROM refresh_tokens WHERE id = ?", (row_id,)) as c:
-            row = await c.fetchone()
-        if row is None or row[2] or row[1] < datetime.now(UTC).isoformat():
+        row = await self.k.sql.first(sa.select(refresh_tokens.c.owner, refresh_tokens.c.expires,
+                                               refresh_tokens.c.revoked).where(refresh_tokens.c.id == row_id))
+        if row is None or row.revoked or row.expires < datetime.now(UTC).isoformat():
             raise AuthError("the refresh token is unknown, expired or already used; log in again")
-        await self.k.journal.execute("UPDATE refresh_tokens SET revoked = ? WHERE id = ?", (now(), row_id))
-        user = self.users.get(row[0])
+        # Used once: of two refreshes racing with one token, only the one that revokes it goes on.
+        used = await self.k.sql.write(sa.update(refresh_tokens).where(
+            refresh_tokens.c.id == row_id, refresh_tokens.c.revoked.is_(None)).values(revoked=now()))
+        if used.rowcount != 1:
+            raise AuthError("the refresh token is unknown, expired or already used; log in again")
+        user = self.users.get(row.owner)
         if user is None or user["disabled"]:
             raise AuthError("the user of this refresh token is gone or disabled")
         if self.security.mfa.required(user) and not self.security.mfa.enrolled(user["name"]):
@@ -401,7 +415,7 @@ class Accounts:
         return await self._tokens(user)
 
     async def logout(self, token: str) -> None:
-        await self.k.journal.execute("UPDATE refresh_tokens SET revoked = ? WHERE id = ?", (now(), self._refresh_row_id(token)))
+        await self.k.journal.execute(_END_REFRESH, {"row_id": self._refresh_row_id(token), "at": now()})
 
     @staticmethod
     def _refresh_row_id(token: str) -> str:
@@ -545,7 +559,7 @@ class Accounts:
         if clock - self._used.get(record.id, -1e9) > 60:  # last_used is kept to the minute: one write a minute
             self._used[record.id] = clock
             record.last_used = now()
-            self.k.journal.execute("UPDATE api_keys SET last_used = ? WHERE id = ?", (record.last_used, record.id))
+            self.k.journal.execute(_TOUCH_KEY, {"key_id": record.id, "used": record.last_used})
         role = _lower_role(record.role, owner["role"])
         cached = self._principals.get(record.id)
         if cached is None or cached.role != role or cached.tenant != owner["tenant"]:

@@ -108,8 +108,13 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
 
 
 async def _unfinished(kernel) -> list[str]:
-    async with kernel.db.execute("SELECT id FROM batches WHERE status IN ('ingesting', 'running') ORDER BY created") as c:
-        return [row[0] for row in await c.fetchall()]
+    import sqlalchemy as sa
+
+    from ..store.tables import batches
+
+    rows = await kernel.sql.read(sa.select(batches.c.id).where(batches.c.status.in_(("ingesting", "running")))
+                                 .order_by(batches.c.created, batches.c.id))
+    return [row.id for row in rows]
 
 
 async def _start_triggers(kernel):

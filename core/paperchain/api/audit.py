@@ -14,11 +14,13 @@ Each entry records its tenant (the acting principal's; '' for the deployment's o
 refusal counts), and a tenant's admin reads only its tenant's entries.
 
 Ids: the API server and offline writers (the CLI) append to one table from separate processes,
-so no process may hand out ids from a counter of its own. SQLite assigns each id inside the
-transaction that commits the entry (an INSERT without id through the journal, so entries still
-share its group commit); each writer then finds its id by the entry's unique key. Ids are
-therefore unique and become visible in increasing order (SQLite has one writer at a time and
-entries are never deleted), so a poller reading ``after=<last id seen>`` never skips one.
+so no process may hand out ids from a counter of its own. The database assigns each id inside the
+transaction that commits the entry (an INSERT without id, returning the id). Ids are therefore
+unique and become visible in increasing order, so a poller reading ``after=<last id seen>``
+never skips one: SQLite has one writer at a time, and on PostgreSQL each entry's transaction
+first takes the lock of one row (``_TURN``) and only then draws its id from the sequence, so
+entries commit in the order of their ids there too (a sequence alone hands out ids in one order
+and transactions may commit in another). Entries are never deleted.
 """
 
 from __future__ import annotations
@@ -30,8 +32,10 @@ import time
 import uuid
 
 import attrs
+import sqlalchemy as sa
 
 from ..documents import now
+from ..store.tables import audit, store_settings
 
 log = logging.getLogger("paperchain.api")
 _OVERFLOW = ("*", "*")  # actor and address of the bucket that takes keys past ``max_keys``
@@ -86,9 +90,8 @@ class RefusalCounts:
         return (self.window + 1) * self.interval - self.clock()
 
 
-_COLUMNS = ("entry", "time", "actor", "tenant", "action", "target", "ip", "outcome", "status", "details")
-_INSERT = f"INSERT INTO audit ({', '.join(_COLUMNS)}) VALUES ({', '.join('?' for _ in _COLUMNS)})"
 _OUT = ("id", "time", "actor", "tenant", "action", "target", "ip", "outcome", "status", "details")
+_TURN_ROW = "audit.turn"  # the row whose lock audit writers take in turn (see the module's notes)
 
 
 class Audit:
@@ -116,9 +119,13 @@ class Audit:
         """Append an entry; returns once it is committed, with the id SQLite gave it."""
         entry = {"entry": uuid.uuid4().hex, "time": now(), "actor": actor, "tenant": tenant or "", "action": action,
                  "target": target, "ip": ip, "outcome": outcome, "status": status}
-        await self.k.journal.execute(_INSERT, (*entry.values(), json.dumps(details or {})))
-        async with self.k.db.execute("SELECT id FROM audit WHERE entry = ?", (entry["entry"],)) as cursor:
-            entry = {"id": (await cursor.fetchone())[0], **entry}
+        turn = self.k.sql.insert(store_settings).values(name=_TURN_ROW, value="")
+        turn = turn.on_conflict_do_update(index_elements=[store_settings.c.name], set_={"value": ""})
+        async with self.k.sql.transaction() as tx:
+            await tx.execute(turn)
+            written = await tx.execute(sa.insert(audit).values(**entry, details=json.dumps(details or {}))
+                                       .returning(audit.c.id))
+            entry = {"id": written.scalar_one(), **entry}
         await self.k.emit("audit.recorded", str(entry["id"]), entry)
         return entry
 
@@ -149,31 +156,24 @@ class Audit:
         """Entries after id ``after``, oldest first; ``tenant``: only that tenant's (None: all).
         ``target`` and ``action`` match a part; ``until`` is exclusive; ``before`` and
         ``newest_first`` page backwards (keyset on the id, as the web UI's audit page does)."""
-        where, params = ["id > ?"], [after]
+        where = [audit.c.id > after]
         if before is not None:
-            where.append("id < ?")
-            params.append(before)
+            where.append(audit.c.id < before)
         if tenant is not None:
-            where.append("coalesce(tenant, '') = ?")
-            params.append(tenant)
-        for column, value in (("actor", actor), ("outcome", outcome)):
+            where.append(sa.func.coalesce(audit.c.tenant, "") == tenant)
+        for column, value in ((audit.c.actor, actor), (audit.c.outcome, outcome)):
             if value:
-                where.append(f"{column} = ?")
-                params.append(value)
-        for column, value in (("action", action), ("target", target)):
-            if value:
-                where.append(f"{column} LIKE ? ESCAPE '\\'")
-                params.append("%" + value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%")
+                where.append(column == value)
+        for column, value in ((audit.c.action, action), (audit.c.target, target)):
+            if value:  # a part, in any case (as SQLite's LIKE matched before)
+                escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+                where.append(column.ilike(f"%{escaped}%", escape="\\"))
         if since:
-            where.append("time >= ?")
-            params.append(since)
+            where.append(audit.c.time >= since)
         if until:
-            where.append("time < ?")
-            params.append(until)
+            where.append(audit.c.time < until)
         await self.k.journal.flush()
-        order = "id DESC" if newest_first else "id"
-        async with self.k.db.execute(
-            f"SELECT {', '.join(_OUT)} FROM audit WHERE {' AND '.join(where)} ORDER BY {order} LIMIT ?", (*params, limit),
-        ) as cursor:
-            rows = await cursor.fetchall()
-        return [{**dict(zip(_OUT, r)), "tenant": r[3] or "", "details": json.loads(r[9] or "{}")} for r in rows]
+        statement = (sa.select(*(audit.c[name] for name in _OUT)).where(*where)
+                     .order_by(audit.c.id.desc() if newest_first else audit.c.id).limit(limit))
+        return [{**row._mapping, "tenant": row.tenant or "", "details": json.loads(row.details or "{}")}
+                for row in await self.k.sql.read(statement)]

@@ -35,7 +35,7 @@ def keys_status(ctx):
         if plain:
             out.print("`paperchain keys encrypt-existing` encrypts the rest.")
         t = table("tenant", "data key in use")
-        for tenant in ring.tenants():
+        for tenant in await ring.tenants():
             t.add_row(tenant or "(none)", str(ring.current_version(tenant)))
         out.print(t)
 
@@ -51,7 +51,7 @@ def keys_encrypt_existing(ctx):
     async def body(kernel):
         import asyncio
 
-        kernel.keyring.set_encrypt_blobs(True)
+        await kernel.keyring.set_encrypt_blobs(True)
         kernel.blobs.encrypt = True
         owners = await _document_owners(kernel)
         done = await asyncio.to_thread(_encrypt_plain, kernel.blobs, owners)
@@ -79,12 +79,12 @@ def keys_rotate(ctx, data_keys):
         ring = kernel.keyring
         new = os.environ.get(NEW_ENV)
         new_key = decode_key(new, f"the environment variable {NEW_ENV}") if new else None
-        fp, count = ring.rotate_master(new_key)
+        fp, count = await ring.rotate_master(new_key)
         click.echo(f"Master key is now {fp}; {count} key(s) rewrapped.")
         if os.environ.get(ENV):
             click.echo(f"Set {ENV} to the new key before the next start.")
         if data_keys:
-            versions = ring.rotate_data_keys()
+            versions = await ring.rotate_data_keys()
             done = await asyncio.to_thread(_reencrypt_older, kernel.blobs, ring)
             click.echo(f"New data keys for {len(versions)} tenant(s); {done} blob(s) re-encrypted.")
 
@@ -93,8 +93,12 @@ def keys_rotate(ctx, data_keys):
 
 async def _document_owners(kernel) -> dict[str, tuple[str, str]]:
     """Document id -> (tenant, sha256), to encrypt each document's blob under its own tenant."""
-    async with kernel.db.execute("SELECT id, coalesce(tenant, ''), sha256 FROM documents") as cursor:
-        return {row[0]: (row[1], row[2]) for row in await cursor.fetchall()}
+    import sqlalchemy as sa
+
+    from ..store.tables import documents
+
+    rows = await kernel.sql.read(sa.select(documents.c.id, documents.c.tenant, documents.c.sha256))
+    return {row.id: (row.tenant or "", row.sha256) for row in rows}
 
 
 def _encrypt_plain(blobs, owners: dict[str, tuple[str, str]]) -> int:

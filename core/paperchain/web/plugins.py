@@ -122,9 +122,12 @@ async def tenant_document(request, ctx, document_id: str) -> dict:
     from .routes.documents import load_document
 
     doc = await load_document(request, ctx, str(document_id))
-    async with request.app[STATE].kernel.db.execute("SELECT coalesce(sha256, id) FROM documents WHERE id = ?",
-                                                    (doc["id"],)) as cursor:
-        doc["sha256"] = (await cursor.fetchone())[0]
+    import sqlalchemy as sa
+
+    from ..store.tables import documents
+
+    doc["sha256"] = await request.app[STATE].kernel.sql.scalar(
+        sa.select(sa.func.coalesce(documents.c.sha256, documents.c.id)).where(documents.c.id == doc["id"]))
     return doc
 
 

@@ -20,15 +20,24 @@ import secrets
 import time
 
 import attrs
+import sqlalchemy as sa
 
 from paperchain_sdk.web import Principal
 
 from ..api.accounts import AuthError
+from ..store.tables import web_sessions
 
 COOKIE = "pc_session"
 ABSOLUTE_HOURS = 12
 IDLE_MINUTES = 120
 _TOUCH_SECONDS = 60
+
+# Built once: the journal groups statements by identity into one executemany per flush.
+_t = web_sessions
+_FIND = sa.select(_t.c.id, _t.c.user, _t.c.csrf, _t.c.created, _t.c.expires, _t.c.last_seen, _t.c.revoked,
+                  _t.c.credential).where(_t.c.id == sa.bindparam("session_id"))
+_TOUCH = sa.update(_t).where(_t.c.id == sa.bindparam("session_id")).values(last_seen=sa.bindparam("seen"))
+_REVOKE = sa.update(_t).where(_t.c.id == sa.bindparam("session_id")).values(revoked=sa.bindparam("at"))
 
 
 @attrs.define
@@ -81,12 +90,10 @@ class Sessions:
         session = self.cache.get(key)
         if session is None:
             await self.k.journal.flush()
-            async with self.k.db.execute("SELECT id, user, csrf, created, expires, last_seen, revoked, credential "
-                                         "FROM web_sessions WHERE id = ?", (key,)) as cursor:
-                row = await cursor.fetchone()
+            row = await self.k.sql.first(_FIND, {"session_id": key})
             if row is None:
                 return None
-            session = Session(*row, written=row[5])
+            session = Session(**row._mapping, written=row.last_seen)
             self._remember(session)
         now = self.clock()
         if session.ended(now):  # it stays cached, ended, so it is not read again
@@ -94,7 +101,7 @@ class Sessions:
         session.last_seen = now
         if now - session.written > _TOUCH_SECONDS:
             session.written = now
-            self.k.journal.execute("UPDATE web_sessions SET last_seen = ? WHERE id = ?", (now, key))
+            self.k.journal.execute(_TOUCH, {"session_id": key, "seen": now})
         return session
 
     def principal(self, session: Session) -> Principal:
@@ -109,7 +116,7 @@ class Sessions:
     async def revoke(self, session: Session) -> None:
         session.revoked = self.clock()
         self.cache.pop(session.id, None)
-        await self.k.journal.execute("UPDATE web_sessions SET revoked = ? WHERE id = ?", (session.revoked, session.id))
+        await self.k.journal.execute(_REVOKE, {"session_id": session.id, "at": session.revoked})
 
     def _remember(self, session: Session) -> None:
         if len(self.cache) >= 10_000:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import sqlalchemy as sa
 from aiohttp import web
 
 from paperchain_sdk.web import endpoint
@@ -28,8 +29,7 @@ async def health(request):
 async def ready(request):
     k = state(request).kernel
     try:
-        async with k.db.execute("SELECT 1") as cursor:
-            database = (await cursor.fetchone())[0] == 1
+        database = await k.sql.scalar(sa.select(sa.literal(1))) == 1
     except Exception:  # noqa: BLE001 - any failure means not ready
         database = False
     failed = sum(1 for p in k.plugins if p.status == "failed")

@@ -21,11 +21,17 @@ import ipaddress
 from datetime import UTC, datetime
 
 import attrs
+import sqlalchemy as sa
 
 from paperchain_sdk import InputError
 
+from ...store.tables import ip_blocks
+
 RELOAD_SECONDS = 5.0
 _MAX_REMEMBERED = 50_000
+_BLOCKS = sa.select(ip_blocks.c.network, ip_blocks.c.reason, ip_blocks.c.created, ip_blocks.c.created_by,
+                    ip_blocks.c.expires)
+_LIFT = sa.delete(ip_blocks).where(ip_blocks.c.network == sa.bindparam("lifted"))
 
 
 @attrs.define
@@ -86,9 +92,8 @@ class AddressGuard:
 
     async def load(self, now: float) -> None:
         self._reload_at = now + RELOAD_SECONDS
-        await self.k.journal.execute("DELETE FROM ip_blocks WHERE expires IS NOT NULL AND expires <= ?", (now,))
-        async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks") as cursor:
-            self.blocks = {row[0]: Block(*row) for row in await cursor.fetchall()}
+        await self.k.sql.write(sa.delete(ip_blocks).where(ip_blocks.c.expires.is_not(None), ip_blocks.c.expires <= now))
+        self.blocks = {row.network: _block(row) for row in await self.k.sql.read(_BLOCKS)}
         self._changed()
 
     def exempt(self, address: str | None) -> bool:
@@ -180,13 +185,11 @@ class AddressGuard:
         block = self.blocks.pop(key, None)
         self._changed()  # a re-read already under way must not put the block back
         await self.k.journal.flush()
-        async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks "
-                                     "WHERE network = ?", (key,)) as cursor:
-            row = await cursor.fetchone()
-        await self.k.journal.execute("DELETE FROM ip_blocks WHERE network = ?", (key,))
+        row = await self.k.sql.first(_BLOCKS.where(ip_blocks.c.network == key))
+        await self.k.journal.execute(_LIFT, {"lifted": key})
         self.blocks.pop(key, None)  # nor one that read the row before the delete was committed
         self._changed()
-        return block or (Block(*row) if row else None)
+        return block or (_block(row) if row else None)
 
     def listing(self, now: float) -> list[dict]:
         live = [b for b in self.blocks.values() if b.expires is None or b.expires > now]
@@ -209,10 +212,13 @@ class AddressGuard:
         changes = self._changes
         try:
             await self.k.journal.flush()
-            async with self.k.db.execute("SELECT network, reason, created, created_by, expires FROM ip_blocks") as c:
-                blocks = {row[0]: Block(*row) for row in await c.fetchall()}
+            blocks = {row.network: _block(row) for row in await self.k.sql.read(_BLOCKS)}
         except Exception:  # noqa: BLE001 - a closed store at shutdown: keep what we have
             return
         if changes == self._changes and blocks != self.blocks:  # else a change made here meanwhile: next time
             self.blocks = blocks
             self._changed()
+
+
+def _block(row) -> Block:
+    return Block(**row._mapping)

@@ -10,12 +10,20 @@ account cannot be guessed at and an attacker cannot keep it locked by hammering 
 Names that belong to no user are counted exactly like real ones: the answers never tell whether
 an account exists. Counters live in memory for speed and in the ``login_failures`` table so that
 a restart forgets nothing; an unlock made from the command line (on the database) is seen by a
-running server the next time it would refuse that account.
+running server at the next login. A failure is counted in the database by one upsert that
+increments the stored counter (no read-modify-write), so servers sharing one PostgreSQL database
+count every failure, and each login attempt reads its counters from there first (a login costs an
+argon2 hash anyway): a lockout made through one server holds on all.
 """
 
 from __future__ import annotations
 
 import attrs
+import sqlalchemy as sa
+
+from ...store.tables import login_failures
+
+_FORGET = sa.delete(login_failures).where(login_failures.c.key == sa.bindparam("failure_key"))
 
 _MAX_COUNTERS = 100_000  # counters kept in memory before finished ones are dropped
 
@@ -45,13 +53,12 @@ class LoginThrottle:
 
     async def load(self, now: float) -> None:
         # Counters whose window and lockout are both over are dropped rather than loaded.
-        stale = (now, now - self.settings.window_minutes * 60)
-        await self.k.journal.execute("DELETE FROM login_failures WHERE locked_until <= ? AND window_start < ?", stale)
-        async with self.k.db.execute(
-            "SELECT key, failures, window_start, last_failure, locked_until FROM login_failures"
-        ) as cursor:
-            for key, failures, start, last, locked in await cursor.fetchall():
-                self.counters[key] = Counter(failures or 0, start or 0.0, last or 0.0, locked or 0.0)
+        t = login_failures
+        await self.k.sql.write(sa.delete(t).where(t.c.locked_until <= now,
+                                                  t.c.window_start < now - self.settings.window_minutes * 60))
+        for row in await self.k.sql.read(sa.select(t.c.key, t.c.failures, t.c.window_start, t.c.last_failure,
+                                                   t.c.locked_until)):
+            self.counters[row.key] = _counter(row)
 
     def _limits(self, key: str) -> tuple[int, int]:
         """(free failures before delays, failures that lock) for an account or an address."""
@@ -75,46 +82,60 @@ class LoginThrottle:
         until = counter.last_failure + delay
         return Refusal("delay", until - now, until) if until > now else None
 
-    async def confirm(self, key: str) -> bool:
-        """Whether ``key``'s counter is still in the database (an unlock from the command line
-        deletes it); forget it here when it is not."""
+    async def refresh(self, key: str) -> None:
+        """Take ``key``'s counter from the database before a login is let through or refused: other
+        servers on the database count failures too, and an unlock from the command line deletes it."""
         await self.k.journal.flush()
-        async with self.k.db.execute("SELECT 1 FROM login_failures WHERE key = ?", (key,)) as cursor:
-            if await cursor.fetchone():
-                return True
-        self.counters.pop(key, None)
-        return False
+        t = login_failures
+        row = await self.k.sql.first(sa.select(t.c.failures, t.c.window_start, t.c.last_failure, t.c.locked_until)
+                                     .where(t.c.key == key))
+        if row is None:
+            self.counters.pop(key, None)
+        else:
+            self.counters[key] = _counter(row)
 
-    def failed(self, key: str, now: float) -> bool:
+    async def failed(self, key: str, now: float) -> bool:
         """Count a failure; True when it crosses the lockout threshold (a lockout starts now)."""
-        counter = self.counters.get(key)
-        if counter is None:
-            if len(self.counters) >= _MAX_COUNTERS:
-                self._prune(now)
-            counter = self.counters[key] = Counter(window_start=now)
-        elif now - counter.window_start > self.settings.window_minutes * 60 and counter.locked_until <= now:
-            counter.failures, counter.window_start = 0, now
-        counter.failures += 1
-        counter.last_failure = now
+        if key not in self.counters and len(self.counters) >= _MAX_COUNTERS:
+            self._prune(now)
+        lock_until = now + self.settings.lockout_minutes * 60
+        await self.k.journal.flush()  # a success's delete queued before this failure lands first
+        row = (await self.k.sql.write(self._count_failure(key, now, lock_until))).one()
+        self.counters[key] = _counter(row)
+        return row.failures == 0 and row.locked_until == lock_until  # a lockout resets the count (below)
+
+    def _count_failure(self, key: str, now: float, lock_until: float):
+        """One upsert: a failure counted on the stored row, as the rules of the module's notes say."""
+        t, window = login_failures, self.settings.window_minutes * 60
         _, lock_at = self._limits(key)
-        locks = counter.failures >= lock_at and counter.locked_until <= now
-        if locks:
-            counter.locked_until = now + self.settings.lockout_minutes * 60
-            counter.failures, counter.window_start = 0, now  # after the lockout, the count starts afresh
-        self._save(key, counter)
-        return locks
+        # A window over (and no lockout running) starts the count afresh.
+        expired = sa.and_(now - sa.func.coalesce(t.c.window_start, 0.0) > window,
+                          sa.func.coalesce(t.c.locked_until, 0.0) <= now)
+        failures = sa.case((expired, 1), else_=sa.func.coalesce(t.c.failures, 0) + 1)
+        window_start = sa.case((expired, now), else_=t.c.window_start)
+        locks = sa.and_(failures >= lock_at, sa.func.coalesce(t.c.locked_until, 0.0) <= now)
+        first_locks = lock_at <= 1
+        insert = self.k.sql.insert(t).values(key=key, failures=0 if first_locks else 1, window_start=now,
+                                             last_failure=now, locked_until=lock_until if first_locks else 0.0)
+        # After a lockout starts, the count starts afresh when it ends.
+        return insert.on_conflict_do_update(index_elements=[t.c.key], set_={
+            "failures": sa.case((locks, 0), else_=failures),
+            "window_start": sa.case((locks, now), else_=window_start),
+            "last_failure": now,
+            "locked_until": sa.case((locks, lock_until), else_=t.c.locked_until),
+        }).returning(t.c.failures, t.c.window_start, t.c.last_failure, t.c.locked_until)
 
     def succeeded(self, key: str) -> None:
         if self.counters.pop(key, None) is not None:
-            self.k.journal.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+            self.k.journal.execute(_FORGET, {"failure_key": key})
 
     async def unlock(self, key: str) -> bool:
         """Forget ``key``'s failures and lockout; True if there was anything to forget."""
         known = self.counters.pop(key, None) is not None
         await self.k.journal.flush()
-        async with self.k.db.execute("SELECT 1 FROM login_failures WHERE key = ?", (key,)) as cursor:
-            known = known or await cursor.fetchone() is not None
-        await self.k.journal.execute("DELETE FROM login_failures WHERE key = ?", (key,))
+        t = login_failures
+        known = await self.k.sql.first(sa.select(t.c.key).where(t.c.key == key)) is not None or known
+        await self.k.journal.execute(_FORGET, {"failure_key": key})
         return known
 
     def locked(self, now: float) -> list[dict]:
@@ -129,10 +150,11 @@ class LoginThrottle:
                              "retry_after": round(refusal.retry_after, 3), "until": refusal.until})
         return sorted(rows, key=lambda r: r["until"])
 
-    def _save(self, key: str, counter: Counter) -> None:
-        self.k.journal.upsert("login_failures", {"key": key, **attrs.asdict(counter)})
-
     def _prune(self, now: float) -> None:
         window = self.settings.window_minutes * 60
         for key in [k for k, c in self.counters.items() if c.locked_until <= now and now - c.window_start > window]:
             del self.counters[key]
+
+
+def _counter(row) -> Counter:
+    return Counter(row.failures or 0, row.window_start or 0.0, row.last_failure or 0.0, row.locked_until or 0.0)

@@ -16,15 +16,18 @@ import json
 import secrets
 
 import attrs
+import sqlalchemy as sa
 
 from paperchain_sdk import ConflictError, NotFoundError
 
 from ...documents import now as iso_now
+from ...store.tables import user_mfa
 
 STEP_SECONDS = 30
 RECOVERY_CODES = 10
 _ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # no 0/o, 1/l/i: easy to copy by hand
 _PREFIX = 4
+_REMOVE = sa.delete(user_mfa).where(user_mfa.c.user == sa.bindparam("name"))
 
 
 @attrs.define
@@ -48,9 +51,11 @@ class SecondFactors:
         self.enrolments: dict[str, Enrolment] = {}
 
     async def load(self) -> None:
-        async with self.k.db.execute("SELECT user, secret, confirmed, last_step, recovery, created FROM user_mfa") as c:
-            for user, secret, confirmed, last_step, recovery, created in await c.fetchall():
-                self.enrolments[user] = Enrolment(secret, confirmed, last_step or 0, json.loads(recovery or "[]"), created)
+        t = user_mfa
+        for row in await self.k.sql.read(sa.select(t.c.user, t.c.secret, t.c.confirmed, t.c.last_step, t.c.recovery,
+                                                   t.c.created)):
+            self.enrolments[row.user] = Enrolment(row.secret, row.confirmed, row.last_step or 0,
+                                                  json.loads(row.recovery or "[]"), row.created)
 
     def enrolled(self, name: str) -> bool:
         enrolment = self.enrolments.get(name)
@@ -156,9 +161,8 @@ class SecondFactors:
         """Remove a user's second factor (an admin's recovery path); True if there was one."""
         known = self.enrolments.pop(name, None) is not None
         await self.k.journal.flush()
-        async with self.k.db.execute("SELECT 1 FROM user_mfa WHERE user = ?", (name,)) as cursor:
-            known = known or await cursor.fetchone() is not None
-        await self.k.journal.execute("DELETE FROM user_mfa WHERE user = ?", (name,))
+        known = await self.k.sql.first(sa.select(user_mfa.c.user).where(user_mfa.c.user == name)) is not None or known
+        await self.k.journal.execute(_REMOVE, {"name": name})
         return known
 
     def _save(self, name: str, enrolment: Enrolment):

@@ -15,15 +15,18 @@ import asyncio
 import os
 import platform
 import re
-import sqlite3
 from pathlib import Path
 from urllib.parse import urlsplit
+
+import sqlalchemy as sa
 
 from paperchain_sdk.specs import resolve
 
 from ... import __version__
 from ...api.guard import STATE
 from ...api.openapi import settings_schema
+from ...store.migrations import VERSION_TABLE
+from ...store.tables import documents
 from ..cache import run_counts
 from ..guard import page
 from ..render import render
@@ -31,6 +34,7 @@ from ..render import render
 # Settings whose values are secrets, by name (``password_env`` names a variable: not a secret).
 _SECRET = re.compile(r"pass(word|phrase)?|secret|token|credential|private|api_?key|(^|_)key$", re.IGNORECASE)
 HIDDEN = "••••••"
+_DATABASES = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
 
 
 def _kernel(request):
@@ -39,8 +43,7 @@ def _kernel(request):
 
 async def _database_answers(kernel) -> bool:
     try:
-        async with kernel.db.execute("SELECT 1") as cursor:
-            return (await cursor.fetchone())[0] == 1
+        return await kernel.sql.scalar(sa.select(sa.literal(1))) == 1
     except Exception:  # noqa: BLE001 - any failure means not ready, as /ready says
         return False
 
@@ -59,22 +62,39 @@ def _folder_size(root: Path) -> tuple[int, int]:
 
 
 async def _storage(kernel) -> dict:
-    """The database's files (with its write-ahead log) and the blob store, as on disk."""
-    database = sum(path.stat().st_size for path in (kernel.db_path, Path(f"{kernel.db_path}-wal")) if path.exists())
+    """The database's size and the blob store's, as on disk."""
     blobs, files = await asyncio.to_thread(_folder_size, kernel.blobs.root)
-    return {"database": database, "blobs": blobs, "blob_files": files}
+    return {"database": await _database_bytes(kernel), "blobs": blobs, "blob_files": files}
+
+
+async def _database_bytes(kernel) -> int:
+    # How big a database is has no portable spelling: SQLite's is its file (with the write-ahead
+    # log), PostgreSQL's what the server reports for the database.
+    if kernel.sql.dialect == "sqlite":
+        return sum(path.stat().st_size for path in (kernel.db_path, Path(f"{kernel.db_path}-wal")) if path.exists())
+    return int(await kernel.sql.scalar(sa.select(sa.func.pg_database_size(sa.func.current_database()))))
 
 
 async def _documents(kernel, tenant: str | None) -> tuple[int, int]:
-    where, values = ("deleted IS NULL AND tenant = ?", [tenant]) if tenant else ("deleted IS NULL", [])
-    async with kernel.db.execute(f"SELECT count(*), coalesce(sum(size), 0) FROM documents WHERE {where}",
-                                 values) as cursor:
-        return tuple(await cursor.fetchone())
+    where: list[sa.ColumnElement[bool]] = [documents.c.deleted.is_(None)]
+    if tenant:
+        where.append(documents.c.tenant == tenant)
+    row = await kernel.sql.first(sa.select(sa.func.count().label("n"),
+                                           sa.cast(sa.func.coalesce(sa.func.sum(documents.c.size), 0),
+                                                   sa.BigInteger).label("size")).where(*where))
+    return row.n, row.size
 
 
-async def _schema_version(kernel) -> int:
-    async with kernel.db.execute("PRAGMA user_version") as cursor:
-        return (await cursor.fetchone())[0]
+async def _schema_version(kernel) -> str:
+    """The kernel's migration revision (store/migrations)."""
+    version = sa.table(VERSION_TABLE, sa.column("version_num"))
+    return await kernel.sql.scalar(sa.select(version.c.version_num)) or "?"
+
+
+def _database_software(kernel) -> str:
+    """Which database and its version, as the driver learnt it when connecting."""
+    dialect = kernel.database.engine.dialect
+    return f"{_DATABASES.get(dialect.name, dialect.name)} {'.'.join(map(str, dialect.server_version_info or ()))}"
 
 
 @page(role="admin", audit=True)
@@ -83,7 +103,7 @@ async def system(request, ctx):
     tenant = ctx.who.tenant
     database = await _database_answers(kernel)
     statuses = [p.status for p in kernel.plugins]
-    states = await run_counts(kernel.db, tenant)
+    states = await run_counts(kernel.sql, tenant)
     documents, stored = await _documents(kernel, tenant)
     return render(request, ctx, "admin_system.html",
                   ready=database, database_answers=database, plugins_loaded=statuses.count("active"),
@@ -91,7 +111,8 @@ async def system(request, ctx):
                   running=states.get("running", 0), pool=kernel.config.workers,
                   documents=documents, stored=stored, storage=None if tenant else await _storage(kernel),
                   version=__version__, schema=await _schema_version(kernel), python=platform.python_version(),
-                  sqlite=sqlite3.sqlite_version, data_dir=None if tenant else str(kernel.config.data_dir))
+                  database_software=_database_software(kernel),
+                  data_dir=None if tenant else str(kernel.config.data_dir))
 
 
 def hide_secrets(value, key: str = ""):
