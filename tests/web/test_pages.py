@@ -7,8 +7,10 @@ import json
 import re
 
 import aiohttp
+import sqlalchemy as sa
 from yarl import URL
 
+from paperchain.store import tables
 from paperchain.web.guard import CSP
 
 
@@ -199,9 +201,10 @@ async def test_a_run_page_says_which_step_waited_on_which_and_the_retry_is_audit
     status, _, _ = await b.post(f"/runs/{run_id}/retry", {"csrf": await b.csrf(f"/runs/{run_id}")})
     assert status == 303
     await site.kernel.journal.flush()
-    async with site.kernel.db.execute("SELECT actor, action, target, outcome FROM audit WHERE target = ?",
-                                      (f"run:{run_id}",)) as c:
-        assert await c.fetchall() == [("eddie", "POST /runs/{id}/retry", f"run:{run_id}", "success")]
+    audit = tables.audit
+    rows = await site.kernel.sql.read(sa.select(audit.c.actor, audit.c.action, audit.c.target, audit.c.outcome)
+                                      .where(audit.c.target == f"run:{run_id}"))
+    assert [tuple(r) for r in rows] == [("eddie", "POST /runs/{id}/retry", f"run:{run_id}", "success")]
 
 
 async def test_repeated_wrong_passwords_lock_the_account_with_a_page_saying_until_when(site):

@@ -6,8 +6,10 @@ from __future__ import annotations
 import re
 
 import pytest
+import sqlalchemy as sa
 from api_support import TestPlugin
 
+from paperchain.store import tables
 from paperchain_sdk.testing.web import PASSWORD
 
 CHAIN = {"name": "chain", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]}
@@ -47,9 +49,11 @@ async def test_an_admin_shares_a_workflow_with_a_tenant_and_stops(site):
     assert status == 303 and await site.kernel.workflows.shares("chain") == []
     assert (await tina.get("/workflows/chain"))[0] == 404
 
-    async with site.kernel.db.execute("SELECT action, target, outcome, details FROM audit WHERE actor = 'ada' "
-                                      "AND action LIKE 'POST /workflows/%' ORDER BY id") as cursor:
-        entries = [tuple(row) for row in await cursor.fetchall()]
+    audit = tables.audit
+    rows = await site.kernel.sql.read(sa.select(audit.c.action, audit.c.target, audit.c.outcome, audit.c.details)
+                                      .where(audit.c.actor == "ada", audit.c.action.startswith("POST /workflows/"))
+                                      .order_by(audit.c.id))
+    entries = [(r.action, r.target, r.outcome, r.details) for r in rows]
     done = [(a, t, d) for a, t, o, d in entries if o == "success"]
     assert [(a, t) for a, t, _ in done] == [("POST /workflows/{name}/shares", "workflow:chain"),
                                            ("POST /workflows/{name}/unshare", "workflow:chain")], entries

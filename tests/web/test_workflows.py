@@ -10,7 +10,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 
+from paperchain.store import tables
 from paperchain.web import graph
 from paperchain.web.routes.workflow_run import input_fields
 from paperchain.web.routes.workflows import diff_rows, trigger_facts
@@ -29,8 +31,10 @@ async def save(site, definition: dict) -> None:
 
 
 async def audit_actions(site) -> list[tuple]:
-    async with site.kernel.db.execute("SELECT actor, action, target, outcome FROM audit ORDER BY id") as cursor:
-        return [tuple(row) for row in await cursor.fetchall()]
+    audit = tables.audit
+    rows = await site.kernel.sql.read(sa.select(audit.c.actor, audit.c.action, audit.c.target, audit.c.outcome)
+                                      .order_by(audit.c.id))
+    return [(r.actor, r.action, r.target, r.outcome) for r in rows]
 
 
 # -- the pure parts ---------------------------------------------------------------------------
@@ -232,8 +236,9 @@ async def test_run_it_from_its_form_with_typed_inputs_and_a_document(site):
     run_id = headers["Location"].rsplit("/", 1)[-1]
     run = await site.wait_run(run_id)
     assert run["status"] == "succeeded"
-    async with site.kernel.db.execute("SELECT inputs, source FROM runs WHERE id = ?", (run_id,)) as cursor:
-        inputs, source = await cursor.fetchone()
+    row = await site.kernel.sql.first(sa.select(tables.runs.c.inputs, tables.runs.c.source)
+                                      .where(tables.runs.c.id == run_id))
+    inputs, source = row.inputs, row.source
     assert '"pages": 3' in inputs and '"lang": "spa"' in inputs and source == "web"
     doc = (await site.request("POST", "/api/v1/documents?name=memo.txt", data=b"hello",
                               headers={"Content-Type": "text/plain"})).json["id"]
