@@ -6,8 +6,16 @@ delay for a retryable failure (the SDK's one retry policy, ``paperchain_sdk.retr
 engine's steps: doubling from the backoff, capped, with jitter); ``failed`` (the dead-letter list) after the last attempt
 or at once for a failure no retry can fix. A repeated idempotency key returns the first message,
 unless that one failed: then it is queued again. Each outcome is committed as it lands (group
-commit); rows a crash left ``sending`` (posted, maybe received, outcome unknown) are queued again
-at start, and the receiver sees the same Idempotency-Key, so it can drop a repeat.
+commit).
+
+Claims: a claimed row is ``sending``, with its outbox (``claimed_by``, a fresh id per start) and a
+lease (``claimed_until``) the outbox renews while it runs. A row whose claim lapsed (its outbox
+crashed or hung: posted, maybe received, outcome unknown) is queued again, by whichever outbox
+on the database sees it first, and the receiver sees the same Idempotency-Key, so it can drop a
+repeat; a live claim of another kernel's outbox on the same database is never touched, so two
+kernels on one PostgreSQL do not send a message twice. A clean stop releases its own claims at
+once. Kernels sharing a database keep their clocks within a few seconds (NTP): a lease is judged
+by the clock of the outbox that reads it.
 
 Each message (and each in-app notification) records the tenant of the run that queued it (``''``
 for the operator's); a caller of a tenant is answered about that tenant's messages only. Rows from
@@ -48,6 +56,8 @@ REFILL = CLAIM // 2  # claim again once this few are left in flight, so claims s
 CONCURRENCY = 64  # deliveries on the wire at once
 MAX_DELAY = 3600.0  # the longest wait between two tries of one message (the policy doubles the backoff)
 GAVE_UP = "gave up after"  # how a reason starts when every attempt met a retryable failure
+LEASE = 60.0  # seconds a claim lasts unless renewed: the longest a crashed outbox's rows wait to go again
+RENEW_EVERY = LEASE / 4  # how often a running outbox renews its claims and queues lapsed ones again
 
 
 def _of_tenant(statement, tenant: str):
@@ -68,9 +78,21 @@ def _final_payload(payload: str) -> str:
 
 # Statements built once with bound parameters (a busy outbox runs them often).
 _BY_KEYS = sa.select(table).where(table.c.idempotency_key.in_(sa.bindparam("keys", expanding=True)))
-_RECORD = (sa.update(table).where(table.c.id == sa.bindparam("b_id"))
+# An outcome is recorded only while the claim is still this outbox's: after a lapse another outbox
+# may hold the row, and its own outcome will be the one recorded.
+_RECORD = (sa.update(table).where(table.c.id == sa.bindparam("b_id"), table.c.claimed_by == sa.bindparam("b_owner"))
            .values(status=sa.bindparam("b_status"), reason=sa.bindparam("b_reason"), attempts=table.c.attempts + 1,
-                   next_try=sa.bindparam("b_next_try"), sent=sa.bindparam("b_sent"), payload=sa.bindparam("b_payload")))
+                   next_try=sa.bindparam("b_next_try"), sent=sa.bindparam("b_sent"), payload=sa.bindparam("b_payload"),
+                   claimed_by=None, claimed_until=None))
+_SENDING = table.c.status == "sending"
+_RENEW = (sa.update(table).where(_SENDING, table.c.claimed_by == sa.bindparam("b_owner"))
+          .values(claimed_until=sa.bindparam("b_until")))
+_RELEASE = (sa.update(table).where(_SENDING, table.c.claimed_by == sa.bindparam("b_owner"))
+            .values(status="queued", claimed_by=None, claimed_until=None))
+# NULL: claimed before claims had an owner (0002), by an outbox long gone.
+_HAS_LAPSED = sa.or_(table.c.claimed_until.is_(None), table.c.claimed_until < sa.bindparam("now"))
+_ANY_LAPSED = sa.select(sa.literal(1)).select_from(table).where(_SENDING, _HAS_LAPSED).limit(1)
+_LAPSED = sa.update(table).where(_SENDING, _HAS_LAPSED).values(status="queued", claimed_by=None, claimed_until=None)
 _DUE = sa.select(sa.literal(1)).select_from(table).where(table.c.status == "queued",
                                                          table.c.next_try <= sa.bindparam("now")).limit(1)
 _NEXT_DUE = sa.select(sa.func.min(table.c.next_try)).where(table.c.status == "queued")
@@ -84,7 +106,8 @@ _CLAIM = (sa.update(table)
               sa.select(table.c.id).where(_QUEUED, table.c.next_try <= sa.bindparam("now"))
               .order_by(table.c.priority.desc(), table.c.next_try, table.c.created)
               .limit(sa.bindparam("limit", type_=sa.Integer)).with_for_update(skip_locked=True).scalar_subquery()))
-          .values(status="sending").returning(*table.columns))
+          .values(status="sending", claimed_by=sa.bindparam("b_owner"), claimed_until=sa.bindparam("b_until"))
+          .returning(*table.columns))
 
 
 def _urgency(row: dict) -> tuple:
@@ -104,13 +127,17 @@ class Outbox:
         self._in_flight: set[asyncio.Task] = set()
         self._landed_results: list[tuple[dict, str, str]] = []
         self._record_lock = asyncio.Lock()
+        self.owner = ""  # this start's claims (a fresh id each start)
+        self._renewed = 0.0  # time.monotonic() of the last renewal
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def start(self) -> None:
         self._stopping = False
         self.bind(await self.kernel.storage(SCHEMA))  # runs the plugin's pending migrations first
-        await self.store.write(sa.update(table).where(table.c.status == "sending").values(status="queued"))
+        self.owner = "outbox_" + uuid.uuid4().hex
+        await self._requeue_lapsed(time.time())  # a crashed outbox's rows; never a live claim
+        self._renewed = time.monotonic()
         self._task = asyncio.ensure_future(self._work())
 
     def bind(self, store) -> None:
@@ -133,7 +160,6 @@ class Outbox:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
-        # Deliveries cut short stay 'sending'; the next start queues them again (same keys).
         in_flight, self._in_flight = list(self._in_flight), set()
         for task in in_flight:
             task.cancel()
@@ -141,6 +167,8 @@ class Outbox:
         landed, self._landed_results = self._landed_results, []
         if landed:  # outcomes cancelled while waiting for their commit: record them, not send them again
             await self._record(landed)
+        if self.owner:  # deliveries cut short: queued again now (same keys), not when the lease lapses
+            await self.store.write(_RELEASE, {"b_owner": self.owner})
         for channel in {id(c): c for c in self.channels.values()}.values():
             await channel.close()
 
@@ -156,7 +184,7 @@ class Outbox:
         for row in rows:
             row.setdefault("id", "msg_" + uuid.uuid4().hex)
             row.update(status="queued", attempts=0, reason="", created=now, sent=None,
-                       next_try=max(row["send_at"], now))
+                       next_try=max(row["send_at"], now), claimed_by=None, claimed_until=None)
 
         stored = await self._insert(rows)
         self._wake.set()
@@ -246,6 +274,11 @@ class Outbox:
     async def _work(self) -> None:
         while not self._stopping:
             self._wake.clear()  # before looking, so a wake-up that comes while we look is kept
+            if time.monotonic() - self._renewed >= RENEW_EVERY:
+                try:
+                    await self._renew_claims()
+                except _DB_ERRORS as exc:
+                    log.error("notify outbox: %s", exc)
             claimed = []
             if len(self._in_flight) <= REFILL:
                 try:
@@ -277,11 +310,31 @@ class Outbox:
         if len(self._in_flight) == REFILL:
             self._wake.set()
 
+    async def _renew_claims(self) -> None:
+        """Extend this outbox's claims (rows in flight, or waiting for a slot) and queue again the
+        rows whose claim lapsed (another kernel's outbox that crashed or hung)."""
+        self._renewed = time.monotonic()
+        now = time.time()
+        if self._in_flight:
+            await self.store.write(_RENEW, {"b_owner": self.owner, "b_until": now + LEASE})
+        await self._requeue_lapsed(now)
+
+    async def _requeue_lapsed(self, now: float) -> None:
+        # Look before writing, as _claim does: an idle outbox never takes the write lock (SQLite).
+        if await self.store.scalar(_ANY_LAPSED, {"now": now}) is None:
+            return
+        lapsed = await self.store.write(_LAPSED, {"now": now})
+        if lapsed.rowcount:
+            log.warning("notify outbox: %d message(s) whose sender stopped are queued again", lapsed.rowcount)
+            self._wake.set()
+
     async def _claim(self, now: float, limit: int = CLAIM) -> list[dict]:
         # Look before writing: an idle outbox never takes the kernel's write lock (SQLite).
         if await self.store.scalar(_DUE, {"now": now}) is None:
             return []
-        return sorted(_rows(await self.store.write(_CLAIM, {"now": now, "limit": limit})), key=_urgency)
+        claimed = await self.store.write(_CLAIM, {"now": now, "limit": limit, "b_owner": self.owner,
+                                                  "b_until": now + LEASE})
+        return sorted(_rows(claimed), key=_urgency)
 
     async def _deliver_and_record(self, row: dict) -> None:
         await self._record_landed(await self._deliver(row))
@@ -333,7 +386,7 @@ class Outbox:
     async def _record(self, results) -> None:
         now = time.time()
         await self.store.write(_RECORD, [
-            {"b_id": row["id"], "b_status": status, "b_reason": reason if status != "sent" else "",
+            {"b_id": row["id"], "b_owner": self.owner, "b_status": status, "b_reason": reason if status != "sent" else "",
              "b_next_try": row["next_try"], "b_sent": now if status == "sent" else None,
              "b_payload": row["payload"] if status == "queued" else _final_payload(row["payload"])}
             for row, status, reason in results])

@@ -30,6 +30,8 @@ outbox = SCHEMA.table(
     _number("send_at"), _number("next_try"), _number("attempts", sa.Integer, "0"), _number("max_attempts", sa.Integer),
     _number("backoff"), _text("status"), _text("reason", ""), _number("created"), sa.Column("sent", sa.Float),
     sa.Column("tenant", sa.Text),  # NULL: a row from before tenants
+    sa.Column("claimed_by", sa.Text),  # while 'sending': the outbox that claimed it (NULL: claimed before 0002)
+    sa.Column("claimed_until", sa.Float),  # while 'sending': when the claim lapses unless renewed
     sa.Index("notify_outbox_due", "status", "next_try"),
 )
 inbox = SCHEMA.table(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import paperchain_notify
 from paperchain.harness import KernelHarness
+from paperchain_notify import outbox
 from paperchain_sdk import Message
 
 CONFIG = {"components": {"notify.webhook": {"allow_hosts": ["127.0.0.1"], "backoff": 0.05}}}
@@ -44,6 +45,8 @@ async def finish(harness: KernelHarness) -> None:
 
 def main() -> None:
     data_dir, database_url, mode, urls = Path(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4:]
+    # Short claims: the killed worker's message in flight goes again a second after, not a minute.
+    outbox.LEASE, outbox.RENEW_EVERY = 1.0, 0.25
     config = {**CONFIG, "paperchain": {"database_url": database_url}}
     harness = KernelHarness([paperchain_notify], data_dir=data_dir, config=config)
     try:

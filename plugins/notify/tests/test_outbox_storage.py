@@ -125,7 +125,7 @@ def test_a_kernel_closed_mid_delivery_resends_what_was_not_confirmed(tmp_path, d
 
         held_id = first.call(queue())
     finally:
-        first.close()  # mid-delivery: the held message stays 'sending' in the database
+        first.close()  # mid-delivery: the held message is queued again (its claim released) at the close
     served.release()
     second = KernelHarness([paperchain_notify], data_dir=tmp_path / "data", config=settings)
     try:
@@ -138,3 +138,59 @@ def test_a_kernel_closed_mid_delivery_resends_what_was_not_confirmed(tmp_path, d
         served.close()
     # The confirmed message went once; the one cut short went again under its own key.
     assert Counter(receiver.keys) == {"a": 1, "b": 2}
+
+
+def test_two_kernels_on_one_database_never_take_each_others_live_claims(tmp_path, database_url, monkeypatch):
+    """A second kernel starting on the same database leaves the first's message in flight alone (a
+    start used to queue every 'sending' row again, so it went twice); only a lapsed claim is queued
+    again, and then the outcome of the outbox that lost the claim is not recorded over the new one."""
+    import base64
+
+    import sqlalchemy as sa
+
+    from paperchain_notify.storage import outbox as table
+
+    monkeypatch.setenv("PAPERCHAIN_MASTER_KEY", base64.b64encode(bytes(range(32))).decode())  # one deployment
+    served = _ReceiverThread(hold="/hold")
+    receiver = served.receiver
+    settings = _settings(database_url, **{"notify.webhook": {"timeout": 60}})
+    first = KernelHarness([paperchain_notify], data_dir=tmp_path / "first", config=settings)
+    second = None
+    try:
+        async def queue():
+            hook = first.kernel.component("notify.webhook")
+            held = await hook.send(Message(to=(f"{receiver.url}/hold",), subject="s", body="b", idempotency_key="b"))
+            await wait_until(lambda: "b" in receiver.keys)  # posted; no answer yet
+            return held.message_id
+
+        held_id = first.call(queue())
+        first_owner = first.kernel.component("notify.webhook").outbox.owner
+        second = KernelHarness([paperchain_notify], data_dir=tmp_path / "second", config=settings)
+        outbox = second.kernel.component("notify.webhook").outbox
+        assert outbox.owner != first_owner
+
+        async def look_again():
+            await outbox._renew_claims()  # what its worker does every RENEW_EVERY seconds
+            await asyncio.sleep(0.3)
+            return await outbox.get(held_id)
+
+        row = second.call(look_again())
+        assert (row["status"], row["claimed_by"]) == ("sending", first_owner) and receiver.keys == ["b"]
+
+        # The first kernel hangs past its lease: the second queues the message again and sends it.
+        second.call(outbox.store.write(sa.update(table).where(table.c.id == held_id).values(claimed_until=0.0)))
+        second.call(outbox._renew_claims())
+        second.call(wait_until(lambda: receiver.keys.count("b") == 2))
+        served.release()
+        (row,) = second.call(outbox.wait([held_id], 20))
+        first_outbox = first.kernel.component("notify.webhook").outbox
+        first.call(wait_until(lambda: not first_outbox._in_flight))  # its answer came and was not recorded
+        assert row["status"] == "sent" and row["claimed_by"] is None
+        # Recorded once, by the claim's holder: the first kernel's late answer changed nothing.
+        assert second.call(outbox.get(held_id))["attempts"] == 1
+    finally:
+        first.close()
+        if second is not None:
+            second.close()
+        served.close()
+    assert Counter(receiver.keys) == {"b": 2}

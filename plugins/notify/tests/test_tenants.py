@@ -133,6 +133,8 @@ def test_an_outbox_from_before_tenants_is_migrated(kernel, tmp_path):
             body TEXT NOT NULL, data TEXT NOT NULL, created REAL NOT NULL, read REAL)""")
         db.execute("INSERT INTO notify_outbox VALUES ('msg_old', 'notify.inapp', 'k', 'alice', 's', 'b', '{}', 0, 0, 0, "
                    "1, 5, 1.0, 'failed', 'old', 0, NULL)")
+        db.execute("INSERT INTO notify_outbox VALUES ('msg_cut', 'notify.inapp', 'k2', 'alice', 's', 'b', '{}', 0, 0, "
+                   "0, 0, 1, 1.0, 'sending', '', 0, NULL)")  # claimed before claims had a lease: queued again
         db.execute("INSERT INTO notify_inbox VALUES ('n_old', 'alice', 'hello', 'b', '{}', 1, NULL)")
     harness = kernel(config())
     outbox = harness.kernel.component("notify.inapp").outbox
@@ -143,11 +145,15 @@ def test_an_outbox_from_before_tenants_is_migrated(kernel, tmp_path):
         assert [r["id"] for r in await outbox.dead_letters(tenant="")] == ["msg_old"]
         assert await outbox.dead_letters(tenant="acme") == []
         assert (await outbox.resend("msg_old"))["status"] == "queued"  # the dead-letter resend works on it
+        (cut,) = await outbox.wait(["msg_cut"], 10)
+        assert cut["status"] == "sent" and cut["attempts"] == 1 and cut["claimed_by"] is None
 
     harness.call(check())
     harness.close()
     with closing(sqlite3.connect(path)) as db:
         for table in ("notify_outbox", "notify_inbox"):
             assert "tenant" in [c[1] for c in db.execute(f"PRAGMA table_info({table})")]
-        assert db.execute("SELECT version_num FROM notify_alembic_version").fetchone() == ("0001",)
-        assert db.execute("SELECT title FROM notify_inbox").fetchall() == [("hello",)]
+        assert {"claimed_by", "claimed_until"} <= {c[1] for c in db.execute("PRAGMA table_info(notify_outbox)")}
+        assert db.execute("SELECT version_num FROM notify_alembic_version").fetchone() == ("0002",)
+        # the old notification, and the message cut short, delivered after the start
+        assert sorted(db.execute("SELECT title FROM notify_inbox").fetchall()) == [("hello",), ("s",)]
