@@ -24,7 +24,7 @@ async def deliver(site, message_id: str, user: str, title: str, tenant: str | No
     await site.kernel.emit("notification.created", message_id, {"user": user, "title": title, "tenant": tenant})
 
 
-async def test_without_the_notify_plugin_the_page_says_so(site):
+async def test_without_the_notify_plugin_the_page_says_so(site, database_url):
     b = await site.browser().login("vera")
     status, _, text = await b.get("/notifications")
     assert status == 200 and "need the notify plugin" in text
