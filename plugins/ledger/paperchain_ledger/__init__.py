@@ -18,7 +18,7 @@ AUDIT_EVENT = "audit.recorded"
 @hookimpl
 def paperchain_ledgers():
     return [LedgerSpec(name=LEDGER, impl="paperchain_ledger.component:MerkleLedger", settings=LedgerSettings,
-                       summary="RFC 9162 Merkle log in SQLite with Ed25519-signed checkpoints and receipts",
+                       summary="RFC 9162 Merkle log in its own database with Ed25519-signed checkpoints and receipts",
                        side_effects=True)]
 
 
@@ -43,7 +43,7 @@ def paperchain_commands():
 def paperchain_startup(kernel):
     from . import runtime
 
-    runtime.attach(kernel)
+    return runtime.attach(kernel)
 
 
 @hookimpl

@@ -17,18 +17,34 @@ import binascii
 import re
 from typing import Any
 
+import sqlalchemy as sa
+
 from paperchain_sdk import ConflictError, InputError, NotFoundError
 
 from . import accounts
 from .accounts import canonical
 from .log import LedgerLog, now
+from .storage import accounts as accounts_table
+from .storage import anchors, documents, owners, votes
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 RECORD_TYPES = ("document", "transfer", "certificate", "vote")
 MAX_TEXT = 4096
-# the owner of the entry at index {} (qualify a column: ledger_owners has an ``idx`` of its own)
-_OWNER = "coalesce((SELECT o.tenant FROM ledger_owners o WHERE o.idx = {}), '')"
-_ACCOUNT_COLUMNS = "id, name, public_key, balance, nonce, idx, created, secret IS NOT NULL, tenant"
+_A = accounts_table
+_ACCOUNT_COLUMNS = (_A.c.id, _A.c.name, _A.c.public_key, _A.c.balance, _A.c.nonce, _A.c.idx, _A.c.created,
+                    _A.c.secret.is_not(None).label("custodial"), _A.c.tenant)
+_NEW_OWNERS = sa.insert(owners)
+
+
+def _owned_by(index_column, tenant: str):
+    """``index_column``'s entry belongs to ``tenant`` (entries without an owner row: the no-tenant scope)."""
+    owner = sa.select(owners.c.tenant).where(owners.c.idx == index_column).scalar_subquery()
+    return sa.func.coalesce(owner, "") == tenant
+
+
+def _visible_to(tenant: str):
+    """A tenant's own accounts; the operator ('') sees every tenant's."""
+    return _A.c.tenant == tenant if tenant else sa.true()
 
 
 def _owned(tenant: str, count: int = 1, check=None):
@@ -39,7 +55,7 @@ def _owned(tenant: str, count: int = 1, check=None):
     def own(cur, first):
         if check is not None:
             check(cur, first)
-        cur.executemany("INSERT INTO ledger_owners VALUES (?, ?)", [(first + i, tenant) for i in range(count)])
+        cur.execute(_NEW_OWNERS, [{"idx": first + i, "tenant": tenant} for i in range(count)])
 
     return own
 
@@ -121,7 +137,8 @@ class Book:
         return self.log.append(data, check=_owned(tenant))
 
     def owner(self, index: int) -> str:
-        return self.log.query(f"SELECT {_OWNER.format('?')}", (index,))[0][0]
+        rows = self.log.read(sa.select(owners.c.tenant).where(owners.c.idx == index))
+        return rows[0].tenant if rows else ""
 
     def _readable(self, index: int, tenant: str) -> None:
         """To a tenant, another tenant's entry is as absent as one past the end of the log."""
@@ -148,7 +165,7 @@ class Book:
         entry = canonical({"kind": "notarization", "sha256": sha256, "metadata": metadata or {}, "time": now()})
 
         def index_document(cur, first):
-            cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (sha256, first))
+            cur.execute(sa.insert(documents).values(sha256=sha256, idx=first))
 
         if key and tenant:  # keys are per tenant: another tenant's key never answers with this receipt
             key = f"{tenant}\n{key}"
@@ -162,9 +179,10 @@ class Book:
     def find_document(self, sha256: str, *, tenant: str = "") -> list[int]:
         """The entries that notarize ``sha256`` (a tenant's own only)."""
         _sha(sha256, "sha256")
-        rows = self.log.query(f"SELECT d.idx FROM ledger_documents d WHERE sha256 = ? "
-                              f"AND (? = '' OR {_OWNER.format('d.idx')} = ?) ORDER BY d.idx", (sha256, tenant, tenant))
-        return [row[0] for row in rows]
+        found = sa.select(documents.c.idx).where(documents.c.sha256 == sha256).order_by(documents.c.idx)
+        if tenant:
+            found = found.where(_owned_by(documents.c.idx, tenant))
+        return [row.idx for row in self.log.read(found)]
 
     # -- accounts ----------------------------------------------------------------------------------
 
@@ -189,11 +207,11 @@ class Book:
 
         def insert(cur, first):
             # the id is keyed by the tenant: a clash is this tenant's own key registered twice
-            if cur.execute("SELECT 1 FROM ledger_accounts WHERE (tenant = ? AND name = ?) OR id = ?",
-                           (tenant, name, ident)).fetchone():
+            clash = sa.select(_A.c.id).where(sa.or_(sa.and_(_A.c.tenant == tenant, _A.c.name == name), _A.c.id == ident))
+            if cur.execute(clash).first():
                 raise ConflictError(f"an account named {name!r} (or with this key) exists already")
-            cur.execute("INSERT INTO ledger_accounts VALUES (?, ?, ?, ?, 0, 0, ?, ?, ?)",
-                        (ident, name, public_key, sealed, first, now(), tenant))
+            cur.execute(sa.insert(_A).values(id=ident, name=name, public_key=public_key, secret=sealed, balance=0,
+                                             nonce=0, idx=first, created=now(), tenant=tenant))
 
         done = self.log.append_many([entry], check=_owned(tenant, 1, insert), receipt=True)
         return {**self.account(ident, tenant=tenant), "receipt": self._receipt(done)}
@@ -202,35 +220,36 @@ class Book:
         """An account by id or name: a tenant's own; the operator's by id, by name in the no-tenant
         scope, or by ``<tenant>:<name>`` (names hold no ':')."""
         if tenant:
-            where, params = "tenant = ? AND (id = ? OR name = ?)", (tenant, ident, ident)
+            where = sa.and_(_A.c.tenant == tenant, sa.or_(_A.c.id == ident, _A.c.name == ident))
         else:
-            where, params = "id = ? OR (tenant = '' AND name = ?) OR tenant || ':' || name = ?", (ident, ident, ident)
-        rows = self.log.query(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE {where}", params)
+            where = sa.or_(_A.c.id == ident, sa.and_(_A.c.tenant == "", _A.c.name == ident),
+                           _A.c.tenant + ":" + _A.c.name == ident)
+        rows = self.log.read(sa.select(*_ACCOUNT_COLUMNS).where(where))
         if not rows:
             raise NotFoundError(f"no account {ident!r}", hint="list accounts with GET /api/v1/ledger/accounts")
         return self._account_dict(rows[0])
 
     def accounts(self, *, tenant: str = "") -> list[dict]:
-        rows = self.log.query(f"SELECT {_ACCOUNT_COLUMNS} FROM ledger_accounts WHERE ? IN ('', tenant) ORDER BY idx",
-                              (tenant,))
+        rows = self.log.read(sa.select(*_ACCOUNT_COLUMNS).where(_visible_to(tenant)).order_by(_A.c.idx))
         return [self._account_dict(r) for r in rows]
 
     @staticmethod
     def _account_dict(row) -> dict:
-        return {"id": row[0], "name": row[1], "public_key": base64.b64encode(row[2]).decode(), "balance": row[3],
-                "nonce": row[4], "index": row[5], "created": row[6], "custodial": bool(row[7]), "tenant": row[8]}
+        return {"id": row.id, "name": row.name, "public_key": base64.b64encode(row.public_key).decode(),
+                "balance": row.balance, "nonce": row.nonce, "index": row.idx, "created": row.created,
+                "custodial": bool(row.custodial), "tenant": row.tenant}
 
     def balances(self, *, tenant: str = "") -> dict[str, int]:
-        rows = self.log.query("SELECT id, balance FROM ledger_accounts WHERE ? IN ('', tenant) ORDER BY idx", (tenant,))
-        return {row[0]: row[1] for row in rows}
+        rows = self.log.read(sa.select(_A.c.id, _A.c.balance).where(_visible_to(tenant)).order_by(_A.c.idx))
+        return {row.id: row.balance for row in rows}
 
     # -- signed records ----------------------------------------------------------------------------
 
     def sign(self, account: str, passphrase: str, type: str, body: dict, *, tenant: str = "") -> tuple[dict, bytes]:
         """Sign a record with a custodial account's sealed key, using its next nonce."""
         info = self.account(account, tenant=tenant)
-        row = self.log.query("SELECT secret FROM ledger_accounts WHERE id = ?", (info["id"],))[0]
-        seed = accounts.unseal(row[0], passphrase, info["id"])
+        secret = self.log.read(sa.select(_A.c.secret).where(_A.c.id == info["id"]))[0].secret
+        seed = accounts.unseal(secret, passphrase, info["id"])
         record = check_record({"type": type, "account": info["id"], "nonce": info["nonce"] + 1, "body": body})
         return record, accounts.sign_record(seed, record)
 
@@ -246,12 +265,12 @@ class Book:
                 signature = base64.b64decode(signature, validate=True)
             except binascii.Error:
                 raise InputError("the signature is not base64") from None
-        rows = self.log.query("SELECT public_key, tenant FROM ledger_accounts WHERE id = ? AND ? IN ('', tenant)",
-                              (record["account"], tenant))
+        rows = self.log.read(sa.select(_A.c.public_key, _A.c.tenant)
+                             .where(_A.c.id == record["account"], _visible_to(tenant)))
         if not rows:
             raise NotFoundError(f"no account {record['account']!r}", hint="list accounts with GET /api/v1/ledger/accounts")
-        owner = rows[0][1]
-        if not accounts.signature_valid(rows[0][0], record, signature):
+        owner = rows[0].tenant
+        if not accounts.signature_valid(bytes(rows[0].public_key), record, signature):
             raise InputError(f"the signature does not match the record and account {record['account']}.",
                              hint="sign the canonical JSON of the record (sorted keys, no spaces) with the account's key")
         entry = canonical({"kind": "record", "record": record, "signature": base64.b64encode(signature).decode()})
@@ -262,12 +281,12 @@ class Book:
     @staticmethod
     def _apply(cur, first: int, record: dict, tenant: str) -> None:
         account, nonce, body = record["account"], record["nonce"], record["body"]
-        current = cur.execute("SELECT nonce, balance FROM ledger_accounts WHERE id = ?", (account,)).fetchone()
-        if nonce <= current[0]:
-            raise ConflictError(f"nonce {nonce} of account {account} was used already (last used: {current[0]}); "
-                                "the record is a replay.", hint=f"sign the record again with nonce {current[0] + 1}")
-        if nonce != current[0] + 1:
-            raise ConflictError(f"nonce {nonce} skips ahead: account {account} expects nonce {current[0] + 1}.",
+        current = cur.execute(sa.select(_A.c.nonce, _A.c.balance).where(_A.c.id == account)).first()
+        if nonce <= current.nonce:
+            raise ConflictError(f"nonce {nonce} of account {account} was used already (last used: {current.nonce}); "
+                                "the record is a replay.", hint=f"sign the record again with nonce {current.nonce + 1}")
+        if nonce != current.nonce + 1:
+            raise ConflictError(f"nonce {nonce} skips ahead: account {account} expects nonce {current.nonce + 1}.",
                                 hint="records of an account are applied in nonce order")
         kind = record["type"]
         if kind == "transfer":
@@ -275,22 +294,22 @@ class Book:
             if to == account:
                 raise InputError("a transfer needs two different accounts")
             # units stay within a tenant: another tenant's account is as absent as a made-up one
-            if not cur.execute("SELECT 1 FROM ledger_accounts WHERE id = ? AND tenant = ?", (to, tenant)).fetchone():
+            if not cur.execute(sa.select(_A.c.id).where(_A.c.id == to, _A.c.tenant == tenant)).first():
                 raise NotFoundError(f"the receiving account {to!r} does not exist")
-            if current[1] < amount:
-                raise ConflictError(f"overdraft: account {account} holds {current[1]} units and cannot send {amount}.",
+            if current.balance < amount:
+                raise ConflictError(f"overdraft: account {account} holds {current.balance} units and cannot send {amount}.",
                                     hint="balances never go negative")
-            cur.execute("UPDATE ledger_accounts SET balance = balance - ? WHERE id = ?", (amount, account))
-            cur.execute("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, to))
+            cur.execute(sa.update(_A).where(_A.c.id == account).values(balance=_A.c.balance - amount))
+            cur.execute(sa.update(_A).where(_A.c.id == to).values(balance=_A.c.balance + amount))
         elif kind == "vote":
-            taken = cur.execute("SELECT idx FROM ledger_votes WHERE ballot = ? AND account = ?",
-                                (body["ballot"], account)).fetchone()
-            if taken:
-                raise ConflictError(f"account {account} already voted on ballot {body['ballot']!r} (entry {taken[0]}).")
-            cur.execute("INSERT INTO ledger_votes VALUES (?, ?, ?, ?)", (body["ballot"], account, body["choice"], first))
+            taken = cur.execute(sa.select(votes.c.idx).where(votes.c.ballot == body["ballot"],
+                                                            votes.c.account == account)).scalar()
+            if taken is not None:
+                raise ConflictError(f"account {account} already voted on ballot {body['ballot']!r} (entry {taken}).")
+            cur.execute(sa.insert(votes).values(ballot=body["ballot"], account=account, choice=body["choice"], idx=first))
         elif kind == "document":
-            cur.execute("INSERT INTO ledger_documents VALUES (?, ?)", (body["sha256"], first))
-        cur.execute("UPDATE ledger_accounts SET nonce = ? WHERE id = ?", (nonce, account))
+            cur.execute(sa.insert(documents).values(sha256=body["sha256"], idx=first))
+        cur.execute(sa.update(_A).where(_A.c.id == account).values(nonce=nonce))
 
     def mint(self, account: str, amount: int, memo: str = "", *, tenant: str = "") -> dict:
         """Create units in an account (a tenant's admin: in its own), recorded in the log like any
@@ -301,15 +320,16 @@ class Book:
         entry = canonical({"kind": "mint", "account": ident, "amount": amount, "memo": memo, "time": now()})
 
         def credit(cur, first):
-            cur.execute("UPDATE ledger_accounts SET balance = balance + ? WHERE id = ?", (amount, ident))
+            cur.execute(sa.update(_A).where(_A.c.id == ident).values(balance=_A.c.balance + amount))
 
         done = self.log.append_many([entry], check=_owned(info["tenant"], 1, credit), receipt=True)
         return self._receipt(done)
 
     def votes(self, ballot: str, *, tenant: str = "") -> dict[str, int]:
-        rows = self.log.query("SELECT choice, count(*) FROM ledger_votes v JOIN ledger_accounts a ON a.id = v.account "
-                              "WHERE ballot = ? AND ? IN ('', a.tenant) GROUP BY choice", (ballot, tenant))
-        return dict(rows)
+        counted = (sa.select(votes.c.choice, sa.func.count().label("votes"))
+                   .select_from(votes.join(_A, _A.c.id == votes.c.account))
+                   .where(votes.c.ballot == ballot, _visible_to(tenant)).group_by(votes.c.choice))
+        return {row.choice: row.votes for row in self.log.read(counted)}
 
     # -- audit anchoring ---------------------------------------------------------------------------
 
@@ -323,19 +343,24 @@ class Book:
         tenants = list(groups)
         entries = [canonical({"kind": "audit", "entries": groups[t]}) for t in tenants]
 
+        anchor = self.log.insert(anchors).on_conflict_do_nothing(index_elements=[anchors.c.audit_id])
+
         def remember(cur, first):
             for at, tenant in enumerate(tenants):
-                ids = [str(i["id"]) for i in groups[tenant] if i.get("id") not in (None, "")]
-                cur.executemany("INSERT OR IGNORE INTO ledger_anchors VALUES (?, ?)", [(i, first + at) for i in ids])
+                ids = dict.fromkeys(str(i["id"]) for i in groups[tenant] if i.get("id") not in (None, ""))
+                if ids:  # the first anchor of an audit id stays (a repeated one is not re-pointed)
+                    cur.execute(anchor, [{"audit_id": i, "idx": first + at} for i in ids])
                 if tenant:
-                    cur.execute("INSERT INTO ledger_owners VALUES (?, ?)", (first + at, tenant))
+                    cur.execute(_NEW_OWNERS, {"idx": first + at, "tenant": tenant})
 
         return self.log.append_many(entries, check=remember).first
 
     def audit_anchor(self, audit_id: str, *, tenant: str = "") -> dict:
         """The receipt of the entry that anchors audit entry ``audit_id`` (a tenant's own only)."""
-        rows = self.log.query(f"SELECT a.idx FROM ledger_anchors a WHERE audit_id = ? "
-                              f"AND (? = '' OR {_OWNER.format('a.idx')} = ?)", (str(audit_id), tenant, tenant))
+        found = sa.select(anchors.c.idx).where(anchors.c.audit_id == str(audit_id))
+        if tenant:
+            found = found.where(_owned_by(anchors.c.idx, tenant))
+        rows = self.log.read(found)
         if not rows:
             raise NotFoundError(f"audit entry {audit_id!r} is not anchored (yet)")
-        return self.log.receipt(rows[0][0])
+        return self.log.receipt(rows[0].idx)

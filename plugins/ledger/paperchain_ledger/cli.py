@@ -46,19 +46,22 @@ def verify(ctx, path):
     """Re-compute the whole tree from the stored entries; report the first entry that does not match."""
     from .integrity import verify_log
 
-    if path is None:
+    if path is None:  # the deployment's log, in whichever database it uses
+        import asyncio
+
         from paperchain_sdk.cli import with_kernel
 
-        async def find(kernel):
+        async def check(kernel):
             from . import runtime
 
-            settings = runtime.settings_of(kernel)
-            return Path(settings.path) if settings.path else Path(kernel.data_dir) / "ledger"
+            log = runtime.book_for_kernel(kernel).log
+            return await asyncio.to_thread(verify_log, log.directory, log.database)
 
-        path = with_kernel(find)
-    if not (Path(path) / "ledger.db").exists():
-        raise InputError(f"there is no ledger in {path}.", hint="check --path or the deployment's data_dir")
-    report = verify_log(path)
+        report = with_kernel(check)
+    else:
+        if not (Path(path) / "ledger.db").exists():
+            raise InputError(f"there is no ledger in {path}.", hint="check --path or the deployment's data_dir")
+        report = verify_log(path)
     if report.ok:
         click.echo(f"OK: {report.size} entries and {report.checkpoints} signed checkpoints match.")
         return

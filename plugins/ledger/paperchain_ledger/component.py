@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from paperchain_sdk import Artifact, InputError, Receipt, Result, sha256_file
-from paperchain_sdk.contracts import Action, Ledger
+from paperchain_sdk.contracts import Action, KernelBound, Ledger
 
 from . import runtime
 from .merkle import leaf_hash
@@ -14,13 +14,13 @@ from .verifier import verify_receipt
 NAME = "ledger.merkle"
 
 
-class MerkleLedger(Ledger):
+class MerkleLedger(KernelBound, Ledger):
     """An RFC 9162 log. ``append`` returns a Receipt whose ``data`` is the stand-alone receipt
     (entry, index, inclusion proof, signed checkpoint) and ``entry_hash`` the RFC leaf hash."""
 
     @property
     def book(self):
-        return runtime.book_for(self.settings)
+        return runtime.book_for_kernel(self.kernel)
 
     def append(self, entry: bytes) -> Receipt:
         if isinstance(entry, str):
@@ -48,7 +48,7 @@ class MerkleLedger(Ledger):
                 "key": str(log.signer.verifier)}
 
 
-class Notarize(Action):
+class Notarize(KernelBound, Action):
     """Record the run's document: its SHA-256 (of the bytes), name, type, size and the run."""
 
     def run(self, ctx, inputs):
@@ -59,7 +59,7 @@ class Notarize(Action):
         digest, size = sha256_file(doc.path)
         metadata = {"name": doc.name, "media_type": doc.media_type, "size": size, "workflow": ctx.workflow,
                     "run": ctx.run_id, "step": ctx.step_id, **(inputs.metadata if inputs else {})}
-        book = runtime.book_for(self.settings)
+        book = runtime.book_for_kernel(self.kernel)
         receipt = book.notarize(digest, metadata, key=ctx.idempotency_key, tenant=ctx.tenant)
         summary = verify_receipt(receipt, str(book.log.signer.verifier))
         data = json.dumps(receipt, indent=2).encode()
@@ -71,7 +71,7 @@ class Notarize(Action):
         )
 
 
-class Verify(Action):
+class Verify(KernelBound, Action):
     """Is this document (or digest) in the log? Answers with the entries and a checked receipt."""
 
     def run(self, ctx, inputs):
@@ -81,7 +81,7 @@ class Verify(Action):
                 raise InputError("ledger.verify needs a document or a `sha256` to look for.",
                                  hint="set `with.sha256`, or run the workflow on a file")
             digest, _ = sha256_file(ctx.document.path)
-        book = runtime.book_for(self.settings)
+        book = runtime.book_for_kernel(self.kernel)
         indexes = book.find_document(digest, tenant=ctx.tenant)  # the run's tenant: its own notarizations
         if not indexes:
             if inputs and inputs.fail_if_missing:

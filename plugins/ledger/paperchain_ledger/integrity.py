@@ -1,18 +1,20 @@
 """``paperchain ledger verify``: rebuild the whole tree from the stored entries and compare.
 
-Reads the database read-only. Every stored tile must equal the one rebuilt from the entries, and
+Only reads (on PostgreSQL in one REPEATABLE READ snapshot, the bundles through a server-side cursor). Every stored tile must equal the one rebuilt from the entries, and
 every signed checkpoint must carry the root of the entries before it, signed by the log's key.
 A problem is reported with the first entry it concerns.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import attrs
+import sqlalchemy as sa
 
-from . import merkle, tiles
+from paperchain_sdk.storage import OwnDatabase, open_own_database
+
+from . import merkle, storage, tiles
 from .log import DB_NAME, VKEY_NAME
 from .note import NoteError, VerifierKey, open_checkpoint
 
@@ -50,22 +52,39 @@ def _first_difference(a: list[bytes], b: list[bytes]) -> int:
     return min(len(a), len(b))
 
 
-def verify_log(directory: str | Path) -> Report:
+def verify_log(directory: str | Path, own: OwnDatabase | None = None) -> Report:
+    """Check the log whose key files are in ``directory``: in ``own`` (the kernel's ledger database),
+    or without it in the SQLite file of ``directory``."""
     directory = Path(directory)
+    key = VerifierKey.parse((directory / VKEY_NAME).read_text())
+    if own is not None:
+        return _verify_in(own, key)
     db = directory / DB_NAME
     if not db.exists():
         raise FileNotFoundError(f"no ledger database at {db}")
-    key = VerifierKey.parse((directory / VKEY_NAME).read_text())
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    own = open_own_database(storage.SCHEMA, folder=directory, migrate=False)
     try:
-        return _verify(conn, key)
+        return _verify_in(own, key)
     finally:
-        conn.close()
+        own.close()
 
 
-def _verify(conn: sqlite3.Connection, key: VerifierKey) -> Report:
+def _verify_in(own: OwnDatabase, key: VerifierKey) -> Report:
+    with own.connect() as conn:
+        if own.dialect == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        with conn.begin():
+            return _verify(conn.execution_options(stream_results=True, yield_per=16), key)
+
+
+_TILE = sa.select(storage.tiles.c.width, storage.tiles.c.hashes).where(storage.tiles.c.id == sa.bindparam("id"))
+
+
+def _verify(conn: sa.Connection, key: VerifierKey) -> Report:
     problems: list[Problem] = []
-    checkpoints = conn.execute("SELECT size, root, note FROM ledger_checkpoints ORDER BY size").fetchall()
+    cp = storage.checkpoints
+    checkpoints = [(row.size, bytes(row.root), row.note)
+                   for row in conn.execute(sa.select(cp.c.size, cp.c.root, cp.c.note).order_by(cp.c.size))]
     size = checkpoints[-1][0] if checkpoints else 0
     for cp_size, root, note in checkpoints:
         try:
@@ -81,13 +100,12 @@ def _verify(conn: sqlite3.Connection, key: VerifierKey) -> Report:
     def compare(touched):
         for level, k, width, blob in touched:
             rows = tiles.decode_tile(width, blob)
-            stored = conn.execute("SELECT width, hashes FROM ledger_tiles WHERE id = ?",
-                                  (tiles.tile_id(level, k),)).fetchone()
+            stored = conn.execute(_TILE, {"id": tiles.tile_id(level, k)}).first()
             first_leaf = (k * tiles.WIDTH) << (tiles.HEIGHT * level)
             if stored is None or stored[0] < width:
                 problems.append(Problem(first_leaf, f"tile ({level}, {k}) is missing or too short"))
                 continue
-            stored_rows = tiles.decode_tile(stored[0], stored[1])
+            stored_rows = tiles.decode_tile(stored[0], bytes(stored[1]))
             if stored_rows[0][:width] != rows[0]:
                 at = _first_difference(stored_rows[0], rows[0])
                 entry = ((k * tiles.WIDTH + at) << (tiles.HEIGHT * level))
@@ -101,7 +119,9 @@ def _verify(conn: sqlite3.Connection, key: VerifierKey) -> Report:
     roots_differ = False
     stop_at = 0
     expected = 0
-    for k, blob in conn.execute("SELECT idx, data FROM ledger_bundles ORDER BY idx"):
+    bundles = storage.bundles
+    for k, blob in conn.execute(sa.select(bundles.c.idx, bundles.c.data).order_by(bundles.c.idx)):
+        blob = bytes(blob)
         if len(problems) >= MAX_PROBLEMS:
             break
         if k != expected:

@@ -1,15 +1,17 @@
-"""The log: an RFC 9162 tree in its own SQLite file, appended by one writer thread (group commit).
+"""The log: an RFC 9162 tree in the ledger's own database, appended by one writer thread (group commit).
 
 Appenders hand work to a queue and wait on a future; the writer takes everything queued and
 builds it in memory (leaf and node hashes, tiles, entry bundles, one signed checkpoint for the
 new tree); a committer thread writes it in one transaction (one fsync: ``synchronous=FULL``),
-commits, and only then answers, with receipts. While batch i is being committed the writer
+commits, and only then answers, with receipts. The database is the ledger's own (storage.py: on SQLite
+its own file, on PostgreSQL its own schema and pools), reached through synchronous connections the
+host hands over, so the threads never wait for an event loop or for the kernel's writers. While batch i is being committed the writer
 already builds batch i+1 on top of the tree batch i makes (at most one batch waits for its
 commit; small batches wait for it instead, gathering more appenders). Items with state checks
 (nonces, balances, idempotency keys) wait until the committer is idle, then are checked, each in
 its own savepoint, and committed by the writer in the same transaction: a refused item is rolled
-back and answered with its error; the others in the batch go on. WAL checkpoints run on a third
-thread, so a commit waits only for its own fsync.
+back and answered with its error; the others in the batch go on. On SQLite WAL checkpoints run on a
+third thread, so a commit waits only for its own fsync.
 """
 
 from __future__ import annotations
@@ -17,12 +19,10 @@ from __future__ import annotations
 import base64
 import collections
 import concurrent.futures
-import json
 import logging
 import os
 import queue
 import secrets
-import sqlite3
 import stat
 import threading
 import time
@@ -30,46 +30,16 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from paperchain_sdk import ConfigError, InputError, NotFoundError, TransientError
+import sqlalchemy as sa
 
-from . import merkle, tiles
+from paperchain_sdk import ConfigError, InputError, NotFoundError, TransientError
+from paperchain_sdk.storage import OwnDatabase, open_own_database
+
+from . import merkle, storage, tiles
 from .note import Checkpoint, Signer, generate_signer, load_signer
 from .verifier import RECEIPT_FORMAT
 
 log = logging.getLogger(__name__)
-
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_bundles (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_tiles (id INTEGER PRIMARY KEY, level INTEGER NOT NULL, idx INTEGER NOT NULL,
-    width INTEGER NOT NULL, hashes BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL,
-    time TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_keys (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_documents (sha256 TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (sha256, idx))
-    WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key BLOB NOT NULL,
-    secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0,
-    idx INTEGER NOT NULL, created TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '', UNIQUE (tenant, name));
-CREATE TABLE IF NOT EXISTS ledger_votes (ballot TEXT NOT NULL, account TEXT NOT NULL, choice TEXT NOT NULL,
-    idx INTEGER NOT NULL, PRIMARY KEY (ballot, account)) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS ledger_anchors (audit_id TEXT PRIMARY KEY, idx INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS ledger_owners (idx INTEGER PRIMARY KEY, tenant TEXT NOT NULL);
-"""
-# Who appended an entry is kept beside the tree, never in the hashed entry bytes (so entries and
-# proofs made before tenants stay valid): a row per entry a tenant appended; an entry without one
-# (the operator's, and every entry made before tenants) belongs to the no-tenant scope.
-
-# Before tenants, account names were unique in the whole log; now per tenant (table rebuilt once).
-_ACCOUNTS_WITH_TENANT = """
-ALTER TABLE ledger_accounts RENAME TO ledger_accounts_before_tenants;
-CREATE TABLE ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key BLOB NOT NULL,
-    secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0,
-    idx INTEGER NOT NULL, created TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '', UNIQUE (tenant, name));
-INSERT INTO ledger_accounts (id, name, public_key, secret, balance, nonce, idx, created)
-    SELECT id, name, public_key, secret, balance, nonce, idx, created FROM ledger_accounts_before_tenants;
-DROP TABLE ledger_accounts_before_tenants;
-"""
 
 DB_NAME = "ledger.db"
 KEY_NAME = "log.key"
@@ -80,23 +50,28 @@ GATHER_SECONDS = 0.001
 TAIL_CACHE = 4096  # cached upper parts of inclusion paths (each a few hundred bytes)
 
 
-# Rows given as one blob (?1) and a JSON list (?2) of [columns..., first byte (1-based), length].
-_INSERT_BUNDLES = ("INSERT OR REPLACE INTO ledger_bundles (idx, data) SELECT json_extract(value, '$[0]'), "
-                   "substr(?1, json_extract(value, '$[1]'), json_extract(value, '$[2]')) FROM json_each(?2)")
-_INSERT_TILES = ("INSERT OR REPLACE INTO ledger_tiles (id, level, idx, width, hashes) SELECT json_extract(value, '$[0]'), "
-                 "json_extract(value, '$[1]'), json_extract(value, '$[2]'), json_extract(value, '$[3]'), "
-                 "substr(?1, json_extract(value, '$[4]'), json_extract(value, '$[5]')) FROM json_each(?2)")
+_T = storage
+_LATEST = sa.select(_T.checkpoints.c.size, _T.checkpoints.c.root, _T.checkpoints.c.note) \
+    .order_by(_T.checkpoints.c.size.desc()).limit(1)
+_TILE = sa.select(_T.tiles.c.width, _T.tiles.c.hashes).where(_T.tiles.c.id == sa.bindparam("id"))
+_BUNDLE = sa.select(_T.bundles.c.data).where(_T.bundles.c.idx == sa.bindparam("idx"))
+_CHECKPOINT = sa.insert(_T.checkpoints)
+_KEY = sa.select(_T.keys.c.idx).where(_T.keys.c.key == sa.bindparam("key"))
+_NEW_KEY = sa.insert(_T.keys)
 
 
-def _packed(rows) -> tuple[bytes, str]:
-    """Rows whose last column is bytes, as (all those bytes joined, JSON list of the other columns
-    with each row's first byte (1-based, as SQL's substr counts) and length)."""
-    parts, spec, at = [], [], 1
-    for *columns, data in rows:
-        parts.append(data)
-        spec.append([*columns, at, len(data)])
-        at += len(data)
-    return b"".join(parts), json.dumps(spec)
+def _upserts(dialect: str) -> tuple:
+    """The bundle and tile upserts (a partial bundle or tile is written again as it fills up):
+    executemany of one Core statement, which both drivers send as a batch."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+    bundle = insert(_T.bundles)
+    bundle = bundle.on_conflict_do_update(index_elements=[_T.bundles.c.idx], set_={"data": bundle.excluded.data})
+    tile = insert(_T.tiles)
+    tile = tile.on_conflict_do_update(index_elements=[_T.tiles.c.id],
+                                      set_={"width": tile.excluded.width, "hashes": tile.excluded.hashes})
+    return bundle, tile
 
 
 def now() -> str:
@@ -152,66 +127,88 @@ class _Work:
 
 
 class LedgerLog:
-    """One log (a directory holding ledger.db, log.key and log.vkey). Thread-safe."""
+    """One log: its tables in the ledger's own database (``own``), its key files (log.key,
+    log.vkey) in ``directory``. Thread-safe. ``LedgerLog.open(directory)`` opens one without a
+    kernel (a SQLite file in ``directory``, or ``url``'s PostgreSQL)."""
 
-    def __init__(self, directory: str | os.PathLike, *, origin: str = "", max_batch: int = 8192,
+    def __init__(self, own: OwnDatabase, directory: str | os.PathLike, *, origin: str = "", max_batch: int = 8192,
                  tile_cache: int = 4096, max_entry_bytes: int = 1 << 20):
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
-        self.db_path = self.directory / DB_NAME
+        self._own = own
+        self._owns_database = False  # set by open(): then close() closes the database too
+        self.dialect = own.dialect
+        self.where = str(self.directory / DB_NAME) if own.dialect == "sqlite" else "PostgreSQL schema ledger"
         self.max_batch = max_batch
         self.max_entry_bytes = max_entry_bytes
-        self._write = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-        # WAL checkpoints (copying committed pages into the database file, with its own fsync) run on
-        # a thread of their own, so the writer's commits only ever wait for their own WAL fsync.
-        for pragma in ("journal_mode=WAL", "synchronous=FULL", "busy_timeout=10000", "wal_autocheckpoint=0"):
-            self._write.execute(f"PRAGMA {pragma}")
-        self._write.executescript(SCHEMA)
-        self._add_tenants()
-        self.origin = self._origin(origin)
-        self.signer = self._load_or_create_key()
+        self._put_bundles, self._put_tiles = _upserts(own.dialect)
+        self._write = own.connect(write=True)  # the writer's and committer's connection (never at once)
+        try:
+            with self._write.begin():
+                if own.dialect == "sqlite":
+                    # WAL checkpoints (copying committed pages into the database file, with its own fsync)
+                    # run on a thread of their own, so the writer's commits only wait for their own fsync.
+                    self._write.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
+                self.origin = self._origin(origin)
+            self.signer = self._load_or_create_key()
+            with self._write.begin():
+                self._load_state()
+        except BaseException:
+            self._write.close()
+            raise
         self._cache: collections.OrderedDict = collections.OrderedDict()
         self._cache_size = tile_cache
         self._cache_lock = threading.Lock()
         self._tails: dict[tuple[int, int, int], list[bytes]] = {}
-        self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
-        self._readers_lock = threading.Lock()
-        self._load_state()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._io_queue: queue.SimpleQueue = queue.SimpleQueue()
         self._io_failed = False
         self._slot = threading.Semaphore(1)  # one prepared batch in the committer at a time
         self._closed = False
+        self._committed = threading.Event()
+        self._stopping = threading.Event()
         self._committer = threading.Thread(target=self._io_loop, name=f"ledger-committer:{self.directory}", daemon=True)
         self._committer.start()
         self._thread = threading.Thread(target=self._run, name=f"ledger-writer:{self.directory}", daemon=True)
         self._thread.start()
-        self._committed = threading.Event()
-        self._stopping = threading.Event()
-        self._checkpointer = threading.Thread(target=self._checkpoint_loop, name=f"ledger-checkpoints:{self.directory}",
-                                              daemon=True)
-        self._checkpointer.start()
+        self._checkpointer = None
+        if own.dialect == "sqlite":
+            self._checkpointer = threading.Thread(target=self._checkpoint_loop,
+                                                  name=f"ledger-checkpoints:{self.directory}", daemon=True)
+            self._checkpointer.start()
+
+    @property
+    def database(self) -> OwnDatabase:
+        """The ledger's own database this log is in."""
+        return self._own
+
+    @classmethod
+    def open(cls, directory: str | os.PathLike, *, url: str | None = None, **options: Any) -> LedgerLog:
+        """A log without a kernel: its database opened (and migrated) here, closed with the log."""
+        own = open_own_database(storage.SCHEMA, folder=directory, url=url)
+        try:
+            opened = cls(own, directory, **options)
+        except BaseException:
+            own.close()
+            raise
+        opened._owns_database = True
+        return opened
 
     # -- set-up ---------------------------------------------------------------------------------
 
     def _origin(self, wanted: str) -> str:
-        row = self._write.execute("SELECT value FROM ledger_meta WHERE key = 'origin'").fetchone()
-        if row:
-            if wanted and wanted != row[0]:
-                raise ConfigError(f"the ledger in {self.directory} was created with origin {row[0]!r}, not {wanted!r}.",
+        meta = _T.meta
+        stored = self._write.execute(sa.select(meta.c.value).where(meta.c.key == "origin")).scalar()
+        if stored is not None:
+            if wanted and wanted != stored:
+                raise ConfigError(f"the ledger in {self.directory} was created with origin {stored!r}, not {wanted!r}.",
                                   hint="a log's origin never changes: remove the origin setting or use another data directory")
-            return row[0]
+            return stored
         origin = wanted or f"paperchain.ledger/{secrets.token_hex(6)}"
         if any(c.isspace() for c in origin) or "+" in origin:
             raise ConfigError(f"ledger origin {origin!r} may not contain spaces or '+'.", hint="use e.g. 'example.com/ledger'")
-        self._write.execute("INSERT INTO ledger_meta VALUES ('origin', ?)", (origin,))
+        self._write.execute(sa.insert(meta).values(key="origin", value=origin))
         return origin
-
-    def _add_tenants(self) -> None:
-        columns = [row[1] for row in self._write.execute("PRAGMA table_info(ledger_accounts)")]
-        if "tenant" not in columns:
-            self._write.executescript(f"BEGIN IMMEDIATE;{_ACCOUNTS_WITH_TENANT}COMMIT;")
 
     def _load_or_create_key(self) -> Signer:
         path = self.directory / KEY_NAME
@@ -231,32 +228,33 @@ class LedgerLog:
         return load_signer(self.origin, path.read_bytes())
 
     def _load_state(self) -> None:
-        row = self._write.execute("SELECT size, root, note FROM ledger_checkpoints ORDER BY size DESC LIMIT 1").fetchone()
+        conn = self._write
+        row = conn.execute(_LATEST).first()
         if row is None:
             size, root = 0, merkle.root_of_hashes([])
             note = Checkpoint(self.origin, 0, root).sign(self.signer)
-            self._write.execute("INSERT INTO ledger_checkpoints VALUES (0, ?, ?, ?)", (root, note, now()))
+            conn.execute(_CHECKPOINT.values(size=0, root=root, note=note, time=now()))
         else:
-            size, root, note = row
+            size, root, note = row.size, bytes(row.root), row.note
+
         def edge_tile(level: int, k: int, width: int) -> bytes:
-            stored = self._write.execute("SELECT width, hashes FROM ledger_tiles WHERE id = ?",
-                                         (tiles.tile_id(level, k),)).fetchone()
-            if stored is None or stored[0] != width:
-                raise ConfigError(f"the ledger database {self.db_path} is inconsistent: tile ({level}, {k}) is "
+            stored = conn.execute(_TILE, {"id": tiles.tile_id(level, k)}).first()
+            if stored is None or stored.width != width:
+                raise ConfigError(f"the ledger database {self.where} is inconsistent: tile ({level}, {k}) is "
                                   "missing or of the wrong width.", hint="run `paperchain ledger verify`")
-            return stored[1]
+            return bytes(stored.hashes)
 
         try:
             frontier = tiles.frontier_from_tiles(size, edge_tile)
         except ValueError as exc:
-            raise ConfigError(f"the ledger database {self.db_path} is inconsistent: {exc}",
+            raise ConfigError(f"the ledger database {self.where} is inconsistent: {exc}",
                               hint="run `paperchain ledger verify`") from None
         bundle = b""
         if size % tiles.WIDTH:
-            blob = self._write.execute("SELECT data FROM ledger_bundles WHERE idx = ?", (size >> tiles.HEIGHT,)).fetchone()
-            bundle = bytes(blob[0]) if blob else b""
+            blob = conn.execute(_BUNDLE, {"idx": size >> tiles.HEIGHT}).scalar()
+            bundle = bytes(blob) if blob is not None else b""
         if tiles.root_from_frontier(frontier, size) != root:
-            raise ConfigError(f"the ledger database {self.db_path} does not match its latest checkpoint.",
+            raise ConfigError(f"the ledger database {self.where} does not match its latest checkpoint.",
                               hint="run `paperchain ledger verify` to find the damaged entry")
         self._state = (size, frontier, root, note)
         self._bundle = bundle
@@ -271,15 +269,20 @@ class LedgerLog:
         size, _, root, note = self._state
         return size, root, note
 
-    def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout=10000")
-            self._local.conn = conn
-            with self._readers_lock:
-                self._readers.append(conn)
-        return conn
+    def read(self, statement: Any, parameters: Any = None) -> list[sa.Row]:
+        """Every row of a SELECT on the log's tables (a pooled connection; the statement is atomic)."""
+        with self._own.connect() as conn:
+            return list(conn.execute(statement, parameters).all())
+
+    def insert(self, table: sa.Table) -> Any:
+        """The database's own INSERT (``on_conflict_do_nothing`` / ``on_conflict_do_update`` on both)."""
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        return (sqlite.insert if self.dialect == "sqlite" else postgresql.insert)(table)
+
+    def _first(self, statement: Any, parameters: Any = None) -> sa.Row | None:
+        with self._own.connect() as conn:
+            return conn.execute(statement, parameters).first()
 
     def _full_tile(self, level: int, k: int) -> bytes:
         """The blob of a complete tile (cached: complete tiles never change)."""
@@ -287,11 +290,12 @@ class LedgerLog:
         blob = self._cache.get(tid)
         if blob is not None:
             return blob
-        row = self._reader().execute("SELECT width, hashes FROM ledger_tiles WHERE id = ?", (tid,)).fetchone()
-        if row is None or row[0] != tiles.WIDTH:
+        row = self._first(_TILE, {"id": tid})
+        if row is None or row.width != tiles.WIDTH:
             raise NotFoundError(f"complete tile ({level}, {k}) is not in the ledger")
-        self._remember(tid, row[1])
-        return row[1]
+        blob = bytes(row.hashes)
+        self._remember(tid, blob)
+        return blob
 
     def _remember(self, tid: int, blob: bytes) -> None:
         with self._cache_lock:
@@ -406,16 +410,13 @@ class LedgerLog:
     def entry(self, index: int) -> bytes:
         if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < self.size:
             raise NotFoundError(f"entry {index!r} is not in the log (it has {self.size} entries)")
-        row = self._reader().execute("SELECT data FROM ledger_bundles WHERE idx = ?", (index >> tiles.HEIGHT,)).fetchone()
-        return tiles.bundle_entry(row[0], index & (tiles.WIDTH - 1))
+        row = self._first(_BUNDLE, {"idx": index >> tiles.HEIGHT})
+        return tiles.bundle_entry(bytes(row.data), index & (tiles.WIDTH - 1))
 
     def checkpoint_at(self, size: int) -> str | None:
-        row = self._reader().execute("SELECT note FROM ledger_checkpoints WHERE size = ?", (size,)).fetchone()
-        return row[0] if row else None
-
-    def query(self, sql: str, params: Sequence = ()) -> list[tuple]:
-        """Read the log's side tables (accounts, documents …) on this thread's read connection."""
-        return self._reader().execute(sql, params).fetchall()
+        checkpoints = _T.checkpoints
+        row = self._first(sa.select(checkpoints.c.note).where(checkpoints.c.size == size))
+        return row.note if row else None
 
     def receipt(self, index: int, tree_size: int | None = None, note: str | None = None) -> dict:
         """A receipt for entry ``index`` against the checkpoint of ``tree_size`` (default: latest)."""
@@ -558,13 +559,12 @@ class LedgerLog:
                     self._io_failed = True
                     continue
                 try:
-                    cur.execute("BEGIN IMMEDIATE")
+                    cur.begin()  # SQLite: BEGIN IMMEDIATE
                     self._write_rows(cur, work)
-                    cur.execute("COMMIT")
+                    cur.commit()  # one fsync (SQLite synchronous=FULL; PostgreSQL's durable commit)
                     self._committed.set()
                 except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
-                    if cur.in_transaction:
-                        cur.execute("ROLLBACK")
+                    _roll_back(cur)
                     self._fail(work.batch, exc)
                     self._io_failed = True
                     continue
@@ -590,26 +590,23 @@ class LedgerLog:
             work.state = (size, new_frontier, root, note)
         return work
 
-    @staticmethod
-    def _write_rows(cur: sqlite3.Connection, work: _Work) -> None:
-        """A batch's rows in three statements. Each table's rows go in as one blob and a JSON list
-        of where each row's bytes lie, split by SQLite itself: one step per table instead of one
-        per row, so the committer needs the GIL a handful of times per batch and runs alongside
-        the writer's hashing instead of waiting for it at every row."""
+    def _write_rows(self, cur: sa.Connection, work: _Work) -> None:
+        """A batch's rows in three statements: the bundles and the tiles each one executemany of a
+        Core upsert (both drivers batch it), then the new checkpoint."""
         if work.state is work.base:
             return
-        cur.execute(_INSERT_BUNDLES, work.bundle_rows)
-        blob, spec = _packed((tiles.tile_id(lv, k), lv, k, width, data) for lv, k, width, data in work.touched)
-        cur.execute(_INSERT_TILES, (blob, spec))
+        cur.execute(self._put_bundles, work.bundle_rows)
+        cur.execute(self._put_tiles, [{"id": tiles.tile_id(lv, k), "level": lv, "idx": k, "width": width, "hashes": data}
+                                      for lv, k, width, data in work.touched])
         size, _, root, note = work.state
-        cur.execute("INSERT INTO ledger_checkpoints VALUES (?, ?, ?, ?)", (size, root, note, now()))
+        cur.execute(_CHECKPOINT, {"size": size, "root": root, "note": note, "time": now()})
 
     def _commit(self, batch: list[Pending]) -> None:
         """A batch with state checks: each checked item in its own savepoint, then written and
         committed in the same transaction."""
         base = self._state
         cur = self._write
-        cur.execute("BEGIN IMMEDIATE")
+        cur.begin()
         try:
             entries: list[bytes] = []
             answers: list[tuple[Pending, Any]] = []
@@ -619,23 +616,21 @@ class LedgerLog:
                     answers.append((item, (first, False)))
                     entries.extend(item.entries)
                     continue
-                cur.execute("SAVEPOINT item")
+                savepoint = cur.begin_nested()
                 try:
                     existing = None
                     if item.key:
-                        row = cur.execute("SELECT idx FROM ledger_keys WHERE key = ?", (item.key,)).fetchone()
-                        existing = row[0] if row else None
+                        existing = cur.execute(_KEY, {"key": item.key}).scalar()
                     if existing is None:
                         if item.check:
                             item.check(cur, first)
                         if item.key:
-                            cur.execute("INSERT INTO ledger_keys VALUES (?, ?)", (item.key, first))
+                            cur.execute(_NEW_KEY, {"key": item.key, "idx": first})
                 except Exception as exc:  # noqa: BLE001 - refused: this item only
-                    cur.execute("ROLLBACK TO item")
-                    cur.execute("RELEASE item")
+                    savepoint.rollback()
                     answers.append((item, exc))
                     continue
-                cur.execute("RELEASE item")
+                savepoint.commit()
                 if existing is not None:
                     answers.append((item, (existing, True)))
                 else:
@@ -643,11 +638,10 @@ class LedgerLog:
                     entries.extend(item.entries)
             work = self._build(batch, answers, entries, base, self._bundle)
             self._write_rows(cur, work)
-            cur.execute("COMMIT")
+            cur.commit()
             self._committed.set()
         except BaseException:
-            if self._write.in_transaction:
-                cur.execute("ROLLBACK")
+            _roll_back(cur)
             raise
         self._publish(work)
 
@@ -677,9 +671,9 @@ class LedgerLog:
                     log.warning("ledger receipt for entry %s: %s", first, exc)
             item.future.set_result(Appended((first, 1 if existed else len(item.entries), size, note, existed, receipt)))
 
-    def _bundle_rows(self, size: int, entries: list[bytes], bundle: bytes) -> tuple[tuple[bytes, str], bytes]:
+    def _bundle_rows(self, size: int, entries: list[bytes], bundle: bytes) -> tuple[list[dict], bytes]:
         """The bundle rows a batch writes (the current partial bundle ``bundle``, extended, then
-        new ones) packed for ``_INSERT_BUNDLES`` in one join, and the partial bundle left at the end."""
+        new ones), and the partial bundle left at the end."""
         width = tiles.WIDTH
         k, n = size >> tiles.HEIGHT, len(entries)
         take = min(width - (size & (width - 1)), n)
@@ -690,34 +684,27 @@ class LedgerLog:
             take = min(width, n - at)
             groups.append((k, entries[at:at + take]))
             at += take
-        parts, spec, first = [], [], 1  # substr counts from 1
+        rows = []
         for k, group in groups:
-            header, length = tiles.bundle_header(group)
-            parts.append(header)
-            parts.extend(group)
-            spec.append([k, first, length])
-            first += length
-        blob = b"".join(parts)
-        tail = b"" if (size + n) & (width - 1) == 0 else blob[spec[-1][1] - 1:]
-        return (blob, json.dumps(spec)), tail
+            header, _length = tiles.bundle_header(group)
+            rows.append({"idx": k, "data": header + b"".join(group)})
+        tail = b"" if (size + n) & (width - 1) == 0 else rows[-1]["data"]
+        return rows, tail
 
     def _checkpoint_loop(self, pause: float = 0.05) -> None:
-        conn = sqlite3.connect(self.db_path, isolation_level=None, check_same_thread=False)
-        try:
-            conn.execute("PRAGMA busy_timeout=10000")
-            conn.execute("PRAGMA synchronous=FULL")
+        """SQLite: copy committed WAL pages into the database file after commits, off the commit path."""
+        with self._own.connect() as conn:
             while True:
                 self._committed.wait()
                 if self._stopping.is_set():
                     return
                 self._committed.clear()
                 try:
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.Error as exc:  # the next commit asks again
+                    conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
+                    conn.rollback()  # ends SQLAlchemy's transaction marker (nothing was begun in SQLite)
+                except sa.exc.DBAPIError as exc:  # the next commit asks again
                     log.warning("ledger WAL checkpoint failed: %s", exc)
                 self._stopping.wait(pause)  # let commits gather: fewer, larger checkpoints
-        finally:
-            conn.close()
 
     def close(self) -> None:
         if self._closed:
@@ -727,9 +714,16 @@ class LedgerLog:
         self._thread.join()
         self._stopping.set()
         self._committed.set()
-        self._checkpointer.join()
-        with self._readers_lock:
-            for conn in self._readers:
-                conn.close()
-            self._readers.clear()
+        if self._checkpointer is not None:
+            self._checkpointer.join()
         self._write.close()
+        if self._owns_database:
+            self._own.close()
+
+
+def _roll_back(conn: sa.Connection) -> None:
+    if conn.in_transaction():
+        try:
+            conn.rollback()
+        except Exception as exc:  # noqa: BLE001 - the connection is reset on its next use
+            log.warning("ledger rollback failed: %s", exc)

@@ -1,76 +1,34 @@
-"""Which log a component uses: the kernel's (``<data_dir>/ledger``), opened at start-up, or the
-one its ``path`` setting names. Also batches the kernel's audit events into the log."""
+"""The kernel's log, opened at start-up in the ledger's own database (storage.py), kept in the
+kernel's ``plugin_state("ledger")``; also batches the kernel's audit events into the log.
+
+The log's key files stay in ``<data_dir>/ledger`` (or the ``path`` setting's folder, which also
+pins the log's tables to a SQLite file there, whatever ``database_url`` says).
+"""
 
 from __future__ import annotations
 
 import asyncio
-import atexit
-import collections
 import logging
-import threading
 from pathlib import Path
 
 from paperchain_sdk import ConfigError
+from paperchain_sdk.contracts import bind_kernel
 
 from .book import Book
 from .log import LedgerLog
 from .settings import LedgerSettings
+from .storage import SCHEMA
 
 log = logging.getLogger(__name__)
-_lock = threading.Lock()
-_books: dict[Path, Book] = {}  # per process, not per kernel: one writer thread per log directory
-_users: collections.Counter[Book] = collections.Counter()  # how many open kernels use each book
-_active: Book | None = None  # the last started kernel's log, for components run without a kernel
-
-
-def open_book(directory: str | Path, settings: LedgerSettings | None = None) -> Book:
-    """The log in ``directory``, opened once per process (the writer thread must be the only one)."""
-    settings = settings or LedgerSettings()
-    directory = Path(directory).resolve()
-    with _lock:
-        book = _books.get(directory)
-        if book is None:
-            ledger = LedgerLog(directory, origin=settings.origin, max_batch=settings.max_batch,
-                               tile_cache=settings.tile_cache, max_entry_bytes=settings.max_entry_bytes)
-            book = _books[directory] = Book(ledger, scrypt_n=settings.scrypt_n)
-        return book
-
-
-def close_book(book: Book) -> None:
-    with _lock:
-        for directory, open_one in list(_books.items()):
-            if open_one is book:
-                del _books[directory]
-    book.log.close()
-
-
-def close_all() -> None:
-    for book in list(_books.values()):
-        close_book(book)
-
-
-atexit.register(close_all)
-
-
-def book_for(settings: LedgerSettings | None) -> Book:
-    """What a component uses: its ``path`` if set, else the running kernel's log."""
-    path = getattr(settings, "path", "")
-    if path:
-        return open_book(path, settings)
-    if _active is None:
-        raise ConfigError("the ledger is not open: no Paperchain kernel has started in this process.",
-                          hint="run the component inside `paperchain`, or set its `path` setting to a ledger directory")
-    return _active
+COMPONENTS = ("ledger.merkle", "ledger.notarize", "ledger.verify")
 
 
 class KernelLedger:
     """A kernel's log and its pending audit entries."""
 
-    def __init__(self, kernel, settings: LedgerSettings):
+    def __init__(self, book: Book, settings: LedgerSettings):
         self.settings = settings
-        self.book = open_book(settings.path or Path(kernel.data_dir) / "ledger", settings)
-        with _lock:
-            _users[self.book] += 1
+        self.book = book
         self.audit: list[dict] = []
         self.flusher: asyncio.Task | None = None
         self._flushing: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
@@ -127,28 +85,45 @@ def _state(kernel) -> dict:
     return kernel.plugin_state("ledger")
 
 
-def kernel_ledger(kernel) -> KernelLedger:
-    """The kernel's log and pending audit entries, opened on first use (kept in its plugin_state)."""
+async def attach(kernel) -> Book:
+    """Open the kernel's log (creating its tables and key on first start) and hand the kernel to
+    the ledger's components."""
     state = _state(kernel)
-    if "kernel_ledger" not in state:
-        state["kernel_ledger"] = KernelLedger(kernel, settings_of(kernel))
-    return state["kernel_ledger"]
+    if "kernel_ledger" in state:
+        return state["kernel_ledger"].book
+    settings = settings_of(kernel)
+    options = {"origin": settings.origin, "max_batch": settings.max_batch, "tile_cache": settings.tile_cache,
+               "max_entry_bytes": settings.max_entry_bytes}
+    if settings.path:
+        ledger = await asyncio.to_thread(LedgerLog.open, Path(settings.path), **options)
+    else:
+        store = await kernel.storage(SCHEMA)
+        ledger = await asyncio.to_thread(LedgerLog, store.own_database(), Path(kernel.data_dir) / "ledger", **options)
+    state["kernel_ledger"] = KernelLedger(Book(ledger, scrypt_n=settings.scrypt_n), settings)
+    for name in COMPONENTS:
+        try:
+            bind_kernel(kernel, name)
+        except Exception as exc:  # noqa: BLE001 - a component left out of this deployment
+            log.debug("ledger component %s not bound: %s", name, exc)
+    return state["kernel_ledger"].book
 
 
-def attach(kernel) -> Book:
-    """Open the kernel's log (creating it and its key on first start)."""
-    global _active
-    _active = kernel_ledger(kernel).book
-    return _active
+def kernel_ledger(kernel) -> KernelLedger:
+    found = _state(kernel).get("kernel_ledger")
+    if found is None:
+        raise ConfigError("the ledger has not started with this kernel.",
+                          hint="enable the ledger plugin; if it is enabled, its start-up error is in the server's log")
+    return found
 
 
 def book_for_kernel(kernel) -> Book:
-    return attach(kernel)
+    """The kernel's log (what routes, pages, commands and the components use)."""
+    return kernel_ledger(kernel).book
 
 
 def record_audit(kernel, data: dict) -> None:
-    state = kernel_ledger(kernel)
-    if state.settings.audit_anchor:
+    state = _state(kernel).get("kernel_ledger")
+    if state is not None and state.settings.audit_anchor:
         state.add_audit(data)
 
 
@@ -159,20 +134,11 @@ async def flush_audit(kernel) -> None:
 
 
 async def detach(kernel) -> None:
-    """Append pending audit entries, then close the kernel's log (unless another kernel's uses it)."""
-    global _active
+    """Append pending audit entries, then close the kernel's log (its database closes with the kernel)."""
     state = _state(kernel).pop("kernel_ledger", None)
     if state is None:
         return
     try:
         await state.close()
     finally:
-        if _active is state.book:
-            _active = None
-        with _lock:
-            _users[state.book] -= 1
-            last = _users[state.book] <= 0
-            if last:
-                del _users[state.book]
-        if last:
-            close_book(state.book)
+        await asyncio.to_thread(state.book.log.close)

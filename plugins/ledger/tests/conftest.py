@@ -1,17 +1,17 @@
-"""Shared fixtures: a fresh log in the test's folder, closed afterwards."""
+"""Shared fixtures: a fresh log, on each database, closed afterwards."""
 
 from __future__ import annotations
 
 import pytest
 
-from paperchain_ledger import runtime
 from paperchain_ledger.book import Book
 from paperchain_ledger.log import LedgerLog
 
 
 @pytest.fixture
-def log(tmp_path):
-    opened = LedgerLog(tmp_path / "ledger")
+def log(tmp_path, database_url):
+    """On SQLite (the log's own file in the test's folder) and on PostgreSQL (schema ``ledger``)."""
+    opened = LedgerLog.open(tmp_path / "ledger", url=None if database_url.startswith("sqlite") else database_url)
     yield opened
     opened.close()
 
@@ -19,9 +19,3 @@ def log(tmp_path):
 @pytest.fixture
 def book(log):
     return Book(log, scrypt_n=1 << 12)  # cheap scrypt: tests make many accounts
-
-
-@pytest.fixture(autouse=True)
-def _close_runtime_logs():
-    yield
-    runtime.close_all()

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import pytest
+import sqlalchemy as sa
 
 from paperchain_ledger import accounts
+from paperchain_ledger.storage import accounts as accounts_table
 from paperchain_ledger.verifier import verify_receipt
 from paperchain_sdk import ConflictError, InputError, NotFoundError, PermissionDenied
 
@@ -27,7 +29,7 @@ def alice_bob(book):
 
 def test_sealed_keys_need_the_passphrase(book):
     alice = book.create_account("alice", "correct horse")
-    secret = book.log.query("SELECT secret FROM ledger_accounts WHERE id = ?", (alice["id"],))[0][0]
+    secret = book.log.read(sa.select(accounts_table.c.secret).where(accounts_table.c.id == alice["id"]))[0].secret
     box = json.loads(secret)
     assert box["kdf"] == "scrypt" and "ciphertext" in box and "correct horse" not in secret
     with pytest.raises(PermissionDenied, match="wrong passphrase"):

@@ -51,18 +51,17 @@ def test_notarize_and_verify_in_a_workflow(paperchain_kernel, paperchain_documen
 
 def test_a_retried_notarize_step_appends_once(paperchain_kernel, paperchain_document):
     from paperchain_sdk import RunContext
-    from paperchain_sdk.testing import build_component
 
     harness = paperchain_kernel(paperchain_ledger)
     doc = paperchain_document("a.txt", "once")
-    step = build_component(check_plugin(paperchain_ledger)["ledger.notarize"])
+    step = harness.kernel.component("ledger.notarize")  # bound to its kernel at start-up
     ctx = RunContext(run_id="r1", step_id="notarize", workflow="w", idempotency_key="r1:notarize", document=doc,
                      work_dir=str(harness.kernel.data_dir / "work"))
     options = paperchain_ledger.NotarizeSettings()
     first = step.run(ctx, options)
     second = step.run(ctx, options)  # the engine retries a step with the same idempotency key
     assert first.outputs["index"] == second.outputs["index"]
-    assert runtime.book_for(None).log.size == 1
+    assert runtime.book_for_kernel(harness.kernel).log.size == 1
 
 
 def test_audit_events_are_anchored_in_batches(paperchain_kernel):
@@ -95,7 +94,7 @@ def test_cli_verify_and_verify_receipt(tmp_path, monkeypatch):
     from paperchain_ledger.cli import ledger
     from paperchain_ledger.log import LedgerLog
 
-    log = LedgerLog(tmp_path / "ledger")
+    log = LedgerLog.open(tmp_path / "ledger")
     log.append_many([b"entry %d" % i for i in range(600)])
     receipt = log.append(b"the one")
     (tmp_path / "receipt.json").write_text(json.dumps(receipt))

@@ -6,13 +6,13 @@ from __future__ import annotations
 import base64
 import json
 import os
-import sqlite3
 import stat
 import threading
 
 import pytest
+import sqlalchemy as sa
 
-from paperchain_ledger import merkle, tiles
+from paperchain_ledger import merkle, storage, tiles
 from paperchain_ledger.integrity import verify_log
 from paperchain_ledger.log import LedgerLog
 from paperchain_ledger.note import Checkpoint, generate_signer
@@ -29,16 +29,16 @@ def vkey(log):
 
 
 def test_the_key_is_created_once_and_private(tmp_path):
-    first = LedgerLog(tmp_path / "l")
+    first = LedgerLog.open(tmp_path / "l")
     key = vkey(first)
     first.close()
     assert stat.S_IMODE((tmp_path / "l" / "log.key").stat().st_mode) == 0o600
-    again = LedgerLog(tmp_path / "l")
+    again = LedgerLog.open(tmp_path / "l")
     assert vkey(again) == key and str(again.signer.verifier) + "\n" == key
     again.close()
     os.chmod(tmp_path / "l" / "log.key", 0o644)
     with pytest.raises(ConfigError, match="chmod 600"):
-        LedgerLog(tmp_path / "l")
+        LedgerLog.open(tmp_path / "l")
 
 
 def test_a_receipt_verifies_offline_and_a_tampered_one_does_not(log):
@@ -59,7 +59,7 @@ def test_a_receipt_verifies_offline_and_a_tampered_one_does_not(log):
 
 def test_a_checkpoint_signed_by_another_key_is_refused(log, tmp_path):
     receipt = log.append(b"entry")
-    other = LedgerLog(tmp_path / "other")
+    other = LedgerLog.open(tmp_path / "other")
     try:
         with pytest.raises(VerificationError, match="not signed by"):
             verify_receipt(receipt, vkey(other))
@@ -94,11 +94,11 @@ def test_a_checkpoint_that_does_not_extend_an_earlier_one_is_refused(log):
 
 
 def test_the_log_survives_a_restart(tmp_path):
-    first = LedgerLog(tmp_path / "l")
+    first = LedgerLog.open(tmp_path / "l")
     first.append_many([b"%d" % i for i in range(700)])
     root, size = first.root(), first.size
     first.close()
-    again = LedgerLog(tmp_path / "l")
+    again = LedgerLog.open(tmp_path / "l")
     try:
         assert (again.size, again.root()) == (size, root)
         receipt = again.append(b"after restart")
@@ -128,9 +128,9 @@ def test_concurrent_appenders_share_commits(log):
     key = vkey(log)
     for r in receipts:
         verify_receipt(r, key)
-    commits = log.query("SELECT count(*) FROM ledger_checkpoints")[0][0] - 1
+    commits = log.read(sa.select(sa.func.count()).select_from(storage.checkpoints))[0][0] - 1
     assert commits < 400  # group commit: several appends shared a transaction
-    assert verify_log(log.directory).ok
+    assert verify_log(log.directory, log.database).ok
 
 
 def test_idempotency_key_appends_once(log):
@@ -153,37 +153,43 @@ def test_bad_requests_are_clear(log):
         log.append_many(["text, not bytes"])
 
 
-def _flip_entry_byte(directory, index):
-    db = sqlite3.connect(directory / "ledger.db")
-    (blob,) = db.execute("SELECT data FROM ledger_bundles WHERE idx = ?", (index >> 8,)).fetchone()
-    start, _ = tiles.entry_span(blob, index & 255)
-    data = bytearray(blob)
-    data[start + 2] ^= 0x01  # a byte inside the entry
-    db.execute("UPDATE ledger_bundles SET data = ? WHERE idx = ?", (bytes(data), index >> 8))
-    db.commit()
-    db.close()
+def _tamper(log, table, column, where, change) -> None:
+    """Change one stored blob behind the log's back (as damage on disk would)."""
+    with log.database.connect(write=True) as conn:
+        conn.begin()
+        blob = bytearray(conn.execute(sa.select(column).where(where)).scalar())
+        change(blob)
+        conn.execute(sa.update(table).where(where).values({column.name: bytes(blob)}))
+        conn.commit()
+
+
+def _flip_entry_byte(log, index):
+    def flip(blob):
+        start, _ = tiles.entry_span(bytes(blob), index & 255)
+        blob[start + 2] ^= 0x01  # a byte inside the entry
+
+    _tamper(log, storage.bundles, storage.bundles.c.data, storage.bundles.c.idx == index >> 8, flip)
 
 
 @pytest.mark.parametrize("victim", [0, 300, 1234, 1299])
 def test_verify_finds_a_flipped_byte(log, victim):
     for start in range(0, 1300, 100):
         log.append_many([b"entry number %05d" % i for i in range(start, start + 100)])
-    assert verify_log(log.directory).ok
-    _flip_entry_byte(log.directory, victim)
-    report = verify_log(log.directory)
+    assert verify_log(log.directory, log.database).ok
+    _flip_entry_byte(log, victim)
+    report = verify_log(log.directory, log.database)
     assert not report.ok and report.first_bad_entry == victim
 
 
 def test_verify_finds_an_altered_tree_node(log):
     log.append_many([b"%d" % i for i in range(600)])
-    db = sqlite3.connect(log.directory / "ledger.db")
-    (blob,) = db.execute("SELECT hashes FROM ledger_tiles WHERE level = 0 AND idx = 1").fetchone()
-    data = bytearray(blob)
-    data[-1] ^= 0xFF  # the last inner node of the second tile
-    db.execute("UPDATE ledger_tiles SET hashes = ? WHERE level = 0 AND idx = 1", (bytes(data),))
-    db.commit()
-    db.close()
-    report = verify_log(log.directory)
+    tile = storage.tiles
+
+    def alter(blob):
+        blob[-1] ^= 0xFF  # the last inner node of the second tile
+
+    _tamper(log, tile, tile.c.hashes, sa.and_(tile.c.level == 0, tile.c.idx == 1), alter)
+    report = verify_log(log.directory, log.database)
     assert not report.ok and report.first_bad_entry == 256
 
 
@@ -214,7 +220,7 @@ def test_queued_batches_commit_in_order_with_checked_items_between(log):
     assert log.root() == merkle.root_of_hashes(merkle.leaf_hashes(expected))
     for a in answers:
         assert log.checkpoint_at(a.size) == a.note
-    assert verify_log(log.directory).ok
+    assert verify_log(log.directory, log.database).ok
 
 
 def test_a_failed_commit_fails_its_batch_and_the_log_goes_on(tmp_path):
@@ -223,15 +229,15 @@ def test_a_failed_commit_fails_its_batch_and_the_log_goes_on(tmp_path):
     from paperchain_ledger.log import Pending
     from paperchain_sdk import TransientError
 
-    log = LedgerLog(tmp_path / "flaky", max_batch=300)
+    log = LedgerLog.open(tmp_path / "flaky", max_batch=300)
     try:
         log.append_many([b"a", b"b"])
-        real, calls = LedgerLog._write_rows, []
+        real, calls = log._write_rows, []
 
         def flaky(cur, work):
             calls.append(1)
             if len(calls) == 2:
-                raise sqlite3.OperationalError("disk I/O error (simulated)")
+                raise OSError("disk I/O error (simulated)")
             real(cur, work)
 
         log._write_rows = flaky
@@ -258,3 +264,70 @@ def test_a_failed_commit_fails_its_batch_and_the_log_goes_on(tmp_path):
     finally:
         log.close()
     assert verify_log(tmp_path / "flaky").ok
+
+
+# The tables as the log made them itself before Alembic (paperchain_ledger.log, 2026).
+_BEFORE_ALEMBIC = """
+CREATE TABLE ledger_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE ledger_bundles (idx INTEGER PRIMARY KEY, data BLOB NOT NULL);
+CREATE TABLE ledger_tiles (id INTEGER PRIMARY KEY, level INTEGER NOT NULL, idx INTEGER NOT NULL,
+    width INTEGER NOT NULL, hashes BLOB NOT NULL);
+CREATE TABLE ledger_checkpoints (size INTEGER PRIMARY KEY, root BLOB NOT NULL, note TEXT NOT NULL, time TEXT NOT NULL);
+CREATE TABLE ledger_keys (key TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE ledger_documents (sha256 TEXT NOT NULL, idx INTEGER NOT NULL, PRIMARY KEY (sha256, idx)) WITHOUT ROWID;
+CREATE TABLE ledger_accounts (id TEXT PRIMARY KEY, name TEXT NOT NULL, public_key BLOB NOT NULL,
+    secret TEXT, balance INTEGER NOT NULL DEFAULT 0 CHECK (balance >= 0), nonce INTEGER NOT NULL DEFAULT 0,
+    idx INTEGER NOT NULL, created TEXT NOT NULL, tenant TEXT NOT NULL DEFAULT '', UNIQUE (tenant, name));
+CREATE TABLE ledger_votes (ballot TEXT NOT NULL, account TEXT NOT NULL, choice TEXT NOT NULL,
+    idx INTEGER NOT NULL, PRIMARY KEY (ballot, account)) WITHOUT ROWID;
+CREATE TABLE ledger_anchors (audit_id TEXT PRIMARY KEY, idx INTEGER NOT NULL);
+CREATE TABLE ledger_owners (idx INTEGER PRIMARY KEY, tenant TEXT NOT NULL);
+"""
+
+
+def test_a_ledger_file_made_before_alembic_is_taken_over_with_its_entries(tmp_path):
+    import sqlite3
+
+    directory = tmp_path / "ledger"
+    log = LedgerLog.open(directory)
+    log.append_many([b"kept %d" % i for i in range(300)])
+    receipt = log.append(b"the last")
+    root = log.root()
+    log.close()
+    # Make the file what the log wrote before Alembic: the same rows in its hand-made tables.
+    old = sqlite3.connect(directory / "ledger.db")
+    for (name,) in old.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall():
+        old.execute(f"ALTER TABLE {name} RENAME TO saved_{name}")
+    old.executescript(_BEFORE_ALEMBIC)
+    for (name,) in old.execute("SELECT name FROM sqlite_master WHERE name LIKE 'saved_ledger_%'").fetchall():
+        if name != "saved_ledger_alembic_version":
+            old.execute(f"INSERT INTO {name.removeprefix('saved_')} SELECT * FROM {name}")
+        old.execute(f"DROP TABLE {name}")
+    old.commit()
+    old.close()
+    again = LedgerLog.open(directory)
+    try:
+        assert again.size == 301 and again.root() == root
+        assert again.receipt(300) == receipt
+        with again.database.connect() as conn:
+            assert conn.exec_driver_sql("SELECT version_num FROM ledger_alembic_version").scalar() == "0001"
+        again.append(b"and one more")
+    finally:
+        again.close()
+    assert verify_log(directory).ok
+
+
+def test_a_reopened_log_continues_its_tree(tmp_path, database_url):
+    url = None if database_url.startswith("sqlite") else database_url
+    first = LedgerLog.open(tmp_path / "l", url=url, max_batch=100)
+    entries = [b"e%d" % i for i in range(700)]
+    first.append_many(entries[:333])
+    first.close()
+    again = LedgerLog.open(tmp_path / "l", url=url)  # its frontier comes back from the edge tiles
+    try:
+        again.append_many(entries[333:])
+        assert again.root() == merkle.root_of_hashes(merkle.leaf_hashes(entries))
+        assert again.entry(400) == entries[400]
+        assert verify_log(again.directory, again.database).ok
+    finally:
+        again.close()

@@ -135,11 +135,11 @@ def test_proofs_across_tile_levels_equal_the_rfc_definitions(tmp_path):
             return subproof_r(m, lo, lo + k, complete) + [mth_r(lo + k, hi)]
         return subproof_r(m - k, lo + k, hi, False) + [mth_r(lo, lo + k)]
 
-    log = LedgerLog(tmp_path / "big", tile_cache=2)
+    log = LedgerLog.open(tmp_path / "big", tile_cache=2)
     for a, b in [(0, 1), (1, 300), (300, 65_535), (65_535, 65_536), (65_536, 65_537), (65_537, 66_000)]:
         log.append_many(entries[a:b])
     log.close()
-    log = LedgerLog(tmp_path / "big", tile_cache=2)  # the frontier comes back from the edge tiles
+    log = LedgerLog.open(tmp_path / "big", tile_cache=2)  # the frontier comes back from the edge tiles
     log.append_many(entries[66_000:])
     rng = random.Random(7)
     try:
