@@ -107,8 +107,8 @@ async def list_page(request, ctx, chosen: dict, cursor: str | None):
     if not filtered:  # kept by the database as runs change
         counts = await run_counts(sql, ctx.who.tenant, chosen["workflow"])
     else:
-        key = ("chips", ctx.who.tenant, *(chosen[k] for k in ("workflow", "batch", "since", "until", "q")))
-        counts = dict(await request.app[WEB].runs.get(key, count))
+        chips = ("chips", ctx.who.tenant, *(chosen[k] for k in ("workflow", "batch", "since", "until", "q")))
+        counts = dict(await request.app[WEB].runs.get(chips, count))
     if chosen["status"]:
         where.append(run_table.c.status == chosen["status"])
     rows, next_cursor = await newest_rows(sql, sa.select(*RUN_COLUMNS).select_from(joined).where(*where),
