@@ -333,7 +333,7 @@ async def corpus(sql, tenant: str, p: Period, limit: int = TOP) -> Corpus:
     """The most frequent keywords and entities, and the language mix, of the documents analyzed in
     the period (each counted once per document). A malformed item is skipped, never an error."""
     t = finding_terms.c
-    n = sa.literal_column("n")
+    n = sa.literal_column("n", sa.Integer)  # the count _terms labels
     keywords = await sql.read(_terms(KEYWORDS, tenant, p, t.term).group_by(t.term)
                               .order_by(n.desc(), t.term).limit(limit))
     entities = await sql.read(_terms(ENTITIES, tenant, p, t.kind, t.term).group_by(t.kind, t.term)
@@ -423,13 +423,13 @@ async def insights(sql, tenant: str, *, today: date | None = None) -> list[Insig
     medians: dict[str, dict[int, tuple[int, float]]] = {}
     for row in await sql.read(_percentiles(this_or_last, tenant, weeks.start)):
         medians.setdefault(row.component, {})[row.bucket] = (row.total, row.p50)
-    for component, weeks_of in sorted(medians.items()):
-        if 0 not in weeks_of or 1 not in weeks_of or min(weeks_of[0][0], weeks_of[1][0]) < STEP_MIN_SAMPLES:
+    for component, timed in sorted(medians.items()):
+        if 0 not in timed or 1 not in timed or min(timed[0][0], timed[1][0]) < STEP_MIN_SAMPLES:
             continue
-        before, now = weeks_of[0][1], weeks_of[1][1]
+        before, now = timed[0][1], timed[1][1]
         if now >= STEP_FLOOR_SECONDS and now >= STEP_FACTOR * before:
             found.append(Insight(kind="step_slower", subject=component, before=round(before, 3), now=round(now, 3),
-                                 count=weeks_of[1][0], link="/analytics?days=14#steps"))
+                                 count=timed[1][0], link="/analytics?days=14#steps"))
     before_count = now_count = 0
     for day in await duplicates_per_day(sql, tenant, weeks):
         if day.day >= this_week:
@@ -474,6 +474,7 @@ async def kept(kernel, tenant: str, figure, p: Period | None = None):
     kept until a kernel event that could change it, for the API and the page alike. The key holds
     the tenant, the period's days and today's date, so an answer is never another tenant's and a
     new day computes afresh. Callers must not change what they get (it is shared)."""
+    key: tuple
     if p is None:
         key, compute = (figure.__name__, tenant, datetime.now(UTC).date()), lambda: figure(kernel.sql, tenant)
     else:
