@@ -181,12 +181,15 @@ def open_own(schema: PluginSchema, *, folder: Path, url: str | None = None, migr
     return own
 
 
-async def _own_async(own: OwnSyncDatabase, url) -> Database:
-    """The async side of an own database (the StorageAPI handle's reads and writes)."""
-    if own.schema_name is None:
-        return await Database.open(f"sqlite+aiosqlite:///{own.engine.url.database}", synchronous="FULL")
+def _own_async(own: OwnSyncDatabase, url) -> Database:
+    """The async side of an own database (the StorageAPI handle's reads and writes). It connects on
+    first use only: a plugin that works from its own threads alone (the ledger) opens nothing here."""
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    if own.schema_name is None:
+        engine = create_async_engine(own.engine.url.set(drivername="sqlite+aiosqlite"))
+        _sqlite_events(engine.sync_engine, synchronous="FULL", busy_timeout_ms=10000)
+        return Database(engine, engine.url, sync_engine=own.engine)  # SQLite's reads and writes: threads, as the host's
     engine = create_async_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                  connect_args={"server_settings": {"search_path": own.schema_name}})
     return Database(engine, url)
@@ -251,11 +254,7 @@ class PluginStorages:
             base = Path(url.database).resolve().parent
         own = await asyncio.to_thread(open_own, schema, folder=Path(base or ".") / schema.plugin,
                                       url=url.render_as_string(hide_password=False))
-        try:
-            database = await _own_async(own, url)
-        except BaseException:
-            await asyncio.to_thread(own.close)
-            raise
+        database = _own_async(own, url)
         self._owned.append((database, own))
         return PluginStorage(database, schema, own)
 
