@@ -11,7 +11,13 @@
 
     python bench/ledger.py                  # 1,000,000 entries (pymerkle takes minutes)
     python bench/ledger.py --entries 100000 # quick mode
-Writes bench/results/ledger.json.
+    python bench/ledger.py --entries 100000 --skip-peer --postgres   # the log on a throwaway PostgreSQL
+                                            # cluster (Debian's postgresql, durable settings: fsync on)
+Writes bench/results/ledger.json (ledger-postgresql.json with --postgres or --database-url).
+
+The log is in its own database (paperchain_ledger.storage): by default a SQLite file in a temporary
+folder (synchronous=FULL); with --postgres or --database-url its PostgreSQL schema, a fresh
+database (or schema) per phase.
 """
 
 from __future__ import annotations
@@ -27,8 +33,11 @@ import threading
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from paperchain_ledger import merkle
 from paperchain_ledger.log import LedgerLog, Pending
+from paperchain_ledger.storage import checkpoints
 
 
 def make_entries(n: int) -> list[bytes]:
@@ -61,9 +70,32 @@ def load(log: LedgerLog, entries: list[bytes], batch: int, window: int) -> None:
         future.result()
 
 
+class Databases:
+    """Where each phase's fresh log goes: a SQLite file in its temporary folder, or PostgreSQL."""
+
+    def __init__(self, url: str | None = None, cluster=None):
+        self.url, self.cluster = url, cluster
+
+    def open(self, folder: Path) -> LedgerLog:
+        if self.cluster is not None:
+            return LedgerLog.open(folder, url=self.cluster.create_database("ledger_bench"))
+        if self.url:
+            import sqlalchemy as sa
+            from sqlalchemy.engine import make_url
+
+            engine = sa.create_engine(make_url(self.url).set(drivername="postgresql+psycopg"))
+            with engine.begin() as conn:  # a fresh log: the previous phase's schema goes
+                conn.exec_driver_sql("DROP SCHEMA IF EXISTS ledger CASCADE")
+            engine.dispose()
+        return LedgerLog.open(folder, url=self.url)
+
+
+DATABASES = Databases()
+
+
 def sequential_append(entries, batch) -> float:
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    log = LedgerLog(folder / "ledger")
+    log = DATABASES.open(folder / "ledger")
     try:
         t0 = time.perf_counter()
         load(log, entries, batch, 1)
@@ -75,7 +107,7 @@ def sequential_append(entries, batch) -> float:
 
 def ours(entries, batch, window, inclusions, consistencies, rng) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    log = LedgerLog(folder / "ledger")
+    log = DATABASES.open(folder / "ledger")
     try:
         t0 = time.perf_counter()
         load(log, entries, batch, window)
@@ -125,7 +157,7 @@ def peer(entries, inclusions, consistencies, rng) -> dict:
 
 def durable(writers: int, per_writer: int) -> dict:
     folder = Path(tempfile.mkdtemp(prefix="ledger-bench-"))
-    log = LedgerLog(folder / "ledger")
+    log = DATABASES.open(folder / "ledger")
     barrier = threading.Barrier(writers + 1)
 
     def writer(w):
@@ -142,14 +174,17 @@ def durable(writers: int, per_writer: int) -> dict:
         for t in threads:
             t.join()
         elapsed = time.perf_counter() - start
-        commits = log.query("SELECT count(*) FROM ledger_checkpoints")[0][0] - 1
-        synchronous = log._write.execute("PRAGMA synchronous").fetchone()[0]
+        commits = log.read(sa.select(sa.func.count()).select_from(checkpoints))[0][0] - 1
+        with log.database.connect() as conn:  # every commit durable: SQLite FULL (2), PostgreSQL on
+            setting = "PRAGMA synchronous" if log.dialect == "sqlite" else "SHOW synchronous_commit"
+            synchronous = conn.exec_driver_sql(setting).scalar() in (2, "on")
     finally:
         log.close()
         shutil.rmtree(folder, ignore_errors=True)
     total = writers * per_writer
     return {"writers": writers, "entries": total, "seconds": elapsed, "entries_per_s": total / elapsed,
-            "commits": commits, "entries_per_commit": total / max(commits, 1), "synchronous_full": synchronous == 2}
+            "commits": commits, "entries_per_commit": total / max(commits, 1), "durable_commits": synchronous,
+            "database": log.dialect}
 
 
 def main() -> None:
@@ -163,8 +198,32 @@ def main() -> None:
     parser.add_argument("--writers", type=int, default=50)
     parser.add_argument("--per-writer", type=int, default=200, help="entries each concurrent writer appends")
     parser.add_argument("--skip-peer", action="store_true", help="skip pymerkle (slow at 1M entries)")
-    parser.add_argument("--out", default=str(Path(__file__).parent / "results" / "ledger.json"))
+    parser.add_argument("--database-url", help="the log on this PostgreSQL (postgresql+asyncpg://USER@HOST:PORT/DB; "
+                        "its schema ledger is dropped and made again for each phase)")
+    parser.add_argument("--postgres", action="store_true", help="the log on a throwaway local PostgreSQL cluster "
+                        "(Debian's postgresql, durable settings)")
+    parser.add_argument("--out", default=None, help="default: bench/results/ledger.json (ledger-postgresql.json)")
     args = parser.parse_args()
+    cluster = None
+    if args.postgres and not args.database_url:
+        from paperchain_sdk.testing.postgres import INSTALL_HINT, PostgresCluster, find_bin_dir
+
+        bin_dir = find_bin_dir()
+        if bin_dir is None:
+            parser.error(f"--postgres needs PostgreSQL installed: {INSTALL_HINT}")
+        cluster = PostgresCluster(bin_dir, durable=True).start()
+    try:
+        _run(args, Databases(args.database_url, cluster))
+    finally:
+        if cluster is not None:
+            cluster.stop()
+
+
+def _run(args, databases: Databases) -> None:
+    global DATABASES
+    DATABASES = databases
+    on_postgres = bool(databases.url or databases.cluster)
+    out = args.out or str(Path(__file__).parent / "results" / ("ledger-postgresql.json" if on_postgres else "ledger.json"))
 
     entries = make_entries(args.entries)
     plain_s, plain = plain_root(entries)
@@ -182,9 +241,9 @@ def main() -> None:
               "speed_vs_pymerkle": peer_r["total_s"] / ours_r["total_s"] if peer_r else None,
               "speed_vs_plain_root": plain_s / ours_build, "window": args.window,
               "sequential_append_s": sequential_s, "sequential_speed_vs_plain_root": plain_s / sequential_s,
-              "durable": dur}
+              "durable": dur, "database": "postgresql" if on_postgres else "sqlite"}
 
-    print(f"{args.entries:,} entries, batches of {args.batch:,}; {args.inclusions:,} inclusion + "
+    print(f"on {result['database']}: {args.entries:,} entries, batches of {args.batch:,}; {args.inclusions:,} inclusion + "
           f"{args.consistencies:,} consistency proofs generated and verified")
     print(f"{'phase':<28}{'ledger s':>12}{'pymerkle s':>12}{'ratio':>9}")
     for phase in ("append_s", "root_s", "inclusion_s", "consistency_s", "total_s"):
@@ -199,8 +258,8 @@ def main() -> None:
           f"{result['sequential_speed_vs_plain_root']:.2f} of the plain loop's speed")
     print(f"durable appends, {dur['writers']} writers, fsync per commit: {dur['entries_per_s']:,.0f} entries/s "
           f"({dur['entries_per_commit']:.1f} entries per commit; goal >= 3,000/s)")
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(result, indent=2))
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    Path(out).write_text(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":
