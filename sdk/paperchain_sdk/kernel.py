@@ -104,7 +104,9 @@ class KernelAPI(Protocol):
 
     async def query_number(self, sql: str, params: dict) -> float | None:
         """An operator-written read-only SELECT over the kernel's database (e.g. a threshold
-        trigger's ``query``): the first column of its first row. ValueError when it fails."""
+        trigger's ``query``): the first column of its first row. ValueError when it fails. It reads
+        every tenant's rows: run one for the deployment's operator only (a deployment-wide
+        workflow), never on a tenant's behalf."""
 
     async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
         """Record an event (``type`` dotted, e.g. ``ledger.appended``) in the kernel's event log and
