@@ -24,12 +24,15 @@ import tempfile
 import time
 from pathlib import Path
 
+import sqlalchemy as sa
+
 import paperchain_export
 import paperchain_ocr
 import paperchain_text
 import paperchain_vision
 from paperchain.documents import expand_paths
 from paperchain.harness import KernelHarness
+from paperchain.store import tables
 
 REPO = Path(__file__).resolve().parents[1]
 DOCUMENTS = Path(os.environ.get("PAPERCHAIN_TESTDATA", REPO.parent / "shared" / "testdata")) / "documents"
@@ -45,11 +48,12 @@ def run_once(harness: KernelHarness, workflow, files: list[str]) -> dict:
         batch_id = await engine.submit(workflow, files)
         await engine.run_batch(batch_id)
         wall = time.perf_counter() - t0
-        async with harness.kernel.db.execute(
-            "SELECT s.status, s.cached, count(*) FROM steps s JOIN runs r ON r.id = s.run_id "
-            "WHERE r.batch_id = ? GROUP BY s.status, s.cached", (batch_id,),
-        ) as cursor:
-            counts = {f"{status}{' (cached)' if cached else ''}": n async for status, cached, n in cursor}
+        steps, runs = tables.steps, tables.runs
+        rows = await harness.kernel.sql.read(
+            sa.select(steps.c.status, steps.c.cached, sa.func.count().label("n"))
+            .select_from(steps.join(runs, runs.c.id == steps.c.run_id))
+            .where(runs.c.batch_id == batch_id).group_by(steps.c.status, steps.c.cached))
+        counts = {f"{row.status}{' (cached)' if row.cached else ''}": row.n for row in rows}
         return {"wall_s": wall, "steps": counts}
 
     return harness.call(batch())

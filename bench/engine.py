@@ -10,6 +10,13 @@ on its own. Prefect runs the same DAG as one flow run per input (bench/peer_pref
     .venv/bin/python bench/engine.py                 # everything, about 1.5 minutes
     .venv/bin/python bench/engine.py --no-prefect    # Paperchain only, about 25 s
     .venv/bin/python bench/engine.py --profile       # also a cProfile of the default config
+    .venv/bin/python bench/engine.py --no-prefect --postgres   # SQLite, then PostgreSQL, in one sitting
+    .venv/bin/python bench/engine.py --database-url postgresql+asyncpg://USER@HOST/DB   # a server of yours
+
+On PostgreSQL (``--database-url``, or ``--postgres``: a throwaway cluster of Debian's postgresql on
+loopback with the server's durable defaults, fsync on) every batch gets a database of its own,
+created beside the URL's and dropped afterwards; SQLite always runs too, so the report gives
+PostgreSQL's figure as a share of SQLite's from the same run (the goal: at least half).
 
 Results: bench/results/engine.json.
 """
@@ -41,6 +48,7 @@ from paperchain_sdk import ActionSpec, hookimpl  # noqa: E402
 PREFECT_PYTHON = ROOT / ".venv-bench" / "bin" / "python"
 GOAL_STEPS_PER_S = 2000
 GOAL_RATIO = 20
+GOAL_POSTGRES_SHARE = 0.5  # PostgreSQL's steps/s at least half of SQLite's, same run
 
 CONFIGS = {
     "default (concurrency 64, run_concurrency 64)": {},
@@ -75,9 +83,56 @@ def make_inputs(folder: Path, n: int) -> None:
         (folder / f"doc{i:05d}.txt").write_text(f"document {i} {os.urandom(8).hex()}\n")
 
 
-def run_paperchain(inputs: Path, settings: dict, profile: Path | None = None) -> dict:
+def _server_sql(url: str, statement: str) -> None:
+    """One statement outside a transaction (CREATE/DROP DATABASE) on the PostgreSQL server of ``url``."""
+    import asyncio
+
+    import sqlalchemy as sa
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    async def run():
+        engine = create_async_engine(url, isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                await conn.execute(sa.text(statement))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(run())
+
+
+class FreshDatabase:
+    """A new database beside ``url``'s for one batch (``with``: created, then dropped); "" for SQLite."""
+
+    count = 0
+
+    def __init__(self, url: str):
+        from sqlalchemy.engine import make_url
+
+        self.server = url
+        FreshDatabase.count += 1
+        self.name = f"paperchain_bench_{os.getpid()}_{FreshDatabase.count}"
+        self.url = make_url(url).set(database=self.name).render_as_string(hide_password=False) if url else ""
+
+    def __enter__(self) -> str:
+        if self.server:
+            _server_sql(self.server, f'CREATE DATABASE "{self.name}"')
+        return self.url
+
+    def __exit__(self, *exc) -> None:
+        if self.server:
+            _server_sql(self.server, f'DROP DATABASE IF EXISTS "{self.name}"')
+
+
+def run_paperchain(inputs: Path, settings: dict, profile: Path | None = None, database_url: str = "") -> dict:
+    with FreshDatabase(database_url) as url:
+        return _run_paperchain(inputs, settings, profile, url)
+
+
+def _run_paperchain(inputs: Path, settings: dict, profile: Path | None, database_url: str) -> dict:
     data_dir = Path(tempfile.mkdtemp(prefix="bench-engine-data-"))
-    harness = KernelHarness([BenchPlugin], data_dir=data_dir, config={"paperchain": dict(settings)})
+    harness = KernelHarness([BenchPlugin], data_dir=data_dir, config={"paperchain": dict(settings)},
+                            database_url=database_url)
     try:
         engine = harness.kernel.engine
         workflow = harness.kernel.load_workflow(WORKFLOW)
@@ -104,14 +159,14 @@ def run_paperchain(inputs: Path, settings: dict, profile: Path | None = None) ->
         else:
             harness.call(batch())
 
-        async def count_steps():
-            async with harness.kernel.db.execute(
-                "SELECT count(*) FROM steps s JOIN runs r ON r.id = s.run_id WHERE r.batch_id = ? AND s.status = 'succeeded'",
-                (times["batch_id"],),
-            ) as cursor:
-                return (await cursor.fetchone())[0]
+        import sqlalchemy as sa
 
-        steps = harness.call(count_steps())
+        from paperchain.store import tables
+
+        done = tables.steps.join(tables.runs, tables.runs.c.id == tables.steps.c.run_id)
+        steps = harness.call(harness.kernel.sql.scalar(
+            sa.select(sa.func.count()).select_from(done)
+            .where(tables.runs.c.batch_id == times["batch_id"], tables.steps.c.status == "succeeded")))
         commits = harness.kernel.journal.commits - commits_before
     finally:
         t = time.perf_counter()
@@ -167,21 +222,36 @@ def main() -> None:
     parser.add_argument("--prefect-threads", type=int, default=4)
     parser.add_argument("--no-prefect", action="store_true")
     parser.add_argument("--profile", action="store_true", help="cProfile one default batch; top functions printed")
+    parser.add_argument("--database-url", default="", help="also run on this PostgreSQL server "
+                        "(postgresql+asyncpg://USER@HOST:PORT/DB; a database per batch is created beside it)")
+    parser.add_argument("--postgres", action="store_true", help="also run on a throwaway local PostgreSQL cluster "
+                        "(Debian's postgresql, durable settings) when no --database-url is given")
     args = parser.parse_args()
+    if args.database_url and not args.database_url.startswith("postgresql"):
+        parser.error("--database-url takes a postgresql+asyncpg:// URL (SQLite always runs, in a temporary folder)")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-engine-"))
+    cluster = None
     try:
         inputs = tmp / "inputs"
         make_inputs(inputs, args.n)
         print(f"DAG: {SHAPE}; {args.n} documents, {args.n * len(NEEDS)} steps per batch; {os.cpu_count()} cores\n")
+        databases = {"sqlite": ""}
+        if args.database_url:
+            databases["postgresql"] = args.database_url
+        elif args.postgres:
+            cluster = _start_cluster()
+            databases["postgresql"] = cluster.url()
 
         paperchain = []
         for name, settings in CONFIGS.items():
-            rounds = [run_paperchain(inputs, settings) for _ in range(args.repeat)]
-            median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
-            paperchain.append({"config": name, "settings": settings, "median": median, "rounds": rounds})
-            each = ", ".join(f"{r['steps_per_s']:.0f}" for r in rounds)
-            print(f"  paperchain {name}: {each} steps/s")
+            for database, url in databases.items():  # interleaved: both see the machine in the same state
+                rounds = [run_paperchain(inputs, settings, database_url=url) for _ in range(args.repeat)]
+                median = {k: statistics.median(r[k] for r in rounds) for k in rounds[0]}
+                paperchain.append({"config": name, "database": database, "settings": settings, "median": median,
+                                   "rounds": rounds})
+                each = ", ".join(f"{r['steps_per_s']:.0f}" for r in rounds)
+                print(f"  paperchain {name} on {database}: {each} steps/s")
 
         prefect = None
         if not args.no_prefect:
@@ -192,9 +262,20 @@ def main() -> None:
         if args.profile:
             profile_top = profile_default(inputs, tmp / "engine.prof")
     finally:
+        if cluster is not None:
+            cluster.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
     report(args, paperchain, prefect, profile_top)
+
+
+def _start_cluster():
+    from paperchain_sdk.testing.postgres import INSTALL_HINT, PostgresCluster, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        raise SystemExit(f"--postgres: PostgreSQL is not installed: {INSTALL_HINT}")
+    return PostgresCluster(bin_dir, durable=True).start()
 
 
 def profile_default(inputs: Path, path: Path) -> str:
@@ -216,7 +297,8 @@ def report(args, paperchain: list[dict], prefect: dict | None, profile_top: str 
     print("-" * len(header))
     for entry in paperchain:
         m = entry["median"]
-        print(f"{'paperchain ' + entry['config']:<56} {m['runs']:>6.0f} {m['steps']:>7.0f} {m['submit_s']:>9.2f} {m['run_s']:>8.2f} "
+        label = f"paperchain {entry['config']}" + (" [PostgreSQL]" if entry["database"] != "sqlite" else "")
+        print(f"{label:<56} {m['runs']:>6.0f} {m['steps']:>7.0f} {m['submit_s']:>9.2f} {m['run_s']:>8.2f} "
               f"{m['wall_s']:>7.2f} {m['steps_per_s']:>8.0f} {m['steps_per_s_excluding_ingest']:>12.0f}")
     best_prefect = None
     if prefect:
@@ -225,7 +307,7 @@ def report(args, paperchain: list[dict], prefect: dict | None, profile_top: str 
                   f"{'-':>9} {mode['wall_s']:>8.2f} {mode['wall_s']:>7.2f} {mode['steps_per_s']:>8.1f} {'-':>12}")
         best_prefect = max(prefect["modes"], key=lambda m: m["steps_per_s"])
     print()
-    default = paperchain[0]["median"]["steps_per_s"]
+    default = paperchain[0]["median"]["steps_per_s"]  # SQLite's default configuration
     print(f"Paperchain default: {default:.0f} durable steps/s (goal >= {GOAL_STEPS_PER_S}: {'met' if default >= GOAL_STEPS_PER_S else 'NOT met'}), "
           f"median of {args.repeat}, wall time from submit (ingesting {args.n} files) to batch finished.")
     ratio = None
@@ -235,6 +317,14 @@ def report(args, paperchain: list[dict], prefect: dict | None, profile_top: str 
               f"N={best_prefect['flow_runs']} flow runs, not {args.n}: each takes about a second; first flow run incl. "
               f"server start {prefect['first_flow_s']:.1f} s, not counted; {prefect['persisted_results']} results persisted).")
         print(f"Ratio: {ratio:.0f}x (goal >= {GOAL_RATIO}x: {'met' if ratio >= GOAL_RATIO else 'NOT met'})")
+    postgres_share = {}
+    for entry in paperchain:
+        if entry["database"] != "sqlite":
+            sqlite = next(e for e in paperchain if e["config"] == entry["config"] and e["database"] == "sqlite")
+            postgres_share[entry["config"]] = entry["median"]["steps_per_s"] / sqlite["median"]["steps_per_s"]
+    for config, share in postgres_share.items():
+        print(f"PostgreSQL / SQLite, {config}: {share:.2f} (goal >= {GOAL_POSTGRES_SHARE}: "
+              f"{'met' if share >= GOAL_POSTGRES_SHARE else 'NOT met'})")
     if profile_top:
         print("\ncProfile of one default batch (tottime):\n" + profile_top)
 
@@ -244,7 +334,8 @@ def report(args, paperchain: list[dict], prefect: dict | None, profile_top: str 
         "paperchain": paperchain, "prefect": prefect,
         "summary": {"paperchain_default_steps_per_s": default,
                     "prefect_best_steps_per_s": best_prefect["steps_per_s"] if best_prefect else None,
-                    "ratio": ratio, "goal_steps_per_s": GOAL_STEPS_PER_S, "goal_ratio": GOAL_RATIO},
+                    "ratio": ratio, "goal_steps_per_s": GOAL_STEPS_PER_S, "goal_ratio": GOAL_RATIO,
+                    "postgres_share_of_sqlite": postgres_share or None, "goal_postgres_share": GOAL_POSTGRES_SHARE},
     }
     out = HERE / "results" / "engine.json"
     out.parent.mkdir(exist_ok=True)

@@ -36,7 +36,7 @@ def _client(url: str, count: int, concurrency: int) -> None:
     """Runs in its own process: send ``count`` signed requests, print statuses and elapsed time."""
     import aiohttp
 
-    from paperchain_triggers.webhook import sign
+    from paperchain_sdk.signatures import sign
 
     async def main():
         statuses: dict[int, int] = {}
@@ -82,7 +82,8 @@ async def _serve(kernel, latencies: list[float]):
     from aiohttp import web
 
     import paperchain_triggers
-    from paperchain_triggers.webhook import ACTIVE
+    from paperchain_sdk.web import KERNEL_KEY
+    from paperchain_triggers.webhook import active_webhook
 
     @web.middleware
     async def stamp(request, handler):
@@ -90,7 +91,7 @@ async def _serve(kernel, latencies: list[float]):
         return await handler(request)
 
     async def baseline(request):
-        trigger = ACTIVE[(str(kernel.db_path), "hooked")]
+        trigger = active_webhook(kernel, "hooked")
         body = await request.read()
         problem = trigger.verify(request.headers.get("X-Paperchain-Timestamp", ""),
                                  request.headers.get("X-Paperchain-Signature", ""), body, time.time())
@@ -106,6 +107,7 @@ async def _serve(kernel, latencies: list[float]):
 
     kernel.listeners.append(on_event)
     app = web.Application(middlewares=[stamp], client_max_size=1 << 20)
+    app[KERNEL_KEY] = kernel  # what kernel_of(request) reads, as the API server sets it
     app.add_routes(paperchain_triggers.paperchain_routes(kernel))
     app.router.add_post("/baseline/{workflow}", baseline)
     runner = web.AppRunner(app, access_log=None)
@@ -156,8 +158,11 @@ def main() -> None:
                 ours = await _drive(f"{base}/hooks/hooked", count, args.concurrency)
                 while kernel._batches:
                     await asyncio.sleep(0.05)
-                async with kernel.db.execute("SELECT count(*) FROM batches WHERE source = 'trigger:webhook'") as c:
-                    recorded = (await c.fetchone())[0]
+                import sqlalchemy as sa
+
+                from paperchain.store.tables import batches
+
+                recorded = await kernel.sql.scalar(sa.select(sa.func.count()).where(batches.c.source == "trigger:webhook"))
             finally:
                 await runner.cleanup()
                 await host.stop()
