@@ -139,7 +139,7 @@ class Kernel(KernelReads):
         events = tables.events
         self._seq = await self.sql.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0)))
         self.engine = Engine(self)
-        self._storages = PluginStorages(self.database)
+        self._storages = PluginStorages(self.database, data_dir=self.data_dir)  # own SQLite databases go here
         await self.call_lifecycle("paperchain_startup", kernel=self)
         return self
 
@@ -192,6 +192,8 @@ class Kernel(KernelReads):
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()
+            if self._storages is not None:
+                await self._storages.close()  # plugins' own databases (paperchain_sdk.storage own_database)
             await self.database.close()
             self.database = self.sql = None  # type: ignore[assignment]
             shutil.rmtree(self.data_dir / "work", ignore_errors=True)

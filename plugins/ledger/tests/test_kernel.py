@@ -6,6 +6,7 @@ import json
 import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 import paperchain_ledger
 from paperchain_ledger import runtime, tiles
@@ -118,3 +119,26 @@ def test_cli_verify_and_verify_receipt(tmp_path, monkeypatch):
     found = runner.invoke(ledger, ["verify", "--path", str(tmp_path / "ledger")])
     assert found.exit_code == 1 and "first bad entry: 256" in found.output
     assert verify_log(tmp_path / "ledger").first_bad_entry == 256
+
+
+def test_the_kernels_log_is_in_a_database_of_its_own(paperchain_kernel, paperchain_document, database_url):
+    """On SQLite <data_dir>/ledger/ledger.db, on PostgreSQL the schema ``ledger``: never among the
+    kernel's tables; a workflow's notarization lands there and `paperchain ledger verify` checks it."""
+    harness = paperchain_kernel(paperchain_ledger, config={"paperchain": {"database_url": database_url}})
+    doc = paperchain_document("deed.txt", "A deed.\n")
+    assert harness.run(WORKFLOW, files=[doc.path]).succeeded
+    log = runtime.book_for_kernel(harness.kernel).log
+    assert log.dialect == harness.kernel.database.dialect and log.size == 1
+    ledger_tables = sa.text("SELECT count(*) FROM information_schema.tables WHERE table_name = 'ledger_checkpoints' "
+                            "AND table_schema = :schema")
+    if log.dialect == "sqlite":
+        assert (harness.kernel.data_dir / "ledger" / "ledger.db").is_file()
+        with sqlite3.connect(harness.kernel.database.url.database) as kernel_file:
+            assert kernel_file.execute("SELECT name FROM sqlite_master WHERE name LIKE 'ledger_%'").fetchall() == []
+    else:
+        async def schemas():
+            async with harness.kernel.database.engine.connect() as conn:
+                return [(await conn.execute(ledger_tables, {"schema": s})).scalar() for s in ("ledger", "public")]
+
+        assert harness.call(schemas()) == [1, 0]
+    assert verify_log(log.directory, log.database).ok
