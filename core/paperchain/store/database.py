@@ -82,6 +82,9 @@ class Database:
         self.engine = engine
         self.url = url
         self.dialect = engine.dialect.name  # "sqlite" or "postgresql"
+        # Reads: one statement is atomic on its own, so on PostgreSQL no BEGIN and ROLLBACK around it
+        # (two round trips of three); on SQLite reads go through the reader threads (``readers``).
+        self.read_engine = engine.execution_options(isolation_level="AUTOCOMMIT") if self.dialect != "sqlite" else engine
         self.sync_engine = sync_engine  # SQLite only: see the module's notes
         self.write_turns = asyncio.Lock() if self.dialect == "sqlite" else contextlib.nullcontext()
         self.writer = self.readers = self.writes = None
@@ -112,7 +115,9 @@ class Database:
         else:
             # The kernel's and plugins' statements share it: each request, the journal's flush and the
             # engine's reads hold one connection while they run (30 at most, well under the server's 100).
-            engine = create_async_engine(parsed, pool_pre_ping=True, pool_size=10, max_overflow=20)
+            # No pre-ping: it is a round trip per checkout. After a server restart the first statement on
+            # an old connection fails, and SQLAlchemy then drops every pooled connection made before it.
+            engine = create_async_engine(parsed, pool_size=10, max_overflow=20)
         try:
             async with engine.connect() as conn:
                 await conn.execute(text("SELECT 1"))

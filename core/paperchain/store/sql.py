@@ -143,7 +143,7 @@ class SqlHandle:
         if self.dialect == "sqlite":
             return await asyncio.get_running_loop().run_in_executor(
                 self.database.readers, self._read_sqlite, statement, parameters, lambda result: result.all())
-        async with self.database.engine.connect() as conn:
+        async with self.database.read_engine.connect() as conn:
             return list((await conn.execute(statement, parameters)).all())
 
     async def scalar(self, statement: Any, parameters: Any = None) -> Any:
@@ -151,7 +151,7 @@ class SqlHandle:
         if self.dialect == "sqlite":
             return await asyncio.get_running_loop().run_in_executor(
                 self.database.readers, self._read_sqlite, statement, parameters, lambda result: result.scalar())
-        async with self.database.engine.connect() as conn:
+        async with self.database.read_engine.connect() as conn:
             return (await conn.execute(statement, parameters)).scalar()
 
     async def first(self, statement: Any, parameters: Any = None) -> sa.Row | None:
@@ -160,7 +160,7 @@ class SqlHandle:
         if self.dialect == "sqlite":
             return await asyncio.get_running_loop().run_in_executor(
                 self.database.readers, self._read_sqlite, statement, parameters, lambda result: result.first())
-        async with self.database.engine.connect() as conn:
+        async with self.database.read_engine.connect() as conn:
             return (await conn.execute(statement, parameters)).first()
 
     def _read_sqlite(self, statement, parameters, take):
