@@ -64,6 +64,11 @@ class EventTenants:
 
     async def _lookup(self, cache: dict, key: str, statement) -> str | None:
         tenant = await self.k.sql.scalar(statement, {"key": key})
+        if tenant is None:
+            # The event may have been told before the journal committed its row (a document's
+            # insert is queued, then its event emitted): once what was queued is committed, look again.
+            await self.k.journal.flush()
+            tenant = await self.k.sql.scalar(statement, {"key": key})
         if tenant is None:  # no such row, or (a document's) no tenant yet
             return None
         if len(cache) >= _CACHE_LIMIT:

@@ -31,6 +31,7 @@ class _GroupCommit(abc.ABC):
 
     def __init__(self) -> None:
         self._pending: list[tuple[Any, Any, asyncio.Future]] = []
+        self._committing: list[tuple[Any, Any, asyncio.Future]] = []  # the flush in progress
         self._wake = asyncio.Event()
         self._task: asyncio.Task | None = None
         self._statements: dict[tuple[str, tuple[str, ...]], Any] = {}
@@ -76,8 +77,9 @@ class _GroupCommit(abc.ABC):
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
-        if self._pending:
-            await asyncio.gather(*(f for _, _, f in self._pending), return_exceptions=True)
+        waiting = self._committing + self._pending  # also what the commit under way took
+        if waiting:
+            await asyncio.gather(*(f for _, _, f in waiting), return_exceptions=True)
 
     async def close(self) -> None:
         await self.flush()
@@ -93,6 +95,7 @@ class _GroupCommit(abc.ABC):
             await self._wake.wait()
             self._wake.clear()
             batch, self._pending = self._pending, []
+            self._committing = batch
             if not batch:
                 continue
             groups: dict[Any, list] = {}
