@@ -20,8 +20,9 @@ one transaction, each caller answered once that commits), and reads run on a few
 of their own, each keeping its connection (WAL readers do not block one another), not on the
 loop's default thread pool, which sync components block in.
 
-Until the kernel's own tables move (issue 15, a later step) they stay in the SQLite file of the
-data directory whatever this URL says; plugins' tables live where the URL points.
+Every table lives where this URL points: the kernel's (``kernel.sql`` and the journal, both on
+this ``Database``) and the plugins' (plugin storage). On PostgreSQL reads run in autocommit on
+``read_engine`` (one round trip instead of BEGIN, the statement and ROLLBACK).
 """
 
 from __future__ import annotations

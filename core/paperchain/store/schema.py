@@ -1,8 +1,11 @@
-"""The database schema, created and migrated in code with sqlite-utils.
+"""The SQLite schema's history before Alembic, in code with sqlite-utils.
 
-Each entry of MIGRATIONS upgrades the schema by one version (kept in ``PRAGMA user_version``), so
-an older data directory is brought up to date on open. Inspect any table with the ``sqlite-utils``
-command line, e.g. ``sqlite-utils rows .paperchain/paperchain.db runs``.
+Each entry of MIGRATIONS upgrades the schema by one version (kept in ``PRAGMA user_version``), so a
+data directory made by an older Paperchain is brought up to version 14 on open
+(``migrate_existing``); from there store/migrations (Alembic) takes over on SQLite and PostgreSQL
+alike, and a new database is created by its baseline, not here. This history ends: a schema change
+is an Alembic revision. Inspect any table with the ``sqlite-utils`` command line, e.g.
+``sqlite-utils rows .paperchain/paperchain.db runs``.
 """
 
 from __future__ import annotations

@@ -1,25 +1,25 @@
 """The kernel's tables in SQLAlchemy Core: one schema source for SQLite and PostgreSQL.
 
-What is in place (issue 15): every kernel table, column, key and index that ``schema.py``'s
-migrations build on SQLite is declared here on ``METADATA``, and tests/store/test_kernel_tables.py
-reflects a database built by ``schema.migrate()`` and fails on any difference, so the two cannot
-drift. The Alembic baseline (``store/migrations``) creates this schema on PostgreSQL or on a fresh
-SQLite file, and stamps an existing SQLite file that ``schema.migrate()`` brought to
-``BASELINE_USER_VERSION``. The kernel still starts through ``schema.migrate()`` on SQLite and still
-runs its SQL through aiosqlite; the next step ports each statement to Core, table by table,
-behind the journal's group commit on both databases, then switches SQLite's startup to Alembic.
+Every kernel table, column, key and index lives here on ``METADATA``, and the kernel's statements
+are Core built from these tables (``kernel.sql``, the journal). The Alembic baseline
+(``store/migrations``) creates this schema on PostgreSQL or a new SQLite file and stamps a SQLite
+file that ``schema.py``'s older history brought to ``BASELINE_USER_VERSION``;
+tests/store/test_kernel_tables.py reflects a database built by ``schema.migrate()`` and fails on any
+difference, so the two cannot drift. A change to the schema is a new Alembic revision and a change
+here (schema.py's history ends at its baseline).
 
-Types are what the SQLite file holds today, with a PostgreSQL equivalent: TEXT, INTEGER, REAL
-(double precision on PostgreSQL, since times are epoch seconds), BLOB (bytea). JSON stays TEXT on
-both: the kernel serializes and parses it in Python and compares documents' fields as strings,
-JSONB would reorder keys and drop duplicates, and the few queries inside JSON (the analytics'
-triggers) are per dialect anyway. Primary-key columns of the older tables are nullable, as the
-sqlite-utils DDL made them (SQLite allows NULL in a non-integer key; PostgreSQL forces NOT NULL).
+Types are what the SQLite file holds, with a PostgreSQL equivalent: TEXT, INTEGER, REAL (double
+precision on PostgreSQL, since times are epoch seconds), BLOB (bytea). JSON stays TEXT on both: the
+kernel serializes and parses it in Python and compares documents' fields as strings, JSONB would
+reorder keys and drop duplicates, and the few queries inside JSON (the analytics' triggers) are
+per dialect anyway. Primary-key columns of the older tables are nullable, as the sqlite-utils DDL
+made them (SQLite allows NULL in a non-integer key; PostgreSQL forces NOT NULL).
 
-Not portable, kept per dialect: ``SQLITE_ONLY`` (the run counts', search's and analytics' triggers;
-the FTS5 tables are the search adapter's, ``search/fts5.py``) and ``POSTGRESQL_ONLY`` (the run
-counts' triggers in PL/pgSQL; search on PostgreSQL creates its own tables, ``search/postgres.py``;
-the analytics' ``finding_terms`` triggers are not ported yet).
+Not portable, kept per dialect: ``sqlite_only()`` (the run counts', search's and analytics'
+triggers; the FTS5 tables are the search adapter's, ``search/fts5.py``) and ``POSTGRESQL_ONLY``
+(their PL/pgSQL twins for the run counts and ``finding_terms``; search on PostgreSQL creates its own
+tables, ``search/postgres.py``). tests/store/test_finding_terms.py holds both dialects' terms to the
+same rows.
 """
 
 from __future__ import annotations

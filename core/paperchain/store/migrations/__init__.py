@@ -1,15 +1,12 @@
 """The kernel's Alembic migrations (``versions/``), in the kernel's own version table.
 
 Run programmatically as plugin storage runs a plugin's (``EnvironmentContext``, no env.py or
-alembic.ini). Revision ``0001`` creates store/tables.py's schema on PostgreSQL or a fresh SQLite
-file. A SQLite file that ``schema.migrate()`` brought to ``tables.BASELINE_USER_VERSION`` already
-holds that schema: it is stamped at ``0001`` without changing a row.
-
-What is in place: this baseline, and ``upgrade(database)`` to run it. Not yet: the kernel's startup
-still runs ``schema.migrate()`` on SQLite (the only database the kernel's own tables live in this
-session), and its SQL still goes through aiosqlite. Next: port each statement to Core from
-store/tables.py, table by table, behind the journal's group commit on both databases; then start
-the kernel through ``upgrade`` on both, ``schema.py``'s history ending at the stamp.
+alembic.ini), by ``Kernel.open()`` at every start on the database ``database_url`` names. Revision
+``0001`` creates store/tables.py's schema on PostgreSQL or a new SQLite file. A SQLite file made
+before Alembic is first brought to ``tables.BASELINE_USER_VERSION`` by ``schema.migrate_existing``
+(the kernel does that just before), and then stamped at ``0001`` without changing a row. A later
+change to the kernel's schema is a revision here (and its tables in store/tables.py), on both
+databases.
 """
 
 from __future__ import annotations
