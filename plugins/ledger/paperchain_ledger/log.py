@@ -58,6 +58,20 @@ _BUNDLE = sa.select(_T.bundles.c.data).where(_T.bundles.c.idx == sa.bindparam("i
 _CHECKPOINT = sa.insert(_T.checkpoints)
 _KEY = sa.select(_T.keys.c.idx).where(_T.keys.c.key == sa.bindparam("key"))
 _NEW_KEY = sa.insert(_T.keys)
+_LAST_SIZE = sa.select(sa.func.max(_T.checkpoints.c.size))
+# PostgreSQL: the origin row, locked until the commit, makes writers of one log take turns (SQLite's
+# BEGIN IMMEDIATE does that already), so the size read after it is the latest.
+_TAKE_TURN = sa.select(_T.meta.c.value).where(_T.meta.c.key == "origin").with_for_update()
+
+
+class LogMoved(Exception):
+    """Another writer appended to this log since its tree was loaded (two processes on one data
+    directory or database): committing would graft this batch onto a tree that is not there."""
+
+    def __init__(self, stored: int, expected: int):
+        super().__init__(f"another writer appended to this log (it has {stored} entries, this process "
+                         f"expected {expected}); is a second Paperchain using the same data directory or database? "
+                         "The log reloaded its tree: retry")
 
 
 def _upserts(dialect: str) -> tuple:
@@ -560,11 +574,14 @@ class LedgerLog:
                     continue
                 try:
                     cur.begin()  # SQLite: BEGIN IMMEDIATE
+                    self._claim(cur, work.base)
                     self._write_rows(cur, work)
                     cur.commit()  # one fsync (SQLite synchronous=FULL; PostgreSQL's durable commit)
                     self._committed.set()
                 except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
                     _roll_back(cur)
+                    if isinstance(exc, LogMoved):
+                        self._reload()
                     self._fail(work.batch, exc)
                     self._io_failed = True
                     continue
@@ -608,6 +625,7 @@ class LedgerLog:
         cur = self._write
         cur.begin()
         try:
+            self._claim(cur, base)
             entries: list[bytes] = []
             answers: list[tuple[Pending, Any]] = []
             for item in batch:
@@ -640,10 +658,30 @@ class LedgerLog:
             self._write_rows(cur, work)
             cur.commit()
             self._committed.set()
-        except BaseException:
+        except BaseException as exc:
             _roll_back(cur)
+            if isinstance(exc, LogMoved):
+                self._reload()
             raise
         self._publish(work)
+
+    def _claim(self, cur: sa.Connection, base: tuple) -> None:
+        """In the batch's transaction, before its rows: the stored tree is still the one ``base``
+        extends (one indexed read; on PostgreSQL after taking this log's turn)."""
+        if self.dialect == "postgresql":
+            cur.execute(_TAKE_TURN)
+        stored = cur.execute(_LAST_SIZE).scalar()
+        if stored != base[0]:
+            raise LogMoved(stored, base[0])
+
+    def _reload(self) -> None:
+        """After LogMoved: the stored tree becomes this process's (complete tiles never change, so
+        the caches stay)."""
+        try:
+            with self._write.begin():
+                self._load_state()
+        except Exception as exc:  # noqa: BLE001 - the next batch finds out again
+            log.error("ledger: reloading the tree failed: %s", exc)
 
     def _publish(self, work: _Work) -> None:
         """After the commit: show readers the new tree, then answer (with receipts)."""

@@ -331,3 +331,27 @@ def test_a_reopened_log_continues_its_tree(tmp_path, database_url):
         assert verify_log(again.directory, again.database).ok
     finally:
         again.close()
+
+
+def test_a_second_writer_on_the_same_log_is_refused_not_grafted(tmp_path, database_url):
+    """Two processes on one data directory (here two logs on one database): a batch built on a tree
+    another writer has moved fails with a clear error, the log reloads the stored tree and goes on,
+    and the stored tree stays whole."""
+    from paperchain_sdk import TransientError
+
+    url = None if database_url.startswith("sqlite") else database_url
+    one = LedgerLog.open(tmp_path / "l", url=url)
+    two = LedgerLog.open(tmp_path / "l", url=url)
+    try:
+        one.append_many([b"one %d" % i for i in range(300)])
+        with pytest.raises(TransientError, match="another writer appended"):
+            two.append_many([b"two 0"])
+        assert two.append(b"two 1")["index"] == 300  # reloaded: on top of the stored tree
+        with pytest.raises(TransientError, match="another writer appended"):
+            one.append_many([b"one again"], key="checked")  # a checked batch is refused the same way
+        expected = [b"one %d" % i for i in range(300)] + [b"two 1"]
+        assert two.root() == merkle.root_of_hashes(merkle.leaf_hashes(expected))
+        assert verify_log(two.directory, two.database).ok
+    finally:
+        one.close()
+        two.close()
