@@ -176,8 +176,7 @@ def _index(request: web.Request) -> int:
 
 
 async def call(request: web.Request, fn, *args, **kwargs):
-    """``fn(book, ...)`` on a worker thread, with the log of the kernel serving ``request`` (opened
-    on first use if start-up has not)."""
+    """``fn(book, ...)`` on a worker thread, with the log of the kernel serving ``request``."""
     book = runtime.book_for_kernel(kernel_of(request))
     return await asyncio.get_running_loop().run_in_executor(None, partial(fn, book, *args, **kwargs))
 
