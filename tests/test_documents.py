@@ -30,6 +30,34 @@ def test_ids_are_keyed_per_tenant_and_the_digest_is_kept(paperchain_kernel, tmp_
     assert key_file.stat().st_mode & 0o777 == 0o600
 
 
+def test_the_search_index_follows_ingest_and_text_on_both_databases(paperchain_kernel, database_url, tmp_path):
+    """FTS5's triggers on SQLite, the statements Documents queues beside each write on PostgreSQL."""
+    import attrs
+
+    harness = paperchain_kernel()
+    documents = harness.kernel.documents
+    assert documents.search.backend == harness.kernel.sql.dialect  # the adapter of the kernel's database
+
+    def ids(query, tenant="acme"):
+        return {h.id for h in harness.call(documents.search.query(query, tenant))[0]}
+
+    (tmp_path / "harbour-deed.txt").write_text("deed bytes")
+    deed = harness.call(documents.ingest(tmp_path / "harbour-deed.txt", tenant="acme"))
+    harness.call(harness.kernel.journal.flush())
+    assert ids("harbour") == {deed.id} and ids("harbour", "globex") == set()
+
+    async def set_text(text):  # as a step's update is written
+        await documents.update(attrs.evolve(await documents.get(deed.id), text=text))
+
+    harness.call(set_text("the lighthouse keeper"))
+    assert ids("lighthouse") == {deed.id} and ids("lighthouse", None) == {deed.id}
+    (tmp_path / "renamed.txt").write_text("deed bytes")  # the same bytes: the same document, its name kept
+    assert harness.call(documents.ingest(tmp_path / "renamed.txt", tenant="acme")).id == deed.id
+    harness.call(harness.kernel.journal.flush())
+    assert ids("renamed") == set() and ids("harbour lighthouse") == {deed.id}
+    assert harness.call(documents.search.count("keeper", "acme")) == 1
+
+
 def test_a_data_directory_from_before_keyed_ids_keeps_its_documents(paperchain_kernel, tmp_path):
     import sqlite_utils
 

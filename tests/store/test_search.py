@@ -133,6 +133,14 @@ async def test_snippets_mark_the_matched_words(filled):
     assert all(h.rank > 0 for h in hits) or filled.backend == "sqlite"  # bm25 may be 0 for a common word
 
 
+async def test_snippets_keep_text_that_looks_like_markup(search):
+    # PostgreSQL's headline parser would drop "<b>" and "<x y>" as HTML tags; FTS5 keeps the text as it is.
+    await search.index("m", "t", "letter.txt", "Dear <b>council</b>, the invoice &amp; a<b for <the bridge> works.")
+    hits, _ = await search.query("invoice", "t", 10)
+    shown = marked(hits[0].snippet, "[", "]")  # the last full stop is FTS5's only
+    assert shown.startswith("Dear <b>council</b>, the [invoice] &amp; a<b for <the bridge> works"), shown
+
+
 async def test_better_matches_rank_first_and_cursors_page_through_all(filled):
     hits, _ = await filled.query("invoice", "acme", 10)
     assert [h.rank for h in hits] == sorted((h.rank for h in hits), reverse=True)

@@ -6,7 +6,12 @@ from __future__ import annotations
 import io
 import re
 
+import attrs
+import pytest
+import sqlalchemy as sa
 from PIL import Image
+
+from paperchain.store.tables import thumbnails
 
 
 def pdf_bytes(color="white") -> bytes:
@@ -23,9 +28,8 @@ async def upload(site, name: str, data: bytes) -> str:
 
 
 async def set_text(site, document_id: str, text: str) -> None:
-    await site.kernel.journal.execute("UPDATE documents SET text = ? WHERE id = ?", (text, document_id))
-    await site.kernel.journal.flush()
-    site.kernel.documents.forget(document_id)
+    document = await site.kernel.documents.get(document_id)
+    await site.kernel.documents.update(attrs.evolve(document, text=text))  # as a step would
 
 
 async def test_the_list_shows_documents_with_thumbnails_kept_in_the_blob_store(site):
@@ -35,8 +39,7 @@ async def test_the_list_shows_documents_with_thumbnails_kept_in_the_blob_store(s
     assert status == 200 and "scan.pdf" in text and f'src="/documents/{doc_id}/thumbnail"' in text
     status, headers, _ = await b.get(f"/documents/{doc_id}/thumbnail")
     assert status == 200 and headers["Content-Type"] == "image/png"
-    async with site.kernel.db.execute("SELECT blob FROM thumbnails WHERE document_id = ?", (doc_id,)) as c:
-        blob = (await c.fetchone())[0]
+    blob = await site.kernel.sql.scalar(sa.select(thumbnails.c.blob).where(thumbnails.c.document_id == doc_id))
     assert site.kernel.blobs.exists(blob)
     async with b.session.get(f"{site.url}/documents/{doc_id}/thumbnail") as r:
         picture = Image.open(io.BytesIO(await r.read()))
@@ -172,3 +175,9 @@ async def test_thumbnails_of_identical_pictures_at_once_and_of_a_damaged_pdf(sit
     assert status == 404 and "has no picture" in text
     status, _, text = await b.get(f"/documents/{broken}")
     assert status == 200 and "broken.pdf" in text
+
+
+@pytest.fixture
+def paperchain_database_url(database_url):
+    """These pages on both databases: the SQLite file of each kernel, or a fresh PostgreSQL database."""
+    return "" if database_url.startswith("sqlite") else database_url

@@ -86,6 +86,9 @@ _UPDATE = sa.update(search_index).where(_index.document_id == sa.bindparam("e_id
     {c: _ENTRY[c] for c in ("name", "body", "words")})
 _REMOVE = sa.delete(search_index).where(_index.document_id == sa.bindparam("e_id"))
 
+# ts_headline's parser reads "<b>" or "<x y>" as an HTML tag and leaves it out of the snippet, where FTS5
+# keeps the text as it is: "<" goes in as this character (a blank to the parser) and comes back.
+_NOT_A_TAG = "\x01"
 _TSQUERY = sa.cast(sa.bindparam("q", type_=sa.Text), postgresql.TSQUERY)
 _MATCHES = _index.words.bool_op("@@")(_TSQUERY)
 _SCORE = sa.func.ts_rank_cd(_index.words, _TSQUERY, type_=sa.Float).label("score")
@@ -100,8 +103,9 @@ def _query(scoped: bool) -> sa.Select:
     hit = _scoped(sa.select(_index.document_id, _SCORE).where(_MATCHES), scoped).order_by(
         sa.desc("score"), _index.document_id).limit(sa.bindparam("n")).offset(sa.bindparam("skip")).subquery("hit")
     entry = search_index.alias("s")
+    body = sa.func.replace(entry.c.body, "<", _NOT_A_TAG)  # put back in Python (PostgreSQL's parser drops tags)
     headline = sa.func.ts_headline(sa.cast(sa.bindparam("config", type_=sa.Text), postgresql.REGCONFIG),
-                                   entry.c.body, _TSQUERY, sa.bindparam("options", type_=sa.Text), type_=sa.Text)
+                                   body, _TSQUERY, sa.bindparam("options", type_=sa.Text), type_=sa.Text)
     return (sa.select(hit.c.document_id, hit.c.score, headline.label("snippet"))
             .join_from(hit, entry, entry.c.document_id == hit.c.document_id)
             .order_by(hit.c.score.desc(), hit.c.document_id))
@@ -201,7 +205,8 @@ class PostgresSearch:
             rows = (await tx.execute(_QUERY[tenant is not None], {
                 "q": tsquery, "tenant": tenant, "config": self.headline_config, "options": _OPTIONS,
                 "n": limit + 1, "skip": offset})).all()
-        hits = [Hit(id=r.document_id, rank=float(r.score), snippet=r.snippet or "") for r in rows[:limit]]
+        hits = [Hit(id=r.document_id, rank=float(r.score), snippet=(r.snippet or "").replace(_NOT_A_TAG, "<"))
+                for r in rows[:limit]]
         return hits, next_cursor(offset, limit, rows)
 
     async def count(self, text: str, tenant: str | None) -> int:
