@@ -2,12 +2,13 @@
 
 Appenders hand work to a queue and wait on a future; the writer takes everything queued and
 builds it in memory (leaf and node hashes, tiles, entry bundles, one signed checkpoint for the
-new tree); a committer thread writes it in one transaction (one fsync: ``synchronous=FULL``),
-commits, and only then answers, with receipts. The database is the ledger's own (storage.py: on SQLite
-its own file, on PostgreSQL its own schema and pools), reached through synchronous connections the
-host hands over, so the threads never wait for an event loop or for the kernel's writers. While batch i is being committed the writer
-already builds batch i+1 on top of the tree batch i makes (at most one batch waits for its
-commit; small batches wait for it instead, gathering more appenders). Items with state checks
+new tree); a committer thread writes it in one transaction (one fsync: SQLite ``synchronous=FULL``,
+PostgreSQL's durable commit), commits, and only then answers, with receipts. The database is the
+ledger's own (storage.py: on SQLite its own file, on PostgreSQL its own schema and pools), reached
+through synchronous connections the host hands over, so the threads never wait for an event loop
+or for the kernel's writers. While batch i is being committed the writer already builds batch
+i+1 on top of the tree batch i makes (at most one batch waits for its commit; small batches wait
+for it instead, gathering more appenders). Items with state checks
 (nonces, balances, idempotency keys) wait until the committer is idle, then are checked, each in
 its own savepoint, and committed by the writer in the same transaction: a refused item is rolled
 back and answered with its error; the others in the batch go on. On SQLite WAL checkpoints run on a
@@ -50,18 +51,17 @@ GATHER_SECONDS = 0.001
 TAIL_CACHE = 4096  # cached upper parts of inclusion paths (each a few hundred bytes)
 
 
-_T = storage
-_LATEST = sa.select(_T.checkpoints.c.size, _T.checkpoints.c.root, _T.checkpoints.c.note) \
-    .order_by(_T.checkpoints.c.size.desc()).limit(1)
-_TILE = sa.select(_T.tiles.c.width, _T.tiles.c.hashes).where(_T.tiles.c.id == sa.bindparam("id"))
-_BUNDLE = sa.select(_T.bundles.c.data).where(_T.bundles.c.idx == sa.bindparam("idx"))
-_CHECKPOINT = sa.insert(_T.checkpoints)
-_KEY = sa.select(_T.keys.c.idx).where(_T.keys.c.key == sa.bindparam("key"))
-_NEW_KEY = sa.insert(_T.keys)
-_LAST_SIZE = sa.select(sa.func.max(_T.checkpoints.c.size))
+_LATEST = sa.select(storage.checkpoints.c.size, storage.checkpoints.c.root, storage.checkpoints.c.note) \
+    .order_by(storage.checkpoints.c.size.desc()).limit(1)
+_TILE = sa.select(storage.tiles.c.width, storage.tiles.c.hashes).where(storage.tiles.c.id == sa.bindparam("id"))
+_BUNDLE = sa.select(storage.bundles.c.data).where(storage.bundles.c.idx == sa.bindparam("idx"))
+_CHECKPOINT = sa.insert(storage.checkpoints)
+_KEY = sa.select(storage.keys.c.idx).where(storage.keys.c.key == sa.bindparam("key"))
+_NEW_KEY = sa.insert(storage.keys)
+_LAST_SIZE = sa.select(sa.func.max(storage.checkpoints.c.size))
 # PostgreSQL: the origin row, locked until the commit, makes writers of one log take turns (SQLite's
 # BEGIN IMMEDIATE does that already), so the size read after it is the latest.
-_TAKE_TURN = sa.select(_T.meta.c.value).where(_T.meta.c.key == "origin").with_for_update()
+_TAKE_TURN = sa.select(storage.meta.c.value).where(storage.meta.c.key == "origin").with_for_update()
 
 
 class LogMoved(Exception):
@@ -80,10 +80,10 @@ def _upserts(dialect: str) -> tuple:
     from sqlalchemy.dialects import postgresql, sqlite
 
     insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
-    bundle = insert(_T.bundles)
-    bundle = bundle.on_conflict_do_update(index_elements=[_T.bundles.c.idx], set_={"data": bundle.excluded.data})
-    tile = insert(_T.tiles)
-    tile = tile.on_conflict_do_update(index_elements=[_T.tiles.c.id],
+    bundle = insert(storage.bundles)
+    bundle = bundle.on_conflict_do_update(index_elements=[storage.bundles.c.idx], set_={"data": bundle.excluded.data})
+    tile = insert(storage.tiles)
+    tile = tile.on_conflict_do_update(index_elements=[storage.tiles.c.id],
                                       set_={"width": tile.excluded.width, "hashes": tile.excluded.hashes})
     return bundle, tile
 
@@ -211,7 +211,7 @@ class LedgerLog:
     # -- set-up ---------------------------------------------------------------------------------
 
     def _origin(self, wanted: str) -> str:
-        meta = _T.meta
+        meta = storage.meta
         stored = self._write.execute(sa.select(meta.c.value).where(meta.c.key == "origin")).scalar()
         if stored is not None:
             if wanted and wanted != stored:
@@ -428,7 +428,7 @@ class LedgerLog:
         return tiles.bundle_entry(bytes(row.data), index & (tiles.WIDTH - 1))
 
     def checkpoint_at(self, size: int) -> str | None:
-        checkpoints = _T.checkpoints
+        checkpoints = storage.checkpoints
         row = self._first(sa.select(checkpoints.c.note).where(checkpoints.c.size == size))
         return row.note if row else None
 
