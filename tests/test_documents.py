@@ -56,6 +56,15 @@ def test_the_search_index_follows_ingest_and_text_on_both_databases(paperchain_k
     harness.call(harness.kernel.journal.flush())
     assert ids("renamed") == set() and ids("harbour lighthouse") == {deed.id}
     assert harness.call(documents.search.count("keeper", "acme")) == 1
+    # A row written past Documents (by hand, or before the index existed) is indexed at the next start.
+    import sqlalchemy as sa
+
+    from paperchain.store.tables import documents as table
+
+    harness.call(harness.kernel.sql.write(sa.insert(table).values(id="by-hand", tenant="acme", name="ledger.txt",
+                                                                  text="a compass and a sextant")))
+    harness.call(documents.open())
+    assert ids("sextant") == {"by-hand"} and ids("lighthouse") == {deed.id}
 
 
 def test_a_data_directory_from_before_keyed_ids_keeps_its_documents(paperchain_kernel, tmp_path):

@@ -104,9 +104,19 @@ class Documents:
         return self._search
 
     async def open(self) -> None:
-        """At the kernel's start: the search index's tables where the migrations leave them to the adapter."""
-        if not self.search.kept_by_triggers:
-            await self.search.create()
+        """At the kernel's start, where no trigger keeps the search index (PostgreSQL): its tables when
+        missing, and an entry for each live document without one (written before the index existed,
+        or by hand), a thousand at a time."""
+        search = self.search
+        if search.kept_by_triggers:
+            return
+        await search.create()
+        from .store.search.postgres import search_index
+
+        unindexed = sa.select(_d.id, _d.tenant, _d.name, _d.text).where(
+            _d.deleted.is_(None), ~sa.exists().where(search_index.c.document_id == _d.id)).limit(1000)
+        while rows := await self._k.sql.read(unindexed):
+            await search.index_many(Entry(r.id, r.tenant or "", r.name, r.text) for r in rows)
 
     async def reindex(self, document_ids) -> None:
         """After a write that changes documents' name, tenant or deletion has committed: their index
