@@ -120,6 +120,7 @@ async def main(args) -> dict:
     from paperchain.store.database import Database
     from paperchain.store.search.fts5 import Fts5Search
     from paperchain.store.search.postgres import PostgresSearch
+    from paperchain.store.sql import SqlHandle
     from paperchain_sdk.testing.postgres import PostgresCluster, find_bin_dir
 
     bin_dir = find_bin_dir()
@@ -130,11 +131,12 @@ async def main(args) -> dict:
     cluster = PostgresCluster(bin_dir, durable=True).start()
     result: dict = {"documents": len(entries), "rounds": args.rounds, "queries": list(QUERIES)}
     try:
+        # Each adapter on its database's SqlHandle, as the kernel runs it (kernel.sql); the LIKE peer on
+        # a plain aiosqlite connection to the same SQLite file.
+        sqlite_database = await Database.open(f"sqlite+aiosqlite:///{folder / 'search.db'}", synchronous="NORMAL")
         sqlite = await aiosqlite.connect(folder / "search.db", isolation_level=None)
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL"):
-            await sqlite.execute(f"PRAGMA {pragma}")
         database = await Database.open(cluster.create_database("bench"))
-        backends = {"sqlite-fts5": Fts5Search(sqlite), "postgresql": PostgresSearch(database)}
+        backends = {"sqlite-fts5": Fts5Search(SqlHandle(sqlite_database)), "postgresql": PostgresSearch(SqlHandle(database))}
         indexing = {}
         for label, search in backends.items():
             await search.create()
@@ -142,9 +144,9 @@ async def main(args) -> dict:
             for at in range(0, len(entries), 1000):
                 await search.index_many(entries[at:at + 1000])
             indexing[label] = time.perf_counter() - started
-        async with database.engine.begin() as conn:
-            from sqlalchemy import text
-            await conn.execute(text("ANALYZE search_index"))
+        from sqlalchemy import text
+
+        await backends["postgresql"].sql.write(text("ANALYZE search_index"))
         await sqlite.execute("CREATE TABLE plain (id TEXT PRIMARY KEY, tenant TEXT, name TEXT, text TEXT)")
         await sqlite.executemany("INSERT INTO plain VALUES (?, ?, ?, ?)",
                                  [(e.document_id, e.tenant, e.name, e.text) for e in entries])
@@ -170,6 +172,7 @@ async def main(args) -> dict:
                         await backends[label].query(query, tenant, 20)
                     timings[label][query].append((time.perf_counter() - started) * 1000)
         await sqlite.close()
+        await sqlite_database.close()
         await database.close()
     finally:
         cluster.stop()
