@@ -253,6 +253,7 @@ async def test_the_api_and_the_run_page_say_a_step_was_cached(paperchain_site, t
     letter = tmp_path / "letter.txt"
     letter.write_text("dear friend how are you")
     document = await site.kernel.documents.ingest(letter)
+    await site.kernel.journal.flush()  # ingest queues the document's row; the API reads committed rows
     first, second = await run_chain(site, document.id), await run_chain(site, document.id)
     assert [s["cached"] for s in first["steps"]] == [False, False, False]
     assert [s["cached"] for s in second["steps"]] == [True, True, True]
