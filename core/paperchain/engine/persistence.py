@@ -27,10 +27,8 @@ from .state import RETRYABLE_STEP, UNFINISHED_RUN, RunState, StepState
 from .workflow import Workflow, build_workflow
 
 _OPEN_STEP = ("queued", "running", "pending")
-
-
-# Bind parameters are never named as a column of the table changed (SQLAlchemy would take them for
-# values to set): ``of_batch``, ``of_run``.
+# The journal's statements below name their bind parameters apart from the columns of the table they
+# change (``of_batch``, ``of_run``): SQLAlchemy would take a parameter named as a column for a value to set.
 
 
 def _among(column, values: tuple[str, ...]):
@@ -50,8 +48,8 @@ def _claim_run(insert) -> Any:
 
 
 _CLAIM_RUN = {"sqlite": _claim_run(sqlite.insert), "postgresql": _claim_run(postgresql.insert)}
-_SAVE_VERSION = {dialect.__name__.rsplit(".", 1)[-1]: dialect.insert(workflow_versions).on_conflict_do_nothing()
-                 for dialect in (sqlite, postgresql)}
+_SAVE_VERSION = {"sqlite": sqlite.insert(workflow_versions).on_conflict_do_nothing(),
+                 "postgresql": postgresql.insert(workflow_versions).on_conflict_do_nothing()}
 
 _BATCH_RUNNING = (sa.update(batches).where(batches.c.id == sa.bindparam("of_batch"))
                   .values(status="running"))
