@@ -83,6 +83,16 @@ async def test_list_filters_and_cursor_pagination(api):
     assert (await api.request("GET", "/api/v1/documents?bogus=1")).status == 400
     named = await api.request("GET", "/api/v1/documents?name=DOC3")
     assert [d["name"] for d in named.json["items"]] == ["doc3.txt"]
+    odd = (await api.request("POST", "/api/v1/documents?name=Very_Sure.txt", data=b"underscore")).json
+    for part, found in (("y_s", [odd["id"]]), ("%", []), ("c_", []), ("doc%", [])):  # % and _ are literal
+        listed = await api.request("GET", "/api/v1/documents", params={"name": part})
+        assert [d["id"] for d in listed.json["items"]] == found, part
+    created = odd["created"]
+    assert [d["id"] for d in (await api.request("GET", "/api/v1/documents", params={
+        "created_after": created, "media_type": "text/plain"})).json["items"]] == [odd["id"]]
+    before = await api.request("GET", "/api/v1/documents", params={"created_before": created, "limit": 10})
+    assert sorted(d["id"] for d in before.json["items"]) == sorted(ids)
+    assert (await api.request("GET", "/api/v1/documents", params={"media_type": "image/png"})).json["items"] == []
 
 
 async def test_change_tags_search_and_soft_delete(api):
