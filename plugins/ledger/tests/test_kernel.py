@@ -142,3 +142,14 @@ def test_the_kernels_log_is_in_a_database_of_its_own(paperchain_kernel, papercha
 
         assert harness.call(schemas()) == [1, 0]
     assert verify_log(log.directory, log.database).ok
+
+
+def test_the_path_setting_keeps_the_log_in_that_folder(paperchain_kernel, tmp_path):
+    folder = tmp_path / "elsewhere"
+    harness = paperchain_kernel(paperchain_ledger, config={"components": {"ledger.merkle": {"path": str(folder)}}})
+    book = runtime.book_for_kernel(harness.kernel)
+    book.append(b"kept apart")
+    assert book.log.directory == folder and (folder / "ledger.db").is_file() and (folder / "log.vkey").is_file()
+    assert not (harness.kernel.data_dir / "ledger" / "ledger.db").exists()
+    harness.call(harness.kernel.close())  # closes the log it opened
+    assert verify_log(folder).ok and verify_log(folder).size == 1
