@@ -101,6 +101,39 @@ async def test_bulk_tag_run_and_delete(site):
     assert status == 400 and "Select at least one document" in text
 
 
+async def test_the_list_filters_by_tag_type_and_day_and_pages_through_all(site):
+    import datetime as dt
+
+    from paperchain.web.routes import documents as page
+
+    deed, letter = await upload(site, "deed.pdf", pdf_bytes("green")), await upload(site, "letter.txt", b"dear sir")
+    await site.request("PATCH", f"/api/v1/documents/{deed}", json={"tags": ["land"]})
+    b = await site.browser().login("vera")
+
+    async def listed(query: str) -> set[str]:
+        status, _, text = await b.get(f"/documents?{query}")
+        assert status == 200, text
+        return {i for i in (deed, letter) if f"/documents/{i}" in text}
+
+    today = dt.datetime.now(dt.UTC).date()
+    assert await listed("tag=land") == {deed} and await listed("tag=lan") == set()
+    assert await listed("media_type=text%2Fplain") == {letter}
+    assert await listed(f"since={today}&until={today}") == {deed, letter}  # "until" takes in its whole day
+    assert await listed(f"until={today - dt.timedelta(days=1)}") == set()
+    assert await listed(f"since={today + dt.timedelta(days=1)}") == set()
+    status, _, text = await b.get("/documents?until=tomorrow")
+    assert status == 400 and "is not a date" in text
+    _, _, text = await b.get("/documents")
+    assert "<option>application/pdf</option>" in text and "<option>text/plain</option>" in text  # the types offered
+    extra = [await upload(site, f"n{i}.txt", f"note {i}".encode()) for i in range(page.PAGE_SIZE)]
+    _, _, text = await b.get("/documents")
+    cursor = re.search(r'cursor=([A-Za-z0-9_\-=%]+)', text)
+    assert cursor, "a full page links to the next"
+    _, _, rest = await b.get(f"/documents?cursor={cursor.group(1)}")
+    shown = {i for i in (deed, letter, *extra) if f"/documents/{i}\"" in text or f"/documents/{i}\"" in rest}
+    assert len(shown) == page.PAGE_SIZE + 2
+
+
 async def test_upload_stores_the_file_starts_the_workflow_and_explains_failures(site):
     await site.request("POST", "/api/v1/workflows",
                        json={"name": "quick", "steps": [{"id": "nap", "uses": "test.wait", "with": {"seconds": 0}}]})
