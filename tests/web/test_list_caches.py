@@ -11,8 +11,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from types import SimpleNamespace
 
 import pytest
+import sqlalchemy as sa
 from babel import dates, numbers
 
+from paperchain.store import tables
 from paperchain.web.cache import EventCache
 from paperchain.web.guard import WEB
 from paperchain.web.i18n import Formatter
@@ -129,15 +131,20 @@ async def test_home_counts_runs_and_documents_that_came_after_it_was_seen(site, 
 
 # -- run_counts: kept by the database's triggers, exact across every way a run changes -------------
 
+_DELETE_RUN = sa.delete(tables.runs).where(tables.runs.c.id == sa.bindparam("run_id"))
+
+
 async def _counted(site) -> tuple[dict, dict]:
     """What run_counts says and what counting the runs says, per (tenant, workflow, status)."""
     await site.kernel.journal.flush()
-    db = site.kernel.db
-    async with db.execute("SELECT tenant, workflow, status, n FROM run_counts WHERE n != 0") as c:
-        kept = {tuple(r[:3]): r[3] for r in await c.fetchall()}
-    async with db.execute("SELECT coalesce(b.tenant, ''), r.workflow, r.status, count(*) FROM runs r "
-                          "LEFT JOIN batches b ON b.id = r.batch_id GROUP BY 1, 2, 3") as c:
-        truth = {tuple(r[:3]): r[3] for r in await c.fetchall()}
+    counts, runs, batches = tables.run_counts, tables.runs, tables.batches
+    kept = {(r.tenant, r.workflow, r.status): r.n for r in await site.kernel.sql.read(
+        sa.select(counts.c.tenant, counts.c.workflow, counts.c.status, counts.c.n).where(counts.c.n != 0))}
+    tenant = sa.func.coalesce(batches.c.tenant, "")
+    truth = {(r.tenant, r.workflow, r.status): r.n for r in await site.kernel.sql.read(
+        sa.select(tenant.label("tenant"), runs.c.workflow, runs.c.status, sa.func.count().label("n"))
+        .select_from(runs.outerjoin(batches, batches.c.id == runs.c.batch_id))
+        .group_by(tenant, runs.c.workflow, runs.c.status))}
     return kept, truth
 
 
@@ -203,10 +210,9 @@ async def test_run_counts_stay_exact_per_tenant_across_submit_finish_fail_retry_
     assert await _chips(ada) == _by_state(truth)
 
     # A run deleted (as a clean-up job would), and a whole-row REPLACE under the same idempotency key.
-    await site.kernel.journal.execute("DELETE FROM runs WHERE id = ?", (flaky["globex"],))
+    await site.kernel.journal.execute(_DELETE_RUN, {"run_id": flaky["globex"]})
     assert await _chips(gus) == {"succeeded": 1}
-    async with site.kernel.db.execute("SELECT * FROM runs WHERE id = ?", (quick[2],)) as c:
-        row = dict(zip([d[0] for d in c.description], await c.fetchone()))
+    row = dict((await site.kernel.sql.first(sa.select(tables.runs).where(tables.runs.c.id == quick[2])))._mapping)
     await site.kernel.journal.upsert("runs", {**row, "id": "run_replacement", "status": "failed"})
     assert _by_state(await exact(), "globex") == {"failed": 1}
     assert await _chips(gus) == {"failed": 1}

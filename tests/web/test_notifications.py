@@ -45,8 +45,7 @@ async def test_the_inbox_lists_my_messages_counts_unread_and_marks_them_read(sit
     _, _, badge = await b.get("/notifications/unread")
     assert ">1<" in badge
     await b.post("/notifications/m3/read", {"csrf": csrf})  # someone else's: nothing happens
-    async with site.kernel.db.execute("SELECT read FROM notify_inbox WHERE id = 'm3'") as c:
-        assert (await c.fetchone())[0] is None
+    assert await site.kernel.sql.scalar(sa.select(INBOX.c.read).where(INBOX.c.id == "m3")) is None
     await b.post("/notifications/all/read", {"csrf": csrf})
     _, _, badge = await b.get("/notifications/unread")
     assert "visually-hidden" not in badge  # no count shown
