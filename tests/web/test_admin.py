@@ -9,7 +9,10 @@ import re
 import sys
 
 import pytest
+import sqlalchemy as sa
 from api_support import TestPlugin
+
+from paperchain.store import tables
 
 PASSWORD = "correct horse battery staple 42"
 
@@ -305,7 +308,8 @@ async def test_the_compliance_report_lists_the_changes_with_their_ledger_proofs(
     assert flat.count("Ledger entry") == len(listed) >= 2  # each entry of the period, with its proof
     # A row changed after it was anchored no longer verifies.
     changed = next(e for e in listed if e["target"] == "user:nina")
-    await full_site.kernel.journal.execute("UPDATE audit SET actor = 'someone else' WHERE id = ?", (changed["id"],))
+    audit = tables.audit
+    await full_site.kernel.sql.write(sa.update(audit).where(audit.c.id == changed["id"]).values(actor="someone else"))
     _, _, body = await ada.get(f"/admin/audit/compliance.pdf?since={today}&until={today}")
     flat = " ".join(pdf_text(body).split())
     assert "Verified no" in flat and "the anchored copy differs from the entry in the database" in flat
