@@ -9,7 +9,7 @@ plugins.toml::
     workers = 0                   # process-pool size for CPU-heavy steps (0: one per core)
     durability = "process"        # "process": survives kill -9; "power": fsync every commit
     expose_env = []               # process variables workflows may read as env.NAME
-    database_url = ""             # plugins' tables; empty: sqlite+aiosqlite:///<data_dir>/paperchain.db
+    database_url = ""             # every table, the kernel's and plugins'; empty: the data directory's SQLite file
     workflows_dir = "examples/workflows"
 
     [plugins]
