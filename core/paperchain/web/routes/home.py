@@ -44,11 +44,11 @@ async def home(request, ctx):
 
     async def run_figures():
         states = await run_counts(sql, ctx.who.tenant)
-        last_day = {}
-        for status in states:  # one range of the (status, created) index per state, not a scan
-            last_day[status] = await sql.scalar(sa.select(sa.func.count()).select_from(joined).where(
-                runs.c.status == status, runs.c.created >= since, *scope))
-        last_day = {status: n for status, n in last_day.items() if n}
+        # One range of the (status, created) index per state, not a scan, in one statement.
+        counted = {r.status: r.n for r in await sql.read(
+            sa.select(runs.c.status, sa.func.count().label("n")).select_from(joined)
+            .where(runs.c.status.in_(list(states)), runs.c.created >= since, *scope).group_by(runs.c.status))}
+        last_day = {status: counted[status] for status in states if counted.get(status)}
         queue = states.get("queued", 0) + states.get("running", 0)
         failures = [dict(r._mapping) for r in await sql.read(
             sa.select(runs.c.id, runs.c.workflow, runs.c.finished, runs.c.error).select_from(joined)
