@@ -1,5 +1,6 @@
 """Second factors: TOTP enrolment, the login flow, replays, recovery codes, per-role requirement, resets."""
 
+import asyncio
 import json
 
 import pyotp
@@ -145,3 +146,20 @@ async def test_admins_reset_a_lost_second_factor_and_users_turn_theirs_off(api):
     assert (await api.request("DELETE", "/api/v1/auth/mfa", token=token,
                               json={"code": _code(secret2, clock[0])})).status == 204
     assert (await _login(api, "oz")).status == 200
+
+
+async def test_one_code_given_to_two_servers_at_once_is_accepted_once(api):
+    """Two API processes on one database (two Accounts here): the step a code belongs to is taken by
+    a conditional update, so a code replayed through the other server at the same moment fails."""
+    from paperchain.api.accounts import Accounts
+
+    clock = _frozen(api)
+    secret, _ = await _enrolled(api, "ned", clock)
+    other = Accounts(api.kernel)
+    await other.load()
+    servers = (api.state.accounts.security.mfa, other.security.mfa)
+    code = _code(secret, clock[0])
+    answers = await asyncio.gather(*(mfa.check("ned", code, clock[0]) for mfa in servers))
+    assert sorted(answers, key=str) == [None, "totp"]
+    stored = await api.kernel.sql.scalar(sa.select(tables.user_mfa.c.last_step).where(tables.user_mfa.c.user == "ned"))
+    assert stored == int(clock[0] // 30)

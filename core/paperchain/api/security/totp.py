@@ -3,7 +3,8 @@
 - Enrolment makes a secret and its ``otpauth://`` URI (for an authenticator app's QR code); it
   counts only once confirmed with a first code, which also gives the user 10 recovery codes.
 - A code is accepted for the current 30-second step or one step either side (clock drift), and
-  only for a step later than the last one accepted: a code seen once is never taken again.
+  only for a step later than the last one accepted: a code seen once is never taken again (the
+  step is recorded by a conditional update, so this holds across servers sharing the database).
 - Recovery codes are shown once; only an argon2id hash of each is kept (``recovery_hasher``), with
   a short plain prefix so that checking one costs one hash rather than ten. Each works once.
 """
@@ -123,8 +124,7 @@ class SecondFactors:
         if enrolment is None or enrolment.confirmed is None:
             return None
         if self._totp(enrolment, code, now):
-            await self._save(name, enrolment)
-            return "totp"
+            return "totp" if await self._take_step(name, enrolment.last_step) else None
         cleaned = _clean(code)
         for entry in list(enrolment.recovery):
             if len(cleaned) == 12 and hmac.compare_digest(entry[0], cleaned[:_PREFIX]):
@@ -134,6 +134,15 @@ class SecondFactors:
                     return "recovery"
                 enrolment.recovery.append(entry)
         return None
+
+    async def _take_step(self, name: str, step: int) -> bool:
+        """Record ``step`` as the last one accepted, unless a later or equal one is recorded already
+        (one conditional update: of two servers given one code at once, only one accepts it)."""
+        await self.k.journal.flush()
+        t = user_mfa
+        taken = await self.k.sql.write(sa.update(t).where(
+            t.c.user == name, sa.or_(t.c.last_step.is_(None), t.c.last_step < step)).values(last_step=step))
+        return taken.rowcount == 1
 
     def _matches(self, digest: str, code: str) -> bool:
         import argon2
