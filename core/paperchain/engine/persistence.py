@@ -101,10 +101,6 @@ class RunStore:
         """id, workflow_hash, paths, inputs, source and tenant ('' when none) of a batch."""
         return await self.k.sql.first(_BATCH, {"id": batch_id})
 
-    async def batch_tenant(self, batch_id: str) -> str:
-        row = await self.batch(batch_id)
-        return row.tenant if row else ""
-
     async def unfinished_batches(self) -> list[str]:
         rows = await self.k.sql.read(sa.select(batches.c.id).where(batches.c.status.in_(("ingesting", "running")))
                                      .order_by(batches.c.created, batches.c.id))
@@ -112,10 +108,10 @@ class RunStore:
 
     async def ingested(self, batch_id: str) -> tuple[int, int | None]:
         """How many of a batch's document or input runs exist, and the highest ``seq`` among them."""
-        row = await self.k.sql.first(sa.select(sa.func.count().label("count"), sa.func.max(runs.c.seq).label("last"))
+        row = await self.k.sql.first(sa.select(sa.func.count().label("made"), sa.func.max(runs.c.seq).label("last_seq"))
                                      .where(runs.c.batch_id == batch_id, runs.c.kind != "batch"))
         assert row is not None  # an aggregate always has its row
-        return row.count, row.last
+        return row.made, row.last_seq  # (not "count": a Row is a tuple, whose count() it would shadow)
 
     async def unsucceeded_runs(self, batch_id: str) -> int:
         return await self.k.sql.scalar(sa.select(sa.func.count())
