@@ -6,40 +6,21 @@ from __future__ import annotations
 
 import asyncio
 
-import attrs
 import pytest
 import sqlalchemy as sa
+from api_support import TestPlugin
 
 from paperchain.engine.batches import Batches
 from paperchain.engine.persistence import RunStore
 from paperchain.store.tables import batches, run_counts, runs
-from paperchain_sdk import ActionSpec, hookimpl
-from paperchain_sdk.contracts import Action
-
-
-@attrs.define
-class EchoSettings:
-    value: str = ""
-
-
-class Echo(Action):
-    async def run(self, ctx, inputs):
-        return {"value": inputs.value}
-
-
-class EchoPlugin:
-    @hookimpl
-    def paperchain_actions(self):
-        return [ActionSpec(name="test.echo", impl=Echo, settings=EchoSettings)]
-
 
 WORKFLOW = {"name": "keyed", "inputs": {"value": {"default": "x"}},
-            "steps": [{"id": "echo", "uses": "test.echo", "with": {"value": "${{ inputs.value }}"}}]}
+            "steps": [{"id": "wait", "uses": "test.wait", "with": {"seconds": 0}}]}
 
 
 @pytest.fixture
 def harness(paperchain_kernel):
-    return paperchain_kernel(EchoPlugin())
+    return paperchain_kernel(TestPlugin())
 
 
 async def _counted(k, workflow: str) -> dict[str, int]:

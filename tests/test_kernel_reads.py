@@ -3,33 +3,15 @@ column name, and the operator's threshold query kept to reading."""
 
 from __future__ import annotations
 
-import attrs
 import pytest
+from api_support import TestPlugin
 
 from paperchain import kernel_reads
-from paperchain_sdk import ActionSpec, hookimpl
-from paperchain_sdk.contracts import Action
-
-
-@attrs.define
-class EchoSettings:
-    value: str = ""
-
-
-class Echo(Action):
-    async def run(self, ctx, inputs):
-        return {"value": inputs.value}
-
-
-class EchoPlugin:
-    @hookimpl
-    def paperchain_actions(self):
-        return [ActionSpec(name="test.echo", impl=Echo, settings=EchoSettings)]
 
 
 @pytest.fixture
 def harness(paperchain_kernel):
-    return paperchain_kernel(EchoPlugin())
+    return paperchain_kernel(TestPlugin())
 
 
 def test_reads_of_batches_runs_and_documents(harness, tmp_path):
@@ -37,7 +19,7 @@ def test_reads_of_batches_runs_and_documents(harness, tmp_path):
     for name, text in (("a.txt", "alpha"), ("b.txt", "beta")):
         (tmp_path / name).write_text(text)
     outcome = harness.run({"name": "echo", "inputs": {"value": {"default": "v"}},
-                           "steps": [{"id": "e", "uses": "test.echo", "with": {"value": "${{ inputs.value }}"}}]},
+                           "steps": [{"id": "e", "uses": "test.wait", "with": {"seconds": 0}}]},
                           files=[tmp_path / "a.txt", tmp_path / "b.txt"], inputs={"value": "w"})
 
     async def scenario():
