@@ -32,6 +32,7 @@ _EVENT_COUNT = sa.select(sa.func.count()).where(events.c.type == sa.bindparam("t
 
 class KernelReads:
     sql: Any  # the kernel's SqlHandle (Kernel.open)
+    documents: Any  # the kernel's Documents (its full-text search adapter)
 
     @property
     def db_path(self) -> Path:
@@ -61,6 +62,24 @@ class KernelReads:
         rows = await self.sql.read(sa.select(documents.c.id, documents.c.text).where(documents.c.deleted.is_(None))
                                    .order_by(documents.c.created, documents.c.id).limit(int(limit)))
         return [(row.id, row.text) for row in rows]
+
+    async def document_text_page(self, *, after: str = "", limit: int) -> list[tuple[str, str, str | None]]:
+        """``(id, tenant, text)`` of the live documents in id order, those after ``after`` only, at
+        most ``limit``: a resumable walk over every tenant's documents (e.g. an embedding backfill)."""
+        rows = await self.sql.read(
+            sa.select(documents.c.id, documents.c.tenant, documents.c.text)
+            .where(documents.c.deleted.is_(None), documents.c.id > after).order_by(documents.c.id).limit(int(limit)))
+        return [(row.id, row.tenant or "", row.text) for row in rows]
+
+    async def search_documents(self, query: str, *, tenant: str, limit: int = 20) -> list[tuple[str, float, str]]:
+        """The full-text search of ``GET /api/v1/documents/search``: ``(id, rank, snippet)`` of the
+        live documents a caller of ``tenant`` may see (``''``: the operator, every tenant's), best
+        first, matched words in the snippet between ``[`` and ``]``. InputError for a query the
+        search grammar refuses."""
+        from .store.search import ALL_TENANTS, marked
+
+        hits, _ = await self.documents.search.query(query, tenant or ALL_TENANTS, limit)
+        return [(hit.id, hit.rank, marked(hit.snippet, "[", "]")) for hit in hits]
 
     async def count_events(self, type: str, *, since: str, until: str) -> int:
         """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""

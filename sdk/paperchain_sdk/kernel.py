@@ -99,6 +99,15 @@ class KernelAPI(Protocol):
         """``(id, text)`` of every tenant's live documents, oldest first, at most ``limit`` (e.g. a
         recommender's content model); a plugin filters per tenant with ``documents.visible``."""
 
+    async def document_text_page(self, *, after: str = "", limit: int) -> list[tuple[str, str, str | None]]:
+        """``(id, tenant, text)`` of every tenant's live documents in id order, those after ``after``
+        only, at most ``limit`` (``''``: the deployment-wide scope): a resumable walk for backfills."""
+
+    async def search_documents(self, query: str, *, tenant: str, limit: int = 20) -> list[tuple[str, float, str]]:
+        """Full-text search as ``GET /api/v1/documents/search``: ``(id, rank, snippet)`` of the live
+        documents a caller of ``tenant`` may see (``''``: the operator, every tenant's), best first,
+        matched words between ``[`` and ``]``. InputError for a query the search grammar refuses."""
+
     async def count_events(self, type: str, *, since: str, until: str) -> int:
         """How many events of ``type`` were recorded between two ISO-8601 UTC times (inclusive)."""
 
