@@ -10,6 +10,7 @@ plugins.toml::
     durability = "process"        # "process": survives kill -9; "power": fsync every commit
     expose_env = []               # process variables workflows may read as env.NAME
     database_url = ""             # every table, the kernel's and plugins'; empty: the data directory's SQLite file
+    blob_url = ""                 # "s3://bucket?endpoint=…&region=…" (store/blobs_s3.py); empty: the data directory's blobs/
     workflows_dir = "examples/workflows"
 
     [plugins]
@@ -27,7 +28,7 @@ plugins.toml::
     deny = ["203.0.113.0/24"]     # addresses (CIDR, IPv4 or IPv6) always refused
     mfa_roles = ["admin"]         # roles that must use a second factor (TOTP)
 
-Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_DATABASE_URL, PAPERCHAIN_CONCURRENCY,
+Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_DATABASE_URL, PAPERCHAIN_BLOB_URL, PAPERCHAIN_CONCURRENCY,
 PAPERCHAIN_WORKERS, PAPERCHAIN_LOAD_PLUGINS and PAPERCHAIN_DISABLE_PLUGINS (comma-separated),
 PAPERCHAIN_STRICT_PLUGINS=1, and PAPERCHAIN_SECURITY_<KEY> for any key of [security] (lists
 comma-separated), e.g. PAPERCHAIN_SECURITY_MFA_ROLES=admin,editor.
@@ -58,6 +59,7 @@ class KernelSettings:
     workflows_dir: str = ""
     ledger: str = ""
     database_url: str = ""  # empty: sqlite+aiosqlite:///<data_dir>/paperchain.db (store/database.py)
+    blob_url: str = ""  # empty: <data_dir>/blobs on local disk (store/blobs.py); s3://… (store/blobs_s3.py)
 
 
 def _networks(instance, attribute, value) -> None:
@@ -239,9 +241,15 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
             kernel_table[key] = value
     if env.get("PAPERCHAIN_DATABASE_URL"):
         kernel_table["database_url"] = env["PAPERCHAIN_DATABASE_URL"]
+    if env.get("PAPERCHAIN_BLOB_URL"):
+        kernel_table["blob_url"] = env["PAPERCHAIN_BLOB_URL"]
     kernel = structure_settings(KernelSettings, kernel_table, where=f"{source}, table [paperchain]")
     if kernel.database_url:
         kernel.database_url = _database_url(kernel.database_url, base, source)
+    if kernel.blob_url:
+        from .store.blobs_s3 import parse_blob_url
+
+        parse_blob_url(kernel.blob_url, where=f"{source}, table [paperchain], blob_url (or PAPERCHAIN_BLOB_URL)")
 
     plugins_raw = dict(raw.get("plugins", {}))
     per_plugin = {k: v for k, v in plugins_raw.items() if isinstance(v, dict)}

@@ -120,6 +120,11 @@ class Kernel(KernelReads):
 
         self.check()
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        blob_url = self.config.kernel.blob_url
+        if blob_url:  # an object store (store/blobs_s3.py): a missing bucket or bad endpoint stops here
+            from .store.blobs_s3 import check_bucket
+
+            await asyncio.to_thread(check_bucket, blob_url)
         sync = "FULL" if self.config.kernel.durability == "power" else "NORMAL"
         self.database = await Database.open(self.config.database_url, synchronous=sync)  # a bad URL stops here
         try:
@@ -132,7 +137,13 @@ class Kernel(KernelReads):
             await self.database.close()
             self.database = self.sql = None  # type: ignore[assignment]
             raise
-        self.blobs = DiskBlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
+        if blob_url:
+            from .store.blobs_s3 import S3BlobStore
+
+            self.blobs = S3BlobStore(blob_url, self.data_dir / "s3-scratch", keyring=self.keyring,
+                                     encrypt=self.keyring.encrypt_blobs)
+        else:
+            self.blobs = DiskBlobStore(self.data_dir / "blobs", keyring=self.keyring, encrypt=self.keyring.encrypt_blobs)
         self.journal = CoreJournal(self.database)
         self.journal.start()
         await self.documents.open()  # the search adapter of this database (PostgreSQL: its index, when missing)
