@@ -3,6 +3,7 @@ embedded by the ``ai.embed`` step in a workflow and by the backfill."""
 
 from __future__ import annotations
 
+import pytest
 import sqlalchemy as sa
 
 import paperchain_ai
@@ -10,6 +11,13 @@ from paperchain_ai.backfill import backfill
 from paperchain_ai.index import VectorIndex, index_for
 from paperchain_ai.settings import EmbedSettings
 from paperchain_ai.storage import SCHEMA, embedded
+
+
+@pytest.fixture
+def paperchain_database_url(database_url):
+    """Every test here on SQLite and on PostgreSQL (the kernel's full-text search differs)."""
+    return "" if database_url.startswith("sqlite") else database_url
+
 
 OCTET = {"Content-Type": "application/octet-stream"}
 WORKFLOW = {"name": "embed", "steps": [
