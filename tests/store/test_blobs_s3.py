@@ -9,6 +9,7 @@ import io
 import os
 import socket
 import threading
+import tracemalloc
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -258,6 +259,27 @@ def test_a_large_blob_goes_up_in_parts(s3_store, s3_blob_url, monkeypatch):
     assert head["Metadata"]["sha256"] == digest
     s3_store.plain.drop(digest)
     assert hashlib.sha256(s3_store.read_bytes(digest)).hexdigest() == digest
+
+
+def test_a_large_blob_is_streamed_both_ways_not_held_in_memory(plain_store, monkeypatch, tmp_path):
+    monkeypatch.setattr(blobs_s3, "MULTIPART", 6 << 20)
+    monkeypatch.setattr(blobs_s3, "PART", 5 << 20)
+    source = tmp_path / "large.bin"
+    with open(source, "wb") as out:
+        for _ in range(48):
+            out.write(os.urandom(1 << 20))
+    tracemalloc.start()
+    try:
+        digest, _, _ = plain_store.put_file(source)
+        put_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        with plain_store.open(digest, sha256=digest) as reader:
+            while reader.read(1 << 20):
+                pass
+        read_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert put_peak < 24 << 20 and read_peak < 16 << 20, (put_peak >> 20, read_peak >> 20)
 
 
 def test_a_prefix_keeps_the_blobs_in_a_folder_of_the_bucket(tmp_path, keyring, s3_blob_url):

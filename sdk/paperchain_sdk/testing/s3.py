@@ -3,8 +3,9 @@
 Fixtures:
 
 ``paperchain_moto``
-    The session's ``moto[server]`` S3 endpoint (``http://127.0.0.1:<free port>``), started on first
-    use and stopped at the end. moto is an S3 stand-in (MinIO is not installable here): it answers
+    The session's ``moto[server]`` S3 endpoint (``http://127.0.0.1:<free port>``): a ``moto_server``
+    process (not a thread, so what a test measures in its own process is the client's), started on
+    first use and stopped at the end. moto is an S3 stand-in (MinIO is not installable here): it answers
     the API, conditional writes included, but says nothing about a real store's speed.
 ``s3_blob_url``
     A fresh, empty bucket on it as a ``blob_url`` (``s3://…?endpoint=…&region=us-east-1``), with
@@ -18,6 +19,11 @@ from __future__ import annotations
 
 import itertools
 import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
 
 import pytest
 
@@ -30,18 +36,35 @@ _CREDENTIALS = {"AWS_ACCESS_KEY_ID": "paperchain-test", "AWS_SECRET_ACCESS_KEY":
 
 @pytest.fixture(scope="session")
 def paperchain_moto():
-    try:
-        from moto.server import ThreadedMotoServer
-    except ImportError:
-        message = f"moto is not installed: {INSTALL_HINT}"
+    program = Path(sys.executable).parent / "moto_server"
+    if not program.exists():
+        message = f"moto is not installed (no {program}): {INSTALL_HINT}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    yield f"http://{host}:{port}"
-    server.stop()
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(program), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        _wait_for(server, port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def _wait_for(server: subprocess.Popen, port: int, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"moto_server did not start on 127.0.0.1:{port} (exit code {server.poll()})") from None
+            time.sleep(0.1)
 
 
 @pytest.fixture
