@@ -282,16 +282,16 @@ def test_a_large_blob_is_streamed_both_ways_not_held_in_memory(plain_store, monk
     assert put_peak < 24 << 20 and read_peak < 16 << 20, (put_peak >> 20, read_peak >> 20)
 
 
-def test_a_prefix_keeps_the_blobs_in_a_folder_of_the_bucket(tmp_path, keyring, s3_blob_url):
+def test_a_prefix_keeps_the_blobs_in_a_folder_of_the_bucket(request, tmp_path, keyring, s3_blob_url):
     url = s3_blob_url.replace("?", "/team-a/blobs?", 1)
     store = S3BlobStore(url, tmp_path / "scratch", keyring=keyring)
-    try:
-        digest, _ = store.put(io.BytesIO(b"in a folder"))
-    finally:
-        store.close()
+    request.addfinalizer(store.close)
+    digest, _ = store.put(io.BytesIO(b"in a folder"))
     client, bucket = _bucket(s3_blob_url)
     assert [o["Key"] for o in client.list_objects_v2(Bucket=bucket)["Contents"]] == [
         f"team-a/blobs/{digest[:2]}/{digest[2:4]}/{digest}"]
+    client.put_object(Bucket=bucket, Key="elsewhere/not-ours", Body=b"another application's")
+    assert store.usage() == (len(b"in a folder"), 1)
 
 
 @pytest.mark.parametrize(("url", "says"), [

@@ -375,17 +375,26 @@ class S3BlobStore(DiskBlobStore):
 
     # -- migration and rotation -----------------------------------------------------------------
 
-    def names(self) -> Iterator[tuple[str, bool]]:
+    def _objects(self) -> Iterator[dict]:
         token: dict = {}
         while True:
             page = self._client.call("list_objects_v2", Prefix=self.url.prefix, **token)
-            for item in page.get("Contents", []):
-                leaf = item["Key"].rsplit("/", 1)[-1]
-                encrypted = leaf.endswith(SUFFIX)
-                yield (leaf[: -len(SUFFIX)] if encrypted else leaf), encrypted
+            yield from page.get("Contents", [])
             if not page.get("IsTruncated"):
                 return
             token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    def names(self) -> Iterator[tuple[str, bool]]:
+        for item in self._objects():
+            leaf = item["Key"].rsplit("/", 1)[-1]
+            encrypted = leaf.endswith(SUFFIX)
+            yield (leaf[: -len(SUFFIX)] if encrypted else leaf), encrypted
+
+    def usage(self) -> tuple[int, int]:
+        """``(bytes, objects)`` the store holds in the bucket (``root`` is only the local scratch
+        folder here: a page that sizes the store must ask this)."""
+        sizes = [item["Size"] for item in self._objects()]
+        return sum(sizes), len(sizes)
 
     def key_version(self, name: str) -> tuple[str, int] | None:
         if not self.is_encrypted(name):
