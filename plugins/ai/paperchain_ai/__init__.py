@@ -37,6 +37,15 @@ def paperchain_startup(kernel):
 
 
 @hookimpl
+async def paperchain_event(event, kernel):
+    # A deleted document's vectors go with it (search also checks every hit is a live document).
+    if event.type == "document.deleted" and event.subject:
+        from .index import index_for
+
+        await (await index_for(kernel)).forget(event.subject)
+
+
+@hookimpl
 def paperchain_routes(kernel):
     from .routes import routes
 

@@ -103,6 +103,13 @@ class VectorIndex:
         self._matrix = None
         return len(rows)
 
+    async def forget(self, document_id: str) -> None:
+        """Drop a deleted document's chunks and record."""
+        async with self.store.transaction() as tx:
+            await tx.execute(sa.delete(chunks).where(chunks.c.document_id == document_id))
+            await tx.execute(sa.delete(embedded).where(embedded.c.document_id == document_id))
+        self._matrix = None
+
     async def stale(self, document_ids: list[str]) -> list[str]:
         """Those of ``document_ids`` not embedded with the current model (never, or by another)."""
         if not document_ids:

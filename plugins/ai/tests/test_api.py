@@ -77,6 +77,13 @@ async def test_hybrid_search_and_similar_keep_tenants_apart(paperchain_api, text
     assert hidden.status == missing.status == 404
     assert hidden.json["error"]["message"].replace(secret, "?") == missing.json["error"]["message"].replace("0" * 64, "?")
 
+    # A deleted document leaves the index: its vectors are dropped, it is never a hit again.
+    assert (await api.request("DELETE", f"/api/v1/documents/{invoice_es}", token=acme)).status in (200, 204)
+    store = await api.kernel.storage(SCHEMA)
+    assert await store.read(sa.select(embedded).where(embedded.c.document_id == invoice_es)) == []
+    found = (await api.request("GET", "/api/v1/ai/search?q=factura de sillas", token=acme)).json["hits"]
+    assert invoice_es not in {h["document_id"] for h in found}
+
 
 async def test_bad_input_is_a_clear_400_or_404(paperchain_api, texts):
     api = await paperchain_api(paperchain_ai)
