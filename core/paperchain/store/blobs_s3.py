@@ -150,7 +150,8 @@ def _unavailable(url: BlobUrl, exc: Exception) -> PaperchainError:
     if isinstance(exc, EndpointConnectionError):
         return ConfigError(f"nothing answers at the blob store's endpoint {url.endpoint or 'AWS S3'}.",
                            hint="start the object store, or fix endpoint= in blob_url (or PAPERCHAIN_BLOB_URL)")
-    return BlobStoreUnavailable(f"the blob store {url} failed: {type(exc).__name__}.",
+    code = f" {_code(exc)}" if _code(exc) else ""
+    return BlobStoreUnavailable(f"the blob store {url} failed: {type(exc).__name__}{code}.",
                                 hint="check that the object store is up and reachable")
 
 
@@ -260,20 +261,22 @@ class S3BlobStore(DiskBlobStore):
         """File a staged blob as ``name`` in the bucket (create if absent: an existing object of
         that name wins); return a readable plaintext path of it."""
         try:
+            written = False
             if not self.exists(name):
                 if self.encrypt:
                     blobcrypt.seal(staged.tmp, self._key_for, name)
-                self._create(staged.tmp, self._key(name, self.encrypt), staged.sha256, staged.size)
+                written = self._create(staged.tmp, self._key(name, self.encrypt), staged.sha256, staged.size)
             keep = staged.plain if self.encrypt else staged.tmp  # unencrypted: the staged file is the plaintext
-            if keep and self.plain.get(name) is None:
+            if written and keep and self.plain.get(name) is None:  # the copy of what is stored, not of a loser
                 with contextlib.suppress(OSError):
                     self.plain.add(name, keep)
             return self.path(name)
         finally:
             self.discard(staged)
 
-    def _create(self, file: str, key: str, sha256: str, size: int, *, replace: bool = False) -> None:
-        """Send ``file`` as ``key`` unless it exists (``replace``: whether or not)."""
+    def _create(self, file: str, key: str, sha256: str, size: int, *, replace: bool = False) -> bool:
+        """Send ``file`` as ``key`` unless it exists (``replace``: whether or not); say whether it
+        was written."""
         from botocore.exceptions import ClientError
 
         condition = {} if replace else {"IfNoneMatch": "*"}
@@ -286,10 +289,11 @@ class S3BlobStore(DiskBlobStore):
                 self._multipart(file, key, meta, condition)
         except ClientError as exc:
             if _status(exc) == 412:
-                return  # another writer filed the same content first
+                return False  # another writer filed the same content first
             if _status(exc) == 409 and self._head(key) is not None:
-                return  # a concurrent conditional write won (S3 answers 409 to the loser at times)
+                return False  # a concurrent conditional write won (S3 answers 409 to the loser at times)
             raise _unavailable(self.url, exc) from None
+        return True
 
     def _multipart(self, file: str, key: str, meta: dict, condition: dict) -> None:
         upload = self._client.call("create_multipart_upload", Key=key, **meta)["UploadId"]
