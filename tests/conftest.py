@@ -9,6 +9,7 @@ parametrized here. The PostgreSQL half is marked ``postgres``: ``-m postgres`` r
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -44,7 +45,31 @@ def paperchain_database_url(request) -> str:
         return "" if url.startswith("sqlite") else url
     if getattr(request, "param", "sqlite") == "sqlite":
         return ""
-    return request.getfixturevalue("paperchain_postgres").create_database()
+    return request.getfixturevalue("paperchain_postgres").create_database(
+        template=request.getfixturevalue("kernel_template"))
+
+
+@pytest.fixture(scope="session")
+def kernel_template(paperchain_postgres) -> str:
+    """The name of a PostgreSQL database holding the kernel's migrated tables, copied for each test's
+    kernel (CREATE DATABASE ... TEMPLATE): a tenth of the time of migrating a new one. Each copy is
+    still upgraded by the kernel at start, so a new revision only makes the first start slower."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from paperchain.store import migrations
+    from paperchain.store.database import Database
+
+    async def migrate(url: str) -> None:
+        database = await Database.open(url)
+        try:
+            await migrations.upgrade(database)
+        finally:
+            await database.close()  # no connection left: a template must have none
+
+    url = paperchain_postgres.create_database("kernel_template")
+    with ThreadPoolExecutor(1) as thread:  # its own event loop, whatever runs in this one
+        thread.submit(asyncio.run, migrate(url)).result()
+    return url.rsplit("/", 1)[1]
 
 
 @pytest.fixture

@@ -81,12 +81,14 @@ class PostgresCluster:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{database}"
 
-    def create_database(self, prefix: str = "test") -> str:
-        """A new empty database; returns its URL."""
+    def create_database(self, prefix: str = "test", *, template: str = "") -> str:
+        """A new empty database, or a copy of the database named ``template`` (nobody may be
+        connected to it); returns its URL."""
         self._count += 1
         name = f"{prefix}_{os.getpid()}_{self._count}"
+        copy = f' TEMPLATE "{template}"' if template else ""
         self._run("psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
-                  "-q", "-c", f'CREATE DATABASE "{name}"')
+                  "-q", "-c", f'CREATE DATABASE "{name}"{copy}')
         return self.url(name)
 
     def stop(self) -> None:
