@@ -175,7 +175,7 @@ class Config:
 
     @property
     def database_url(self) -> str:
-        """Where plugins' tables live: ``database_url`` or the SQLite file in the data directory."""
+        """Where every table lives, the kernel's and plugins': ``database_url`` or the data directory's SQLite file."""
         from .store.database import default_url
 
         return self.kernel.database_url or default_url(self.data_dir)
