@@ -9,6 +9,7 @@ joined by OR (no search syntax), so any question is valid there and shares words
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -69,9 +70,13 @@ async def hybrid_search(kernel: Any, q: str, tenant: str, *, limit: int = 10) ->
     q = check_query(q)
     index = await index_for(kernel)
     words = full_text_query(q)
-    text_hits = await kernel.search_documents(words, tenant=tenant, limit=DEPTH) if words else []
-    query_vector = (await index.encode([q], query=True))[0]
-    vector_hits = await index.nearest(query_vector, tenant, limit=DEPTH)
+    # The full-text query (a database reader thread) runs while the question is embedded (a worker thread).
+    text_search = asyncio.ensure_future(kernel.search_documents(words, tenant=tenant, limit=DEPTH)) if words else None
+    try:
+        query_vector = (await index.encode([q], query=True))[0]
+        vector_hits = await index.nearest(query_vector, tenant, limit=DEPTH)
+    finally:
+        text_hits = await text_search if text_search is not None else []
     fused: dict[str, dict] = {}
     for rank, (document_id, _, text_snippet) in enumerate(text_hits, start=1):
         entry = fused.setdefault(document_id, {"score": 0.0})
