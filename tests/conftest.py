@@ -18,7 +18,7 @@ from paperchain_sdk.testing.databases import DATABASES
 
 TESTS = Path(__file__).parent
 # Folders (every test below) and file patterns of tests/ whose kernels run on both databases.
-BOTH_DATABASES = ("api", "store", "test_engine*.py", "test_resume*.py", "test_kernel*.py")
+BOTH_DATABASES = ("api", "engine", "store", "test_engine*.py", "test_resume*.py", "test_kernel*.py")
 
 
 def _on_both(path: Path) -> bool:

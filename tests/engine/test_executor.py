@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 
 import pytest
+import sqlalchemy as sa
 
 from paperchain.engine.executor import Executor, InlineExecutor, StepAttempt
 from paperchain.outcomes import load_run
+from paperchain.store.tables import runs, steps
 from paperchain_sdk import ActionSpec, hookimpl
 from paperchain_sdk.contracts import Action
 
@@ -97,11 +98,17 @@ def test_an_attempt_left_running_is_adopted_when_the_executor_takes_it_over(kern
     workflow = kernel.kernel.load_workflow({"name": "adopt", "steps": [
         {"id": "a", "uses": "test.echo"}, {"id": "b", "uses": "test.echo", "needs": ["a"]}]})
     batch = kernel.call(engine.submit(workflow, [doc.path]))
-    with sqlite3.connect(kernel.kernel.data_dir / "paperchain.db") as conn:  # as a stopped process left it
-        (run_id,) = conn.execute("SELECT id FROM runs WHERE batch_id = ?", (batch,)).fetchone()
-        conn.execute("UPDATE runs SET status = 'running' WHERE id = ?", (run_id,))
-        conn.execute("INSERT INTO steps (run_id, step_id, uses, status, attempts, outputs, idempotency_key, continued) "
-                     "VALUES (?, 'a', 'test.echo', 'running', 1, '{}', ?, 0)", (run_id, f"{run_id}:a"))
+    sql = kernel.kernel.sql
+    run_id = kernel.call(sql.scalar(sa.select(runs.c.id).where(runs.c.batch_id == batch)))
+
+    async def as_a_stopped_process_left_it():
+        async with sql.transaction() as tx:
+            await tx.execute(sa.update(runs).where(runs.c.id == run_id).values(status="running"))
+            await tx.execute(sa.insert(steps).values(run_id=run_id, step_id="a", uses="test.echo", status="running",
+                                                     attempts=1, outputs="{}", idempotency_key=f"{run_id}:a",
+                                                     continued=0))
+
+    kernel.call(as_a_stopped_process_left_it())
     recording = use(kernel, Recording(engine.executor, adopted={"a": {"step": "a", "from": "elsewhere"}}))
     assert kernel.call(engine.resume_batch(batch)) == "succeeded"
     outcome = kernel.call(load_run(kernel.kernel, run_id))

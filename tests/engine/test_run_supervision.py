@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-import sqlite3
+import asyncio
 
 import attrs
 import pytest
+import sqlalchemy as sa
 
 from paperchain.harness import KernelHarness
+from paperchain.store.database import Database
+from paperchain.store.tables import batches, runs
 from paperchain_sdk import ActionSpec, hookimpl
 from paperchain_sdk.contracts import Action
 
@@ -115,6 +118,15 @@ def test_a_memory_error_in_one_run_fails_only_that_run(kernel, documents, monkey
     assert outcome.status == "failed"
 
 
+async def _write(url: str, statement) -> None:
+    database = await Database.open(url)
+    try:
+        async with database.engine.begin() as conn:
+            await conn.execute(statement)
+    finally:
+        await database.close()
+
+
 def test_resume_fails_a_batch_that_cannot_go_on_and_finishes_the_others(paperchain_kernel, paperchain_document, tmp_path):
     doc = paperchain_document("a.txt", "text")
     first = paperchain_kernel(EchoPlugin())
@@ -122,19 +134,20 @@ def test_resume_fails_a_batch_that_cannot_go_on_and_finishes_the_others(papercha
     workflow = first.kernel.load_workflow({"name": "echoes", "steps": [{"id": "a", "uses": "test.echo"}]})
     doomed = first.call(engine.submit(workflow, [doc.path]))
     fine = first.call(engine.submit(workflow, [doc.path]))
-    db = first.kernel.data_dir / "paperchain.db"
+    url = first.config.database_url
     first.close()
-    with sqlite3.connect(db) as conn:  # the doomed batch's workflow version no longer reads
-        conn.execute("UPDATE batches SET workflow_hash = 'gone' WHERE id = ?", (doomed,))
+    # With the kernel stopped, the doomed batch's workflow version stops reading.
+    asyncio.run(_write(url, sa.update(batches).where(batches.c.id == doomed).values(workflow_hash="gone")))
 
-    again = KernelHarness([EchoPlugin()], data_dir=first.kernel.data_dir)
+    again = KernelHarness([EchoPlugin()], data_dir=first.kernel.data_dir, database_url=url)
     try:
         outcomes = {o.id: o for o in again.resume()}
         assert outcomes[doomed].status == "failed" and outcomes[fine].status == "succeeded"
         assert "could not go on" in outcomes[doomed].runs[0].error
-        with sqlite3.connect(db) as conn:
-            assert conn.execute("SELECT count(*) FROM batches WHERE status IN ('ingesting', 'running')").fetchone()[0] == 0
-            assert conn.execute("SELECT count(*) FROM runs WHERE status IN ('queued', 'running')").fetchone()[0] == 0
+        sql = again.kernel.sql
+        count = sa.select(sa.func.count())
+        assert again.call(sql.scalar(count.where(batches.c.status.in_(("ingesting", "running"))))) == 0
+        assert again.call(sql.scalar(count.where(runs.c.status.in_(("queued", "running"))))) == 0
         assert again.resume() == []  # nothing left to crash on at the next start
     finally:
         again.close()

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
-
 import attrs
 import pytest
+import sqlalchemy as sa
 
+from paperchain.store.tables import steps
 from paperchain_sdk import ActionSpec, hookimpl
 from paperchain_sdk.contracts import Action
 
@@ -23,13 +23,18 @@ class Send(Action):
 
 
 class Peek(Action):
-    """Reads, as another process would after a kill -9, what the database holds for a step."""
+    """Reads, as another process would after a kill -9, what the database holds for a step: on a
+    connection of its own (``db``: a synchronous SQLAlchemy URL of the kernel's database)."""
 
     def run(self, ctx, inputs):
-        with sqlite3.connect(inputs.db) as conn:
-            row = conn.execute("SELECT status FROM steps WHERE run_id = ? AND step_id = ?",
-                               (ctx.run_id, inputs.step)).fetchone()
-        return {"seen": row[0] if row else None}
+        engine = sa.create_engine(inputs.db, poolclass=sa.pool.NullPool)
+        try:
+            with engine.connect() as conn:
+                seen = conn.execute(sa.select(steps.c.status).where(
+                    steps.c.run_id == ctx.run_id, steps.c.step_id == inputs.step)).scalar()
+        finally:
+            engine.dispose()
+        return {"seen": seen}
 
 
 class Plugin:
@@ -48,7 +53,9 @@ def kernel(paperchain_kernel):
 
 
 def test_dependents_of_a_side_effect_step_start_after_its_success_is_committed(kernel):
-    db = str(kernel.kernel.data_dir / "paperchain.db")
+    url = sa.engine.make_url(kernel.kernel.config.database_url)
+    sync = "sqlite+pysqlite" if url.drivername.startswith("sqlite") else "postgresql+psycopg"
+    db = url.set(drivername=sync).render_as_string(hide_password=False)
     outcome = kernel.run({"name": "durable-effects", "steps": [
         {"id": "send", "uses": "test.send"},
         *({"id": f"peek{i}", "uses": "test.peek", "needs": ["send"], "with": {"db": db, "step": "send"}}

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 
 import attrs
 import pytest
+import sqlalchemy as sa
 
+from paperchain.store.tables import documents, findings, runs, step_cache, steps
 from paperchain_sdk import (
     ActionSpec,
     AnalyzerSpec,
@@ -98,13 +99,22 @@ def letter(paperchain_document):
 
 
 def step_rows(kernel, run_id):
-    with sqlite3.connect(kernel.kernel.data_dir / "paperchain.db") as conn:
-        conn.row_factory = sqlite3.Row
-        return {r["step_id"]: dict(r) for r in conn.execute("SELECT * FROM steps WHERE run_id = ?", (run_id,))}
+    rows = kernel.call(kernel.kernel.sql.read(sa.select(steps).where(steps.c.run_id == run_id)))
+    return {r.step_id: dict(r._mapping) for r in rows}
 
 
-def db(kernel):
-    return sqlite3.connect(kernel.kernel.data_dir / "paperchain.db")
+def change(kernel, *statements) -> None:
+    """Write the kernel's tables behind the engine's back (one transaction), as someone else might."""
+    async def write():
+        async with kernel.kernel.sql.transaction() as tx:
+            for statement in statements:
+                await tx.execute(statement)
+
+    kernel.call(write())
+
+
+def read(kernel, statement):
+    return kernel.call(kernel.kernel.sql.read(statement))
 
 
 def test_a_second_run_on_the_same_bytes_reuses_every_deterministic_step(kernel, letter):
@@ -134,16 +144,14 @@ def test_reused_artifacts_are_the_same_blobs_under_the_new_run(kernel, letter):
 
 def test_a_reused_step_leaves_the_document_and_findings_as_running_it_would(kernel, letter):
     kernel.run(CHAIN, files=[letter.path])
-    with db(kernel) as conn:  # as if someone had edited the document since
-        conn.execute("UPDATE documents SET text = 'changed', tags = '[]'")
-        conn.execute("DELETE FROM findings")
+    change(kernel, sa.update(documents).values(text="changed", tags="[]"),  # as if someone had edited it since
+           sa.delete(findings))
     second = kernel.run(CHAIN, files=[letter.path]).runs[0]
     assert all(s.cached for s in second.steps.values())
-    with db(kernel) as conn:
-        text, tags = conn.execute("SELECT text, tags FROM documents").fetchone()
-        findings = conn.execute("SELECT run_id, data FROM findings WHERE analyzer = 'test.words'").fetchall()
-    assert text == "DEAR FRIEND HOW ARE YOU" and "shouted" in tags
-    assert findings == [(second.id, '{"words": 5}')]
+    (document,) = read(kernel, sa.select(documents.c.text, documents.c.tags))
+    assert document.text == "DEAR FRIEND HOW ARE YOU" and "shouted" in document.tags
+    found = read(kernel, sa.select(findings.c.run_id, findings.c.data).where(findings.c.analyzer == "test.words"))
+    assert [(f.run_id, f.data) for f in found] == [(second.id, '{"words": 5}')]
 
 
 def test_other_settings_other_bytes_or_a_changed_upstream_run_again(kernel, letter, paperchain_document):
@@ -176,8 +184,7 @@ def test_cache_ttl_bounds_the_age_of_a_reused_result(kernel, letter):
     bounded = {**CHAIN, "steps": [{**CHAIN["steps"][0], "cache-ttl": "7d"}, *CHAIN["steps"][1:]]}
     kernel.run(bounded, files=[letter.path])
     assert kernel.run(bounded, files=[letter.path]).runs[0].steps["upper"].cached
-    with db(kernel) as conn:  # eight days pass
-        conn.execute("UPDATE step_cache SET created = created - 8 * 86400")
+    change(kernel, sa.update(step_cache).values(created=step_cache.c.created - 8 * 86400))  # eight days pass
     run = kernel.run(bounded, files=[letter.path]).runs[0]
     assert not run.steps["upper"].cached and CALLS["upper"] == 2
 
@@ -189,17 +196,14 @@ def test_entries_are_never_reused_across_tenants(kernel, letter):
     def run_as(tenant):
         batch, _ = kernel.call(engine.create_batch(workflow, [letter.path], tenant=tenant))
         kernel.call(engine.run_batch(batch))
-        with db(kernel) as conn:
-            (run_id,) = conn.execute("SELECT id FROM runs WHERE batch_id = ?", (batch,)).fetchone()
-        return step_rows(kernel, run_id)
+        (run,) = read(kernel, sa.select(runs.c.id).where(runs.c.batch_id == batch))
+        return step_rows(kernel, run.id)
 
     assert not any(s["cached"] for s in run_as("acme").values())
     assert not any(s["cached"] for s in run_as("globex").values())
     assert all(s["cached"] for s in run_as("acme").values())
     assert CALLS["upper"] == 2
-    with db(kernel) as conn:
-        tenants = {t for (t,) in conn.execute("SELECT tenant FROM step_cache")}
-    assert tenants == {"acme", "globex"}
+    assert {r.tenant for r in read(kernel, sa.select(step_cache.c.tenant))} == {"acme", "globex"}
 
 
 def test_a_missing_blob_means_the_step_runs_again(kernel, letter):
