@@ -235,3 +235,28 @@ async def _check_run_counts(database: Database) -> None:
         await conn.execute(sa.update(runs).where(runs.c.id == "r0").values(status="done"))
         await conn.execute(sa.delete(runs).where(runs.c.id == "r1"))
     assert (await count("queued"), await count("done")) == (1, 1)
+
+
+def test_a_kernel_opens_a_data_directory_an_older_paperchain_made(tmp_path):
+    """Its file goes through schema.py's history to the baseline's version, then is stamped, rows kept."""
+    import sqlite_utils
+
+    from paperchain.harness import KernelHarness
+
+    path = tmp_path / "data" / "paperchain.db"
+    path.parent.mkdir()
+    db = sqlite_utils.Database(path)
+    for number, migration in enumerate(schema.MIGRATIONS[:11], start=1):
+        migration(db)
+        db.execute(f"PRAGMA user_version = {number}")
+    db["users"].insert({"name": "ada", "password_hash": "x", "role": "admin", "tenant": "acme", "created": "",
+                        "disabled": 0})
+    db.conn.commit()
+    db.close()
+    harness = KernelHarness([], data_dir=tmp_path / "data")
+    try:
+        assert harness.call(harness.kernel.user_tenant("ada")) == "acme"
+    finally:
+        harness.close()
+    assert _version(path) == (tables.BASELINE_USER_VERSION, [(migrations.BASELINE,)])
+    assert differences(path) == []
