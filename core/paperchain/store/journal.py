@@ -18,7 +18,6 @@ refuses the row.
 
 from __future__ import annotations
 
-import abc
 import asyncio
 import logging
 from typing import Any
@@ -26,10 +25,17 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 
-class _GroupCommit(abc.ABC):
-    """The queue and the committing task; a subclass says how statements are made and committed."""
+class CoreJournal:
+    """On the deployment's ``Database`` (store/database.py), SQLite or PostgreSQL: upserts built
+    from store/tables.py, and statements as Core (SQLite also takes SQL text with ``?``).
 
-    def __init__(self) -> None:
+    A flush is one transaction. SQLite: one hop to the database's writer thread (``BEGIN
+    IMMEDIATE``, an executemany per statement, commit), queued behind the process's other writers
+    like plugin storage's writes. PostgreSQL: one asyncpg transaction, one commit (one fsync).
+    """
+
+    def __init__(self, database) -> None:
+        self._database = database
         self._pending: list[tuple[Any, Any, asyncio.Future]] = []
         self._committing: list[tuple[Any, Any, asyncio.Future]] = []  # the flush in progress
         self._wake = asyncio.Event()
@@ -46,11 +52,14 @@ class _GroupCommit(abc.ABC):
         statement = self._statements.get((table, columns))
         if statement is None:
             statement = self._statements[(table, columns)] = self._upsert(table, columns)
-        return self._queue(statement, self._params(row))
+        return self._queue(statement, row)
 
     def execute(self, sql: Any, params: Any) -> asyncio.Future:
-        """Queue any statement. Statements of one SQL text run in order; await the future of one
-        before queueing another that must follow it."""
+        """Queue any statement (Core built once, with bind parameters). Statements of one identity
+        run in order; await the future of one before queueing another that must follow it."""
+        if isinstance(sql, str) and self._database.dialect != "sqlite":
+            raise TypeError("the journal on PostgreSQL runs Core statements (sqlalchemy.update(...)), "
+                            "not SQLite's SQL text")  # refused here, before it could fail a whole flush
         return self._queue(sql, params if isinstance(params, dict) else tuple(params))
 
     def _queue(self, statement: Any, params: Any) -> asyncio.Future:
@@ -60,20 +69,20 @@ class _GroupCommit(abc.ABC):
         self._wake.set()
         return future
 
-    @abc.abstractmethod
     def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
-        """See CoreJournal."""
+        from sqlalchemy.dialects import postgresql, sqlite
 
-    @abc.abstractmethod
-    def _params(self, row: dict) -> Any:
-        """See CoreJournal."""
+        from .tables import METADATA
 
-    @abc.abstractmethod
-    async def _commit(self, groups: dict[Any, list]) -> None:
-        """See CoreJournal."""
-
-    async def _rollback(self) -> None:  # noqa: B027 - an optional hook, nothing to undo by default
-        """After a failed commit (the commit itself rolls back where it can)."""
+        declared = METADATA.tables[table]
+        if self._database.dialect == "sqlite":
+            return sqlite.insert(declared).prefix_with("OR REPLACE")  # see the module's notes
+        statement = postgresql.insert(declared)
+        key = [c.name for c in declared.primary_key.columns]
+        changed = {c: statement.excluded[c] for c in columns if c not in key}
+        if not changed:
+            return statement.on_conflict_do_nothing(index_elements=key)
+        return statement.on_conflict_do_update(index_elements=key, set_=changed)
 
     async def flush(self) -> None:
         """Wait until everything queued so far is committed."""
@@ -104,12 +113,8 @@ class _GroupCommit(abc.ABC):
             try:
                 await self._commit(groups)
                 self.commits += 1
-            except Exception as exc:  # a failed commit fails every writer in it, loudly
+            except Exception as exc:  # a failed commit (rolled back) fails every writer in it, loudly
                 log.exception("journal commit failed")
-                try:
-                    await self._rollback()
-                except Exception:  # the commit's own error is the one writers are told
-                    log.debug("journal rollback after a failed commit failed too", exc_info=True)
                 for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
@@ -117,44 +122,6 @@ class _GroupCommit(abc.ABC):
             for _, _, future in batch:
                 if not future.done():
                     future.set_result(None)
-
-
-class CoreJournal(_GroupCommit):
-    """On the deployment's ``Database`` (store/database.py), SQLite or PostgreSQL: upserts built
-    from store/tables.py, and statements as Core (SQLite also takes SQL text with ``?``).
-
-    A flush is one transaction. SQLite: one hop to the database's writer thread (``BEGIN
-    IMMEDIATE``, an executemany per statement, commit), queued behind the process's other writers
-    like plugin storage's writes. PostgreSQL: one asyncpg transaction, one commit (one fsync).
-    """
-
-    def __init__(self, database):
-        super().__init__()
-        self._database = database
-
-    def _upsert(self, table: str, columns: tuple[str, ...]) -> Any:
-        from sqlalchemy.dialects import postgresql, sqlite
-
-        from .tables import METADATA
-
-        declared = METADATA.tables[table]
-        if self._database.dialect == "sqlite":
-            return sqlite.insert(declared).prefix_with("OR REPLACE")  # see the module's notes
-        statement = postgresql.insert(declared)
-        key = [c.name for c in declared.primary_key.columns]
-        changed = {c: statement.excluded[c] for c in columns if c not in key}
-        if not changed:
-            return statement.on_conflict_do_nothing(index_elements=key)
-        return statement.on_conflict_do_update(index_elements=key, set_=changed)
-
-    def _params(self, row: dict) -> dict:
-        return row
-
-    def execute(self, sql: Any, params: Any) -> asyncio.Future:
-        if isinstance(sql, str) and self._database.dialect != "sqlite":
-            raise TypeError("the journal on PostgreSQL runs Core statements (sqlalchemy.update(...)), "
-                            "not SQLite's SQL text")  # refused here, before it could fail a whole flush
-        return super().execute(sql, params)
 
     async def _commit(self, groups: dict[Any, list]) -> None:
         if self._database.dialect == "sqlite":
