@@ -27,8 +27,6 @@ from .store.blobstore import BlobStore
 from .tenancy import EventTenants
 
 if TYPE_CHECKING:
-    import aiosqlite
-
     from .engine.runner import Engine
     from .store.database import Database
     from .store.journal import CoreJournal
@@ -54,8 +52,6 @@ class Kernel(KernelReads):
         self.registry = Registry(config.components, config.source)
         self.registry.collect(self.pm, self.plugins)
         # Set by open() and used only while open: typed as they are then, None before and after.
-        # SQLite only, and None on PostgreSQL, so that a statement still on it fails loudly there.
-        self.db: aiosqlite.Connection = None  # type: ignore[assignment]
         self.journal: CoreJournal = None  # type: ignore[assignment]
         self.database: Database = None  # type: ignore[assignment]  # database_url: every table, kernel's and plugins'
         self.sql: SqlHandle = None  # type: ignore[assignment]  # the kernel's own tables (store/sql.py)
@@ -131,8 +127,6 @@ class Kernel(KernelReads):
             await self._migrate()
             self.sql = SqlHandle(self.database)
             self.keyring = await Keyring.open(self.data_dir, self.sql)  # a wrong master key stops here
-            if self.database.dialect == "sqlite":
-                await self._connect_sqlite(sync)
         except BaseException:
             await self.database.close()
             self.database = self.sql = None  # type: ignore[assignment]
@@ -165,14 +159,6 @@ class Kernel(KernelReads):
             await asyncio.to_thread(migrate_existing, self.db_path)
         await migrations.upgrade(self.database)
 
-    async def _connect_sqlite(self, synchronous: str) -> None:
-        """SQLite only, while statements on ``self.db`` remain: the aiosqlite connection to the same file."""
-        import aiosqlite
-
-        self.db = await aiosqlite.connect(self.db_path)
-        for pragma in ("journal_mode=WAL", f"synchronous={synchronous}", "busy_timeout=10000", "foreign_keys=ON"):
-            await self.db.execute(f"PRAGMA {pragma}")
-
     async def storage(self, schema):
         """A plugin's handle on its own tables (``paperchain_sdk.storage``), its migrations applied."""
         if self._storages is None:
@@ -197,9 +183,6 @@ class Kernel(KernelReads):
             await self.engine.close()
             await self.journal.close()
         finally:
-            if self.db is not None:
-                await self.db.close()
-            self.db = None  # type: ignore[assignment]
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()

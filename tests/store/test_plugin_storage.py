@@ -210,6 +210,7 @@ def test_a_kernel_keeps_its_own_tables_where_database_url_points(paperchain_kern
     harness = paperchain_kernel(config={"paperchain": {"database_url": database_url}})
     kernel = harness.kernel
     assert kernel.sql.dialect == kernel.database.dialect
+    assert not hasattr(kernel, "db")  # no aiosqlite connection on either: every statement goes through kernel.sql
     assert not (kernel.data_dir / "paperchain.db").exists()  # not in the data directory's file
     users = sa.table("users", sa.column("name"), sa.column("tenant"))
     harness.call(kernel.sql.write(sa.insert(users).values(name="ada", tenant="acme")))
@@ -220,7 +221,6 @@ def test_a_kernel_keeps_its_own_tables_where_database_url_points(paperchain_kern
         with sqlite3.connect(kernel.db_path) as conn:
             assert conn.execute("SELECT tenant FROM users").fetchall() == [("acme",)]
         return
-    assert kernel.db is None  # no SQLite connection on PostgreSQL: a statement left on it fails loudly
     with pytest.raises(RuntimeError, match="kernel.sql"):
         kernel.db_path  # noqa: B018 - the property refuses
 
@@ -233,7 +233,7 @@ def test_a_kernel_whose_database_cannot_be_reached_does_not_start(tmp_path):
     kernel = Kernel(Config(source="test", data_dir=tmp_path, kernel=settings), plugins=[])
     with pytest.raises(ConfigError, match="cannot be reached"):
         asyncio.run(kernel.open())
-    assert kernel.db is None and kernel.journal is None  # nothing was left open
+    assert kernel.database is None and kernel.sql is None and kernel.journal is None  # nothing was left open
 
 
 async def test_a_write_inside_a_transaction_block_is_refused_not_deadlocked(paperchain_storage, tmp_path):
