@@ -254,6 +254,17 @@ class DiskBlobStore:
 
     # -- migration and rotation -----------------------------------------------------------------
 
+    def usage(self) -> tuple[int, int]:
+        """``(bytes, blobs)`` stored (a walk of the folder: run it in a thread)."""
+        total = count = 0
+        for path in self.root.glob("??/??/*"):
+            try:
+                total += path.stat().st_size
+                count += 1
+            except OSError:  # removed while we walked
+                continue
+        return total, count
+
     def names(self) -> Iterator[tuple[str, bool]]:
         """Every stored blob as ``(name, encrypted)``."""
         for path in sorted(self.root.glob("??/??/*")):

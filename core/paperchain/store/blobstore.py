@@ -55,5 +55,8 @@ class BlobStore(Protocol):
     def read_bytes(self, name: str) -> bytes:
         """All the blob's bytes at once; prefer ``open`` for large blobs."""
 
+    def usage(self) -> tuple[int, int]:
+        """``(bytes, blobs)`` the store holds (blocking: run it in a thread)."""
+
     def close(self) -> None:
         """Drop transient plaintext copies; the store is not used after."""

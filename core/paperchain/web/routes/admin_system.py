@@ -12,7 +12,6 @@ may name hosts and accounts) is shown to the deployment's admin only.
 from __future__ import annotations
 
 import asyncio
-import os
 import platform
 import re
 from pathlib import Path
@@ -48,22 +47,9 @@ async def _database_answers(kernel) -> bool:
         return False
 
 
-def _folder_size(root: Path) -> tuple[int, int]:
-    """Bytes and files under ``root`` (a walk: run it in a thread)."""
-    total = count = 0
-    for folder, _, files in os.walk(root):
-        for name in files:
-            try:
-                total += os.stat(os.path.join(folder, name)).st_size
-                count += 1
-            except OSError:  # removed while we walked
-                continue
-    return total, count
-
-
 async def _storage(kernel) -> dict:
-    """The database's size and the blob store's, as on disk."""
-    blobs, files = await asyncio.to_thread(_folder_size, kernel.blobs.root)
+    """The database's size and the blob store's (on disk or in its bucket)."""
+    blobs, files = await asyncio.to_thread(kernel.blobs.usage)
     return {"database": await _database_bytes(kernel), "blobs": blobs, "blob_files": files}
 
 
