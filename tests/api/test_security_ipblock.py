@@ -11,6 +11,7 @@ from paperchain_sdk import ConfigError
 
 
 async def _audit_actions(api) -> list[str]:
+    await api.state.accounts.security.drain()  # security events are audited in the background
     await api.kernel.journal.flush()
     return [e["action"] for e in (await api.request("GET", "/api/v1/audit?limit=1000")).json["items"]]
 

@@ -22,6 +22,7 @@ async def _login(api, name, password="wrong password 123"):
 
 
 async def _audit_actions(api) -> list[str]:
+    await api.state.accounts.security.drain()  # security events are audited in the background
     await api.kernel.journal.flush()
     reply = await api.request("GET", "/api/v1/audit?limit=1000")
     return [entry["action"] for entry in reply.json["items"]]

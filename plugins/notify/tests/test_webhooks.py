@@ -150,7 +150,11 @@ def test_dedupe_priority_and_bulk(kernel):
             await wait_until(lambda: len(receiver.requests) == 40)
             assert sorted(r["path"] for r in receiver.requests) == sorted(f"/r{i}" for i in range(40))
             # Priority: the worker claims urgent messages first.
-            outbox._task.cancel()
+            # Stop the worker and wait until it has (a cancel alone can be swallowed by wait_for on
+            # Python 3.11 when the wake-up lands at the same moment, and it would claim 'low' itself).
+            outbox._stopping = True
+            outbox._wake.set()
+            await outbox._task
             later = time.time() + 0.0
             for name, priority in (("low", 0), ("urgent", 5), ("normal", 1)):
                 opts = attrs.evolve(hook.settings)

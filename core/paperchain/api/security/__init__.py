@@ -97,6 +97,11 @@ class Security:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    async def drain(self) -> None:
+        """Wait for the security events recorded with ``audit_later`` so far."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
     @staticmethod
     async def audit(request, action: str, target: str, details: dict, *, actor: str = "paperchain") -> None:
         from ..guard import STATE
