@@ -1,0 +1,74 @@
+"""What every language-model provider offers the AI steps: chat, streamed or whole, optionally
+constrained to a JSON Schema.
+
+A provider is a component of the model kind (``ai.local``, ``ai.openai-compatible``); the steps
+(``ai.generate``, ``ai.classify`` …) name one in their settings and talk to it only through
+:class:`ChatProvider`. Messages are plain dicts in the OpenAI shape (``{"role", "content"}``), the
+one shape every server in the field speaks.
+
+Errors: a provider raises ``paperchain_sdk.InputError`` for what the caller must fix (a bad model
+name, a refused host) and ``paperchain_sdk.TransientError`` for what a retry can help (a timeout,
+429, 5xx, a connection reset), so the engine's retry policy does the right thing.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Mapping, Sequence
+from typing import Any
+
+import attrs
+
+Message = Mapping[str, Any]  # {"role": "system" | "user" | "assistant", "content": str}
+
+
+@attrs.frozen(kw_only=True)
+class ChatRequest:
+    """messages:    the conversation so far, oldest first.
+    schema:      a JSON Schema the answer must satisfy (the provider constrains decoding to it where
+                 it can; the caller validates the parsed answer either way).
+    max_tokens:  an upper bound on the answer's length, in tokens.
+    temperature: 0 for the most likely answer (classification, extraction); higher for prose.
+    seed:        a fixed seed makes sampling repeatable where the backend supports it."""
+
+    messages: tuple[Message, ...] = attrs.field(converter=tuple)
+    schema: Mapping[str, Any] | None = None
+    max_tokens: int = 512
+    temperature: float = 0.0
+    seed: int | None = None
+    stop: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+
+
+@attrs.frozen(kw_only=True)
+class ChatAnswer:
+    """text:          the whole answer (JSON text when the request had a schema).
+    model:         the model that answered, as the backend names it.
+    prompt_tokens, completion_tokens: token counts, as the backend reports them (0 when it does not).
+    finish_reason: ``stop`` (done), ``length`` (cut at max_tokens) or what the backend says."""
+
+    text: str
+    model: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    finish_reason: str = "stop"
+
+
+class ChatProvider(abc.ABC):
+    """A language model the AI steps can ask."""
+
+    name: str = ""
+
+    @abc.abstractmethod
+    async def chat(self, request: ChatRequest) -> ChatAnswer:
+        """The whole answer to ``request``."""
+
+    @abc.abstractmethod
+    def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        """The answer to ``request`` as it is generated, piece by piece (an async generator)."""
+
+    async def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """Vectors of ``texts``, for providers whose backend has an embeddings endpoint."""
+        raise NotImplementedError(f"the {self.name} provider has no embeddings")
+
+    async def close(self) -> None:  # noqa: B027 - optional: most providers hold nothing to release
+        """Release connections and memory."""
