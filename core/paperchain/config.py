@@ -11,6 +11,8 @@ plugins.toml::
     expose_env = []               # process variables workflows may read as env.NAME
     database_url = ""             # every table, the kernel's and plugins'; empty: the data directory's SQLite file
     blob_url = ""                 # "s3://bucket?endpoint=…&region=…" (store/blobs_s3.py); empty: the data directory's blobs/
+    executor = "local"            # "local": steps run in this process and its pool; "celery": on `paperchain worker`s
+    broker_url = ""               # executor = "celery": the Redis broker, "redis://host:6379/0" (rediss:// for TLS)
     workflows_dir = "examples/workflows"
 
     [plugins]
@@ -28,7 +30,8 @@ plugins.toml::
     deny = ["203.0.113.0/24"]     # addresses (CIDR, IPv4 or IPv6) always refused
     mfa_roles = ["admin"]         # roles that must use a second factor (TOTP)
 
-Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_DATABASE_URL, PAPERCHAIN_BLOB_URL, PAPERCHAIN_CONCURRENCY,
+Variables: PAPERCHAIN_CONFIG (the file), PAPERCHAIN_DATA_DIR, PAPERCHAIN_DATABASE_URL, PAPERCHAIN_BLOB_URL,
+PAPERCHAIN_EXECUTOR, PAPERCHAIN_BROKER_URL, PAPERCHAIN_CONCURRENCY,
 PAPERCHAIN_WORKERS, PAPERCHAIN_LOAD_PLUGINS and PAPERCHAIN_DISABLE_PLUGINS (comma-separated),
 PAPERCHAIN_STRICT_PLUGINS=1, and PAPERCHAIN_SECURITY_<KEY> for any key of [security] (lists
 comma-separated), e.g. PAPERCHAIN_SECURITY_MFA_ROLES=admin,editor.
@@ -60,6 +63,8 @@ class KernelSettings:
     ledger: str = ""
     database_url: str = ""  # empty: sqlite+aiosqlite:///<data_dir>/paperchain.db (store/database.py)
     blob_url: str = ""  # empty: <data_dir>/blobs on local disk (store/blobs.py); s3://… (store/blobs_s3.py)
+    executor: str = "local"  # "local" (this process and its pool) or "celery" (`paperchain worker`s); see check_executor
+    broker_url: str = ""  # the Celery broker: redis://[:password@]host:port/db or rediss://…; only with executor = "celery"
 
 
 def _networks(instance, attribute, value) -> None:
@@ -181,6 +186,16 @@ class Config:
         return self.kernel.database_url or default_url(self.data_dir)
 
     @property
+    def executor(self) -> str:
+        """``"local"`` or ``"celery"`` (checked by ``check_executor``)."""
+        return self.kernel.executor
+
+    @property
+    def broker_url(self) -> str:
+        """The Redis broker for ``executor = "celery"`` ("" otherwise); show it only through ``masked_url``."""
+        return self.kernel.broker_url
+
+    @property
     def workers(self) -> int:
         return self.kernel.workers or os.cpu_count() or 1
 
@@ -189,6 +204,51 @@ class Config:
         if plugin in self.disable:
             return False
         return not self.load or plugin in self.load
+
+
+EXECUTORS = ("local", "celery")
+BROKER_SCHEMES = ("redis", "rediss")
+
+
+def masked_url(url: str) -> str:
+    """``url`` with the secret of its user part replaced by ``***``, for every message and log:
+    ``redis://:pw@h`` and ``redis://user:pw@h`` keep the user name, ``redis://token@h`` keeps nothing."""
+    import re
+
+    def mask(match: re.Match) -> str:
+        user, colon, _secret = match["userinfo"].partition(":")
+        return f"{match['scheme']}{user}:***@" if colon else f"{match['scheme']}***@"
+
+    # The user part ends at the last "@" before the path: passwords may hold "@" themselves.
+    return re.sub(r"^(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)(?P<userinfo>[^/?#]*)@", mask, url, count=1)
+
+
+def check_executor(kernel: KernelSettings, source: str) -> None:
+    """``executor`` and ``broker_url`` make sense together; a ConfigError says what to set if not."""
+    where = f"{source}, table [paperchain]"
+    if kernel.executor not in EXECUTORS:
+        raise ConfigError(f"{where}, executor (or PAPERCHAIN_EXECUTOR): {kernel.executor!r} is not an executor.",
+                          hint='set executor = "local" (steps run in this process) or "celery" (steps run on '
+                               "`paperchain worker` processes; needs broker_url)")
+    if kernel.executor == "celery" and not kernel.broker_url:
+        raise ConfigError(f'{where}: executor = "celery" needs a broker, and broker_url is empty.',
+                          hint='set broker_url = "redis://127.0.0.1:6379/0" in [paperchain] (or '
+                               'PAPERCHAIN_BROKER_URL) to your Redis server, or set executor = "local"')
+    if kernel.broker_url:
+        from urllib.parse import urlsplit
+
+        shown = masked_url(kernel.broker_url)
+        try:
+            parts = urlsplit(kernel.broker_url)
+            parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+        except ValueError:
+            raise ConfigError(f"{where}, broker_url (or PAPERCHAIN_BROKER_URL): {shown!r} is not a URL.",
+                              hint="write it as redis://[:PASSWORD@]HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0") from None
+        if parts.scheme not in BROKER_SCHEMES or not parts.hostname:
+            raise ConfigError(f"{where}, broker_url (or PAPERCHAIN_BROKER_URL): {shown!r} is not a Redis URL "
+                              "(the broker is Redis).",
+                              hint="write it as redis://[:PASSWORD@]HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0 "
+                                   "(rediss:// for TLS)")
 
 
 def _split(value: str | None) -> tuple[str, ...]:
@@ -241,9 +301,11 @@ def load_config(path: str | os.PathLike | None = None, *, overrides: dict | None
             kernel_table[key] = value
     if env.get("PAPERCHAIN_DATABASE_URL"):
         kernel_table["database_url"] = env["PAPERCHAIN_DATABASE_URL"]
-    if env.get("PAPERCHAIN_BLOB_URL"):
-        kernel_table["blob_url"] = env["PAPERCHAIN_BLOB_URL"]
+    for key in ("blob_url", "executor", "broker_url"):
+        if env.get(f"PAPERCHAIN_{key.upper()}"):
+            kernel_table[key] = env[f"PAPERCHAIN_{key.upper()}"]
     kernel = structure_settings(KernelSettings, kernel_table, where=f"{source}, table [paperchain]")
+    check_executor(kernel, source)
     if kernel.database_url:
         kernel.database_url = _database_url(kernel.database_url, base, source)
     if kernel.blob_url:
