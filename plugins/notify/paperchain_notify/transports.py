@@ -11,9 +11,8 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 
 from paperchain_sdk import ConfigError, InputError, TransientError
+from paperchain_sdk.outbound import GuardedResolver, Refused, check_url, refusal_in
 from paperchain_sdk.signatures import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-
-from .ssrf import GuardedResolver, Refused, check_url
 
 
 class Item:
@@ -127,8 +126,8 @@ class HttpSender:
         except Refused:
             raise
         except aiohttp.ClientConnectorError as exc:
-            if isinstance(exc.__cause__, Refused) or isinstance(getattr(exc, "os_error", None), Refused):
-                raise exc.os_error from None
+            if (refused := refusal_in(exc)) is not None:
+                raise refused from None
             raise TransientError(f"could not connect to {url}: {exc}.") from None
         except (aiohttp.ClientError, TimeoutError) as exc:
             raise TransientError(f"POST {url} failed: {type(exc).__name__} {exc}.") from None

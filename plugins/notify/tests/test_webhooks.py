@@ -8,8 +8,8 @@ import attrs
 import pytest
 from notify_support import Receiver, config
 
-from paperchain_notify.ssrf import forbidden
 from paperchain_sdk import Message
+from paperchain_sdk.outbound import forbidden
 
 
 def _step(uses, url, **with_):
