@@ -1,5 +1,6 @@
-"""store/tables.py describes exactly what schema.migrate() builds on SQLite, and the Alembic baseline
-(store/migrations) builds that schema on a fresh SQLite file and on PostgreSQL."""
+"""store/tables.py describes exactly what schema.migrate() builds on SQLite (the baseline: every table
+but those ``tables.AFTER_BASELINE`` names), the Alembic baseline (store/migrations) builds that schema
+on a fresh SQLite file and on PostgreSQL, and the later revisions add exactly the tables named there."""
 
 from __future__ import annotations
 
@@ -47,14 +48,15 @@ def _default(value) -> str | None:
     return None if value is None else str(getattr(value, "arg", value)).strip("'\"")
 
 
-def differences(path: Path) -> list[str]:
-    """Every way the SQLite file at ``path`` differs from tables.METADATA (empty when they agree)."""
+def differences(path: Path, *, head: bool = False) -> list[str]:
+    """Every way the SQLite file at ``path`` differs from tables.METADATA's baseline tables (``head``: from
+    all of them, as the newest revision leaves a database); empty when they agree."""
     engine = sa.create_engine(f"sqlite:///{path}")
     found: list[str] = []
     try:
         inspector = sa.inspect(engine)
         present = set(inspector.get_table_names()) - _search_tables() - {migrations.VERSION_TABLE}
-        declared = set(tables.METADATA.tables)
+        declared = set(tables.METADATA.tables) - (set() if head else set(tables.AFTER_BASELINE))
         found += [f"table {name} is in the database, not in tables.py" for name in sorted(present - declared)]
         found += [f"table {name} is in tables.py, not in the database" for name in sorted(declared - present)]
         for name in sorted(present & declared):
@@ -139,12 +141,18 @@ def _version(path: Path) -> tuple[int, list]:
         conn.close()
 
 
+def test_tables_after_the_baseline_name_an_existing_revision():
+    assert set(tables.AFTER_BASELINE) <= set(tables.METADATA.tables)
+    assert migrations.head() == max(tables.AFTER_BASELINE.values())
+    assert {t.name for t in tables.baseline_tables()} == set(tables.METADATA.tables) - set(tables.AFTER_BASELINE)
+
+
 async def test_baseline_on_a_fresh_sqlite_file_equals_schema_migrate(migrated, tmp_path):
     fresh = tmp_path / "alembic.db"
-    assert await _upgrade(fresh) == migrations.BASELINE
-    assert differences(fresh) == []
+    assert await _upgrade(fresh) == migrations.head()
+    assert differences(fresh, head=True) == []
     assert _objects(fresh) == _objects(migrated)  # the same triggers and FTS5 tables, word for word
-    assert _version(fresh) == (tables.BASELINE_USER_VERSION, [(migrations.BASELINE,)])
+    assert _version(fresh) == (tables.BASELINE_USER_VERSION, [(migrations.head(),)])
     assert schema.migrate(fresh) == tables.BASELINE_USER_VERSION  # schema.py sees it as current: no-op
     conn = sqlite3.connect(fresh)
     assert conn.execute("SELECT name, value FROM store_settings").fetchall() == [("encrypt_blobs", "1")]
@@ -168,12 +176,14 @@ async def test_an_existing_sqlite_file_is_stamped_without_changing_a_row(migrate
     conn.commit()
     conn.close()
     before = _dump(migrated)
-    assert await _upgrade(migrated) == migrations.BASELINE
-    assert await _upgrade(migrated) == migrations.BASELINE  # once stamped, nothing more to do
+    assert await _upgrade(migrated) == migrations.head()  # stamped at the baseline, then upgraded
+    assert await _upgrade(migrated) == migrations.head()  # once there, nothing more to do
     after = _dump(migrated)
-    assert after.pop(migrations.VERSION_TABLE) == [(migrations.BASELINE,)]
+    assert after.pop(migrations.VERSION_TABLE) == [(migrations.head(),)]
+    for name in tables.AFTER_BASELINE:
+        assert after.pop(name) == []  # created empty by the revisions after the baseline
     assert after == before
-    assert differences(migrated) == []
+    assert differences(migrated, head=True) == []
 
 
 @pytest.mark.parametrize("version, says", [(13, "older than"), (15, "newer than")])
@@ -201,8 +211,8 @@ async def test_baseline_tables_take_and_return_a_row_each(database_url):
     every index present, and the run counts kept by the triggers."""
     database = await Database.open(database_url)
     try:
-        assert await migrations.upgrade(database) == migrations.BASELINE
-        assert await migrations.upgrade(database) == migrations.BASELINE
+        assert await migrations.upgrade(database) == migrations.head()
+        assert await migrations.upgrade(database) == migrations.head()
         async with database.engine.begin() as conn:
             for table in tables.METADATA.sorted_tables:
                 row = _row(table)
@@ -258,5 +268,5 @@ def test_a_kernel_opens_a_data_directory_an_older_paperchain_made(tmp_path):
         assert harness.call(harness.kernel.user_tenant("ada")) == "acme"
     finally:
         harness.close()
-    assert _version(path) == (tables.BASELINE_USER_VERSION, [(migrations.BASELINE,)])
-    assert differences(path) == []
+    assert _version(path) == (tables.BASELINE_USER_VERSION, [(migrations.head(),)])
+    assert differences(path, head=True) == []

@@ -6,7 +6,8 @@ are Core built from these tables (``kernel.sql``, the journal). The Alembic base
 file that ``schema.py``'s older history brought to ``BASELINE_USER_VERSION``;
 tests/store/test_kernel_tables.py reflects a database built by ``schema.migrate()`` and fails on any
 difference, so the two cannot drift. A change to the schema is a new Alembic revision and a change
-here (schema.py's history ends at its baseline).
+here (schema.py's history ends at its baseline). Tables created by a revision after the baseline are
+named in ``AFTER_BASELINE``: the baseline and the comparison with schema.py leave them out.
 
 Types are what the SQLite file holds, with a PostgreSQL equivalent: TEXT, INTEGER, REAL (double
 precision on PostgreSQL, since times are epoch seconds), BLOB (bytea). JSON stays TEXT on both: the
@@ -200,6 +201,43 @@ _index(finding_terms, "document_id", "analyzer")
 
 # Rows a new database starts with (schema._v3: blob encryption is on for a fresh data directory).
 INITIAL_ROWS = {store_settings: [{"name": "encrypt_blobs", "value": "1"}]}
+
+# --- After the baseline: each table names the Alembic revision that creates it ---
+
+# One step attempt sent to a Celery worker (engine/celery): the database holds the truth, the broker
+# only wakes a worker. ``fence`` grows at every claim; a write that names an older fence is refused.
+step_attempts = _table("step_attempts", ("id",), {
+    "id": TEXT, "run_id": TEXT, "step_id": TEXT, "attempt": INTEGER, "tenant": TEXT, "component": TEXT,
+    "method": TEXT, "queue": TEXT, "payload": TEXT, "state": TEXT, "fence": INTEGER, "worker": TEXT,
+    "lease_until": REAL, "result": TEXT, "error": TEXT, "error_detail": TEXT, "retryable": INTEGER,
+    "timeout": REAL, "created": REAL, "claimed": REAL, "finished": REAL, "sends": INTEGER},
+    not_null={"id", "fence", "sends"}, defaults={"fence": sa.text("0"), "sends": sa.text("0")})
+_index(step_attempts, "state", "lease_until")
+_index(step_attempts, "run_id")
+
+# The processes of a deployment: ``serve`` (API servers) and ``worker`` (Celery workers), with their plugins.
+members = _table("members", ("id",), {
+    "id": TEXT, "kind": TEXT, "host": TEXT, "pid": INTEGER, "address": TEXT, "queues": TEXT, "plugins": TEXT,
+    "started": REAL, "heartbeat": REAL, "stopped": REAL}, not_null={"id"})
+
+# Named leases across servers (the triggers' leader, a batch's owner), fenced like step attempts.
+leases = _table("leases", ("name",), {"name": TEXT, "holder": TEXT, "fence": INTEGER, "until": REAL},
+                not_null={"name", "fence"}, defaults={"fence": sa.text("0")})
+
+# Counters handed out in blocks across servers (the events' sequence numbers).
+counters = _table("counters", ("name",), {"name": TEXT, "value": INTEGER}, not_null={"name", "value"})
+
+AFTER_BASELINE = {"step_attempts": "0002", "members": "0002", "leases": "0002", "counters": "0002"}
+
+
+def baseline_tables() -> list[sa.Table]:
+    """The tables revision 0001 creates (schema.py's history ends with exactly these)."""
+    return [table for name, table in METADATA.tables.items() if name not in AFTER_BASELINE]
+
+
+def added_by(revision: str) -> list[sa.Table]:
+    """The tables a revision after the baseline creates."""
+    return [METADATA.tables[name] for name, added in AFTER_BASELINE.items() if added == revision]
 
 
 # --- Per dialect: what Core cannot express portably (statements run after METADATA.create_all) ---

@@ -2,7 +2,8 @@
 
 Run programmatically as plugin storage runs a plugin's (``EnvironmentContext``, no env.py or
 alembic.ini), by ``Kernel.open()`` at every start on the database ``database_url`` names. Revision
-``0001`` creates store/tables.py's schema on PostgreSQL or a new SQLite file. A SQLite file made
+``0001`` creates store/tables.py's baseline schema on PostgreSQL or a new SQLite file, and the later
+revisions the tables ``tables.AFTER_BASELINE`` names (``0002``: the scale-out tables). A SQLite file made
 before Alembic is first brought to ``tables.BASELINE_USER_VERSION`` by ``schema.migrate_existing``
 (the kernel does that just before), and then stamped at ``0001`` without changing a row. A later
 change to the kernel's schema is a revision here (and its tables in store/tables.py), on both
@@ -38,16 +39,28 @@ async def upgrade(database: Database) -> str:
             return await conn.run_sync(_upgrade)
 
 
-def _upgrade(sync_conn) -> str:
+def _script():
     from alembic.config import Config
-    from alembic.runtime.environment import EnvironmentContext
     from alembic.script import ScriptDirectory
 
     config = Config()
     config.set_main_option("script_location", str(FOLDER))
-    script = ScriptDirectory.from_config(config)
-    head = script.get_current_head()
-    assert head is not None, "store/migrations/versions holds the baseline"
+    return config, ScriptDirectory.from_config(config)
+
+
+def head() -> str:
+    """The newest revision in versions/ (what ``upgrade`` brings a database to)."""
+    revision = _script()[1].get_current_head()
+    assert revision is not None, "store/migrations/versions holds the baseline"
+    return revision
+
+
+def _upgrade(sync_conn) -> str:
+    from alembic.runtime.environment import EnvironmentContext
+
+    config, script = _script()
+    newest = script.get_current_head()
+    assert newest is not None, "store/migrations/versions holds the baseline"
     stamp = _existing_sqlite(sync_conn)
 
     def run(revision, _context):
@@ -59,9 +72,9 @@ def _upgrade(sync_conn) -> str:
         env.configure(connection=sync_conn, version_table=VERSION_TABLE)
         with env.begin_transaction():
             env.run_migrations()
-    if stamp and head != BASELINE:
+    if stamp and newest != BASELINE:
         return _upgrade(sync_conn)  # then the revisions after the baseline, as for any database
-    return head
+    return newest
 
 
 def _existing_sqlite(sync_conn) -> bool:
