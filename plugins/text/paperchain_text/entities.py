@@ -1,9 +1,12 @@
-"""``text.entities``: emails, URLs, phone numbers, dates, money amounts, IBANs and VAT numbers.
+"""``text.entities``: emails, URLs, phone numbers, dates, money amounts, IBANs and VAT numbers; in
+English text also people, organisations and places (spaCy's model, ``named_entities.py``).
 
 Patterns find candidates; each kind is then validated: phone numbers by phonenumbers (Google's
 libphonenumber metadata), IBANs by python-stdnum (country format and ISO 7064 mod-97 checksum),
 VAT numbers by python-stdnum's per-country rules (checksums where the country defines one), dates
 by the calendar, URLs by urllib's parser. A candidate that fails validation is not reported.
+People, organisations and places come from a statistical model, not patterns: English text only,
+and only where the ``nlp`` extra is installed (``data["named_entities"]`` says which applied).
 """
 
 from __future__ import annotations
@@ -15,8 +18,9 @@ from urllib.parse import urlsplit
 from paperchain_sdk import ConfigError, Document, Findings
 from paperchain_sdk.contracts import Analyzer
 
+from .named_entities import MODEL, NAMED_KINDS, find_named_entities
 from .settings import EntitiesSettings
-from .textinput import clip, require_text
+from .textinput import clip, detected_language, require_text
 
 EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]+@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}(?![\w-])")
 URL = re.compile(r"\b(?:https?://|www\.)[^\s<>\"'()\[\]]+[^\s<>\"'()\[\].,;:!?]")
@@ -158,14 +162,40 @@ def find_entities(text: str, region: str = "US") -> dict[str, list[dict]]:
     }
 
 
+def add_named_entities(doc: Document, text: str, entities: dict[str, list[dict]], enabled: bool) -> dict:
+    """Add people, organisations and places to ``entities`` (empty lists where none are looked
+    for); what was done, for ``data["named_entities"]``."""
+    for kind in NAMED_KINDS:
+        entities[kind] = []
+    if not enabled:
+        return {"status": "off", "message": "named entities are turned off (named = false)"}
+    language = detected_language(doc, text)
+    if language != "en":
+        return {"status": "skipped", "language": language,
+                "message": f"people, organisations and places are found in English text only (this is {language or 'unknown'}); "
+                           "ai.extract finds them in other languages"}
+    taken = [(item["start"], item["start"] + len(item["text"])) for items in entities.values() for item in items]
+    named = find_named_entities(text, taken)
+    if named is None:
+        from .named_entities import unavailable
+
+        return {"status": "unavailable", "language": language, "message": unavailable()}
+    entities.update(named)
+    return {"status": "found", "language": language, "model": MODEL}
+
+
 class EntitiesAnalyzer(Analyzer):
     def analyze(self, doc: Document, options: EntitiesSettings | None = None) -> Findings:
         options = options or self.settings or EntitiesSettings()
         text, clipped = clip(require_text(doc, "text.entities"), options.max_chars)
         entities = find_entities(text, options.region)
+        named = add_named_entities(doc, text, entities, options.named)
         counts = {kind: len(items) for kind, items in entities.items()}
-        data = {kind: items[: options.limit] for kind, items in entities.items()}
+        data: dict = {kind: items[: options.limit] for kind, items in entities.items()}
         data["counts"] = counts
         data["truncated"] = clipped
+        data["named_entities"] = named
         summary = ", ".join(f"{n} {kind.replace('_', ' ')}" for kind, n in counts.items() if n) or "no entities"
+        if named["status"] == "unavailable":
+            summary += f" (no people, organisations or places: {named['message']})"
         return Findings(data=data, summary=summary)

@@ -46,11 +46,13 @@ class KeywordsSettings:
 @attrs.frozen(kw_only=True)
 class EntitiesSettings:
     """region: where phone numbers without a +country prefix are assumed to be (ISO 3166 code).
-    limit: at most this many entities of each kind are listed (counts are always complete)."""
+    limit: at most this many entities of each kind are listed (counts are always complete).
+    named: also people, organisations and places in English text (spaCy's model, the ``nlp`` extra)."""
 
     region: str = attrs.field(default="US")
     limit: int = attrs.field(default=100, validator=between(1, 10_000))
     max_chars: int = _max_chars()
+    named: bool = True
 
     @region.validator
     def _region(self, attribute, value):
