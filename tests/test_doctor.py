@@ -1,0 +1,252 @@
+"""`paperchain doctor`: a healthy deployment passes; each broken part is named with its fix.
+
+The deployments are real: a data directory whose database a kernel created and migrated, a
+PostgreSQL database and moto's S3 (the SDK's fixtures), a Redis server. Members (workers, API
+servers) that are not running here are rows written into the members table as those processes
+write them: the doctor reads only the table.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import time
+
+import pytest
+
+from paperchain.cli.main import main
+from paperchain.config import load_config
+from paperchain.doctor import STALE_AFTER, check_members, installed_plugins
+from paperchain.kernel import Kernel
+
+PASSWORD = "hunter2-s3cret"
+
+
+def closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]  # nothing listens once the socket is closed
+
+
+def deployment(tmp_path, migrate: bool = True, **paperchain) -> str:
+    """A plugins.toml with ``paperchain``'s keys; with ``migrate``, its database made as `serve` makes it."""
+    lines = ["[paperchain]", 'data_dir = "data"'] + [f"{key} = {json.dumps(value)}" for key, value in paperchain.items()]
+    path = tmp_path / "plugins.toml"
+    path.write_text("\n".join(lines) + "\n")
+    if migrate:
+        async def open_once():
+            kernel = Kernel(load_config(path, env={}))
+            await kernel.open()
+            await kernel.close()
+
+        asyncio.run(open_once())
+    return str(path)
+
+
+def doctor(config: str, capsys, *extra: str) -> tuple[int, str]:
+    code = main(["--config", config, "doctor", *extra])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def report(config: str, capsys) -> tuple[int, dict]:
+    code, text = doctor(config, capsys, "--json")
+    return code, json.loads(text)
+
+
+def problems(result: dict) -> list[dict]:
+    return [check for check in result["checks"] if check["level"] == "problem"]
+
+
+def one(result: dict, part: str, level: str, contains: str) -> dict:
+    found = [c for c in result["checks"] if c["part"] == part and c["level"] == level and contains in c["message"]]
+    assert found, f"no {level} of {part} saying {contains!r} in {json.dumps(result['checks'], indent=1)}"
+    return found[0]
+
+
+def add_members(database_url: str, *rows: dict) -> None:
+    """Members rows as `paperchain worker` and `paperchain serve` write them (store/tables.py ``members``)."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from paperchain.store.tables import members
+
+    async def insert():
+        engine = create_async_engine(database_url)
+        async with engine.begin() as conn:
+            await conn.execute(members.insert(), list(rows))
+        await engine.dispose()
+
+    asyncio.run(insert())
+
+
+def member(id: str, kind: str = "worker", *, age: float = 1.0, queues=("default",), plugins=None, **extra) -> dict:
+    now = time.time()
+    row = {"id": id, "kind": kind, "host": "box-" + id, "pid": 4242, "address": None,
+           "queues": json.dumps(list(queues)), "plugins": json.dumps(plugins if plugins is not None else here()),
+           "started": now - 600, "heartbeat": now - age, "stopped": None}
+    return row | extra
+
+
+def here() -> dict[str, str]:
+    return installed_plugins(Kernel(load_config(None, env={})).plugins)
+
+
+# -- healthy ----------------------------------------------------------------------------------
+
+
+def test_a_healthy_sqlite_deployment(tmp_path, capsys):
+    config = deployment(tmp_path)
+    code, text = doctor(config, capsys)
+    assert code == 0, text
+    assert "Healthy." in text and "PROBLEM" not in text
+    code, result = report(config, capsys)
+    assert code == 0 and result["healthy"] is True
+    one(result, "database", "ok", "answers")
+    one(result, "migrations", "ok", "migrated to head")
+    one(result, "blobs", "ok", "stored, returned and deleted a probe")
+    one(result, "serve", "warning", "no `paperchain serve` is running")  # local executor: only a warning
+    assert not list((tmp_path / "data" / "blobs").glob("*/*/*")), "the probe is deleted"
+
+
+def test_a_healthy_postgresql_and_s3_deployment_with_a_live_server(tmp_path, capsys, paperchain_postgres, s3_blob_url):
+    database_url = paperchain_postgres.create_database()
+    config = deployment(tmp_path, database_url=database_url, blob_url=s3_blob_url)
+    add_members(database_url, member("serve-a", "serve", address="http://10.0.0.5:8080"))
+    code, result = report(config, capsys)
+    assert code == 0 and result["healthy"], result
+    one(result, "database", "ok", "postgresql+asyncpg://")
+    one(result, "migrations", "ok", "migrated to head")
+    one(result, "blobs", "ok", "s3://paperchain-test-")
+    one(result, "serve", "ok", "1 live API server(s): serve-a (http://10.0.0.5:8080)")
+
+
+# -- broken -----------------------------------------------------------------------------------
+
+
+def test_an_unreachable_database_is_named_with_its_fix_and_no_password(tmp_path, capsys):
+    url = f"postgresql+asyncpg://paperchain:{PASSWORD}@127.0.0.1:{closed_port()}/paperchain"
+    code, text = doctor(deployment(tmp_path, migrate=False, database_url=url), capsys)
+    assert code == 1
+    assert "cannot be reached" in text and "paperchain:***@127.0.0.1" in text
+    assert "start the PostgreSQL server" in text and "PAPERCHAIN_DATABASE_URL" in text
+    assert PASSWORD not in text
+
+
+def test_a_database_not_created_yet(tmp_path, capsys):
+    code, result = report(deployment(tmp_path, migrate=False), capsys)
+    assert code == 1
+    problem = one(result, "database", "problem", "does not exist yet")
+    assert "start `paperchain serve` once" in problem["fix"]
+
+
+@pytest.mark.parametrize("revision, says, fix", [
+    ("0001", "behind this installation's head", "start `paperchain serve` once"),
+    ("9999", "which this installation does not know", "install the same Paperchain version"),
+])
+def test_a_database_at_another_revision(tmp_path, capsys, revision, says, fix):
+    import sqlite3
+
+    config = deployment(tmp_path)
+    with sqlite3.connect(tmp_path / "data" / "paperchain.db") as db:
+        db.execute("UPDATE paperchain_alembic_version SET version_num = ?", (revision,))
+    code, result = report(config, capsys)
+    assert code == 1
+    assert fix in one(result, "migrations", "problem", says)["fix"]
+
+
+def test_an_unreachable_broker_on_a_closed_port(tmp_path, capsys):
+    broker = f"redis://:{PASSWORD}@127.0.0.1:{closed_port()}/0"
+    code, text = doctor(deployment(tmp_path, executor="celery", broker_url=broker), capsys)
+    assert code == 1
+    assert "the broker redis://:***@127.0.0.1" in text and "does not answer" in text
+    assert "start Redis there (redis-server)" in text and "PAPERCHAIN_BROKER_URL" in text
+    assert PASSWORD not in text
+
+
+def test_a_blob_folder_that_cannot_be_written(tmp_path, capsys):
+    config = deployment(tmp_path)
+    blobs = tmp_path / "data" / "blobs"
+    (blobs / "tmp").rmdir() if (blobs / "tmp").is_dir() else None
+    (blobs / "tmp").write_text("a file where the store stages its writes")  # root ignores modes; this stops root too
+    code, result = report(config, capsys)
+    assert code == 1
+    problem = one(result, "blobs", "problem", f"the blob folder {blobs} is not writable")
+    assert "the user that runs paperchain can write to" in problem["fix"] and "PAPERCHAIN_DATA_DIR" in problem["fix"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
+def test_a_read_only_blob_folder(tmp_path, capsys):
+    config = deployment(tmp_path)
+    blobs = tmp_path / "data" / "blobs"
+    for folder in (blobs, blobs / "tmp"):
+        folder.chmod(0o555)
+    try:
+        code, result = report(config, capsys)
+    finally:
+        for folder in (blobs, blobs / "tmp"):
+            folder.chmod(0o755)
+    assert code == 1
+    one(result, "blobs", "problem", "is not writable")
+
+
+def test_a_configuration_that_does_not_load(tmp_path, capsys):
+    path = tmp_path / "plugins.toml"
+    path.write_text('[paperchain]\nexecutor = "celery"\n')
+    code, result = report(str(path), capsys)
+    assert code == 1 and result["healthy"] is False
+    problem = one(result, "configuration", "problem", "needs a broker")
+    assert "PAPERCHAIN_BROKER_URL" in problem["fix"]
+
+
+# -- members: rows as workers and servers write them --------------------------------------------
+
+
+def broker_config(tmp_path, redis_url: str) -> str:
+    return deployment(tmp_path, executor="celery", broker_url=redis_url)
+
+
+def test_a_stale_worker_and_no_live_one(tmp_path, capsys):
+    config = deployment(tmp_path, executor="celery", broker_url=f"redis://127.0.0.1:{closed_port()}/0")
+    add_members(load_config(config, env={}).database_url,
+                member("worker-gone", age=STALE_AFTER * 10), member("serve-a", "serve"))
+    code, result = report(config, capsys)
+    assert code == 1
+    stale = one(result, "workers", "warning", "worker worker-gone (box-worker-gone pid 4242) has sent no heartbeat")
+    assert "restart it on box-worker-gone" in stale["fix"]
+    assert "start `paperchain worker`" in one(result, "workers", "problem", "no live worker")["fix"]
+
+
+def test_a_worker_with_other_plugin_versions_is_named_plugin_by_plugin(tmp_path, capsys):
+    config = deployment(tmp_path, executor="celery", broker_url=f"redis://127.0.0.1:{closed_port()}/0")
+    mine = here()
+    skewed = dict(mine) | {"paperchain-ocr": "0.0.1", "paperchain-extra": "2.0"}
+    del skewed["paperchain-text"]
+    add_members(load_config(config, env={}).database_url, member("worker-old", plugins=skewed), member("serve-a", "serve"))
+    code, result = report(config, capsys)
+    assert code == 1
+    ocr = one(result, "workers", "problem", f"runs paperchain-ocr 0.0.1, this installation {mine['paperchain-ocr']}")
+    assert f"pip install paperchain-ocr=={mine['paperchain-ocr']}" in ocr["fix"] and "worker-old" in ocr["message"]
+    assert "on that worker" in one(result, "workers", "problem", "does not load paperchain-text")["fix"]
+    one(result, "workers", "problem", "loads paperchain-extra 2.0, which this installation does not")
+    skew = [c for c in problems(result) if c["part"] == "workers"]
+    assert len(skew) == 3, skew  # the plugins that agree are not mentioned
+
+
+def test_a_queue_without_a_live_worker_is_named():
+    now = time.time()
+    plugins = {"paperchain": "1.0"}
+    rows = [member("w1", queues=["default"], plugins=plugins, heartbeat=now - 1),
+            member("w2", queues=["ocr"], plugins=plugins, heartbeat=now - STALE_AFTER * 3),
+            member("s1", "serve", plugins=plugins, heartbeat=now - 1)]
+    findings = check_members(rows, plugins, {"default", "ocr"}, celery=True, now=now)
+    missing = [f for f in findings if f.level == "problem"]
+    assert [f.message for f in missing] == ["no live worker takes the queue 'ocr': its steps wait forever."]
+    assert missing[0].fix.startswith("start `paperchain worker --queues ocr`")
+    assert any(f.level == "warning" and "w2" in f.message for f in findings)
+
+
+def test_with_celery_no_live_server_is_a_problem():
+    findings = check_members([member("w1", plugins={})], {}, set(), celery=True)
+    assert [f.part for f in findings if f.level == "problem"] == ["serve"]
