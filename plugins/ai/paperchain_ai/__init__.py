@@ -6,11 +6,32 @@ aiohttp load on first use.
 
 from __future__ import annotations
 
-from paperchain_sdk import ActionSpec, CommandSpec, hookimpl
+from paperchain_sdk import ActionSpec, CommandSpec, ModelSpec, hookimpl
 
-from .settings import EmbedSettings
+from .settings import (
+    AnswerSettings,
+    ClassifySettings,
+    EmbedSettings,
+    ExtractSettings,
+    GenerateSettings,
+    SummarizeSettings,
+)
 
 __version__ = "0.1.0"
+
+# The AI steps: name -> (module:class under paperchain_ai.steps, settings, summary). Each asks the chat
+# provider its settings name; async on the kernel's loop (the provider does its own heavy work off it).
+STEPS = {
+    "ai.generate": ("generate:GenerateStep", GenerateSettings,
+                    "Text from a prompt template over the document and the run, streamed as ai.tokens events"),
+    "ai.classify": ("classify:ClassifyStep", ClassifySettings,
+                    "One of the step's labels for the document, with a confidence (schema-constrained)"),
+    "ai.extract": ("extract:ExtractStep", ExtractSettings,
+                   "Fields a JSON Schema asks for (built-in: invoice), validated against it"),
+    "ai.summarize": ("summarize:SummarizeStep", SummarizeSettings, "A summary of the document, at most max_words words"),
+    "ai.answer": ("answer:AnswerStep", AnswerSettings,
+                  "A question over the tenant's documents, answered with the documents and pages it used"),
+}
 
 
 @hookimpl
@@ -21,6 +42,24 @@ def paperchain_actions():
         ActionSpec(name="ai.embed", impl="paperchain_ai.component:EmbedAction",
                    summary="Chunk the document's text and store its multilingual-e5-small vectors for semantic search",
                    settings=EmbedSettings),
+        *(ActionSpec(name=name, impl=f"paperchain_ai.steps.{module}", summary=summary, settings=settings)
+          for name, (module, settings, summary) in STEPS.items()),
+    ]
+
+
+@hookimpl
+def paperchain_models():
+    from .settings import LocalModelSettings, OpenAICompatibleSettings
+
+    # Chat providers the AI steps ask (paperchain_ai.providers.provider_for); as plain model steps,
+    # each answers the step's prompt.
+    return [
+        ModelSpec(name="ai.openai-compatible", impl="paperchain_ai.providers.openai:OpenAICompatible", task="chat",
+                  summary="A language model behind an OpenAI-compatible API (OpenAI, vLLM, Ollama, llama.cpp servers)",
+                  settings=OpenAICompatibleSettings),
+        ModelSpec(name="ai.local", impl="paperchain_ai.providers.local:LocalModel", task="chat",
+                  summary="A GGUF language model run in-process by llama-cpp-python (default: Gemma 3 270M)",
+                  settings=LocalModelSettings),
     ]
 
 
@@ -33,7 +72,7 @@ def paperchain_commands():
 def paperchain_startup(kernel):
     from paperchain_sdk.contracts import bind_kernel
 
-    bind_kernel(kernel, "ai.embed")  # its index is this kernel's (plugin storage, plugin_state)
+    bind_kernel(kernel, "ai.embed", *STEPS)  # its index is this kernel's; the AI steps ask its providers, emit its events
 
 
 @hookimpl

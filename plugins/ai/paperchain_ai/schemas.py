@@ -1,0 +1,130 @@
+"""JSON Schemas the AI steps constrain answers to, and the checks of answers against them.
+
+A provider constrains decoding to the schema where its backend can (llama.cpp's grammar, OpenAI's
+``response_format``); whatever it returns is parsed and validated here before any step outputs it,
+so what a later step (or an ``if``) sees always fits the schema.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+MAX_SCHEMA = 20_000  # characters of a step's schema as JSON
+_CURRENCY = r"^[A-Z]{3}$"
+_IBAN = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
+
+INVOICE = {
+    "type": "object",
+    "properties": {
+        "vendor": {"type": "string", "maxLength": 200, "description": "who issued the invoice"},
+        "number": {"type": "string", "maxLength": 64, "description": "the invoice number"},
+        "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "the invoice date, YYYY-MM-DD"},
+        "total": {"type": "number", "description": "the total due, a number without currency sign"},
+        "currency": {"type": "string", "pattern": _CURRENCY, "description": "ISO 4217 code, e.g. EUR, GBP"},
+        "iban": {"type": ["string", "null"], "pattern": _IBAN, "description": "the IBAN to pay to, no spaces"},
+    },
+    "required": ["vendor", "number", "date", "total", "currency", "iban"],
+    "additionalProperties": False,
+}
+BUILTIN = {"invoice": INVOICE}
+
+
+class AnswerError(ValueError):
+    """A model's answer that is not valid JSON for its schema; the message says what is wrong."""
+
+
+def _refs(value: Any):
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            if key in ("$ref", "$dynamicRef") and isinstance(item, str):
+                yield item
+            yield from _refs(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _refs(item)
+
+
+def check_step_schema(value: Any) -> dict:
+    """The JSON Schema a step names (a built-in's name, or a schema object), checked: a valid
+    Draft 2020-12 schema of an object, local ``$ref`` only (nothing is fetched). ValueError otherwise."""
+    if isinstance(value, str):
+        if value not in BUILTIN:
+            raise ValueError(f"schema {value!r} is not a built-in schema; use one of {', '.join(BUILTIN)} "
+                             "or write a JSON Schema object")
+        return BUILTIN[value]
+    if not isinstance(value, Mapping):
+        raise ValueError(f"schema must be a JSON Schema object or a built-in name, got {type(value).__name__}")
+    try:
+        size = len(json.dumps(value))
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"schema is not plain JSON: {exc}") from None
+    if size > MAX_SCHEMA:
+        raise ValueError(f"schema is {size:,} characters of JSON; at most {MAX_SCHEMA:,} are allowed")
+    remote = [ref for ref in _refs(value) if not ref.startswith("#")]
+    if remote:
+        raise ValueError(f"schema refers to {remote[0]!r}: only local references (#/$defs/...) are allowed, "
+                         "nothing is fetched")
+    if value.get("type") != "object":
+        raise ValueError('schema must describe an object (type = "object") whose properties are the fields')
+    from jsonschema import Draft202012Validator
+    from jsonschema.exceptions import SchemaError
+
+    try:
+        Draft202012Validator.check_schema(value)
+    except SchemaError as exc:
+        where = "/".join(str(p) for p in exc.path) or "the top level"
+        raise ValueError(f"schema is not a valid JSON Schema at {where}: {exc.message}") from None
+    return dict(value)
+
+
+def classify_schema(labels: list[str]) -> dict:
+    return {"type": "object", "properties": {"label": {"enum": list(labels)},
+                                             "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+            "required": ["label", "confidence"], "additionalProperties": False}
+
+
+def summary_schema(max_words: int) -> dict:
+    return {"type": "object", "properties": {"summary": {"type": "string", "minLength": 1, "maxLength": max_words * 12}},
+            "required": ["summary"], "additionalProperties": False}
+
+
+def answer_schema(passages: int, max_chars: int = 2000) -> dict:
+    return {"type": "object", "properties": {
+        "found": {"type": "boolean"},
+        "answer": {"type": "string", "maxLength": max_chars},
+        "sources": {"type": "array", "items": {"enum": list(range(1, passages + 1))}, "maxItems": passages},
+    }, "required": ["found", "answer", "sources"], "additionalProperties": False}
+
+
+def _no_constant(name: str):
+    raise AnswerError(f"the answer has {name}, which is not a JSON number")
+
+
+def parse_answer(text: str, schema: Mapping[str, Any], check: Callable[[Any], None] | None = None) -> Any:
+    """The answer ``text`` parsed and validated against ``schema`` (and by ``check``, which raises
+    AnswerError); AnswerError naming the first problem otherwise."""
+    from jsonschema import Draft202012Validator
+
+    try:
+        value = json.loads(text.strip(), parse_constant=_no_constant)
+    except AnswerError:
+        raise
+    except ValueError as exc:
+        raise AnswerError(f"the answer is not JSON ({exc.msg} at character {exc.pos}): {text[:120]!r}") from None
+    errors = sorted(Draft202012Validator(schema).iter_errors(value), key=lambda e: list(e.path))
+    if errors:
+        where = "/".join(str(p) for p in errors[0].path) or "the top level"
+        raise AnswerError(f"the answer does not fit the schema at {where}: {errors[0].message[:200]}")
+    if check is not None:
+        check(value)
+    return value
+
+
+def finite(value: Any, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise AnswerError(f"{field} must be a finite number, got {value!r}")
+    return float(value)
+

@@ -1,0 +1,33 @@
+"""``ai.summarize``: a summary of the run's document of at most ``max_words`` words."""
+
+from __future__ import annotations
+
+import re
+
+from .. import prompts
+from ..schemas import summary_schema
+from .asking import AIStep, ask_json
+
+_SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
+
+
+def bounded(text: str, max_words: int) -> str:
+    """``text`` cut to ``max_words`` words, at the last sentence end within them when there is one."""
+    words = text.split()
+    if len(words) <= max_words:
+        return " ".join(words)
+    head = " ".join(words[:max_words])
+    ends = [m.end() for m in _SENTENCE_END.finditer(head)]
+    return head[: ends[-1]] if ends and ends[-1] > len(head) // 2 else head + " …"
+
+
+class SummarizeStep(AIStep):
+    async def run(self, ctx, inputs) -> dict:
+        document, text = await self.document_text(ctx, "ai.summarize")
+        provider = self.provider(inputs.provider)
+        answer, reply = await ask_json(provider, prompts.summarize(prompts.clip(text, inputs.max_chars),
+                                                                   inputs.max_words, inputs.language),
+                                       summary_schema(inputs.max_words), where="ai.summarize",
+                                       max_tokens=inputs.max_words * 3 + 24, repairs=inputs.repairs)
+        summary = bounded(answer["summary"], inputs.max_words)
+        return {"summary": summary, "words": len(summary.split()), "model": reply.model}
