@@ -14,7 +14,8 @@ from paperchain_sdk.testing import check_plugin
 
 def test_registers_the_embed_step():
     specs = check_plugin(paperchain_ai)
-    assert list(specs) == ["ai.embed"] and specs["ai.embed"].kind == "action"
+    assert specs["ai.embed"].kind == "action"
+    assert specs["ai.local"].kind == specs["ai.openai-compatible"].kind == "model"
 
 
 def test_settings_say_what_is_wrong():

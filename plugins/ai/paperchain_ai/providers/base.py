@@ -37,6 +37,10 @@ class ChatRequest:
     temperature: float = 0.0
     seed: int | None = None
     stop: tuple[str, ...] = attrs.field(default=(), converter=tuple)
+    # Function tools in the OpenAI shape, passed through to servers that take them; tool_choice
+    # ("auto", "none", "required" or {"type": "function", "function": {"name": …}}) likewise.
+    tools: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)
+    tool_choice: Any = None
 
 
 @attrs.frozen(kw_only=True)
@@ -51,6 +55,7 @@ class ChatAnswer:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     finish_reason: str = "stop"
+    tool_calls: tuple[Mapping[str, Any], ...] = attrs.field(default=(), converter=tuple)  # as the server sent them
 
 
 class ChatProvider(abc.ABC):
@@ -72,3 +77,17 @@ class ChatProvider(abc.ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional: most providers hold nothing to release
         """Release connections and memory."""
+
+
+def system_into_user(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The conversation with its system messages folded into the first user turn, for chat
+    formats that drop system messages (Gemma's): the instructions must still reach the model."""
+    system = "\n\n".join(str(m.get("content") or "") for m in messages if m.get("role") == "system")
+    rest = [dict(m) for m in messages if m.get("role") != "system"]
+    if not system:
+        return rest
+    for message in rest:
+        if message.get("role") == "user":
+            message["content"] = f"{system}\n\n{message.get('content') or ''}"
+            return rest
+    return [{"role": "user", "content": system}, *rest]

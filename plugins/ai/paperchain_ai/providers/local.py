@@ -1,0 +1,177 @@
+"""``ai.local``: a GGUF model run in this process by llama-cpp-python (``paperchain-ai[local]``).
+
+llama.cpp's context is not thread-safe, so a process holds one model and one lock: every
+generation runs in a worker thread holding it, and the event loop never waits on the CPU. A JSON
+Schema becomes a grammar (llama.cpp's GBNF) that decoding cannot leave.
+
+The default model, Gemma 3 270M, has no chat template in its file: it is driven with
+llama-cpp-python's ``gemma`` chat format, which drops system messages, so they are folded into
+the first user message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+import logging
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+from paperchain_sdk import ConfigError, InputError, MissingDependency
+
+from ..settings import LocalModelSettings
+from . import gemma
+from .base import ChatAnswer, ChatProvider, ChatRequest, system_into_user
+from .prompt_model import PromptModel
+
+log = logging.getLogger(__name__)
+INSTALL_HINT = ("""CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install 'paperchain-ai[local]' """
+                "(llama-cpp-python builds from source, a few minutes)")
+
+_lock = threading.Lock()  # llama.cpp is not thread-safe: one load or generation at a time
+_loaded: dict[tuple, Any] = {}  # at most one (key -> Llama): a process holds one model
+
+
+def _llama_cpp():
+    try:
+        import llama_cpp
+    except ImportError:
+        raise MissingDependency("ai.local needs llama-cpp-python, which is not installed.", hint=INSTALL_HINT) from None
+    return llama_cpp
+
+
+@functools.lru_cache(maxsize=64)
+def _grammar(schema_json: str):
+    """The GBNF grammar of a JSON Schema (converting is not free, and steps reuse their schema)."""
+    from llama_cpp.llama_grammar import JSON_GBNF, LlamaGrammar
+
+    try:
+        return LlamaGrammar.from_json_schema(schema_json, verbose=False)
+    except Exception as exc:  # noqa: BLE001 - the converter raises bare Exceptions; any JSON is still constrained
+        log.warning("ai.local: the JSON Schema could not become a grammar (%s); constraining to any JSON", exc)
+        return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
+
+
+class LocalModel(ChatProvider, PromptModel):
+    name = "ai.local"
+
+    def __init__(self, settings: LocalModelSettings | None = None):
+        super().__init__(settings or LocalModelSettings())
+
+    # -- the model --------------------------------------------------------------------------------
+
+    def model_file(self) -> Path:
+        if not self.settings.model_path:
+            return gemma.default_model(gemma.cache_dir(self.settings.cache_dir))
+        path = Path(self.settings.model_path).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"ai.local's model_path {path} is not a file.", hint="give the path of a .gguf model file")
+        return path
+
+    def chat_format(self) -> str | None:
+        # The default Gemma file has no template; another GGUF uses its own unless told.
+        return self.settings.chat_format or (None if self.settings.model_path else "gemma")
+
+    def key(self) -> tuple:
+        s = self.settings
+        return (str(self.model_file()), self.chat_format(), s.n_ctx, s.threads)
+
+    def llama(self):
+        """The process's model for these settings, loaded on first use (call holding ``_lock``)."""
+        key = self.key()
+        if key in _loaded:
+            return _loaded[key]
+        llama_cpp = _llama_cpp()
+        for old in _loaded.values():
+            old.close()
+        _loaded.clear()
+        path, chat_format, n_ctx, threads = key
+        try:
+            model = llama_cpp.Llama(model_path=path, n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads,
+                                    chat_format=chat_format, verbose=False)
+        except ValueError as exc:
+            raise ConfigError(f"ai.local could not load {path}: {exc}.", hint="model_path must be a GGUF file llama.cpp can read") from None
+        _loaded[key] = model
+        return model
+
+    # -- asking it --------------------------------------------------------------------------------
+
+    def arguments(self, request: ChatRequest) -> dict[str, Any]:
+        gemma_format = self.chat_format() == "gemma"
+        messages = system_into_user(request.messages) if gemma_format else [dict(m) for m in request.messages]
+        arguments: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens,
+                                     "temperature": request.temperature, "seed": request.seed,
+                                     "stop": list(request.stop)}
+        if request.schema is not None:
+            arguments["grammar"] = _grammar(json.dumps(request.schema))
+        if request.tools:
+            arguments["tools"] = [dict(tool) for tool in request.tools]
+            arguments["tool_choice"] = request.tool_choice
+        return arguments
+
+    def _generate(self, request: ChatRequest, stream: bool):
+        try:
+            return self.llama().create_chat_completion(**self.arguments(request), stream=stream)
+        except ValueError as exc:  # llama-cpp-python says "Requested tokens (n) exceed context window of m"
+            raise InputError(f"ai.local could not answer: {exc}.",
+                             hint="shorten the prompt or max_tokens, or raise n_ctx") from None
+
+    def _chat(self, request: ChatRequest) -> ChatAnswer:
+        with _lock:
+            data = self._generate(request, stream=False)
+        choice = data["choices"][0]
+        usage = data.get("usage") or {}
+        return ChatAnswer(text=choice["message"].get("content") or "", model=Path(str(data.get("model", ""))).name,
+                          prompt_tokens=usage.get("prompt_tokens", 0), completion_tokens=usage.get("completion_tokens", 0),
+                          finish_reason=choice.get("finish_reason") or "stop",
+                          tool_calls=choice["message"].get("tool_calls") or ())
+
+    async def chat(self, request: ChatRequest) -> ChatAnswer:
+        return await asyncio.to_thread(self._chat, request)
+
+    async def stream(self, request: ChatRequest) -> AsyncIterator[str]:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue()
+        stop = threading.Event()  # set when the reader goes away: the worker ends after its next token
+        done = object()
+
+        def put(item) -> None:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, item)
+            except RuntimeError:  # the loop closed under us: nobody is reading
+                stop.set()
+
+        def work() -> None:
+            try:
+                with _lock:
+                    for chunk in self._generate(request, stream=True):
+                        if stop.is_set():
+                            break
+                        text = chunk["choices"][0]["delta"].get("content") if chunk["choices"] else None
+                        if text:
+                            put(text)
+            except BaseException as exc:  # noqa: BLE001 - handed to the reader, who raises it
+                put(exc)
+            finally:
+                put(done)
+
+        threading.Thread(target=work, name="ai.local", daemon=True).start()
+        try:
+            while (item := await queue.get()) is not done:
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+
+    async def close(self) -> None:
+        def unload() -> None:
+            with _lock:
+                for model in _loaded.values():
+                    model.close()
+                _loaded.clear()
+
+        await asyncio.to_thread(unload)
