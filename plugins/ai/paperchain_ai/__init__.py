@@ -87,5 +87,6 @@ async def paperchain_event(event, kernel):
 @hookimpl
 def paperchain_routes(kernel):
     from .routes import routes
+    from .routes_ask import routes as ask_routes
 
-    return list(routes)
+    return [*routes, *ask_routes]

@@ -50,3 +50,95 @@ def search(query: str, limit: int):
         return [to_json(hit) for hit in await hybrid_search(kernel, query, "", limit=limit)]
 
     click.echo(json.dumps(with_kernel(body), indent=2, ensure_ascii=False))
+
+
+@ai.command()
+@click.option("--k", "k", default="auto", show_default=True,
+              help="Number of topics (2 to 50), or 'auto' to choose it by the silhouette.")
+@click.option("--terms", default=8, show_default=True, type=click.IntRange(1, 30), help="Terms listed per topic.")
+@click.option("--documents", default=5, show_default=True, type=click.IntRange(0, 100),
+              help="Most typical documents listed per topic.")
+@click.option("--tenant", default="", help="Only this tenant's documents (default: every tenant's).")
+def topics(k: str, terms: int, documents: int, tenant: str):
+    """Topics of the embedded documents: clusters of their vectors, named by distinctive terms."""
+    from .topics import parse_k
+
+    try:
+        count = parse_k(k)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--k") from None
+
+    async def body(kernel):
+        from paperchain_sdk.web import to_json
+
+        from .topics import corpus_topics
+
+        return to_json(await corpus_topics(kernel, tenant, k=count, terms=terms, documents=documents))
+
+    click.echo(json.dumps(with_kernel(body), indent=2, ensure_ascii=False))
+
+
+@ai.command()
+@click.argument("question")
+@click.option("--tenant", default="", help="Answer from this tenant's documents only (default: every tenant's, as the operator).")
+@click.option("--documents", default=None, type=click.IntRange(1, 20), help="Documents to retrieve (default: ai.answer's setting).")
+def ask(question: str, tenant: str, documents: int | None):
+    """Answer QUESTION from the documents, citing the documents and pages used."""
+    async def body(kernel):
+        import attrs
+
+        from paperchain_sdk.web import to_json
+
+        from .ask import answer_question
+        from .providers import provider_for
+
+        settings = kernel.component("ai.answer").settings
+        if documents is not None:
+            settings = attrs.evolve(settings, documents=documents)
+        return to_json(await answer_question(kernel, provider_for(kernel, settings.provider), question, tenant, settings))
+
+    click.echo(json.dumps(with_kernel(body), indent=2, ensure_ascii=False))
+
+
+@ai.command()
+@click.argument("prompt", required=False)
+@click.option("--provider", default=None, help="The chat provider (default: ai.generate's setting, e.g. ai.local).")
+@click.option("--max-tokens", default=256, show_default=True, type=click.IntRange(1, 8192))
+@click.option("--temperature", default=0.7, show_default=True, type=click.FloatRange(0, 2))
+def chat(prompt: str | None, provider: str | None, max_tokens: int, temperature: float):
+    """Talk to the configured language model, its answer streamed as it is written.
+
+    With PROMPT: one answer. Without: a conversation, one line per turn, until end of input (Ctrl-D)."""
+    import asyncio
+    import sys
+
+    async def body(kernel):
+        from .providers import ChatRequest, provider_for
+
+        model = provider_for(kernel, provider or kernel.component("ai.generate").settings.provider)
+        messages: list[dict] = []
+
+        async def turn(text: str) -> None:
+            messages.append({"role": "user", "content": text})
+            pieces = []
+            async for piece in model.stream(ChatRequest(messages=messages, max_tokens=max_tokens, temperature=temperature)):
+                pieces.append(piece)
+                click.echo(piece, nl=False)
+            click.echo()
+            messages.append({"role": "assistant", "content": "".join(pieces)})
+
+        if prompt is not None:
+            await turn(prompt)
+            return
+        while True:
+            if sys.stdin.isatty():
+                click.echo("> ", nl=False, err=True)
+            line = await asyncio.to_thread(sys.stdin.readline)
+            if not line:
+                return
+            if line.strip():
+                await turn(line.strip())
+
+    if prompt is not None and not prompt.strip():
+        raise click.UsageError("the prompt is empty: give words to send, or none for a conversation")
+    with_kernel(body)

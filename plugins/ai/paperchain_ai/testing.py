@@ -13,8 +13,9 @@ through the plugin object :func:`scripted_plugin` returns and name it as the ste
     ...
     provider.requests  # every ChatRequest the steps sent, in order (to check prompts)
 
-:func:`request_text` is what a request asks, all turns joined, and :func:`fenced_document` the
-document text a step's prompt fenced, for scripts that answer from what they were given.
+:func:`request_text` is what a request asks, all turns joined; :func:`fenced_document` the
+document text a step's prompt fenced and :func:`fenced_passages` an ``ai.answer`` prompt's numbered
+passages, for scripts that answer from what they were given.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from .providers import ChatAnswer, ChatProvider, ChatRequest
 
 Script = Callable[[ChatRequest], "str | ChatAnswer"] | Sequence["str | ChatAnswer"]
 _FENCE = re.compile(r"<(document-[0-9a-f]{16})>\n(.*?)\n</\1>", re.DOTALL)
+_PASSAGE = re.compile(r"Passage (\d+) \([^)]*\):\n<(passage-\d+-[0-9a-f]{16})>\n(.*?)\n</\2>", re.DOTALL)
 _WORD_PIECES = re.compile(r"\S+\s*|\s+")
 
 
@@ -41,6 +43,11 @@ def fenced_document(request: ChatRequest) -> str:
     """The document text a step fenced in its prompt ('' when there is none)."""
     match = _FENCE.search(request_text(request))
     return match.group(2) if match else ""
+
+
+def fenced_passages(request: ChatRequest) -> dict[int, str]:
+    """The numbered passages an ``ai.answer`` prompt fenced: number -> text."""
+    return {int(m.group(1)): m.group(3) for m in _PASSAGE.finditer(request_text(request))}
 
 
 class ScriptedProvider(ChatProvider, Model):
