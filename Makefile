@@ -23,8 +23,14 @@ setup: $(STAMP) $(SYSTEM_STAMP)
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
+# Each plugin with its test extra; paperchain-ai also with its local extra (llama-cpp-python builds
+# from source, a few minutes the first time; its multimodal part is not needed).
+comma := ,
+PLUGIN_EXTRAS = test$(if $(filter plugins/ai,$(1)),$(comma)local)
+
 $(STAMP): $(PY) pyproject.toml sdk/pyproject.toml $(addsuffix /pyproject.toml,$(PLUGIN_DIRS)) Makefile
-	$(PY) -m pip install --quiet --disable-pip-version-check -e sdk -e '.[test]' $(foreach d,$(PLUGIN_DIRS),-e '$(d)[test]')
+	CMAKE_ARGS="-DLLAVA_BUILD=OFF $(CMAKE_ARGS)" $(PY) -m pip install --quiet --disable-pip-version-check -e sdk -e '.[test]' \
+	  $(foreach d,$(PLUGIN_DIRS),-e '$(d)[$(call PLUGIN_EXTRAS,$(d))]')
 	@touch $(STAMP)
 
 # Installs missing Debian packages when run as root; otherwise says what to install.
