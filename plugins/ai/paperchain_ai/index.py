@@ -27,9 +27,14 @@ from .storage import SCHEMA, chunks, embedded
 _STAMP = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(embedded.c.chunks), 0),
                    sa.func.max(embedded.c.embedded)).where(embedded.c.model == sa.bindparam("model"))
 _VECTORS = sa.select(chunks.c.id, chunks.c.document_id, chunks.c.tenant, chunks.c.vector).where(
-    chunks.c.model == sa.bindparam("model")).order_by(chunks.c.id)
+    chunks.c.model == sa.bindparam("model")).order_by(chunks.c.tenant, chunks.c.id)  # the (model, tenant) index's order
 _MODEL_OF = sa.select(embedded.c.document_id, embedded.c.model).where(embedded.c.document_id.in_(
     sa.bindparam("ids", expanding=True)))
+
+
+# Up to this many rows are scored in the event loop's thread (about a millisecond per 10,000 rows:
+# less than a hand-off to a worker thread under load); more go to a worker thread.
+INLINE_ROWS = 30_000
 
 
 @attrs.frozen
@@ -40,20 +45,27 @@ class ChunkHit:
 
 
 class _Matrix:
-    """The current model's vectors with, per row, its chunk id, document and tenant code."""
+    """The current model's vectors, each tenant's rows one contiguous block (a tenant's search
+    multiplies only its own rows), with each row's chunk id and document."""
 
     def __init__(self, rows: list, dim: int):
-        self.vectors = np.zeros((len(rows), dim), dtype=np.float32)
-        self.chunk_ids = np.empty(len(rows), dtype=np.int64)
-        self.documents = np.empty(len(rows), dtype=object)
-        codes: dict[str, int] = {}
-        self.tenant_codes = np.empty(len(rows), dtype=np.int32)
-        for i, row in enumerate(rows):
-            self.vectors[i] = np.frombuffer(row.vector, dtype="<f4")
-            self.chunk_ids[i] = row.id
-            self.documents[i] = row.document_id
-            self.tenant_codes[i] = codes.setdefault(row.tenant, len(codes))
-        self.codes = codes
+        count = len(rows)
+        # One buffer for every vector: a single copy instead of one NumPy call per row.
+        self.vectors = np.frombuffer(b"".join(row.vector for row in rows), dtype="<f4").reshape(count, dim)
+        self.chunk_ids = np.fromiter((row.id for row in rows), dtype=np.int64, count=count)
+        self.documents = np.array([row.document_id for row in rows], dtype=object)
+        self.blocks: dict[str, tuple[int, int]] = {}  # tenant -> (first row, past its last row)
+        start = 0
+        for i in range(1, count + 1):  # rows come ordered by tenant
+            if i == count or rows[i].tenant != rows[start].tenant:
+                self.blocks[rows[start].tenant] = (start, i)
+                start = i
+
+    def block(self, tenant: str) -> tuple[int, int] | None:
+        """The rows a caller of ``tenant`` may score (``''``: every row), None when there are none."""
+        if not tenant:
+            return (0, len(self.chunk_ids)) if len(self.chunk_ids) else None
+        return self.blocks.get(tenant)
 
 
 class VectorIndex:
@@ -136,9 +148,21 @@ class VectorIndex:
         """The best chunk of each of the ``limit`` documents nearest to ``vector`` (cosine), among
         the chunks of ``tenant``'s documents (``''``: every tenant's), best first."""
         matrix = await self.matrix()
-        if tenant and tenant not in matrix.codes:
+        block = matrix.block(tenant)
+        if block is None:
             return []
-        return await asyncio.to_thread(_top_documents, matrix, vector, tenant, limit, exclude)
+        if block[1] - block[0] > INLINE_ROWS:
+            return await asyncio.to_thread(_top_documents, matrix, vector, block, limit, exclude)
+        return _top_documents(matrix, vector, block, limit, exclude)
+
+    async def document_vectors(self, tenant: str) -> tuple[list[str], np.ndarray]:
+        """Every document of ``tenant`` (``''``: every tenant's) with vectors, and its vector: the
+        mean of its chunks' vectors, unit length (one row per document, in the same order)."""
+        matrix = await self.matrix()
+        block = matrix.block(tenant)
+        if block is None:
+            return [], np.zeros((0, matrix.vectors.shape[1]), dtype=np.float32)
+        return await asyncio.to_thread(_document_means, matrix, block)
 
     async def document_vector(self, document_id: str) -> np.ndarray | None:
         """The mean of a document's chunk vectors, unit length; None when it has none."""
@@ -157,15 +181,23 @@ class VectorIndex:
         return {r.id: r for r in rows}
 
 
-def _top_documents(matrix: _Matrix, vector: np.ndarray, tenant: str, limit: int,
+def _document_means(matrix: _Matrix, block: tuple[int, int]) -> tuple[list[str], np.ndarray]:
+    start, end = block
+    ids, inverse = np.unique(matrix.documents[start:end].astype(str), return_inverse=True)
+    order = np.argsort(inverse, kind="stable")
+    firsts = np.searchsorted(inverse[order], np.arange(len(ids)))
+    sums = np.add.reduceat(matrix.vectors[start:end][order].astype(np.float64), firsts, axis=0)
+    sums /= np.maximum(np.linalg.norm(sums, axis=1, keepdims=True), 1e-12)
+    return ids.tolist(), sums.astype(np.float32)
+
+
+def _top_documents(matrix: _Matrix, vector: np.ndarray, block: tuple[int, int], limit: int,
                    exclude: str | None) -> list[ChunkHit]:
-    if not len(matrix.chunk_ids):
-        return []
-    scores = matrix.vectors @ vector.astype(np.float32)
-    if tenant:
-        scores[matrix.tenant_codes != matrix.codes[tenant]] = -np.inf
+    start, end = block
+    documents = matrix.documents[start:end]
+    scores = matrix.vectors[start:end] @ vector.astype(np.float32)
     if exclude is not None:
-        scores[matrix.documents == exclude] = -np.inf
+        scores[documents == exclude] = -np.inf
     hits: list[ChunkHit] = []
     seen: set[str] = set()
     # Take more chunks than documents wanted (a document may have several near the top), widening
@@ -178,10 +210,10 @@ def _top_documents(matrix: _Matrix, vector: np.ndarray, tenant: str, limit: int,
         for i in top:
             if not np.isfinite(scores[i]):
                 break
-            document = matrix.documents[i]
+            document = documents[i]
             if document not in seen:
                 seen.add(document)
-                hits.append(ChunkHit(int(matrix.chunk_ids[i]), document, float(scores[i])))
+                hits.append(ChunkHit(int(matrix.chunk_ids[start + i]), document, float(scores[i])))
                 if len(hits) == limit:
                     return hits
         if want >= len(scores):

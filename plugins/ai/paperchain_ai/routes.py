@@ -1,4 +1,5 @@
-"""HTTP routes: ``GET /api/v1/ai/search?q=…`` (hybrid) and ``GET /api/v1/ai/similar/{document_id}``.
+"""HTTP routes: ``GET /api/v1/ai/search?q=…`` (hybrid), ``GET /api/v1/ai/similar/{document_id}``
+and ``GET /api/v1/ai/topics`` (the corpus's topics).
 
 Authentication and roles are the server's (any logged-in caller may read); every answer holds
 only documents the caller's tenant may see, and a document it may not see is a 404, as one that
@@ -14,6 +15,7 @@ from paperchain_sdk.settings import between
 from paperchain_sdk.web import endpoint, kernel_of, principal, read_query, to_json
 
 from .search import SearchHit, SimilarDocument, hybrid_search, similar_documents
+from .topics import Topics, TopicsQuery, corpus_topics, parse_k
 
 
 @attrs.frozen(kw_only=True)
@@ -58,3 +60,13 @@ async def similar(request):
     query = read_query(request, SimilarQuery)
     found = await similar_documents(kernel_of(request), document_id, principal(request).tenant, limit=query.limit)
     return web.json_response(to_json(SimilarAnswer(document_id=document_id, similar=tuple(found))))
+
+
+@routes.get("/api/v1/ai/topics")
+@endpoint(summary="Topics of the caller's documents: embeddings clustered (k-means), each named by its c-TF-IDF terms",
+          query=TopicsQuery, response=Topics, tags=("ai",))
+async def topics(request):
+    query = read_query(request, TopicsQuery)
+    found = await corpus_topics(kernel_of(request), principal(request).tenant, k=parse_k(query.k),
+                                terms=query.terms, documents=query.documents)
+    return web.json_response(to_json(found))
