@@ -12,8 +12,9 @@ SYSTEM_STAMP := $(VENV)/.system
 PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml))
 # Debian packages the plugins need (fonts for PDF export, tesseract and its languages for OCR;
 # qpdf makes the encrypted-PDF fixtures the OCR tests refuse; chromium runs the web UI's browser tests;
-# postgresql: the tests start a throwaway server of their own for the PostgreSQL half of the suite).
-DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql
+# postgresql: the tests start a throwaway server of their own for the PostgreSQL half of the suite;
+# docker-compose: `docker-compose config` checks compose.yaml without a container daemon).
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql docker-compose
 PYTEST_ARGS ?=
 
 .PHONY: setup run example test test-fast test-sqlite lint bench clean system-deps vendor messages

@@ -250,3 +250,13 @@ def test_a_queue_without_a_live_worker_is_named():
 def test_with_celery_no_live_server_is_a_problem():
     findings = check_members([member("w1", plugins={})], {}, set(), celery=True)
     assert [f.part for f in findings if f.level == "problem"] == ["serve"]
+
+
+def test_only_the_parts_asked_for(tmp_path, capsys):
+    config = deployment(tmp_path, migrate=False)  # no database yet: only a problem if it is asked about
+    code = main(["--config", config, "doctor", "--json", "--only", "blobs", "--only", "tools"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 0 and {c["part"] for c in result["checks"]} == {"blobs", "tools"}
+    code = main(["--config", config, "doctor", "--json", "--only", "serve"])
+    result = json.loads(capsys.readouterr().out)
+    assert code == 1 and [c["part"] for c in result["checks"]] == ["database"]  # serve is read from it

@@ -51,18 +51,33 @@ def installed_plugins(plugins) -> dict[str, str]:
     return {p.distribution or p.name: p.version for p in plugins if p.status == "active"}
 
 
-async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[str] = ()) -> list[Finding]:
-    """Every check for ``config``; ``plugins`` is ``installed_plugins`` of this installation and
-    ``queues`` the Celery queues its steps are sent to (each needs a live worker)."""
-    database = await check_database(config.database_url)
-    findings = list(database.findings)
-    if config.executor == "celery":
+PARTS = ("database", "broker", "blobs", "workers", "serve", "tools")  # what --only can choose
+
+
+async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[str] = (),
+                   parts: Iterable[str] = ()) -> list[Finding]:
+    """Every check for ``config`` (only those of ``parts`` when given; "database" includes the
+    migrations). ``plugins`` is ``installed_plugins`` of this installation and ``queues`` the
+    Celery queues its steps are sent to (each needs a live worker)."""
+    wanted = set(parts) or set(PARTS)
+    celery = config.executor == "celery"
+    findings: list[Finding] = []
+    members, now = None, None
+    if wanted & {"database", "workers", "serve"}:
+        database = await check_database(config.database_url)
+        findings += database.findings
+        members, now = database.members, database.now
+    if celery and "broker" in wanted:
         findings.append(await asyncio.to_thread(check_broker, config.broker_url))
-    findings.append(await asyncio.to_thread(check_blobs, config))
-    if database.members is not None:
-        findings += check_members(database.members, plugins, set(queues), celery=config.executor == "celery")
-    findings += check_tools(plugins)
-    return findings
+    if "blobs" in wanted:
+        findings.append(await asyncio.to_thread(check_blobs, config))
+    if members is not None and wanted & {"workers", "serve"}:
+        findings += check_members(members, plugins, set(queues), celery=celery, now=now)
+    if "tools" in wanted:
+        findings += check_tools(plugins)
+    if wanted & {"database", "workers", "serve"}:  # members are read from the database: its state is shown too
+        wanted |= {"database", "migrations"}
+    return [finding for finding in findings if finding.part in wanted]
 
 
 # -- the database -------------------------------------------------------------------------------
@@ -72,6 +87,7 @@ async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[
 class DatabaseReport:
     findings: list[Finding]
     members: list[dict] | None = None  # the members table's rows; None when it could not be read
+    now: float | None = None  # the database's clock, which members' heartbeats are written by
 
 
 async def check_database(url: str) -> DatabaseReport:
@@ -92,6 +108,7 @@ async def check_database(url: str) -> DatabaseReport:
             async with engine.connect() as conn:
                 revision = await _revision(conn)
                 members = await _members(conn) if revision is not None else None
+                now = await _now(conn)
     except Exception as exc:  # noqa: BLE001 - every driver error means "not reachable" here
         return DatabaseReport([Finding("database", PROBLEM, f"the database {shown} cannot be reached: {_reason(exc, url)}",
                                        "start the PostgreSQL server, create the database and user it names "
@@ -101,7 +118,7 @@ async def check_database(url: str) -> DatabaseReport:
     finally:
         await engine.dispose()
     return DatabaseReport([Finding("database", OK, f"the database {shown} answers."), _migration_finding(revision)],
-                          members)
+                          members, now)
 
 
 async def _revision(conn) -> str | None:
@@ -123,6 +140,14 @@ async def _members(conn) -> list[dict] | None:
     rows = await conn.execute(sa.text("SELECT id, kind, host, pid, address, queues, plugins, heartbeat, stopped "
                                       "FROM members WHERE stopped IS NULL"))
     return [dict(row._mapping) for row in rows]
+
+
+async def _now(conn) -> float:
+    import sqlalchemy as sa
+
+    if conn.dialect.name != "postgresql":
+        return time.time()  # SQLite: every member runs on this machine's clock
+    return (await conn.execute(sa.text("SELECT EXTRACT(EPOCH FROM clock_timestamp())::float8"))).scalar()
 
 
 def _migration_finding(current: str | None) -> Finding:

@@ -6,6 +6,7 @@ import json
 
 import click
 
+from ..doctor import PARTS
 from .main import cli
 
 MARKS = {"ok": ("ok", "green"), "warning": ("warning", "yellow"), "problem": ("PROBLEM", "red")}
@@ -13,8 +14,10 @@ MARKS = {"ok": ("ok", "green"), "warning": ("warning", "yellow"), "problem": ("P
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+@click.option("--only", "parts", multiple=True, type=click.Choice(PARTS),
+              help="Only this check (repeatable), e.g. a worker's healthcheck: --only database --only broker.")
 @click.pass_context
-def doctor(ctx, as_json):
+def doctor(ctx, as_json, parts):
     """Check the database (reachable, migrated), the broker, the blob store, workers and API servers.
 
     Exit code 0: healthy (warnings allowed); 1: at least one problem, each with how to fix it."""
@@ -30,7 +33,7 @@ def doctor(ctx, as_json):
     except ConfigError as exc:  # a configuration that does not load is the first thing to fix
         findings = [Finding("configuration", PROBLEM, exc.message, exc.hint or "")]
     else:
-        findings = asyncio.run(diagnose(kernel.config, installed_plugins(kernel.plugins)))
+        findings = asyncio.run(diagnose(kernel.config, installed_plugins(kernel.plugins), parts=parts))
         findings += [Finding("plugins", PROBLEM, f"plugin {p.name!r} ({p.label}) failed to load: {p.error}", p.fix)
                      for p in kernel.plugins if p.status == "failed"]
     if as_json:
