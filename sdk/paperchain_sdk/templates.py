@@ -29,15 +29,18 @@ _FILTERS = ("abs", "capitalize", "count", "d", "default", "dictsort", "first", "
 _HINT = "templates read values such as {{ document.name }}, with if/for and simple filters (upper, join, truncate …)"
 
 
+class _Refused(ArithmeticError):
+    """An operation that would build too large a value; render_template names the template."""
+
+
 def _bounded_binop(symbol: str, left: Any, right: Any) -> Any:
     if symbol == "*":
         for text, times in ((left, right), (right, left)):
             if isinstance(text, (str, list, tuple)) and isinstance(times, int) and len(text) * times > MAX_OUTPUT:
-                raise InputError(f"the template repeats a value {times} times: the result would be too long.",
-                                 hint=f"keep every value under {MAX_OUTPUT:,} characters")
+                raise _Refused(f"it repeats a value {times} times, past {MAX_OUTPUT:,} characters")
         return left * right
     if isinstance(right, (int, float)) and abs(right) > 64 and isinstance(left, (int, float)) and abs(left) > 1:
-        raise InputError("the template raises a number to a power above 64.", hint="use smaller numbers")
+        raise _Refused("it raises a number to a power above 64")
     return left**right
 
 

@@ -86,8 +86,10 @@ def classify_schema(labels: list[str]) -> dict:
             "required": ["label", "confidence"], "additionalProperties": False}
 
 
-def summary_schema(max_words: int) -> dict:
-    return {"type": "object", "properties": {"summary": {"type": "string", "minLength": 1, "maxLength": max_words * 12}},
+def summary_schema() -> dict:
+    # No maxLength: max_tokens bounds what the model writes, and ai.summarize cuts the summary to
+    # max_words at a sentence, rather than refusing an answer a few words long.
+    return {"type": "object", "properties": {"summary": {"type": "string", "minLength": 1}},
             "required": ["summary"], "additionalProperties": False}
 
 

@@ -27,7 +27,7 @@ class SummarizeStep(AIStep):
         provider = self.provider(inputs.provider)
         answer, reply = await ask_json(provider, prompts.summarize(prompts.clip(text, inputs.max_chars),
                                                                    inputs.max_words, inputs.language),
-                                       summary_schema(inputs.max_words), where="ai.summarize",
+                                       summary_schema(), where="ai.summarize",
                                        max_tokens=inputs.max_words * 3 + 24, repairs=inputs.repairs)
         summary = bounded(answer["summary"], inputs.max_words)
         return {"summary": summary, "words": len(summary.split()), "model": reply.model}
