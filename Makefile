@@ -14,7 +14,7 @@ PLUGIN_DIRS := $(patsubst %/pyproject.toml,%,$(wildcard plugins/*/pyproject.toml
 # qpdf makes the encrypted-PDF fixtures the OCR tests refuse; chromium runs the web UI's browser tests;
 # postgresql: the tests start a throwaway server of their own for the PostgreSQL half of the suite;
 # docker-compose: `docker-compose config` checks compose.yaml without a container daemon).
-DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql docker-compose
+DEBIAN_PACKAGES := fonts-dejavu-core tesseract-ocr tesseract-ocr-eng tesseract-ocr-spa qpdf chromium postgresql docker-compose redis-server
 PYTEST_ARGS ?=
 
 .PHONY: setup run example test test-fast test-sqlite lint bench clean system-deps vendor messages

@@ -39,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 class Kernel(KernelReads):
+    runs_steps_here = False  # True in `paperchain worker`: it runs the steps sent to it, sends none
     def __init__(self, config: Config, *, plugins: Iterable[Any] | None = None, builtins: bool = True):
         """Load plugins: every installed one the config selects, or exactly ``plugins`` when given."""
         self.config = config
@@ -143,10 +144,21 @@ class Kernel(KernelReads):
         await self.documents.open()  # the search adapter of this database (PostgreSQL: its index, when missing)
         events = tables.events
         self._seq = await self.sql.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0)))
-        self.engine = Engine(self)
+        self.engine = Engine(self, self._executor())
+        if hasattr(self.engine.executor, "start"):
+            await self.engine.executor.start()  # the Celery executor's wake-ups, poll and reaper
         self._storages = PluginStorages(self.database, data_dir=self.data_dir)  # own SQLite databases go here
         await self.call_lifecycle("paperchain_startup", kernel=self)
         return self
+
+    def _executor(self):
+        """Where this kernel's steps run: None (the engine's local pool) unless ``executor = "celery"``,
+        then on `paperchain worker`s; a worker's own kernel runs what it is sent locally."""
+        if getattr(self.config, "executor", "local") != "celery" or self.runs_steps_here:
+            return None
+        from .engine.celery.executor import CeleryExecutor
+
+        return CeleryExecutor(self, self.config.broker_url)
 
     async def _migrate(self) -> None:
         """The kernel's tables where ``database_url`` points: a SQLite file made before Alembic is

@@ -54,7 +54,7 @@ def cli(ctx, config_path, debug):
 
 
 def _register() -> None:
-    from . import doctor, documents, keys, plugins, runs, security, serve, workflows  # noqa: F401 - each adds its commands to `cli`
+    from . import doctor, documents, keys, plugins, runs, security, serve, worker, workflows  # noqa: F401 - each adds its commands to `cli`
 
 
 def main(argv=None) -> int:

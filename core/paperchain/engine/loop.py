@@ -217,8 +217,8 @@ class RunLoop:
     def describe(self, exc: BaseException, step: Step) -> tuple[str, str | None, bool]:
         if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
             return f"timed out after {step.timeout:g} s", None, retryable(exc)
-        if isinstance(exc, PaperchainError):
-            return str(exc), None, retryable(exc)
+        if isinstance(exc, PaperchainError):  # ``detail``: a worker's traceback (engine/celery)
+            return str(exc), getattr(exc, "detail", None), retryable(exc)
         name = type(exc).__name__
         if name == "ProcessExpired":  # pebble: the worker process died (crash, OOM kill)
             return f"the worker process died: {exc}", None, retryable(exc)

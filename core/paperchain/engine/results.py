@@ -89,6 +89,10 @@ class Results:
 
     async def store_artifact(self, run: RunState, step: Step, artifact: Artifact) -> dict:
         blobs = self.k.blobs
+        if artifact.data is None and artifact.sha256 and artifact.size is not None \
+                and await asyncio.to_thread(blobs.exists, artifact.sha256):
+            # In the blob store already (a Celery worker put it there): recorded by reference.
+            return self.record_artifact(run, step, artifact.name, artifact.media_type, artifact.sha256, artifact.size)
         if artifact.data is not None:
             digest, size, _ = await asyncio.to_thread(blobs.put_bytes, artifact.data)
         else:
