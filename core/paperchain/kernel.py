@@ -27,6 +27,7 @@ from .store.blobstore import BlobStore
 from .tenancy import EventTenants
 
 if TYPE_CHECKING:
+    from .cluster import Cluster
     from .engine.runner import Engine
     from .store.database import Database
     from .store.journal import CoreJournal
@@ -64,6 +65,9 @@ class Kernel(KernelReads):
         self.workflows = Workflows(self)
         self.event_tenants = EventTenants(self)
         self.listeners: list[Callable[[Event], None]] = []
+        # Told of other servers' events too (cluster/events.py): the live hub, caches, the trigger host.
+        self.remote_listeners: list[Callable[[Event], None]] = []
+        self.cluster: Cluster | None = None  # set by open() on PostgreSQL (cluster/): other servers may share it
         self._seq = 0
         self._batches: dict[str, asyncio.Task] = {}  # batches running in the background
         self._plugin_states: dict[str, dict[str, Any]] = {}  # plugin_state(): dropped at close()
@@ -144,6 +148,11 @@ class Kernel(KernelReads):
         await self.documents.open()  # the search adapter of this database (PostgreSQL: its index, when missing)
         events = tables.events
         self._seq = await self.sql.scalar(sa.select(sa.func.coalesce(sa.func.max(events.c.seq), 0)))
+        if self.database.dialect != "sqlite":  # numbers, leases and the bus shared with other servers
+            from .cluster import Cluster
+
+            self.cluster = await Cluster.open(self)
+            self._seq = self.cluster.sequence.last
         self.engine = Engine(self, self._executor())
         if hasattr(self.engine.executor, "start"):
             await self.engine.executor.start()  # the Celery executor's wake-ups, poll and reaper
@@ -194,7 +203,10 @@ class Kernel(KernelReads):
             await self.call_lifecycle("paperchain_shutdown", kernel=self)
             await self.engine.close()
             await self.journal.close()
+            if self.cluster is not None:
+                await self.cluster.close()  # after the journal: the last events are sent
         finally:
+            self.cluster = None
             for state in self._plugin_states.values():  # after paperchain_shutdown, which may still read it
                 state.clear()
             self._plugin_states.clear()
@@ -247,14 +259,22 @@ class Kernel(KernelReads):
         return task
 
     async def _run_in_background(self, batch_id: str, resume: bool) -> None:
+        owner = self.cluster.batches if self.cluster is not None else None
+        finished = False
         try:
+            if owner is not None and not await owner.claim(batch_id):
+                log.info("batch %s is run by another server", batch_id)
+                return
             await (self.engine.resume_batch(batch_id) if resume else self.engine.run_batch(batch_id))
+            finished = True
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the batch's runs record their own failures
             log.exception("batch %s stopped", batch_id)
         finally:
             self._batches.pop(batch_id, None)
+            if owner is not None and batch_id in owner.owned:
+                await owner.release(batch_id, finished=finished)
 
     # -- hooks and events ---------------------------------------------------------------------------
 
@@ -288,11 +308,18 @@ class Kernel(KernelReads):
 
     async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
         """Record an event in the durable log and tell listeners and ``paperchain_event`` plugins."""
-        self._seq += 1
-        event = Event(type=type, subject=subject, data=data or {}, seq=self._seq)
+        if self.cluster is None:
+            self._seq += 1
+            seq = self._seq
+        else:  # unique across the servers on this database
+            seq = await self.cluster.sequence.next()
+            self._seq = max(self._seq, seq)
+        event = Event(type=type, subject=subject, data=data or {}, seq=seq)
         written = self.journal.upsert("events", {
             "seq": event.seq, "type": type, "subject": subject, "time": event.time, "data": json.dumps(event.data),
         })
+        if self.cluster is not None:
+            self.cluster.events.committed(event, written)  # to the other servers, once committed
         if durable:
             await written
         for listener in self.listeners:

@@ -5,7 +5,15 @@ host builds a trigger instance of its own (settings: plugins.toml's ``[component
 overlaid with the workflow's ``[on.<trigger>]`` table), hands it ``attach(kernel, workflow)``
 when it has that method, and calls ``start(emit)``. ``emit`` submits through ``kernel.submit``
 with source ``trigger:<name>``. A trigger that fails to start is logged and the others run on.
-``workflow.saved/enabled/disabled/deleted`` events restart that workflow's triggers.
+``workflow.saved/enabled/disabled/deleted`` events restart that workflow's triggers, whichever
+server they happen on.
+
+With several servers on one PostgreSQL database (``kernel.cluster``) exactly one hosts the
+triggers: the holder of the leader lease. ``start()`` then only follows the lease; the host starts
+its triggers when this server gains it (``lead``) and stops them when it loses it (``step_down``),
+and another server takes over within seconds of a leader's death. A folder trigger's folder must
+then be one that every server sees at the same path (a shared volume). On SQLite the one server is
+always the leader.
 """
 
 from __future__ import annotations
@@ -31,16 +39,35 @@ class TriggerHost:
         self._started = False
 
     async def start(self) -> None:
+        cluster = getattr(self.kernel, "cluster", None)
+        if cluster is None:
+            await self.lead()
+        else:
+            await cluster.follow(self)
+
+    async def stop(self) -> None:
+        cluster = getattr(self.kernel, "cluster", None)
+        if cluster is not None:
+            await cluster.unfollow(self)
+        await self.step_down()
+
+    async def lead(self) -> None:
+        """Start every enabled workflow's triggers (this server hosts them)."""
+        if self._started:
+            return
         self._started = True
         self.kernel.listeners.append(self._on_event)
+        self.kernel.remote_listeners.append(self._on_event)  # a workflow edited through another server
         for saved in await self.kernel.workflows.list(enabled=True):
             async with self._lock:
                 await self._start_workflow(saved.ref, saved.definition)
 
-    async def stop(self) -> None:
+    async def step_down(self) -> None:
+        """Stop every trigger (this server no longer hosts them)."""
         self._started = False
-        if self._on_event in self.kernel.listeners:
-            self.kernel.listeners.remove(self._on_event)
+        for listeners in (self.kernel.listeners, self.kernel.remote_listeners):
+            if self._on_event in listeners:
+                listeners.remove(self._on_event)
         await asyncio.gather(*self._pending, return_exceptions=True)
         async with self._lock:
             for name in list(self.running):

@@ -11,8 +11,11 @@
   256-bit secret needs no slow hash), they carry a role no higher than their owner's and scopes,
   can expire and be revoked, and record when they were last used.
 
-Keys and users are cached in memory (one process serves the API), so authenticating a request
-costs no database round trip; every change goes through this class and updates the cache. A
+Keys and users are cached in memory, so authenticating a request costs no database round trip;
+every change goes through this class and updates the cache. Other servers on the same PostgreSQL
+database are told of each change (``announce``: a NOTIFY after the commit) and re-read users and
+keys (``reload``), so a revoked key or a disabled user is refused everywhere within the message's
+delivery time. A
 credential that passed is remembered as a ``Grant`` (principal, rate-limit bucket, role rank) until
 its token or key expires, for at most a minute (when a key's last-used time is written), or until
 any user or key changes: a revocation or demotion applies to the next request.
@@ -100,6 +103,7 @@ class Grant:
 
 
 GRANT_SECONDS = 60.0
+ACCOUNTS_CHANNEL = "paperchain_accounts"  # another server changed a user or an API key
 
 
 def _hash(secret: str) -> str:
@@ -140,9 +144,30 @@ class Accounts:
         return path.read_bytes()
 
     async def load(self) -> None:
+        if getattr(self.k, "cluster", None) is not None:  # several servers: one signing key for all (in the database)
+            self.secret = await self.k.keyring.deployment_secret("api-token-signing")
+        await self._load_accounts()
+        await self.security.load()
+
+    async def reload(self) -> None:
+        """Re-read users and keys (another server changed one) and forget every remembered credential."""
+        await self._load_accounts(fresh=True)
+        await self.security.mfa.load()
+        self._checked.clear()
+        self._principals.clear()
+        self.forget_grants()
+
+    def _announce(self) -> None:
+        from ..cluster import announce
+
+        announce(self.k, ACCOUNTS_CHANNEL)
+
+    async def _load_accounts(self, *, fresh: bool = False) -> None:
+        found_users: dict[str, dict] = {} if fresh else self.users
+        found_keys: dict[str, KeyRecord] = {} if fresh else self.keys
         for row in await self.k.sql.read(sa.select(users.c.name, users.c.password_hash, users.c.role,
                                                    users.c.tenant, users.c.created, users.c.disabled)):
-            self.users[row.name] = {"name": row.name, "password_hash": row.password_hash, "role": row.role,
+            found_users[row.name] = {"name": row.name, "password_hash": row.password_hash, "role": row.role,
                                     "tenant": row.tenant or "", "created": row.created, "disabled": bool(row.disabled)}
         for row in await self.k.sql.read(sa.select(
                 api_keys.c.id, api_keys.c.secret_hash, api_keys.c.name, api_keys.c.owner, api_keys.c.role,
@@ -150,9 +175,9 @@ class Accounts:
             record = KeyRecord(id=row.id, secret_hash=row.secret_hash, name=row.name, owner=row.owner, role=row.role,
                                scopes=tuple(json.loads(row.scopes or "[]")), created=row.created,
                                expires=row.expires, revoked=row.revoked, last_used=row.last_used)
-            record.tenant = self.users.get(record.owner, {}).get("tenant", "")
-            self.keys[record.id] = record
-        await self.security.load()
+            record.tenant = found_users.get(record.owner, {}).get("tenant", "")
+            found_keys[record.id] = record
+        self.users, self.keys = found_users, found_keys
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -175,6 +200,7 @@ class Accounts:
                 "created": now(), "disabled": False}
         await self.k.journal.upsert("users", {**user, "disabled": 0, "tenant": tenant or None})
         self.users[name] = user
+        self._announce()
         return self.public(user)
 
     @staticmethod
@@ -210,6 +236,7 @@ class Accounts:
             user["disabled"] = bool(disabled)
         self.forget_grants()
         await self.k.journal.upsert("users", {**user, "disabled": int(user["disabled"]), "tenant": user["tenant"] or None})
+        self._announce()
         return self.public(user)
 
     def user(self, name: str, by: Principal | None = None) -> dict:
@@ -447,6 +474,7 @@ class Accounts:
                            tenant=owner.tenant)
         await self.k.journal.upsert("api_keys", self._key_row(record))
         self.keys[key_id] = record
+        self._announce()
         return record, f"pck_{key_id}_{secret}"
 
     @staticmethod
@@ -464,6 +492,7 @@ class Accounts:
             record.revoked = now()
             self.forget_grants()
             await self.k.journal.upsert("api_keys", self._key_row(record))
+            self._announce()
         return record
 
     def may_see_key(self, by: Principal, record: KeyRecord) -> bool:

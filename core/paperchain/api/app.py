@@ -38,6 +38,7 @@ class State:
     key_buckets: TokenBuckets
     openapi: dict | None = None
     triggers: object = None
+    serving: object = None  # cluster/serving.py, with other servers on the database (PostgreSQL)
 
     def cors_headers(self, request) -> dict:
         origin = request.headers.get("Origin")
@@ -90,7 +91,13 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
             log.warning("created the admin user %r from PAPERCHAIN_ADMIN_PASSWORD", created)
         if load_workflows and kernel.config.workflows_dir and kernel.config.workflows_dir.is_dir():
             await kernel.workflows.load_dir(kernel.config.workflows_dir)
-        for batch_id in await _unfinished(kernel):
+        if kernel.cluster is not None:  # share limits, caches and events; a member, maybe the leader
+            from ..cluster.serving import Serving
+            from ..web.guard import WEB
+
+            state.serving = Serving(state, app.get(WEB))
+            await state.serving.join(f"{settings.host}:{settings.port}")
+        for batch_id in await _unfinished(kernel):  # each claimed first on PostgreSQL: another server's stay
             kernel.start_batch(batch_id, resume=True)
         if triggers:
             state.triggers = await _start_triggers(kernel)
@@ -98,6 +105,8 @@ def create_app(kernel, settings: ApiSettings | None = None, *, triggers: bool = 
     async def stop(app):
         if state.triggers is not None:
             await state.triggers.stop()
+        if state.serving is not None:
+            await state.serving.leave()
         for sub in list(state.hub.subscribers):
             state.hub.drop(sub)
         await state.audit.stop()  # the refusal counts of the interval still open

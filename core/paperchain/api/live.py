@@ -10,6 +10,24 @@
   batch recorded, a document's its own, a workflow's in the event's data); an event whose tenant
   cannot be told reaches only the operator (users without a tenant), who receives everything.
   Those events are handed to tenant subscribers in order by one task, after the tenant is looked up.
+
+Several servers on one PostgreSQL database (``kernel.cluster``): a client connected to any of
+them receives the events of all of them. Sequence numbers come from one counter in the database
+(unique across servers, ``cluster/sequence.py``); another server's event arrives here over
+LISTEN/NOTIFY after its row is committed (``cluster/events.py``). Numbers are allocated in one
+order and committed in another, so the hub hands events on in number order (``cluster/ordering.py``):
+an event waits until every lower number has arrived, or until that gap has waited ``HOLD`` (1 s).
+What is guaranteed, then:
+
+- unique ``sequence`` numbers, and each client's events in increasing order;
+- ``since`` on any server: the backlog is read from the table up to the hub's horizon (numbers
+  below it were all handed on, so their rows were committed before they were) and everything from
+  the horizon on comes live, so a reconnect misses nothing and repeats nothing;
+- the one loss: an event whose commit and notification took longer than ``HOLD`` after a later
+  number reached clients (a stalled server or database) is given up by the hub; a client already
+  past its number never receives it (it stays in the event log). A server whose bus connection
+  drops tells its subscribers to reconnect with ``since`` (a ``dropped`` message), as when a
+  client falls behind.
 """
 
 from __future__ import annotations
@@ -24,6 +42,7 @@ import sqlalchemy as sa
 from paperchain_sdk import Event
 from paperchain_sdk.web import Principal
 
+from ..cluster.ordering import InOrder
 from ..store.tables import events
 from ..tenancy import UNKNOWN as _UNKNOWN
 
@@ -106,9 +125,13 @@ class Hub:
         self.tenants = kernel.event_tenants
         self._waiting: deque = deque()  # (event, tenant subscribers), in order, for _hand_out
         self._handing_out: asyncio.Task | None = None
+        # Many servers: events of all of them, handed on in number order (see the module's notes).
+        self.order = InOrder(self._publish, kernel._seq + 1) if kernel.cluster is not None else None
+        self.publish = self.order.add if self.order is not None else self._publish
         kernel.listeners.append(self.publish)
+        kernel.remote_listeners.append(self.publish)
 
-    def publish(self, event: Event) -> None:
+    def _publish(self, event: Event) -> None:
         if not self.subscribers:
             return
         encoded = None
@@ -182,10 +205,12 @@ class Hub:
         """Register a subscriber; return it and the backlog (events after ``since``) to send first."""
         sub = Subscriber(who, check_topics(topics), self.queue_size)
         self.subscribers.add(sub)  # live events queue up while the backlog is read
+        horizon = self.order.next if self.order is not None else None  # from here on: live (module notes)
         backlog = []
         if since is not None:
             await self.k.journal.flush()
-            for row in await self.k.sql.read(_BACKLOG, {"since": since}):
+            query = _BACKLOG if horizon is None else _BACKLOG.where(events.c.seq < horizon)
+            for row in await self.k.sql.read(query, {"since": since}):
                 event = Event(type=row.type, subject=row.subject or "", data=json.loads(row.data or "{}"),
                               time=row.time, seq=row.seq)
                 if await self.allowed(sub, event):
@@ -198,4 +223,5 @@ class Hub:
 
     @property
     def seq(self) -> int:
-        return self.k._seq
+        """The latest sequence number handed on."""
+        return self.order.next - 1 if self.order is not None else self.k._seq

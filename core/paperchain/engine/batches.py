@@ -67,6 +67,9 @@ class Batches:
             self._batch_keys[idempotency_key] = batch_id
         entries = [str(Path(p).resolve()) for p in paths] + [DOCUMENT_ENTRY + d for d in documents]
         await self.store.save_workflow(workflow)
+        owner = self.k.cluster.batches if self.k.cluster is not None else None
+        if owner is not None:  # ours before its row exists: no other server's sweep sees it unowned
+            await owner.claim(batch_id)
         holder = await self.store.claim_batch({
             "id": batch_id, "workflow": workflow.name, "workflow_hash": workflow.hash, "status": "ingesting",
             "created": now(), "finished": None, "inputs": json.dumps(inputs or {}), "paths": json.dumps(entries),
@@ -75,6 +78,8 @@ class Batches:
         })
         if holder != batch_id:  # another process (or engine) recorded a batch of this key first
             self._batch_keys[idempotency_key] = holder
+            if owner is not None:
+                await owner.release(batch_id, finished=True)
             return holder, False
         await self.k.emit("batch.created", batch_id, {"workflow": workflow.name, "documents": len(entries), "source": source})
         await self.ingest(batch_id, workflow, entries, inputs or {}, source, start=0, tenant=tenant or "")

@@ -85,11 +85,20 @@ class Engine:
         return await self.batches.retry_run(run_id)
 
     async def resume(self) -> list[str]:
-        """Finish every batch a crash or stop left unfinished; return their ids."""
-        batches = await self.store.unfinished_batches()
-        for batch_id in batches:
-            await self.resume_batch(batch_id)
-        return batches
+        """Finish every batch a crash or stop left unfinished; return their ids. With other servers
+        on the database (``kernel.cluster``), only those no live server holds (cluster/batches.py)."""
+        owner = self.k.cluster.batches if self.k.cluster is not None else None
+        resumed = []
+        for batch_id in await self.store.unfinished_batches():
+            if owner is not None and not await owner.claim(batch_id):
+                continue  # another server runs it
+            try:
+                await self.resume_batch(batch_id)
+            finally:
+                if owner is not None:
+                    await owner.release(batch_id, finished=True)
+            resumed.append(batch_id)
+        return resumed
 
     async def resume_batch(self, batch_id: str) -> str:
         """Ingest what a stop left un-ingested, then run what is unfinished; return the batch status."""

@@ -246,6 +246,12 @@ class Keyring:
     def current_version(self, tenant: str) -> int:
         return self._current.get(tenant or "", 1)
 
+    async def deployment_secret(self, purpose: str) -> bytes:
+        """A random 32-byte secret of the deployment's own (tenant ''), made once and the same for
+        every process on this database and master key: e.g. the API's token signing key, so that a
+        token one server gave is good on the others."""
+        return await self._ensure("", purpose, 1)
+
     async def tenants(self) -> list[str]:
         rows = await self._sql.read(sa.select(blob_keys.c.tenant).distinct().order_by(blob_keys.c.tenant))
         return [row.tenant for row in rows]

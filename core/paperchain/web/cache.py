@@ -27,6 +27,9 @@ class EventCache:
         self.entries: dict[Hashable, tuple[float, object]] = {}
         self.generation, self.changed = 0, 0.0
         kernel.listeners.append(self._on_event)
+        remote = getattr(kernel, "remote_listeners", None)  # another server's events change figures too
+        if remote is not None:
+            remote.append(self._on_event)
 
     def _on_event(self, event) -> None:
         if event.type.startswith(self.prefixes):

@@ -6,7 +6,9 @@ or after ``IDLE_MINUTES`` without a request, at logout (``revoked``), or when th
 (the session keeps a fingerprint of the password hash it was opened with). Sessions are cached in
 memory, as accounts are, so a page costs no database round trip; ``last_seen`` is written at most
 once a minute. The user's role and tenant are read from the accounts on every request, so a
-demotion or a disabled account applies at once.
+demotion or a disabled account applies at once. Sessions live in the database, so any server
+finds a session another made; a logout is announced to the other servers (``SESSIONS_CHANNEL``),
+which drop it from their caches (``forget``).
 
 The cookie is Secure when the browser reached us over TLS: directly, or through a reverse proxy
 that terminates TLS and that the deployment trusts (``[api] trusted_proxies``), see ``over_tls``.
@@ -31,6 +33,7 @@ COOKIE = "pc_session"
 ABSOLUTE_HOURS = 12
 IDLE_MINUTES = 120
 _TOUCH_SECONDS = 60
+SESSIONS_CHANNEL = "paperchain_sessions"  # {"id": ...}: a session ended on another server
 
 # Built once: the journal groups statements by identity into one executemany per flush.
 _t = web_sessions
@@ -117,6 +120,13 @@ class Sessions:
         session.revoked = self.clock()
         self.cache.pop(session.id, None)
         await self.k.journal.execute(_REVOKE, {"session_id": session.id, "at": session.revoked})
+        from ..cluster import announce
+
+        announce(self.k, SESSIONS_CHANNEL, {"id": session.id})
+
+    def forget(self, session_id: str) -> None:
+        """Drop a cached session (ended elsewhere): the next request reads it again."""
+        self.cache.pop(session_id, None)
 
     def _remember(self, session: Session) -> None:
         if len(self.cache) >= 10_000:

@@ -12,6 +12,11 @@
 
 Every request is checked, so the verdict for an address is remembered until the lists or
 blocks change (or its block runs out): one dictionary look-up per request.
+
+Several servers on one PostgreSQL database: a block made or lifted on one is announced to the
+others (``BLOCKS_CHANNEL``), which re-read the table at once, and each refused credential is counted
+on every server (``count_elsewhere``), so an address spreading its attempts over them is blocked
+at the same total.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from paperchain_sdk import InputError
 from ...store.tables import ip_blocks
 
 RELOAD_SECONDS = 5.0
+BLOCKS_CHANNEL = "paperchain_blocks"  # {"changed": 1}: re-read the blocks; {"address": a}: a refused credential
 _MAX_REMEMBERED = 50_000
 _BLOCKS = sa.select(ip_blocks.c.network, ip_blocks.c.reason, ip_blocks.c.created, ip_blocks.c.created_by,
                     ip_blocks.c.expires)
@@ -147,18 +153,33 @@ class AddressGuard:
         """Count a refused credential from ``address``; the block made when it crosses the limit."""
         if address is None or self.exempt(address):
             return None
-        counter = self._unauthorized.get(address)
-        if counter is None or now - counter[0] > self.settings.window_minutes * 60:
-            if len(self._unauthorized) >= _MAX_REMEMBERED:
-                self._unauthorized.clear()
-            counter = self._unauthorized[address] = [now, 0]
-        counter[1] += 1
+        _announce(self.k, {"address": address})
+        counter = self._count(address, now)
         if counter[1] < self.settings.ip_max_unauthorized:
             return None
         del self._unauthorized[address]
         return self.add(address, minutes=self.settings.block_minutes, by="automatic", now=now,
                         reason=f"{self.settings.ip_max_unauthorized} refused credentials within "
                                f"{self.settings.window_minutes:g} minutes")
+
+    def count_elsewhere(self, address: str, now: float) -> None:
+        """Count a credential another server refused from ``address`` (that server blocks, if due)."""
+        if not self.exempt(address):
+            self._count(address, now)
+
+    def _count(self, address: str, now: float) -> list:
+        counter = self._unauthorized.get(address)
+        if counter is None or now - counter[0] > self.settings.window_minutes * 60:
+            if len(self._unauthorized) >= _MAX_REMEMBERED:
+                self._unauthorized.clear()
+            counter = self._unauthorized[address] = [now, 0]
+        counter[1] += 1
+        return counter
+
+    def reload_now(self, now: float) -> None:
+        """Re-read the blocks (another server changed them)."""
+        self._reload_at = 0.0
+        self._reload_soon(now)
 
     # -- changes --------------------------------------------------------------------------------
 
@@ -175,7 +196,10 @@ class AddressGuard:
         block = Block(network=str(parsed), reason=reason or "blocked by an admin",
                       created=_iso(now), created_by=by, expires=now + minutes * 60 if minutes else None)
         self.blocks[block.network] = block
-        self.k.journal.upsert("ip_blocks", attrs.asdict(block))
+        from ...cluster import announce_when_committed
+
+        announce_when_committed(self.k, self.k.journal.upsert("ip_blocks", attrs.asdict(block)), BLOCKS_CHANNEL,
+                                {"changed": 1})
         self._changed()
         return block
 
@@ -189,6 +213,7 @@ class AddressGuard:
         await self.k.journal.execute(_LIFT, {"lifted": key})
         self.blocks.pop(key, None)  # nor one that read the row before the delete was committed
         self._changed()
+        _announce(self.k, {"changed": 1})
         return block or (_block(row) if row else None)
 
     def listing(self, now: float) -> list[dict]:
@@ -218,6 +243,12 @@ class AddressGuard:
         if changes == self._changes and blocks != self.blocks:  # else a change made here meanwhile: next time
             self.blocks = blocks
             self._changed()
+
+
+def _announce(kernel, message: dict) -> None:
+    from ...cluster import announce
+
+    announce(kernel, BLOCKS_CHANNEL, message)
 
 
 def _block(row) -> Block:

@@ -53,10 +53,12 @@ class SecondFactors:
 
     async def load(self) -> None:
         t = user_mfa
+        enrolments = {}  # swapped in whole: a re-read (another server changed one) never shows a gap
         for row in await self.k.sql.read(sa.select(t.c.user, t.c.secret, t.c.confirmed, t.c.last_step, t.c.recovery,
                                                    t.c.created)):
-            self.enrolments[row.user] = Enrolment(row.secret, row.confirmed, row.last_step or 0,
-                                                  json.loads(row.recovery or "[]"), row.created)
+            enrolments[row.user] = Enrolment(row.secret, row.confirmed, row.last_step or 0,
+                                             json.loads(row.recovery or "[]"), row.created)
+        self.enrolments = enrolments
 
     def enrolled(self, name: str) -> bool:
         enrolment = self.enrolments.get(name)
@@ -172,9 +174,23 @@ class SecondFactors:
         await self.k.journal.flush()
         known = await self.k.sql.first(sa.select(user_mfa.c.user).where(user_mfa.c.user == name)) is not None or known
         await self.k.journal.execute(_REMOVE, {"name": name})
+        _announce(self.k)
         return known
 
     def _save(self, name: str, enrolment: Enrolment):
         row = attrs.asdict(enrolment)
         row["recovery"] = json.dumps(row["recovery"])
-        return self.k.journal.upsert("user_mfa", {"user": name, **row})
+        written = self.k.journal.upsert("user_mfa", {"user": name, **row})
+        # Other servers re-read enrolments once it is committed (a used code or step is used everywhere).
+        from ...cluster import announce_when_committed
+        from ..accounts import ACCOUNTS_CHANNEL
+
+        announce_when_committed(self.k, written, ACCOUNTS_CHANNEL)
+        return written
+
+
+def _announce(kernel) -> None:
+    from ...cluster import announce
+    from ..accounts import ACCOUNTS_CHANNEL
+
+    announce(kernel, ACCOUNTS_CHANNEL)
