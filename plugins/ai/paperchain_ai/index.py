@@ -147,7 +147,16 @@ class VectorIndex:
                       exclude: str | None = None) -> list[ChunkHit]:
         """The best chunk of each of the ``limit`` documents nearest to ``vector`` (cosine), among
         the chunks of ``tenant``'s documents (``''``: every tenant's), best first."""
-        matrix = await self.matrix()
+        return await self._nearest(await self.matrix(), vector, tenant, limit, exclude)
+
+    async def nearest_to_text(self, text: str, tenant: str, *, limit: int) -> list[ChunkHit]:
+        """:meth:`nearest` to a query's embedding; the check that the vectors in memory are current
+        (a database read) runs while the query is embedded."""
+        vectors, matrix = await asyncio.gather(self.encode([text], query=True), self.matrix())
+        return await self._nearest(matrix, vectors[0], tenant, limit, None)
+
+    async def _nearest(self, matrix: _Matrix, vector: np.ndarray, tenant: str, limit: int,
+                       exclude: str | None) -> list[ChunkHit]:
         block = matrix.block(tenant)
         if block is None:
             return []

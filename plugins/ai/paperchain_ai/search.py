@@ -21,7 +21,12 @@ from .chunking import snippet
 from .index import index_for
 
 RRF_K = 60  # the constant of Cormack et al. (2009): damps the weight of the very first ranks
-DEPTH = 50  # hits taken from each list before fusing
+DEPTH = 50  # nearest documents taken from the vectors before fusing
+# Full-text hits taken before fusing. Fewer than DEPTH: each hit costs an FTS5 snippet(), which
+# tokenizes the document's whole text again (about 0.5 ms for 1,600 words; measured: 50 hits
+# 36 ms, 20 hits 14 ms, ranks alone 4 ms over 10,000 documents). A hit below rank 20 adds at most
+# 1/81 to a document's fused score.
+TEXT_DEPTH = 20
 MAX_QUERY = 1000  # characters
 _WORD = re.compile(r"[^\W_]{2,}")
 # Function words of English and Spanish: left out of the full-text half, where a question's "the",
@@ -70,28 +75,29 @@ async def hybrid_search(kernel: Any, q: str, tenant: str, *, limit: int = 10) ->
     q = check_query(q)
     index = await index_for(kernel)
     words = full_text_query(q)
-    # The full-text query (a database reader thread) runs while the question is embedded (a worker thread).
-    text_search = asyncio.ensure_future(kernel.search_documents(words, tenant=tenant, limit=DEPTH)) if words else None
+    # The full-text query (a database reader) runs while the question is embedded (a worker
+    # thread); the chunks' rows are read while full text finishes.
+    text_search = asyncio.ensure_future(kernel.search_documents(words, tenant=tenant, limit=TEXT_DEPTH)) if words else None
     try:
-        query_vector = (await index.encode([q], query=True))[0]
-        vector_hits = await index.nearest(query_vector, tenant, limit=DEPTH)
+        vector_hits = await index.nearest_to_text(q, tenant, limit=DEPTH)
+        rows_read = asyncio.ensure_future(index.chunk_rows([h.chunk_id for h in vector_hits]))
     finally:
         text_hits = await text_search if text_search is not None else []
     fused: dict[str, dict] = {}
     for rank, (document_id, _, text_snippet) in enumerate(text_hits, start=1):
         entry = fused.setdefault(document_id, {"score": 0.0})
         entry.update(score=entry["score"] + 1 / (RRF_K + rank), full_text_rank=rank, snippet=text_snippet)
-    chunk_rows = await index.chunk_rows([h.chunk_id for h in vector_hits])
+    live, chunk_rows = await asyncio.gather(kernel.documents.visible(
+        list(fused.keys() | {h.document_id for h in vector_hits}), tenant=tenant), rows_read)
     for rank, hit in enumerate(vector_hits, start=1):
         entry = fused.setdefault(hit.document_id, {"score": 0.0})
         row = chunk_rows.get(hit.chunk_id)
         entry.update(score=entry["score"] + 1 / (RRF_K + rank), vector_rank=rank, similarity=round(hit.score, 4),
-                     page=row.page if row is not None else None)
-        if "snippet" not in entry and row is not None:
-            entry["snippet"] = snippet(row.text)
-    live = await kernel.documents.visible(list(fused), tenant=tenant)
+                     page=row.page if row is not None else None, chunk=row.text if row is not None else "")
     ranked = sorted((d for d in fused if d in live), key=lambda d: (-fused[d]["score"], d))[:limit]
-    return [SearchHit(document_id=d, score=round(fused[d]["score"], 6), snippet=fused[d].get("snippet", ""),
+    for d in ranked:  # the chunk's snippet where full text gave none, for the hits returned only
+        fused[d].setdefault("snippet", snippet(fused[d].get("chunk", "")))
+    return [SearchHit(document_id=d, score=round(fused[d]["score"], 6), snippet=fused[d]["snippet"],
                       page=fused[d].get("page"), full_text_rank=fused[d].get("full_text_rank"),
                       vector_rank=fused[d].get("vector_rank"), similarity=fused[d].get("similarity"))
             for d in ranked]
