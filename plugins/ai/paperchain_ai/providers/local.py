@@ -113,8 +113,12 @@ class LocalModel(ChatProvider, PromptModel):
         return arguments
 
     def _generate(self, request: ChatRequest, stream: bool):
+        model = self.llama()
+        # Forget the last prompt: reusing its cached prefix changes the arithmetic slightly, and at
+        # temperature 0 the same request must give the same answer.
+        model.reset()
         try:
-            return self.llama().create_chat_completion(**self.arguments(request), stream=stream)
+            return model.create_chat_completion(**self.arguments(request), stream=stream)
         except ValueError as exc:  # llama-cpp-python says "Requested tokens (n) exceed context window of m"
             raise InputError(f"ai.local could not answer: {exc}.",
                              hint="shorten the prompt or max_tokens, or raise n_ctx") from None

