@@ -93,6 +93,13 @@ def here() -> dict[str, str]:
     return installed_plugins(Kernel(load_config(None, env={})).plugins)
 
 
+def every_queue() -> set[str]:
+    """The queues this installation's steps go to with executor = "celery" (what `paperchain worker` takes)."""
+    from paperchain.engine.celery.app import queue_for
+
+    return {"default", *(queue_for(entry.spec.name) for entry in Kernel(load_config(None, env={})).registry.entries())}
+
+
 # -- healthy ----------------------------------------------------------------------------------
 
 
@@ -110,16 +117,26 @@ def test_a_healthy_sqlite_deployment(tmp_path, capsys):
     assert not list((tmp_path / "data" / "blobs").glob("*/*/*")), "the probe is deleted"
 
 
-def test_a_healthy_postgresql_and_s3_deployment_with_a_live_server(tmp_path, capsys, paperchain_postgres, s3_blob_url):
+def test_a_healthy_scaled_out_deployment(tmp_path, capsys, monkeypatch, paperchain_postgres, s3_blob_url, redis_url):
+    """PostgreSQL, S3 (moto), Redis, the master key in the environment, a live server and workers."""
+    from paperchain.store.keys import ENV, encode_key, new_key
+
+    monkeypatch.setenv(ENV, encode_key(new_key()))
     database_url = paperchain_postgres.create_database()
-    config = deployment(tmp_path, database_url=database_url, blob_url=s3_blob_url)
-    add_members(database_url, member("serve-a", "serve", address="http://10.0.0.5:8080"))
+    config = deployment(tmp_path, database_url=database_url, blob_url=s3_blob_url, executor="celery",
+                        broker_url=redis_url)
+    add_members(database_url, member("serve-a", "serve", address="http://10.0.0.5:8080"),
+                member("worker-ocr", queues=["ocr"]), member("worker-rest", queues=every_queue() - {"ocr"}))
     code, result = report(config, capsys)
     assert code == 0 and result["healthy"], result
+    assert not [check for check in result["checks"] if check["level"] != "ok"], result
     one(result, "database", "ok", "postgresql+asyncpg://")
     one(result, "migrations", "ok", "migrated to head")
+    one(result, "keys", "ok", f"the master key from {ENV}")
+    one(result, "broker", "ok", "answers PING")
     one(result, "blobs", "ok", "s3://paperchain-test-")
     one(result, "serve", "ok", "1 live API server(s): serve-a (http://10.0.0.5:8080)")
+    one(result, "workers", "ok", "2 live worker(s): worker-ocr (box-worker-ocr pid 4242), worker-rest")
 
 
 # -- broken -----------------------------------------------------------------------------------
@@ -191,6 +208,23 @@ def test_a_read_only_blob_folder(tmp_path, capsys):
     one(result, "blobs", "problem", "is not writable")
 
 
+def test_a_master_key_other_than_the_one_that_wrapped_the_keys(tmp_path, capsys, monkeypatch):
+    from paperchain.store.keys import ENV, encode_key, new_key
+
+    config = deployment(tmp_path)  # the first start made data/master.key and wrapped the keys with it
+    (tmp_path / "data" / "master.key").unlink()
+    code, result = report(config, capsys)
+    assert code == 1
+    assert f"set {ENV} to the deployment's master key" in one(result, "keys", "problem", "has no master key")["fix"]
+    monkeypatch.setenv(ENV, encode_key(new_key()))
+    code, result = report(config, capsys)
+    assert code == 1
+    one(result, "keys", "problem", "is not the one that wrapped the database's keys")
+    monkeypatch.setenv(ENV, "not base64")
+    code, result = report(config, capsys)
+    assert "base64 of 32 bytes" in one(result, "keys", "problem", "cannot be read")["message"]
+
+
 def test_a_configuration_that_does_not_load(tmp_path, capsys):
     path = tmp_path / "plugins.toml"
     path.write_text('[paperchain]\nexecutor = "celery"\n')
@@ -221,17 +255,29 @@ def test_a_stale_worker_and_no_live_one(tmp_path, capsys):
 def test_a_worker_with_other_plugin_versions_is_named_plugin_by_plugin(tmp_path, capsys):
     config = deployment(tmp_path, executor="celery", broker_url=f"redis://127.0.0.1:{closed_port()}/0")
     mine = here()
-    skewed = dict(mine) | {"paperchain-ocr": "0.0.1", "paperchain-extra": "2.0"}
-    del skewed["paperchain-text"]
-    add_members(load_config(config, env={}).database_url, member("worker-old", plugins=skewed), member("serve-a", "serve"))
+    skewed = dict(mine) | {"ocr": "0.0.1", "extra": "2.0"}
+    del skewed["text"]
+    add_members(load_config(config, env={}).database_url, member("worker-old", plugins=skewed, queues=every_queue()),
+                member("serve-a", "serve"))
     code, result = report(config, capsys)
     assert code == 1
-    ocr = one(result, "workers", "problem", f"runs paperchain-ocr 0.0.1, this installation {mine['paperchain-ocr']}")
-    assert f"pip install paperchain-ocr=={mine['paperchain-ocr']}" in ocr["fix"] and "worker-old" in ocr["message"]
-    assert "on that worker" in one(result, "workers", "problem", "does not load paperchain-text")["fix"]
-    one(result, "workers", "problem", "loads paperchain-extra 2.0, which this installation does not")
+    ocr = one(result, "workers", "problem", f"runs plugin 'ocr' (paperchain-ocr) 0.0.1, this installation {mine['ocr']}")
+    assert f"pip install paperchain-ocr=={mine['ocr']}" in ocr["fix"] and "worker-old" in ocr["message"]
+    text = one(result, "workers", "problem", "does not load plugin 'text' (paperchain-text)")
+    assert "pip install paperchain-text==" in text["fix"] and "on that worker" in text["fix"]
+    one(result, "workers", "problem", "loads plugin 'extra' 2.0, which this installation does not")
     skew = [c for c in problems(result) if c["part"] == "workers"]
     assert len(skew) == 3, skew  # the plugins that agree are not mentioned
+
+
+def test_the_queues_of_this_installation_need_a_live_worker_each(tmp_path, capsys):
+    config = deployment(tmp_path, executor="celery", broker_url=f"redis://127.0.0.1:{closed_port()}/0")
+    add_members(load_config(config, env={}).database_url, member("serve-a", "serve"),
+                member("worker-most", queues=every_queue() - {"ocr"}))
+    code, result = report(config, capsys)
+    assert code == 1
+    missing = [c for c in problems(result) if c["part"] == "workers"]
+    assert [c["message"] for c in missing] == ["no live worker takes the queue 'ocr': its steps wait forever."]
 
 
 def test_a_queue_without_a_live_worker_is_named():

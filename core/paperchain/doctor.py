@@ -10,6 +10,7 @@ dead server costs seconds, not minutes.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import shutil
 import tempfile
@@ -26,14 +27,14 @@ from .config import Config, masked_url
 OK, WARNING, PROBLEM = "ok", "warning", "problem"
 CONNECT_TIMEOUT = 5.0  # seconds for the database and the object store to answer
 BROKER_TIMEOUT = 2.0  # seconds for Redis to answer PING
-STALE_AFTER = 30.0  # seconds without a heartbeat before a member counts as gone (members.heartbeat)
+STALE_AFTER = 30.0  # seconds without a heartbeat before a member counts as gone (as engine/celery/members.py)
 FORGET_AFTER = 24 * 3600.0  # members silent for longer are history, not news
 START_TO_MIGRATE = "start `paperchain serve` once with this installation: at start it creates the tables and migrates them to head"
 
 
 @attrs.frozen
 class Finding:
-    part: str  # database, migrations, broker, blobs, workers, serve, tools, configuration
+    part: str  # configuration, database, migrations, keys, broker, blobs, serve, workers, tools, plugins
     level: str  # OK, WARNING or PROBLEM
     message: str
     fix: str = ""
@@ -47,11 +48,30 @@ def healthy(findings: Iterable[Finding]) -> bool:
 
 
 def installed_plugins(plugins) -> dict[str, str]:
-    """{distribution: version} of the plugins this installation loads (the kernel's ``plugins``)."""
-    return {p.distribution or p.name: p.version for p in plugins if p.status == "active"}
+    """{plugin: version} of the plugins this installation loads (the kernel's ``plugins``), keyed as
+    every member records its own in ``members.plugins`` (cluster/members.py ``plugin_versions``)."""
+    return {p.name: p.version for p in plugins if p.status == "active"}
 
 
-PARTS = ("database", "broker", "blobs", "workers", "serve", "tools")  # what --only can choose
+@functools.cache
+def _distributions() -> dict[str, str]:
+    """Plugin (entry point) name -> its distribution's name, for `pip install` advice."""
+    import importlib.metadata
+
+    found = {}
+    for ep in importlib.metadata.entry_points(group="paperchain"):
+        if ep.dist is not None:
+            found[ep.name] = ep.dist.metadata["Name"]
+    return found
+
+
+def _plugin(name: str) -> tuple[str, str]:
+    """How to name a plugin in a message, and its distribution for pip."""
+    dist = _distributions().get(name, name)
+    return (f"plugin {name!r} ({dist})" if dist != name else f"plugin {name!r}"), dist
+
+
+PARTS = ("database", "keys", "broker", "blobs", "workers", "serve", "tools")  # what --only can choose
 
 
 async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[str] = (),
@@ -63,10 +83,12 @@ async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[
     celery = config.executor == "celery"
     findings: list[Finding] = []
     members, now = None, None
-    if wanted & {"database", "workers", "serve"}:
+    if wanted & {"database", "keys", "workers", "serve"}:
         database = await check_database(config.database_url)
         findings += database.findings
         members, now = database.members, database.now
+        if database.masters is not None:  # the database answered and has the kernel's tables
+            findings.append(check_master_key(config, database.masters))
     if celery and "broker" in wanted:
         findings.append(await asyncio.to_thread(check_broker, config.broker_url))
     if "blobs" in wanted:
@@ -75,7 +97,7 @@ async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[
         findings += check_members(members, plugins, set(queues), celery=celery, now=now)
     if "tools" in wanted:
         findings += check_tools(plugins)
-    if wanted & {"database", "workers", "serve"}:  # members are read from the database: its state is shown too
+    if wanted & {"database", "keys", "workers", "serve"}:  # members are read from the database: its state is shown too
         wanted |= {"database", "migrations"}
     return [finding for finding in findings if finding.part in wanted]
 
@@ -88,6 +110,7 @@ class DatabaseReport:
     findings: list[Finding]
     members: list[dict] | None = None  # the members table's rows; None when it could not be read
     now: float | None = None  # the database's clock, which members' heartbeats are written by
+    masters: set[str] | None = None  # fingerprints of the master keys that wrapped its keys; None: not read
 
 
 async def check_database(url: str) -> DatabaseReport:
@@ -108,6 +131,7 @@ async def check_database(url: str) -> DatabaseReport:
             async with engine.connect() as conn:
                 revision = await _revision(conn)
                 members = await _members(conn) if revision is not None else None
+                masters = await _masters(conn) if revision is not None else None
                 now = await _now(conn)
     except Exception as exc:  # noqa: BLE001 - every driver error means "not reachable" here
         return DatabaseReport([Finding("database", PROBLEM, f"the database {shown} cannot be reached: {_reason(exc, url)}",
@@ -118,7 +142,7 @@ async def check_database(url: str) -> DatabaseReport:
     finally:
         await engine.dispose()
     return DatabaseReport([Finding("database", OK, f"the database {shown} answers."), _migration_finding(revision)],
-                          members, now)
+                          members, now, masters)
 
 
 async def _revision(conn) -> str | None:
@@ -140,6 +164,12 @@ async def _members(conn) -> list[dict] | None:
     rows = await conn.execute(sa.text("SELECT id, kind, host, pid, address, queues, plugins, heartbeat, stopped "
                                       "FROM members WHERE stopped IS NULL"))
     return [dict(row._mapping) for row in rows]
+
+
+async def _masters(conn) -> set[str]:
+    import sqlalchemy as sa
+
+    return set((await conn.execute(sa.text("SELECT DISTINCT master FROM blob_keys"))).scalars())
 
 
 async def _now(conn) -> float:
@@ -194,6 +224,49 @@ def _password(url: str) -> str:
         return unquote(urlsplit(url).password or "")
     except ValueError:
         return ""
+
+
+# -- the master key -----------------------------------------------------------------------------
+
+
+def check_master_key(config: Config, masters: set[str]) -> Finding:
+    """This machine's master key (PAPERCHAIN_MASTER_KEY, else the data directory's master.key)
+    unwraps the keys in the database: every server and worker needs the same one."""
+    import os
+
+    from paperchain_sdk import PaperchainError
+
+    from .store.keys import ENV, KEY_FILE, decode_key, fingerprint, read_key_file
+
+    key_file = config.data_dir / KEY_FILE
+    shared = not config.database_url.startswith("sqlite")
+    share = f"set {ENV} to the deployment's master key, the same on every server and worker"
+    try:
+        if os.environ.get(ENV):
+            origin, key = ENV, decode_key(os.environ[ENV], f"the environment variable {ENV}")
+        elif key_file.exists():
+            origin, key = str(key_file), read_key_file(key_file)
+        else:
+            origin, key = "", b""
+    except (PaperchainError, OSError) as exc:
+        fix = getattr(exc, "hint", "") or f"make {key_file} readable by the user that runs paperchain"
+        return Finding("keys", PROBLEM, f"the master key cannot be read: {_reason(exc)}", fix)
+    if not key:
+        if masters:
+            return Finding("keys", PROBLEM, f"this machine has no master key ({ENV} is unset and {key_file} does not "
+                                            f"exist), and the database's keys are wrapped by {', '.join(sorted(masters))}.",
+                           share)
+        return Finding("keys", OK, f"no master key yet: the first start makes {key_file}"
+                                   + (f" (with more than one process, {share} instead)." if shared else "."))
+    mine = fingerprint(key)
+    if masters and mine not in masters:
+        return Finding("keys", PROBLEM, f"the master key from {origin} ({mine}) is not the one that wrapped the "
+                                        f"database's keys ({', '.join(sorted(masters))}): nothing encrypted can be read.",
+                       share + " (or restore the data directory's master.key)")
+    if shared and origin != ENV:
+        return Finding("keys", WARNING, f"the master key comes from {origin}, a file of this machine's data directory.",
+                       f"{share}: another machine's data directory would make a master key of its own")
+    return Finding("keys", OK, f"the master key from {origin} ({mine}) unwraps the database's keys.")
 
 
 # -- the broker ---------------------------------------------------------------------------------
@@ -339,18 +412,19 @@ def _skew(worker: dict, plugins: dict[str, str]) -> list[Finding]:
     """One problem per plugin whose version differs, or that only one side loads."""
     theirs: dict[str, str] = _json(worker["plugins"], {})
     findings = []
-    for dist in sorted(set(theirs) | set(plugins)):
-        mine, remote = plugins.get(dist), theirs.get(dist)
+    for name in sorted(set(theirs) | set(plugins)):
+        mine, remote = plugins.get(name), theirs.get(name)
         if mine == remote:
             continue
+        plugin, dist = _plugin(name)
         if mine is None:
-            message = f"worker {_name(worker)} loads {dist} {remote}, which this installation does not."
-            fix = f"pip install {dist}=={remote} here, or uninstall it on that worker"
+            message = f"worker {_name(worker)} loads {plugin} {remote}, which this installation does not."
+            fix = f"pip install {dist}=={remote} here (or enable it in plugins.toml), or remove it from that worker"
         elif remote is None:
-            message = f"worker {_name(worker)} does not load {dist} (here: {mine}): its steps cannot run there."
+            message = f"worker {_name(worker)} does not load {plugin} (here: {mine}): its steps cannot run there."
             fix = f"pip install {dist}=={mine} on that worker (and enable it in its plugins.toml), then restart it"
         else:
-            message = f"worker {_name(worker)} runs {dist} {remote}, this installation {mine}."
+            message = f"worker {_name(worker)} runs {plugin} {remote}, this installation {mine}."
             fix = f"install the same version on both (pip install {dist}=={mine} on the worker), then restart it"
         findings.append(Finding("workers", PROBLEM, message, fix))
     return findings
@@ -391,7 +465,7 @@ TOOLS = {  # program: (who needs it, Debian packages)
 def check_tools(plugins: dict[str, str]) -> list[Finding]:
     findings = []
     for program, (user, packages) in TOOLS.items():
-        if program == "tesseract" and "paperchain-ocr" not in plugins:
+        if program == "tesseract" and "ocr" not in plugins:
             continue
         found = shutil.which(program)
         if found:

@@ -33,7 +33,7 @@ def doctor(ctx, as_json, parts):
     except ConfigError as exc:  # a configuration that does not load is the first thing to fix
         findings = [Finding("configuration", PROBLEM, exc.message, exc.hint or "")]
     else:
-        findings = asyncio.run(diagnose(kernel.config, installed_plugins(kernel.plugins), parts=parts))
+        findings = asyncio.run(diagnose(kernel.config, installed_plugins(kernel.plugins), queues=_queues(kernel), parts=parts))
         findings += [Finding("plugins", PROBLEM, f"plugin {p.name!r} ({p.label}) failed to load: {p.error}", p.fix)
                      for p in kernel.plugins if p.status == "failed"]
     if as_json:
@@ -49,3 +49,12 @@ def doctor(ctx, as_json, parts):
                     fg="green" if not problems else "red", bold=True)
     ctx.exit(0 if healthy(findings) else 1)
 
+
+def _queues(kernel) -> set[str]:
+    """With the Celery executor, the queues this installation's steps are sent to, each of which needs a
+    live worker: a component's capability (engine/celery/app.py ``queue_for``), and "default"."""
+    if kernel.config.executor != "celery":
+        return set()
+    from ..engine.celery.app import queue_for
+
+    return {"default", *(queue_for(entry.spec.name) for entry in kernel.registry.entries())}
