@@ -96,6 +96,7 @@ def start_worker(data_dir: Path, database_url: str, broker_url: str, blob_url: s
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__)), str(data_dir), database_url, broker_url, blob_url, str(lease), queues,
          str(concurrency)], env=env, stdout=open(log, "w"), stderr=subprocess.STDOUT, start_new_session=True)
+    process.log = log  # type: ignore[attr-defined]
     deadline = time.monotonic() + 60
     while "Paperchain worker" not in log.read_text() or "ready" not in log.read_text():
         if process.poll() is not None or time.monotonic() > deadline:

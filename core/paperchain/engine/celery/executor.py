@@ -74,10 +74,14 @@ class CeleryExecutor(Executor):
                 raise
 
     async def cancel(self, attempt_id: str) -> None:
+        """Stop awaiting the attempt; stop the attempt itself only when a user cancelled its run. When
+        this process is stopping instead, the attempt goes on on its worker and the next start adopts it."""
         future = self._waiting.pop(attempt_id, None)
         if future is not None and not future.done():
             future.cancel()
-        await self.attempts.cancel(attempt_id)  # the worker's lease renewal sees it and stops the step
+        run_id = attempt_id.split("/", 1)[0]
+        if run_id in self.k.engine.batches.cancelled:
+            await self.attempts.cancel(attempt_id)  # the worker's lease renewal sees it and stops the step
 
     async def adopt(self, attempts: list[StepAttempt]) -> dict[str, asyncio.Future]:
         """An attempt with a row is adopted: awaited where it is (queued, running) or settled from
@@ -156,7 +160,7 @@ class CeleryExecutor(Executor):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # noqa: BLE001 - the poll covers while Redis is away
-                log.warning("wake-ups from %s stopped (%s); the database poll goes on, retrying in %.0f s",
+                log.warning("wake-ups from %s stopped (%s); the database poll goes on, retrying in %.1f s",
                             masked_url(self.broker_url), exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 30)
