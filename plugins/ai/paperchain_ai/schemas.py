@@ -19,12 +19,14 @@ _IBAN = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
 INVOICE = {
     "type": "object",
     "properties": {
-        "vendor": {"type": "string", "maxLength": 200, "description": "who issued the invoice"},
-        "number": {"type": "string", "maxLength": 64, "description": "the invoice number"},
+        "vendor": {"type": "string", "maxLength": 80, "description": "who issued the invoice"},
+        "number": {"type": "string", "maxLength": 32, "description": "the invoice number"},
         "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "the invoice date, YYYY-MM-DD"},
         "total": {"type": "number", "description": "the total due, a number without currency sign"},
         "currency": {"type": "string", "pattern": _CURRENCY, "description": "ISO 4217 code, e.g. EUR, GBP"},
-        "iban": {"type": ["string", "null"], "pattern": _IBAN, "description": "the IBAN to pay to, no spaces"},
+        # anyOf, not a type list: llama.cpp's grammar keeps the pattern and length only this way.
+        "iban": {"anyOf": [{"type": "string", "pattern": _IBAN, "maxLength": 34}, {"type": "null"}],
+                 "description": "the IBAN to pay to, no spaces"},
     },
     "required": ["vendor", "number", "date", "total", "currency", "iban"],
     "additionalProperties": False,
@@ -80,9 +82,11 @@ def check_step_schema(value: Any) -> dict:
     return dict(value)
 
 
-def classify_schema(labels: list[str]) -> dict:
-    return {"type": "object", "properties": {"label": {"enum": list(labels)},
-                                             "confidence": {"type": "number", "minimum": 0, "maximum": 1}},
+def classify_schema(labels: list[str], *, bounded: bool = True) -> dict:
+    """What ai.classify asks for; ``bounded=False`` is what it accepts: llama.cpp's grammars do not
+    enforce minimum and maximum, so a confidence outside 0..1 is clamped rather than refused."""
+    confidence = {"type": "number", "minimum": 0, "maximum": 1} if bounded else {"type": "number"}
+    return {"type": "object", "properties": {"label": {"enum": list(labels)}, "confidence": confidence},
             "required": ["label", "confidence"], "additionalProperties": False}
 
 

@@ -127,3 +127,12 @@ def test_a_provider_that_is_not_a_chat_model_is_a_clear_error(paperchain_kernel,
     harness, _ = kernel_with(paperchain_kernel, [])
     run = harness.run(classify_workflow(provider="ai.embed"), files=[write(tmp_path, "a.txt", "text")]).runs[0]
     assert run.status == "failed" and "is not a chat provider" in run.steps["classify"].error
+
+
+@pytest.mark.parametrize(("confidence", "kept"), [(1.8, 1.0), (-0.2, 0.0), (87, 1.0)])
+def test_a_confidence_outside_0_to_1_is_clamped(paperchain_kernel, tmp_path, confidence, kept):
+    """llama.cpp's grammars do not enforce a schema's minimum and maximum (Gemma 3 270M answers 1.8)."""
+    harness, provider = kernel_with(paperchain_kernel, [json.dumps({"label": "invoice", "confidence": confidence})])
+    run = harness.run(classify_workflow(), files=[write(tmp_path, "a.txt", "text")]).runs[0]
+    assert run.steps["classify"].outputs["confidence"] == kept
+    assert provider.requests[0].schema["properties"]["confidence"] == {"type": "number", "minimum": 0, "maximum": 1}

@@ -36,10 +36,13 @@ class AIStep(KernelBound, Action):
 
 async def ask_json(provider: ChatProvider, prompt: str, schema: Mapping[str, Any], *, where: str,
                    max_tokens: int, repairs: int, temperature: float = 0.0,
-                   check: Callable[[Any], None] | None = None) -> tuple[Any, ChatAnswer]:
+                   check: Callable[[Any], None] | None = None,
+                   accept: Mapping[str, Any] | None = None) -> tuple[Any, ChatAnswer]:
     """The parsed answer that fits ``schema`` (and ``check``) and the provider's reply. An answer
     that does not fit is shown to the model with the reason and asked again ``repairs`` times; then
-    a TransientError says what was wrong (a retry of the step may do better; a sampling model may)."""
+    a TransientError says what was wrong (a retry of the step may do better; a sampling model may).
+    ``accept``: a looser schema to validate with, where the step mends what ``schema`` asks for
+    but not every backend enforces (a confidence above 1 is clamped, not refused)."""
     messages: list[dict[str, str]] = prompts.message(prompt)
     reason = ""
     for _ in range(repairs + 1):
@@ -48,7 +51,7 @@ async def ask_json(provider: ChatProvider, prompt: str, schema: Mapping[str, Any
         try:
             if reply.finish_reason == "length":
                 raise AnswerError(f"the answer was cut at max_tokens ({max_tokens}) before it was complete")
-            return parse_answer(reply.text, schema, check), reply
+            return parse_answer(reply.text, schema if accept is None else accept, check), reply
         except AnswerError as exc:
             reason = str(exc)
             messages = [*messages, {"role": "assistant", "content": reply.text}, {"role": "user",

@@ -25,7 +25,8 @@ class ClassifyStep(AIStep):
         answer, reply = await ask_json(provider, prompts.classify(prompts.clip(text, inputs.max_chars), labels,
                                                                   inputs.instructions),
                                        schema, where="ai.classify", max_tokens=inputs.max_tokens,
-                                       repairs=inputs.repairs, check=confident)
+                                       repairs=inputs.repairs, check=confident,
+                                       accept=classify_schema(labels, bounded=False))
         label = answer["label"]
         outputs = {"label": label, "confidence": round(min(1.0, max(0.0, float(answer["confidence"]))), 4),
                    "model": reply.model}
