@@ -12,6 +12,7 @@ the first user message.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import functools
 import json
 import logging
@@ -33,6 +34,21 @@ INSTALL_HINT = ("""CMAKE_ARGS="-DLLAVA_BUILD=OFF" pip install 'paperchain-ai[loc
 
 _lock = threading.Lock()  # llama.cpp is not thread-safe: one load or generation at a time
 _loaded: dict[tuple, Any] = {}  # at most one (key -> Llama): a process holds one model
+
+
+def _unload(wait: float = -1) -> None:
+    if not _lock.acquire(timeout=wait):
+        return  # at exit, a generation still running in a daemon thread: leave it to the OS
+    try:
+        for model in _loaded.values():
+            model.close()
+        _loaded.clear()
+    finally:
+        _lock.release()
+
+
+# Freed before the interpreter tears llama_cpp's module down (a Llama freed after that complains).
+atexit.register(_unload, 5.0)
 
 
 def _llama_cpp():
@@ -85,7 +101,7 @@ class LocalModel(ChatProvider, PromptModel):
         if key in _loaded:
             return _loaded[key]
         llama_cpp = _llama_cpp()
-        for old in _loaded.values():
+        for old in _loaded.values():  # a process holds one model
             old.close()
         _loaded.clear()
         path, chat_format, n_ctx, threads = key
@@ -172,10 +188,4 @@ class LocalModel(ChatProvider, PromptModel):
             stop.set()
 
     async def close(self) -> None:
-        def unload() -> None:
-            with _lock:
-                for model in _loaded.values():
-                    model.close()
-                _loaded.clear()
-
-        await asyncio.to_thread(unload)
+        await asyncio.to_thread(_unload)
