@@ -67,3 +67,30 @@ async def test_a_block_made_on_one_server_refuses_the_address_on_the_other(serve
                            json={"network": "127.0.0.1", "minutes": 5, "reason": "test"})
     assert made.status == 201, made
     await eventually(answers(403, lambda: _status(b, "/api/v1/auth/me")), timeout=2)
+
+
+async def test_a_logout_on_one_server_ends_the_web_session_on_the_other(servers):
+    from paperchain.web.guard import WEB
+
+    a, b = await servers("a"), await servers("b")
+    secret, session = await a.app[WEB].sessions.create("admin")
+    assert (await b.app[WEB].sessions.find(secret)).id == session.id  # read from the database, then kept
+    await a.app[WEB].sessions.revoke(session)
+
+    async def ended() -> bool:
+        return await b.app[WEB].sessions.find(secret) is None
+
+    await eventually(ended, timeout=2)
+
+
+async def test_refused_credentials_are_counted_on_every_server(servers):
+    a, b = await servers("a"), await servers("b")
+    for server in (a, b):
+        server.state.accounts.security.configure(exempt=(), ip_max_unauthorized=4)
+    bad = {"X-API-Key": "pck_nothing_wrong"}
+    assert [await _status(a, "/api/v1/auth/me", **bad) for _ in range(2)] == [401, 401]
+    await eventually(lambda: b.state.accounts.security.addresses._unauthorized.get("127.0.0.1", [0, 0])[1] == 2,
+                     timeout=2)
+    assert [await _status(b, "/api/v1/auth/me", **bad) for _ in range(2)] == [401, 401]  # the 4th blocks
+    assert await _status(b, "/api/v1/auth/me") == 403
+    await eventually(answers(403, lambda: _status(a, "/api/v1/auth/me")), timeout=2)
