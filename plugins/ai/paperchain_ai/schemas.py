@@ -97,12 +97,16 @@ def summary_schema() -> dict:
             "required": ["summary"], "additionalProperties": False}
 
 
-def answer_schema(passages: int, max_chars: int = 2000) -> dict:
+def answer_schema(passages: int) -> dict:
+    # The answer first, then its sources, then found: grammars keep this order, and a small model
+    # judges "found" better once it has written the answer. No maxLength on the answer: max_tokens
+    # bounds it, and llama.cpp spells a long maxLength out as a rule repeated that many times (a
+    # 2,000-character bound crashed its sampler).
     return {"type": "object", "properties": {
-        "found": {"type": "boolean"},
-        "answer": {"type": "string", "maxLength": max_chars},
+        "answer": {"type": "string", "minLength": 1},
         "sources": {"type": "array", "items": {"enum": list(range(1, passages + 1))}, "maxItems": passages},
-    }, "required": ["found", "answer", "sources"], "additionalProperties": False}
+        "found": {"type": "boolean"},
+    }, "required": ["answer", "sources", "found"], "additionalProperties": False}
 
 
 def _no_constant(name: str):
