@@ -151,7 +151,13 @@ class Kernel(KernelReads):
         if self.database.dialect != "sqlite":  # numbers, leases and the bus shared with other servers
             from .cluster import Cluster
 
-            self.cluster = await Cluster.open(self)
+            try:
+                self.cluster = await Cluster.open(self)
+            except BaseException:
+                await self.journal.close()
+                await self.database.close()
+                self.database = self.sql = None  # type: ignore[assignment]
+                raise
             self._seq = self.cluster.sequence.last
         self.engine = Engine(self, self._executor())
         if hasattr(self.engine.executor, "start"):

@@ -109,3 +109,12 @@ def _event(kind, subject, seq):
 
 def _row(kind, subject, seq):
     return {"seq": seq, "type": kind, "subject": subject, "time": "2026-01-01T00:00:00+00:00", "data": "{}"}
+
+
+async def test_an_event_too_large_for_notify_is_read_from_the_table(servers):
+    a, b = await servers("a"), await servers("b")
+    ws = await _subscribe(b, ["*"])
+    await a.kernel.emit("test.large", "big", {"text": "x" * 20_000})
+    got = await _cloudevents_until(ws, lambda m, _: m["type"] == "io.paperchain.test.large")
+    await ws.close()
+    assert got[-1]["data"]["text"] == "x" * 20_000 and got[-1]["subject"] == "big"

@@ -13,7 +13,8 @@ A kernel on PostgreSQL opens a ``Cluster``: it may share the database with other
 - ``members``: each ``serve`` with its host, pid, address, plugins and heartbeat.
 
 One task per kernel ticks every ``ttl / 3`` seconds: it renews this process's batch leases and,
-while serving, its heartbeat and its bid for (or hold on) the leader lease. On SQLite nothing here
+while serving, its heartbeat and its bid for (or hold on) the leader lease (only a server with a
+trigger host bids: ``serve --no-triggers`` never leads, and sweeps for dead servers' batches itself). On SQLite nothing here
 runs: one server owns its data directory and is always the leader, at no cost.
 """
 
@@ -99,7 +100,7 @@ class Cluster:
     # -- serving and leading ----------------------------------------------------------------------
 
     async def serve(self, address: str = "") -> None:
-        """Register this process as a ``serve`` member and contest the leader lease."""
+        """Register this process as a ``serve`` member (the trigger host, if any, bids for the lease)."""
         await self.members.join(self.k, address=address)
         self.serving = True
         await self.tick()
@@ -140,9 +141,9 @@ class Cluster:
                     task.cancel()
             if self.serving:
                 await self.members.beat()
-            if self.serving or self.followers:
+            if self.followers:  # a server without a trigger host (serve --no-triggers) never leads
                 await self._contest()
-            if self.leader and self.serving:
+            if self.serving and (self.leader or not self.followers):  # claims are atomic: sweeps may overlap
                 for batch_id in await self.batches.orphans(self.k.sql, self.k._batches):
                     log.info("resuming batch %s, which no live server holds", batch_id)
                     self.k.start_batch(batch_id, resume=True)
