@@ -8,14 +8,8 @@ machine falls on both. Tokens are the streamed pieces on both sides, counted the
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
 PROMPTS = [
     "Write a short paragraph about the history of paper.",
@@ -27,31 +21,6 @@ PROMPTS = [
     "Describe the journey of a letter through the post.",
     "Explain why backups of important files matter.",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-async def _wait_ready(url: str, server: subprocess.Popen, log: Path) -> None:
-    import aiohttp
-
-    deadline = time.monotonic() + 180
-    async with aiohttp.ClientSession() as session:
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited: {log.read_text()[-2000:]}")
-            try:
-                async with session.get(f"{url}/models") as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError("llama_cpp.server did not start in 180 s")
-            await asyncio.sleep(0.3)
 
 
 async def _peer_stream(session, url: str, prompt: str, max_tokens: int) -> int:
@@ -82,41 +51,29 @@ async def bench_generation(threads: int = 1, max_tokens: int = 64, rounds: int =
     import aiohttp
 
     from paperchain_ai.providers.gemma import cache_dir, default_model
+    from paperchain_ai.providers.llama_server import llama_server
     from paperchain_ai.providers.local import LocalModel
     from paperchain_ai.settings import LocalModelSettings
 
     gguf = default_model(cache_dir())
     model = LocalModel(LocalModelSettings(threads=threads, n_ctx=n_ctx))
     await _ours_stream(model, "Hello", 4)  # load the model before timing
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/v1"
-    log = Path(tempfile.mkdtemp(prefix="paperchain-bench-llama-")) / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--chat_format", "gemma",
-             "--n_threads", str(threads), "--n_threads_batch", str(threads), "--n_ctx", str(n_ctx),
-             "--n_batch", "512", "--host", "127.0.0.1", "--port", str(port)], stdout=out, stderr=subprocess.STDOUT)
+    timeout = aiohttp.ClientTimeout(total=600)
     try:
-        await _wait_ready(url, server, log)
-        timeout = aiohttp.ClientTimeout(total=600)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
-            await _peer_stream(session, url, "Hello", 4)  # its model loaded and warm too
-            ours = {"tokens": 0, "seconds": 0.0}
-            peer = {"tokens": 0, "seconds": 0.0}
-            for _ in range(rounds):
-                for prompt in PROMPTS:
-                    start = time.perf_counter()
-                    ours["tokens"] += await _ours_stream(model, prompt, max_tokens)
-                    ours["seconds"] += time.perf_counter() - start
-                    start = time.perf_counter()
-                    peer["tokens"] += await _peer_stream(session, url, prompt, max_tokens)
-                    peer["seconds"] += time.perf_counter() - start
+        with llama_server(gguf, threads=threads, n_ctx=n_ctx) as url:
+            async with aiohttp.ClientSession(timeout=timeout) as session:
+                await _peer_stream(session, url, "Hello", 4)  # its model loaded and warm too
+                ours = {"tokens": 0, "seconds": 0.0}
+                peer = {"tokens": 0, "seconds": 0.0}
+                for _ in range(rounds):
+                    for prompt in PROMPTS:
+                        start = time.perf_counter()
+                        ours["tokens"] += await _ours_stream(model, prompt, max_tokens)
+                        ours["seconds"] += time.perf_counter() - start
+                        start = time.perf_counter()
+                        peer["tokens"] += await _peer_stream(session, url, prompt, max_tokens)
+                        peer["seconds"] += time.perf_counter() - start
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
         await model.close()
     ours_rate, peer_rate = ours["tokens"] / ours["seconds"], peer["tokens"] / peer["seconds"]
     return {"model": gguf.name, "threads": threads, "max_tokens": max_tokens, "prompts": len(PROMPTS), "rounds": rounds,

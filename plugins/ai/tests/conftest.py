@@ -35,44 +35,11 @@ def gemma_gguf():
 
 
 @pytest.fixture(scope="session")
-def llama_server(gemma_gguf, tmp_path_factory):
+def llama_server(gemma_gguf):
     """llama-cpp-python's own OpenAI-compatible server with the Gemma model on a free loopback
     port, one per session; its /v1 URL. Stopped at the end."""
-    import socket
-    import subprocess
-    import sys
-    import time
-    import urllib.request
-
     pytest.importorskip("llama_cpp.server.app", reason="needs llama-cpp-python[server] (the local extra)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    log = tmp_path_factory.mktemp("llama-server") / "server.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [sys.executable, "-m", "llama_cpp.server", "--model", str(gemma_gguf), "--chat_format", "gemma",
-             "--n_threads", "1", "--n_ctx", "2048", "--host", "127.0.0.1", "--port", str(port)],
-            stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if server.poll() is not None:
-                raise RuntimeError(f"llama_cpp.server exited ({server.returncode}): {log.read_text()[-2000:]}")
-            try:
-                with urllib.request.urlopen(f"{url}/models", timeout=2) as response:
-                    if response.status == 200:
-                        break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"llama_cpp.server did not answer in 120 s: {log.read_text()[-2000:]}") from None
-                time.sleep(0.3)
+    from paperchain_ai.providers.llama_server import llama_server
+
+    with llama_server(gemma_gguf, threads=1, n_ctx=2048) as url:
         yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
