@@ -306,3 +306,11 @@ def test_only_the_parts_asked_for(tmp_path, capsys):
     code = main(["--config", config, "doctor", "--json", "--only", "serve"])
     result = json.loads(capsys.readouterr().out)
     assert code == 1 and [c["part"] for c in result["checks"]] == ["database"]  # serve is read from it
+
+
+def test_several_queues_without_a_worker_are_one_problem():
+    plugins = {"builtins": "1.0"}
+    rows = [member("w1", queues=["default"], plugins=plugins), member("s1", "serve", plugins=plugins)]
+    findings = [f for f in check_members(rows, plugins, {"default", "ocr", "export"}, celery=True) if f.level == "problem"]
+    assert [f.message for f in findings] == ["no live worker takes the queues 'export', 'ocr': their steps wait forever."]
+    assert "paperchain worker --queues export,ocr" in findings[0].fix

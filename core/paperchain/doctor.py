@@ -402,9 +402,12 @@ def _check_workers(workers: list[dict], plugins: dict[str, str], queues: set[str
     for worker in workers:
         findings += _skew(worker, plugins)
     served = {queue for worker in workers for queue in _json(worker["queues"], [])}
-    for queue in sorted(queues - served):
-        findings.append(Finding("workers", PROBLEM, f"no live worker takes the queue {queue!r}: its steps wait forever.",
-                                f"start `paperchain worker --queues {queue}` (or add {queue} to a worker's --queues)"))
+    missing = sorted(queues - served)
+    if missing:
+        names, listed = ", ".join(map(repr, missing)), ",".join(missing)
+        which = f"the queue {names}: its steps" if len(missing) == 1 else f"the queues {names}: their steps"
+        findings.append(Finding("workers", PROBLEM, f"no live worker takes {which} wait forever.",
+                                f"start `paperchain worker --queues {listed}` (or add {listed} to a worker's --queues)"))
     return findings
 
 
