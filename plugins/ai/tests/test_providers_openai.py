@@ -316,3 +316,24 @@ def test_system_messages_fold_into_the_first_user_turn():
         {"role": "user", "content": "Rules.\n\nDoc"}, {"role": "assistant", "content": "A"}]
     assert system_into_user([{"role": "system", "content": "Only rules."}]) == [{"role": "user", "content": "Only rules."}]
     assert system_into_user([{"role": "user", "content": "Hi"}]) == [{"role": "user", "content": "Hi"}]
+
+
+def test_a_failed_model_step_stores_no_key(paperchain_kernel, monkeypatch, tmp_path):
+    """Through a real kernel: the key reaches the server, the step fails with the server's text, and
+    nothing the kernel wrote (runs, events, audit, logs in the data directory) holds the key."""
+    monkeypatch.setenv("PAPERCHAIN_TEST_AI_KEY", KEY)
+    echo = {"error": {"message": f"Incorrect API key provided: {KEY}"}}
+    with StandIn(reply_json(echo, 400), reply_json(completion("fine"))) as api:
+        settings = {"base_url": api.url, "api_key_env": "PAPERCHAIN_TEST_AI_KEY", "allow_hosts": ["127.0.0.1"], "retries": 0}
+        harness = paperchain_kernel(paperchain_ai, config={"components": {"ai.openai-compatible": settings}})
+        workflow = {"name": "ask", "steps": [{"id": "ask", "uses": "ai.openai-compatible", "with": {"prompt": "Hi"}}]}
+        failed = harness.run(workflow, inputs={})
+        answered = harness.run(workflow, inputs={})
+        harness.close()
+    assert failed.status == "failed" and "[redacted]" in repr(failed) and KEY not in repr(failed)
+    assert answered.succeeded and api.headers[0]["Authorization"] == f"Bearer {KEY}"
+    if harness.kernel.config.database_url.startswith("postgresql"):
+        pytest.skip("the rows are on the PostgreSQL server; the data directory check is for SQLite")
+    written = [path for path in tmp_path.rglob("*") if path.is_file()]
+    assert any(path.suffix in (".db", ".sqlite") or "wal" in path.name for path in written)
+    assert not [path for path in written if KEY.encode() in path.read_bytes()]
