@@ -250,6 +250,7 @@ def test_a_stale_worker_and_no_live_one(tmp_path, capsys):
     stale = one(result, "workers", "warning", "worker worker-gone (box-worker-gone pid 4242) has sent no heartbeat")
     assert "restart it on box-worker-gone" in stale["fix"]
     assert "start `paperchain worker`" in one(result, "workers", "problem", "no live worker")["fix"]
+    assert "blob_url" in one(result, "blobs", "warning", "workers, each with a data directory of its own")["fix"]
 
 
 def test_a_worker_with_other_plugin_versions_is_named_plugin_by_plugin(tmp_path, capsys):

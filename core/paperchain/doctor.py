@@ -93,6 +93,12 @@ async def diagnose(config: Config, plugins: dict[str, str], *, queues: Iterable[
         findings.append(await asyncio.to_thread(check_broker, config.broker_url))
     if "blobs" in wanted:
         findings.append(await asyncio.to_thread(check_blobs, config))
+        if celery and not config.kernel.blob_url:
+            findings.append(Finding("blobs", WARNING, "executor = \"celery\" with blobs on this process's own disk "
+                                    f"({config.data_dir / 'blobs'}): workers, each with a data directory of its own, "
+                                    "cannot read the documents unless that folder is one shared mount.",
+                                    'set blob_url = "s3://BUCKET?endpoint=…" (PAPERCHAIN_BLOB_URL) on every server '
+                                    "and worker, or mount one shared folder at every data directory's blobs/"))
     if members is not None and wanted & {"workers", "serve"}:
         findings += check_members(members, plugins, set(queues), celery=celery, now=now)
     if "tools" in wanted:
