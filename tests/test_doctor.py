@@ -315,3 +315,70 @@ def test_several_queues_without_a_worker_are_one_problem():
     findings = [f for f in check_members(rows, plugins, {"default", "ocr", "export"}, celery=True) if f.level == "problem"]
     assert [f.message for f in findings] == ["no live worker takes the queues 'export', 'ocr': their steps wait forever."]
     assert "paperchain worker --queues export,ocr" in findings[0].fix
+
+
+# -- real processes -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_real_servers_and_workers(tmp_path, capsys, monkeypatch, paperchain_postgres, s3_blob_url, redis_url):
+    """`paperchain serve` and `paperchain worker` as processes (a data directory each): doctor sees
+    them live with matching plugins and queues; a worker that stops is missed."""
+    import signal
+    import subprocess
+    import sys
+
+    from paperchain.store.keys import ENV, encode_key, new_key
+
+    shared = {"PAPERCHAIN_DATABASE_URL": paperchain_postgres.create_database(), "PAPERCHAIN_EXECUTOR": "celery",
+              "PAPERCHAIN_BROKER_URL": redis_url, "PAPERCHAIN_BLOB_URL": s3_blob_url, ENV: encode_key(new_key())}
+    for name, value in shared.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("PAPERCHAIN_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)  # no plugins.toml: the defaults and the variables above
+
+    def start(name: str, *command: str) -> subprocess.Popen:
+        env = {**os.environ, "PAPERCHAIN_DATA_DIR": str(tmp_path / name)}
+        return subprocess.Popen([sys.executable, "-m", "paperchain", *command], env=env, start_new_session=True,
+                                stdout=open(tmp_path / f"{name}.log", "w"), stderr=subprocess.STDOUT)
+
+    processes = [start("serve", "serve", "--port", "0", "--no-triggers")]
+    try:
+        wait_for(lambda r: any(c["part"] == "serve" and c["level"] == "ok" for c in r["checks"]), capsys)
+        processes.append(start("worker", "worker", "--concurrency", "1"))
+        result = wait_for(lambda r: r["healthy"], capsys)
+        assert result["healthy"], result
+        one(result, "workers", "ok", "1 live worker(s): worker:")
+        one(result, "serve", "ok", "1 live API server(s)")
+        processes[1].send_signal(signal.SIGTERM)
+        processes[1].wait(timeout=60)
+        code, result = full_report(capsys)
+        assert code == 1
+        one(result, "workers", "problem", "no live worker")
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+                    process.wait()
+
+
+def wait_for(condition, capsys, timeout: float = 120) -> dict:
+    """The full report, once the servers' and workers' checks meet ``condition`` (processes take seconds to join)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        main(["doctor", "--json", "--only", "serve", "--only", "workers"])
+        narrow = json.loads(capsys.readouterr().out)
+        if condition(narrow):
+            break
+        assert time.monotonic() < deadline, narrow
+        time.sleep(1)
+    return full_report(capsys)[1]
+
+
+def full_report(capsys) -> tuple[int, dict]:
+    code = main(["doctor", "--json"])
+    return code, json.loads(capsys.readouterr().out)
