@@ -70,12 +70,12 @@ class Cluster:
         self.k = kernel
         self.id = holder_id(kernel.data_dir)
         self.ttl = self.TTL
+        dsn = kernel.database.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.leases = Leases(kernel.sql, self.id)
-        self.sequence = EventSequence(kernel.sql)
+        self.sequence = EventSequence(dsn)
         self.batches = BatchOwnership(self.leases, self.ttl)
         self.members = Members(kernel.sql, self.id)
-        url = kernel.database.url.set(drivername="postgresql")
-        self.bus = Bus(url.render_as_string(hide_password=False), self.id)
+        self.bus = Bus(dsn, self.id)
         self.events = SharedEvents(kernel, self.bus)
         self.leader = False
         self.serving = False
@@ -87,12 +87,13 @@ class Cluster:
     @classmethod
     async def open(cls, kernel) -> Cluster:
         cluster = cls(kernel)
-        await cluster.sequence.open()
-        await cluster.bus.open()
         try:
+            await cluster.sequence.open()
+            await cluster.bus.open()
             await cluster.events.open()
         except BaseException:
             await cluster.bus.close()
+            await cluster.sequence.close()
             raise
         cluster._ticker = asyncio.create_task(cluster._tick_forever(), name="paperchain-cluster")
         return cluster
@@ -192,6 +193,7 @@ class Cluster:
             log.exception("cluster leases not released")
         await self.events.close()
         await self.bus.close()
+        await self.sequence.close()
 
 
 async def _quietly(awaitable) -> None:
