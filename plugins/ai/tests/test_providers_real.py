@@ -11,7 +11,7 @@ from jsonschema import Draft202012Validator
 
 import paperchain_ai
 from paperchain_ai.providers import ChatRequest
-from paperchain_sdk import Prediction
+from paperchain_sdk import InputError, Prediction
 from paperchain_sdk.testing import build_component, plugin_specs, run_component
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,17 @@ async def test_local_stops_generating_when_the_reader_leaves(local):
     assert await anext(stream)
     await stream.aclose()  # the worker ends after its next token and frees the model
     assert (await local.chat(ChatRequest(messages=request.messages, max_tokens=3))).completion_tokens <= 3
+
+
+async def test_local_refuses_a_schema_llama_cpp_cannot_parse_instead_of_crashing(local):
+    # A maxLength of 4000 makes llama.cpp refuse the grammar; unchecked, the process would segfault.
+    huge = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 4000}}, "required": ["answer"]}
+    request = ChatRequest(messages=[{"role": "user", "content": "Say hello."}], schema=huge, max_tokens=8)
+    with pytest.raises(InputError, match="too large for llama.cpp's grammar"):
+        await local.chat(request)
+    with pytest.raises(InputError, match="too large"):
+        [piece async for piece in local.stream(request)]
+    assert (await local.chat(ChatRequest(messages=request.messages, max_tokens=4))).text
 
 
 def test_local_as_a_plain_model_step(gemma_gguf):

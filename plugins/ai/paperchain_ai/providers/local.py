@@ -71,6 +71,20 @@ def _grammar(schema_json: str):
         return LlamaGrammar.from_string(JSON_GBNF, verbose=False)
 
 
+def _check_grammar(model, grammar) -> None:
+    """llama.cpp refuses some grammars (a large maxLength repeats a rule thousands of times), and
+    llama-cpp-python then samples with a null grammar and crashes the process: parse it first."""
+    import llama_cpp
+
+    sampler = llama_cpp.llama_sampler_init_grammar(model._model.vocab, grammar._grammar.encode("utf-8"),
+                                                   grammar._root.encode("utf-8"))
+    if not sampler:
+        raise InputError("the JSON Schema is too large for llama.cpp's grammar (a long maxLength or maxItems "
+                         "repeats a rule too many times).",
+                         hint="lower maxLength/maxItems to a few hundred or drop them (answers are validated anyway)")
+    llama_cpp.llama_sampler_free(sampler)
+
+
 class LocalModel(ChatProvider, PromptModel):
     name = "ai.local"
 
@@ -133,8 +147,11 @@ class LocalModel(ChatProvider, PromptModel):
         # Forget the last prompt: reusing its cached prefix changes the arithmetic slightly, and at
         # temperature 0 the same request must give the same answer.
         model.reset()
+        arguments = self.arguments(request)
+        if "grammar" in arguments:
+            _check_grammar(model, arguments["grammar"])
         try:
-            return model.create_chat_completion(**self.arguments(request), stream=stream)
+            return model.create_chat_completion(**arguments, stream=stream)
         except ValueError as exc:  # llama-cpp-python says "Requested tokens (n) exceed context window of m"
             raise InputError(f"ai.local could not answer: {exc}.",
                              hint="shorten the prompt or max_tokens, or raise n_ctx") from None
