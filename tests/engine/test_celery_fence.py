@@ -40,7 +40,7 @@ async def test_a_claim_is_taken_once_and_a_stale_holder_is_refused_after_a_reap(
     row, created = await attempts.enqueue(_row(), resend_after=60)
     assert created and (row.state, row.fence, row.sends) == ("queued", 0, 1)
     assert (await attempts.enqueue(_row(), resend_after=60))[1] is False  # submitted again: kept as it is
-    assert await attempts.claim(row.id, "worker-a", lease=30) == 1
+    assert (await attempts.claim(row.id, "worker-a", lease=30)).fence == 1
     assert await attempts.claim(row.id, "worker-b", lease=30) is None  # a duplicate message: dropped
     assert await attempts.renew(row.id, 1, lease=30)
 
@@ -54,7 +54,7 @@ async def test_a_claim_is_taken_once_and_a_stale_holder_is_refused_after_a_reap(
     assert await reaper.reap() == [row.id] and sent == [(row.id, "test")]
     assert await reaper.reap() == []  # not due again
 
-    assert await attempts.claim(row.id, "worker-b", lease=30) == 2
+    assert (await attempts.claim(row.id, "worker-b", lease=30)).fence == 2
     assert not await attempts.renew(row.id, 1, lease=30)  # worker-a comes back: its lease is gone
     assert not await attempts.finish(row.id, 1, result={"kind": "outputs", "outputs": {"by": "a"}})
     assert await attempts.finish(row.id, 2, result={"kind": "outputs", "outputs": {"by": "b"}})
@@ -67,7 +67,7 @@ async def test_a_claim_is_taken_once_and_a_stale_holder_is_refused_after_a_reap(
 
 async def test_a_stale_holder_is_refused_even_before_anyone_claims_again(attempts):
     row, _ = await attempts.enqueue(_row(), resend_after=60)
-    assert await attempts.claim(row.id, "worker-a", lease=30) == 1
+    assert (await attempts.claim(row.id, "worker-a", lease=30)).fence == 1
     await _expire(attempts, row.id)
     assert await Reaper(attempts, _ignore, every=1, resend_after=60).reap() == [row.id]
     assert not await attempts.finish(row.id, 1, result={"kind": "outputs", "outputs": {}})  # queued again
@@ -82,7 +82,7 @@ async def test_an_unclaimed_attempt_is_sent_again_and_a_cancelled_one_stops_its_
     assert (again.state, again.sends) == ("queued", 2) and again.lease_until > time.time() + 60  # backs off
 
     held, _ = await attempts.enqueue(_row("run_1/held/1"), resend_after=60)
-    assert await attempts.claim(held.id, "worker-a", lease=30) == 1
+    assert (await attempts.claim(held.id, "worker-a", lease=30)).fence == 1
     assert await attempts.cancel(held.id)
     assert not await attempts.renew(held.id, 1, lease=30)  # the holder sees it and stops the step
     assert not await attempts.finish(held.id, 1, result={"kind": "outputs", "outputs": {}})

@@ -30,10 +30,13 @@ class Attempts:
         again, e.g. after a restart); return the row as it stands and whether this call made it."""
         now = time.time()
         values = {**row, "state": "queued", "fence": 0, "created": now, "lease_until": now + resend_after, "sends": 1}
-        inserted = await self.sql.write(self.sql.insert(t).values(values).on_conflict_do_nothing(index_elements=["id"]))
+        inserted = (await self.sql.write(self.sql.insert(t).values(values).on_conflict_do_nothing(
+            index_elements=["id"]).returning(*t.c))).first()
+        if inserted is not None:
+            return inserted, True
         found = await self.get(row["id"])
         assert found is not None
-        return found, inserted.rowcount == 1
+        return found, False
 
     async def get(self, attempt_id: str) -> sa.Row | None:
         return await self.sql.first(sa.select(t).where(t.c.id == attempt_id))
@@ -45,9 +48,9 @@ class Attempts:
             return []
         return await self.sql.read(sa.select(t).where(t.c.id.in_(ids), t.c.state.in_(FINISHED)))
 
-    async def claim(self, attempt_id: str, worker: str, lease: float) -> int | None:
-        """Take a queued attempt for ``worker``; its new fence, or None when it is not queued (claimed
-        by another, finished, cancelled: the message is a duplicate and is dropped)."""
+    async def claim(self, attempt_id: str, worker: str, lease: float) -> sa.Row | None:
+        """Take a queued attempt for ``worker``; the claimed row (``fence`` its new fence), or None when
+        it is not queued (claimed by another, finished, cancelled: the message is a duplicate, dropped)."""
         values = {"state": "running", "fence": t.c.fence + 1, "worker": worker, "claimed": time.time(),
                   "lease_until": time.time() + lease}
         if self.sql.dialect == "postgresql":
@@ -58,8 +61,7 @@ class Attempts:
             where = t.c.id == free
         else:
             where = sa.and_(t.c.id == attempt_id, t.c.state == "queued")
-        result = await self.sql.write(sa.update(t).where(where).values(values).returning(t.c.fence))
-        return result.scalar()
+        return (await self.sql.write(sa.update(t).where(where).values(values).returning(*t.c))).first()
 
     async def renew(self, attempt_id: str, fence: int, lease: float) -> bool:
         """Extend the holder's lease; False when the fence moved on or the attempt is no longer running

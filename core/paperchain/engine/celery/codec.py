@@ -124,11 +124,11 @@ class Materializer:
             return None
         items = []
         for item in record["items"]:
-            artifacts = [Artifact(path=await self._file(a["sha256"]), **a) for a in item["artifacts"]]
+            artifacts = tuple([Artifact(path=await self._file(a["sha256"]), **a) for a in item["artifacts"]])
             items.append(BatchItem(run_id=item["run_id"], status=item["status"],
                                    document=await self.document(item["document"]), outputs=item["outputs"],
-                                   artifacts=artifacts))
-        return Batch(id=record["id"], workflow=record["workflow"], items=items)
+                                   artifacts=artifacts))  # type: ignore[arg-type]  # mypy and attrs' converter=tuple
+        return Batch(id=record["id"], workflow=record["workflow"], items=tuple(items))  # type: ignore[arg-type]
 
     async def args(self, component: str, method: str, payload: str, work_dir: str) -> tuple:
         data = json.loads(payload)
@@ -185,7 +185,7 @@ def decode_result(data: dict, component: str) -> Any:
         return data["outputs"]
     if kind == "result":
         update = data["document"]
-        return Result(outputs=data["outputs"], artifacts=[_reference(a) for a in data["artifacts"]],
+        return Result(outputs=data["outputs"], artifacts=tuple(_reference(a) for a in data["artifacts"]),  # type: ignore[misc]
                       document=None if update is None else DocumentUpdate(**update))
     if kind == "artifact":
         return _reference(data["artifact"])

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import shutil
 import time
+from typing import Any
 
 from ..executor import StepAttempt
 from . import app as celery_app
@@ -33,23 +34,24 @@ class AttemptRunner:
         self.attempts = Attempts(kernel.sql)
         self.materializer = Materializer(kernel)
         self.broker_url = broker_url or kernel.config.broker_url
-        self._redis = None
+        self._redis: Any = None
         self.outcomes = {"dropped": 0, "succeeded": 0, "failed": 0, "refused": 0, "lost": 0}
 
     async def run(self, attempt_id: str) -> str:
         """Claim and run one attempt; return what became of it (dropped, succeeded, failed, refused, lost)."""
-        fence = await self.attempts.claim(attempt_id, self.name, self.lease)
-        if fence is None:
+        row = await self.attempts.claim(attempt_id, self.name, self.lease)
+        if row is None:
             log.info("step attempt %s: dropped, it is claimed, finished or cancelled already (a duplicate "
                      "or redelivered message)", attempt_id)
             return self._count("dropped")
-        row = await self.attempts.get(attempt_id)
+        fence = row.fence
         work = asyncio.current_task()
-        assert work is not None and row is not None
+        assert work is not None
         lost = asyncio.Event()
         renewer = asyncio.create_task(self._renew(attempt_id, fence, work, lost))
         work_dir = self.k.work_dir(row.run_id, row.step_id)
         attempt = None
+        succeeded = False
         try:
             args = await self.materializer.args(row.component, row.method, row.payload, str(work_dir))
             entry = self.k.registry.get(row.component)
@@ -59,7 +61,7 @@ class AttemptRunner:
                                   timeout=row.timeout, cpu_bound=entry.spec.cpu_bound, args=args)
             result = await self.k.engine.executor.submit(attempt)
             outcome = await encode_result(self.k.blobs, result)
-            written = await self.attempts.finish(attempt_id, fence, result=outcome)
+            written = succeeded = await self.attempts.finish(attempt_id, fence, result=outcome)
         except asyncio.CancelledError:
             if not lost.is_set():
                 raise  # the worker is stopping: the lease expires and the reaper re-sends the attempt
@@ -83,7 +85,7 @@ class AttemptRunner:
                         attempt_id, fence)
             return self._count("refused")
         await self._publish(attempt_id)
-        return self._count("succeeded" if (await self.attempts.get(attempt_id)).state == "succeeded" else "failed")
+        return self._count("succeeded" if succeeded else "failed")
 
     def _count(self, outcome: str) -> str:
         self.outcomes[outcome] += 1
@@ -124,7 +126,7 @@ def register_task(app, runner: AttemptRunner, loop: asyncio.AbstractEventLoop):
     def attempt(attempt_id: str) -> str:
         started = time.monotonic()
         outcome = asyncio.run_coroutine_threadsafe(runner.run(attempt_id), loop).result()
-        log.info("step attempt %s: %s in %.2f s", attempt_id, outcome, time.monotonic() - started)
+        log.info("step attempt %s: %s in %.4f s", attempt_id, outcome, time.monotonic() - started)
         return outcome
 
     return attempt
