@@ -86,6 +86,10 @@ def test_servers_and_workers_are_the_image_with_secrets_from_env_files(resolved)
         assert service["environment"]["PAPERCHAIN_DATABASE_URL"].startswith("postgresql+asyncpg://")
         assert service["environment"]["PAPERCHAIN_BROKER_URL"].startswith("redis://")
     assert "--queues" in services["worker-ocr"]["command"] and "ocr" in services["worker-ocr"]["command"]
+    admins = [name for name, service in services.items() if "PAPERCHAIN_ADMIN_PASSWORD" in service.get("environment", {})]
+    assert admins == ["api-1"]  # the first admin is made once, by one server
+    keys = {services[name]["environment"]["PAPERCHAIN_MASTER_KEY"] for name in SERVICES_OF_THE_IMAGE}
+    assert len(keys) == 1  # one master key for every server and worker
     raw = (ROOT / "compose.yaml").read_text()
     assert not re.search(r"(PASSWORD|SECRET|_URL)\s*[:=]", raw), "secrets belong in deploy/*.env, not compose.yaml"
     ignored = subprocess.run(["git", "check-ignore", "deploy/paperchain.env"], cwd=ROOT, capture_output=True)
