@@ -9,7 +9,7 @@ import pytest
 
 import paperchain_ai
 from paperchain_ai.providers import ChatRequest, gemma
-from paperchain_sdk import ConfigError, MissingDependency
+from paperchain_sdk import ConfigError, InputError, MissingDependency
 from paperchain_sdk.testing import build_component, plugin_specs
 
 SPEC = plugin_specs(paperchain_ai)["ai.local"]
@@ -44,6 +44,24 @@ async def test_a_model_path_that_is_not_a_model(tmp_path):
     with pytest.raises(ConfigError, match="could not load") as caught:
         await build_component(SPEC, {"model_path": str(garbage)}).chat(ASK)
     assert "GGUF" in caught.value.hint
+
+
+@pytest.mark.parametrize("schema", [
+    {"type": "object", "properties": {"note": {"type": "string", "maxLength": 10**9}}},
+    {"type": "array", "items": {"type": "string"}, "minItems": 5000},
+    {"type": "string", "pattern": "^[A-Z]{1,20000}$"},
+])
+async def test_a_schema_too_large_for_a_grammar_is_refused_before_anything_loads(schema, monkeypatch, tmp_path):
+    model_file = tmp_path / "model.gguf"
+    model_file.write_bytes(b"GGUF")
+    monkeypatch.setitem(sys.modules, "llama_cpp", None)  # refused before llama.cpp would be needed
+    model = build_component(SPEC, {"model_path": str(model_file)})
+    request = ChatRequest(messages=ASK.messages, schema=schema, max_tokens=4)
+    with pytest.raises(InputError, match="more than|repeats more") as caught:
+        await model.chat(request)
+    assert caught.value.hint
+    with pytest.raises(InputError):
+        [piece async for piece in model.stream(request)]
 
 
 def test_settings_are_checked():

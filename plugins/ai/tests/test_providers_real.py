@@ -81,8 +81,10 @@ async def test_local_stops_generating_when_the_reader_leaves(local):
     assert (await local.chat(ChatRequest(messages=request.messages, max_tokens=3))).completion_tokens <= 3
 
 
-async def test_local_refuses_a_schema_llama_cpp_cannot_parse_instead_of_crashing(local):
+async def test_local_refuses_a_schema_llama_cpp_cannot_parse_instead_of_crashing(local, monkeypatch):
     # A maxLength of 4000 makes llama.cpp refuse the grammar; unchecked, the process would segfault.
+    # ai.local's own bound refuses it first (test_providers_local.py): lifted here to reach the parse.
+    monkeypatch.setattr("paperchain_ai.providers.local.REPEAT_LIMIT", 10**6)
     huge = {"type": "object", "properties": {"answer": {"type": "string", "maxLength": 4000}}, "required": ["answer"]}
     request = ChatRequest(messages=[{"role": "user", "content": "Say hello."}], schema=huge, max_tokens=8)
     with pytest.raises(InputError, match="too large for llama.cpp's grammar"):

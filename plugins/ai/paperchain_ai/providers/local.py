@@ -16,6 +16,7 @@ import atexit
 import functools
 import json
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -57,6 +58,30 @@ def _llama_cpp():
     except ImportError:
         raise MissingDependency("ai.local needs llama-cpp-python, which is not installed.", hint=INSTALL_HINT) from None
     return llama_cpp
+
+
+REPEAT_LIMIT = 1000  # llama.cpp refuses grammars that repeat a rule much more (4000 is refused)
+_QUANTIFIER = re.compile(r"\{(\d+)(?:,(\d*))?\}")
+
+
+def _check_repeats(node: Any) -> None:
+    """Refuse a schema whose lengths or counts would be spelled out as a huge grammar (the converter
+    writes each repetition out: a maxLength of 10**9 would fill the memory before llama.cpp refuses it)."""
+    if isinstance(node, dict):
+        for key in ("maxLength", "minLength", "maxItems", "minItems"):
+            if isinstance(node.get(key), (int, float)) and node[key] > REPEAT_LIMIT:
+                raise InputError(f"the JSON Schema's {key} of {node[key]} is more than ai.local's grammar can hold "
+                                 f"({REPEAT_LIMIT}).", hint=f"lower {key} or drop it (answers are validated anyway)")
+        pattern = node.get("pattern")
+        if isinstance(pattern, str) and any(int(n or 0) > REPEAT_LIMIT for match in _QUANTIFIER.finditer(pattern)
+                                            for n in match.groups()):
+            raise InputError(f"the JSON Schema's pattern {pattern[:80]!r} repeats more than {REPEAT_LIMIT} times.",
+                             hint="lower its {n,m} counts")
+        for value in node.values():
+            _check_repeats(value)
+    elif isinstance(node, list):
+        for value in node:
+            _check_repeats(value)
 
 
 @functools.lru_cache(maxsize=64)
@@ -143,6 +168,8 @@ class LocalModel(ChatProvider, PromptModel):
         return arguments
 
     def _generate(self, request: ChatRequest, stream: bool):
+        if request.schema is not None:
+            _check_repeats(request.schema)  # before anything is loaded or converted
         model = self.llama()
         # Forget the last prompt: reusing its cached prefix changes the arithmetic slightly, and at
         # temperature 0 the same request must give the same answer.
