@@ -256,3 +256,42 @@ def test_a_killed_workers_attempt_is_reaped_and_finished_once_by_another(deploym
     assert len(lines) == 1 and lines[0]["pid"] == deployment.workers[1].pid  # once, by the second worker
     (row,) = attempt_rows(deployment)
     assert (row.state, row.fence, row.sends) == ("succeeded", 2, 2)  # claimed twice, re-sent once
+
+
+def test_a_batch_survives_a_killed_worker_with_each_side_effect_done_once_unless_reaped(deployment, tmp_path):
+    """Two workers share a batch; one is SIGKILLed mid-batch. Every run succeeds; an attempt the dead worker
+    held is reaped and finished by the survivor (fence 2), and only such an attempt may have acted twice
+    (the kill fell between its effect and its result: the step's idempotency key is there for that)."""
+    ledger = tmp_path / "ledger.jsonl"
+    kernel = deployment.kernel
+    doomed = deployment.start_worker(lease=2, concurrency=2)
+    deployment.start_worker(lease=2, concurrency=2)
+    workflow = kernel.load_workflow({"name": "many", "steps": [
+        {"id": "count", "uses": "test.counted"}, {"id": "echo", "uses": "test.echo", "needs": ["count"]}]})
+    files = []
+    for i in range(12):
+        (tmp_path / f"doc-{i}.txt").write_text(f"document {i}")
+        files.append(tmp_path / f"doc-{i}.txt")
+
+    async def held_by_doomed() -> bool:
+        return await kernel.sql.scalar(sa.select(sa.func.count()).select_from(step_attempts).where(
+            step_attempts.c.state == "running", step_attempts.c.worker.like(f"worker:%:{doomed.pid}:%"))) > 0
+
+    async def scenario():
+        batch = await kernel.engine.submit(workflow, files, inputs={"ledger": str(ledger), "sleep": 0.5})
+        running = asyncio.create_task(kernel.engine.run_batch(batch))
+        await _until(held_by_doomed)
+        await asyncio.to_thread(stop_worker, doomed, kill=True)
+        return await running
+
+    assert deployment.call(scenario()) == "succeeded"
+    found = attempt_rows(deployment)
+    assert len(found) == 24 and {r.state for r in found} == {"succeeded"}
+    counted = {r.run_id: r for r in found if r.step_id == "count"}
+    assert any(r.fence == 2 for r in counted.values())  # the dead worker's attempts were taken over
+    assert all(r.fence in (1, 2) for r in found)
+    keys = [json.loads(line)["key"] for line in ledger.read_text().splitlines()]
+    assert sorted(set(keys)) == sorted(f"{run_id}:count" for run_id in counted)  # every effect happened
+    for key in keys:
+        if keys.count(key) > 1:  # only an attempt that was reaped acted twice
+            assert counted[key.split(":")[0]].fence == 2, key
