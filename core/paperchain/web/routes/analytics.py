@@ -87,7 +87,8 @@ def _charts(data: analytics.Overview, p: analytics.Period, ctx) -> dict:
 def _entity_kinds(gettext) -> dict[str, str]:
     return {"emails": gettext("Email address"), "urls": gettext("Web address"), "phone_numbers": gettext("Phone number"),
             "dates": gettext("Date"), "money": gettext("Amount of money"), "ibans": gettext("IBAN"),
-            "vat_numbers": gettext("VAT number")}
+            "vat_numbers": gettext("VAT number"), "people": gettext("Person"),
+            "organizations": gettext("Organization"), "places": gettext("Place")}
 
 
 @page
