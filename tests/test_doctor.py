@@ -193,6 +193,17 @@ def test_a_blob_folder_that_cannot_be_written(tmp_path, capsys):
     assert "the user that runs paperchain can write to" in problem["fix"] and "PAPERCHAIN_DATA_DIR" in problem["fix"]
 
 
+def test_an_s3_bucket_that_is_missing_or_unreachable(tmp_path, capsys, s3_blob_url, paperchain_moto):
+    missing = f"s3://no-such-bucket?endpoint={paperchain_moto}&region=us-east-1"
+    code, result = report(deployment(tmp_path, migrate=False, blob_url=missing), capsys)
+    assert code == 1
+    problem = one(result, "blobs", "problem", "the bucket 'no-such-bucket' does not exist")
+    assert "aws s3 mb s3://no-such-bucket" in problem["fix"]
+    closed = f"s3://paperchain?endpoint=http://127.0.0.1:{closed_port()}&region=us-east-1"
+    code, result = report(deployment(tmp_path, migrate=False, blob_url=closed), capsys)
+    assert "fix endpoint= in blob_url" in one(result, "blobs", "problem", "nothing answers at")["fix"]
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root writes into a read-only folder anyway")
 def test_a_read_only_blob_folder(tmp_path, capsys):
     config = deployment(tmp_path)

@@ -28,8 +28,12 @@ def healthy(findings: Iterable[Finding]) -> bool:
 
 def one_line(exc: BaseException, *urls: str) -> str:
     """The error in one line, with any of ``urls`` (or their passwords) masked out of it."""
+    from paperchain_sdk import PaperchainError
+
     text = f"{type(exc).__name__}: {exc}".splitlines()[0] if str(exc) else type(exc).__name__
-    if isinstance(exc, TimeoutError):
+    if isinstance(exc, PaperchainError):  # our own errors read as sentences; their fix is shown apart
+        text = exc.message
+    elif isinstance(exc, TimeoutError):
         text = "no answer in time (TimeoutError)"
     for url in urls:
         text = text.replace(url, masked_url(url))

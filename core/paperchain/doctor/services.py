@@ -41,13 +41,14 @@ def check_blobs(config: Config) -> Finding:
     url = config.kernel.blob_url
     if not url:
         return _check_disk_blobs(config.data_dir / "blobs")
-    from ..store.blobs_s3 import S3BlobStore, parse_blob_url
+    from ..store.blobs_s3 import S3BlobStore, check_bucket, parse_blob_url
 
     where = str(parse_blob_url(url))
     with tempfile.TemporaryDirectory(prefix="paperchain-doctor-") as scratch:
         try:
+            check_bucket(url)  # the start-up's own check: endpoint, credentials, the bucket
             store = S3BlobStore(url, Path(scratch) / "scratch", plain_dir=Path(scratch) / "plain")
-        except Exception as exc:  # noqa: BLE001 - what creating the client said
+        except Exception as exc:  # noqa: BLE001 - what the store said, with its fix
             return Finding("blobs", PROBLEM, f"the blob store {where} cannot be used: {one_line(exc)}", _blob_fix(exc))
         try:
             _probe(store)
