@@ -28,6 +28,13 @@ def test_a_worker_without_a_broker_says_what_to_set(tmp_path):
     assert "Traceback" not in done.stderr
 
 
+def test_help_lists_the_queues_of_this_installation(tmp_path):
+    done = run_cli("worker", "--help", cwd=tmp_path)
+    assert done.returncode == 0
+    queues = done.stdout.split("Queues here:")[1].replace("\n", " ")
+    assert "default" in queues and "document" in queues  # the builtins' document.text
+
+
 def test_an_unknown_queue_is_refused_with_the_queues_there_are(tmp_path):
     env = {"PAPERCHAIN_EXECUTOR": "celery", "PAPERCHAIN_BROKER_URL": "redis://127.0.0.1:9/0"}
     done = run_cli("worker", "--queues", "ocr,nope", cwd=tmp_path, env=env)

@@ -14,7 +14,19 @@ from .common import kernel_for, owning, warn_failed_plugins
 from .main import cli
 
 
-@cli.command()
+class _WorkerCommand(click.Command):
+    """Its help ends with the queues this installation's components send steps to."""
+
+    def format_epilog(self, ctx, formatter):
+        try:
+            queues = ", ".join(_possible_queues(kernel_for(ctx)))
+        except Exception as exc:  # noqa: BLE001 - help must show even when the configuration is broken
+            queues = f"(unknown: {exc})"
+        with formatter.section("Queues here"):
+            formatter.write_text(queues)
+
+
+@cli.command(cls=_WorkerCommand)
 @click.option("--queues", default=None, metavar="ocr,default",
               help="Queues to take steps from, comma-separated: a component's queue is its capability, the part of "
                    "its name before the dot (ocr.tesseract: ocr), else default. Default: every one this worker can run.")
@@ -48,10 +60,14 @@ def worker(ctx, queues, concurrency, lease):
     ctx.exit(code)
 
 
-def _queues(kernel, given: str | None) -> list[str]:
+def _possible_queues(kernel) -> list[str]:
     from ..engine.celery.app import queue_for
 
-    possible = sorted({"default", *(queue_for(e.spec.name) for e in kernel.registry.entries())})
+    return sorted({"default", *(queue_for(e.spec.name) for e in kernel.registry.entries())})
+
+
+def _queues(kernel, given: str | None) -> list[str]:
+    possible = _possible_queues(kernel)
     if given is None:
         return possible
     chosen = [q.strip() for q in given.split(",") if q.strip()]

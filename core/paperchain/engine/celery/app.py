@@ -6,9 +6,18 @@ a worker takes one message at a time (``worker_prefetch_multiplier=1``), and Red
 unacknowledged message only after ``VISIBILITY_TIMEOUT``, longer than any step should run. That
 redelivery is a backstop: the reaper re-sends a killed worker's attempt as soon as its lease
 expires, and whichever copy of a message comes second finds the attempt claimed and is dropped.
+
+Each message carries its step's timeout (plus a grace) as the task's ``time_limit``. Workers run a
+thread pool (the kernel's loop and its process pool do the work), which Celery does not time-limit,
+so the step's own timeout is enforced where it runs: ``wait_for`` inline, and the pool process of a
+``cpu_bound`` step is stopped (``engine.executor``), exactly as without Celery.
 """
 
 from __future__ import annotations
+
+import logging
+
+log = logging.getLogger("paperchain.engine.celery")
 
 TASK = "paperchain.attempt"
 CHANNEL = "paperchain:attempts"  # pub/sub: a finished attempt's id, to wake whoever awaits it
@@ -43,4 +52,8 @@ def queue_for(component: str) -> str:
 def send(app, attempt_id: str, queue: str, timeout: float | None) -> None:
     """Send the attempt's id (nothing else) to its queue; blocking (run it in a thread)."""
     limit = timeout + TIME_LIMIT_GRACE if timeout else None
+    if limit and limit > VISIBILITY_TIMEOUT:
+        log.warning("step attempt %s may run %.0f s, longer than the broker's visibility timeout (%d s): Redis "
+                    "will hand its message out again meanwhile, and the fence will drop that copy", attempt_id,
+                    timeout, VISIBILITY_TIMEOUT)
     app.send_task(TASK, args=[attempt_id], queue=queue, time_limit=limit, ignore_result=True)
