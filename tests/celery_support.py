@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from paperchain_sdk import ActionSpec, Artifact, DocumentUpdate, InputError, Result, hookimpl
-from paperchain_sdk.contracts import Action
+from paperchain_sdk import ActionSpec, Artifact, DocumentUpdate, ExporterSpec, InputError, Result, hookimpl
+from paperchain_sdk.contracts import Action, Exporter
 
 HERE = Path(__file__).resolve().parent
 MASTER_KEY = "c2VjcmV0LWtleS1mb3ItY2VsZXJ5LXRlc3RzLTMyYiE="  # base64 of 32 bytes: every process's blobs
@@ -77,7 +77,26 @@ class Counted(Action):
         return {"counted": True}
 
 
+class Manifest(Exporter):
+    """Per document: its name and bytes. Per batch: each item's document bytes and its artifacts' sizes
+    (read from the files the worker materialized)."""
+
+    def export(self, doc, options):
+        return Artifact(name="one.json", media_type="application/json",
+                        data=json.dumps({"name": doc.name, "bytes": doc.read_bytes().decode()}).encode())
+
+    def export_batch(self, batch, options):
+        items = [{"status": i.status, "bytes": i.document.read_bytes().decode(),
+                  "artifacts": {a.name: len(a.read_bytes()) for a in i.artifacts}} for i in batch.items]
+        return Artifact(name="batch.json", media_type="application/json", data=json.dumps(items).encode())
+
+
 class CeleryTestPlugin:
+    @hookimpl
+    def paperchain_exporters(self):
+        return [ExporterSpec(name="test.manifest", impl=Manifest, format="json"),
+                ExporterSpec(name="test.batch_manifest", impl=Manifest, format="json", scope="batch")]
+
     @hookimpl
     def paperchain_actions(self):
         return [ActionSpec(name=f"test.{name}", impl=impl) for name, impl in (

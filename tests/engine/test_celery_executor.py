@@ -121,6 +121,25 @@ def test_artifacts_and_a_document_update(engine_on, paperchain_document):
     assert document.text == "updated text" and "worked" in document.tags
 
 
+def test_document_and_batch_exporters(engine_on, tmp_path):
+    files = []
+    for i in range(2):
+        (tmp_path / f"doc-{i}.txt").write_text(f"text of {i}")
+        files.append(tmp_path / f"doc-{i}.txt")
+    outcome = engine_on.run({"name": "exports", "steps": [{"id": "one", "uses": "test.manifest"}],
+                             "batch-steps": [{"id": "all", "uses": "test.batch_manifest"}]}, files=files)
+    assert [r.status for r in outcome.runs] == ["succeeded", "succeeded"], [errors(r) for r in outcome.runs]
+    kernel = engine_on.kernel
+    one = json.loads(kernel.blobs.read_bytes(outcome.runs[0].steps["one"].outputs["sha256"]))
+    assert one["bytes"].startswith("text of ")
+    assert outcome.batch_run is not None and outcome.batch_run.status == "succeeded", errors(outcome.batch_run)
+    items = json.loads(kernel.blobs.read_bytes(outcome.batch_run.steps["all"].outputs["sha256"]))
+    sizes = {json.loads(kernel.blobs.read_bytes(r.steps["one"].outputs["sha256"]))["bytes"]: r.steps["one"].outputs["size"]
+             for r in outcome.runs}
+    assert sorted(i["bytes"] for i in items) == ["text of 0", "text of 1"]  # each item's document, read there
+    assert all(i["artifacts"] == {"one.json": sizes[i["bytes"]]} for i in items)  # and its artifact's file
+
+
 def test_cancelling_a_run_stops_its_step(engine_on):
     kernel = engine_on.kernel
     workflow = kernel.load_workflow({"name": "long", "steps": [{"id": "wait", "uses": "test.sleepy"}]})
