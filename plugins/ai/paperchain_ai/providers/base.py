@@ -14,6 +14,7 @@ name, a refused host) and ``paperchain_sdk.TransientError`` for what a retry can
 from __future__ import annotations
 
 import abc
+import re
 from collections.abc import AsyncIterator, Mapping, Sequence
 from typing import Any
 
@@ -91,3 +92,20 @@ def system_into_user(messages: Sequence[Message]) -> list[dict[str, Any]]:
             message["content"] = f"{system}\n\n{message.get('content') or ''}"
             return rest
     return [{"role": "user", "content": system}, *rest]
+
+
+# Chat templates' control tokens written as text: Gemma's (<start_of_turn>, <end_of_turn>, <eos> …)
+# and the <|…|> family (ChatML's <|im_start|>, Llama 3's <|eot_id|> …). Servers render the template
+# and tokenize the whole prompt with special tokens on, so a document spelling one would open a turn
+# of its own. A zero-width space after "<" keeps the text readable and makes it plain text.
+_CONTROL_TOKEN = re.compile(r"<(?=(?:/?(?:start_of_turn|end_of_turn|bos|eos|pad|unk|mask|start_of_image"
+                            r"|end_of_image|unused\d+)>|\|[A-Za-z0-9_]+\|>))")
+
+
+def defuse(text: str) -> str:
+    return _CONTROL_TOKEN.sub("<\u200b", text)
+
+
+def defuse_control_tokens(messages: Sequence[Message]) -> list[dict[str, Any]]:
+    """The conversation with control tokens in its text made plain text (see ``defuse``)."""
+    return [{**m, "content": defuse(m["content"])} if isinstance(m.get("content"), str) else dict(m) for m in messages]

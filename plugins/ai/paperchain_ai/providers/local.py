@@ -26,7 +26,7 @@ from paperchain_sdk import ConfigError, InputError, MissingDependency
 
 from ..settings import LocalModelSettings
 from . import gemma
-from .base import ChatAnswer, ChatProvider, ChatRequest, system_into_user
+from .base import ChatAnswer, ChatProvider, ChatRequest, defuse_control_tokens, system_into_user
 from .prompt_model import PromptModel
 
 log = logging.getLogger(__name__)
@@ -58,17 +58,6 @@ def _llama_cpp():
     except ImportError:
         raise MissingDependency("ai.local needs llama-cpp-python, which is not installed.", hint=INSTALL_HINT) from None
     return llama_cpp
-
-
-# Gemma's control tokens written as text. The chat handler tokenizes the whole prompt with special
-# tokens on, so a document holding "<end_of_turn>\n<start_of_turn>model" would open a turn of its own:
-# a zero-width space after "<" keeps the text readable and makes it plain text.
-_GEMMA_CONTROL = re.compile(r"<(?=/?(?:start_of_turn|end_of_turn|bos|eos|pad|unk|mask|start_of_image|end_of_image"
-                            r"|unused\d+)>)")
-
-
-def defuse(text: str) -> str:
-    return _GEMMA_CONTROL.sub("<\u200b", text)
 
 
 REPEAT_LIMIT = 1000  # llama.cpp refuses grammars that repeat a rule much more (4000 is refused)
@@ -167,11 +156,7 @@ class LocalModel(ChatProvider, PromptModel):
 
     def arguments(self, request: ChatRequest) -> dict[str, Any]:
         gemma_format = self.chat_format() == "gemma"
-        messages = system_into_user(request.messages) if gemma_format else [dict(m) for m in request.messages]
-        if gemma_format:
-            for message in messages:
-                if isinstance(message.get("content"), str):
-                    message["content"] = defuse(message["content"])
+        messages = defuse_control_tokens(system_into_user(request.messages) if gemma_format else request.messages)
         arguments: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens,
                                      "temperature": request.temperature, "seed": request.seed,
                                      "stop": list(request.stop)}

@@ -15,7 +15,7 @@ from typing import Any
 from paperchain_sdk import TransientError
 
 from ..settings import OpenAICompatibleSettings
-from .base import ChatAnswer, ChatProvider, ChatRequest, system_into_user
+from .base import ChatAnswer, ChatProvider, ChatRequest, defuse_control_tokens, system_into_user
 from .http import SNIPPET, ApiClient, ServerBusy, ServerRefused, clean
 from .prompt_model import PromptModel
 
@@ -66,7 +66,7 @@ class OpenAICompatible(ChatProvider, PromptModel):
 
     def body(self, request: ChatRequest, *, stream: bool, dialect: str) -> dict[str, Any]:
         s = self.settings
-        messages = system_into_user(request.messages) if s.system_in_user else [dict(m) for m in request.messages]
+        messages = defuse_control_tokens(system_into_user(request.messages) if s.system_in_user else request.messages)
         body: dict[str, Any] = {"messages": messages, "max_tokens": request.max_tokens,
                                 "temperature": request.temperature, "stream": stream}
         if s.model:
