@@ -314,3 +314,27 @@ def test_a_batch_survives_a_killed_worker_with_each_side_effect_done_once_unless
     for key in keys:
         if keys.count(key) > 1:  # only an attempt that was reaped acted twice
             assert counted[key.split(":")[0]].fence == 2, key
+
+
+def test_a_lost_message_is_sent_again_by_the_reaper(deployment, redis_url):
+    """Redis lost the message (restarted without persistence): the attempt stays queued in the database,
+    and the reaper sends it again once nobody claimed it in time."""
+    import redis
+
+    kernel = deployment.kernel
+    executor = kernel.engine.executor
+    executor.resend_after = executor.reaper.resend_after = 0.5
+    workflow = kernel.load_workflow({"name": "lost", "steps": [{"id": "echo", "uses": "test.echo"}]})
+
+    async def scenario():
+        batch = await kernel.engine.submit(workflow, inputs={})
+        running = asyncio.create_task(kernel.engine.run_batch(batch))
+        await _until(lambda: _queued(kernel))
+        await asyncio.sleep(0.2)  # sent by now
+        await asyncio.to_thread(lambda: redis.Redis.from_url(redis_url).flushdb())
+        await asyncio.to_thread(deployment.start_worker)
+        return await asyncio.wait_for(running, 60)  # never, without the reaper
+
+    assert deployment.call(scenario()) == "succeeded"
+    (row,) = attempt_rows(deployment)
+    assert (row.state, row.fence) == ("succeeded", 1) and row.sends >= 2
