@@ -2,9 +2,10 @@
 
 BERTopic's approach without its dependencies: a document's vector is the mean of its chunks'
 vectors (unit length; multilingual, so an English and a Spanish invoice land together); k-means
-(scikit-learn) groups them, ``k`` given or chosen by the silhouette (cosine) over 2..12; each
-cluster is then labelled by class-based TF-IDF over its documents' words, which scores a term by
-how often the cluster uses it against how often every cluster does:
+(scikit-learn) groups them, ``k`` given or chosen by the silhouette (cosine) over 2..12 on a
+sample of the documents; each cluster is then labelled by class-based TF-IDF over the words of its
+most typical documents, which scores a term by how often the cluster uses it against how often
+every cluster does:
 
     c-TF-IDF(t, c) = tf(t, c) * log(1 + A / f(t))
 
@@ -33,6 +34,8 @@ AUTO_K = range(2, 13)  # k tried when it is "auto"
 MAX_K = 50
 TEXT_CHUNKS = 3  # a document's words for labels: its first chunks (about 500 words), enough to name it
 SEED = 0  # k-means starts from fixed seeds: the same corpus gives the same topics
+SAMPLE = 1_000  # documents k is chosen on, and the silhouette measured on (it compares every pair)
+LABEL_DOCUMENTS = 200  # a topic's most typical documents whose words name it
 _TERM = r"(?u)\b[^\W\d_]{3,}\b"  # words of three letters or more, no digits
 SPANISH_STOP_WORDS = frozenset("""
 ante antes aquel aquella aquellas aquellos aqui aquí bajo bien cada casi cierto contra cosas cual cuales
@@ -131,23 +134,29 @@ async def corpus_topics(kernel: Any, tenant: str, *, k: int | None = None, terms
     if not ids:
         return Topics(model=index.model, documents=0, k=0, chosen="given" if k else "silhouette",
                       silhouette=None, topics=())
-    words = await _document_words(index, ids)
     labels, silhouette = await asyncio.to_thread(cluster, vectors, k)
-    scored = await asyncio.to_thread(class_tfidf, words, labels)
-    names = await kernel.documents.named(ids)
-    topics = []
-    for cluster_id in np.unique(labels):
-        members = np.flatnonzero(labels == cluster_id)
-        centre = vectors[members].mean(axis=0)
+    members, centres = [], []  # per cluster: its documents, most typical first; its unit centre
+    for cluster_id in range(int(labels.max()) + 1):
+        rows = np.flatnonzero(labels == cluster_id)
+        centre = vectors[rows].mean(axis=0)
         centre /= max(float(np.linalg.norm(centre)), 1e-12)
-        closeness = vectors[members] @ centre
-        order = members[np.argsort(-closeness, kind="stable")]
-        best = scored[int(cluster_id)][:terms]
+        members.append(rows[np.argsort(-(vectors[rows] @ centre), kind="stable")])
+        centres.append(centre)
+    # Labels come from each cluster's most typical documents: bounded work on a large corpus.
+    sample = [i for rows in members for i in rows[:LABEL_DOCUMENTS]]
+    words = await _document_words(index, [ids[i] for i in sample])
+    scored = await asyncio.to_thread(class_tfidf, words, labels[sample])
+    names = await kernel.documents.named([ids[i] for rows in members for i in rows[:documents]])
+    topics = []
+    for cluster_id, (rows, centre) in enumerate(zip(members, centres, strict=True)):
+        if not len(rows):
+            continue
+        best = scored.get(cluster_id, [])[:terms]
         topics.append(Topic(
-            id=0, size=len(members), label=", ".join(t.term for t in best[:3]), terms=tuple(best),
+            id=0, size=len(rows), label=", ".join(t.term for t in best[:3]), terms=tuple(best),
             documents=tuple(TopicDocument(document_id=ids[i], name=names.get(ids[i], ("", ""))[0],
                                           similarity=round(float(vectors[i] @ centre), 4))
-                            for i in order[:documents])))
+                            for i in rows[:documents])))
     topics.sort(key=lambda t: (-t.size, t.label))
     return Topics(model=index.model, documents=len(ids), k=len(topics), chosen="given" if k else "silhouette",
                   silhouette=None if silhouette is None else round(silhouette, 4),
@@ -158,42 +167,47 @@ async def _document_words(index: Any, ids: list[str]) -> list[str]:
     """Each document's text for labelling (its first TEXT_CHUNKS chunks), in ``ids``' order."""
     text: dict[str, list[str]] = {}
     for at in range(0, len(ids), 500):
+        # Found by ai_chunks_document (the model is checked after: in the WHERE clause it would
+        # make SQLite walk the (model, tenant) index over every chunk instead).
         rows = await index.store.read(
-            sa.select(chunks.c.document_id, chunks.c.text).where(
-                chunks.c.document_id.in_(ids[at:at + 500]), chunks.c.model == index.model,
-                chunks.c.ordinal < TEXT_CHUNKS).order_by(chunks.c.document_id, chunks.c.ordinal))
+            sa.select(chunks.c.document_id, chunks.c.text, chunks.c.model).where(
+                chunks.c.document_id.in_(ids[at:at + 500]), chunks.c.ordinal < TEXT_CHUNKS
+            ).order_by(chunks.c.document_id, chunks.c.ordinal))
         for row in rows:
-            text.setdefault(row.document_id, []).append(row.text)
+            if row.model == index.model:
+                text.setdefault(row.document_id, []).append(row.text)
     return [" ".join(text.get(d, [])) for d in ids]
 
 
 def cluster(vectors: np.ndarray, k: int | None) -> tuple[np.ndarray, float | None]:
     """Cluster labels 0..k-1 of unit ``vectors`` by k-means, and the mean silhouette (cosine);
-    ``k=None``: the k of AUTO_K with the best silhouette (one cluster under 3 documents)."""
+    ``k=None``: the k of AUTO_K with the best silhouette on a sample of at most SAMPLE documents
+    (one cluster under 3 documents)."""
     from sklearn.cluster import KMeans
-    from sklearn.metrics import silhouette_score
 
     count = len(vectors)
     if k is None and count < 3:
         return np.zeros(count, dtype=np.int64), None
+    sample = vectors
+    if count > SAMPLE:
+        sample = vectors[np.sort(np.random.default_rng(SEED).choice(count, SAMPLE, replace=False))]
+    if k is None:
+        fits = {c: KMeans(n_clusters=c, n_init=4, random_state=SEED).fit_predict(sample)
+                for c in AUTO_K if c < len(sample)}
+        tried = {c: _silhouette(sample, labels) for c, labels in fits.items()}
+        k = max(tried, key=lambda c: (tried[c] if tried[c] is not None else -2.0, -c))
+        if count <= SAMPLE:
+            return fits[k], tried[k]
+    model = KMeans(n_clusters=k, n_init=4, random_state=SEED).fit(vectors)
+    labels = model.labels_
+    return labels, _silhouette(sample, model.predict(sample) if count > SAMPLE else labels)
 
-    def fit(clusters: int) -> tuple[np.ndarray, float | None]:
-        labels = KMeans(n_clusters=clusters, n_init=4, random_state=SEED).fit_predict(vectors)
-        distinct = len(np.unique(labels))
-        score = silhouette_score(vectors, labels, metric="cosine") if 1 < distinct < count else None
-        return labels, None if score is None else float(score)
 
-    if k is not None:
-        return fit(k)
-    best: tuple[np.ndarray, float | None] | None = None
-    for clusters in AUTO_K:
-        if clusters >= count:
-            break
-        labels, score = fit(clusters)
-        if best is None or (score is not None and (best[1] is None or score > best[1])):
-            best = (labels, score)
-    assert best is not None
-    return best
+def _silhouette(vectors: np.ndarray, labels: np.ndarray) -> float | None:
+    from sklearn.metrics import silhouette_score
+
+    return float(silhouette_score(vectors, labels, metric="cosine")) if 1 < len(set(labels.tolist())) < len(vectors) \
+        else None
 
 
 def class_tfidf(texts: list[str], labels: np.ndarray) -> dict[int, list[TopicTerm]]:

@@ -157,6 +157,19 @@ def test_auto_k_finds_well_separated_groups():
     assert cluster(vectors[:2], None)[0].tolist() == [0, 0]  # too few to split
 
 
+def test_auto_k_on_a_corpus_larger_than_the_sample():
+    from paperchain_ai.topics import SAMPLE
+
+    rng = np.random.default_rng(5)
+    groups = np.repeat(np.arange(5), (SAMPLE * 3) // 10)  # 5 topics, 1.5 x SAMPLE documents
+    vectors = np.eye(16, dtype=np.float32)[groups] + rng.normal(0, 0.1, (len(groups), 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    labels, silhouette = cluster(vectors, None)
+    assert len(groups) > SAMPLE and silhouette > 0.3
+    per_group = [set(labels[groups == g].tolist()) for g in range(5)]
+    assert all(len(found) == 1 for found in per_group) and len(set().union(*per_group)) == 5  # a topic each
+
+
 @pytest.mark.slow
 def test_topics_from_the_shell(tmp_path):
     config = tmp_path / "plugins.toml"
