@@ -1,47 +1,68 @@
-"""Questions over a tenant's documents: hybrid retrieval, then an answer that cites its passages.
+"""Questions over a tenant's documents: hybrid retrieval, evidence sentences, and an answer that
+stands on them or quotes them.
 
-Retrieval is :func:`~paperchain_ai.search.hybrid_search` for the asker's tenant (full text and
-vectors, only documents the tenant may see), then the best chunks of each document found by
-meaning. A document counts when full-text search matched it or its best chunk is at least
-``min_similarity`` from the question; when none counts, the answer says the documents do not say
-without asking the model. The model sees numbered passages and answers JSON whose ``sources`` may
-only be those numbers, so every citation is a passage it was shown: a document and page of the
-asker's own tenant.
+1. Retrieval: :func:`~paperchain_ai.search.hybrid_search` for the asker's tenant (full text and
+   vectors, only documents the tenant may see), then the best chunks of each document found by
+   meaning. A document counts when full-text search matched it or its best chunk is at least
+   ``min_similarity`` from the question.
+2. Evidence: those chunks' sentences nearest the question (:mod:`paperchain_ai.evidence`; across
+   languages). None near enough: "The documents do not say." (mode ``none``), the model not asked.
+3. The model answers from the numbered evidence sentences, JSON ``{"answer": …}``.
+4. The answer is kept (mode ``generated``) only where evidence sentences support it, and those
+   are its citations. Otherwise (unsupported, a number the evidence does not state, no valid
+   answer, the model failed or timed out) the answer is the best evidence sentence quoted as it
+   is (mode ``quoted``). Either way every citation is a sentence of the asker's own tenant's
+   documents, quoted, and no claim is made that the documents do not back.
 """
 
 from __future__ import annotations
 
+import json
+import logging
+import re
 from typing import Any
 
 import attrs
 import numpy as np
 import sqlalchemy as sa
 
+from paperchain_sdk import TransientError
+
 from . import prompts
+from .evidence import Evidence, find, language_of, split_sentences, supporting
 from .index import index_for
-from .providers import ChatProvider
-from .schemas import AnswerError, answer_schema
+from .providers import ChatAnswer, ChatProvider, ChatRequest
+from .schemas import AnswerError, answer_schema, parse_answer
 from .search import check_query, hybrid_search
 from .settings import AnswerSettings
-from .steps.asking import ask_json
 from .storage import chunks
 
+log = logging.getLogger(__name__)
 NOT_FOUND = "The documents do not say."
 PASSAGE_CHARS = 1500
+MODES = ("generated", "quoted", "none")
+_CUT_ANSWER = re.compile(r'^\s*\{\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
 
 
 @attrs.frozen(kw_only=True)
 class Citation:
+    """A sentence an answer rests on: its document (id and name), page, and the sentence quoted."""
+
     document: str
     page: int | None = None
     name: str = ""
+    quote: str = ""
 
 
 @attrs.frozen(kw_only=True)
 class Answer:
+    """mode: ``generated`` (the model's answer, supported by the cited sentences), ``quoted`` (the
+    best evidence sentence itself) or ``none`` (nothing in the documents; found is false)."""
+
     question: str
     answer: str
     found: bool
+    mode: str = attrs.field(default="none", validator=attrs.validators.in_(MODES))
     citations: tuple[Citation, ...] = ()
     model: str = ""
 
@@ -85,24 +106,71 @@ async def answer_question(kernel: Any, provider: ChatProvider, question: str, te
                           settings: AnswerSettings) -> Answer:
     question = check_query(question)
     passages = await retrieve(kernel, question, tenant, settings)
-    if not passages:
-        return Answer(question=question, answer=NOT_FOUND, found=False)
-    numbers = {d: n for n, d in enumerate(dict.fromkeys(p.document for p in passages), start=1)}
-    labelled = [(f"document {numbers[p.document]}" + (f", page {p.page}" if p.page else ""), p.text)
-                for p in passages]
+    index = await index_for(kernel)
+    evidence = await find(passages, question, index.encode, limit=settings.evidence, min_score=settings.min_evidence)
+    if not evidence:
+        return Answer(question=question, answer=NOT_FOUND, found=False, mode="none")
+    text, model = await generate(provider, question, evidence, settings)
+    support: list[Evidence] = []
+    if text:
+        vector = (await index.encode([text], query=False))[0]
+        support = supporting(text, vector, question, evidence)
+    if support:
+        return Answer(question=question, answer=text, found=True, mode="generated", model=model,
+                      citations=await _citations(kernel, support))
+    if text:
+        log.info("ai.answer: the model's answer is not supported by the evidence; quoting it instead")
+    return Answer(question=question, answer=evidence[0].text, found=True, mode="quoted",
+                  citations=await _citations(kernel, evidence[:1]))
 
-    def cited(value) -> None:
-        if value["found"] and not value["sources"]:
-            raise AnswerError("found is true but sources names no passage; list the passages the answer uses")
 
-    value, reply = await ask_json(provider, prompts.answer(question, labelled), answer_schema(len(passages)),
-                                  where="ai.answer", max_tokens=settings.max_tokens, repairs=settings.repairs,
-                                  check=cited)
-    if not value["found"]:
-        return Answer(question=question, answer=value["answer"].strip() or NOT_FOUND, found=False, model=reply.model)
-    used = dict.fromkeys((passages[n - 1].document, passages[n - 1].page) for n in value["sources"])
-    names = {}
-    for document in dict.fromkeys(d for d, _ in used):
+async def generate(provider: ChatProvider, question: str, evidence: list[Evidence],
+                   settings: AnswerSettings) -> tuple[str, str]:
+    """The model's answer from the evidence and the model's name; ``("", "")`` when it gave no
+    usable answer (asked again ``repairs`` times) or failed: the caller quotes the evidence."""
+    numbers = {d: n for n, d in enumerate(dict.fromkeys(s.document for s in evidence), start=1)}
+    labelled = [(f"document {numbers[s.document]}" + (f", page {s.page}" if s.page else ""), s.text)
+                for s in evidence]
+    messages: list[dict[str, str]] = prompts.message(prompts.answer(question, labelled, language_of(question)))
+    schema = answer_schema()
+    for _ in range(settings.repairs + 1):
+        try:
+            reply = await provider.chat(ChatRequest(messages=messages, schema=schema, max_tokens=settings.max_tokens,
+                                                    temperature=0.0))
+        except TransientError as exc:  # timed out, busy, unreachable: the evidence is still there to quote
+            log.warning("ai.answer: the model failed (%s); quoting the evidence", exc)
+            return "", ""
+        try:
+            return read_answer(reply), reply.model
+        except AnswerError as exc:
+            messages = [*messages, {"role": "assistant", "content": reply.text},
+                        {"role": "user", "content": prompts.repair(str(exc))}]
+    return "", ""
+
+
+def read_answer(reply: ChatAnswer) -> str:
+    """The answer in ``reply``. One cut at max_tokens keeps its complete sentences (a small model
+    that repeats itself is cut there); AnswerError when nothing usable is left."""
+    if reply.finish_reason != "length":
+        text = str(parse_answer(reply.text, answer_schema())["answer"]).strip()
+    else:
+        match = _CUT_ANSWER.match(reply.text)
+        partial = match.group(1) if match else ""
+        try:
+            partial = json.loads(f'"{partial.rstrip(chr(92))}"')
+        except ValueError:
+            partial = ""
+        sentences = split_sentences(partial)
+        if sentences and not re.search(r"[.!?…][\"'”’»)\]]*$", sentences[-1]):
+            sentences = sentences[:-1]  # cut in the middle
+        text = " ".join(dict.fromkeys(sentences))
+    if not text:
+        raise AnswerError("the answer is empty or was cut before its first sentence ended")
+    return text
+
+
+async def _citations(kernel: Any, sentences: list[Evidence]) -> tuple[Citation, ...]:
+    names: dict[str, str] = {}
+    for document in dict.fromkeys(s.document for s in sentences):
         names[document] = (await kernel.documents.get(document, text=False)).name
-    return Answer(question=question, answer=value["answer"].strip(), found=True, model=reply.model,
-                  citations=tuple(Citation(document=d, page=p, name=names[d]) for d, p in used))
+    return tuple(Citation(document=s.document, page=s.page, name=names[s.document], quote=s.text) for s in sentences)

@@ -82,8 +82,9 @@ def topics(k: str, terms: int, documents: int, tenant: str):
 @click.argument("question")
 @click.option("--tenant", default="", help="Answer from this tenant's documents only (default: every tenant's, as the operator).")
 @click.option("--documents", default=None, type=click.IntRange(1, 20), help="Documents to retrieve (default: ai.answer's setting).")
-def ask(question: str, tenant: str, documents: int | None):
-    """Answer QUESTION from the documents, citing the documents and pages used."""
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON (answer, found, mode, citations, model).")
+def ask(question: str, tenant: str, documents: int | None, as_json: bool):
+    """Answer QUESTION from the documents, quoting the sentences it rests on and their sources."""
     async def body(kernel):
         import attrs
 
@@ -97,7 +98,19 @@ def ask(question: str, tenant: str, documents: int | None):
             settings = attrs.evolve(settings, documents=documents)
         return to_json(await answer_question(kernel, provider_for(kernel, settings.provider), question, tenant, settings))
 
-    click.echo(json.dumps(with_kernel(body), indent=2, ensure_ascii=False))
+    answer = with_kernel(body)
+    if as_json:
+        click.echo(json.dumps(answer, indent=2, ensure_ascii=False))
+        return
+    click.echo(answer["answer"])
+    how = {"generated": f"Answered by {answer['model'] or 'the model'} from the sentences below.",
+           "quoted": "Quoted from the documents (the model's answer was not supported by them, or it gave none)."}
+    if answer["mode"] in how:
+        click.echo(f"\n{how[answer['mode']]}")
+    for number, citation in enumerate(answer["citations"], start=1):
+        page = f", page {citation['page']}" if citation["page"] else ""
+        click.echo(f"[{number}] {citation['name']}{page} (document {citation['document']})")
+        click.echo(f"    “{citation['quote']}”")
 
 
 @ai.command()

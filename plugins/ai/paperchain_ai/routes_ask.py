@@ -1,5 +1,7 @@
-"""``POST /api/v1/ai/ask``: a question over the caller's tenant's documents, answered with the
-documents and pages it used (or ``found: false`` when they do not say).
+"""``POST /api/v1/ai/ask``: a question over the caller's tenant's documents, answered from the
+sentences that answer it, each cited with its document, page and the sentence quoted (``mode``:
+the model's supported answer, ``generated``, or the best sentence itself, ``quoted``), or
+``found: false`` (``mode: none``) when they do not say.
 
 Any logged-in caller may ask, as any may search (viewers included): it reads only the caller's
 tenant's documents and changes nothing, so it is not audited. The provider and retrieval settings
@@ -29,7 +31,7 @@ routes = web.RouteTableDef()
 
 
 @routes.post("/api/v1/ai/ask")
-@endpoint(summary="Answer a question from your documents (hybrid retrieval), citing the documents and pages used",
+@endpoint(summary="Answer a question from your documents (hybrid retrieval), quoting and citing the sentences used",
           role="viewer", request=AskRequest, response=Answer, tags=("ai",), audit=False)
 async def ask(request):
     body = await read_json(request, AskRequest)
@@ -42,6 +44,6 @@ async def ask(request):
     try:
         answer = await answer_question(kernel, provider_for(kernel, settings.provider), body.question,
                                        principal(request).tenant, settings)
-    except TransientError as exc:  # the model timed out, was busy or kept answering badly: try again later
+    except TransientError as exc:  # retrieval's storage was busy (a failing model is answered by a quote)
         raise web.HTTPServiceUnavailable(reason=str(exc).replace("\n", " ")[:300], headers={"Retry-After": "5"}) from None
     return web.json_response(to_json(answer))

@@ -97,16 +97,13 @@ def summary_schema() -> dict:
             "required": ["summary"], "additionalProperties": False}
 
 
-def answer_schema(passages: int) -> dict:
-    # The answer first, then its sources, then found: grammars keep this order, and a small model
-    # judges "found" better once it has written the answer. No maxLength on the answer: max_tokens
-    # bounds it, and llama.cpp spells a long maxLength out as a rule repeated that many times (a
-    # 2,000-character bound crashed its sampler).
-    return {"type": "object", "properties": {
-        "answer": {"type": "string", "minLength": 1},
-        "sources": {"type": "array", "items": {"enum": list(range(1, passages + 1))}, "maxItems": passages},
-        "found": {"type": "boolean"},
-    }, "required": ["answer", "sources", "found"], "additionalProperties": False}
+def answer_schema() -> dict:
+    # The answer only: which passages it rests on is found afterwards by checking it against them
+    # (paperchain_ai.evidence), never taken from the model. No maxLength: max_tokens bounds it, and
+    # llama.cpp spells a long maxLength out as a rule repeated that many times (a 2,000-character
+    # bound crashed its sampler).
+    return {"type": "object", "properties": {"answer": {"type": "string", "minLength": 1}},
+            "required": ["answer"], "additionalProperties": False}
 
 
 def _no_constant(name: str):

@@ -55,14 +55,22 @@ def test_ask_answers_with_its_sources(command_line, tmp_path, texts):
     prepare, invoke = command_line
     lease = tmp_path / "lease.txt"
     lease.write_text(texts["lease_en"], encoding="utf-8")
-    provider = prepare([json.dumps({"found": True, "answer": "On the first day of each month.", "sources": [1]})],
-                       files=[lease])
-    result = invoke("ask", "When is the rent due for the apartment on Elm Street?")
+    provider = prepare([json.dumps({"answer": "On the first day of each month."})] * 2, files=[lease])
+    result = invoke("ask", "When is the rent due for the apartment on Elm Street?", "--json")
     assert result.exit_code == 0, result.output
     answer = json.loads(result.output)
     assert answer["found"] is True and answer["answer"] == "On the first day of each month."
-    assert [c["name"] for c in answer["citations"]] == ["lease.txt"]
-    assert "monthly rent is due on the first day" in provider.requests[0].messages[0]["content"]
+    assert answer["mode"] == "generated" and answer["model"] == "test.scripted"
+    rent = texts["lease_en"]  # the sentence on the rent with its neighbour
+    assert [(c["name"], c["quote"]) for c in answer["citations"]] == [("lease.txt", rent)]
+    assert rent in provider.requests[0].messages[0]["content"]
+
+    # Without --json: the answer, how it was made, and each source with the sentence quoted.
+    result = invoke("ask", "When is the rent due for the apartment on Elm Street?")
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "On the first day of each month.", "", "Answered by test.scripted from the sentences below.",
+        f"[1] lease.txt (document {answer['citations'][0]['document']})", f"    “{rent}”"]
 
 
 def test_ask_refuses_an_empty_question(command_line):

@@ -1,5 +1,7 @@
-"""``ai.answer``: a question over the run's tenant's documents, answered with the documents and
-pages it used, or ``found = false`` when they do not say (see :mod:`paperchain_ai.ask`)."""
+"""``ai.answer``: a question over the run's tenant's documents, answered from evidence sentences
+and citing them (document, page, name and the sentence quoted), or ``found = false`` when they do
+not say. ``mode`` says whether the answer is the model's (``generated``), the best sentence quoted
+(``quoted``) or nothing (``none``); see :mod:`paperchain_ai.ask`."""
 
 from __future__ import annotations
 
@@ -15,5 +17,6 @@ class AnswerStep(AIStep):
             raise InputError("ai.answer needs a question.",
                              hint='add question = "${{ inputs.question }}" (or the question itself) to the step\'s with')
         answer = await answer_question(self.kernel, self.provider(inputs.provider), inputs.question, ctx.tenant, inputs)
-        return {"answer": answer.answer, "found": answer.found, "model": answer.model,
-                "citations": [{"document": c.document, "page": c.page, "name": c.name} for c in answer.citations]}
+        return {"answer": answer.answer, "found": answer.found, "mode": answer.mode, "model": answer.model,
+                "citations": [{"document": c.document, "page": c.page, "name": c.name, "quote": c.quote}
+                              for c in answer.citations]}
