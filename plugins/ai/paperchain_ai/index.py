@@ -162,8 +162,7 @@ class VectorIndex:
 
     async def document_vector(self, document_id: str) -> np.ndarray | None:
         """The mean of a document's chunk vectors, unit length; None when it has none."""
-        rows = await self.store.read(sa.select(chunks.c.vector).where(
-            chunks.c.document_id == document_id, chunks.c.model == self.model))
+        rows = [row for row in await self.store.read(_VECTORS_OF, {"ids": [document_id]}) if row.model == self.model]
         if not rows:
             return None
         mean = np.mean([np.frombuffer(r.vector, dtype="<f4") for r in rows], axis=0)
