@@ -92,3 +92,29 @@ async def test_an_unclaimed_attempt_is_sent_again_and_a_cancelled_one_stops_its_
 
 async def _ignore(*_args):
     return None
+
+
+async def test_a_queued_attempt_behind_a_busy_queue_waits_its_turn(attempts):
+    """Its queue in Redis still holds messages: not lost, only waiting; re-sent only after PATIENCE."""
+    from paperchain.engine.celery.reaper import PATIENCE
+
+    row, _ = await attempts.enqueue(_row(), resend_after=60)
+    await _expire(attempts, row.id)
+    sent, asked = [], []
+
+    async def send(attempt_id, queue, timeout):
+        sent.append(attempt_id)
+
+    async def waiting(queue):
+        asked.append(queue)
+        return 5
+
+    reaper = Reaper(attempts, send, every=1, resend_after=60, waiting=waiting)
+    assert await reaper.reap() == [] and sent == [] and asked == ["test"]
+    postponed = await attempts.get(row.id)
+    assert (postponed.state, postponed.sends) == ("queued", 1) and postponed.lease_until > time.time() + 50
+
+    await _expire(attempts, row.id)
+    await attempts.sql.write(sa.update(step_attempts).where(step_attempts.c.id == row.id)
+                             .values(created=time.time() - PATIENCE * 60 - 1))  # it has waited long enough
+    assert await reaper.reap() == [row.id] and sent == [row.id]

@@ -57,3 +57,14 @@ def send(app, attempt_id: str, queue: str, timeout: float | None) -> None:
                     "will hand its message out again meanwhile, and the fence will drop that copy", attempt_id,
                     timeout, VISIBILITY_TIMEOUT)
     app.send_task(TASK, args=[attempt_id], queue=queue, time_limit=limit, ignore_result=True)
+
+
+def queue_depth(app, queue: str) -> int:
+    """Messages waiting in ``queue`` (not those a worker has taken); blocking (run it in a thread)."""
+    from kombu.exceptions import ChannelError
+
+    with app.connection_for_write() as connection:
+        try:
+            return connection.default_channel.queue_declare(queue=queue, passive=True).message_count
+        except ChannelError:  # Redis keeps no empty list: the queue is empty
+            return 0

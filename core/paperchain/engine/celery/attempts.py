@@ -91,7 +91,8 @@ class Attempts:
 
     async def due(self, limit: int = 100) -> list[sa.Row]:
         """Queued attempts nobody claimed in time and running ones whose lease expired."""
-        return await self.sql.read(sa.select(t.c.id, t.c.state, t.c.fence, t.c.queue, t.c.timeout, t.c.sends)
+        return await self.sql.read(sa.select(t.c.id, t.c.state, t.c.fence, t.c.queue, t.c.timeout, t.c.sends,
+                                             t.c.created)
                                    .where(t.c.state.in_(("queued", "running")), t.c.lease_until < time.time())
                                    .order_by(t.c.lease_until).limit(limit))
 
@@ -102,3 +103,8 @@ class Attempts:
             t.c.id == row.id, t.c.state == row.state, t.c.fence == row.fence, t.c.lease_until < time.time())
             .values(state="queued", worker=None, lease_until=time.time() + resend_after, sends=t.c.sends + 1))
         return done.rowcount == 1
+
+    async def postpone(self, row: sa.Row, resend_after: float) -> None:
+        """A queued attempt still waiting its turn: look at it again later, without sending it."""
+        await self.sql.write(sa.update(t).where(t.c.id == row.id, t.c.state == "queued", t.c.fence == row.fence)
+                             .values(lease_until=time.time() + resend_after))

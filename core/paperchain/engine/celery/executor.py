@@ -35,7 +35,8 @@ class CeleryExecutor(Executor):
         self.app = celery_app.make_app(broker_url)
         self.attempts = Attempts(kernel.sql)
         self.poll, self.resend_after = poll, resend_after
-        self.reaper = Reaper(self.attempts, self.send, every=reap_every, resend_after=resend_after)
+        self.reaper = Reaper(self.attempts, self.send, every=reap_every, resend_after=resend_after,
+                             waiting=self.waiting)
         self._waiting: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
 
@@ -47,6 +48,9 @@ class CeleryExecutor(Executor):
 
     async def send(self, attempt_id: str, queue: str, timeout: float | None) -> None:
         await asyncio.to_thread(celery_app.send, self.app, attempt_id, queue, timeout)
+
+    async def waiting(self, queue: str) -> int:
+        return await asyncio.to_thread(celery_app.queue_depth, self.app, queue)
 
     # -- the interface --------------------------------------------------------------------------
 
