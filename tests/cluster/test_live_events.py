@@ -7,6 +7,7 @@ import json
 
 import pytest
 import sqlalchemy as sa
+from cluster.cluster_support import eventually
 
 from paperchain.store.tables import events
 
@@ -118,3 +119,19 @@ async def test_an_event_too_large_for_notify_is_read_from_the_table(servers):
     got = await _cloudevents_until(ws, lambda m, _: m["type"] == "io.paperchain.test.large")
     await ws.close()
     assert got[-1]["data"]["text"] == "x" * 20_000 and got[-1]["subject"] == "big"
+
+
+async def test_after_the_bus_reconnects_subscribers_resume_with_since_and_events_flow_again(servers):
+    a, b = await servers("a"), await servers("b")
+    ws = await _subscribe(b, ["*"])
+    old = b.kernel.cluster.bus._conn
+    old.terminate()  # the connection to PostgreSQL is lost: messages in the meantime would be missed
+    async with asyncio.timeout(10):
+        message = json.loads((await ws.receive()).data)
+    assert message["type"] == "error" and "since" in message  # told to come back with its cursor
+    await eventually(lambda: b.kernel.cluster.bus._conn is not old, timeout=10)
+    ws = await _subscribe(b, ["*"], since=message["since"])
+    await a.kernel.emit("test.after", "again")
+    got = await _cloudevents_until(ws, lambda m, _: m["type"] == "io.paperchain.test.after")
+    await ws.close()
+    assert got[-1]["subject"] == "again"
