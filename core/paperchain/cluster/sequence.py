@@ -63,7 +63,11 @@ class EventSequence:
 
     async def _allocate(self) -> None:
         while self._waiting:
-            waiting, self._waiting = self._waiting, []
+            # An emit cancelled while waiting takes no number: a number never used holds the live hub's
+            # order back for a moment (ordering.py).
+            waiting, self._waiting = [f for f in self._waiting if not f.done()], []
+            if not waiting:
+                continue
             try:
                 end = await (await self._connection()).fetchval(_TAKE, len(waiting), NAME)
             except BaseException as exc:
