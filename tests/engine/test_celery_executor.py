@@ -338,3 +338,27 @@ def test_a_lost_message_is_sent_again_by_the_reaper(deployment, redis_url):
     assert deployment.call(scenario()) == "succeeded"
     (row,) = attempt_rows(deployment)
     assert (row.state, row.fence) == ("succeeded", 1) and row.sends >= 2
+
+
+def test_an_attempt_the_broker_refused_is_sent_once_it_answers(deployment):
+    """The row is the truth: a send that fails (Redis away) leaves the attempt queued for the reaper,
+    not failed (failing it would let the engine retry while the reaper also sends the first attempt)."""
+    kernel = deployment.kernel
+    executor = kernel.engine.executor
+    executor.resend_after = executor.reaper.resend_after = 0.5
+    deployment.start_worker()
+    refused = []
+    send = executor.send
+
+    async def broker_away_once(attempt_id, queue, timeout):
+        if not refused:
+            refused.append(attempt_id)
+            raise ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+        await send(attempt_id, queue, timeout)
+
+    executor.send = executor.reaper.send = broker_away_once
+    workflow = kernel.load_workflow({"name": "refused", "steps": [{"id": "echo", "uses": "test.echo"}]})
+    outcome = deployment.run(workflow, inputs={})
+    assert outcome.runs[0].status == "succeeded" and outcome.runs[0].steps["echo"].attempts == 1
+    (row,) = attempt_rows(deployment)
+    assert refused == [row.id] and (row.state, row.fence, row.sends) == ("succeeded", 1, 2)

@@ -39,6 +39,7 @@ class CeleryExecutor(Executor):
                              waiting=self.waiting)
         self._waiting: dict[str, asyncio.Future] = {}
         self._tasks: list[asyncio.Task] = []
+        self._submitting: set[asyncio.Task] = set()  # held: the loop keeps only weak references to tasks
 
     async def start(self) -> None:
         if not self._tasks:
@@ -56,7 +57,9 @@ class CeleryExecutor(Executor):
 
     def submit(self, attempt: StepAttempt) -> asyncio.Future:
         future = self._wait_for(attempt.id)
-        asyncio.create_task(self._submit(attempt, future))
+        task = asyncio.create_task(self._submit(attempt, future))
+        self._submitting.add(task)
+        task.add_done_callback(self._submitting.discard)
         return future
 
     async def _submit(self, attempt: StepAttempt, future: asyncio.Future) -> None:
@@ -68,7 +71,11 @@ class CeleryExecutor(Executor):
                 "payload": encode_args(attempt.method, attempt.args), "timeout": attempt.timeout,
             }, resend_after=self.resend_after)
             if created:
-                await self.send(attempt.id, queue, attempt.timeout)
+                try:
+                    await self.send(attempt.id, queue, attempt.timeout)
+                except Exception as exc:  # noqa: BLE001 - the row is the truth: the reaper sends it later
+                    log.warning("step attempt %s is recorded but could not be sent (%s); it is sent again once "
+                                "the broker %s answers", attempt.id, exc, masked_url(self.broker_url))
             elif row.state in FINISHED:  # submitted before (a restart): its outcome stands
                 self._settle(row)
         except BaseException as exc:  # noqa: BLE001 - the awaiting step records it
