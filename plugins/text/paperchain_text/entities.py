@@ -162,9 +162,10 @@ def find_entities(text: str, region: str = "US") -> dict[str, list[dict]]:
     }
 
 
-def add_named_entities(doc: Document, text: str, entities: dict[str, list[dict]], enabled: bool) -> dict:
+def add_named_entities(doc: Document, text: str, entities: dict[str, list[dict]], enabled: bool,
+                       max_chars: int = 200_000) -> dict:
     """Add people, organisations and places to ``entities`` (empty lists where none are looked
-    for); what was done, for ``data["named_entities"]``."""
+    for) from the first ``max_chars`` characters; what was done, for ``data["named_entities"]``."""
     for kind in NAMED_KINDS:
         entities[kind] = []
     if not enabled:
@@ -175,13 +176,15 @@ def add_named_entities(doc: Document, text: str, entities: dict[str, list[dict]]
                 "message": f"people, organisations and places are found in English text only (this is {language or 'unknown'}); "
                            "ai.extract finds them in other languages"}
     taken = [(item["start"], item["start"] + len(item["text"])) for items in entities.values() for item in items]
-    named = find_named_entities(text, taken)
+    examined, cut = clip(text, max_chars)
+    named = find_named_entities(examined, taken)
     if named is None:
         from .named_entities import unavailable
 
         return {"status": "unavailable", "language": language, "message": unavailable()}
     entities.update(named)
-    return {"status": "found", "language": language, "model": MODEL}
+    return {"status": "found", "language": language, "model": MODEL,
+            "examined_characters": len(examined), "truncated": cut}
 
 
 class EntitiesAnalyzer(Analyzer):
@@ -189,7 +192,7 @@ class EntitiesAnalyzer(Analyzer):
         options = options or self.settings or EntitiesSettings()
         text, clipped = clip(require_text(doc, "text.entities"), options.max_chars)
         entities = find_entities(text, options.region)
-        named = add_named_entities(doc, text, entities, options.named)
+        named = add_named_entities(doc, text, entities, options.named, options.named_max_chars)
         counts = {kind: len(items) for kind, items in entities.items()}
         data: dict = {kind: items[: options.limit] for kind, items in entities.items()}
         data["counts"] = counts

@@ -59,6 +59,16 @@ def test_people_organisations_and_places_in_an_english_letter(specs, text_docume
 def test_the_limit_applies_and_counts_stay_complete(specs, text_document):
     data = analyze(specs, text_document, LETTER, limit=1)
     assert len(data["places"]) == 1 and data["counts"]["places"] >= 5
+    assert data["named_entities"]["truncated"] is False
+
+
+@needs_model
+def test_the_model_reads_at_most_named_max_chars(specs, text_document):
+    text = LETTER + " " + "The weather was mild and nothing else happened that day. " * 40 + "Greetings from Lisbon."
+    data = analyze(specs, text_document, text, named_max_chars=1_000)
+    assert data["named_entities"]["truncated"] is True and data["named_entities"]["examined_characters"] <= 1_000
+    assert "Seattle" in names(data, "places") and "Lisbon" not in names(data, "places")
+    assert "Lisbon" in names(analyze(specs, text_document, text), "places")
 
 
 @needs_model
