@@ -17,16 +17,12 @@ import time
 
 import sqlalchemy as sa
 
+from ...cluster.members import plugin_versions
 from ...store.tables import members as t
 
 log = logging.getLogger("paperchain.worker")
 BEAT_EVERY = 2.0  # seconds between heartbeats
 ALIVE_WITHIN = 30.0  # a serve member whose heartbeat is older is not compared with
-
-
-def plugin_versions(kernel) -> dict[str, str]:
-    """Each active plugin and its distribution's version, as the servers record theirs (cluster/members.py)."""
-    return {p.name: p.version for p in kernel.plugins if p.status == "active"}
 
 
 def skew(mine: dict[str, str], servers: list[tuple[str, dict[str, str]]]) -> list[str]:
