@@ -1,12 +1,19 @@
 """What the cluster tests share: a test plugin (an action and a trigger that record which server
-ran them), a harness whose admin may already exist, and polling."""
+ran them), a harness whose admin may already exist, a real ``paperchain serve`` process, and polling."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import re
 import secrets
+import signal
+import socket
+import subprocess
+import sys
 from pathlib import Path
 
+import aiohttp
 import attrs
 
 from paperchain.harness import ApiHarness
@@ -87,3 +94,67 @@ async def eventually(check, timeout: float = 10.0, every: float = 0.05):
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"still not true after {timeout} s: {check}")
         await asyncio.sleep(every)
+
+
+PASSWORD = "correct horse battery staple 42"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Serve:
+    """A ``paperchain serve`` process with its own data directory in ``folder`` (its output in
+    serve.log there), on ``url``'s database; ``port`` None picks a free one, 0 lets serve pick."""
+
+    def __init__(self, folder, url: str, master_key: str, *, port: int | None = None):
+        self.port = free_port() if port is None else port
+        self.folder = folder
+        folder.mkdir()
+        env = {**os.environ, "PAPERCHAIN_DATA_DIR": str(folder / "data"), "PAPERCHAIN_DATABASE_URL": url,
+               "PAPERCHAIN_MASTER_KEY": master_key, "PAPERCHAIN_LOAD_PLUGINS": "builtins,triggers",
+               "PAPERCHAIN_ADMIN_PASSWORD": PASSWORD}
+        env.pop("PAPERCHAIN_CONFIG", None)  # no plugins.toml: the environment says everything
+        self.log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
+        self.process = subprocess.Popen([sys.executable, "-m", "paperchain", "serve", "--port", str(self.port)],
+                                        cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def output(self) -> str:
+        return (self.folder / "serve.log").read_text(errors="replace")
+
+    async def ready(self, session) -> None:
+        if self.port == 0:  # the port serve bound, from its start-up line
+            async def announced() -> bool:
+                assert self.process.poll() is None, "serve exited; see serve.log"
+                found = re.search(r"Paperchain API on http://127\.0\.0\.1:(\d+)", self.output())
+                if found:
+                    self.port = int(found.group(1))
+                return bool(found)
+
+            await eventually(announced, timeout=60, every=0.2)
+
+        async def up() -> bool:
+            assert self.process.poll() is None, "serve exited; see serve.log"
+            try:
+                async with session.get(self.url + "/health") as reply:
+                    return reply.status == 200
+            except aiohttp.ClientError:
+                return False
+
+        await eventually(up, timeout=60, every=0.2)
+
+    def stop(self, sig=signal.SIGTERM) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.log.close()

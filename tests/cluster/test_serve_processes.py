@@ -9,62 +9,17 @@ import base64
 import json
 import os
 import signal
-import socket
-import subprocess
-import sys
 import time
 
 import aiohttp
 import pytest
 import sqlalchemy as sa
-from cluster.cluster_support import eventually
+from cluster.cluster_support import PASSWORD, Serve, eventually
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 
-PASSWORD = "correct horse battery staple 42"
 FLOW = {"name": "read", "steps": [{"id": "text", "uses": "document.text"}]}
 TICKING = {"name": "ticking", "on": {"schedule": {"interval": "1h"}}, "steps": [{"id": "text", "uses": "document.text"}]}
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class Serve:
-    def __init__(self, folder, url: str, master_key: str):
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        folder.mkdir()
-        env = {**os.environ, "PAPERCHAIN_DATA_DIR": str(folder / "data"), "PAPERCHAIN_DATABASE_URL": url,
-               "PAPERCHAIN_MASTER_KEY": master_key, "PAPERCHAIN_LOAD_PLUGINS": "builtins,triggers",
-               "PAPERCHAIN_ADMIN_PASSWORD": PASSWORD}
-        env.pop("PAPERCHAIN_CONFIG", None)  # no plugins.toml: the environment says everything
-        self.log = open(folder / "serve.log", "wb")  # noqa: SIM115 - closed in stop()
-        self.process = subprocess.Popen([sys.executable, "-m", "paperchain", "serve", "--port", str(self.port)],
-                                        cwd=folder, env=env, stdout=self.log, stderr=subprocess.STDOUT)
-
-    async def ready(self, session) -> None:
-        async def up() -> bool:
-            assert self.process.poll() is None, "serve exited; see serve.log"
-            try:
-                async with session.get(self.url + "/health") as reply:
-                    return reply.status == 200
-            except aiohttp.ClientError:
-                return False
-
-        await eventually(up, timeout=60, every=0.2)
-
-    def stop(self, sig=signal.SIGTERM) -> None:
-        if self.process.poll() is None:
-            self.process.send_signal(sig)
-            try:
-                self.process.wait(20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.log.close()
 
 
 @pytest.fixture

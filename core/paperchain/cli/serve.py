@@ -46,6 +46,9 @@ def serve(ctx, host, port, no_triggers):
             await site.start()
             bound = runner.addresses[0][1] if runner.addresses else port
             click.echo(f"Paperchain API on http://{host}:{bound}  (docs: http://{host}:{bound}/docs)", err=True)
+            if kernel.cluster is not None:  # the members row says where this server really listens
+                await kernel.cluster.members.locate(_address(runner.addresses[0]) if runner.addresses else
+                                                    f"{host}:{bound}")
             if not app[STATE].accounts.users:
                 click.secho("No users yet: create the first admin with `paperchain users create NAME --role admin`, "
                             "or restart with PAPERCHAIN_ADMIN_PASSWORD set.", fg="yellow", err=True)
@@ -62,6 +65,12 @@ def serve(ctx, host, port, no_triggers):
             asyncio.run(main())
     except (KeyboardInterrupt, GracefulExit):  # Ctrl-C or SIGTERM: a clean stop
         click.echo("Stopped. Unfinished runs resume at the next start.", err=True)
+
+
+def _address(sockname) -> str:
+    """``host:port`` of a bound socket (``[host]:port`` for IPv6)."""
+    host, port = sockname[0], sockname[1]
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 @cli.group()

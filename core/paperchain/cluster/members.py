@@ -25,6 +25,7 @@ _JOIN = sa.text(
     "address = excluded.address, plugins = excluded.plugins, started = excluded.started, "
     "heartbeat = excluded.heartbeat, stopped = NULL")
 _BEAT = sa.text(f"UPDATE members SET heartbeat = {NOW} WHERE id = :id")
+_LOCATE = sa.text("UPDATE members SET address = :address WHERE id = :id")
 _LEAVE = sa.text(f"UPDATE members SET stopped = {NOW} WHERE id = :id")
 _ALIVE = sa.text(f"SELECT id, host, pid, address, plugins FROM members WHERE kind = :kind AND stopped IS NULL "
                  f"AND heartbeat > {NOW} - :dead ORDER BY started")
@@ -42,6 +43,10 @@ class Members:
     async def join(self, kernel, *, kind: str = "serve", address: str = "") -> None:
         await self.sql.write(_JOIN, {"id": self.id, "kind": kind, "host": socket.gethostname(), "pid": os.getpid(),
                                      "address": address, "plugins": json.dumps(plugin_versions(kernel))})
+
+    async def locate(self, address: str) -> None:
+        """Record the address this server bound (known only once its socket listens: ``--port 0``)."""
+        await self.sql.write(_LOCATE, {"id": self.id, "address": address})
 
     async def beat(self) -> None:
         await self.sql.write(_BEAT, {"id": self.id})
