@@ -5,14 +5,15 @@ stands on them or quotes them.
    vectors, only documents the tenant may see), then the best chunks of each document found by
    meaning. A document counts when full-text search matched it or its best chunk is at least
    ``min_similarity`` from the question.
-2. Evidence: those chunks' sentences nearest the question (:mod:`paperchain_ai.evidence`; across
-   languages). None near enough: "The documents do not say." (mode ``none``), the model not asked.
-3. The model answers from the numbered evidence sentences, JSON ``{"answer": …}``.
-4. The answer is kept (mode ``generated``) only where evidence sentences support it, and those
-   are its citations. Otherwise (unsupported, a number the evidence does not state, no valid
-   answer, the model failed or timed out) the answer is the best evidence sentence quoted as it
-   is (mode ``quoted``). Either way every citation is a sentence of the asker's own tenant's
-   documents, quoted, and no claim is made that the documents do not back.
+2. Evidence: those chunks' sentences nearest the question, each with its neighbours
+   (:mod:`paperchain_ai.evidence`; across languages). None near enough: "The documents do not
+   say." (mode ``none``), the model not asked.
+3. The model answers from the numbered evidence, JSON ``{"answer": …}``.
+4. The answer's sentences are kept (mode ``generated``) only where evidence supports them, and
+   that evidence is the citations. When none is (a number the evidence does not state, no valid
+   answer, the model failed or timed out), the answer is the best evidence quoted as it is (mode
+   ``quoted``). Either way every citation is evidence from the asker's own tenant's documents,
+   quoted, and no claim is made that the documents do not back.
 """
 
 from __future__ import annotations
@@ -111,12 +112,9 @@ async def answer_question(kernel: Any, provider: ChatProvider, question: str, te
     if not evidence:
         return Answer(question=question, answer=NOT_FOUND, found=False, mode="none")
     text, model = await generate(provider, question, evidence, settings)
-    support: list[Evidence] = []
-    if text:
-        vector = (await index.encode([text], query=False))[0]
-        support = supporting(text, vector, question, evidence)
-    if support:
-        return Answer(question=question, answer=text, found=True, mode="generated", model=model,
+    kept, support = await _supported(index, text, question, evidence) if text else ("", [])
+    if kept:
+        return Answer(question=question, answer=kept, found=True, mode="generated", model=model,
                       citations=await _citations(kernel, support))
     if text:
         log.info("ai.answer: the model's answer is not supported by the evidence; quoting it instead")
@@ -128,10 +126,8 @@ async def generate(provider: ChatProvider, question: str, evidence: list[Evidenc
                    settings: AnswerSettings) -> tuple[str, str]:
     """The model's answer from the evidence and the model's name; ``("", "")`` when it gave no
     usable answer (asked again ``repairs`` times) or failed: the caller quotes the evidence."""
-    numbers = {d: n for n, d in enumerate(dict.fromkeys(s.document for s in evidence), start=1)}
-    labelled = [(f"document {numbers[s.document]}" + (f", page {s.page}" if s.page else ""), s.text)
-                for s in evidence]
-    messages: list[dict[str, str]] = prompts.message(prompts.answer(question, labelled, language_of(question)))
+    prompt = prompts.answer(question, [unit.text for unit in evidence], language_of(question))
+    messages: list[dict[str, str]] = prompts.message(prompt)
     schema = answer_schema()
     for _ in range(settings.repairs + 1):
         try:
@@ -169,8 +165,24 @@ def read_answer(reply: ChatAnswer) -> str:
     return text
 
 
-async def _citations(kernel: Any, sentences: list[Evidence]) -> tuple[Citation, ...]:
+async def _supported(index: Any, text: str, question: str, evidence: list[Evidence]) -> tuple[str, list[Evidence]]:
+    """The sentences of the model's answer that the evidence supports, and that evidence (in the
+    evidence's order). A sentence that it does not support (a made-up amount after a right one) is
+    dropped: what is left is what the citations back."""
+    sentences = split_sentences(text) or [text]
+    vectors = await index.encode(sentences, query=False)
+    kept, backing = [], set()
+    for sentence, vector in zip(sentences, vectors, strict=True):
+        support = supporting(sentence, vector, question, evidence)
+        if support:
+            kept.append(sentence)
+            backing.update(id(unit) for unit in support)
+    return " ".join(kept), [unit for unit in evidence if id(unit) in backing]
+
+
+async def _citations(kernel: Any, evidence: list[Evidence]) -> tuple[Citation, ...]:
     names: dict[str, str] = {}
-    for document in dict.fromkeys(s.document for s in sentences):
+    for document in dict.fromkeys(unit.document for unit in evidence):
         names[document] = (await kernel.documents.get(document, text=False)).name
-    return tuple(Citation(document=s.document, page=s.page, name=names[s.document], quote=s.text) for s in sentences)
+    return tuple(Citation(document=unit.document, page=unit.page, name=names[unit.document], quote=unit.text)
+                 for unit in evidence)

@@ -31,7 +31,7 @@ from .providers import ChatAnswer, ChatProvider, ChatRequest
 
 Script = Callable[[ChatRequest], "str | ChatAnswer"] | Sequence["str | ChatAnswer"]
 _FENCE = re.compile(r"<(document-[0-9a-f]{16})>\n(.*?)\n</\1>", re.DOTALL)
-_PASSAGE = re.compile(r"Passage (\d+) \([^)]*\):\n<(passage-\d+-[0-9a-f]{16})>\n(.*?)\n</\2>", re.DOTALL)
+_PASSAGE = re.compile(r"^\[(\d+)\] (.*)$", re.MULTILINE)
 _WORD_PIECES = re.compile(r"\S+\s*|\s+")
 
 
@@ -46,8 +46,8 @@ def fenced_document(request: ChatRequest) -> str:
 
 
 def fenced_passages(request: ChatRequest) -> dict[int, str]:
-    """The numbered passages an ``ai.answer`` prompt fenced: number -> text."""
-    return {int(m.group(1)): m.group(3) for m in _PASSAGE.finditer(request_text(request))}
+    """The numbered evidence an ``ai.answer`` prompt lists (``[1] …``, one to a line): number -> text."""
+    return {int(m.group(1)): m.group(2) for m in _PASSAGE.finditer(request_text(request))}
 
 
 class ScriptedProvider(ChatProvider, Model):
