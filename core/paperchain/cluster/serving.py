@@ -8,7 +8,8 @@ start-up and ``leave`` at shutdown; nothing here runs on SQLite).
   logout drops the session from every server's cache. Login lockouts need nothing: each login
   reads its counters from the database (``api/security/throttle.py``), and sessions live there;
 - after the bus reconnects (messages may have been missed): accounts and blocks are re-read and
-  live subscribers are told to resume with ``since``.
+  live subscribers are told to resume with ``since``; likewise once at ``join``, for what changed
+  between the start-up's first read and the moment this server began to listen.
 """
 
 from __future__ import annotations
@@ -40,6 +41,11 @@ class Serving:
         await bus.listen(BLOCKS_CHANNEL, self._blocks)
         await bus.listen(SESSIONS_CHANNEL, self._session_ended)
         bus.on_reconnect.append(self._caught_up)
+        # The accounts and blocks were read at start-up before this server listened: a change another
+        # server announced meanwhile (the first admin, made by whichever server started first) reached
+        # no one here. Read again now that every later change will be heard.
+        await self.state.accounts.reload()
+        self.state.accounts.security.addresses.reload_now(time.time())
         await self.buckets.start()
         await self.cluster.serve(address)
 
