@@ -158,3 +158,50 @@ class Serve:
                 self.process.kill()
                 self.process.wait()
         self.log.close()
+
+
+class Gate:
+    """A TCP relay to a database on loopback that a test can shut: ``shut()`` drops every relayed
+    connection and then holds each new one open without a word, as an unreachable host does (a
+    client waits for its own timeout, not for a refusal)."""
+
+    def __init__(self, target_port: int):
+        self.target_port, self.port = target_port, 0
+        self.shut_down = False
+        self._writers: list[asyncio.StreamWriter] = []
+        self._server: asyncio.Server | None = None
+
+    async def start(self) -> Gate:
+        self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    def url(self, database_url: str) -> str:
+        return database_url.replace(f":{self.target_port}/", f":{self.port}/")
+
+    async def _relay(self, reader, writer) -> None:
+        self._writers.append(writer)
+        if self.shut_down:
+            return  # held open, unanswered
+        up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        self._writers.append(up_writer)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer), return_exceptions=True)
+
+    def shut(self) -> None:
+        self.shut_down = True
+        for writer in self._writers:
+            writer.transport.abort()
+        self._writers.clear()
+
+    async def close(self) -> None:
+        self.shut()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+
+
+async def _pipe(reader, writer) -> None:
+    while data := await reader.read(65536):
+        writer.write(data)
+        await writer.drain()
+    writer.close()

@@ -27,7 +27,7 @@ import socket
 import time
 
 from .batches import BatchOwnership
-from .bus import Bus
+from .bus import CLOSE_TIMEOUT, Bus
 from .events import SharedEvents
 from .leases import Leases
 from .members import Members
@@ -83,6 +83,7 @@ class Cluster:
         self._lead_until = 0.0  # time.monotonic() until which the last renewal holds the lease
         self._ticker: asyncio.Task | None = None
         self._changing = asyncio.Lock()  # one leadership change at a time
+        self._unreachable = False  # closing found the database gone: its remaining steps are skipped
 
     @classmethod
     async def open(cls, kernel) -> Cluster:
@@ -108,8 +109,8 @@ class Cluster:
 
     async def unserve(self) -> None:
         self.serving = False
-        await self._step_down(release=True)
-        await self.members.leave()
+        await self._bounded(self._step_down(release=True), "the leader lease not released")
+        await self._bounded(self.members.leave(), "this server not marked stopped in members")
 
     async def follow(self, host) -> None:
         """Have ``host`` lead (its ``lead()``) whenever this server holds the leader lease."""
@@ -181,17 +182,32 @@ class Cluster:
 
     # -- closing ----------------------------------------------------------------------------------
 
+    async def _bounded(self, step, failed: str) -> None:
+        """Await a closing step on the database for at most CLOSE_TIMEOUT seconds; once one found
+        the database unreachable, the next ones are skipped (they would only wait as long)."""
+        if self._unreachable:
+            step.close()
+            log.warning("%s: the database is unreachable", failed)
+            return
+        try:
+            await asyncio.wait_for(step, CLOSE_TIMEOUT)
+        except TimeoutError:
+            self._unreachable = True
+            log.warning("%s: the database did not answer within %.0f s", failed, CLOSE_TIMEOUT)
+        except Exception as exc:  # noqa: BLE001 - closing on a lost database: leases simply expire
+            log.warning("%s: %s", failed, exc)
+
     async def close(self) -> None:
+        """Every wait here is bounded: on a lost database the process still stops within seconds
+        (its leases expire, its members row goes stale: the others carry on)."""
+        self.bus.stop_reconnecting()
         if self._ticker is not None:
             self._ticker.cancel()
             await asyncio.gather(self._ticker, return_exceptions=True)
-        try:
-            if self.serving:
-                await self.unserve()
-            await self.batches.leases.release_prefix("batch:")  # free for a survivor at once
-        except Exception:  # noqa: BLE001 - closing on a lost database: the leases simply expire
-            log.exception("cluster leases not released")
-        await self.events.close()
+        if self.serving:
+            await self.unserve()
+        await self._bounded(self.batches.leases.release_prefix("batch:"), "batch leases not released")  # for a survivor
+        await self._bounded(self.events.close(), "events from other servers not read")
         await self.bus.close()
         await self.sequence.close()
 

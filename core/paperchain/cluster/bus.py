@@ -23,6 +23,8 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 PAYLOAD_LIMIT = 7999  # PostgreSQL refuses a NOTIFY payload of 8000 bytes or more
+CONNECT_TIMEOUT = 5.0  # seconds a connection attempt may take (asyncpg waits 60 on a host that does not answer)
+CLOSE_TIMEOUT = 2.0  # seconds closing may wait for the database: a stop never hangs on a lost one
 _SEND = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)"
 
 
@@ -69,15 +71,29 @@ class Bus:
         while self._outbox and self._sender is not None and not self._sender.done():
             await asyncio.sleep(0.005)
 
-    async def close(self) -> None:
-        await self.drain()
+    def stop_reconnecting(self) -> None:
+        """Closing: no more reconnection attempts (a lost database must not hold up a stop)."""
         self._closed = True
+        if self._reconnecting is not None:
+            self._reconnecting.cancel()
+
+    async def close(self) -> None:
+        connected = self._conn is not None and not self._conn.is_closed()
+        self.stop_reconnecting()
+        if connected:
+            try:
+                await asyncio.wait_for(self.drain(), CLOSE_TIMEOUT)
+            except TimeoutError:
+                log.warning("%d bus messages not sent: the database did not take them in time", len(self._outbox))
         for task in (self._sender, self._reconnecting):
             if task is not None:
                 task.cancel()
         await asyncio.gather(*(t for t in (self._sender, self._reconnecting) if t), return_exceptions=True)
         if self._conn is not None:
-            await self._conn.close()
+            try:
+                await self._conn.close(timeout=CLOSE_TIMEOUT)
+            except Exception:  # noqa: BLE001 - a lost connection: drop it without a goodbye
+                self._conn.terminate()
             self._conn = None
 
     # -- internals ------------------------------------------------------------------------------
@@ -85,7 +101,7 @@ class Bus:
     async def _connect(self):
         import asyncpg
 
-        conn = await asyncpg.connect(self.dsn)
+        conn = await asyncpg.connect(self.dsn, timeout=CONNECT_TIMEOUT)
         for channel in self.handlers:
             await conn.add_listener(channel, self._received)
         conn.add_termination_listener(self._lost)

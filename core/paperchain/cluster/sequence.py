@@ -21,6 +21,8 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+from .bus import CLOSE_TIMEOUT, CONNECT_TIMEOUT
+
 NAME = "events"
 _START = ("INSERT INTO counters (name, value) SELECT $1, COALESCE(MAX(seq), 0) FROM events "
           "ON CONFLICT (name) DO UPDATE SET value = GREATEST(counters.value, excluded.value) RETURNING value")
@@ -42,16 +44,22 @@ class EventSequence:
 
     async def close(self) -> None:
         if self._allocating is not None:
+            await asyncio.wait([self._allocating], timeout=CLOSE_TIMEOUT)
+            self._allocating.cancel()
             await asyncio.gather(self._allocating, return_exceptions=True)
         if self._conn is not None:
-            await self._conn.close()
+            try:
+                await self._conn.close(timeout=CLOSE_TIMEOUT)
+            except Exception:  # noqa: BLE001 - a lost connection: drop it without a goodbye
+                self._conn.terminate()
             self._conn = None
 
     async def _connection(self):
         if self._conn is None or self._conn.is_closed():
             import asyncpg
 
-            self._conn = await asyncpg.connect(self.dsn, server_settings={"synchronous_commit": "off"})
+            self._conn = await asyncpg.connect(self.dsn, server_settings={"synchronous_commit": "off"},
+                                               timeout=CONNECT_TIMEOUT)
         return self._conn
 
     async def next(self) -> int:
