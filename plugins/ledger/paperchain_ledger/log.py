@@ -11,7 +11,10 @@ i+1 on top of the tree batch i makes (at most one batch waits for its commit; sm
 for it instead, gathering more appenders). Items with state checks
 (nonces, balances, idempotency keys) wait until the committer is idle, then are checked, each in
 its own savepoint, and committed by the writer in the same transaction: a refused item is rolled
-back and answered with its error; the others in the batch go on. On SQLite WAL checkpoints run on a
+back and answered with its error; the others in the batch go on. Several processes may append to
+one log (API servers on one PostgreSQL database): each commit first takes the log's turn (a row
+lock; SQLite's write lock) and reads the stored tree's size; when another writer has appended,
+the stored tree is loaded in that transaction and the batch is built again on top of it. On SQLite WAL checkpoints run on a
 third thread, so a commit waits only for its own fsync.
 """
 
@@ -62,16 +65,6 @@ _LAST_SIZE = sa.select(sa.func.max(storage.checkpoints.c.size))
 # PostgreSQL: the origin row, locked until the commit, makes writers of one log take turns (SQLite's
 # BEGIN IMMEDIATE does that already), so the size read after it is the latest.
 _TAKE_TURN = sa.select(storage.meta.c.value).where(storage.meta.c.key == "origin").with_for_update()
-
-
-class LogMoved(Exception):
-    """Another writer appended to this log since its tree was loaded (two processes on one data
-    directory or database): committing would graft this batch onto a tree that is not there."""
-
-    def __init__(self, stored: int, expected: int):
-        super().__init__(f"another writer appended to this log (it has {stored} entries, this process "
-                         f"expected {expected}); is a second Paperchain using the same data directory or database? "
-                         "The log reloaded its tree: retry")
 
 
 def _upserts(dialect: str) -> tuple:
@@ -176,7 +169,7 @@ class LedgerLog:
         self._tails: dict[tuple[int, int, int], list[bytes]] = {}
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._io_queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._io_failed = False
+        self._rebase = False  # the committer did not commit the tree the writer builds on
         self._slot = threading.Semaphore(1)  # one prepared batch in the committer at a time
         self._closed = False
         self._committed = threading.Event()
@@ -510,9 +503,9 @@ class LedgerLog:
                 self._slot.acquire()
                 holding = True
                 stop = self._gather(batch, wait=False)
-            if self._io_failed:  # a pipelined commit failed: restart from what is committed
+            if self._rebase:  # a pipelined batch failed or was rebuilt: go on from what is committed
                 self._drain()
-                self._io_failed = False
+                self._rebase = False
                 base, bundle = self._state, self._bundle
             try:
                 if any(it.key or it.check for it in batch):
@@ -523,12 +516,7 @@ class LedgerLog:
                         holding = False
                         self._slot.release()
                 else:
-                    first, answers = base[0], []
-                    entries: list[bytes] = []
-                    for it in batch:
-                        answers.append((it, (first + len(entries), False)))
-                        entries.extend(it.entries)
-                    work = self._build(batch, answers, entries, base, bundle)
+                    work = self._build_plain(batch, base, bundle)
                     base, bundle = work.state, work.bundle
                     if not holding:
                         self._slot.acquire()  # at most one batch waits for its commit
@@ -568,28 +556,34 @@ class LedgerLog:
                 work.set()
                 continue
             try:
-                if work.base is not self._state:  # built on a batch that failed to commit
-                    self._fail(work.batch, RuntimeError("an earlier batch it was built on did not commit"))
-                    self._io_failed = True
-                    continue
                 try:
                     cur.begin()  # SQLite: BEGIN IMMEDIATE
-                    self._claim(cur, work.base)
+                    head = self._take_turn(cur)
+                    if work.base is not head:  # another writer appended, or the batch below failed
+                        work = self._build_plain(work.batch, head, self._bundle)
+                        self._rebase = True
                     self._write_rows(cur, work)
                     cur.commit()  # one fsync (SQLite synchronous=FULL; PostgreSQL's durable commit)
                     self._committed.set()
                 except BaseException as exc:  # noqa: BLE001 - every waiter must hear about it
                     _roll_back(cur)
-                    if isinstance(exc, LogMoved):
-                        self._reload()
                     self._fail(work.batch, exc)
-                    self._io_failed = True
+                    self._rebase = True
                     continue
                 self._publish(work)
             except BaseException:  # the committer must outlive any one batch
                 log.exception("ledger committer: answering a batch failed")
             finally:
                 self._slot.release()
+
+    def _build_plain(self, batch: list[Pending], base: tuple, bundle: bytes) -> _Work:
+        """A batch without state checks, built on state ``base``: every item's entries, in order."""
+        first, answers = base[0], []
+        entries: list[bytes] = []
+        for it in batch:
+            answers.append((it, (first + len(entries), False)))
+            entries.extend(it.entries)
+        return self._build(batch, answers, entries, base, bundle)
 
     def _build(self, batch: list[Pending], answers: list, entries: list[bytes], base: tuple, bundle: bytes) -> _Work:
         """Everything a batch writes, computed in memory on top of state ``base``."""
@@ -621,11 +615,10 @@ class LedgerLog:
     def _commit(self, batch: list[Pending]) -> None:
         """A batch with state checks: each checked item in its own savepoint, then written and
         committed in the same transaction."""
-        base = self._state
         cur = self._write
         cur.begin()
         try:
-            self._claim(cur, base)
+            base = self._take_turn(cur)
             entries: list[bytes] = []
             answers: list[tuple[Pending, Any]] = []
             for item in batch:
@@ -658,30 +651,22 @@ class LedgerLog:
             self._write_rows(cur, work)
             cur.commit()
             self._committed.set()
-        except BaseException as exc:
+        except BaseException:
             _roll_back(cur)
-            if isinstance(exc, LogMoved):
-                self._reload()
             raise
         self._publish(work)
 
-    def _claim(self, cur: sa.Connection, base: tuple) -> None:
-        """In the batch's transaction, before its rows: the stored tree is still the one ``base``
-        extends (one indexed read; on PostgreSQL after taking this log's turn)."""
+    def _take_turn(self, cur: sa.Connection) -> tuple:
+        """In the batch's transaction, before its rows: this log's turn (PostgreSQL: its origin row
+        locked until the commit; SQLite: BEGIN IMMEDIATE took the file's) and the tree to build on.
+        That is this process's, unless another process appended since (one indexed read says so):
+        then the stored tree is loaded, under the turn, so nothing can move it before the commit
+        (complete tiles never change: the caches stay)."""
         if self.dialect == "postgresql":
             cur.execute(_TAKE_TURN)
-        stored = cur.execute(_LAST_SIZE).scalar()
-        if stored != base[0]:
-            raise LogMoved(stored, base[0])
-
-    def _reload(self) -> None:
-        """After LogMoved: the stored tree becomes this process's (complete tiles never change, so
-        the caches stay)."""
-        try:
-            with self._write.begin():
-                self._load_state()
-        except Exception as exc:  # noqa: BLE001 - the next batch finds out again
-            log.error("ledger: reloading the tree failed: %s", exc)
+        if cur.execute(_LAST_SIZE).scalar() != self._state[0]:
+            self._load_state()
+        return self._state
 
     def _publish(self, work: _Work) -> None:
         """After the commit: show readers the new tree, then answer (with receipts)."""
