@@ -362,3 +362,25 @@ def test_an_attempt_the_broker_refused_is_sent_once_it_answers(deployment):
     assert outcome.runs[0].status == "succeeded" and outcome.runs[0].steps["echo"].attempts == 1
     (row,) = attempt_rows(deployment)
     assert refused == [row.id] and (row.state, row.fence, row.sends) == ("succeeded", 1, 2)
+
+
+def test_the_payload_holds_what_the_step_changed_not_the_deployments_secrets(paperchain_kernel, redis_url):
+    from paperchain.engine.executor import StepAttempt
+
+    harness = paperchain_kernel(config={"paperchain": {"executor": "celery", "broker_url": redis_url},
+                                        "components": {"document.text": {"password": "deployment-secret"}}})
+    kernel = harness.kernel
+    entry = kernel.registry.get("document.text")
+    options = kernel.registry.settings_for(entry, {"max_pages": 5}, where="the test's step")
+    assert options.password == "deployment-secret"  # what the component gets, here and on the worker
+    attempt = StepAttempt(run_id="run_1", step_id="text", attempt=1, component="document.text", method="run",
+                          idempotency_key="run_1:text", args=(_context(), options))
+    payload = kernel.engine.executor.payload(attempt)
+    assert json.loads(payload)["options"] == {"max_pages": 5}
+    assert "deployment-secret" not in payload
+
+
+def _context():
+    from paperchain_sdk import RunContext
+
+    return RunContext(run_id="run_1", step_id="text", workflow="w", idempotency_key="run_1:text")

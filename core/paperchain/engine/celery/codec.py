@@ -73,12 +73,20 @@ def _stored(artifact: Artifact) -> dict:
             "size": artifact.size, "metadata": dict(artifact.metadata)}
 
 
-def _options(options: Any) -> Any:
-    return _converter.unstructure(options) if attrs.has(type(options)) else options
+def _options(options: Any, defaults: Any) -> Any:
+    """A settings object as the values that differ from ``defaults`` (the component's settings from
+    plugins.toml alone): what a step's ``with`` changed. The worker lays them over its own plugins.toml,
+    so deployment-wide settings (a password, an API key) stay in the configuration, out of the database."""
+    if not attrs.has(type(options)):
+        return options
+    values = _converter.unstructure(options)
+    base = _converter.unstructure(defaults) if attrs.has(type(defaults)) else {}
+    return {key: value for key, value in values.items() if key not in base or base[key] != value}
 
 
-def encode_args(method: str, args: tuple) -> str:
-    """The JSON payload of a method's arguments, as ``RunLoop.attempt`` built them."""
+def encode_args(method: str, args: tuple, defaults: Any = None) -> str:
+    """The JSON payload of a method's arguments, as ``RunLoop.attempt`` built them; ``defaults`` is the
+    component's settings object without the step's ``with`` (see ``_options``)."""
     if method == "run":
         ctx, options = args
         payload: dict[str, Any] = {"context": {
@@ -94,7 +102,7 @@ def encode_args(method: str, args: tuple) -> str:
     else:
         document, options = args
         payload = {"document": _document(document)}
-    payload["options"] = _options(options)
+    payload["options"] = _options(options, defaults)
     return json.dumps(payload)
 
 

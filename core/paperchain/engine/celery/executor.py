@@ -68,7 +68,7 @@ class CeleryExecutor(Executor):
             row, created = await self.attempts.enqueue({
                 "id": attempt.id, "run_id": attempt.run_id, "step_id": attempt.step_id, "attempt": attempt.attempt,
                 "tenant": attempt.tenant, "component": attempt.component, "method": attempt.method, "queue": queue,
-                "payload": encode_args(attempt.method, attempt.args), "timeout": attempt.timeout,
+                "payload": self.payload(attempt), "timeout": attempt.timeout,
             }, resend_after=self.resend_after)
             if created:
                 try:
@@ -83,6 +83,15 @@ class CeleryExecutor(Executor):
                 future.set_exception(exc)
             if not isinstance(exc, Exception):
                 raise
+
+    def payload(self, attempt: StepAttempt) -> str:
+        """The attempt's arguments as JSON: its settings only where the step's ``with`` changed them."""
+        registry = self.k.registry
+        entry = registry.get(attempt.component)
+        defaults = None
+        if entry.kind != "model" and entry.spec.settings is not None:
+            defaults = registry.settings_for(entry, None, where=f'table [components."{attempt.component}"]')
+        return encode_args(attempt.method, attempt.args, defaults)
 
     async def cancel(self, attempt_id: str) -> None:
         """Stop awaiting the attempt; stop the attempt itself only when a user cancelled its run. When
