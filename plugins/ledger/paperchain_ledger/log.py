@@ -39,7 +39,7 @@ import sqlalchemy as sa
 from paperchain_sdk import ConfigError, InputError, NotFoundError, TransientError
 from paperchain_sdk.storage import OwnDatabase, open_own_database
 
-from . import merkle, storage, tiles
+from . import merkle, shared_key, storage, tiles
 from .note import Checkpoint, Signer, generate_signer, load_signer
 from .verifier import RECEIPT_FORMAT
 
@@ -139,7 +139,9 @@ class LedgerLog:
     kernel (a SQLite file in ``directory``, or ``url``'s PostgreSQL)."""
 
     def __init__(self, own: OwnDatabase, directory: str | os.PathLike, *, origin: str = "", max_batch: int = 8192,
-                 tile_cache: int = 4096, max_entry_bytes: int = 1 << 20):
+                 tile_cache: int = 4096, max_entry_bytes: int = 1 << 20, key_secret: bytes | None = None):
+        """``key_secret``: the signing key is kept in the database, sealed with it (shared_key.py), for
+        every process appending to this log (servers sharing a PostgreSQL database); None: log.key only."""
         self.directory = Path(directory)
         self.directory.mkdir(parents=True, exist_ok=True)
         self._own = own
@@ -157,7 +159,7 @@ class LedgerLog:
                     # run on a thread of their own, so the writer's commits only wait for their own fsync.
                     self._write.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 self.origin = self._origin(origin)
-            self.signer = self._load_or_create_key()
+            self.signer = self._load_or_create_key() if key_secret is None else self._shared_key(key_secret)
             with self._write.begin():
                 self._load_state()
         except BaseException:
@@ -233,6 +235,37 @@ class LedgerLog:
             raise ConfigError(f"the ledger's signing key {path} can be read by other users (mode {mode:o}).",
                               hint=f"chmod 600 {path}")
         return load_signer(self.origin, path.read_bytes())
+
+    def _shared_key(self, secret: bytes) -> Signer:
+        """The key stored (sealed) in the database; the first process stores its own (log.key, or a
+        new one). It replaces a different log.key here, which is kept aside as log.key.replaced."""
+        meta = storage.meta
+        with self._write.begin():
+            if self.dialect == "postgresql":
+                self._write.execute(_TAKE_TURN)  # one process at a time stores the first key
+            sealed = self._write.execute(sa.select(meta.c.value).where(meta.c.key == shared_key.META_KEY)).scalar()
+            if sealed is None:
+                if (self.directory / KEY_NAME).exists():
+                    self._load_or_create_key()  # this server's own key, checked (private, readable)
+                    pem = (self.directory / KEY_NAME).read_bytes()
+                else:
+                    pem = generate_signer(self.origin)[1]
+                self._write.execute(sa.insert(meta).values(key=shared_key.META_KEY, value=shared_key.seal(pem, secret)))
+            else:
+                pem = shared_key.unseal(sealed, secret)
+        path = self.directory / KEY_NAME
+        if not path.exists() or path.read_bytes() != pem:
+            if path.exists():
+                log.warning("ledger: %s differs from the log's key in the database; kept as %s.replaced", path, path)
+                path.replace(path.with_name(KEY_NAME + ".replaced"))
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(pem)
+                fh.flush()
+                os.fsync(fh.fileno())
+        signer = load_signer(self.origin, pem)
+        (self.directory / VKEY_NAME).write_text(str(signer.verifier) + "\n")
+        return signer
 
     def _load_state(self) -> None:
         conn = self._write

@@ -2,7 +2,8 @@
 kernel's ``plugin_state("ledger")``; also batches the kernel's audit events into the log.
 
 The log's key files stay in ``<data_dir>/ledger`` (or the ``path`` setting's folder, which also
-pins the log's tables to a SQLite file there, whatever ``database_url`` says).
+pins the log's tables to a SQLite file there, whatever ``database_url`` says). On PostgreSQL the
+signing key is also kept in the database, sealed (shared_key.py): every server signs with it.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pathlib import Path
 from paperchain_sdk import ConfigError
 from paperchain_sdk.contracts import bind_kernel
 
+from . import shared_key
 from .book import Book
 from .log import LedgerLog
 from .settings import LedgerSettings
@@ -98,6 +100,8 @@ async def attach(kernel) -> Book:
         ledger = await asyncio.to_thread(LedgerLog.open, Path(settings.path), **options)
     else:
         store = await kernel.storage(SCHEMA)
+        if kernel.database.dialect != "sqlite":  # other servers may append too: one key for all (shared_key.py)
+            options["key_secret"] = await kernel.keyring.deployment_secret(shared_key.PURPOSE)
         ledger = await asyncio.to_thread(LedgerLog, store.own_database(), Path(kernel.data_dir) / "ledger", **options)
     state["kernel_ledger"] = KernelLedger(Book(ledger, scrypt_n=settings.scrypt_n), settings)
     for name in COMPONENTS:
