@@ -28,6 +28,14 @@ CLOSE_TIMEOUT = 2.0  # seconds closing may wait for the database: a stop never h
 _SEND = "SELECT pg_notify(c, p) FROM unnest($1::text[], $2::text[]) AS t(c, p)"
 
 
+async def close_connection(conn) -> None:
+    """Close an asyncpg connection, waiting at most CLOSE_TIMEOUT for the database's goodbye."""
+    try:
+        await conn.close(timeout=CLOSE_TIMEOUT)
+    except Exception:  # noqa: BLE001 - a lost connection: drop it without one
+        conn.terminate()
+
+
 class TooLarge(ValueError):
     """A message over NOTIFY's payload limit."""
 
@@ -90,10 +98,7 @@ class Bus:
                 task.cancel()
         await asyncio.gather(*(t for t in (self._sender, self._reconnecting) if t), return_exceptions=True)
         if self._conn is not None:
-            try:
-                await self._conn.close(timeout=CLOSE_TIMEOUT)
-            except Exception:  # noqa: BLE001 - a lost connection: drop it without a goodbye
-                self._conn.terminate()
+            await close_connection(self._conn)
             self._conn = None
 
     # -- internals ------------------------------------------------------------------------------

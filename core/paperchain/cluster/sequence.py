@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from .bus import CLOSE_TIMEOUT, CONNECT_TIMEOUT
+from .bus import CLOSE_TIMEOUT, CONNECT_TIMEOUT, close_connection
 
 NAME = "events"
 _START = ("INSERT INTO counters (name, value) SELECT $1, COALESCE(MAX(seq), 0) FROM events "
@@ -48,10 +48,7 @@ class EventSequence:
             self._allocating.cancel()
             await asyncio.gather(self._allocating, return_exceptions=True)
         if self._conn is not None:
-            try:
-                await self._conn.close(timeout=CLOSE_TIMEOUT)
-            except Exception:  # noqa: BLE001 - a lost connection: drop it without a goodbye
-                self._conn.terminate()
+            await close_connection(self._conn)
             self._conn = None
 
     async def _connection(self):
