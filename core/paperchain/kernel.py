@@ -312,8 +312,11 @@ class Kernel(KernelReads):
             results.append((plugin, result))
         return results
 
-    async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False) -> Event:
-        """Record an event in the durable log and tell listeners and ``paperchain_event`` plugins."""
+    async def emit(self, type: str, subject: str = "", data: dict | None = None, *, durable: bool = False,
+                   rows: tuple[tuple[str, dict], ...] = ()) -> Event:
+        """Record an event in the durable log and tell listeners and ``paperchain_event`` plugins.
+        ``rows`` (table, whole row) are committed in the event's own transaction: a process killed
+        in between cannot keep the one without the other (a finished run without its event)."""
         if self.cluster is None:
             self._seq += 1
             seq = self._seq
@@ -321,6 +324,8 @@ class Kernel(KernelReads):
             seq = await self.cluster.sequence.next()
             self._seq = max(self._seq, seq)
         event = Event(type=type, subject=subject, data=data or {}, seq=seq)
+        for table, row in rows:  # queued with the event, no await between: one flush takes them all
+            self.journal.upsert(table, row)
         written = self.journal.upsert("events", {
             "seq": event.seq, "type": type, "subject": subject, "time": event.time, "data": json.dumps(event.data),
         })

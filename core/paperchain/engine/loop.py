@@ -83,8 +83,9 @@ class RunLoop:
         scratch = self.k.work_dir(run.id)
         if scratch.exists():
             await asyncio.to_thread(shutil.rmtree, scratch, True)
-        await self.store.save_run(run)
-        await self.k.emit(f"run.{run.status}", run.id, run.event_data(), durable=True)
+        # The run's final row and its event in one transaction: after a kill -9 either both are there,
+        # or neither and the resumed run finishes (and tells) again.
+        await self.k.emit(f"run.{run.status}", run.id, run.event_data(), durable=True, rows=(("runs", run.row()),))
         for listener in self.listeners:
             listener(run)
         # What a finished run produced is in the database now; holding it would make a batch's
