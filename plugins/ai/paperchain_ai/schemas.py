@@ -15,17 +15,28 @@ from typing import Any
 MAX_SCHEMA = 20_000  # characters of a step's schema as JSON
 _CURRENCY = r"^[A-Z]{3}$"
 _IBAN = r"^[A-Z]{2}[0-9]{2}[A-Z0-9]{11,30}$"
+GROUNDING_KEY = "_grounding"  # ai.extract's outputs: what the grounding check found, beside the fields
 
+
+def _or_null(schema: dict) -> dict:
+    # anyOf, not a type list: llama.cpp's grammar keeps a pattern and a length only this way.
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
+# Every field may be null: a document that does not give one (or a value the text does not support,
+# see paperchain_ai.grounding) is null rather than made up. The descriptions are for a reader of the
+# schema and for backends that show it to the model; ai.extract's prompt names the fields only
+# (Gemma 3 270M copied descriptions such as "the invoice number" as the values).
 INVOICE = {
     "type": "object",
     "properties": {
-        "vendor": {"type": "string", "maxLength": 80, "description": "who issued the invoice"},
-        "number": {"type": "string", "maxLength": 32, "description": "the invoice number"},
-        "date": {"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", "description": "the invoice date, YYYY-MM-DD"},
-        "total": {"type": "number", "description": "the total due, a number without currency sign"},
-        "currency": {"type": "string", "pattern": _CURRENCY, "description": "ISO 4217 code, e.g. EUR, GBP"},
-        # anyOf, not a type list: llama.cpp's grammar keeps the pattern and length only this way.
-        "iban": {"anyOf": [{"type": "string", "pattern": _IBAN, "maxLength": 34}, {"type": "null"}],
+        "vendor": {**_or_null({"type": "string", "maxLength": 80}), "description": "who issued the invoice"},
+        "number": {**_or_null({"type": "string", "maxLength": 32}), "description": "the invoice number"},
+        "date": {**_or_null({"type": "string", "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"}),
+                 "description": "the invoice date, YYYY-MM-DD"},
+        "total": {**_or_null({"type": "number"}), "description": "the total due, a number without currency sign"},
+        "currency": {**_or_null({"type": "string", "pattern": _CURRENCY}), "description": "ISO 4217 code, e.g. EUR, GBP"},
+        "iban": {**_or_null({"type": "string", "pattern": _IBAN, "maxLength": 34}),
                  "description": "the IBAN to pay to, no spaces"},
     },
     "required": ["vendor", "number", "date", "total", "currency", "iban"],
@@ -71,6 +82,9 @@ def check_step_schema(value: Any) -> dict:
                          "nothing is fetched")
     if value.get("type") != "object":
         raise ValueError('schema must describe an object (type = "object") whose properties are the fields')
+    if GROUNDING_KEY in (value.get("properties") or {}):
+        raise ValueError(f"schema has a property {GROUNDING_KEY!r}: ai.extract puts its grounding report under that "
+                         "key of its outputs; rename the property")
     from jsonschema import Draft202012Validator
     from jsonschema.exceptions import SchemaError
 

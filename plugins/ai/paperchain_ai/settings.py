@@ -126,12 +126,18 @@ class ExtractSettings:
     """schema:       a JSON Schema object (type "object") the result must satisfy, or a built-in
                   schema's name: "invoice" (vendor, number, date, total, currency, IBAN).
     instructions: hints for the fields (optional).
-    metadata:     also store the result in the document's metadata under this key ("" for no)."""
+    metadata:     also store the result in the document's metadata under this key ("" for no).
+    grounded:     keep only values the document's text supports; the others become null, or the
+                  step fails where the schema does not allow null (paperchain_ai.grounding).
+    fill_from_patterns: where a value is null, fill the schema's one IBAN field with the text's one
+                  valid IBAN and its one currency field with the one currency the text's amounts use."""
 
     provider: str = attrs.field(default=DEFAULT_PROVIDER, validator=_component_name)
     schema: Any = attrs.field(default="invoice", validator=_schema)
     instructions: str = ""
     metadata: str = ""
+    grounded: bool = True
+    fill_from_patterns: bool = True
     max_chars: int = attrs.field(default=4000, validator=between(100, 200_000))
     max_tokens: int = attrs.field(default=256, validator=between(16, 8192))
     repairs: int = attrs.field(default=1, validator=between(0, 3))
