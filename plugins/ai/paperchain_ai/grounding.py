@@ -17,7 +17,8 @@ returns is checked against the text it was given, by what the field holds (its s
 - booleans, enums and constants: kept (the schema already confines them).
 
 :func:`pattern_fills` finds what a field may be filled with from the text alone, where that is
-unambiguous: the one valid IBAN, the one currency its amounts are written in.
+unambiguous: the one valid IBAN, the one currency its amounts are written in, the one amount
+written after "total".
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ _AMOUNT = r"\d{1,3}(?:[.,\s]\d{3})*(?:[.,]\d{1,2})?|\d+(?:[.,]\d{1,2})?"
 _SIGNS = "|".join(re.escape(s) for s in ("€", "$", "£", "¥"))
 _CODES = "|".join(CURRENCY_SIGNS)
 _MONEY = re.compile(rf"(?:({_SIGNS}|\b(?:{_CODES})\b)\s?(?:{_AMOUNT})|(?:{_AMOUNT})\s?({_SIGNS}|(?:{_CODES})\b))")
+_TOTAL = re.compile(rf"\btotal\b[^\n\d]{{0,24}}?((?:{_SIGNS}|\b(?:{_CODES})\b)\s?(?:{_AMOUNT})(?![\d]|[.,]\d)|(?:{_AMOUNT})\s?(?:{_SIGNS}|(?:{_CODES})\b))",
+                    re.IGNORECASE)
 
 
 # -- the text's facts -----------------------------------------------------------------------------
@@ -282,16 +285,30 @@ def ground(fields: Any, schema: Mapping[str, Any], text: str | Text) -> Groundin
     return Grounding(grounded, tuple(unsupported))
 
 
-def pattern_fills(schema: Mapping[str, Any], text: str | Text) -> dict[str, str]:
+def totals(text: str) -> list[float]:
+    """The distinct amounts ``text`` writes with a currency right after the word "total" on the same
+    line ("Total due £903.48", "Total a pagar: 1.250,00 €"; not "Subtotal"), in order."""
+    found = []
+    for m in _TOTAL.finditer(text):
+        amount = numbers(re.sub(rf"{_SIGNS}|[A-Z]{{3}}", "", m[1]).strip())
+        if len(amount) == 1:
+            found.append(float(next(iter(amount))))
+    return list(dict.fromkeys(found))
+
+
+def pattern_fills(schema: Mapping[str, Any], text: str | Text) -> dict[str, Any]:
     """Top-level fields the text alone fills without doubt: the field of IBAN kind when the text has
-    exactly one valid IBAN, the field of currency kind when all its amounts are in one currency;
-    only where the schema has one field of that kind (two IBAN fields could be either)."""
+    exactly one valid IBAN, the field of currency kind when all its amounts are in one currency, the
+    number field named for a total when the text writes one currency amount after "total"; only
+    where the schema has one field of that kind (two IBAN fields could be either)."""
     source = text if isinstance(text, Text) else Text(text)
     by_kind: dict[str, list[str]] = {}
     for name, part in (schema.get("properties") or {}).items():
-        part = _branch(part, "", schema)
-        if part.get("type") == "string":
-            by_kind.setdefault(kind(name, part, ""), []).append(name)
-    found = {"iban": ibans(source.text), "currency": sorted(source.currencies)}
+        if _branch(part, "", schema).get("type") == "string":
+            by_kind.setdefault(kind(name, _branch(part, "", schema), ""), []).append(name)
+        elif _branch(part, 0.0, schema).get("type") == "number" and "total" in str(name).lower():
+            by_kind.setdefault("total", []).append(name)
+    found: dict[str, list[Any]] = {"iban": ibans(source.text), "currency": sorted(source.currencies),
+                                   "total": totals(source.text)}
     return {names[0]: found[what][0] for what, names in by_kind.items()
             if what in found and len(names) == 1 and len(found[what]) == 1}

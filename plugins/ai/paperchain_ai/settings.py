@@ -130,7 +130,8 @@ class ExtractSettings:
     grounded:     keep only values the document's text supports; the others become null, or the
                   step fails where the schema does not allow null (paperchain_ai.grounding).
     fill_from_patterns: where a value is null, fill the schema's one IBAN field with the text's one
-                  valid IBAN and its one currency field with the one currency the text's amounts use."""
+                  valid IBAN, its one currency field with the one currency the text's amounts use, and
+                  its one number field named for a total with the one amount written after "total"."""
 
     provider: str = attrs.field(default=DEFAULT_PROVIDER, validator=_component_name)
     schema: Any = attrs.field(default="invoice", validator=_schema)

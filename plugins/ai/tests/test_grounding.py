@@ -6,7 +6,17 @@ import datetime as dt
 
 import pytest
 
-from paperchain_ai.grounding import Text, currencies, dates, ground, ibans, kind, pattern_fills, valid_iban
+from paperchain_ai.grounding import (
+    Text,
+    currencies,
+    dates,
+    ground,
+    ibans,
+    kind,
+    pattern_fills,
+    totals,
+    valid_iban,
+)
 from paperchain_ai.schemas import INVOICE
 
 SPANISH = ("Suministros del Norte S.L. — Factura F-2026/88, 14 de octubre de 2026. Total: 1.250,00 € "
@@ -95,9 +105,19 @@ def test_the_invoice_schema_grounds_spanish_formats():
     assert currencies(SPANISH) == {"EUR"}
 
 
+@pytest.mark.parametrize(("text", "found"), [
+    ("Subtotal £752.90   VAT 20% £150.58   Total due £903.48", [903.48]),
+    ("Total a pagar: 1.250,00 €\nImporte total: 1.250,00 EUR", [1250.0]), ("TOTAL EUR 1,250.50.", [1250.5]),
+    ("Total due: 100 € and Total: 120 €", [100.0, 120.0]),
+    ("Qty Item Unit Total\n20 A4 paper £21.40 £428.00", []), ("Total 12 items, 300 €", []), ("Total 903.48", []),
+])
+def test_totals_are_currency_amounts_right_after_the_word_total(text, found):
+    assert totals(text) == found
+
+
 def test_pattern_fills_only_what_is_unambiguous():
-    assert pattern_fills(INVOICE, SPANISH) == {"iban": "ES9121000418450200051332", "currency": "EUR"}
-    two = SPANISH + " o GB33BUKB20201555555555, 20 £"
-    assert pattern_fills(INVOICE, two) == {}  # two IBANs, two currencies: either could be the one
+    assert pattern_fills(INVOICE, SPANISH) == {"iban": "ES9121000418450200051332", "currency": "EUR", "total": 1250.0}
+    two = SPANISH + " o GB33BUKB20201555555555, 20 £. Total pagado: 1.000,00 €"
+    assert pattern_fills(INVOICE, two) == {}  # two of each: either could be the one
     both = {"type": "object", "properties": {"payer_iban": {"type": "string"}, "payee_iban": {"type": "string"}}}
     assert pattern_fills(both, SPANISH) == {}  # two IBAN fields: which one is the text's?

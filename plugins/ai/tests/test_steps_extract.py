@@ -135,10 +135,11 @@ def test_made_up_values_become_null_and_are_listed(paperchain_kernel):
     assert metadata == expected  # the fields only: the CSV's metadata.invoice.* columns
 
 
-def test_the_texts_one_iban_and_one_currency_fill_what_the_model_made_up(paperchain_kernel):
+def test_the_texts_one_total_iban_and_currency_fill_what_the_model_made_up(paperchain_kernel):
     step, metadata = run_extract(paperchain_kernel, EXAMPLES / "invoice-2026-031.txt", GEMMA_GARBAGE)
-    assert step.outputs["_grounding"] == {"checked": True, "unsupported": MADE_UP, "filled": ["currency", "iban"]}
-    assert metadata == {"vendor": None, "number": None, "date": "2026-10-14", "total": None, "currency": "GBP",
+    assert step.outputs["_grounding"] == {"checked": True, "unsupported": MADE_UP,
+                                          "filled": ["total", "currency", "iban"]}
+    assert metadata == {"vendor": None, "number": None, "date": "2026-10-14", "total": 903.48, "currency": "GBP",
                         "iban": "GB33BUKB20201555555555"}
 
 
@@ -172,9 +173,9 @@ def test_an_iban_with_a_wrong_checksum_is_dropped_even_when_the_text_has_it(pape
     found = {"vendor": None, "number": None, "date": None, "total": None, "currency": None,
              "iban": "ES9221000418450200051332"}
     step, metadata = run_extract(paperchain_kernel, path, found)
-    # Nor is it filled: the text has no valid IBAN. Its one currency is.
-    assert metadata == {**found, "iban": None, "currency": "EUR"}
-    assert step.outputs["_grounding"] == {"checked": True, "unsupported": ["iban"], "filled": ["currency"]}
+    # Nor is it filled: the text has no valid IBAN. Its one total and currency are.
+    assert metadata == {**found, "iban": None, "total": 1250, "currency": "EUR"}
+    assert step.outputs["_grounding"] == {"checked": True, "unsupported": ["iban"], "filled": ["total", "currency"]}
 
 
 def test_grounded_false_keeps_what_the_model_said(paperchain_kernel):
