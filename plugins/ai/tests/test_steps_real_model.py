@@ -1,9 +1,9 @@
 """The AI steps with the real local model (Gemma 3 270M through ``ai.local``, the local extra):
-classify and extract answer schema-valid JSON (extract's values all grounded in the invoice), a document that gives instructions gets a label of
-the step's set, and ai.answer answers from the right document of a small corpus, in English and
-to a Spanish question about the English lease, citing the lease either way (the model's answer
-where the evidence supports it, else the evidence quoted). Answers are kept short so the test
-stays quick on one thread."""
+classify and extract answer schema-valid JSON (extract's values all grounded in the invoice), a
+document that gives instructions gets a label of the step's set, and ai.answer answers from the
+right document of a small corpus, in English and to a Spanish question about the English lease,
+citing the lease either way (the model's answer where the evidence supports it, else the evidence
+quoted). Answers are kept short so the test stays quick on one thread."""
 
 from __future__ import annotations
 
