@@ -135,3 +135,19 @@ async def test_after_the_bus_reconnects_subscribers_resume_with_since_and_events
     got = await _cloudevents_until(ws, lambda m, _: m["type"] == "io.paperchain.test.after")
     await ws.close()
     assert got[-1]["subject"] == "again"
+
+
+async def test_an_event_recorded_by_a_server_that_died_at_its_commit_is_still_seen_live(servers):
+    # The announcement is the commit's own (a trigger's pg_notify), not a message the server sends
+    # afterwards: a row committed by a process that then dies (here: written straight to the table,
+    # by no server at all) reaches the other servers' live subscribers.
+    a, b = await servers("a"), await servers("b")
+    ws = await _subscribe(b, ["*"])
+    seq = await a.kernel.cluster.sequence.next()
+    async with a.kernel.sql.transaction() as conn:
+        await conn.execute(sa.insert(events).values(seq=seq, type="test.orphan", subject="left-behind",
+                                                    time="2026-12-08T00:00:00Z", data='{"why": "killed"}'))
+    got = await _cloudevents_until(ws, lambda m, _: m["type"] == "io.paperchain.test.orphan")
+    await ws.close()
+    assert got[-1]["subject"] == "left-behind" and got[-1]["data"] == {"why": "killed"}
+    assert int(got[-1]["sequence"]) == seq
