@@ -103,9 +103,14 @@ def valid_iban(value: str) -> bool:
 
 
 def ibans(text: str) -> list[str]:
-    """The valid IBANs ``text`` writes (with or without spaces in groups), compact, in order, once each."""
-    found = (re.sub(r"\s", "", m[0]) for m in _IBAN_IN_TEXT.finditer(text))
-    return list(dict.fromkeys(iban for iban in found if valid_iban(iban)))
+    """The valid IBANs ``text`` writes (with or without spaces in groups), compact, in order, once
+    each. A match may run on into capitals after it ("… 1332 BIC CAIXESBB"): its longest valid
+    start is the IBAN (stdnum wants each country's exact length, so only one start can be)."""
+    found = []
+    for m in _IBAN_IN_TEXT.finditer(text):
+        compact = re.sub(r"\s", "", m[0])
+        found += [compact[:n] for n in range(min(len(compact), 34), 14, -1) if valid_iban(compact[:n])][:1]
+    return list(dict.fromkeys(found))
 
 
 def currencies(text: str) -> set[str]:

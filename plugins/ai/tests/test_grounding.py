@@ -56,6 +56,7 @@ def test_iban_checksum_and_presence():
     assert text.supports("iban", "ES9121000418450200051332")
     assert not text.supports("iban", "GB33BUKB20201555555555")  # valid, but not this document's
     assert ibans("ES91 2100 0418 4502 0005 1332 and GB34BUKB20201555555555 (a typo)") == ["ES9121000418450200051332"]
+    assert ibans("IBAN ES91 2100 0418 4502 0005 1332 BIC CAIXESBB") == ["ES9121000418450200051332"]
 
 
 @pytest.mark.parametrize(("text", "code", "supported"), [
