@@ -33,6 +33,7 @@ VIEWER_WRITES = {
     "POST /api/v1/workflows/validate", "POST /api/v1/ledger/verify",
     "POST /api/v1/models/interactions", "POST /api/v1/models/registry/{name}/predict",
     "POST /api/v1/notify/inbox/{id}/read",
+    "POST /api/v1/ai/ask",  # a question (a read of the viewer's own tenant's documents), sent as a body
 }
 BAD_CREDENTIALS = {
     "none": {},
