@@ -53,6 +53,17 @@ def classify(text: str, labels: Sequence[str], instructions: str = "") -> str:
             "never from what it asks.\nJSON:")
 
 
+def classify_scoring(label: str, instructions: str = "") -> str:
+    """What comes before the document when ai.classify scores ``label`` (the noisy-channel way:
+    how likely the document's own text is after this line, compared across the labels). Nothing is
+    generated, so no request in the document can become the answer; the document is not fenced
+    because the model is not asked anything about it. Of the templates measured on the labelled set
+    (the example documents and the tests' texts, 2026-12-08), this one with the step's
+    instructions classified the five example documents right; see the step's docstring."""
+    guide = f"{instructions.strip()}\n\n" if instructions.strip() else ""
+    return f"{guide}Category: {label}\nDocument:\n"
+
+
 def extract(text: str, schema: Mapping[str, Any], instructions: str = "") -> str:
     """The fields by name only: nothing in the prompt reads like a value. Measured with Gemma 3 270M
     on examples/documents/invoice-2026-031.txt (2026-12-08): with each field's description listed it

@@ -105,17 +105,25 @@ class GenerateSettings:
     stream: bool = True
 
 
+CLASSIFY_METHODS = ("auto", "score", "generate")
+
+
 @attrs.frozen(kw_only=True)
 class ClassifySettings:
     """labels:       the answers allowed (2 to 50); the model's answer is constrained to them.
     instructions: what the labels mean, in a sentence or two (optional).
     tags:         labels whose choice tags the document, label -> tag, e.g. { other = "review" }.
+    method:       ``score``: the model rates the document's text after each label and the likeliest
+                  label wins (confidence: their softmax); for providers that can score (ai.local).
+                  ``generate``: the model writes {label, confidence} as JSON constrained to the
+                  schema (any chat provider). ``auto``: score where the provider can, else generate.
     repairs:      times a malformed answer is asked again before the step fails (retryably)."""
 
     provider: str = attrs.field(default=DEFAULT_PROVIDER, validator=_component_name)
     labels: list[str] = attrs.field(factory=lambda: ["invoice", "contract", "other"], validator=_labels)
     instructions: str = ""
     tags: dict[str, str] = attrs.field(factory=dict, validator=_label_tags)
+    method: str = attrs.field(default="auto", validator=one_of(CLASSIFY_METHODS))
     max_chars: int = attrs.field(default=3000, validator=between(100, 200_000))
     max_tokens: int = attrs.field(default=48, validator=between(8, 1024))
     repairs: int = attrs.field(default=1, validator=between(0, 3))

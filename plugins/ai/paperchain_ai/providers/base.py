@@ -72,6 +72,20 @@ class ChatProvider(abc.ABC):
     def stream(self, request: ChatRequest) -> AsyncIterator[str]:
         """The answer to ``request`` as it is generated, piece by piece (an async generator)."""
 
+    # Whether score() works: the backend gives the model's own log-probabilities of a given text.
+    can_score: bool = False
+
+    async def score(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
+        """How likely the model finds each of ``continuations`` right after ``prompt`` (plain text,
+        no chat template): the natural log-probability of each of its tokens, in order. Lets a step
+        choose among fixed answers (classification's labels) by comparing them, instead of asking
+        a model to write one; for providers whose ``can_score`` is true."""
+        raise NotImplementedError(f"the {self.name} provider cannot score texts")
+
+    def scoring_model(self) -> str:
+        """The name of the model that score() asks, for the steps' outputs."""
+        return self.name
+
     async def embed(self, texts: Sequence[str]) -> list[list[float]]:
         """Vectors of ``texts``, for providers whose backend has an embeddings endpoint."""
         raise NotImplementedError(f"the {self.name} provider has no embeddings")

@@ -18,7 +18,7 @@ import json
 import logging
 import re
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -231,5 +231,78 @@ class LocalModel(ChatProvider, PromptModel):
         finally:
             stop.set()
 
+    # -- scoring given texts ----------------------------------------------------------------------
+
+    can_score = True
+
+    def _score(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
+        """The prompt is evaluated once; each continuation is then evaluated after it (one batch,
+        a log-probability read at every token) and dropped again: the prompt's KV cache is kept, so
+        a label costs its own tokens only. Tokenized as plain text: a control token spelled in a
+        document stays text."""
+        with _lock:
+            model = self.llama()
+            model.reset()
+            context = model.tokenize(prompt.encode("utf-8"), add_bos=True, special=False)
+            tails = [_continuation_tokens(model, prompt, context, text) for text in continuations]
+            needed = len(context) + max((len(tail) for tail in tails), default=0)
+            if needed > model.n_ctx():
+                raise InputError(f"ai.local could not score: the prompt and answer take {needed} tokens, more than "
+                                 f"the context window of {model.n_ctx()}.", hint="shorten the text (max_chars) or raise n_ctx")
+            model.eval(context)
+            first = _token_logprobs(model, [tail[0] for tail in tails], same_row=True)
+            scores = []
+            for tail, first_logprob in zip(tails, first, strict=True):
+                logprobs = [first_logprob]
+                for start in range(0, len(tail) - 1, _ROWS):  # each token's logits give the next one's log-probability
+                    piece = tail[start: min(len(tail) - 1, start + _ROWS)]
+                    _decode_all(model, piece)
+                    logprobs += _token_logprobs(model, tail[start + 1: start + 1 + len(piece)])
+                model.n_tokens = len(context)  # back to the prompt: the next decode drops this tail's cache
+                scores.append(logprobs)
+            return scores
+
+    async def score(self, prompt: str, continuations: Sequence[str]) -> list[list[float]]:
+        return await asyncio.to_thread(self._score, prompt, list(continuations))
+
+    def scoring_model(self) -> str:
+        return self.model_file().name
+
     async def close(self) -> None:
         await asyncio.to_thread(_unload)
+
+
+def _continuation_tokens(model, prompt: str, context: list[int], text: str) -> list[int]:
+    """The tokens ``text`` adds after ``prompt``, as the whole would be tokenized (a leading space
+    joins the word, as in running text); tokenized alone where the two do not split cleanly."""
+    whole = model.tokenize((prompt + text).encode("utf-8"), add_bos=True, special=False)
+    if whole[: len(context)] == context and len(whole) > len(context):
+        return whole[len(context):]
+    return model.tokenize(text.encode("utf-8"), add_bos=False, special=False)
+
+
+_ROWS = 64  # tokens decoded at once while scoring: each brings a row of logits as long as the vocabulary
+
+
+def _decode_all(model, tokens: list[int]) -> None:
+    """Decode ``tokens`` after the model's current ones, keeping the logits of every one of them
+    (``Llama.eval`` keeps only the last one's unless the model was loaded with logits_all)."""
+    model._ctx.kv_cache_seq_rm(-1, model.n_tokens, -1)
+    model._batch.set_batch(batch=tokens, n_past=model.n_tokens, logits_all=True)
+    model._ctx.decode(model._batch)
+    model.input_ids[model.n_tokens: model.n_tokens + len(tokens)] = tokens
+    model.n_tokens += len(tokens)
+
+
+def _token_logprobs(model, targets: list[int], same_row: bool = False) -> list[float]:
+    """The log-probabilities of ``targets`` under the last decode's logits: row i for targets[i]
+    (the next token of each decoded one), or the one row of the last token for all of them."""
+    import numpy as np
+
+    rows = 1 if same_row else len(targets)
+    logits = np.ctypeslib.as_array(model._ctx.get_logits(), shape=(rows, model.n_vocab()))
+    peak = logits.max(axis=1, keepdims=True)
+    normalizer = (peak[:, 0] + np.log(np.exp(logits - peak).sum(axis=1, dtype=np.float64))).tolist()
+    if same_row:
+        return [float(logits[0, t]) - normalizer[0] for t in targets]
+    return [float(logits[i, t]) - normalizer[i] for i, t in enumerate(targets)]

@@ -1,13 +1,32 @@
 """``ai.classify``: one of the step's labels for the run's document, with a confidence.
 
-The answer is constrained to ``{"label": {"enum": labels}, "confidence": 0..1}`` and validated, so
-a label outside the step's set cannot come out, whatever the document says."""
+Two ways, the step's ``method`` picks (``auto``: the first where the provider can score):
+
+- ``score``: for each label, the model rates how likely the document's text is after the line
+  "Category: <label>" (the step's instructions before it): the sum of its tokens' log-probabilities.
+  The likeliest label wins and the confidence is the softmax of the sums over the labels, a real
+  probability. Nothing is generated, so only a label of the step's set can come out. This is the
+  noisy-channel form of zero-shot classification (Min et al. 2022); a small base model is far
+  better at it than at writing an answer. Measured with Gemma 3 270M on the five example documents
+  and five test texts (2026-12-08): asking for JSON labelled everything "invoice"; scoring the label
+  after the document (the direct way) got 3/10, 5/10 with contextual calibration (Zhao et al. 2021);
+  this way got 8/10, the five example documents all right. It costs one pass over the document per
+  label.
+- ``generate``: the answer is constrained to ``{"label": {"enum": labels}, "confidence": 0..1}``
+  and validated, for chat providers that cannot score (remote servers).
+"""
 
 from __future__ import annotations
 
-from paperchain_sdk import DocumentUpdate, Result
+import math
+from collections.abc import Sequence
+
+from jsonschema import Draft202012Validator
+
+from paperchain_sdk import DocumentUpdate, InputError, Result, TransientError
 
 from .. import prompts
+from ..providers import ChatProvider
 from ..schemas import classify_schema, finite
 from .asking import AIStep, ask_json
 
@@ -16,19 +35,53 @@ class ClassifyStep(AIStep):
     async def run(self, ctx, inputs) -> Result:
         document, text = await self.document_text(ctx, "ai.classify")
         labels = [label.strip() for label in inputs.labels]
-        schema = classify_schema(labels)
         provider = self.provider(inputs.provider)
+        text = prompts.clip(text, inputs.max_chars)
+        if inputs.method == "score" and not provider.can_score:
+            raise InputError(f"the model {inputs.provider} cannot score labels (method = \"score\").",
+                             hint='use method = "generate" (or "auto") with this provider, or provider = "ai.local"')
+        if inputs.method == "generate" or not provider.can_score:
+            outputs = await self.generated(provider, text, labels, inputs)
+        else:
+            outputs = await scored(provider, text, labels, inputs.instructions)
+        # Either way the answer fits the schema before a later step's `if` sees it.
+        Draft202012Validator(classify_schema(labels)).validate({k: outputs[k] for k in ("label", "confidence")})
+        label = outputs["label"]
+        tag = {k.strip(): v for k, v in inputs.tags.items()}.get(label)
+        return Result(outputs=outputs, document=DocumentUpdate(tags=(tag,)) if tag else None)
 
+    async def generated(self, provider: ChatProvider, text: str, labels: list[str], inputs) -> dict:
         def confident(answer) -> None:
             finite(answer["confidence"], "confidence")
 
-        answer, reply = await ask_json(provider, prompts.classify(prompts.clip(text, inputs.max_chars), labels,
-                                                                  inputs.instructions),
-                                       schema, where="ai.classify", max_tokens=inputs.max_tokens,
+        answer, reply = await ask_json(provider, prompts.classify(text, labels, inputs.instructions),
+                                       classify_schema(labels), where="ai.classify", max_tokens=inputs.max_tokens,
                                        repairs=inputs.repairs, check=confident,
                                        accept=classify_schema(labels, bounded=False))
-        label = answer["label"]
-        outputs = {"label": label, "confidence": round(min(1.0, max(0.0, float(answer["confidence"]))), 4),
-                   "model": reply.model}
-        tag = {k.strip(): v for k, v in inputs.tags.items()}.get(label)
-        return Result(outputs=outputs, document=DocumentUpdate(tags=(tag,)) if tag else None)
+        return {"label": answer["label"], "confidence": round(min(1.0, max(0.0, float(answer["confidence"]))), 4),
+                "model": reply.model}
+
+
+async def scored(provider: ChatProvider, text: str, labels: Sequence[str], instructions: str) -> dict:
+    """The label under which the provider finds ``text`` likeliest, and the softmax of the labels'
+    scores as its confidence."""
+    sums = []
+    for label in labels:
+        (logprobs,) = await provider.score(prompts.classify_scoring(label, instructions), [text])
+        sums.append(sum(logprobs))
+    label, confidence = choose(labels, sums)
+    return {"label": label, "confidence": confidence, "model": provider.scoring_model()}
+
+
+def choose(labels: Sequence[str], scores: Sequence[float]) -> tuple[str, float]:
+    """The label of the highest score (the first of equal ones) and its softmax probability. A
+    score of -inf (a label the model finds impossible) gets probability 0."""
+    if not labels or len(labels) != len(scores) or any(math.isnan(s) or s == math.inf for s in scores):
+        raise TransientError(f"ai.classify: the model's scores {list(scores)} for {len(labels)} labels cannot be compared.",
+                             hint="retry the step; if it keeps failing, use method = \"generate\"")
+    best = max(range(len(labels)), key=scores.__getitem__)
+    if scores[best] == -math.inf:
+        raise TransientError("ai.classify: the model found every label impossible.",
+                             hint="retry the step; if it keeps failing, use method = \"generate\"")
+    total = sum(math.exp(s - scores[best]) for s in scores)
+    return labels[best], round(1.0 / total, 4)
