@@ -14,7 +14,9 @@
 Several servers on one PostgreSQL database (``kernel.cluster``): a client connected to any of
 them receives the events of all of them. Sequence numbers come from one counter in the database
 (unique across servers, ``cluster/sequence.py``); another server's event arrives here over
-LISTEN/NOTIFY after its row is committed (``cluster/events.py``). Numbers are allocated in one
+LISTEN/NOTIFY, announced by the very commit that records its row (a trigger's ``pg_notify``,
+``cluster/events.py``), so a server that dies right after a commit cannot take the announcement
+with it. Numbers are allocated in one
 order and committed in another, so the hub hands events on in number order (``cluster/ordering.py``):
 an event waits until every lower number has arrived, or until that gap has waited ``HOLD`` (1 s).
 What is guaranteed, then:
@@ -23,8 +25,8 @@ What is guaranteed, then:
 - ``since`` on any server: the backlog is read from the table up to the hub's horizon (numbers
   below it were all handed on, so their rows were committed before they were) and everything from
   the horizon on comes live, so a reconnect misses nothing and repeats nothing;
-- the one loss: an event whose commit and notification took longer than ``HOLD`` after a later
-  number reached clients (a stalled server or database) is given up by the hub; a client already
+- the one loss: an event whose commit took longer than ``HOLD`` after a later number reached
+  clients (a stalled server or database mid-commit) is given up by the hub; a client already
   past its number never receives it (it stays in the event log). A server whose bus connection
   drops tells its subscribers to reconnect with ``since`` (a ``dropped`` message), as when a
   client falls behind.
