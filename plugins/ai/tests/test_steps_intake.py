@@ -78,11 +78,11 @@ def test_ai_intake_routes_each_scan_by_the_models_decision(paperchain_kernel, tm
     invoice, contract, other = runs["invoice.png"], runs["agreement.png"], runs["minutes.png"]
     assert [r.steps["classify"].outputs["label"] for r in (invoice, contract, other)] == ["invoice", "contract", "other"]
     status = {name: {step: s.status for step, s in run.steps.items()} for name, run in runs.items()}
-    assert status["invoice.png"] == {"ocr": "succeeded", "classify": "succeeded", "extract": "succeeded",
+    assert status["invoice.png"] == {"text": "skipped", "ocr": "succeeded", "classify": "succeeded", "extract": "succeeded",
                                      "tell-accounts": "succeeded", "summary": "skipped", "notarize": "skipped"}
-    assert status["agreement.png"] == {"ocr": "succeeded", "classify": "succeeded", "extract": "skipped",
+    assert status["agreement.png"] == {"text": "skipped", "ocr": "succeeded", "classify": "succeeded", "extract": "skipped",
                                        "tell-accounts": "skipped", "summary": "succeeded", "notarize": "succeeded"}
-    assert status["minutes.png"] == {"ocr": "succeeded", "classify": "succeeded", "extract": "skipped",
+    assert status["minutes.png"] == {"text": "skipped", "ocr": "succeeded", "classify": "succeeded", "extract": "skipped",
                                      "tell-accounts": "skipped", "summary": "skipped", "notarize": "skipped"}
     fields = {"vendor": "ACME Office Supplies Ltd.", "number": "2026-031", "date": "2026-10-14", "total": 903.48,
               "currency": "GBP", "iban": "GB33BUKB20201555555555"}
