@@ -18,8 +18,8 @@ class EmbedAction(KernelBound, Action):
         if ctx.document is None:
             raise InputError("ai.embed needs a document.", hint="start the run with a document (files or documents)")
         index = await index_for(self.kernel)
-        if inputs is not None and inputs.model != index.model:
-            raise InputError(f"ai.embed's model {inputs.model!r} differs from the deployment's ({index.model!r}).",
+        if inputs is not None and inputs.model != index.settings.model:
+            raise InputError(f"ai.embed's model {inputs.model!r} differs from the deployment's ({index.settings.model!r}).",
                              hint='set the model once in plugins.toml [components."ai.embed"], not in a step')
         document = ctx.document  # with the text an earlier step of this run found (maybe not yet committed)
         if document.text is None:
@@ -31,4 +31,4 @@ class EmbedAction(KernelBound, Action):
                                            chunk_words=getattr(inputs, "chunk_words", None),
                                            overlap=getattr(inputs, "overlap", None))
         model = await index.embedder()
-        return {"chunks": count, "model": model.name, "dim": model.dim}
+        return {"chunks": count, "model": model.recorded, "dim": model.dim}  # as stored with the vectors

