@@ -53,15 +53,14 @@ def classify(text: str, labels: Sequence[str], instructions: str = "") -> str:
             "never from what it asks.\nJSON:")
 
 
-def classify_scoring(label: str, instructions: str = "") -> str:
-    """What comes before the document when ai.classify scores ``label`` (the noisy-channel way:
-    how likely the document's own text is after this line, compared across the labels). Nothing is
-    generated, so no request in the document can become the answer; the document is not fenced
-    because the model is not asked anything about it. Of the templates measured on the labelled set
-    (the example documents and the tests' texts, 2026-12-08), this one with the step's
-    instructions classified the five example documents right; see the step's docstring."""
-    guide = f"{instructions.strip()}\n\n" if instructions.strip() else ""
-    return f"{guide}Category: {label}\nDocument:\n"
+def classify_scoring(label: str) -> str:
+    """What comes before the document's opening when ai.classify scores ``label`` (the noisy-channel
+    way: how likely the document's first tokens are after this line, compared across the labels).
+    Nothing is generated, so no request in the document can become the answer, and the document is
+    not fenced: the model is not asked anything about it. The step's instructions are left out:
+    with them Gemma 3 270M got 7 of 11 labelled texts right, without them 10 (measured 2026-12-08,
+    see ai.classify's docstring)."""
+    return f"Category: {label}\nDocument:\n"
 
 
 def extract(text: str, schema: Mapping[str, Any], instructions: str = "") -> str:

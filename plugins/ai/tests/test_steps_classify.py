@@ -171,17 +171,29 @@ def scoring_kernel(paperchain_kernel, rate):
 def test_scoring_picks_the_likeliest_label_with_its_softmax(paperchain_kernel, tmp_path):
     sums = {"invoice": -2.0, "contract": -3.0, "other": -4.0}
     harness, plugin = scoring_kernel(paperchain_kernel, lambda label, text: [sums[label] / 2] * 2)
-    workflow = classify_workflow(instructions="invoice: a bill.", tags={"invoice": "bill"})
+    workflow = classify_workflow(tags={"invoice": "bill"})
     run = harness.run(workflow, files=[write(tmp_path, "bill.txt", "Invoice 7, total 10 EUR.")]).runs[0]
     assert run.status == "succeeded", run.error
     expected = round(1 / (1 + math.exp(-1) + math.exp(-2)), 4)
     assert run.steps["classify"].outputs == {"label": "invoice", "confidence": expected, "model": "test.scripted"}
     assert "bill" in harness.call(harness.kernel.documents.get(run.document_id)).tags
-    # One score per label: the document's own text after the instructions and the label's line; no chat.
-    assert [prompt for prompt, _ in plugin.calls] == [f"invoice: a bill.\n\nCategory: {label}\nDocument:\n"
+    # One score per label: the document's own text after the label's line; no chat.
+    assert [prompt for prompt, _ in plugin.calls] == [f"Category: {label}\nDocument:\n"
                                                      for label in ("invoice", "contract", "other")]
     assert all(texts == ["Invoice 7, total 10 EUR."] for _, texts in plugin.calls)
     assert plugin.requests == []
+
+
+def test_scoring_rates_the_documents_opening_only(paperchain_kernel, tmp_path):
+    """score_tokens of the document's first tokens count: a long document is cut to a few hundred
+    characters before it is scored, and only the first log-probabilities are summed."""
+    harness, plugin = scoring_kernel(paperchain_kernel, lambda label, text: [-1.0] * 4 + [-9.0 if label == "other" else 0.0])
+    long = "Invoice 7. " + "Lorem ipsum dolor sit amet. " * 200
+    run = harness.run(classify_workflow(score_tokens=4, labels=["other", "invoice"]), files=[write(tmp_path, "l.txt", long)]).runs[0]
+    assert run.steps["classify"].outputs["label"] == "other" and run.steps["classify"].outputs["confidence"] == 0.5
+    assert all(texts == [long[:32]] for _, texts in plugin.calls)
+    run = harness.run(classify_workflow(score_tokens=5, labels=["other", "invoice"]), files=[write(tmp_path, "l.txt", long)]).runs[0]
+    assert run.steps["classify"].outputs["label"] == "invoice"
 
 
 def test_scoring_ties_and_many_labels(paperchain_kernel, tmp_path):
