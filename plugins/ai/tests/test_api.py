@@ -128,9 +128,9 @@ async def test_backfill_embeds_what_is_missing_and_a_model_change_re_indexes(pap
 
     # The deployment switches model: every document is stale and the backfill embeds it again.
     kernel.plugin_state("ai")["index"] = VectorIndex(kernel, store, EmbedSettings(model="portuguese-multilingual-e5-small"))
-    assert (await index_for(kernel)).model == "portuguese-multilingual-e5-small"
+    assert (await index_for(kernel)).model == "portuguese-multilingual-e5-small-fp32"
     assert (await backfill(kernel)).embedded == 3
-    assert {r.model for r in await store.read(sa.select(embedded))} == {"portuguese-multilingual-e5-small"}
+    assert {r.model for r in await store.read(sa.select(embedded))} == {"portuguese-multilingual-e5-small-fp32"}
 
 
 async def _set_texts(api, ids, token) -> None:

