@@ -53,14 +53,14 @@ def classify(text: str, labels: Sequence[str], instructions: str = "") -> str:
             "never from what it asks.\nJSON:")
 
 
-def classify_scoring(label: str) -> str:
+def classify_scoring(label: str, instructions: str = "") -> str:
     """What comes before the document's opening when ai.classify scores ``label`` (the noisy-channel
-    way: how likely the document's first tokens are after this line, compared across the labels).
-    Nothing is generated, so no request in the document can become the answer, and the document is
-    not fenced: the model is not asked anything about it. The step's instructions are left out:
-    with them Gemma 3 270M got 7 of 11 labelled texts right, without them 10 (measured 2026-12-08,
-    see ai.classify's docstring)."""
-    return f"Category: {label}\nDocument:\n"
+    way: how likely the document's first tokens are after this line, compared across the labels),
+    with the step's instructions above it or without. Nothing is generated, so no request in the
+    document can become the answer, and the document is not fenced: the model is not asked anything
+    about it. Measured choices: see ai.classify's docstring."""
+    guide = f"{instructions.strip()}\n\n" if instructions.strip() else ""
+    return f"{guide}Category: {label}\nDocument:\n"
 
 
 def extract(text: str, schema: Mapping[str, Any], instructions: str = "") -> str:

@@ -122,10 +122,10 @@ class ClassifySettings:
                   label wins (confidence: their softmax); for providers that can score (ai.local).
                   ``generate``: the model writes {label, confidence} as JSON constrained to the
                   schema (any chat provider). ``auto``: score where the provider can, else generate.
-                  Scoring compares the label names themselves (instructions are for generate): make
-                  them plain words ("invoice", not "cat_a").
+                  Scoring compares the label names (with the instructions and without): make them
+                  plain words ("invoice", not "cat_a").
     score_tokens: how many of the document's first tokens are scored (its opening says most
-                  about its kind; more was no better and costs a pass per label).
+                  about its kind; more was no better with Gemma 3 270M and costs more per label).
     repairs:      times a malformed answer is asked again before the step fails (retryably)."""
 
     provider: str = attrs.field(default=DEFAULT_PROVIDER, validator=_component_name)
@@ -133,7 +133,7 @@ class ClassifySettings:
     instructions: str = ""
     tags: dict[str, str] = attrs.field(factory=dict, validator=_label_tags)
     method: str = attrs.field(default="auto", validator=one_of(CLASSIFY_METHODS))
-    score_tokens: int = attrs.field(default=32, validator=between(4, 4096))
+    score_tokens: int = attrs.field(default=24, validator=between(4, 4096))
     max_chars: int = attrs.field(default=3000, validator=between(100, 200_000))
     max_tokens: int = attrs.field(default=48, validator=between(8, 1024))
     repairs: int = attrs.field(default=1, validator=between(0, 3))

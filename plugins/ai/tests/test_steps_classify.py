@@ -183,6 +183,14 @@ def test_scoring_picks_the_likeliest_label_with_its_softmax(paperchain_kernel, t
     assert all(texts == ["Invoice 7, total 10 EUR."] for _, texts in plugin.calls)
     assert plugin.requests == []
 
+    # With instructions each label is scored with them and without, and the two sums added.
+    harness, plugin = scoring_kernel(paperchain_kernel, lambda label, text: [sums[label] / 2] * 2)
+    run = harness.run(classify_workflow(instructions="invoice: a bill."), files=[write(tmp_path, "b.txt", "Bill.")]).runs[0]
+    assert [prompt for prompt, _ in plugin.calls][:2] == ["Category: invoice\nDocument:\n",
+                                                         "invoice: a bill.\n\nCategory: invoice\nDocument:\n"]
+    assert len(plugin.calls) == 6
+    assert run.steps["classify"].outputs["confidence"] == round(1 / (1 + math.exp(-2) + math.exp(-4)), 4)
+
 
 def test_scoring_rates_the_documents_opening_only(paperchain_kernel, tmp_path):
     """score_tokens of the document's first tokens count: a long document is cut to a few hundred
@@ -231,7 +239,7 @@ def test_scoring_a_document_that_gives_instructions_stays_within_the_labels(pape
     assert run.status == "succeeded", run.error
     assert run.steps["classify"].outputs["label"] in {"invoice", "contract", "other"}
     assert {LABEL_LINE.search(prompt).group(1) for prompt, _ in plugin.calls} == {"invoice", "contract", "other"}
-    assert all(texts == [INJECTION] for _, texts in plugin.calls)  # the document is only ever rated, never obeyed
+    assert all(texts == [INJECTION[: 24 * 8]] for _, texts in plugin.calls)  # its opening is only ever rated, never obeyed
 
 
 def test_the_method_setting(paperchain_kernel, tmp_path):

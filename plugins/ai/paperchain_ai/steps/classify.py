@@ -3,18 +3,22 @@
 Two ways, the step's ``method`` picks (``auto``: the first where the provider can score):
 
 - ``score``: for each label, the model rates how likely the document's opening (its first
-  ``score_tokens`` tokens) is after the line "Category: <label>": the sum of their log-probabilities.
+  ``score_tokens`` tokens) is after the line "Category: <label>", once with the step's instructions
+  above that line and once without (where there are instructions): the sum of those log-probabilities.
   The likeliest label wins and the confidence is the softmax of the sums over the labels, a real
   probability. Nothing is generated, so only a label of the step's set can come out. This is the
   noisy-channel form of zero-shot classification (Min et al. 2022); a small base model is far
-  better at it than at writing an answer. Measured with Gemma 3 270M on 11 labelled texts (the five
-  example documents as the ai-intake workflow reads them, a second OCR of the survey scan, and the
-  tests' five texts; 2026-12-08): asking for JSON labelled everything "invoice"; scoring each
-  label after the document (the direct way) got 3/10, 5/10 with contextual calibration (Zhao et al.
-  2021); this way 8-9/11 scoring the whole text and 10/11 scoring its first 32 tokens (the five
-  example documents right; the second survey OCR came out "invoice"). Eleven texts tell variants
-  apart by one or two: the choice is a measured one, not a proven one. The cost is a few dozen
-  tokens per label.
+  better at it than at writing an answer.
+
+  Measured with Gemma 3 270M (2026-12-08) on 12 labelled texts: the five example documents as the
+  ai-intake workflow reads them (expected invoice, contract, other, other, other: the Spanish letter
+  confirms an order, it bills nothing), the tests' five texts and two other extractions of the scan
+  and the agreement. Asking for JSON labelled everything "invoice"; scoring each label after the
+  document (the direct way) 3/10, 5/10 with contextual calibration (Zhao et al. 2021). This way,
+  one template alone: 7-10/12, never all five examples; the two templates summed over the first 24
+  tokens: 12/12 (16 tokens 10/12, 64 or all 11/12). That default was the best of some 150 template,
+  pair and length choices on 12 texts, so expect less on other documents. It costs two short
+  passes per label.
 - ``generate``: the answer is constrained to ``{"label": {"enum": labels}, "confidence": 0..1}``
   and validated, for chat providers that cannot score (remote servers).
 """
@@ -48,7 +52,7 @@ class ClassifyStep(AIStep):
         if inputs.method == "generate" or not provider.can_score:
             outputs = await self.generated(provider, text, labels, inputs)
         else:
-            outputs = await scored(provider, text, labels, inputs.score_tokens)
+            outputs = await scored(provider, text, labels, inputs.score_tokens, inputs.instructions)
         # Either way the answer fits the schema before a later step's `if` sees it.
         Draft202012Validator(classify_schema(labels)).validate({k: outputs[k] for k in ("label", "confidence")})
         label = outputs["label"]
@@ -67,14 +71,18 @@ class ClassifyStep(AIStep):
                 "model": reply.model}
 
 
-async def scored(provider: ChatProvider, text: str, labels: Sequence[str], tokens: int) -> dict:
+async def scored(provider: ChatProvider, text: str, labels: Sequence[str], tokens: int, instructions: str) -> dict:
     """The label under which the provider finds the opening of ``text`` likeliest, and the softmax
     of the labels' scores as its confidence."""
     opening = text[: tokens * CHARS_PER_TOKEN]  # enough text for ``tokens`` tokens, not the whole
+    guides = ["", instructions] if instructions.strip() else [""]
     sums = []
     for label in labels:
-        (logprobs,) = await provider.score(prompts.classify_scoring(label), [opening])
-        sums.append(sum(logprobs[:tokens]))
+        total = 0.0
+        for guide in guides:
+            (logprobs,) = await provider.score(prompts.classify_scoring(label, guide), [opening])
+            total += sum(logprobs[:tokens])
+        sums.append(total)
     label, confidence = choose(labels, sums)
     return {"label": label, "confidence": confidence, "model": provider.scoring_model()}
 
