@@ -18,9 +18,7 @@ stands on them or quotes them.
 
 from __future__ import annotations
 
-import json
 import logging
-import re
 from typing import Any
 
 import attrs
@@ -33,7 +31,7 @@ from . import prompts
 from .evidence import Evidence, find, language_of, split_sentences, supporting
 from .index import index_for
 from .providers import ChatAnswer, ChatProvider, ChatRequest
-from .schemas import AnswerError, answer_schema, parse_answer
+from .schemas import AnswerError, answer_schema, cut_field, parse_answer
 from .search import check_query, hybrid_search
 from .settings import AnswerSettings
 from .storage import chunks
@@ -42,7 +40,6 @@ log = logging.getLogger(__name__)
 NOT_FOUND = "The documents do not say."
 PASSAGE_CHARS = 1500
 MODES = ("generated", "quoted", "none")
-_CUT_ANSWER = re.compile(r'^\s*\{\s*"answer"\s*:\s*"((?:[^"\\]|\\.)*)')
 
 
 @attrs.frozen(kw_only=True)
@@ -150,16 +147,7 @@ def read_answer(reply: ChatAnswer) -> str:
     if reply.finish_reason != "length":
         text = str(parse_answer(reply.text, answer_schema())["answer"]).strip()
     else:
-        match = _CUT_ANSWER.match(reply.text)
-        partial = match.group(1) if match else ""
-        try:
-            partial = json.loads(f'"{partial.rstrip(chr(92))}"')
-        except ValueError:
-            partial = ""
-        sentences = split_sentences(partial)
-        if sentences and not re.search(r"[.!?…][\"'”’»)\]]*$", sentences[-1]):
-            sentences = sentences[:-1]  # cut in the middle
-        text = " ".join(dict.fromkeys(sentences))
+        text = " ".join(cut_field(reply.text, "answer"))
     if not text:
         raise AnswerError("the answer is empty or was cut before its first sentence ended")
     return text

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -102,6 +103,23 @@ def classify_schema(labels: list[str], *, bounded: bool = True) -> dict:
     confidence = {"type": "number", "minimum": 0, "maximum": 1} if bounded else {"type": "number"}
     return {"type": "object", "properties": {"label": {"enum": list(labels)}, "confidence": confidence},
             "required": ["label", "confidence"], "additionalProperties": False}
+
+
+def cut_field(text: str, field: str) -> list[str]:
+    """The complete sentences of a one-string-field JSON answer (``{"<field>": "…``) that was cut at
+    max_tokens: a small model that runs on or repeats itself is cut there, and what it said before
+    is still usable. A sentence cut in the middle is left out; [] when none is complete."""
+    from .evidence import split_sentences  # (evidence.py imports NumPy: only when an answer was cut)
+
+    match = re.match(r'^\s*\{\s*"' + re.escape(field) + r'"\s*:\s*"((?:[^"\\]|\\.)*)', text)
+    try:
+        partial = json.loads(f'"{match.group(1).rstrip(chr(92))}"') if match else ""
+    except ValueError:
+        partial = ""
+    sentences = split_sentences(partial)
+    if sentences and not re.search(r"[.!?…][\"'”’»)\]]*$", sentences[-1]):
+        sentences = sentences[:-1]  # cut in the middle
+    return list(dict.fromkeys(sentences))
 
 
 def summary_schema() -> dict:

@@ -8,8 +8,9 @@ import json
 import pytest
 
 import paperchain_ai
+from paperchain_ai.providers import ChatAnswer
 from paperchain_ai.steps.summarize import bounded
-from paperchain_ai.testing import fenced_document, scripted_plugin
+from paperchain_ai.testing import fenced_document, request_text, scripted_plugin
 from paperchain_sdk import ConfigError
 
 TEXT = "Minutes of the board meeting. The board approved the budget for 2027 and a new office in Leeds."
@@ -113,6 +114,20 @@ def test_summaries_are_bounded(paperchain_kernel, minutes):
     request = provider.requests[0]
     assert "in Spanish, in at most 20 words" in request.messages[0]["content"]
     assert request.schema["required"] == ["summary"] and request.max_tokens == 84
+
+
+def test_a_summary_cut_at_max_tokens_keeps_its_finished_sentences(paperchain_kernel, minutes):
+    # A small model that runs on is cut at max_tokens mid-JSON: its finished sentences are the summary
+    # (Gemma 3 270M on the example service agreement); one cut before any sentence ended is retried.
+    running_on = '{"summary": "The board approved the budget. It chose Leeds for the new office. It also said th'
+    cut = ChatAnswer(text=running_on, model="m", finish_reason="length")
+    too_soon = ChatAnswer(text='{"summary": "The board appro', model="m", finish_reason="length")
+    harness, provider = kernel_with(paperchain_kernel, [too_soon, cut])
+    workflow = {"name": "summarize", "steps": [{"id": "text", "uses": "document.text"}, {
+        "id": "summary", "uses": "ai.summarize", "needs": ["text"], "with": {"max_words": 40}}]}
+    outputs = harness.run(workflow, files=[minutes]).runs[0].steps["summary"].outputs
+    assert outputs["summary"] == "The board approved the budget. It chose Leeds for the new office."
+    assert len(provider.requests) == 2 and "cut at max_tokens" in request_text(provider.requests[1])
 
 
 def test_bounded_cuts_at_a_sentence_or_marks_the_cut():

@@ -3,6 +3,7 @@ fits a schema (asked again once when it does not, then a clear, retryable error)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -37,12 +38,15 @@ class AIStep(KernelBound, Action):
 async def ask_json(provider: ChatProvider, prompt: str, schema: Mapping[str, Any], *, where: str,
                    max_tokens: int, repairs: int, temperature: float = 0.0,
                    check: Callable[[Any], None] | None = None,
-                   accept: Mapping[str, Any] | None = None) -> tuple[Any, ChatAnswer]:
+                   accept: Mapping[str, Any] | None = None,
+                   cut: Callable[[str], Any] | None = None) -> tuple[Any, ChatAnswer]:
     """The parsed answer that fits ``schema`` (and ``check``) and the provider's reply. An answer
     that does not fit is shown to the model with the reason and asked again ``repairs`` times; then
     a TransientError says what was wrong (a retry of the step may do better; a sampling model may).
     ``accept``: a looser schema to validate with, where the step mends what ``schema`` asks for
-    but not every backend enforces (a confidence above 1 is clamped, not refused)."""
+    but not every backend enforces (a confidence above 1 is clamped, not refused).
+    ``cut``: reads an answer cut at max_tokens into a value (or raises AnswerError), for answers whose
+    complete part is still usable (a summary's finished sentences); without it a cut answer is retried."""
     messages: list[dict[str, str]] = prompts.message(prompt)
     reason = ""
     for _ in range(repairs + 1):
@@ -50,7 +54,9 @@ async def ask_json(provider: ChatProvider, prompt: str, schema: Mapping[str, Any
                                                 temperature=temperature))
         try:
             if reply.finish_reason == "length":
-                raise AnswerError(f"the answer was cut at max_tokens ({max_tokens}) before it was complete")
+                if cut is None:
+                    raise AnswerError(f"the answer was cut at max_tokens ({max_tokens}) before it was complete")
+                return parse_answer(json.dumps(cut(reply.text)), schema if accept is None else accept, check), reply
             return parse_answer(reply.text, schema if accept is None else accept, check), reply
         except AnswerError as exc:
             reason = str(exc)

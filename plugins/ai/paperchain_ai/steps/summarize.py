@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from .. import prompts
-from ..schemas import summary_schema
+from ..schemas import AnswerError, cut_field, summary_schema
 from .asking import AIStep, ask_json
 
 _SENTENCE_END = re.compile(r"[.!?…](?=\s|$)")
@@ -21,6 +21,14 @@ def bounded(text: str, max_words: int) -> str:
     return head[: ends[-1]] if ends and ends[-1] > len(head) // 2 else head + " …"
 
 
+def _finished_sentences(text: str) -> dict:
+    """A summary cut at max_tokens (a small model that runs on): its finished sentences."""
+    sentences = cut_field(text, "summary")
+    if not sentences:
+        raise AnswerError("the summary was cut at max_tokens before its first sentence ended")
+    return {"summary": " ".join(sentences)}
+
+
 class SummarizeStep(AIStep):
     async def run(self, ctx, inputs) -> dict:
         document, text = await self.document_text(ctx, "ai.summarize")
@@ -28,6 +36,7 @@ class SummarizeStep(AIStep):
         answer, reply = await ask_json(provider, prompts.summarize(prompts.clip(text, inputs.max_chars),
                                                                    inputs.max_words, inputs.language),
                                        summary_schema(), where="ai.summarize",
-                                       max_tokens=inputs.max_words * 3 + 24, repairs=inputs.repairs)
+                                       max_tokens=inputs.max_words * 3 + 24, repairs=inputs.repairs,
+                                       cut=_finished_sentences)
         summary = bounded(answer["summary"], inputs.max_words)
         return {"summary": summary, "words": len(summary.split()), "model": reply.model}
