@@ -311,7 +311,8 @@ async def test_the_pages_in_spanish(site):
 
 async def test_every_example_workflow_has_a_page_and_an_editor_that_accepts_it(paperchain_api, tmp_path):
     plugins = [pytest.importorskip(name) for name in ("paperchain_ocr", "paperchain_export", "paperchain_notify",
-                                                      "paperchain_text", "paperchain_vision", "paperchain_triggers")]
+                                                      "paperchain_text", "paperchain_vision", "paperchain_triggers",
+                                                      "paperchain_ai", "paperchain_ledger")]
     site = await paperchain_api(*plugins, triggers=False)  # checked, not started: no folder is watched
     await site.state.accounts.create_user("eddie", "correct horse battery staple 42", "editor")
     saved = await site.kernel.workflows.load_dir(EXAMPLES)
