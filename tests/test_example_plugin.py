@@ -1,6 +1,7 @@
 """The example third-party plugin installs with pip and shows up, as a user's would."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -10,10 +11,13 @@ from kernel_support import REPO, run_cli
 
 @pytest.mark.slow
 def test_pip_install_of_the_example_plugin_makes_it_appear(tmp_path):
-    target = tmp_path / "site"
+    target, source = tmp_path / "site", tmp_path / "source"
+    # Built from a copy: pip builds in the source folder, and an egg-info left in examples/ would make
+    # the plugin's entry point visible to every later test of the run (its conftest puts it on sys.path).
+    shutil.copytree(REPO / "examples" / "paperchain-wordcount", source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__", ".pytest_cache"))
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target),
-         str(REPO / "examples" / "paperchain-wordcount")],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(source)],
         capture_output=True, text=True, timeout=300,
     )
     assert install.returncode == 0, install.stderr
