@@ -34,7 +34,15 @@ def embed(backfill: bool, batch: int, limit: int | None):
 
     report = with_kernel(body, changes=True)
     click.echo(json.dumps({"model": report.model, "seen": report.seen, "embedded": report.embedded,
-                           "chunks": report.chunks, "without_text": report.without_text}))
+                           "chunks": report.chunks, "extracted": report.extracted, "needs_ocr": report.needs_ocr,
+                           "without_text": report.without_text,
+                           "failed": [{"name": name, "error": why} for name, why in report.failed]}))
+    if report.needs_ocr:
+        click.echo(f"{report.needs_ocr} scanned documents need OCR before they can be embedded: run an OCR workflow "
+                   "on them (e.g. `paperchain run examples/workflows/scan.toml <files>`), then this backfill again.",
+                   err=True)
+    for name, why in report.failed:
+        click.echo(f"not embedded: {name}: {why}", err=True)
 
 
 @ai.command()
