@@ -18,6 +18,7 @@ from pathlib import Path
 import aiohttp
 import sqlalchemy as sa
 from aiohttp import web
+from cluster.cluster_support import eventually
 
 from paperchain.store.tables import members, step_attempts
 
@@ -124,20 +125,6 @@ class Worker(Process):
                 members.c.kind == "worker", members.c.pid == self.pid, members.c.stopped.is_(None))))
 
         await eventually(registered, timeout=90, every=0.2)
-
-
-async def eventually(check, timeout: float = 10.0, every: float = 0.05):
-    """Poll ``check()`` (sync or async) until it is truthy; its value, or fail after ``timeout``."""
-    deadline = asyncio.get_running_loop().time() + timeout
-    while True:
-        value = check()
-        if asyncio.iscoroutine(value):
-            value = await value
-        if value:
-            return value
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"still not true after {timeout} s: {check}")
-        await asyncio.sleep(every)
 
 
 class Receiver:
