@@ -110,7 +110,7 @@ def start_worker(data_dir: Path, database_url: str, broker_url: str, blob_url: s
     """A worker process; returns once it has joined ``members`` (its log says so)."""
     log = log or data_dir.with_suffix(".log")
     data_dir.mkdir(parents=True, exist_ok=True)
-    env = {**os.environ, "PAPERCHAIN_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(HERE)}
+    env = {**os.environ, "PAPERCHAIN_MASTER_KEY": MASTER_KEY, "PYTHONPATH": str(HERE), "PYTHONUNBUFFERED": "1"}
     env.pop("PAPERCHAIN_CONFIG", None)
     process = subprocess.Popen(
         [sys.executable, str(Path(__file__)), str(data_dir), database_url, broker_url, blob_url, str(lease), queues,

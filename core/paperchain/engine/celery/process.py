@@ -20,8 +20,12 @@ from .members import WorkerMember, plugin_versions, skew
 from .worker import AttemptRunner, register_task
 
 
+def _say(line: str) -> None:
+    print(line, flush=True)  # at once: a supervisor (or a test) reading the log waits for this line
+
+
 def run_worker(kernel, *, broker_url: str, queues: list[str], concurrency: int, lease: float = 15.0,
-               announce: Callable[[str], None] = print) -> int:
+               announce: Callable[[str], None] = _say) -> int:
     """Run until stopped (SIGTERM, SIGINT); return Celery's exit code."""
     kernel.runs_steps_here = True
     with KernelThread(kernel) as thread:
